@@ -1,0 +1,55 @@
+"""One way to build a service's FastAPI app, so that all five look and behave alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from shared.consumer import ProcessedEventMixin
+from shared.logs import configure_logging
+from shared.outbox import OutboxMixin
+from shared.runtime import ConsumerSpec, ServiceRuntime
+from shared.settings import ServiceSettings
+from shared.web import install_common, set_readiness_checks
+
+StartupHook = Callable[[FastAPI, ServiceRuntime], Awaitable[None]]
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter],
+    outbox_model: type[OutboxMixin] | None = None,
+    processed_model: type[ProcessedEventMixin] | None = None,
+    consumers: tuple[ConsumerSpec, ...] = (),
+    on_startup: StartupHook | None = None,
+) -> FastAPI:
+    configure_logging(name, settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with ServiceRuntime.start(
+            name,
+            settings,
+            outbox_model=outbox_model,
+            processed_model=processed_model,
+            consumers=consumers,
+        ) as runtime:
+            app.state.runtime = runtime
+            app.state.settings = settings
+            app.state.jwks_verifier = runtime.verifier
+            set_readiness_checks(app, runtime.readiness_checks())
+            if on_startup is not None:
+                await on_startup(app, runtime)
+            yield
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    install_common(app)
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,182 @@
+"""The idempotent consumer: at-least-once delivery from Kafka, exactly-once effect in PostgreSQL.
+
+Each event's id is recorded in ``processed_events`` in the same transaction as the handler's
+effects; a redelivered event finds its id there and is skipped. Offsets are committed only
+after that transaction has committed, so a crash replays rather than loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from prometheus_client import Counter
+from pydantic import ValidationError
+from sqlalchemy import DateTime, String
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import session_scope, utcnow
+from shared.events import EventEnvelope, EventPayload, Topic, UnknownEventError
+from shared.logs import get_logger, request_id_var
+
+log = get_logger(__name__)
+
+EVENTS_CONSUMED = Counter(
+    "tawny_events_consumed_total", "Events handled by a consumer", ["consumer", "type", "outcome"]
+)
+
+Handler = Callable[[AsyncSession, EventEnvelope, Any], Awaitable[None]]
+
+
+class ProcessedEventMixin:
+    """Columns of a service's ``processed_events`` table."""
+
+    __tablename__ = "processed_events"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PoisonMessageError(Exception):
+    """A message that can never be handled: it goes to the dead-letter topic."""
+
+
+class IdempotentConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        consumer: AIOKafkaConsumer,
+        sessions: async_sessionmaker[AsyncSession],
+        processed_model: type[ProcessedEventMixin],
+        handlers: Mapping[type[EventPayload], Handler],
+        dead_letter_producer: AIOKafkaProducer,
+        max_attempts: int = 8,
+        retry_base_delay_s: float = 0.5,
+    ) -> None:
+        self.name = name
+        self._consumer = consumer
+        self._sessions = sessions
+        self._processed = processed_model
+        self._handlers = {cls.event_type: handler for cls, handler in handlers.items()}
+        self._dead_letters = dead_letter_producer
+        self._max_attempts = max_attempts
+        self._retry_base_delay_s = retry_base_delay_s
+        self.started = False
+
+    async def run(self) -> None:
+        await self._consumer.start()
+        self.started = True
+        log.info("consumer.started", consumer=self.name)
+        try:
+            while True:
+                batches = await self._consumer.getmany(timeout_ms=500)
+                for partition, records in batches.items():
+                    await self._handle_partition(partition, records)
+        finally:
+            self.started = False
+            await self._consumer.stop()
+
+    async def _handle_partition(
+        self, partition: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        for record in records:
+            await self._handle_with_retries(record)
+        # Every record above is durable in the database (or dead-lettered): move on.
+        await self._consumer.commit({partition: records[-1].offset + 1})
+
+    async def _handle_with_retries(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._handle(record)
+                return
+            except PoisonMessageError as error:
+                await self._dead_letter(record, str(error))
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if attempt >= self._max_attempts:
+                    log.exception("consumer.gave_up", consumer=self.name, offset=record.offset)
+                    await self._dead_letter(record, f"failed {attempt} times: {error!r}")
+                    return
+                delay = min(30.0, self._retry_base_delay_s * 2 ** (attempt - 1))
+                log.warning(
+                    "consumer.retry_scheduled",
+                    consumer=self.name,
+                    attempt=attempt,
+                    delay_s=delay,
+                    error=repr(error),
+                )
+                await asyncio.sleep(delay)
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            envelope = EventEnvelope.model_validate_json(record.value or b"")
+        except ValidationError as error:
+            raise PoisonMessageError(f"not an event envelope: {error}") from error
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            EVENTS_CONSUMED.labels(self.name, envelope.type, "ignored").inc()
+            return
+        try:
+            payload = envelope.parse_payload()
+        except (UnknownEventError, ValidationError) as error:
+            raise PoisonMessageError(f"bad payload for {envelope.type}: {error}") from error
+
+        token = request_id_var.set(envelope.request_id)
+        try:
+            async with session_scope(self._sessions) as session:
+                first_time = await session.scalar(
+                    insert(self._processed)
+                    .values(consumer=self.name, event_id=envelope.event_id)
+                    .on_conflict_do_nothing()
+                    .returning(self._processed.event_id)
+                )
+                if first_time is None:
+                    EVENTS_CONSUMED.labels(self.name, envelope.type, "duplicate").inc()
+                    log.info(
+                        "consumer.duplicate_skipped",
+                        consumer=self.name,
+                        event_id=str(envelope.event_id),
+                    )
+                    return
+                await handler(session, envelope, payload)
+            EVENTS_CONSUMED.labels(self.name, envelope.type, "handled").inc()
+        finally:
+            request_id_var.reset(token)
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        EVENTS_CONSUMED.labels(self.name, "unknown", "dead_lettered").inc()
+        log.error(
+            "consumer.dead_lettered",
+            consumer=self.name,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason,
+        )
+        await self._dead_letters.send_and_wait(
+            Topic.DEAD_LETTER.value,
+            value=json.dumps(
+                {
+                    "consumer": self.name,
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "reason": reason,
+                    "value": (record.value or b"").decode("utf-8", errors="replace"),
+                }
+            ).encode(),
+            key=record.key,
+        )

@@ -1,0 +1,150 @@
+"""RFC 9457 problem details: every error a service returns has the same shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.logs import get_logger, request_id_var
+
+log = get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://tawny.london/problems/"
+
+
+class TawnyError(Exception):
+    """Base of each service's one error type. Subclasses set the status and a stable slug."""
+
+    status_code: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFoundError(TawnyError):
+    status_code = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class ConflictError(TawnyError):
+    status_code = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class UnauthorizedError(TawnyError):
+    status_code = 401
+    slug = "unauthorized"
+    title = "Not signed in"
+
+
+class ForbiddenError(TawnyError):
+    status_code = 403
+    slug = "forbidden"
+    title = "Not allowed"
+
+
+class UnprocessableError(TawnyError):
+    status_code = 422
+    slug = "invalid-request"
+    title = "The request is not valid"
+
+
+def problem_response(
+    status: int, title: str, detail: str, *, slug: str, request: Request, **extensions: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    request_id = request_id_var.get()
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extensions)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def tawny_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, TawnyError)
+        return problem_response(
+            exc.status_code, exc.title, exc.detail, slug=exc.slug, request=request, **exc.extensions
+        )
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+            for error in exc.errors()
+        ]
+        return problem_response(
+            422,
+            "The request is not valid",
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5]),
+            slug="invalid-request",
+            request=request,
+            errors=errors,
+        )
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        response = problem_response(
+            exc.status_code,
+            str(exc.detail) if exc.status_code != 404 else "Not found",
+            str(exc.detail),
+            slug=f"http-{exc.status_code}",
+            request=request,
+        )
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.unhandled_error", path=request.url.path)
+        return problem_response(
+            500,
+            "Internal error",
+            "Something went wrong on our side; it has been logged.",
+            slug="internal-error",
+            request=request,
+        )
+
+    app.add_exception_handler(TawnyError, tawny_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)
+
+
+PROBLEM_RESPONSE_SCHEMA: dict[str, Any] = {
+    "description": "Problem details (RFC 9457)",
+    "content": {
+        PROBLEM_JSON: {
+            "example": {
+                "type": PROBLEM_TYPE_BASE + "invalid-request",
+                "title": "The request is not valid",
+                "status": 422,
+                "detail": "body.email: value is not a valid email address",
+                "instance": "/members",
+            }
+        }
+    },
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the problem statuses an endpoint may return."""
+    return {status: PROBLEM_RESPONSE_SCHEMA for status in statuses}

@@ -1,0 +1,162 @@
+"""The event envelope, and the one registry of topics, event types and their payloads.
+
+Every event that crosses a service boundary is declared here, so that a producer and its
+consumers can never disagree about a name or a field.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.db import utcnow
+
+
+class Topic(StrEnum):
+    """Kafka topics. The version suffix changes only with an incompatible envelope."""
+
+    MEMBERS = "tawny.identity.members.v1"
+    ALERTS = "tawny.alerts.lifecycle.v1"
+    RECIPIENT_BATCHES = "tawny.geo.recipient-batches.v1"
+    DEAD_LETTER = "tawny.dead-letter.v1"
+
+
+class EventPayload(BaseModel):
+    """Base of every event payload: its type, version and topic travel with the class."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_type: ClassVar[str]
+    event_version: ClassVar[int] = 1
+    topic: ClassVar[Topic]
+
+    def partition_key(self) -> str:
+        raise NotImplementedError
+
+
+class EventEnvelope(BaseModel):
+    """What goes on the wire: ids and provenance around one payload."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str
+    version: int = 1
+    occurred_at: datetime = Field(default_factory=utcnow)
+    producer: str
+    request_id: str | None = None
+    payload: dict[str, Any]
+
+    @classmethod
+    def wrap(
+        cls, payload: EventPayload, *, producer: str, request_id: str | None = None
+    ) -> EventEnvelope:
+        return cls(
+            type=payload.event_type,
+            version=payload.event_version,
+            producer=producer,
+            request_id=request_id,
+            payload=payload.model_dump(mode="json"),
+        )
+
+    def parse_payload(self) -> EventPayload:
+        payload_class = EVENT_TYPES.get((self.type, self.version))
+        if payload_class is None:
+            raise UnknownEventError(f"unknown event {self.type} v{self.version}")
+        return payload_class.model_validate(self.payload)
+
+
+class UnknownEventError(ValueError):
+    pass
+
+
+# --- identity -------------------------------------------------------------------------------
+
+
+class VerificationEmailRequested(EventPayload):
+    """Identity asks dispatch to send the email-verification link (a transactional email)."""
+
+    event_type = "member.verification_email_requested"
+    topic = Topic.MEMBERS
+
+    member_id: uuid.UUID
+    email: str
+    pseudonym: str
+    verify_url: str
+
+    def partition_key(self) -> str:
+        return str(self.member_id)
+
+
+class MemberEmailVerified(EventPayload):
+    """A member proved they own this address: dispatch may now send alerts to it."""
+
+    event_type = "member.email_verified"
+    topic = Topic.MEMBERS
+
+    member_id: uuid.UUID
+    email: str
+    pseudonym: str
+
+    def partition_key(self) -> str:
+        return str(self.member_id)
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+
+class AlertContent(BaseModel):
+    """What a recipient sees: carried with each recipient batch so dispatch needs no lookup."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alert_id: uuid.UUID
+    msg_type: str = "Alert"
+    headline: str
+    body: str
+    category: str
+    severity: str
+    urgency: str
+    sender_name: str
+    sent_at: datetime
+
+
+class AlertPublished(EventPayload):
+    """An alert (or an update to one) went out: geo resolves its audience."""
+
+    event_type = "alert.published"
+    topic = Topic.ALERTS
+
+    content: AlertContent
+    target_ward_codes: list[str]
+
+    def partition_key(self) -> str:
+        return str(self.content.alert_id)
+
+
+# --- geo ------------------------------------------------------------------------------------
+
+
+class RecipientBatch(EventPayload):
+    """One slice of an alert's audience. Keyed by alert and batch so batches spread over
+    partitions and several dispatchers share one alert."""
+
+    event_type = "recipients.batch"
+    topic = Topic.RECIPIENT_BATCHES
+
+    content: AlertContent
+    batch_number: int
+    member_ids: list[uuid.UUID]
+
+    def partition_key(self) -> str:
+        return f"{self.content.alert_id}:{self.batch_number}"
+
+
+EVENT_TYPES: dict[tuple[str, int], type[EventPayload]] = {
+    (cls.event_type, cls.event_version): cls
+    for cls in (VerificationEmailRequested, MemberEmailVerified, AlertPublished, RecipientBatch)
+}

@@ -1,0 +1,168 @@
+"""The transactional outbox: an event is written in the same transaction as the change that
+caused it, and a relay publishes it afterwards. Nothing is published that was rolled back,
+and nothing committed is lost if the broker is down for a while."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter
+from sqlalchemy import BigInteger, DateTime, Identity, Index, String, delete, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from shared.db import session_scope, utcnow
+from shared.events import EventEnvelope, EventPayload
+from shared.logs import get_logger, request_id_var
+
+log = get_logger(__name__)
+
+OUTBOX_PUBLISHED = Counter(
+    "tawny_outbox_published_total", "Events the outbox relay published", ["topic"]
+)
+
+
+class OutboxMixin:
+    """Columns of a service's ``outbox`` table; each service maps it onto its own base."""
+
+    __tablename__ = "outbox"
+
+    if TYPE_CHECKING:
+        # Mapped subclasses get SQLAlchemy's keyword constructor; say so to the type checker.
+        def __init__(self, **columns: Any) -> None: ...
+
+    position: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805 (a declared_attr takes the class)
+        return (
+            Index(
+                "ix_outbox_unpublished",
+                "position",
+                postgresql_where=text("published_at IS NULL"),
+            ),
+        )
+
+
+async def add_event(
+    session: AsyncSession,
+    outbox_model: type[OutboxMixin],
+    payload: EventPayload,
+    *,
+    producer: str,
+) -> EventEnvelope:
+    """Stage an event in the caller's transaction. It is published only if that commits."""
+    envelope = EventEnvelope.wrap(payload, producer=producer, request_id=request_id_var.get())
+    session.add(
+        outbox_model(
+            event_id=envelope.event_id,
+            topic=payload.topic.value,
+            key=payload.partition_key(),
+            envelope=envelope.model_dump(mode="json"),
+        )
+    )
+    await session.flush()
+    return envelope
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order and marks them only after the broker's ack.
+
+    Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several replicas can relay at once.
+    A crash between the ack and the mark republishes those rows; consumers are idempotent.
+    """
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox_model: type[OutboxMixin],
+        producer: AIOKafkaProducer,
+        poll_interval_s: float = 0.2,
+        batch_size: int = 500,
+        retention: timedelta = timedelta(days=1),
+    ) -> None:
+        self._sessions = sessions
+        self._model = outbox_model
+        self._producer = producer
+        self._poll_interval_s = poll_interval_s
+        self._batch_size = batch_size
+        self._retention = retention
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask for a pass now rather than at the next poll (after a commit that added events)."""
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        model = self._model
+        async with session_scope(self._sessions) as session:
+            rows = (
+                await session.scalars(
+                    select(model)
+                    .where(model.published_at.is_(None))
+                    .order_by(model.position)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            deliveries = [
+                await self._producer.send(
+                    row.topic,
+                    value=json.dumps(row.envelope).encode(),
+                    key=row.key.encode(),
+                    headers=[("event_type", str(row.envelope["type"]).encode())],
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*deliveries)
+            await session.execute(
+                update(model)
+                .where(model.position.in_([row.position for row in rows]))
+                .values(published_at=utcnow())
+            )
+        for row in rows:
+            OUTBOX_PUBLISHED.labels(row.topic).inc()
+        log.debug("outbox.published", count=len(rows))
+        return len(rows)
+
+    async def purge_published(self) -> None:
+        async with session_scope(self._sessions) as session:
+            await session.execute(
+                delete(self._model).where(self._model.published_at < utcnow() - self._retention)
+            )
+
+    async def run(self) -> None:
+        passes = 0
+        while True:
+            try:
+                published = await self.publish_pending()
+                passes += 1
+                if passes % 3000 == 0:
+                    await self.purge_published()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The broker or the database is away; the rows stay and are retried.
+                log.exception("outbox.relay_failed")
+                published = 0
+                await asyncio.sleep(min(5.0, self._poll_interval_s * 10))
+            if published < self._batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
+                self._wake.clear()

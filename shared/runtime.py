@@ -1,0 +1,159 @@
+"""What a service runs beside its HTTP handlers: the database engine, the Kafka producer, the
+outbox relay and the idempotent consumers. Built in the lifespan, never at import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from aiokafka import AIOKafkaProducer
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.auth import JWKSVerifier
+from shared.consumer import Handler, IdempotentConsumer, ProcessedEventMixin
+from shared.db import build_engine, build_sessionmaker, session_scope
+from shared.events import EventPayload
+from shared.kafka import build_consumer, build_producer
+from shared.logs import get_logger
+from shared.outbox import OutboxMixin, OutboxRelay
+from shared.settings import ServiceSettings
+from shared.web import ReadinessCheck, database_check
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One consumer group of a service: what it reads and which handler takes each event."""
+
+    group_id: str
+    topics: tuple[str, ...]
+    handlers: Mapping[type[EventPayload], Handler]
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    producer: AIOKafkaProducer
+    verifier: JWKSVerifier
+    relay: OutboxRelay | None = None
+    consumers: list[IdempotentConsumer] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        checks: dict[str, ReadinessCheck] = {"database": database_check(self.engine)}
+
+        async def broker() -> bool:
+            ready: bool = await self.producer.client.ready(self.producer.client.get_random_node())
+            return ready
+
+        checks["broker"] = broker
+        for consumer in self.consumers:
+
+            async def consumer_started(consumer: IdempotentConsumer = consumer) -> bool:
+                return consumer.started
+
+            checks[f"consumer:{consumer.name}"] = consumer_started
+        for task in self.tasks:
+
+            async def task_alive(task: asyncio.Task[None] = task) -> bool:
+                return not task.done()
+
+            checks[f"task:{task.get_name()}"] = task_alive
+        return checks
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def start(
+        cls,
+        name: str,
+        settings: ServiceSettings,
+        *,
+        outbox_model: type[OutboxMixin] | None = None,
+        processed_model: type[ProcessedEventMixin] | None = None,
+        consumers: tuple[ConsumerSpec, ...] = (),
+    ) -> AsyncIterator[ServiceRuntime]:
+        engine = build_engine(
+            settings.database_url, application_name=name, pool_size=settings.database_pool_size
+        )
+        producer = build_producer(
+            settings.kafka_bootstrap_servers,
+            enable_idempotence=settings.kafka_enable_idempotence,
+            client_id=name,
+        )
+        verifier = JWKSVerifier(
+            settings.identity_jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        )
+        await producer.start()
+        runtime = cls(
+            name=name,
+            settings=settings,
+            engine=engine,
+            sessions=build_sessionmaker(engine),
+            producer=producer,
+            verifier=verifier,
+        )
+        try:
+            if outbox_model is not None:
+                runtime.relay = OutboxRelay(
+                    sessions=runtime.sessions,
+                    outbox_model=outbox_model,
+                    producer=producer,
+                    poll_interval_s=settings.outbox_poll_interval_s,
+                )
+                runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+            for spec in consumers:
+                assert processed_model is not None, "consumers need a processed_events table"
+                consumer = IdempotentConsumer(
+                    name=spec.group_id,
+                    consumer=build_consumer(
+                        *spec.topics,
+                        bootstrap_servers=settings.kafka_bootstrap_servers,
+                        group_id=spec.group_id,
+                        client_id=name,
+                    ),
+                    sessions=runtime.sessions,
+                    processed_model=processed_model,
+                    handlers=spec.handlers,
+                    dead_letter_producer=producer,
+                )
+                runtime.consumers.append(consumer)
+                runtime.tasks.append(asyncio.create_task(consumer.run(), name=spec.group_id))
+            log.info("service.started", service=name)
+            yield runtime
+        finally:
+            for task in runtime.tasks:
+                task.cancel()
+            for task in runtime.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await producer.stop()
+            await verifier.aclose()
+            await engine.dispose()
+            log.info("service.stopped", service=name)
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back if it raises.
+    A commit may have staged outbox events, so the relay is woken straight after."""
+    runtime = runtime_of(request)
+    async with session_scope(runtime.sessions) as session:
+        yield session
+    if runtime.relay is not None:
+        runtime.relay.wake()
+
+
+SessionDep = Annotated[AsyncSession, Depends(request_session)]
+RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_of)]

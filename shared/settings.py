@@ -1,0 +1,73 @@
+"""Settings every service shares.
+
+Platform-wide values (the broker, the environment, the identity service's JWKS) are read
+from unprefixed variables such as ``KAFKA_BOOTSTRAP_SERVERS``; each service's own values use
+its prefix, for example ``IDENTITY_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+def platform_field(env_name: str, default: object, description: str) -> object:
+    """A field read from one unprefixed variable shared by every service."""
+    return Field(default=default, validation_alias=AliasChoices(env_name), description=description)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: Environment = platform_field(  # type: ignore[assignment]
+        "TAWNY_ENV", Environment.DEVELOPMENT, "development, test or production"
+    )
+    log_level: str = platform_field("LOG_LEVEL", "INFO", "Log level")  # type: ignore[assignment]
+    log_json: bool = platform_field(  # type: ignore[assignment]
+        "LOG_JSON", True, "Write logs as JSON lines (false: coloured console lines)"
+    )
+    kafka_bootstrap_servers: str = platform_field(  # type: ignore[assignment]
+        "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", "Kafka bootstrap servers, comma-separated"
+    )
+    kafka_enable_idempotence: bool = platform_field(  # type: ignore[assignment]
+        "KAFKA_ENABLE_IDEMPOTENCE",
+        True,
+        "Idempotent producer; must be false for the embedded Tansu broker",
+    )
+    identity_jwks_url: str = platform_field(  # type: ignore[assignment]
+        "IDENTITY_JWKS_URL",
+        "http://127.0.0.1:8001/.well-known/jwks.json",
+        "Where services fetch identity's public signing keys",
+    )
+    jwt_issuer: str = platform_field(  # type: ignore[assignment]
+        "JWT_ISSUER", "https://tawny.london/identity", "The iss claim of access tokens"
+    )
+    jwt_audience: str = platform_field(  # type: ignore[assignment]
+        "JWT_AUDIENCE", "tawny", "The aud claim of access tokens"
+    )
+    outbox_poll_interval_s: float = platform_field(  # type: ignore[assignment]
+        "OUTBOX_POLL_INTERVAL_S", 0.2, "How often the outbox relay looks for new events"
+    )
+
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+        description="This service's own PostgreSQL database",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _refuse_dev_defaults_in_production(self) -> ServiceSettings:
+        if self.environment is Environment.PRODUCTION:
+            self.check_production()
+        return self
+
+    def check_production(self) -> None:
+        """Services override this to refuse placeholder secrets outside development."""
