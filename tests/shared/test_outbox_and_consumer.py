@@ -135,7 +135,9 @@ class TestOutboxRelay:
         ids = {str(committed.content.alert_id), str(rolled_back.content.alert_id)}
         on_topic = [
             envelope
-            for envelope in await read_topic(infrastructure, Topic.ALERTS.value, wanted=10**6, timeout_s=3)
+            for envelope in await read_topic(
+                infrastructure, Topic.ALERTS.value, wanted=10**6, timeout_s=3
+            )
             if envelope["payload"]["content"]["alert_id"] in ids  # type: ignore[index]
         ]
         assert [e["payload"]["content"]["headline"] for e in on_topic] == ["committed"]  # type: ignore[index]
@@ -148,7 +150,9 @@ class TestIdempotentConsumer:
         sessions: async_sessionmaker[AsyncSession] = build_sessionmaker(engine)
         handled: list[str] = []
 
-        async def handle(session: AsyncSession, envelope: EventEnvelope, payload: AlertPublished) -> None:
+        async def handle(
+            session: AsyncSession, envelope: EventEnvelope, payload: AlertPublished
+        ) -> None:
             session.add(HandledAlert(headline=payload.content.headline))
             handled.append(payload.content.headline)
 

@@ -1,0 +1,55 @@
+# Tawny: `make run` starts the whole platform with demo data; `make test` runs every test.
+# Both install what they need first (a virtualenv in .venv from the locked uv.lock).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+.PHONY: install
+install: $(VENV)/.installed ## Create .venv and install the locked dependencies
+
+.PHONY: run
+run: install ## Start the whole platform with demo data and print the URLs (Ctrl-C stops it)
+	$(BIN)/python -m deploy.devstack
+
+.PHONY: lint
+lint: install ## ruff check, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy services shared deploy tests
+
+.PHONY: format
+format: install ## Format and autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: test
+test: install lint ## Lint, then unit, integration and end-to-end tests on real PostgreSQL and Kafka
+	$(BIN)/pytest
+
+.PHONY: test-fast
+test-fast: install ## Tests without the end-to-end ones
+	$(BIN)/pytest -m "not e2e"
+
+.PHONY: clean
+clean: ## Remove the virtualenv, the dev stack's data and caches
+	rm -rf $(VENV) .tools .devstack .pytest_cache .mypy_cache .ruff_cache

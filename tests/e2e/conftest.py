@@ -1,0 +1,30 @@
+"""The whole platform as real processes, on the session's PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.devstack import DevStack, Ports, StackOptions
+from tests.support.infrastructure import Infrastructure
+
+
+@pytest.fixture(scope="session")
+def platform(infrastructure: Infrastructure) -> Iterator[DevStack]:
+    with tempfile.TemporaryDirectory(prefix="tawny-e2e-") as work_dir:
+        options = StackOptions(
+            ports=Ports.free(),
+            work_dir=Path(work_dir),
+            database_url=infrastructure.server_url,
+            kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+            kafka_enable_idempotence=infrastructure.kafka_enable_idempotence,
+            database_prefix=f"e2e_{uuid.uuid4().hex[:6]}_",
+            dispatchers=2,
+            progress=False,
+        )
+        with DevStack(options).running() as stack:
+            yield stack
