@@ -129,22 +129,43 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected_error)
 
 
-PROBLEM_RESPONSE_SCHEMA: dict[str, Any] = {
-    "description": "Problem details (RFC 9457)",
-    "content": {
-        PROBLEM_JSON: {
-            "example": {
-                "type": PROBLEM_TYPE_BASE + "invalid-request",
-                "title": "The request is not valid",
-                "status": 422,
-                "detail": "body.email: value is not a valid email address",
-                "instance": "/members",
-            }
-        }
-    },
+_PROBLEM_EXAMPLES: dict[int, tuple[str, str, str]] = {
+    400: ("bad-request", "Bad request", "The link has already been used."),
+    401: ("unauthorized", "Not signed in", "Sign in first: this needs an access token."),
+    403: ("forbidden", "Not allowed", "This needs one of these roles: admin, officer."),
+    404: ("not-found", "Not found", "There is nothing with that id."),
+    409: ("conflict", "Conflict", "That has already been done."),
+    410: ("gone", "Gone", "The link has expired."),
+    413: ("too-large", "Too large", "The request body is larger than allowed."),
+    422: (
+        "invalid-request",
+        "The request is not valid",
+        "body.email: value is not a valid email address",
+    ),
+    429: ("rate-limited", "Too many requests", "Try again in 30 seconds."),
+    502: ("bad-gateway", "Bad gateway", "The geo service answered with an invalid response."),
+    503: ("unavailable", "Service unavailable", "The geo service is unavailable."),
+    504: ("timeout", "Gateway timeout", "The geo service did not answer in time."),
 }
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries for the problem statuses an endpoint may return."""
-    return {status: PROBLEM_RESPONSE_SCHEMA for status in statuses}
+    """OpenAPI ``responses=`` entries, each with an example, for the problems an endpoint
+    may return."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        slug, title, detail = _PROBLEM_EXAMPLES.get(status, ("error", "Error", "It went wrong."))
+        responses[status] = {
+            "description": f"{title} (RFC 9457 problem details)",
+            "content": {
+                PROBLEM_JSON: {
+                    "example": {
+                        "type": PROBLEM_TYPE_BASE + slug,
+                        "title": title,
+                        "status": status,
+                        "detail": detail,
+                    }
+                }
+            },
+        }
+    return responses

@@ -155,5 +155,7 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
         runtime.relay.wake()
 
 
-SessionDep = Annotated[AsyncSession, Depends(request_session)]
+# scope="function": commit before the response is sent, so a client never hears "created"
+# about a transaction that then fails, and can read its own write straight away.
+SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_of)]

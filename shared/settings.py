@@ -61,7 +61,9 @@ class ServiceSettings(BaseSettings):
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
         description="This service's own PostgreSQL database",
     )
-    database_pool_size: int = Field(default=10, ge=1, le=100)
+    database_pool_size: int = Field(
+        default=10, ge=1, le=100, description="Connections kept open to this service's database"
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> ServiceSettings:

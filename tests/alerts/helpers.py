@@ -1,0 +1,114 @@
+"""Factories and readers for the alerts tests: plain functions, no shared state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.alerts.models import OutboxMessage
+from shared.events import Topic
+from tests.support.tokens import auth_header
+
+
+def officer_headers(
+    member_id: uuid.UUID | None = None, pseudonym: str = "PC Tawny Owl", role: str = "officer"
+) -> dict[str, str]:
+    return auth_header(roles=[role], member_id=member_id or uuid.uuid4(), pseudonym=pseudonym)
+
+
+def unique_ward_code() -> str:
+    return f"E05{uuid.uuid4().int % 10**6:06d}"
+
+
+def alert_request(**overrides: Any) -> dict[str, Any]:
+    """A valid create request with a unique headline; ``overrides`` replace or add fields."""
+    body: dict[str, Any] = {
+        "headline": f"Burglaries on Acacia Avenue {uuid.uuid4().hex[:8]}",
+        "body": "Three homes were broken into overnight. Lock windows and doors.",
+        "crime_type": "burglary",
+        "target_ward_codes": [unique_ward_code()],
+    }
+    body.update(overrides)
+    return body
+
+
+async def create_alert(
+    client: httpx.AsyncClient, headers: dict[str, str] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/alerts", json=alert_request(**overrides), headers=headers or officer_headers()
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def outbox_envelopes(
+    sessions: async_sessionmaker[AsyncSession], alert_id: str
+) -> list[dict[str, Any]]:
+    """Every event the alerts service staged about one alert, oldest first."""
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.envelope["payload"]["content"]["alert_id"].astext == alert_id)
+            .order_by(OutboxMessage.position)
+        )
+        return [
+            {**row.envelope, "_published_at": row.published_at, "_key": row.key} for row in rows
+        ]
+
+
+async def read_alert_events(
+    bootstrap_servers: str, alert_id: str, *, timeout_s: float = 20.0
+) -> list[dict[str, Any]]:
+    """The envelopes about ``alert_id`` on the alerts topic, read from the start by a new group.
+
+    Stops once something was found and a further poll brings nothing new about it."""
+    consumer = AIOKafkaConsumer(
+        Topic.ALERTS.value,
+        bootstrap_servers=bootstrap_servers,
+        group_id=f"alerts-tests-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            new = [
+                envelope
+                for records in batches.values()
+                for envelope in map(_envelope_or_none, (record.value for record in records))
+                if envelope is not None and _alert_id_of(envelope) == alert_id
+            ]
+            if found and not new and not batches:
+                break
+            found.extend(new)
+    finally:
+        await consumer.stop()
+    return found
+
+
+def _envelope_or_none(value: bytes | None) -> dict[str, Any] | None:
+    # Other tests share the topic, and some of what they write is deliberately not JSON.
+    try:
+        envelope = json.loads(value or b"")
+    except ValueError:
+        return None
+    return envelope if isinstance(envelope, dict) else None
+
+
+def _alert_id_of(envelope: dict[str, Any]) -> object:
+    payload = envelope.get("payload")
+    content = payload.get("content") if isinstance(payload, dict) else None
+    return content.get("alert_id") if isinstance(content, dict) else None
