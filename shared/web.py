@@ -100,18 +100,14 @@ def database_check(engine: AsyncEngine) -> ReadinessCheck:
     return check
 
 
-def operational_router() -> APIRouter:
+def operational_router(*, readiness_route: bool = True) -> APIRouter:
+    """``/healthz``, ``/metrics`` and, unless the app answers readiness its own way, ``/readyz``."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="Liveness: the process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get(
-        "/readyz",
-        summary="Readiness: the database, broker and consumers are usable",
-        responses={503: {"description": "Not ready; the body names the failing checks"}},
-    )
     async def readyz(request: Request) -> JSONResponse:
         checks: dict[str, ReadinessCheck] = getattr(request.app.state, "readiness_checks", {})
         results = await asyncio.gather(*(_run_check(check) for check in checks.values()))
@@ -120,6 +116,15 @@ def operational_router() -> APIRouter:
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": states},
             status_code=200 if ready else 503,
+        )
+
+    if readiness_route:
+        router.add_api_route(
+            "/readyz",
+            readyz,
+            methods=["GET"],
+            summary="Readiness: the database, broker and consumers are usable",
+            responses={503: {"description": "Not ready; the body names the failing checks"}},
         )
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
@@ -137,10 +142,36 @@ async def _run_check(check: ReadinessCheck) -> str:
     return "ok" if ok else "failing"
 
 
-def install_common(app: FastAPI, readiness_checks: dict[str, ReadinessCheck] | None = None) -> None:
+class ForwardedPrefixMiddleware:
+    """Behind the gateway a service lives under ``/api/<service>``; the gateway says so in
+    ``X-Forwarded-Prefix``. Setting ASGI's ``root_path`` from it makes the service's own
+    ``/docs`` load the right OpenAPI document whether it is reached directly or through the
+    gateway. Only the gateway can set it: services are not exposed publicly, and the gateway
+    always overwrites the header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            prefix = dict(scope["headers"]).get(b"x-forwarded-prefix")
+            if prefix and prefix.startswith(b"/api/") and prefix.isascii():
+                scope = {**scope, "root_path": prefix.decode().rstrip("/")}
+        await self.app(scope, receive, send)
+
+
+def install_common(
+    app: FastAPI,
+    readiness_checks: dict[str, ReadinessCheck] | None = None,
+    *,
+    readiness_route: bool = True,
+    forwarded_prefix: bool = True,
+) -> None:
     app.add_middleware(RequestContextMiddleware)
+    if forwarded_prefix:
+        app.add_middleware(ForwardedPrefixMiddleware)
     install_problem_handlers(app)
-    app.include_router(operational_router())
+    app.include_router(operational_router(readiness_route=readiness_route))
     app.state.readiness_checks = readiness_checks or {}
 
 

@@ -104,3 +104,17 @@ class TestSettings:
         assert StrictSettings(environment=Environment.DEVELOPMENT)
         with pytest.raises(ValueError, match="placeholder secret"):
             StrictSettings(environment=Environment.PRODUCTION)
+
+
+class TestForwardedPrefix:
+    async def test_docs_behind_the_gateway_load_the_services_own_openapi(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        behind_gateway = await client.get("/docs", headers={"x-forwarded-prefix": "/api/geo"})
+        assert "/api/geo/openapi.json" in behind_gateway.text
+        direct = await client.get("/docs")
+        assert "'/openapi.json'" in direct.text
+
+    async def test_only_api_prefixes_are_honoured(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/docs", headers={"x-forwarded-prefix": "//evil.example"})
+        assert "evil.example" not in response.text

@@ -1,0 +1,123 @@
+"""The gateway's settings.
+
+The gateway has no database and no broker, so it does not use ``ServiceSettings``; it reads
+the platform-wide ``TAWNY_ENV``, ``LOG_LEVEL`` and ``LOG_JSON`` the same way every service does,
+and its own values with the ``GATEWAY_`` prefix, for example ``GATEWAY_ALERTS_URL``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+import httpx
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings import Environment, platform_field
+
+MIB: Final = 1024 * 1024
+
+# The services reachable under /api/<name>, with a line each for the API documentation page.
+UPSTREAM_SERVICES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "identity": "Members: registration, email verification, sign-in and access tokens.",
+        "alerts": "Alerts: drafting, police approval and publication.",
+        "geo": "Places: London's wards and who lives near an alert.",
+        "dispatch": "Delivery: sending published alerts to members on their chosen channels.",
+    }
+)
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
+
+    environment: Environment = platform_field(  # type: ignore[assignment]
+        "TAWNY_ENV", Environment.DEVELOPMENT, "development, test or production"
+    )
+    log_level: str = platform_field("LOG_LEVEL", "INFO", "Log level")  # type: ignore[assignment]
+    log_json: bool = platform_field(  # type: ignore[assignment]
+        "LOG_JSON", True, "Write logs as JSON lines (false: coloured console lines)"
+    )
+
+    identity_url: str = Field(
+        default="http://127.0.0.1:8001",
+        max_length=2048,
+        description="Base URL of the identity service; /api/identity/... is forwarded here",
+    )
+    alerts_url: str = Field(
+        default="http://127.0.0.1:8002",
+        max_length=2048,
+        description="Base URL of the alerts service; /api/alerts/... is forwarded here",
+    )
+    geo_url: str = Field(
+        default="http://127.0.0.1:8003",
+        max_length=2048,
+        description="Base URL of the geo service; /api/geo/... is forwarded here",
+    )
+    dispatch_url: str = Field(
+        default="http://127.0.0.1:8004",
+        max_length=2048,
+        description="Base URL of the dispatch service; /api/dispatch/... is forwarded here",
+    )
+    upstream_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds a forwarded request may wait at each step (a free pooled connection, "
+        "sending, each read of the answer) before the gateway answers 504",
+    )
+    connect_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Seconds to wait for a TCP connection to a service",
+    )
+    readiness_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="Seconds /readyz waits, in total, for each service's own /readyz",
+    )
+    max_body_bytes: int = Field(
+        default=10 * MIB,
+        ge=0,
+        le=1024 * MIB,
+        description="Largest request body forwarded to a service; larger bodies get 413",
+    )
+    max_connections: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Most open connections to all services together",
+    )
+    max_keepalive_connections: int = Field(
+        default=20,
+        ge=0,
+        le=10_000,
+        description="Most idle connections kept open for reuse",
+    )
+
+    @field_validator("identity_url", "alerts_url", "geo_url", "dispatch_url")
+    @classmethod
+    def _plain_http_base_url(cls, value: str) -> str:
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL as error:
+            raise ValueError(f"not a URL: {error}") from error
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        if url.query or url.fragment or url.userinfo:
+            raise ValueError("must not carry a query, a fragment or credentials")
+        # Stored without a trailing slash so that joining "/" + path never doubles it.
+        return str(url).rstrip("/")
+
+    def upstream_urls(self) -> dict[str, str]:
+        """Each upstream service's base URL, by the name used in /api/<name>/."""
+        return {
+            "identity": self.identity_url,
+            "alerts": self.alerts_url,
+            "geo": self.geo_url,
+            "dispatch": self.dispatch_url,
+        }

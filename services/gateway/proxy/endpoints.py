@@ -1,0 +1,123 @@
+"""/api/{service}/{path}: the platform's one public origin for the services' APIs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+
+from services.gateway.config import UPSTREAM_SERVICES
+from services.gateway.proxy.service import (
+    IncomingRequest,
+    forward,
+    read_capped_body,
+    upstream_path,
+)
+from services.gateway.upstreams import UpstreamsDep
+from shared.errors import problem_responses
+from shared.logs import request_id_var
+
+PROXY_PATH = "/api/{service}/{path:path}"
+
+# One route per method rather than one route for all: FastAPI gives a multi-method route a
+# single operationId, which OpenAPI requires to be unique per operation.
+FORWARDED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# No length limit: the name is only ever looked up among four, and any other is a 404.
+ServiceName = Annotated[
+    str,
+    Path(
+        description="The service: " + ", ".join(UPSTREAM_SERVICES),
+        examples=list(UPSTREAM_SERVICES),
+    ),
+]
+ServicePath = Annotated[
+    str,
+    Path(
+        max_length=4096,
+        description="The path on the service, forwarded with the query string",
+        examples=["openapi.json"],
+    ),
+]
+
+
+async def forward_to_service(
+    service: ServiceName, path: ServicePath, request: Request, upstreams: UpstreamsDep
+) -> Response:
+    upstreams.base_url(service)  # an unknown service is a 404 before any body is read
+    scope = request.scope
+    prefix = f"{scope.get('root_path', '')}/api/{service}"
+    forward_path = upstream_path(
+        raw_path=scope.get("raw_path"),
+        root_path=scope.get("root_path", ""),
+        service=service,
+        decoded_path=path,
+    )
+    body = await read_capped_body(
+        request.stream(),
+        declared_length=request.headers.get("content-length"),
+        limit=upstreams.max_body_bytes,
+    )
+    reply = await forward(
+        upstreams,
+        service,
+        IncomingRequest(
+            method=request.method,
+            path=forward_path,
+            query=scope.get("query_string", b""),
+            headers=list(scope["headers"]),
+            body=body,
+            client_host=request.client.host if request.client else None,
+            scheme=request.url.scheme,
+            host=request.headers.get("host"),
+            prefix=prefix,
+            request_id=request_id_var.get(),
+        ),
+    )
+    response = Response(content=reply.body, status_code=reply.status_code)
+    # The service's headers replace Starlette's computed ones: repeated headers (Set-Cookie)
+    # must survive, and the Content-Length was settled with the body.
+    response.raw_headers = reply.headers
+    return response
+
+
+def _request_body_doc(method: str) -> dict[str, Any] | None:
+    if method not in _METHODS_WITH_BODY:
+        return None
+    return {
+        "requestBody": {
+            "required": False,
+            "description": "Forwarded unchanged, up to GATEWAY_MAX_BODY_BYTES",
+            "content": {
+                "application/json": {
+                    "schema": {},
+                    "example": {"email": "sam@example.org", "password": "correct horse battery"},
+                }
+            },
+        }
+    }
+
+
+def proxy_router() -> APIRouter:
+    router = APIRouter(tags=["proxy"])
+    for method in FORWARDED_METHODS:
+        router.add_api_route(
+            PROXY_PATH,
+            forward_to_service,
+            methods=[method],
+            name=f"forward_{method.lower()}",
+            summary=f"Forward a {method} request to a service",
+            description=(
+                "Forwards the request with its query string, body and headers (less hop-by-hop "
+                "ones) to the service's `/{path}`, adding X-Request-ID and X-Forwarded-For, "
+                "-Proto, -Host and -Prefix; answers with the service's status, headers and body."
+            ),
+            response_class=Response,
+            responses={
+                200: {"description": "Whatever the service answered, passed on unchanged"},
+                **problem_responses(400, 404, 413, 502, 503, 504),
+            },
+            openapi_extra=_request_body_doc(method),
+        )
+    return router
