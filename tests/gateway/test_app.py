@@ -64,7 +64,9 @@ class TestApp:
 
         assert paths(reference) - without_common <= paths(app)
         assert [
-            m.cls for m in reference.user_middleware if m.cls is not ForwardedPrefixMiddleware
+            m.cls
+            for m in reference.user_middleware
+            if m.cls is not ForwardedPrefixMiddleware  # type: ignore[comparison-overlap]
         ] == [m.cls for m in app.user_middleware]
         assert set(reference.exception_handlers) <= set(app.exception_handlers)
 
