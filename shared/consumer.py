@@ -61,6 +61,7 @@ class IdempotentConsumer:
         dead_letter_producer: AIOKafkaProducer,
         max_attempts: int = 8,
         retry_base_delay_s: float = 0.5,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self._consumer = consumer
@@ -70,13 +71,15 @@ class IdempotentConsumer:
         self._dead_letters = dead_letter_producer
         self._max_attempts = max_attempts
         self._retry_base_delay_s = retry_base_delay_s
+        # A handler may have staged outbox events: the runtime passes the relay's wake-up here.
+        self._after_commit = after_commit
         self.started = False
 
     async def run(self) -> None:
-        await self._consumer.start()
-        self.started = True
-        log.info("consumer.started", consumer=self.name)
         try:
+            await self._consumer.start()
+            self.started = True
+            log.info("consumer.started", consumer=self.name)
             while True:
                 batches = await self._consumer.getmany(timeout_ms=500)
                 for partition, records in batches.items():
@@ -153,6 +156,8 @@ class IdempotentConsumer:
                     return
                 await handler(session, envelope, payload)
             EVENTS_CONSUMED.labels(self.name, envelope.type, "handled").inc()
+            if self._after_commit is not None:
+                self._after_commit()
         finally:
             request_id_var.reset(token)
 

@@ -123,6 +123,7 @@ class ServiceRuntime:
                     processed_model=processed_model,
                     handlers=spec.handlers,
                     dead_letter_producer=producer,
+                    after_commit=runtime.relay.wake if runtime.relay is not None else None,
                 )
                 runtime.consumers.append(consumer)
                 runtime.tasks.append(asyncio.create_task(consumer.run(), name=spec.group_id))

@@ -1,0 +1,1 @@
+"""Boundary sets: importing ONS boroughs and wards, and reading the current set."""

@@ -1,0 +1,162 @@
+"""HTTP routes for boundaries: public reads of the current set, and the admin import."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Query, status
+
+from services.geo.boundaries import service
+from services.geo.boundaries.schemas import (
+    ONS_CODE_PATTERN,
+    BoroughSummary,
+    BoundarySetCreate,
+    ImportSummary,
+    WardDetail,
+    WardSummary,
+)
+from services.geo.boundaries.validation import ImportLimits
+from services.geo.dependencies import SettingsDep
+from services.geo.routing import BodySizeCappedRoute
+from shared.auth import Principal, require_roles
+from shared.errors import problem_responses
+from shared.runtime import SessionDep
+from shared.web import openapi_examples
+
+router = APIRouter(tags=["boundaries"])
+
+# Whole geographies arrive here: the body is capped before it is parsed.
+admin_router = APIRouter(tags=["boundaries"], route_class=BodySizeCappedRoute)
+
+AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
+
+
+def _square(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> dict[str, object]:
+    return {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [min_lon, min_lat],
+                [max_lon, min_lat],
+                [max_lon, max_lat],
+                [min_lon, max_lat],
+                [min_lon, min_lat],
+            ]
+        ],
+    }
+
+
+_BOUNDARY_SET_EXAMPLES = openapi_examples(
+    one_borough_one_ward={
+        "name": "Demo geography",
+        "boroughs": {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"code": "E09999991", "name": "Demo Borough"},
+                    "geometry": _square(-0.14, 51.50, -0.12, 51.52),
+                }
+            ],
+        },
+        "wards": {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {
+                        "code": "E05999991",
+                        "name": "Acorn Green",
+                        "borough_code": "E09999991",
+                    },
+                    "geometry": _square(-0.14, 51.50, -0.12, 51.52),
+                }
+            ],
+        },
+    },
+)
+
+
+@router.get(
+    "/wards",
+    summary="Search the current wards by name",
+    description="Wards of the current boundary set whose name contains `q` (any case), "
+    "names starting with `q` first; optionally only those of one borough.",
+    responses=problem_responses(422),
+)
+async def search_wards(
+    session: SessionDep,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Part of a ward's name",
+            openapi_examples=openapi_examples(by_name="james"),
+        ),
+    ] = None,
+    borough: Annotated[
+        str | None,
+        Query(
+            pattern=ONS_CODE_PATTERN,
+            description="Only wards of this borough (ONS code)",
+            openapi_examples=openapi_examples(westminster="E09000033"),
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="At most this many wards")] = 20,
+) -> list[WardSummary]:
+    return await service.search_wards(session, query=q, borough_code=borough, limit=limit)
+
+
+@router.get(
+    "/wards/{code}",
+    summary="One ward of the current set, with its boundary",
+    responses=problem_responses(404, 422),
+)
+async def get_ward(
+    session: SessionDep,
+    code: Annotated[
+        str,
+        Path(
+            pattern=ONS_CODE_PATTERN,
+            description="The ward's ONS code",
+            openapi_examples=openapi_examples(st_jamess="E05013806"),
+        ),
+    ],
+) -> WardDetail:
+    return await service.get_ward(session, code)
+
+
+@router.get(
+    "/boroughs",
+    summary="Every borough of the current set",
+    responses=problem_responses(500),
+)
+async def list_boroughs(session: SessionDep) -> list[BoroughSummary]:
+    return await service.list_boroughs(session)
+
+
+@admin_router.post(
+    "/admin/boundary-sets",
+    status_code=status.HTTP_201_CREATED,
+    summary="Import a boundary set and make it current (admin)",
+    description="Every feature is checked (ONS codes, names, valid Polygon or MultiPolygon "
+    "geometry, each ward's borough present); one problem refuses the whole set and the "
+    "answer lists them all. Large collections are refused with 413.",
+    responses=problem_responses(401, 403, 413, 422),
+)
+async def import_boundary_set(
+    body: Annotated[BoundarySetCreate, Body(openapi_examples=_BOUNDARY_SET_EXAMPLES)],
+    session: SessionDep,
+    settings: SettingsDep,
+    _admin: AdminDep,
+) -> ImportSummary:
+    return await service.import_boundary_set(
+        session,
+        name=body.name,
+        boroughs=body.boroughs,
+        wards=body.wards,
+        limits=ImportLimits(
+            max_features=settings.max_import_features,
+            max_vertices=settings.max_import_vertices,
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Subscriptions: which members watch which wards."""

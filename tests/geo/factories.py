@@ -1,0 +1,118 @@
+"""Plain helpers that make test data: unique per call, so tests never depend on each other."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.geo.demo import demo_paths
+from services.geo.models import Subscription
+from shared.events import AlertContent, AlertPublished
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def unique_ward_code() -> str:
+    """A well-formed code that no boundary set has: audience tests own their wards outright."""
+    return f"T{uuid.uuid4().int % 10**8:08d}"
+
+
+def demo_collections() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(boroughs, wards) of the demo geography as JSON documents, fresh copies each call."""
+    wards_path, boroughs_path = demo_paths()
+    return _load(boroughs_path), _load(wards_path)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(path.read_text())
+    return copy.deepcopy(document)
+
+
+def square(min_lon: float, min_lat: float, size: float = 0.01) -> dict[str, Any]:
+    return {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [min_lon, min_lat],
+                [min_lon + size, min_lat],
+                [min_lon + size, min_lat + size],
+                [min_lon, min_lat + size],
+                [min_lon, min_lat],
+            ]
+        ],
+    }
+
+
+def bow_tie() -> dict[str, Any]:
+    """A self-intersecting ring: its edges cross at (-0.13, 51.505)."""
+    return {
+        "type": "Polygon",
+        "coordinates": [
+            [[-0.14, 51.50], [-0.12, 51.51], [-0.12, 51.50], [-0.14, 51.51], [-0.14, 51.50]]
+        ],
+    }
+
+
+def alert_published(
+    target_ward_codes: list[str], alert_id: uuid.UUID | None = None
+) -> AlertPublished:
+    return AlertPublished(
+        content=AlertContent(
+            alert_id=alert_id or uuid.uuid4(),
+            headline="Moped thefts around the station",
+            body="Lock your moped and use a ground anchor.",
+            category="vehicle-crime",
+            severity="Moderate",
+            urgency="Expected",
+            sender_name="Met Police, Demo Borough SNT",
+            sent_at=datetime.now(UTC),
+        ),
+        target_ward_codes=target_ward_codes,
+    )
+
+
+async def subscribe(session: AsyncSession, member_id: uuid.UUID, *ward_codes: str) -> None:
+    for ward_code in ward_codes:
+        session.add(Subscription(member_id=member_id, ward_code=ward_code))
+    await session.flush()
+
+
+async def read_topic(
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    keep: Callable[[dict[str, Any]], bool],
+    wanted: int,
+    timeout_s: float = 20.0,
+) -> list[dict[str, Any]]:
+    """The envelopes on ``topic`` (from the start) that ``keep`` accepts, once ``wanted`` of
+    them arrived or the timeout passed."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,  # no group to join: a plain reader, and much quicker to start
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(timeout_s):
+            while len(found) < wanted:
+                batches = await consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    envelopes = (json.loads(record.value) for record in records)
+                    found.extend(envelope for envelope in envelopes if keep(envelope))
+    except TimeoutError:
+        pass
+    finally:
+        await consumer.stop()
+    return found
