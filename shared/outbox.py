@@ -163,6 +163,9 @@ class OutboxRelay:
                 published = 0
                 await asyncio.sleep(min(5.0, self._poll_interval_s * 10))
             if published < self._batch_size:
+                # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that
+                # arrives as the wait completes, and shutdown would then wait forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval_s)
+                    async with asyncio.timeout(self._poll_interval_s):
+                        await self._wake.wait()
                 self._wake.clear()

@@ -1,0 +1,86 @@
+"""The identity service: members, email verification, sign-in and the keys that sign tokens.
+
+uvicorn services.identity.app:create_app --factory
+"""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from services.identity.config import IdentitySettings
+from services.identity.members.endpoints import router as members_router
+from services.identity.members.service import MemberService
+from services.identity.models import OutboxMessage, Role
+from services.identity.passwords import warm_up
+from services.identity.tokens.endpoints import router as tokens_router
+from services.identity.tokens.service import SigningKeyService
+from shared.app import create_service_app
+from shared.auth import JWKSVerifier
+from shared.db import session_scope
+from shared.logs import get_logger
+from shared.runtime import ServiceRuntime
+
+log = get_logger(__name__)
+
+SELF_BASE_URL = "http://identity"
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+def _seeds(settings: IdentitySettings) -> list[tuple[str, str, list[str]]]:
+    candidates = [
+        (settings.seed_officer_email, settings.seed_officer_password, [Role.OFFICER]),
+        (settings.seed_admin_email, settings.seed_admin_password, [Role.ADMIN, Role.OFFICER]),
+        (settings.seed_resident_email, settings.seed_resident_password, [Role.RESIDENT]),
+    ]
+    return [
+        (email, password.get_secret_value(), [role.value for role in roles])
+        for email, password, roles in candidates
+        if email is not None and password is not None
+    ]
+
+
+async def _seed_members(runtime: ServiceRuntime, settings: IdentitySettings) -> None:
+    for email, password, roles in _seeds(settings):
+        async with session_scope(runtime.sessions) as session:
+            await MemberService(session, settings).seed(email, password, roles)
+
+
+def own_tokens_verifier(app: FastAPI, settings: IdentitySettings) -> JWKSVerifier:
+    """Identity checks its own tokens against its own JWKS endpoint, called in-process.
+
+    The client holds no connections (ASGITransport), so it needs no closing at shutdown.
+    """
+    return JWKSVerifier(
+        f"{SELF_BASE_URL}{JWKS_PATH}",
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        http=httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=SELF_BASE_URL, timeout=5.0
+        ),
+    )
+
+
+def create_app(settings: IdentitySettings | None = None) -> FastAPI:
+    settings = settings or IdentitySettings()
+
+    async def on_startup(app: FastAPI, runtime: ServiceRuntime) -> None:
+        async with session_scope(runtime.sessions) as session:
+            kid = await SigningKeyService(session).ensure_active_key()
+        log.info("identity.signing_key.ready", kid=kid)
+        await _seed_members(runtime, settings)
+        await warm_up()
+        app.state.jwks_verifier = own_tokens_verifier(app, settings)
+
+    return create_service_app(
+        name="identity",
+        title="Tawny identity",
+        description=(
+            "Members register with an email address, verify it, and sign in for short-lived "
+            "access tokens signed with Ed25519; other services verify them with the JWKS."
+        ),
+        settings=settings,
+        routers=[members_router, tokens_router],
+        outbox_model=OutboxMessage,
+        on_startup=on_startup,
+    )

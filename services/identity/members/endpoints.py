@@ -1,0 +1,106 @@
+"""Members: registration, the emailed verification link, and who am I."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path, status
+
+from services.identity.dependencies import SettingsDep
+from services.identity.members.schemas import (
+    VERIFICATION_TOKEN_MAX_LENGTH,
+    EmailVerificationCreate,
+    EmailVerified,
+    MemberCreate,
+    MemberMe,
+    RegistrationAccepted,
+)
+from services.identity.members.service import MemberService
+from shared.auth import CurrentPrincipal
+from shared.errors import problem_responses
+from shared.runtime import SessionDep
+from shared.web import openapi_examples
+
+router = APIRouter(tags=["members"])
+
+_EXAMPLE_TOKEN = "x3Jt0mQ2e9PvY7kHcWbq1Zr8sLdN4uFa6GoEiTnVwXy"  # noqa: S105 (an OpenAPI example)
+
+
+@router.post(
+    "/members",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Register with an email address and a password",
+    description=(
+        "Always answers 202 with the same body, whether or not the address already has an "
+        "account, so that nobody can find out who is a member. A new or still unverified "
+        "address is sent a verification link."
+    ),
+    responses=problem_responses(422, 503),
+)
+async def register(
+    body: Annotated[
+        MemberCreate,
+        Body(
+            openapi_examples=openapi_examples(
+                new_member={"email": "sam@example.com", "password": "correct horse battery"}
+            )
+        ),
+    ],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> RegistrationAccepted:
+    await MemberService(session, settings).register(body.email, body.password)
+    return RegistrationAccepted()
+
+
+@router.get(
+    "/email-verifications/{token}",
+    summary="Verify an email address (the link in the email)",
+    responses=problem_responses(400, 410, 422),
+)
+async def verify_email_link(
+    token: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=VERIFICATION_TOKEN_MAX_LENGTH,
+            openapi_examples=openapi_examples(emailed_token=_EXAMPLE_TOKEN),
+        ),
+    ],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> EmailVerified:
+    await MemberService(session, settings).verify_email(token)
+    return EmailVerified()
+
+
+@router.post(
+    "/email-verifications",
+    summary="Verify an email address with the token from the link",
+    responses=problem_responses(400, 410, 422),
+)
+async def verify_email(
+    body: Annotated[
+        EmailVerificationCreate,
+        Body(openapi_examples=openapi_examples(emailed_token={"token": _EXAMPLE_TOKEN})),
+    ],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> EmailVerified:
+    await MemberService(session, settings).verify_email(body.token)
+    return EmailVerified()
+
+
+@router.get(
+    "/members/me",
+    summary="The signed-in member: pseudonym, roles and whether the email is verified",
+    responses=problem_responses(401, 404),
+)
+async def me(principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep) -> MemberMe:
+    member = await MemberService(session, settings).get(principal.member_id)
+    return MemberMe(
+        member_id=member.id,
+        pseudonym=member.pseudonym,
+        roles=member.roles,
+        email_verified=member.email_verified,
+    )

@@ -1,0 +1,98 @@
+"""Every SQL statement about members and their email verifications."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.models import EmailVerification, Member
+
+
+class MemberRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def insert_if_free(
+        self,
+        *,
+        email: str,
+        password_hash: str,
+        pseudonym: str,
+        roles: list[str],
+        email_verified_at: datetime | None,
+    ) -> Member | None:
+        """Insert a member, or return None when the email or the pseudonym is taken.
+
+        ``ON CONFLICT DO NOTHING`` waits for a concurrent insert of the same address to
+        finish, so a None here means the other row is committed and can be read.
+        """
+        return await self._session.scalar(
+            insert(Member)
+            .values(
+                id=uuid.uuid4(),
+                email=email,
+                password_hash=password_hash,
+                pseudonym=pseudonym,
+                roles=roles,
+                email_verified_at=email_verified_at,
+            )
+            .on_conflict_do_nothing()
+            .returning(Member)
+        )
+
+    async def get(self, member_id: uuid.UUID) -> Member | None:
+        return await self._session.get(Member, member_id)
+
+    async def get_by_email(self, email: str) -> Member | None:
+        return await self._session.scalar(select(Member).where(Member.email == email))
+
+    async def mark_verified(
+        self, member_id: uuid.UUID, *, password_hash: str, at: datetime
+    ) -> Member | None:
+        """Verify the member unless already verified; only the first caller gets the row back,
+        even when two links for the same member are used at once."""
+        return await self._session.scalar(
+            update(Member)
+            .where(Member.id == member_id, Member.email_verified_at.is_(None))
+            .values(email_verified_at=at, password_hash=password_hash)
+            .returning(Member)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+
+    async def set_password_hash(self, member: Member, password_hash: str) -> None:
+        member.password_hash = password_hash
+        await self._session.flush()
+
+
+class EmailVerificationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self, *, member_id: uuid.UUID, token_hash: str, password_hash: str, expires_at: datetime
+    ) -> EmailVerification:
+        verification = EmailVerification(
+            member_id=member_id,
+            token_hash=token_hash,
+            password_hash=password_hash,
+            expires_at=expires_at,
+        )
+        self._session.add(verification)
+        await self._session.flush()
+        return verification
+
+    async def get_for_update(self, token_hash: str) -> EmailVerification | None:
+        """Lock the link's row so two clicks at once are handled one after the other."""
+        return await self._session.scalar(
+            select(EmailVerification)
+            .where(EmailVerification.token_hash == token_hash)
+            .with_for_update()
+        )
+
+    async def mark_used(self, verification: EmailVerification, at: datetime) -> None:
+        verification.used_at = at
+        await self._session.flush()

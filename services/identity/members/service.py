@@ -1,0 +1,166 @@
+"""Registration, email verification and seeding of members. Flushes, never commits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.config import IdentitySettings
+from services.identity.errors import (
+    MemberNotFoundError,
+    ServiceUnavailableError,
+    VerificationTokenExpiredError,
+    VerificationTokenInvalidError,
+    VerificationTokenUsedError,
+)
+from services.identity.members.repository import EmailVerificationRepository, MemberRepository
+from services.identity.members.schemas import normalise_email
+from services.identity.models import Member, OutboxMessage, Role
+from services.identity.passwords import hash_password
+from shared.db import utcnow
+from shared.events import MemberEmailVerified, VerificationEmailRequested
+from shared.logs import get_logger
+from shared.outbox import add_event
+
+log = get_logger(__name__)
+
+PRODUCER = "identity"
+VERIFICATION_PATH = "/api/identity/email-verifications/"
+PSEUDONYM_ATTEMPTS = 20
+
+
+def random_pseudonym() -> str:
+    """``Neighbour`` and 4 to 6 digits: what other members see instead of a name."""
+    return f"Neighbour {1_000 + secrets.randbelow(999_000)}"
+
+
+def hash_verification_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class MemberService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: IdentitySettings,
+        *,
+        new_pseudonym: Callable[[], str] = random_pseudonym,
+    ) -> None:
+        self._session = session
+        self._settings = settings
+        self._members = MemberRepository(session)
+        self._verifications = EmailVerificationRepository(session)
+        self._new_pseudonym = new_pseudonym
+
+    async def register(self, email: str, password: str) -> None:
+        """Create the member (or find them) and email a link, revealing nothing to the caller.
+
+        The password is hashed first on every path so the response time does not say whether
+        the address already had an account.
+        """
+        password_hash = await hash_password(password)
+        member = await self._insert_member(
+            email, password_hash, roles=[Role.RESIDENT.value], verified_at=None
+        )
+        if member is None:
+            member = await self._members.get_by_email(email)
+            assert member is not None, "the insert conflicted on this address"
+            if member.email_verified:
+                log.info("identity.registration.already_verified", member_id=str(member.id))
+                return
+            log.info("identity.registration.repeated", member_id=str(member.id))
+        else:
+            log.info("identity.registration.created", member_id=str(member.id))
+        await self._send_verification(member, password_hash)
+
+    async def verify_email(self, token: str) -> None:
+        verification = await self._verifications.get_for_update(hash_verification_token(token))
+        if verification is None:
+            raise VerificationTokenInvalidError()
+        if verification.used_at is not None:
+            raise VerificationTokenUsedError()
+        now = utcnow()
+        if verification.expires_at <= now:
+            raise VerificationTokenExpiredError()
+        await self._verifications.mark_used(verification, now)
+        member = await self._members.mark_verified(
+            verification.member_id, password_hash=verification.password_hash, at=now
+        )
+        if member is None:
+            # Verified already through another link: nothing new to announce.
+            log.info("identity.email.already_verified", member_id=str(verification.member_id))
+            return
+        await self._announce_verified(member)
+        log.info("identity.email.verified", member_id=str(member.id))
+
+    async def get(self, member_id: uuid.UUID) -> Member:
+        member = await self._members.get(member_id)
+        if member is None:
+            raise MemberNotFoundError()
+        return member
+
+    async def seed(self, email: str, password: str, roles: list[str]) -> Member | None:
+        """Create a verified member unless the address exists; None when it did already."""
+        email = str(normalise_email(email))
+        member = await self._insert_member(
+            email, await hash_password(password), roles=roles, verified_at=utcnow()
+        )
+        if member is None:
+            return None
+        await self._announce_verified(member)
+        log.info("identity.member.seeded", member_id=str(member.id), roles=roles)
+        return member
+
+    async def _insert_member(
+        self, email: str, password_hash: str, *, roles: list[str], verified_at: datetime | None
+    ) -> Member | None:
+        """The new member, or None when the address is taken; pseudonym clashes are retried."""
+        for _ in range(PSEUDONYM_ATTEMPTS):
+            member = await self._members.insert_if_free(
+                email=email,
+                password_hash=password_hash,
+                pseudonym=self._new_pseudonym(),
+                roles=roles,
+                email_verified_at=verified_at,
+            )
+            if member is not None:
+                return member
+            if await self._members.get_by_email(email) is not None:
+                return None
+            log.info("identity.pseudonym.collision")
+        raise ServiceUnavailableError("No free pseudonym was found; please try again.")
+
+    async def _send_verification(self, member: Member, password_hash: str) -> None:
+        token = secrets.token_urlsafe(32)
+        await self._verifications.add(
+            member_id=member.id,
+            token_hash=hash_verification_token(token),
+            password_hash=password_hash,
+            expires_at=utcnow() + timedelta(hours=self._settings.email_verification_ttl_h),
+        )
+        await add_event(
+            self._session,
+            OutboxMessage,
+            VerificationEmailRequested(
+                member_id=member.id,
+                email=member.email,
+                pseudonym=member.pseudonym,
+                verify_url=f"{self._settings.public_base_url}{VERIFICATION_PATH}{token}",
+            ),
+            producer=PRODUCER,
+        )
+
+    async def _announce_verified(self, member: Member) -> None:
+        await add_event(
+            self._session,
+            OutboxMessage,
+            MemberEmailVerified(
+                member_id=member.id, email=member.email, pseudonym=member.pseudonym
+            ),
+            producer=PRODUCER,
+        )

@@ -1,0 +1,86 @@
+"""Plain helpers that put members through identity's public API, and read what it staged."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.identity.models import OutboxMessage
+from shared.events import MemberEmailVerified, VerificationEmailRequested
+
+PASSWORD = "a sturdy passphrase 42"
+VERIFY_PATH_PREFIX = "/api/identity"
+
+
+def unique_email(label: str = "member") -> str:
+    return f"{label}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+async def register(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD
+) -> httpx.Response:
+    return await client.post("/members", json={"email": email, "password": password})
+
+
+async def staged_events(
+    sessions: async_sessionmaker[AsyncSession], event_type: str, email: str
+) -> list[OutboxMessage]:
+    """Outbox rows of one type about one address, oldest first."""
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.envelope["type"].astext == event_type,
+                OutboxMessage.envelope["payload"]["email"].astext == email,
+            )
+            .order_by(OutboxMessage.position)
+        )
+        return list(rows)
+
+
+async def verification_requests(
+    sessions: async_sessionmaker[AsyncSession], email: str
+) -> list[dict[str, Any]]:
+    rows = await staged_events(sessions, VerificationEmailRequested.event_type, email)
+    return [row.envelope["payload"] for row in rows]
+
+
+async def verified_events(
+    sessions: async_sessionmaker[AsyncSession], email: str
+) -> list[dict[str, Any]]:
+    rows = await staged_events(sessions, MemberEmailVerified.event_type, email)
+    return [row.envelope["payload"] for row in rows]
+
+
+def link_path(verify_url: str, base_url: str) -> str:
+    """The emailed link points at the gateway; strip its prefix to call identity directly."""
+    assert verify_url.startswith(base_url + VERIFY_PATH_PREFIX + "/email-verifications/")
+    return verify_url.removeprefix(base_url + VERIFY_PATH_PREFIX)
+
+
+def token_of(verify_url: str) -> str:
+    return verify_url.rsplit("/", 1)[1]
+
+
+async def register_and_verify(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    base_url: str,
+    email: str,
+    password: str = PASSWORD,
+) -> None:
+    assert (await register(client, email, password)).status_code == 202
+    [request] = await verification_requests(sessions, email)
+    response = await client.get(link_path(request["verify_url"], base_url))
+    assert response.status_code == 200, response.text
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
+    response = await client.post("/tokens", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.config import IdentitySettings
+from services.identity.errors import ServiceUnavailableError
+from services.identity.members.service import MemberService, random_pseudonym
+from services.identity.models import Member
+from tests.identity.factories import PASSWORD, unique_email
+
+
+def pseudonyms(*names: str) -> Callable[[], str]:
+    supply: Iterator[str] = iter(names)
+    return lambda: next(supply)
+
+
+class TestPseudonyms:
+    def test_random_pseudonym_has_four_to_six_digits(self) -> None:
+        for _ in range(500):
+            assert re.fullmatch(r"Neighbour [1-9]\d{3,5}", random_pseudonym())
+
+    async def test_a_taken_pseudonym_is_retried(
+        self, session: AsyncSession, settings: IdentitySettings
+    ) -> None:
+        first, second = unique_email(), unique_email()
+        await MemberService(session, settings, new_pseudonym=pseudonyms("Neighbour 0001")).register(
+            first, PASSWORD
+        )
+
+        service = MemberService(
+            session, settings, new_pseudonym=pseudonyms("Neighbour 0001", "Neighbour 0002")
+        )
+        await service.register(second, PASSWORD)
+
+        member = await session.scalar(select(Member).where(Member.email == second))
+        assert member is not None
+        assert member.pseudonym == "Neighbour 0002"
+
+    async def test_gives_up_when_no_pseudonym_is_free(
+        self, session: AsyncSession, settings: IdentitySettings
+    ) -> None:
+        await MemberService(session, settings, new_pseudonym=lambda: "Neighbour 0003").register(
+            unique_email(), PASSWORD
+        )
+        crowded = MemberService(session, settings, new_pseudonym=lambda: "Neighbour 0003")
+
+        with pytest.raises(ServiceUnavailableError):
+            await crowded.register(unique_email(), PASSWORD)
+
+
+class TestSeedService:
+    async def test_seed_creates_a_verified_member_once(
+        self, session: AsyncSession, settings: IdentitySettings
+    ) -> None:
+        email = unique_email("officer")
+        service = MemberService(session, settings)
+
+        created = await service.seed(email.upper(), PASSWORD, ["officer"])
+        again = await service.seed(email, PASSWORD, ["officer"])
+
+        assert created is not None
+        assert created.email == email
+        assert created.roles == ["officer"]
+        assert created.email_verified
+        assert again is None

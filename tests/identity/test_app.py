@@ -1,0 +1,157 @@
+"""The service as a whole: startup seeding, the outbox relay, the migrations and the OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.identity.app import create_app
+from services.identity.config import IdentitySettings
+from services.identity.models import Member, OutboxMessage
+from shared import migrations
+from shared.events import Topic, VerificationEmailRequested
+from tests.identity.conftest import identity_settings, running
+from tests.identity.factories import (
+    register,
+    sign_in,
+    staged_events,
+    unique_email,
+    verified_events,
+)
+from tests.support.infrastructure import Infrastructure
+
+
+class TestSeeding:
+    async def test_two_startups_seed_each_member_once(
+        self,
+        infrastructure: Infrastructure,
+        database_url: str,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        officer, admin, resident = unique_email("officer"), unique_email("admin"), unique_email()
+        settings = identity_settings(
+            infrastructure,
+            database_url,
+            seed_officer_email=officer,
+            seed_officer_password="officer passphrase",
+            seed_admin_email=admin,
+            seed_admin_password="admin passphrase",
+            seed_resident_email=resident,
+            seed_resident_password="resident passphrase",
+        )
+        first, second = create_app(settings), create_app(settings)
+
+        # The second replica starts while the first is still running.
+        async with (
+            running(first),
+            running(second),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=second), base_url="http://test"
+            ) as client,
+        ):
+            token = await sign_in(client, officer, "officer passphrase")
+
+        assert jwt.decode(token, options={"verify_signature": False})["roles"] == ["officer"]
+        expected_roles = {officer: ["officer"], admin: ["admin", "officer"], resident: ["resident"]}
+        async with sessions() as session:
+            members = (
+                await session.scalars(select(Member).where(Member.email.in_(expected_roles)))
+            ).all()
+        assert {member.email: member.roles for member in members} == expected_roles
+        assert all(member.email_verified for member in members)
+        for email in expected_roles:
+            assert len(await verified_events(sessions, email)) == 1
+
+
+class TestOutboxRelay:
+    async def test_registration_event_reaches_kafka(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        email = unique_email()
+        await register(client, email)
+        [row] = await staged_events(sessions, VerificationEmailRequested.event_type, email)
+
+        deadline = time.monotonic() + 10
+        published_at = None
+        while published_at is None and time.monotonic() < deadline:
+            async with sessions() as session:
+                published_at = await session.scalar(
+                    select(OutboxMessage.published_at).where(OutboxMessage.position == row.position)
+                )
+            await asyncio.sleep(0.1)
+        assert published_at is not None
+
+        envelope = await read_event(settings, row.event_id, partition_key=row.key)
+        assert envelope["type"] == VerificationEmailRequested.event_type
+        assert envelope["producer"] == "identity"
+        assert envelope["payload"]["email"] == email
+
+
+async def read_event(
+    settings: IdentitySettings, event_id: uuid.UUID, *, partition_key: str
+) -> dict[str, Any]:
+    """Find one event on the members topic, reading every partition from the start."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the cluster metadata that partitions_for_topic reads
+        numbers = consumer.partitions_for_topic(Topic.MEMBERS.value)
+        assert numbers, f"{Topic.MEMBERS.value} has no partitions"
+        partitions = [TopicPartition(Topic.MEMBERS.value, number) for number in sorted(numbers)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    envelope: dict[str, Any] = json.loads(record.value or b"{}")
+                    if envelope.get("event_id") == str(event_id):
+                        assert record.key == partition_key.encode()
+                        return envelope
+        raise AssertionError(f"event {event_id} never reached {Topic.MEMBERS.value}")
+    finally:
+        await consumer.stop()
+
+
+class TestMigrations:
+    def test_models_and_migrations_agree(self, database_url: str) -> None:
+        migrations.check("identity", database_url)
+
+
+class TestOpenApi:
+    async def test_every_endpoint_documents_its_problems_and_examples(self, app: FastAPI) -> None:
+        spec = app.openapi()
+        ours = {
+            ("post", "/members"),
+            ("get", "/email-verifications/{token}"),
+            ("post", "/email-verifications"),
+            ("get", "/members/me"),
+            ("post", "/tokens"),
+            ("get", "/.well-known/jwks.json"),
+        }
+        for method, path in ours:
+            operation = spec["paths"][path][method]
+            assert operation["summary"]
+            problems = [status for status in operation["responses"] if status >= "400"]
+            assert problems, (method, path)
+            body = operation.get("requestBody")
+            if body is not None:
+                assert body["content"]["application/json"]["examples"], (method, path)

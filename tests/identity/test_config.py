@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from services.identity.config import IdentitySettings
+
+
+class TestIdentitySettings:
+    def test_defaults(self) -> None:
+        settings = IdentitySettings(environment="test")
+
+        assert settings.access_token_ttl_s == 900
+        assert settings.email_verification_ttl_h == 48
+        assert settings.public_base_url == "http://127.0.0.1:8000"
+        assert settings.seed_officer_email is None
+
+    def test_reads_prefixed_variables(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("IDENTITY_PUBLIC_BASE_URL", "https://tawny.example/")
+        monkeypatch.setenv("IDENTITY_ACCESS_TOKEN_TTL_S", "300")
+        monkeypatch.setenv("IDENTITY_SEED_OFFICER_EMAIL", "officer@example.com")
+        monkeypatch.setenv("IDENTITY_SEED_OFFICER_PASSWORD", "officer passphrase")
+
+        settings = IdentitySettings(environment="test")
+
+        assert settings.public_base_url == "https://tawny.example"
+        assert settings.access_token_ttl_s == 300
+        assert settings.seed_officer_email == "officer@example.com"
+        assert settings.seed_officer_password is not None
+        assert "officer passphrase" not in repr(settings)
+
+    def test_tokens_live_at_most_fifteen_minutes(self) -> None:
+        with pytest.raises(ValidationError):
+            IdentitySettings(environment="test", access_token_ttl_s=901)
+
+    def test_a_seed_needs_both_email_and_password(self) -> None:
+        with pytest.raises(ValidationError, match="must be set together"):
+            IdentitySettings(environment="test", seed_admin_email="admin@example.com")
+
+    def test_production_refuses_seeded_members(self) -> None:
+        with pytest.raises(ValidationError, match="never production"):
+            IdentitySettings(
+                environment="production",
+                public_base_url="https://tawny.london",
+                seed_officer_email="officer@example.com",
+                seed_officer_password="officer passphrase",
+            )
+
+    def test_production_needs_https_links(self) -> None:
+        with pytest.raises(ValidationError, match="https"):
+            IdentitySettings(environment="production", public_base_url="http://tawny.london")
+        assert IdentitySettings(environment="production", public_base_url="https://tawny.london")
