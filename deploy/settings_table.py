@@ -21,10 +21,11 @@ END = "<!-- settings-table:end -->"
 
 
 def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
-    from services.alerts.config import AlertsSettings
     from services.dispatch.config import DispatchSettings
-    from services.gateway.config import GatewaySettings
     from services.geo.config import GeoSettings
+
+    from services.alerts.config import AlertsSettings
+    from services.gateway.config import GatewaySettings
     from services.identity.config import IdentitySettings
 
     return [
@@ -92,9 +93,7 @@ def main() -> None:
     current = readme[start:end].strip()
     if args.check:
         if current != table:
-            sys.exit(
-                "README.md's configuration table is stale: run python -m deploy.settings_table --write"
-            )
+            sys.exit("README.md's settings table is stale: python -m deploy.settings_table --write")
         return
     if args.write:
         README.write_text(readme[:start] + "\n" + table + "\n" + readme[end:])

@@ -57,6 +57,12 @@ def async_url(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+# A transaction left idle this long is ended by PostgreSQL; work inside one transaction (a
+# consumer's batch, say) must finish well within it.
+TRANSACTION_IDLE_LIMIT_S = 60
+STATEMENT_TIMEOUT_S = 30
+
+
 def build_engine(database_url: str, *, application_name: str, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         async_url(database_url),
@@ -68,8 +74,8 @@ def build_engine(database_url: str, *, application_name: str, pool_size: int = 1
             "timeout": 10,
             "server_settings": {
                 "application_name": application_name,
-                "statement_timeout": "30000",
-                "idle_in_transaction_session_timeout": "60000",
+                "statement_timeout": str(STATEMENT_TIMEOUT_S * 1000),
+                "idle_in_transaction_session_timeout": str(TRANSACTION_IDLE_LIMIT_S * 1000),
             },
         },
     )

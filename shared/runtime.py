@@ -33,6 +33,9 @@ class ConsumerSpec:
     group_id: str
     topics: tuple[str, ...]
     handlers: Mapping[type[EventPayload], Handler]
+    # Records fetched per poll: keep (records x time per record) well under Kafka's
+    # max.poll.interval (5 minutes), or the consumer is dropped from its group.
+    max_poll_records: int = 500
 
 
 @dataclass
@@ -118,6 +121,7 @@ class ServiceRuntime:
                         bootstrap_servers=settings.kafka_bootstrap_servers,
                         group_id=spec.group_id,
                         client_id=name,
+                        max_poll_records=spec.max_poll_records,
                     ),
                     sessions=runtime.sessions,
                     processed_model=processed_model,

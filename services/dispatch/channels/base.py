@@ -1,0 +1,76 @@
+"""The one interface every delivery channel offers the delivery service.
+
+A channel takes one alert and many recipients and returns one :class:`SendResult` per recipient.
+It renders the alert its own way and talks to its own provider; it never touches the database,
+and it does not raise for a provider's failure: that becomes a result, classified as permanent
+(``REJECTED``: the same message to the same address will fail again) or temporary
+(``DEFERRED``: the provider was unreachable or said "try later"). The delivery service records
+results and decides what a temporary failure means for the batch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from services.dispatch.models import ChannelKind
+from shared.events import AlertContent
+
+# Provider replies can be long (a whole bounce explanation); keep what a person needs to act.
+DETAIL_MAX_LENGTH = 300
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    DEFERRED = "deferred"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    detail: str = ""
+    # False when the channel never tried (it ran out of time for the batch, say).
+    attempted: bool = True
+
+    @classmethod
+    def accepted(cls, detail: str = "") -> SendResult:
+        return cls(Outcome.ACCEPTED, _short(detail))
+
+    @classmethod
+    def rejected(cls, detail: str) -> SendResult:
+        return cls(Outcome.REJECTED, _short(detail))
+
+    @classmethod
+    def deferred(cls, detail: str, *, attempted: bool = True) -> SendResult:
+        return cls(Outcome.DEFERRED, _short(detail), attempted)
+
+
+def _short(detail: str) -> str:
+    one_line = " ".join(detail.split())
+    if len(one_line) <= DETAIL_MAX_LENGTH:
+        return one_line
+    return one_line[: DETAIL_MAX_LENGTH - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One delivery to make: its row's id, whom it is for, and their address on the channel."""
+
+    delivery_id: uuid.UUID
+    member_id: uuid.UUID
+    address: str
+
+
+class Channel(Protocol):
+    @property
+    def kind(self) -> ChannelKind: ...
+
+    async def send_alert(
+        self, content: AlertContent, recipients: Sequence[Recipient]
+    ) -> Mapping[uuid.UUID, SendResult]:
+        """Send ``content`` to every recipient; one result per recipient, by delivery id."""
+        ...

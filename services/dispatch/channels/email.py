@@ -1,0 +1,414 @@
+"""Email: alerts and verification links as plain-text-and-HTML messages, handed to one SMTP
+server (a relay) with aiosmtplib.
+
+Connections. Each batch (and each single email) gets its own small set of connections: opened
+when a send finds none idle, reused by the sends that follow, closed with QUIT when the batch is
+done. At most ``send_concurrency`` sends run at once in the whole process (one semaphore), so a
+batch opens at most that many connections, instead of one per email; nothing is kept open
+between batches, so no connection goes stale while idle. If a reused connection turns out to be
+closed by the server (some relays end a session after N messages with 421), the email is tried
+once more on a fresh one.
+
+Classifying failures. A 5xx reply to the message (sender, recipient or content refused) is
+permanent. A 4xx reply, a connection refused or lost, a failed EHLO, STARTTLS or login, and a
+timeout are temporary: the server could not be used just then.
+
+Time. One email's whole hand-over is bounded by ``smtp_timeout_s``, and a batch starts no new
+send after ``SEND_BUDGET_S``: the batch is sent inside the consumer's database transaction, and
+PostgreSQL ends a transaction left idle for 60 s (``idle_in_transaction_session_timeout`` in
+``shared/db.py``); rolling back after the server accepted messages would send them again. The
+budget plus the longest single hand-over (``config.MAX_SMTP_TIMEOUT_S``) stays under that limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import aiosmtplib
+
+from services.dispatch.channels.base import Recipient, SendResult
+from services.dispatch.config import DispatchSettings
+from services.dispatch.models import ChannelKind
+from shared.db import utcnow
+from shared.events import AlertContent, VerificationEmailRequested
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+SEND_BUDGET_S = 30.0
+# SEND_BUDGET_S + MAX_SMTP_TIMEOUT_S must stay well below TRANSACTION_IDLE_LIMIT_S (a test checks).
+QUIT_TIMEOUT_S = 2.0
+
+VERIFICATION_SUBJECT = "Confirm your email address for Tawny"
+
+# Header values must be one line: a control character could end the header early and let the
+# text after it be read as another header. Alerts already refuses them in headlines.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def _london() -> tzinfo:
+    try:
+        return ZoneInfo("Europe/London")
+    except ZoneInfoNotFoundError:  # a slim image without tzdata: UTC is still unambiguous
+        return UTC
+
+
+LONDON = _london()
+
+_HTML_START = (
+    '<!doctype html>\n<html lang="en"><body style="font-family: sans-serif; line-height: 1.4">\n'
+)
+
+FOOTER_TEXT = (
+    "You are receiving this because you asked Tawny for alerts about this area. "
+    "Sign in to Tawny to change the areas you watch. Replies to this email are not read.\n"
+    "In an emergency call 999. To report a crime that is not an emergency call 101."
+)
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def one_line(text: str) -> str:
+    return _CONTROL_CHARACTERS.sub(" ", text).strip()
+
+
+def category_label(category: str) -> str:
+    """``violence_with_injury`` -> ``Violence with injury``."""
+    return category.replace("_", " ").strip().capitalize()
+
+
+def alert_subject(content: AlertContent) -> str:
+    """``[Severe] Burglary: <headline>``, the headline as the officer wrote it."""
+    return one_line(f"[{content.severity}] {category_label(content.category)}: {content.headline}")
+
+
+def _london_time(moment: datetime) -> str:
+    local = moment.astimezone(LONDON)
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} {local.tzname()}"
+
+
+def alert_text(content: AlertContent) -> str:
+    return (
+        f"{content.headline}\n\n"
+        f"{content.body}\n\n"
+        f"Severity: {content.severity}    Urgency: {content.urgency}\n"
+        f"Category: {category_label(content.category)}\n"
+        f"From: {content.sender_name}\n"
+        f"Sent: {_london_time(content.sent_at)}\n\n"
+        f"-- \n{FOOTER_TEXT}\n"
+    )
+
+
+def _paragraphs(text: str) -> str:
+    return "\n".join(
+        f"<p>{html.escape(block).replace(chr(10), '<br>')}</p>"
+        for block in text.split("\n\n")
+        if block.strip()
+    )
+
+
+def alert_html(content: AlertContent) -> str:
+    meta = " · ".join(
+        html.escape(part)
+        for part in (
+            f"{content.severity} severity",
+            category_label(content.category),
+            f"from {content.sender_name}",
+            _london_time(content.sent_at),
+        )
+    )
+    return (
+        f"{_HTML_START}"
+        f'<h1 style="font-size: 1.3em">{html.escape(content.headline)}</h1>\n'
+        f'<p style="color: #444">{meta}</p>\n'
+        f"{_paragraphs(content.body)}\n"
+        '<hr><p style="color: #666; font-size: 0.85em">'
+        f"{html.escape(FOOTER_TEXT).replace(chr(10), '<br>')}</p>\n"
+        "</body></html>\n"
+    )
+
+
+def verification_text(payload: VerificationEmailRequested) -> str:
+    return (
+        f"Hello {payload.pseudonym},\n\n"
+        "Please confirm that this is your email address by opening this link:\n\n"
+        f"{payload.verify_url}\n\n"
+        "Once it is confirmed, Tawny can send you the crime alerts you ask for. The link works "
+        "once and expires after a while.\n\n"
+        "If you did not sign up for Tawny, ignore this email: nothing more will be sent.\n\n"
+        "-- \nTawny: community crime alerts for London\n"
+    )
+
+
+def verification_html(payload: VerificationEmailRequested) -> str:
+    url = html.escape(payload.verify_url, quote=True)
+    return (
+        f"{_HTML_START}"
+        f"<p>Hello {html.escape(payload.pseudonym)},</p>\n"
+        "<p>Please confirm that this is your email address:</p>\n"
+        f'<p><a href="{url}">Confirm my email address</a></p>\n'
+        f'<p style="color: #444; font-size: 0.85em">Or open this link: {url}</p>\n'
+        "<p>If you did not sign up for Tawny, ignore this email: nothing more will be sent.</p>\n"
+        "</body></html>\n"
+    )
+
+
+def _new_message(*, email_from: str, to: str, subject: str, message_id: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = email_from
+    message["To"] = to
+    message["Subject"] = one_line(subject)
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = message_id
+    # RFC 3834: machine-sent, so auto-responders stay quiet; and the same for Exchange.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    return message
+
+
+# --- sending --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    starttls: bool
+    timeout_s: float
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: DispatchSettings) -> SmtpServer:
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            starttls=settings.smtp_starttls,
+            timeout_s=settings.smtp_timeout_s,
+            username=settings.smtp_username,
+            password=settings.smtp_password_value,
+        )
+
+
+def _by_reply_code(code: int, message: str) -> SendResult:
+    detail = f"{code} {message}"
+    if 500 <= code <= 599:
+        return SendResult.rejected(detail)
+    return SendResult.deferred(detail)
+
+
+def _describe(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+class _Connections:
+    """The SMTP connections of one batch: opened when needed, reused, closed at the end.
+
+    Used by concurrent sends in one event loop: a connection is either idle here or held by
+    exactly one send."""
+
+    def __init__(self, server: SmtpServer, local_hostname: str) -> None:
+        self._server = server
+        self._local_hostname = local_hostname
+        self._idle: list[aiosmtplib.SMTP] = []
+
+    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> SendResult:
+        try:
+            async with asyncio.timeout(self._server.timeout_s):
+                return await self._send(message, sender, recipient)
+        except TimeoutError:
+            return SendResult.deferred(f"no answer within {self._server.timeout_s:g} s")
+
+    async def _send(self, message: EmailMessage, sender: str, recipient: str) -> SendResult:
+        while True:
+            reused = bool(self._idle)
+            if reused:
+                client = self._idle.pop()
+            else:
+                try:
+                    client = await self._connect()
+                except (aiosmtplib.SMTPException, OSError) as error:
+                    return SendResult.deferred(f"cannot use the SMTP server: {_describe(error)}")
+            try:
+                _errors, reply = await client.send_message(
+                    message, sender=sender, recipients=[recipient]
+                )
+            except aiosmtplib.SMTPRecipientsRefused as error:
+                refused = error.recipients[0]
+                result = _by_reply_code(refused.code, refused.message)
+            except aiosmtplib.SMTPResponseException as error:
+                if reused and error.code == 421:
+                    client.close()
+                    continue  # the server ended a session we reused; nothing was accepted
+                result = _by_reply_code(error.code, error.message)
+            except aiosmtplib.SMTPServerDisconnected as error:
+                client.close()
+                if reused:
+                    continue  # closed while idle or after its per-session limit
+                return SendResult.deferred(f"connection lost: {_describe(error)}")
+            except (aiosmtplib.SMTPNotSupported, ValueError) as error:
+                # An address this server cannot take (say, non-ASCII without SMTPUTF8).
+                result = SendResult.rejected(_describe(error))
+            except (aiosmtplib.SMTPException, OSError) as error:
+                # A read timeout, a broken transport: the session can't be trusted any more.
+                client.close()
+                return SendResult.deferred(_describe(error))
+            except BaseException:
+                # A timeout or cancellation mid-command leaves the session unusable.
+                client.close()
+                raise
+            else:
+                result = SendResult.accepted(reply)
+            self._release(client)
+            return result
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        server = self._server
+        client = aiosmtplib.SMTP(
+            hostname=server.host,
+            port=server.port,
+            username=server.username,
+            password=server.password,
+            start_tls=server.starttls,
+            timeout=server.timeout_s,
+            local_hostname=self._local_hostname,
+        )
+        try:
+            await client.connect()
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def _release(self, client: aiosmtplib.SMTP) -> None:
+        if client.is_connected:
+            self._idle.append(client)
+        else:
+            client.close()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(self._quit(client) for client in idle))
+
+    @staticmethod
+    async def _quit(client: aiosmtplib.SMTP) -> None:
+        try:
+            async with asyncio.timeout(QUIT_TIMEOUT_S):
+                await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            pass  # every message on it has its answer; an unfriendly goodbye changes nothing
+        finally:
+            client.close()
+
+
+class EmailChannel:
+    """The email channel; also sends the platform's own transactional emails."""
+
+    kind = ChannelKind.EMAIL
+
+    def __init__(
+        self,
+        server: SmtpServer,
+        *,
+        email_from: str,
+        concurrency: int,
+        send_budget_s: float = SEND_BUDGET_S,
+    ) -> None:
+        self._server = server
+        self._email_from = email_from
+        self.sender_address = parseaddr(email_from)[1]
+        self._message_id_domain = self.sender_address.rpartition("@")[2]
+        self._slots = asyncio.Semaphore(concurrency)
+        self._send_budget_s = send_budget_s
+        self._local_hostname: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: DispatchSettings) -> EmailChannel:
+        return cls(
+            SmtpServer.from_settings(settings),
+            email_from=settings.email_from,
+            concurrency=settings.send_concurrency,
+        )
+
+    def alert_message(self, content: AlertContent, recipient: Recipient) -> EmailMessage:
+        message = _new_message(
+            email_from=self._email_from,
+            to=recipient.address,
+            subject=alert_subject(content),
+            # One id per delivery: a resend after a crash carries the same one, so mail
+            # software that removes duplicates by Message-ID can.
+            message_id=f"<{recipient.delivery_id}@{self._message_id_domain}>",
+        )
+        message["X-Tawny-Alert-Id"] = str(content.alert_id)
+        message.set_content(alert_text(content))
+        message.add_alternative(alert_html(content), subtype="html")
+        return message
+
+    def verification_message(
+        self, payload: VerificationEmailRequested, *, event_id: uuid.UUID
+    ) -> EmailMessage:
+        message = _new_message(
+            email_from=self._email_from,
+            to=payload.email,
+            subject=VERIFICATION_SUBJECT,
+            message_id=f"<verify-{event_id}@{self._message_id_domain}>",
+        )
+        message.set_content(verification_text(payload))
+        message.add_alternative(verification_html(payload), subtype="html")
+        return message
+
+    async def send_alert(
+        self, content: AlertContent, recipients: Sequence[Recipient]
+    ) -> dict[uuid.UUID, SendResult]:
+        if not recipients:
+            return {}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._send_budget_s
+        connections = _Connections(self._server, await self._ehlo_hostname())
+
+        async def send_one(recipient: Recipient) -> SendResult:
+            async with self._slots:
+                if loop.time() >= deadline:
+                    return SendResult.deferred(
+                        "not attempted: the batch ran out of time", attempted=False
+                    )
+                try:
+                    message = self.alert_message(content, recipient)
+                except ValueError as error:
+                    return SendResult.rejected(f"cannot address this message: {error}")
+                return await connections.send(
+                    message, sender=self.sender_address, recipient=recipient.address
+                )
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = {r.delivery_id: group.create_task(send_one(r)) for r in recipients}
+        finally:
+            await connections.close()
+        return {delivery_id: task.result() for delivery_id, task in tasks.items()}
+
+    async def send_email(self, message: EmailMessage, *, to: str) -> SendResult:
+        """One message on its own connection (a transactional email such as a verification)."""
+        connections = _Connections(self._server, await self._ehlo_hostname())
+        try:
+            async with self._slots:
+                return await connections.send(message, sender=self.sender_address, recipient=to)
+        finally:
+            await connections.close()
+
+    async def _ehlo_hostname(self) -> str:
+        # aiosmtplib would look the name up on every connect, in a thread; once is enough.
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        return self._local_hostname

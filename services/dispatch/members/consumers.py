@@ -1,0 +1,36 @@
+"""The ``dispatch.members`` consumer: identity's member events, each in one transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.channels.email import EmailChannel
+from services.dispatch.members.service import MemberEndpointService, send_verification_email
+from shared.events import EventEnvelope, MemberEmailVerified, Topic, VerificationEmailRequested
+from shared.runtime import ConsumerSpec
+
+GROUP_ID = "dispatch.members"
+
+
+def member_events_consumer(email: EmailChannel) -> ConsumerSpec:
+    async def on_verification_email_requested(
+        session: AsyncSession, envelope: EventEnvelope, payload: VerificationEmailRequested
+    ) -> None:
+        await send_verification_email(email, payload, event_id=envelope.event_id)
+
+    async def on_member_email_verified(
+        session: AsyncSession, envelope: EventEnvelope, payload: MemberEmailVerified
+    ) -> None:
+        # The event's own time orders verifications, however late one arrives.
+        await MemberEndpointService(session).record_verified_email(
+            payload, verified_at=envelope.occurred_at
+        )
+
+    return ConsumerSpec(
+        group_id=GROUP_ID,
+        topics=(Topic.MEMBERS.value,),
+        handlers={
+            VerificationEmailRequested: on_verification_email_requested,
+            MemberEmailVerified: on_member_email_verified,
+        },
+    )

@@ -1,0 +1,68 @@
+"""Every SQL statement about members' endpoints. Flushes, never commits: the caller owns the
+transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Row, case, func, null, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.models import ChannelKind, MemberEndpoint
+
+
+class MemberEndpointRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record_verified(
+        self, *, member_id: uuid.UUID, channel: ChannelKind, address: str, verified_at: datetime
+    ) -> bool:
+        """Insert the endpoint, or point the member's existing one at ``address``.
+
+        Returns False, changing nothing, when a later verification is already recorded: an
+        older event arriving late must not bring back an address the member has replaced."""
+        insert_endpoint = insert(MemberEndpoint).values(
+            member_id=member_id, channel=channel, address=address, verified_at=verified_at
+        )
+        new = insert_endpoint.excluded
+        statement = insert_endpoint.on_conflict_do_update(
+            index_elements=[MemberEndpoint.member_id, MemberEndpoint.channel],
+            set_={
+                "address": new.address,
+                "verified_at": new.verified_at,
+                # A new address starts afresh; the same address verified again stays as it was.
+                "disabled_at": case(
+                    (MemberEndpoint.address == new.address, MemberEndpoint.disabled_at),
+                    else_=null(),
+                ),
+                "updated_at": func.now(),
+            },
+            where=MemberEndpoint.verified_at <= new.verified_at,
+        ).returning(MemberEndpoint.member_id)
+        return await self._session.scalar(statement) is not None
+
+    async def usable_for(
+        self, member_ids: Sequence[uuid.UUID]
+    ) -> Sequence[Row[uuid.UUID, ChannelKind, str]]:
+        """Every enabled endpoint of these members, on every channel, in one query."""
+        if not member_ids:
+            return []
+        result = await self._session.execute(
+            select(MemberEndpoint.member_id, MemberEndpoint.channel, MemberEndpoint.address).where(
+                MemberEndpoint.member_id.in_(member_ids), MemberEndpoint.disabled_at.is_(None)
+            )
+        )
+        return result.all()
+
+    async def of_member(self, member_id: uuid.UUID) -> Sequence[MemberEndpoint]:
+        return (
+            await self._session.scalars(
+                select(MemberEndpoint)
+                .where(MemberEndpoint.member_id == member_id)
+                .order_by(MemberEndpoint.channel)
+            )
+        ).all()

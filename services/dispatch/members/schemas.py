@@ -1,0 +1,55 @@
+"""What a member sees of the endpoints dispatch holds for them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.dispatch import models
+from services.dispatch.models import ChannelKind
+
+
+def mask_email(address: str) -> str:
+    """``jo@example.com`` -> ``j***@example.com``: enough to recognise, not to harvest."""
+    local, at, domain = address.rpartition("@")
+    if not (local and at and domain):
+        return "***"
+    return f"{local[0]}***@{domain}"
+
+
+def mask_address(channel: ChannelKind, address: str) -> str:
+    if channel is ChannelKind.EMAIL:
+        return mask_email(address)
+    return "***"
+
+
+class Endpoint(BaseModel):
+    """One channel that alerts reach the caller on."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "email",
+                    "address": "j***@example.com",
+                    "verified_at": "2026-11-23T12:00:00Z",
+                    "enabled": True,
+                }
+            ]
+        }
+    )
+
+    channel: ChannelKind
+    address: str = Field(description="The address, masked")
+    verified_at: datetime = Field(description="When the member proved the address is theirs")
+    enabled: bool = Field(description="False when dispatch must not use this channel")
+
+    @classmethod
+    def from_model(cls, endpoint: models.MemberEndpoint) -> Endpoint:
+        return cls(
+            channel=endpoint.channel,
+            address=mask_address(endpoint.channel, endpoint.address),
+            verified_at=endpoint.verified_at,
+            enabled=endpoint.disabled_at is None,
+        )

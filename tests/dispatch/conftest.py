@@ -1,0 +1,113 @@
+"""Dispatch in-process with its lifespan, on a database built by its own migrations, the
+session's Kafka, and an in-process SMTP sink on a free port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from deploy.sinks.smtp import SmtpSink
+from services.dispatch.app import create_app
+from services.dispatch.channels.email import EmailChannel
+from services.dispatch.config import DispatchSettings
+from shared.db import build_engine, build_sessionmaker
+from shared.kafka import build_producer
+from shared.settings import Environment
+from tests.support.infrastructure import Infrastructure
+from tests.support.tokens import test_verifier
+
+
+@pytest.fixture(scope="session")
+def database_url(infrastructure: Infrastructure) -> str:
+    # Synchronous on purpose: the migrations call asyncio.run.
+    return infrastructure.fresh_database("dispatch")
+
+
+@pytest.fixture(scope="session")
+async def sink() -> AsyncIterator[SmtpSink]:
+    """One sink for the session; tests tell their messages apart by unique addresses."""
+    async with SmtpSink(smtp_port=0) as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def settings(infrastructure: Infrastructure, database_url: str, sink: SmtpSink) -> DispatchSettings:
+    return DispatchSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        kafka_enable_idempotence=infrastructure.kafka_enable_idempotence,
+        environment=Environment.TEST,
+        smtp_host="127.0.0.1",
+        smtp_port=sink.smtp_port,
+        smtp_timeout_s=5,
+        send_concurrency=4,
+        log_json=False,
+        database_pool_size=4,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: DispatchSettings) -> AsyncIterator[FastAPI]:
+    """One running app (engine, consumers) for the session; tests use unique data."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        verifier = test_verifier()
+        app.state.jwks_verifier = verifier
+        try:
+            yield app
+        finally:
+            await verifier.aclose()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProducer]:
+    producer = build_producer(
+        infrastructure.kafka_bootstrap_servers,
+        enable_idempotence=infrastructure.kafka_enable_idempotence,
+        client_id="dispatch-tests",
+    )
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The tests' own connections, apart from the app's: to inspect what it committed."""
+    engine = build_engine(database_url, application_name="dispatch-tests", pool_size=4)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return build_sessionmaker(engine)
+
+
+@pytest.fixture
+async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session whose work is rolled back after the test: services only flush."""
+    async with sessions() as session:
+        try:
+            yield session
+        finally:
+            await session.rollback()
+
+
+@pytest.fixture
+def email_channel(settings: DispatchSettings) -> EmailChannel:
+    """The email channel as the app builds it, aimed at the sink."""
+    return EmailChannel.from_settings(settings)

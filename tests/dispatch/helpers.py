@@ -1,0 +1,121 @@
+"""Factories and waiting helpers for the dispatch tests: plain functions, no shared state."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.dispatch.members.repository import MemberEndpointRepository
+from services.dispatch.models import ChannelKind, Delivery, ProcessedEvent
+from shared.events import (
+    AlertContent,
+    EventEnvelope,
+    EventPayload,
+    MemberEmailVerified,
+    RecipientBatch,
+    VerificationEmailRequested,
+)
+
+T = TypeVar("T")
+
+
+def unique_email(name: str = "resident") -> str:
+    return f"{name}-{uuid.uuid4().hex[:10]}@example.org"
+
+
+def alert_content(**overrides: Any) -> AlertContent:
+    fields: dict[str, Any] = {
+        "alert_id": uuid.uuid4(),
+        "headline": f"Sheds broken into on Acacia Avenue ({uuid.uuid4().hex[:8]})",
+        "body": "Several garden sheds were broken into overnight.\n\nPlease lock them.",
+        "category": "burglary",
+        "severity": "Severe",
+        "urgency": "Expected",
+        "sender_name": "Hackney Police",
+        "sent_at": datetime(2026, 11, 23, 12, 0, tzinfo=UTC),
+    }
+    fields.update(overrides)
+    return AlertContent(**fields)
+
+
+def recipient_batch(
+    member_ids: Sequence[uuid.UUID], *, content: AlertContent | None = None, batch_number: int = 0
+) -> RecipientBatch:
+    return RecipientBatch(
+        content=content or alert_content(),
+        batch_number=batch_number,
+        member_ids=list(member_ids),
+    )
+
+
+def email_verified(member_id: uuid.UUID, email: str) -> MemberEmailVerified:
+    return MemberEmailVerified(member_id=member_id, email=email, pseudonym="Neighbour 1234")
+
+
+def verification_requested(email: str) -> VerificationEmailRequested:
+    return VerificationEmailRequested(
+        member_id=uuid.uuid4(),
+        email=email,
+        pseudonym="Tawny Owl 42",
+        verify_url=f"https://tawny.example/api/identity/email-verifications/{uuid.uuid4().hex}",
+    )
+
+
+async def publish(
+    producer: AIOKafkaProducer, payload: EventPayload, *, envelope: EventEnvelope | None = None
+) -> EventEnvelope:
+    """Put an event on its topic as a service's outbox relay would (or ``envelope`` again)."""
+    envelope = envelope or EventEnvelope.wrap(payload, producer="dispatch-tests")
+    await producer.send_and_wait(
+        payload.topic.value,
+        envelope.model_dump_json().encode(),
+        key=payload.partition_key().encode(),
+    )
+    return envelope
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], *, timeout_s: float = 30.0) -> T:
+    """Poll ``probe`` until it returns something truthy: consumers are asynchronous."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"gave up waiting after {timeout_s}s")
+        await asyncio.sleep(0.1)
+
+
+async def wait_until_processed(
+    sessions: async_sessionmaker[AsyncSession], consumer: str, event_id: uuid.UUID
+) -> None:
+    async def processed() -> bool:
+        async with sessions() as session:
+            found = await session.get(ProcessedEvent, (consumer, event_id))
+            return found is not None
+
+    await eventually(processed)
+
+
+async def deliveries_of(
+    sessions: async_sessionmaker[AsyncSession], alert_id: uuid.UUID
+) -> list[Delivery]:
+    async with sessions() as session:
+        rows = await session.scalars(select(Delivery).where(Delivery.alert_id == alert_id))
+        return list(rows)
+
+
+async def add_email_endpoint(
+    session: AsyncSession, member_id: uuid.UUID, address: str, *, verified_at: datetime
+) -> None:
+    await MemberEndpointRepository(session).record_verified(
+        member_id=member_id, channel=ChannelKind.EMAIL, address=address, verified_at=verified_at
+    )

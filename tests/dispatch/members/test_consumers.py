@@ -1,0 +1,73 @@
+"""Identity's member events, through Kafka, into dispatch running in-process."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from deploy.sinks.smtp import ReceivedMessage, SmtpSink
+from services.dispatch.members.consumers import GROUP_ID
+from services.dispatch.models import ChannelKind, MemberEndpoint
+from tests.dispatch.helpers import (
+    email_verified,
+    eventually,
+    publish,
+    unique_email,
+    verification_requested,
+    wait_until_processed,
+)
+
+
+async def endpoint_of(
+    sessions: async_sessionmaker[AsyncSession], member_id: uuid.UUID
+) -> MemberEndpoint | None:
+    async with sessions() as session:
+        return await session.get(MemberEndpoint, (member_id, ChannelKind.EMAIL))
+
+
+class TestVerificationEmailRequested:
+    async def test_emails_the_verification_link(
+        self, app: FastAPI, producer: AIOKafkaProducer, sink: SmtpSink
+    ) -> None:
+        requested = verification_requested(unique_email())
+
+        await publish(producer, requested)
+
+        async def mail() -> list[ReceivedMessage]:
+            return sink.messages_to(requested.email)
+
+        [message] = await eventually(mail)
+        assert message.subject == "Confirm your email address for Tawny"
+        assert message.mail_from == "alerts@tawny.london"
+        assert requested.verify_url in message.text
+        assert "Hello Tawny Owl 42," in message.text
+        assert message.html is not None and requested.verify_url in message.html
+
+
+class TestMemberEmailVerified:
+    async def test_records_the_address_and_follows_a_change(
+        self,
+        app: FastAPI,
+        producer: AIOKafkaProducer,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        member_id = uuid.uuid4()
+        first, second = unique_email(), unique_email()
+
+        envelope = await publish(producer, email_verified(member_id, first))
+        await wait_until_processed(sessions, GROUP_ID, envelope.event_id)
+        recorded = await endpoint_of(sessions, member_id)
+        assert recorded is not None
+        assert recorded.address == first
+        assert recorded.verified_at == envelope.occurred_at
+        assert recorded.disabled_at is None
+
+        envelope = await publish(producer, email_verified(member_id, second))
+        await wait_until_processed(sessions, GROUP_ID, envelope.event_id)
+        changed = await endpoint_of(sessions, member_id)
+        assert changed is not None
+        assert changed.address == second
+        assert changed.verified_at == envelope.occurred_at

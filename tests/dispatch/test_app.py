@@ -1,0 +1,34 @@
+"""The dispatch app's published contract: every endpoint documented with its problems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class TestOpenApi:
+    async def test_every_endpoint_has_a_summary_and_problem_responses(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        schema: dict[str, Any] = (await client.get("/openapi.json")).json()
+        own = {path: item for path, item in schema["paths"].items() if path not in OPERATIONAL}
+
+        assert set(own) == {"/deliveries/summary", "/endpoints/me"}
+        for item in own.values():
+            for operation in item.values():
+                assert operation["summary"]
+                problems = [s for s in operation["responses"] if s.startswith(("4", "5"))]
+                assert "401" in problems
+                for status in problems:
+                    content = operation["responses"][status]["content"]
+                    assert "application/problem+json" in content
+
+    async def test_the_summary_documents_an_example(self, client: httpx.AsyncClient) -> None:
+        schema: dict[str, Any] = (await client.get("/openapi.json")).json()
+
+        summary = schema["components"]["schemas"]["DeliverySummary"]
+        assert summary["examples"][0]["channels"]["email"]["sent"] == 1247
+
+
+OPERATIONAL = {"/healthz", "/readyz", "/metrics"}

@@ -1,0 +1,64 @@
+"""DispatchSettings: what it accepts and what it refuses in production."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from services.dispatch.config import DispatchSettings
+from shared.settings import Environment
+
+
+class TestDispatchSettings:
+    def test_defaults_suit_the_dev_stack(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for name in ("HOST", "PORT", "PASSWORD"):
+            monkeypatch.delenv(f"DISPATCH_SMTP_{name}", raising=False)
+        monkeypatch.delenv("DISPATCH_SEND_CONCURRENCY", raising=False)
+        monkeypatch.delenv("DISPATCH_EMAIL_FROM", raising=False)
+
+        settings = DispatchSettings()
+
+        assert (settings.smtp_host, settings.smtp_port) == ("127.0.0.1", 1025)
+        assert settings.send_concurrency == 8
+        assert settings.email_from == "Tawny alerts <alerts@tawny.london>"
+        assert settings.smtp_password_value is None
+
+    def test_reads_its_prefixed_variables(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("DISPATCH_SMTP_PORT", "2525")
+        monkeypatch.setenv("DISPATCH_SMTP_PASSWORD", "s3cret")
+
+        settings = DispatchSettings()
+
+        assert settings.smtp_port == 2525
+        assert settings.smtp_password_value == "s3cret"
+        assert "s3cret" not in repr(settings)
+
+    def test_from_must_be_an_address(self) -> None:
+        with pytest.raises(ValidationError, match="email address"):
+            DispatchSettings(email_from="Tawny alerts")
+
+    def test_from_must_be_one_line(self) -> None:
+        with pytest.raises(ValidationError, match="one line"):
+            DispatchSettings(email_from="alerts@tawny.london\r\nBcc: x@example.org")
+
+    def test_production_needs_a_password_with_a_user_name(self) -> None:
+        with pytest.raises(ValidationError, match="DISPATCH_SMTP_PASSWORD"):
+            DispatchSettings(
+                environment=Environment.PRODUCTION, smtp_username="tawny", smtp_starttls=True
+            )
+
+    def test_production_sends_credentials_only_over_starttls(self) -> None:
+        with pytest.raises(ValidationError, match="STARTTLS"):
+            DispatchSettings(
+                environment=Environment.PRODUCTION, smtp_username="tawny", smtp_password="pw"
+            )
+
+    def test_production_accepts_credentials_over_starttls(self) -> None:
+        settings = DispatchSettings(
+            environment=Environment.PRODUCTION,
+            smtp_username="tawny",
+            smtp_password="pw",
+            smtp_starttls=True,
+        )
+
+        assert settings.smtp_starttls
