@@ -21,11 +21,10 @@ END = "<!-- settings-table:end -->"
 
 
 def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
-    from services.dispatch.config import DispatchSettings
-    from services.geo.config import GeoSettings
-
     from services.alerts.config import AlertsSettings
+    from services.dispatch.config import DispatchSettings
     from services.gateway.config import GatewaySettings
+    from services.geo.config import GeoSettings
     from services.identity.config import IdentitySettings
 
     return [
