@@ -39,6 +39,10 @@ def build_consumer(
         auto_offset_reset="earliest",
         max_poll_records=max_poll_records,
         isolation_level="read_committed",
+        # Heartbeats come from a background task; a busy or briefly starved process (2 cores,
+        # many services) must not be thrown out of its group and trigger a rebalance storm.
+        session_timeout_ms=30000,
+        heartbeat_interval_ms=3000,
     )
 
 

@@ -71,7 +71,18 @@ async def sign_up_and_verify(
     path = link.group(0).split("/api/", 1)[1]
     verified = await gateway.get(f"/api/{path}")
     assert verified.status_code == 200, verified.text
-    return await log_in(gateway, email, password)
+    token = await log_in(gateway, email, password)
+
+    async def dispatch_knows_the_address() -> bool:
+        # Dispatch learns the verified address from identity's event, asynchronously; an alert
+        # is only sent to members whose address it already knows.
+        response = await gateway.get("/api/dispatch/endpoints/me", headers=bearer(token))
+        return response.status_code == 200 and any(
+            endpoint["channel"] == "email" for endpoint in response.json()
+        )
+
+    await eventually(dispatch_knows_the_address)
+    return token
 
 
 async def log_in(gateway: httpx.AsyncClient, email: str, password: str) -> str:
