@@ -403,13 +403,14 @@ def main() -> None:
     parser.add_argument("--dispatchers", type=int, default=1, help="dispatch processes (one group)")
     parser.add_argument("--no-demo", action="store_true", help="skip the demo data")
     parser.add_argument("--base-port", type=int, default=8000, help="gateway port; services follow")
+    parser.add_argument("--smtp-port", type=int, default=1025, help="the SMTP sink's port")
     args = parser.parse_args()
     base = args.base_port
     options = StackOptions.from_environment(
         work_dir=args.work_dir,
         dispatchers=args.dispatchers,
         demo_data=not args.no_demo,
-        ports=Ports(base, base + 1, base + 2, base + 3, base + 4, 1025, base + 25),
+        ports=Ports(base, base + 1, base + 2, base + 3, base + 4, args.smtp_port, base + 25),
     )
     stack = DevStack(options)
 
