@@ -1,7 +1,12 @@
-"""The whole platform as real processes, on the session's PostgreSQL and Kafka."""
+"""The whole platform as real processes, on the session's PostgreSQL and a broker of its own.
+
+Its own broker, because consumer group names are fixed (``geo.audience``, ``dispatch.deliveries``):
+on the broker the in-process service tests use, the platform's consumers would join those tests'
+groups and take their partitions, and the other way round."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -20,7 +25,7 @@ def platform(infrastructure: Infrastructure) -> Iterator[DevStack]:
             ports=Ports.free(),
             work_dir=Path(work_dir),
             database_url=infrastructure.server_url,
-            kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+            kafka_bootstrap_servers=os.environ.get("E2E_KAFKA_BOOTSTRAP_SERVERS") or None,
             kafka_enable_idempotence=infrastructure.kafka_enable_idempotence,
             database_prefix=f"e2e_{uuid.uuid4().hex[:6]}_",
             dispatchers=2,
