@@ -24,10 +24,14 @@ class TawnyError(Exception):
     slug: str = "bad-request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(
+        self, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extensions = extensions
+        # Response headers the problem needs, such as Retry-After on a 429.
+        self.headers = headers or {}
 
 
 class NotFoundError(TawnyError):
@@ -81,9 +85,11 @@ def problem_response(
 def install_problem_handlers(app: FastAPI) -> None:
     async def tawny_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, TawnyError)
-        return problem_response(
+        response = problem_response(
             exc.status_code, exc.title, exc.detail, slug=exc.slug, request=request, **exc.extensions
         )
+        response.headers.update(exc.headers)
+        return response
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -15,16 +15,41 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from services.gateway.config import GatewaySettings
+from services.gateway.edge.caller import EdgeGuards
+from services.gateway.edge.ratelimit import TokenBucketLimiter
+from services.gateway.edge.security import SecurityHeadersMiddleware
 from services.gateway.pages.endpoints import router as pages_router
 from services.gateway.proxy.endpoints import proxy_router
 from services.gateway.readiness.endpoints import router as readiness_router
 from services.gateway.upstreams import open_upstreams
+from shared.auth import JWKSVerifier
 from shared.logs import configure_logging, get_logger
 from shared.web import install_common
 
 SERVICE_NAME = "gateway"
+
+
+def build_edge_guards(settings: GatewaySettings, client: httpx.AsyncClient) -> EdgeGuards:
+    """Token checks against identity's JWKS (fetched through the gateway's own pooled client)
+    and the per-address and per-account rate limits."""
+    return EdgeGuards(
+        verifier=JWKSVerifier(
+            f"{settings.identity_url}/.well-known/jwks.json",
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            http=client,
+        ),
+        per_address=TokenBucketLimiter(
+            settings.rate_limit_per_ip_per_minute, settings.rate_limit_ip_burst
+        ),
+        per_account=TokenBucketLimiter(
+            settings.rate_limit_per_account_per_minute, settings.rate_limit_account_burst
+        ),
+    )
+
 
 log = get_logger(__name__)
 
@@ -44,6 +69,7 @@ def create_app(
         async with open_upstreams(settings, transport) as upstreams:
             app.state.settings = settings
             app.state.upstreams = upstreams
+            app.state.edge_guards = build_edge_guards(settings, upstreams.client)
             log.info(
                 "service.started",
                 service=SERVICE_NAME,
@@ -62,6 +88,17 @@ def create_app(
     )
     # The gateway answers readiness for the whole platform, in its own shape.
     install_common(app, readiness_route=False, forwarded_prefix=False)
+    # Added after install_common, so outermost: every answer, errors included, gets them.
+    app.add_middleware(SecurityHeadersMiddleware, extra_img_src=settings.map_tile_url)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after"],
+            max_age=600,
+        )
     app.include_router(readiness_router)
     app.include_router(pages_router)
     app.include_router(proxy_router())

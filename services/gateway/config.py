@@ -41,6 +41,13 @@ class GatewaySettings(BaseSettings):
         "LOG_JSON", True, "Write logs as JSON lines (false: coloured console lines)"
     )
 
+    jwt_issuer: str = platform_field(  # type: ignore[assignment]
+        "JWT_ISSUER", "https://tawny.london/identity", "The iss claim of access tokens"
+    )
+    jwt_audience: str = platform_field(  # type: ignore[assignment]
+        "JWT_AUDIENCE", "tawny", "The aud claim of access tokens"
+    )
+
     identity_url: str = Field(
         default="http://127.0.0.1:8001",
         max_length=2048,
@@ -97,6 +104,33 @@ class GatewaySettings(BaseSettings):
         ge=0,
         le=10_000,
         description="Most idle connections kept open for reuse",
+    )
+
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Other origins whose browser pages may call the API (a JSON list, e.g. "
+        '["https://police.example"]); empty: the gateway\'s own pages only',
+    )
+    rate_limit_per_ip_per_minute: int = Field(
+        default=600, ge=1, le=1_000_000, description="API requests a minute from one address"
+    )
+    rate_limit_per_account_per_minute: int = Field(
+        default=300,
+        ge=1,
+        le=1_000_000,
+        description="API requests a minute by one signed-in account",
+    )
+    rate_limit_ip_burst: int = Field(
+        default=60, ge=1, le=100_000, description="Requests one address may make at once"
+    )
+    rate_limit_account_burst: int = Field(
+        default=30, ge=1, le=100_000, description="Requests one account may make at once"
+    )
+    map_tile_url: str = Field(
+        default="",
+        max_length=2048,
+        description="Origin of a map tile server the web client may load images from; "
+        "empty: no tiles (boundaries only)",
     )
 
     @field_validator("identity_url", "alerts_url", "geo_url", "dispatch_url")

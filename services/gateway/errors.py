@@ -85,3 +85,17 @@ class UpstreamTimeoutError(UpstreamError):
 
     def __init__(self, service: str) -> None:
         super().__init__(service, f"the {service} service did not answer in time")
+
+
+class RateLimitedError(GatewayError):
+    status_code = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, scope: str, retry_after_s: int) -> None:
+        super().__init__(
+            f"too many requests from this {scope}; try again in {retry_after_s} seconds",
+            headers={"Retry-After": str(retry_after_s)},
+            limited_by=scope,
+            retry_after_s=retry_after_s,
+        )

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
+from tests.support import tokens
 
 SERVICES = ("identity", "alerts", "geo", "dispatch")
 GATEWAY_BASE_URL = "http://gateway.test"
@@ -48,6 +49,11 @@ def echo_service(name: str, *, ready: bool = True) -> FastAPI:
             {"status": "ready" if ready else "not ready", "checks": checks},
             status_code=200 if ready else 503,
         )
+
+    @app.get("/.well-known/jwks.json")
+    async def jwks() -> dict[str, object]:
+        # Identity's public keys: the test signing key, so tokens.make_token() verifies.
+        return tokens.jwks()
 
     @app.get("/moved")
     async def moved(request: Request) -> Response:

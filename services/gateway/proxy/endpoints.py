@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 
 from services.gateway.config import UPSTREAM_SERVICES
+from services.gateway.edge.caller import EdgeCallerDep
 from services.gateway.proxy.service import (
     IncomingRequest,
     forward,
@@ -43,7 +44,11 @@ ServicePath = Annotated[
 
 
 async def forward_to_service(
-    service: ServiceName, path: ServicePath, request: Request, upstreams: UpstreamsDep
+    service: ServiceName,
+    path: ServicePath,
+    request: Request,
+    upstreams: UpstreamsDep,
+    caller: EdgeCallerDep,
 ) -> Response:
     upstreams.base_url(service)  # an unknown service is a 404 before any body is read
     scope = request.scope
@@ -73,6 +78,7 @@ async def forward_to_service(
             host=request.headers.get("host"),
             prefix=prefix,
             request_id=request_id_var.get(),
+            member_id=str(caller.member_id) if caller.member_id else None,
         ),
     )
     response = Response(content=reply.body, status_code=reply.status_code)
@@ -116,7 +122,7 @@ def proxy_router() -> APIRouter:
             response_class=Response,
             responses={
                 200: {"description": "Whatever the service answered, passed on unchanged"},
-                **problem_responses(400, 404, 413, 502, 503, 504),
+                **problem_responses(400, 401, 404, 413, 429, 502, 503, 504),
             },
             openapi_extra=_request_body_doc(method),
         )

@@ -66,6 +66,7 @@ _REPLACED_REQUEST_HEADERS: Final = frozenset(
         b"x-forwarded-prefix",
         b"x-forwarded-proto",
         b"x-request-id",
+        b"x-tawny-member-id",
     }
 )
 
@@ -95,6 +96,8 @@ class IncomingRequest:
     prefix: str
     """The public path prefix of the service, such as "/api/alerts"."""
     request_id: str | None
+    member_id: str | None = None
+    """The caller's member id when the edge verified their token (for the service's logs)."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,8 @@ def forwarded_request_headers(incoming: IncomingRequest) -> list[tuple[bytes, by
     if incoming.host:
         headers.append((b"x-forwarded-host", incoming.host.encode("latin-1")))
     headers.append((b"x-forwarded-prefix", incoming.prefix.encode("latin-1")))
+    if incoming.member_id:
+        headers.append((b"x-tawny-member-id", incoming.member_id.encode("latin-1")))
     return headers
 
 

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import gzip
 import json
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -21,6 +22,7 @@ from tests.gateway.fakes import (
     running_gateway,
     seen_by_upstream,
 )
+from tests.support import tokens
 
 
 def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, object]:
@@ -34,13 +36,15 @@ def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str
 
 class TestForwarding:
     async def test_get_is_forwarded_with_path_query_and_request_context(self) -> None:
+        member_id = uuid.uuid4()
+        token = tokens.make_token(member_id=member_id)
         async with running_gateway(network()) as client:
             response = await client.get(
                 "/api/alerts/alerts/123",
                 params={"ward": "E05000001", "page": "2"},
                 headers={
                     "X-Request-ID": "req-abc-123",
-                    "Authorization": "Bearer a-token",
+                    "Authorization": f"Bearer {token}",
                     # A caller must not be able to choose what the service believes:
                     "X-Forwarded-For": "198.51.100.66",
                     "X-Forwarded-Prefix": "/admin",
@@ -54,7 +58,8 @@ class TestForwarding:
         assert seen["path"] == "/alerts/123"
         assert seen["query"] == "ward=E05000001&page=2"
         assert header_values(seen, "host") == [f"{host_of('alerts')}:8002"]
-        assert header_values(seen, "authorization") == ["Bearer a-token"]
+        assert header_values(seen, "authorization") == [f"Bearer {token}"]
+        assert header_values(seen, "x-tawny-member-id") == [str(member_id)]
         assert header_values(seen, "x-request-id") == ["req-abc-123"]
         assert header_values(seen, "x-forwarded-for") == ["203.0.113.7"]
         assert header_values(seen, "x-forwarded-proto") == ["http"]
