@@ -35,7 +35,7 @@ run: install ## Start the whole platform with demo data and print the URLs (Ctrl
 lint: install ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services shared deploy tests
+	$(BIN)/mypy services shared deploy tests bench
 
 .PHONY: format
 format: install ## Format and autofix
@@ -49,6 +49,13 @@ test: install lint ## Lint, then unit, integration and end-to-end tests on real 
 .PHONY: test-fast
 test-fast: install ## Tests without the end-to-end ones
 	$(BIN)/pytest -m "not e2e"
+
+.PHONY: bench-geo
+bench-geo: install ## Geo benchmark: 1M synthetic subscribers, resolution times (~5 min; writes bench/results/geo.json)
+	$(BIN)/python -m bench.geo
+
+.PHONY: bench
+bench: bench-geo ## Every benchmark
 
 .PHONY: clean
 clean: ## Remove the virtualenv, the dev stack's data and caches

@@ -32,6 +32,9 @@ class Principal(BaseModel):
     verification_level: str = "email"
     organisation_id: uuid.UUID | None = None
     area_ward_codes: tuple[str, ...] = ()
+    area_borough_codes: tuple[str, ...] = ()
+    # Scopes of API clients (``cap:write``), from the space-separated ``scope`` claim.
+    scopes: frozenset[str] = frozenset()
 
     def has_any_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -46,7 +49,17 @@ class Principal(BaseModel):
             verification_level=claims.get("vl", "email"),
             organisation_id=uuid.UUID(org) if org else None,
             area_ward_codes=tuple(claims.get("area", [])),
+            area_borough_codes=tuple(claims.get("area_boroughs", [])),
+            scopes=_scopes(claims.get("scope")),
         )
+
+
+def _scopes(claim: object) -> frozenset[str]:
+    if isinstance(claim, str):
+        return frozenset(claim.split())
+    if isinstance(claim, list):
+        return frozenset(str(scope) for scope in claim)
+    return frozenset()
 
 
 class JWKSVerifier:

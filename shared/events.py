@@ -106,6 +106,88 @@ class MemberEmailVerified(EventPayload):
         return str(self.member_id)
 
 
+class PasswordResetRequested(EventPayload):
+    """Identity asks dispatch to email a password-reset link (a transactional email)."""
+
+    event_type = "member.password_reset_requested"
+    topic = Topic.MEMBERS
+
+    member_id: uuid.UUID
+    email: str
+    pseudonym: str
+    reset_url: str
+
+    def partition_key(self) -> str:
+        return str(self.member_id)
+
+
+class MemberSuspended(EventPayload):
+    """A member was suspended: services that cache anything about them may stop serving it.
+    Their access tokens stop by themselves within their lifetime (at most 15 minutes)."""
+
+    event_type = "member.suspended"
+    topic = Topic.MEMBERS
+
+    member_id: uuid.UUID
+
+    def partition_key(self) -> str:
+        return str(self.member_id)
+
+
+class MemberReinstated(EventPayload):
+    """A suspension was lifted."""
+
+    event_type = "member.reinstated"
+    topic = Topic.MEMBERS
+
+    member_id: uuid.UUID
+
+    def partition_key(self) -> str:
+        return str(self.member_id)
+
+
+class MemberAddressVerified(EventPayload):
+    """A member's postal address was verified. Carries only what geo needs to set their home
+    ward: the ward's code and a coarse H3 cell (resolution 7, about 5 km²), never the address."""
+
+    event_type = "member.address_verified"
+    topic = Topic.MEMBERS
+
+    member_id: uuid.UUID
+    home_ward_code: str
+    h3_cell: str | None = None
+
+    def partition_key(self) -> str:
+        return str(self.member_id)
+
+
+class MemberErased(EventPayload):
+    """A member's account and personal data were erased from identity: every service deletes
+    what it holds about this member id (dispatch its email endpoint, geo its subscriptions)."""
+
+    event_type = "member.erased"
+    topic = Topic.MEMBERS
+
+    member_id: uuid.UUID
+
+    def partition_key(self) -> str:
+        return str(self.member_id)
+
+
+class MemberExportRequested(EventPayload):
+    """A member asked for a copy of their data: each service may add what it holds about
+    this member id to the export named by ``export_id``."""
+
+    event_type = "member.export_requested"
+    topic = Topic.MEMBERS
+
+    member_id: uuid.UUID
+    export_id: uuid.UUID
+
+    def partition_key(self) -> str:
+        return str(self.member_id)
+
+
 # --- alerts ---------------------------------------------------------------------------------
 
 
@@ -123,6 +205,31 @@ class AlertContent(BaseModel):
     urgency: str
     sender_name: str
     sent_at: datetime
+    # For an Update or Cancel (or a resolved outcome): the id of the ORIGINAL alert message.
+    # Geo sends it to the original's recipients; alert_id stays this message's own id.
+    references: uuid.UUID | None = None
+    instruction: str | None = None
+    contact: str | None = None
+    web: str | None = None
+    expires: datetime | None = None
+
+
+class TargetCircle(BaseModel):
+    """A targeted circle: centre (WGS84) and radius in metres."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lat: float
+    lon: float
+    radius_m: float
+
+
+class TargetPolygon(BaseModel):
+    """A targeted drawn area: GeoJSON Polygon coordinates ([longitude, latitude] rings)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    coordinates: list[list[list[float]]]
 
 
 class AlertPublished(EventPayload):
@@ -133,6 +240,11 @@ class AlertPublished(EventPayload):
 
     content: AlertContent
     target_ward_codes: list[str]
+    # Optional further target kinds (geo-targeting, issue 4): the audience is the union of
+    # members watching any targeted ward, borough, circle or polygon.
+    target_borough_codes: list[str] = []
+    target_circles: list[TargetCircle] = []
+    target_polygons: list[TargetPolygon] = []
 
     def partition_key(self) -> str:
         return str(self.content.alert_id)
@@ -158,5 +270,16 @@ class RecipientBatch(EventPayload):
 
 EVENT_TYPES: dict[tuple[str, int], type[EventPayload]] = {
     (cls.event_type, cls.event_version): cls
-    for cls in (VerificationEmailRequested, MemberEmailVerified, AlertPublished, RecipientBatch)
+    for cls in (
+        VerificationEmailRequested,
+        MemberEmailVerified,
+        PasswordResetRequested,
+        MemberSuspended,
+        MemberReinstated,
+        MemberAddressVerified,
+        MemberErased,
+        MemberExportRequested,
+        AlertPublished,
+        RecipientBatch,
+    )
 }

@@ -1,25 +1,44 @@
-"""The alerts service: officers write alerts and publish them; ``AlertPublished`` leaves through
-the outbox for geo to resolve each alert's audience.
+"""The alerts service: staff write CAP 1.2 alerts, approve and publish them, and follow them up
+with updates, cancellations and outcomes; ``AlertPublished`` leaves through the outbox for geo
+to resolve each message's audience. Other systems exchange CAP XML; the public reads feeds.
 
     uvicorn services.alerts.app:create_app --factory
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
+from services.alerts import scheduler
 from services.alerts.authoring.endpoints import router as authoring_router
+from services.alerts.cap.endpoints import router as cap_router
 from services.alerts.config import AlertsSettings
+from services.alerts.feedback.endpoints import router as feedback_router
+from services.alerts.feeds.endpoints import router as feeds_router
 from services.alerts.models import OutboxMessage
 from shared.app import create_service_app
+from shared.runtime import ServiceRuntime
 
 
 def create_app(settings: AlertsSettings | None = None) -> FastAPI:
+    settings = settings or AlertsSettings()
+
+    async def on_startup(app: FastAPI, runtime: ServiceRuntime) -> None:
+        # In runtime.tasks, so it is cancelled at shutdown and shows in readiness.
+        runtime.tasks.append(
+            asyncio.create_task(scheduler.run(runtime, settings), name="alerts-scheduler")
+        )
+
     return create_service_app(
         name="alerts",
         title="Tawny alerts",
-        description="Officers write alerts as drafts and publish them to the wards they concern.",
-        settings=settings or AlertsSettings(),
-        routers=[authoring_router],
+        description="Staff write CAP 1.2 alerts, approve and publish them to the areas they "
+        "concern, and follow them up; other systems exchange CAP; the public reads feeds.",
+        settings=settings,
+        # The CAP router first: /alerts/cap must not be taken for an alert id.
+        routers=[cap_router, authoring_router, feedback_router, feeds_router],
         outbox_model=OutboxMessage,
+        on_startup=on_startup,
     )

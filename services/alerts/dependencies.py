@@ -21,3 +21,6 @@ AlertsSettingsDep = Annotated[AlertsSettings, Depends(alerts_settings)]
 # Built once so that FastAPI sees one dependency (and caches it) wherever it is used.
 require_officer = require_roles("officer", "admin")
 Officer = Annotated[Principal, Depends(require_officer)]
+# Everyone who writes or vets alerts: officers, vetted coordinators and partner agencies.
+require_staff = require_roles("officer", "admin", "coordinator", "partner")
+Staff = Annotated[Principal, Depends(require_staff)]

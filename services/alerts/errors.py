@@ -23,3 +23,51 @@ class AlertStateConflictError(AlertsError):
     status_code = 409
     slug = "alert-state-conflict"
     title = "The alert is not in a state that allows this"
+
+
+class AlertForbiddenError(AlertsError):
+    """The caller's role, area or relation to the alert does not allow this."""
+
+    status_code = 403
+    slug = "alert-forbidden"
+    title = "You may not do this to this alert"
+
+
+class AlertInvalidError(AlertsError):
+    """The alert breaks a rule that the request's shape alone could not show."""
+
+    status_code = 422
+    slug = "alert-invalid"
+    title = "The alert is not valid"
+
+
+class CapDocumentError(AlertsError):
+    """A CAP document that is not well-formed, unsafe, or not valid CAP 1.2."""
+
+    status_code = 400
+    slug = "cap-document-invalid"
+    title = "The CAP document cannot be accepted"
+
+
+class CapDocumentTooLargeError(AlertsError):
+    status_code = 413
+    slug = "cap-document-too-large"
+    title = "The CAP document is too large"
+
+
+class UnsupportedMediaTypeError(AlertsError):
+    status_code = 415
+    slug = "unsupported-media-type"
+    title = "This content type is not accepted here"
+
+
+class ReplyRateLimitedError(AlertsError):
+    status_code = 429
+    slug = "reply-rate-limited"
+    title = "Too many replies"
+
+
+class ReplyNotFoundError(AlertsError):
+    status_code = 404
+    slug = "reply-not-found"
+    title = "Reply not found"

@@ -1,8 +1,11 @@
-"""The alerts database: alerts as officers write them, and the outbox their events leave through.
+"""The alerts database: one row per CAP 1.2 message, an audit trail per alert, and the outbox.
 
-Field names follow OASIS CAP 1.2 (msgType, headline, severity, urgency...) so that the later CAP
-model grows out of this one. Tawny's own workflow lives in ``state``: CAP's ``status`` means
-something else (Actual, Exercise, Test...) and will get its own column.
+Field names follow OASIS CAP 1.2. A row is one CAP *message*: an Update or a Cancel is a new row
+with its own identifier whose ``references_id`` points at the original alert. Tawny's workflow
+lives on the original in ``state``; CAP's own ``status`` (Actual, Exercise, Test...) is
+``cap_status``. The first CAP ``info`` block is stored in columns; further languages of the
+same alert are ``translations`` (CAP repeats category, urgency and so on in each info block, and
+Tawny keeps them the same across languages).
 """
 
 from __future__ import annotations
@@ -10,9 +13,22 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Enum, Index, String, Text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata
@@ -20,9 +36,19 @@ from shared.outbox import OutboxMixin
 
 HEADLINE_MAX_LENGTH = 160
 BODY_MAX_LENGTH = 5000
+INSTRUCTION_MAX_LENGTH = 1000
+CONTACT_MAX_LENGTH = 200
+WEB_MAX_LENGTH = 500
+REFERENCE_MAX_LENGTH = 50
+EVENT_MAX_LENGTH = 100
+AREA_DESC_MAX_LENGTH = 500
+IDENTIFIER_MAX_LENGTH = 200
+SENDER_MAX_LENGTH = 200
+LANGUAGE_MAX_LENGTH = 35
 PSEUDONYM_MAX_LENGTH = 100
 WARD_CODE_LENGTH = 9
 MAX_TARGET_WARDS = 1000
+MAX_TARGET_BOROUGHS = 33
 
 
 class Base(DeclarativeBase):
@@ -30,21 +56,45 @@ class Base(DeclarativeBase):
 
 
 class AlertState(StrEnum):
-    """Where an alert is in Tawny's workflow; approval and cancellation will add states."""
+    """Where an alert is in Tawny's workflow (see ``authoring.workflow`` for the transitions)."""
 
     DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    SCHEDULED = "scheduled"
     PUBLISHED = "published"
+    UPDATED = "updated"
+    CANCELLED = "cancelled"
+    RESOLVED = "resolved"
+    EXPIRED = "expired"
 
 
 class MsgType(StrEnum):
-    """CAP ``msgType``. CAP also has Update, Cancel, Ack and Error; they come with updates."""
+    """CAP ``msgType``. Tawny never sends Ack or Error."""
 
     ALERT = "Alert"
+    UPDATE = "Update"
+    CANCEL = "Cancel"
+
+
+class CapStatus(StrEnum):
+    """CAP ``status``: only Actual alerts reach residents."""
+
+    ACTUAL = "Actual"
+    EXERCISE = "Exercise"
+    SYSTEM = "System"
+    TEST = "Test"
+    DRAFT = "Draft"
+
+
+class Scope(StrEnum):
+    """CAP ``scope``. Private (named addresses) is not something Tawny does."""
+
+    PUBLIC = "Public"
+    RESTRICTED = "Restricted"
 
 
 class Severity(StrEnum):
-    """CAP ``severity``: how bad it is for the people it reaches."""
-
     EXTREME = "Extreme"
     SEVERE = "Severe"
     MODERATE = "Moderate"
@@ -53,8 +103,6 @@ class Severity(StrEnum):
 
 
 class Urgency(StrEnum):
-    """CAP ``urgency``: how soon people should act."""
-
     IMMEDIATE = "Immediate"
     EXPECTED = "Expected"
     FUTURE = "Future"
@@ -62,8 +110,45 @@ class Urgency(StrEnum):
     UNKNOWN = "Unknown"
 
 
+class Certainty(StrEnum):
+    OBSERVED = "Observed"
+    LIKELY = "Likely"
+    POSSIBLE = "Possible"
+    UNLIKELY = "Unlikely"
+    UNKNOWN = "Unknown"
+
+
+class Category(StrEnum):
+    """CAP ``category`` values."""
+
+    GEO = "Geo"
+    MET = "Met"
+    SAFETY = "Safety"
+    SECURITY = "Security"
+    RESCUE = "Rescue"
+    FIRE = "Fire"
+    HEALTH = "Health"
+    ENV = "Env"
+    TRANSPORT = "Transport"
+    INFRA = "Infra"
+    CBRNE = "CBRNE"
+    OTHER = "Other"
+
+
+class ResponseType(StrEnum):
+    SHELTER = "Shelter"
+    EVACUATE = "Evacuate"
+    PREPARE = "Prepare"
+    EXECUTE = "Execute"
+    AVOID = "Avoid"
+    MONITOR = "Monitor"
+    ASSESS = "Assess"
+    ALL_CLEAR = "AllClear"
+    NONE = "None"
+
+
 class CrimeType(StrEnum):
-    """Tawny's classification of what the alert is about; it travels as the CAP category text."""
+    """Tawny's classification of what the alert is about."""
 
     BURGLARY = "burglary"
     ROBBERY = "robbery"
@@ -80,6 +165,20 @@ class CrimeType(StrEnum):
     ROAD_CLOSURE = "road_closure"
 
 
+class Audience(StrEnum):
+    """Who among the members watching the target should receive it."""
+
+    RESIDENTS = "residents"
+    BUSINESSES = "businesses"
+    COORDINATORS = "coordinators"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+
 def _text_enum(enum: type[StrEnum], name: str) -> Enum:
     """A VARCHAR with a CHECK, not a native PostgreSQL enum: adding a value is then an ordinary
     constraint change inside a transactional migration. Stores the values, not member names."""
@@ -94,39 +193,203 @@ def _text_enum(enum: type[StrEnum], name: str) -> Enum:
     )
 
 
+def _values(enum: type[StrEnum]) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum)
+
+
 class Alert(UUIDPrimaryKey, Timestamps, Base):
+    """One CAP message. ``id`` is Tawny's id (and, for what Tawny writes, the CAP identifier's
+    tail); ``identifier`` and ``sender`` are kept verbatim for messages received as CAP."""
+
     __tablename__ = "alerts"
 
-    state: Mapped[AlertState] = mapped_column(
-        _text_enum(AlertState, "alert_state"), default=AlertState.DRAFT
+    # --- CAP <alert> ---
+    identifier: Mapped[str] = mapped_column(String(IDENTIFIER_MAX_LENGTH))
+    sender: Mapped[str] = mapped_column(String(SENDER_MAX_LENGTH))
+    sent: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cap_status: Mapped[CapStatus] = mapped_column(
+        _text_enum(CapStatus, "alert_cap_status"), default=CapStatus.ACTUAL
     )
     msg_type: Mapped[MsgType] = mapped_column(
         _text_enum(MsgType, "alert_msg_type"), default=MsgType.ALERT
     )
+    scope: Mapped[Scope] = mapped_column(_text_enum(Scope, "alert_scope"), default=Scope.PUBLIC)
+    restriction: Mapped[str | None] = mapped_column(String(200))
+    references_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("alerts.id", ondelete="RESTRICT")
+    )
+    # --- the first CAP <info> ---
+    language: Mapped[str] = mapped_column(String(LANGUAGE_MAX_LENGTH), default="en-GB")
+    categories: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    event: Mapped[str] = mapped_column(String(EVENT_MAX_LENGTH))
+    response_types: Mapped[list[str]] = mapped_column(ARRAY(String(16)), default=list)
+    urgency: Mapped[Urgency] = mapped_column(_text_enum(Urgency, "alert_urgency"))
+    severity: Mapped[Severity] = mapped_column(_text_enum(Severity, "alert_severity"))
+    certainty: Mapped[Certainty] = mapped_column(
+        _text_enum(Certainty, "alert_certainty"), default=Certainty.OBSERVED
+    )
     headline: Mapped[str] = mapped_column(String(HEADLINE_MAX_LENGTH))
     body: Mapped[str] = mapped_column(Text)
-    crime_type: Mapped[CrimeType] = mapped_column(_text_enum(CrimeType, "alert_crime_type"))
-    severity: Mapped[Severity] = mapped_column(_text_enum(Severity, "alert_severity"))
-    urgency: Mapped[Urgency] = mapped_column(_text_enum(Urgency, "alert_urgency"))
+    instruction: Mapped[str | None] = mapped_column(Text)
+    web: Mapped[str | None] = mapped_column(String(WEB_MAX_LENGTH))
+    contact: Mapped[str | None] = mapped_column(String(CONTACT_MAX_LENGTH))
+    expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Further languages: [{"language", "headline", "description", "instruction"}].
+    translations: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # --- the CAP <area> ---
+    area_desc: Mapped[str] = mapped_column(String(AREA_DESC_MAX_LENGTH))
     target_ward_codes: Mapped[list[str]] = mapped_column(ARRAY(String(WARD_CODE_LENGTH)))
+    target_borough_codes: Mapped[list[str]] = mapped_column(
+        ARRAY(String(WARD_CODE_LENGTH)), default=list
+    )
+    # [{"lat", "lon", "radius_km"}] and [[[lat, lon], ...]] (CAP's own order: latitude first).
+    target_circles: Mapped[list[dict[str, float]]] = mapped_column(JSONB, default=list)
+    target_polygons: Mapped[list[list[list[float]]]] = mapped_column(JSONB, default=list)
+    # --- Tawny's own ---
+    state: Mapped[AlertState] = mapped_column(
+        _text_enum(AlertState, "alert_state"), default=AlertState.DRAFT
+    )
+    crime_type: Mapped[CrimeType] = mapped_column(_text_enum(CrimeType, "alert_crime_type"))
+    reference: Mapped[str | None] = mapped_column(String(REFERENCE_MAX_LENGTH))
+    audience: Mapped[Audience] = mapped_column(
+        _text_enum(Audience, "alert_audience"), default=Audience.RESIDENTS
+    )
+    channels: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    # [{"clothing", "height", "build", "vehicle", "distinguishing_marks", "appearance"}]
+    suspects: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    no_victim_details_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     # Who wrote it, as the access token names them: a member id and pseudonym, never an
-    # email address or a real name.
+    # email address or a real name. Whether they were an officer decides how many officers
+    # must still approve it.
     author_id: Mapped[uuid.UUID]
     author_pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM_MAX_LENGTH))
+    author_is_officer: Mapped[bool] = mapped_column(Boolean, default=True)
+    approver_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), default=list)
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
+        UniqueConstraint("sender", "identifier", name="uq_alerts_sender_identifier"),
         CheckConstraint(f"char_length(body) BETWEEN 1 AND {BODY_MAX_LENGTH}", name="body_length"),
         CheckConstraint(
-            f"cardinality(target_ward_codes) BETWEEN 1 AND {MAX_TARGET_WARDS}",
-            name="target_ward_count",
+            f"cardinality(target_ward_codes) <= {MAX_TARGET_WARDS}"
+            f" AND cardinality(target_borough_codes) <= {MAX_TARGET_BOROUGHS}"
+            " AND cardinality(target_ward_codes) + cardinality(target_borough_codes) >= 1",
+            name="target_geocodes",
         ),
         CheckConstraint(
-            "state <> 'published' OR published_at IS NOT NULL", name="published_has_time"
+            "state NOT IN ('published', 'updated', 'cancelled', 'resolved', 'expired')"
+            " OR published_at IS NOT NULL",
+            name="published_has_time",
+        ),
+        CheckConstraint("state <> 'scheduled' OR scheduled_for IS NOT NULL", name="scheduled_time"),
+        CheckConstraint(
+            "(msg_type = 'Alert') = (references_id IS NULL)", name="follow_up_references"
+        ),
+        CheckConstraint(
+            f"categories <@ ARRAY[{_values(Category)}]::varchar[] AND cardinality(categories) >= 1",
+            name="categories_known",
+        ),
+        CheckConstraint(
+            f"channels <@ ARRAY[{_values(Channel)}]::varchar[] AND cardinality(channels) >= 1",
+            name="channels_known",
         ),
         # The officers' list: newest first, optionally one state only.
         Index("ix_alerts_created_at", "created_at"),
         Index("ix_alerts_state_created_at", "state", "created_at"),
+        Index("ix_alerts_references_id", "references_id"),
+        # What the schedulers look for.
+        Index(
+            "ix_alerts_scheduled_for",
+            "scheduled_for",
+            postgresql_where=text("state = 'scheduled'"),
+        ),
+        Index(
+            "ix_alerts_live_expires",
+            "expires",
+            postgresql_where=text("state IN ('published', 'updated')"),
+        ),
+        # The public feeds: live alerts touching a ward or a borough.
+        Index("ix_alerts_target_ward_codes", "target_ward_codes", postgresql_using="gin"),
+        Index("ix_alerts_target_borough_codes", "target_borough_codes", postgresql_using="gin"),
+    )
+
+
+class AuditAction(StrEnum):
+    DRAFTED = "drafted"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    APPROVED = "approved"
+    SCHEDULED = "scheduled"
+    UNSCHEDULED = "unscheduled"
+    PUBLISHED = "published"
+    UPDATED = "updated"
+    CANCELLED = "cancelled"
+    RESOLVED = "resolved"
+    EXPIRED = "expired"
+
+
+class AuditEntry(UUIDPrimaryKey, Base):
+    """Who did what to an alert, and when. Rows are only ever added."""
+
+    __tablename__ = "alert_audit"
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("alerts.id", ondelete="CASCADE"))
+    # The CAP message this produced (an Update's or Cancel's own id), if any.
+    message_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    action: Mapped[AuditAction] = mapped_column(_text_enum(AuditAction, "audit_action"))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    # None when the platform itself acted (a schedule fell due, an alert expired).
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    actor_pseudonym: Mapped[str | None] = mapped_column(String(PSEUDONYM_MAX_LENGTH))
+    note: Mapped[str | None] = mapped_column(String(500))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_alert_audit_alert_id_at", "alert_id", "at"),)
+
+
+REPLY_MAX_LENGTH = 1000
+
+
+class Usefulness(Timestamps, Base):
+    """One member's mark on one alert: useful or not. Marking again replaces the mark."""
+
+    __tablename__ = "alert_usefulness"
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    useful: Mapped[bool] = mapped_column(Boolean)
+
+
+class Reply(UUIDPrimaryKey, Timestamps, Base):
+    """A member's reply to an alert, for the authoring team's inbox, and staff's answer.
+    The member appears by id and pseudonym only."""
+
+    __tablename__ = "alert_replies"
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("alerts.id", ondelete="CASCADE"))
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    member_pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM_MAX_LENGTH))
+    text: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    answered_by_pseudonym: Mapped[str | None] = mapped_column(String(PSEUDONYM_MAX_LENGTH))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            f"char_length(text) BETWEEN 1 AND {REPLY_MAX_LENGTH}", name="reply_text_length"
+        ),
+        CheckConstraint(
+            f"answer IS NULL OR char_length(answer) BETWEEN 1 AND {REPLY_MAX_LENGTH}",
+            name="reply_answer_length",
+        ),
+        Index("ix_alert_replies_alert_id_created_at", "alert_id", "created_at"),
+        # The per-member rate limit counts a member's recent replies.
+        Index("ix_alert_replies_member_id_created_at", "member_id", "created_at"),
     )
 
 

@@ -1,34 +1,76 @@
-"""The geo service: boundaries, ward subscriptions, and alert audience resolution.
+"""The geo service: boundaries, subscriptions (wards, neighbours, circles, drawn areas),
+lookups, audience preview, and the resolution of each published alert into batches of
+recipients for dispatch.
 
 uvicorn services.geo.app:create_app --factory
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from services.geo.audience.consumers import audience_consumer
+from services.geo.audience.endpoints import router as audience_router
 from services.geo.boundaries.endpoints import admin_router as boundaries_admin_router
 from services.geo.boundaries.endpoints import router as boundaries_router
 from services.geo.config import GeoSettings
+from services.geo.lookup.endpoints import router as lookup_router
+from services.geo.lookup.geocoders import build_geocoder
 from services.geo.models import OutboxMessage, ProcessedEvent
+from services.geo.subscriptions.consumers import members_consumer
 from services.geo.subscriptions.endpoints import router as subscriptions_router
 from shared.app import create_service_app
+from shared.runtime import ServiceRuntime
 
 DESCRIPTION = """\
-London's boroughs and wards (versioned ONS boundary sets), members' ward subscriptions, and
-the resolution of each published alert into batches of recipients for dispatch."""
+London's boroughs and wards (versioned ONS boundary sets, neighbours, simplified map layers),
+point and postcode lookup, members' subscriptions (wards, a ward and its neighbours, circles,
+drawn areas; with crime-type and severity filters), the audience preview for officers, and the
+resolution of each published alert into batches of recipients for dispatch."""
 
 
 def create_app(settings: GeoSettings | None = None) -> FastAPI:
     settings = settings or GeoSettings()
-    return create_service_app(
+
+    async def on_startup(app: FastAPI, _runtime: ServiceRuntime) -> None:
+        app.state.geocoder = build_geocoder(
+            settings.geocoder,
+            csv_path=settings.postcodes_csv_path,
+            api_url=settings.postcodes_api_url,
+            timeout_s=settings.geocoder_timeout_s,
+        )
+
+    app = create_service_app(
         name="geo",
         title="Tawny geo",
         description=DESCRIPTION,
         settings=settings,
-        routers=(boundaries_router, boundaries_admin_router, subscriptions_router),
+        routers=(
+            boundaries_router,
+            boundaries_admin_router,
+            lookup_router,
+            subscriptions_router,
+            audience_router,
+        ),
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,
-        consumers=(audience_consumer(settings),),
+        consumers=(audience_consumer(settings), members_consumer()),
+        on_startup=on_startup,
     )
+    service_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with service_lifespan(app):
+            try:
+                yield
+            finally:
+                geocoder = getattr(app.state, "geocoder", None)
+                if geocoder is not None:
+                    await geocoder.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app

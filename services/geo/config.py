@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+# Beside the repository, as in development checkouts (../shared/data/london).
+DEFAULT_POSTCODES_CSV = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "london" / "postcodes.csv"
+)
 
 
 class GeoSettings(ServiceSettings):
@@ -43,5 +51,58 @@ class GeoSettings(ServiceSettings):
         default=50,
         ge=1,
         le=10_000,
-        description="Most wards one member may subscribe to",
+        description="Most subscriptions (areas watched) one member may have",
+    )
+    max_circle_radius_m: float = Field(
+        default=5_000.0,
+        ge=100.0,
+        le=50_000.0,
+        description="Largest radius, in metres, of a watched or targeted circle (smallest: 100)",
+    )
+    max_polygon_vertices: int = Field(
+        default=10_000,
+        ge=4,
+        le=1_000_000,
+        description="Most vertices of a drawn polygon (subscriptions and alert targets)",
+    )
+    max_subscription_area_km2: float = Field(
+        default=100.0,
+        gt=0,
+        le=10_000,
+        description="Largest area, in km², of a polygon a member may watch",
+    )
+    max_target_area_km2: float = Field(
+        default=2_500.0,
+        gt=0,
+        le=100_000,
+        description="Largest area, in km², of one polygon an alert may target (London: 1,572)",
+    )
+    max_area_body_bytes: int = Field(
+        default=2_000_000,
+        ge=1024,
+        le=100_000_000,
+        description="Largest request body, in bytes, of the subscription and preview endpoints",
+    )
+    map_simplify_tolerance_deg: float = Field(
+        default=0.0003,
+        ge=0,
+        le=0.01,
+        description="Tolerance, in degrees, of the simplified borough and ward GeoJSON for the map",
+    )
+    geocoder: Literal["csv", "http", "none"] = Field(
+        default="csv",
+        description="Postcode lookup: the offline CSV file, a postcodes.io-compatible API, or none",
+    )
+    postcodes_csv_path: str = Field(
+        default=str(DEFAULT_POSTCODES_CSV),
+        max_length=1000,
+        description="The CSV geocoder's file (postcode,lat,lon,ward_code,borough_code)",
+    )
+    postcodes_api_url: str = Field(
+        default="https://api.postcodes.io",
+        max_length=500,
+        description="Base URL of the postcodes.io-compatible API (geocoder=http)",
+    )
+    geocoder_timeout_s: float = Field(
+        default=3.0, gt=0, le=60, description="Timeout of one HTTP geocoder request"
     )

@@ -100,3 +100,69 @@ class RequestBodyTooLargeError(GeoError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"The request body is over {limit} bytes.", max_bytes=limit)
+
+
+class InvalidAreaError(GeoError):
+    """A circle, polygon or point that cannot be used: malformed, invalid (self-intersecting),
+    too large, out of range or outside the UK."""
+
+    status_code = 422
+    slug = "invalid-area"
+    title = "The area is not valid"
+
+
+class UnknownBoroughError(GeoError):
+    status_code = 422
+    slug = "unknown-borough"
+    title = "Unknown borough"
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"There is no borough {code} in the current boundary set.", code=code)
+
+
+class NoBoundarySetError(GeoError):
+    """Nothing has been imported yet: geometry questions cannot be answered."""
+
+    status_code = 503
+    slug = "no-boundary-set"
+    title = "No boundaries imported"
+
+    def __init__(self) -> None:
+        super().__init__("No boundary set has been imported yet.")
+
+
+class PlaceNotFoundError(GeoError):
+    status_code = 404
+    slug = "place-not-found"
+    title = "Not in any ward"
+
+    def __init__(self, lat: float, lon: float) -> None:
+        super().__init__(
+            f"The point ({lat}, {lon}) is in no ward of the current boundary set.",
+            lat=lat,
+            lon=lon,
+        )
+
+
+class InvalidPostcodeError(GeoError):
+    status_code = 422
+    slug = "invalid-postcode"
+    title = "Not a UK postcode"
+
+    def __init__(self, postcode: str) -> None:
+        super().__init__(f"{postcode[:20]!r} is not a UK postcode.")
+
+
+class PostcodeNotFoundError(GeoError):
+    status_code = 404
+    slug = "postcode-not-found"
+    title = "Unknown postcode"
+
+    def __init__(self, postcode: str) -> None:
+        super().__init__(f"The postcode {postcode} is not known.", postcode=postcode)
+
+
+class GeocoderUnavailableError(GeoError):
+    status_code = 503
+    slug = "geocoder-unavailable"
+    title = "Postcode lookup is unavailable"

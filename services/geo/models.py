@@ -12,18 +12,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
+    SmallInteger,
     String,
-    UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
@@ -32,6 +35,9 @@ from shared.outbox import OutboxMixin
 
 CODE_LENGTH = 9  # ONS GSS codes: one letter and eight digits, e.g. E05013806
 NAME_LENGTH = 200
+LABEL_LENGTH = 100
+CATEGORY_LENGTH = 32
+SUBSCRIPTION_KINDS = ("home", "ward", "neighbours", "circle", "polygon")
 
 
 class Base(DeclarativeBase):
@@ -101,33 +107,144 @@ class Ward(BoundingBox, Base):
     geometry: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
+class WardNeighbour(Base):
+    """Two wards of one set that touch (or meet at a corner), computed on import. Stored in
+    both directions, so that "the neighbours of W" is one index range."""
+
+    __tablename__ = "ward_neighbours"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["set_id", "ward_code"], ["wards.set_id", "wards.code"], ondelete="CASCADE"
+        ),
+    )
+
+    set_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    ward_code: Mapped[str] = mapped_column(String(CODE_LENGTH), primary_key=True)
+    neighbour_code: Mapped[str] = mapped_column(String(CODE_LENGTH), primary_key=True)
+
+
 class Subscription(UUIDPrimaryKey, Base):
-    """A member watches a ward. No foreign key to ``wards``: those rows belong to one boundary
-    set, while a subscription must survive the import of the next one."""
+    """One area a member watches, with its filters. No foreign key to ``wards``: those rows
+    belong to one boundary set, while a subscription must survive the import of the next one.
+
+    ``kind`` says which columns describe the area: ``home``, ``ward`` and ``neighbours`` name
+    a ward; ``circle`` has a centre and radius; ``polygon`` has a GeoJSON Polygon. The rows
+    that resolution reads are in ``watched_wards`` and ``area_cells``, kept in step with this
+    one by the subscriptions service.
+    """
 
     __tablename__ = "subscriptions"
     __table_args__ = (
-        UniqueConstraint("member_id", "ward_code"),
-        # Audience resolution filters by ward and reads only member_id: with both columns in
-        # the index it is an index-only scan, already in member_id order within each ward.
-        Index("ix_subscriptions_ward_code_member_id", "ward_code", "member_id"),
+        CheckConstraint("kind IN ('home', 'ward', 'neighbours', 'circle', 'polygon')", name="kind"),
+        # One subscription per member, kind and ward (a home ward may also be watched with its
+        # neighbours); one home ward per member.
+        Index(
+            "uq_subscriptions_member_kind_ward",
+            "member_id",
+            "kind",
+            "ward_code",
+            unique=True,
+            postgresql_where=text("ward_code IS NOT NULL"),
+        ),
+        Index(
+            "uq_subscriptions_member_home",
+            "member_id",
+            unique=True,
+            postgresql_where=text("kind = 'home'"),
+        ),
+        Index("ix_subscriptions_member_id", "member_id"),
     )
 
     member_id: Mapped[uuid.UUID]
-    ward_code: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    kind: Mapped[str] = mapped_column(String(16), default="ward")
+    ward_code: Mapped[str | None] = mapped_column(String(CODE_LENGTH))
+    center_lat: Mapped[float | None] = mapped_column(Float)
+    center_lon: Mapped[float | None] = mapped_column(Float)
+    radius_m: Mapped[float | None] = mapped_column(Float)
+    geometry: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    label: Mapped[str | None] = mapped_column(String(LABEL_LENGTH))
+    categories: Mapped[list[str] | None] = mapped_column(ARRAY(String(CATEGORY_LENGTH)))
+    # The categories as bits (services.geo.targeting.filters), copied into the index rows.
+    categories_mask: Mapped[int | None] = mapped_column(Integer)
+    min_severity: Mapped[int] = mapped_column(SmallInteger, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WatchedWard(Base):
+    """The ward-code index: every ward a subscription's area touches. A ward or home
+    subscription has one row, a neighbours subscription its ward and each neighbour, a circle
+    or polygon each ward it intersects in the current set (``by_geometry``; recomputed on
+    import). The filters are copied here so that resolution reads this table alone, with an
+    index-only scan in member order within each ward."""
+
+    __tablename__ = "watched_wards"
+    __table_args__ = (
+        Index(
+            "ix_watched_wards_ward_code_member_id",
+            "ward_code",
+            "member_id",
+            postgresql_include=["by_geometry", "min_severity", "categories_mask"],
+        ),
+    )
+
+    subscription_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True
+    )
+    ward_code: Mapped[str] = mapped_column(String(CODE_LENGTH), primary_key=True)
+    member_id: Mapped[uuid.UUID]
+    by_geometry: Mapped[bool] = mapped_column(Boolean, default=False)
+    min_severity: Mapped[int] = mapped_column(SmallInteger)
+    categories_mask: Mapped[int | None] = mapped_column(Integer)
+
+
+class AreaCell(Base):
+    """The H3 index of circles and drawn polygons: the compacted cells that cover each area,
+    ``interior`` when the whole cell lies inside it. ``key`` is the cell's first descendant
+    at the index resolution, so that every cell under a target cell is one B-tree range, and
+    (``key``, ``res``) names a cell exactly (see services.geo.targeting.cells)."""
+
+    __tablename__ = "area_cells"
+    __table_args__ = (Index("ix_area_cells_key_res", "key", "res"),)
+
+    subscription_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    res: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    interior: Mapped[bool] = mapped_column(Boolean)
+    member_id: Mapped[uuid.UUID]
+    min_severity: Mapped[int] = mapped_column(SmallInteger)
+    categories_mask: Mapped[int | None] = mapped_column(Integer)
+
+
+class AlertRecipientSet(Base):
+    """Who an alert reached: its member ids, sorted and packed 16 bytes each (16 MB for a
+    million), so that its updates and cancellations reach exactly the same people."""
+
+    __tablename__ = "alert_recipient_sets"
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    boundary_set_id: Mapped[uuid.UUID | None]
+    recipient_count: Mapped[int] = mapped_column(Integer)
+    members: Mapped[bytes] = mapped_column(LargeBinary)
+    resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class AlertAudience(UUIDPrimaryKey, Base):
     """How one AlertPublished event was resolved. An alert that is updated is published again
-    under a new event id, so there may be several rows per alert."""
+    under a new event id, so there may be several rows per alert. ``resolve_ms`` is finding
+    the audience; ``duration_ms`` also counts staging its batches."""
 
     __tablename__ = "alert_audiences"
 
     alert_id: Mapped[uuid.UUID] = mapped_column(index=True)
     event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    msg_type: Mapped[str] = mapped_column(String(16), default="Alert")
+    boundary_set_id: Mapped[uuid.UUID | None]
+    reused_recipient_set: Mapped[bool] = mapped_column(Boolean, default=False)
     recipient_count: Mapped[int] = mapped_column(Integer)
     batch_count: Mapped[int] = mapped_column(Integer)
+    resolve_ms: Mapped[float] = mapped_column(Float, default=0.0)
     duration_ms: Mapped[float] = mapped_column(Float)
     resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -9,6 +9,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.types import Message
 
+from services.geo.config import GeoSettings
 from services.geo.dependencies import geo_settings
 from services.geo.errors import RequestBodyTooLargeError
 
@@ -21,11 +22,15 @@ class BodySizeCappedRoute(APIRoute):
     this keeps every error problem+json and reads the limit from the settings at request time.
     """
 
+    @staticmethod
+    def body_limit(settings: GeoSettings) -> int:
+        return settings.max_import_body_bytes
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def capped(request: Request) -> Response:
-            limit = geo_settings(request).max_import_body_bytes
+            limit = self.body_limit(geo_settings(request))
             declared = request.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise RequestBodyTooLargeError(limit)
@@ -37,6 +42,16 @@ class BodySizeCappedRoute(APIRoute):
             return await handler(Request(request.scope, _replay(bytes(body), request)))
 
         return capped
+
+
+class AreaBodyCappedRoute(BodySizeCappedRoute):
+    """The same for endpoints that take one drawn area (``settings.max_area_body_bytes``):
+    a polygon of the most vertices allowed is a few hundred kilobytes, so anything far
+    larger is refused before it is parsed."""
+
+    @staticmethod
+    def body_limit(settings: GeoSettings) -> int:
+        return settings.max_area_body_bytes
 
 
 def _replay(body: bytes, request: Request) -> Callable[[], Coroutine[Any, Any, Message]]:

@@ -8,11 +8,19 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from services.identity.accounts.endpoints import router as accounts_router
+from services.identity.audit.endpoints import router as audit_router
+from services.identity.clients.endpoints import router as clients_router
 from services.identity.config import IdentitySettings
 from services.identity.members.endpoints import router as members_router
 from services.identity.members.service import MemberService
 from services.identity.models import OutboxMessage, Role
+from services.identity.organisations.endpoints import router as organisations_router
+from services.identity.organisations.repository import OrganisationRepository
+from services.identity.organisations.service import OrganisationService
 from services.identity.passwords import warm_up
+from services.identity.rights.endpoints import router as rights_router
+from services.identity.staff.endpoints import router as staff_router
 from services.identity.tokens.endpoints import router as tokens_router
 from services.identity.tokens.service import SigningKeyService
 from shared.app import create_service_app
@@ -30,7 +38,11 @@ JWKS_PATH = "/.well-known/jwks.json"
 def _seeds(settings: IdentitySettings) -> list[tuple[str, str, list[str]]]:
     candidates = [
         (settings.seed_officer_email, settings.seed_officer_password, [Role.OFFICER]),
-        (settings.seed_admin_email, settings.seed_admin_password, [Role.ADMIN, Role.OFFICER]),
+        (
+            settings.seed_admin_email,
+            settings.seed_admin_password,
+            [Role.PLATFORM_ADMIN, Role.OFFICER],
+        ),
         (settings.seed_resident_email, settings.seed_resident_password, [Role.RESIDENT]),
     ]
     return [
@@ -40,21 +52,44 @@ def _seeds(settings: IdentitySettings) -> list[tuple[str, str, list[str]]]:
     ]
 
 
+async def _seed_borough_commands(runtime: ServiceRuntime, settings: IdentitySettings) -> None:
+    path = settings.wards_csv()
+    if path is None:
+        return
+    async with session_scope(runtime.sessions) as session:
+        await OrganisationService(session).seed_borough_commands(path)
+
+
 async def _seed_members(runtime: ServiceRuntime, settings: IdentitySettings) -> None:
     for email, password, roles in _seeds(settings):
         async with session_scope(runtime.sessions) as session:
-            await MemberService(session, settings).seed(email, password, roles)
+            organisation_id = None
+            if Role.OFFICER.value in roles and settings.seed_officer_borough_code:
+                command = await OrganisationRepository(session).get_by_code(
+                    settings.seed_officer_borough_code
+                )
+                organisation_id = command.id if command else None
+            await MemberService(session, settings).seed(
+                email,
+                password,
+                roles,
+                organisation_id=organisation_id,
+                totp_exempt=settings.seeded_members_skip_totp,
+            )
 
 
 def own_tokens_verifier(app: FastAPI, settings: IdentitySettings) -> JWKSVerifier:
     """Identity checks its own tokens against its own JWKS endpoint, called in-process.
 
-    The client holds no connections (ASGITransport), so it needs no closing at shutdown.
+    The client holds no connections (ASGITransport), so it needs no closing at shutdown. A kid
+    it does not know is looked up at once (no minimum interval): the lookup is one local query,
+    and identity must accept its own new key from the first token it signs.
     """
     return JWKSVerifier(
         f"{SELF_BASE_URL}{JWKS_PATH}",
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
+        min_refresh_s=0.0,
         http=httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url=SELF_BASE_URL, timeout=5.0
         ),
@@ -68,6 +103,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         async with session_scope(runtime.sessions) as session:
             kid = await SigningKeyService(session).ensure_active_key()
         log.info("identity.signing_key.ready", kid=kid)
+        await _seed_borough_commands(runtime, settings)
         await _seed_members(runtime, settings)
         await warm_up()
         app.state.jwks_verifier = own_tokens_verifier(app, settings)
@@ -77,10 +113,21 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         title="Tawny identity",
         description=(
             "Members register with an email address, verify it, and sign in for short-lived "
-            "access tokens signed with Ed25519; other services verify them with the JWKS."
+            "access tokens signed with Ed25519 (other services verify them with the JWKS) and "
+            "rotating refresh tokens. Staff roles need TOTP; organisations carry ward areas; "
+            "staff actions are written to a hash-chained audit log."
         ),
         settings=settings,
-        routers=[members_router, tokens_router],
+        routers=[
+            members_router,
+            tokens_router,
+            accounts_router,
+            organisations_router,
+            staff_router,
+            audit_router,
+            clients_router,
+            rights_router,
+        ],
         outbox_model=OutboxMessage,
         on_startup=on_startup,
     )

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import Environment, ServiceSettings
+
+# Where the London wards file sits beside the repository in development checkouts.
+DEV_WARDS_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "london" / "wards.csv"
+# How long another service may keep identity's key set (shared.auth.JWKSVerifier's max age).
+JWKS_MAX_CACHE_S = 300
 
 
 class IdentitySettings(ServiceSettings):
@@ -31,6 +38,88 @@ class IdentitySettings(ServiceSettings):
         ge=1,
         le=168,
         description="How many hours an email-verification link stays usable",
+    )
+    refresh_token_ttl_h: int = Field(
+        default=720,
+        ge=1,
+        le=2160,
+        description="Lifetime of a refresh token in hours; each use replaces it with a new one",
+    )
+    signing_key_grace_s: int = Field(
+        default=1800,
+        ge=60,
+        le=86_400,
+        description=(
+            "After a key rotation, how long the previous key stays in the JWKS once the new "
+            "one signs; at "
+            "least the access-token lifetime plus 5 minutes of JWKS caching"
+        ),
+    )
+    signing_key_publish_ahead_s: int = Field(
+        default=360,
+        ge=0,
+        le=86_400,
+        description=(
+            "After a key rotation, how long the new key is only published before it signs: "
+            "longer than other services cache the JWKS (5 minutes)"
+        ),
+    )
+    password_reset_ttl_min: int = Field(
+        default=60,
+        ge=5,
+        le=1440,
+        description="How many minutes a password-reset link stays usable",
+    )
+    data_keys: SecretStr | None = Field(
+        default=None,
+        max_length=2000,
+        description=(
+            "Keys that encrypt personal data and TOTP secrets (AES-256-GCM): comma-separated "
+            "`key-id:base64url-32-bytes`; the first encrypts, all decrypt. Required in production"
+        ),
+    )
+    blind_index_key: SecretStr | None = Field(
+        default=None,
+        max_length=100,
+        description=(
+            "HMAC key (base64url, 32 bytes) of the email blind index that finds a member by "
+            "address; changing it needs a re-index. Required in production"
+        ),
+    )
+    borough_wards_csv: Path | None = Field(
+        default=None,
+        description=(
+            "CSV with code, borough_code and borough_name columns: a borough command is registered "
+            "for each borough with its wards at startup. Unset in development: "
+            "../shared/data/london/wards.csv when present"
+        ),
+    )
+    seed_officer_borough_code: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Development only: the borough command (e.g. E09000001) of the seeded officer",
+    )
+    seeded_members_skip_totp: bool = Field(
+        default=True,
+        description=(
+            "Seeded members sign in without TOTP even in staff roles (never in production, where "
+            "seeding is refused)"
+        ),
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1,::1",
+        max_length=1000,
+        description=(
+            "Comma-separated IPs of proxies (the gateway) whose X-Forwarded-For names the client "
+            "IP that sign-in throttling counts; a request from one without that header is "
+            "throttled by account only. Empty: every direct peer is a client"
+        ),
+    )
+    sign_in_free_failures_per_ip: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="Failed sign-ins from one IP (any account) before each next attempt is delayed",
     )
     seed_officer_email: EmailStr | None = Field(
         default=None,
@@ -81,11 +170,35 @@ class IdentitySettings(ServiceSettings):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _old_keys_outlive_their_tokens(self) -> IdentitySettings:
+        if self.signing_key_grace_s < self.access_token_ttl_s + JWKS_MAX_CACHE_S:
+            raise ValueError(
+                "IDENTITY_SIGNING_KEY_GRACE_S must be at least the access-token lifetime "
+                f"plus {JWKS_MAX_CACHE_S} s"
+            )
+        return self
+
+    def trusted_proxy_ips(self) -> frozenset[str]:
+        return frozenset(ip.strip() for ip in self.trusted_proxies.split(",") if ip.strip())
+
+    def wards_csv(self) -> Path | None:
+        """The wards file that defines borough commands, if any."""
+        if self.borough_wards_csv is not None:
+            return self.borough_wards_csv
+        if self.environment is Environment.DEVELOPMENT and DEV_WARDS_CSV.is_file():
+            return DEV_WARDS_CSV
+        return None
+
     def check_production(self) -> None:
         if any(
             value is not None
             for value in (self.seed_officer_email, self.seed_admin_email, self.seed_resident_email)
         ):
             raise ValueError("seeded members are for development and tests, never production")
+        if self.data_keys is None:
+            raise ValueError("IDENTITY_DATA_KEYS must be set in production")
+        if self.blind_index_key is None:
+            raise ValueError("IDENTITY_BLIND_INDEX_KEY must be set in production")
         if not self.public_base_url.startswith("https://"):
             raise ValueError("IDENTITY_PUBLIC_BASE_URL must be https:// in production")

@@ -75,3 +75,140 @@ class ServiceUnavailableError(IdentityError):
     status_code = 503
     slug = "identity-unavailable"
     title = "Identity is not available"
+
+
+class AccountSuspendedError(IdentityError):
+    status_code = 403
+    slug = "account-suspended"
+    title = "Account suspended"
+
+    def __init__(self) -> None:
+        super().__init__("This account is suspended.")
+
+
+class TooManyAttemptsError(IdentityError):
+    """Sign-in is slowed down after failures; the caller is told how long to wait."""
+
+    status_code = 429
+    slug = "too-many-attempts"
+    title = "Too many attempts"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            f"Too many failed sign-ins; try again in {retry_after_s} seconds.",
+            retry_after_s=retry_after_s,
+        )
+        self.retry_after_s = retry_after_s
+
+
+class TwoFactorRequiredError(IdentityError):
+    status_code = 401
+    slug = "two-factor-required"
+    title = "Two-factor code needed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Staff accounts sign in with a code from the authenticator app (totp_code) or a "
+            "recovery code (recovery_code)."
+        )
+
+
+class TwoFactorStateError(IdentityError):
+    status_code = 409
+    slug = "two-factor-state"
+    title = "Two-factor authentication cannot change like this"
+
+
+class InvalidCodeError(IdentityError):
+    status_code = 400
+    slug = "invalid-code"
+    title = "Code not accepted"
+
+    def __init__(self) -> None:
+        super().__init__("That code is not right or has been used already.")
+
+
+class RefreshTokenInvalidError(IdentityError):
+    """Unknown, expired, revoked or reused: one error, so a thief learns nothing."""
+
+    status_code = 401
+    slug = "refresh-token-invalid"
+    title = "Refresh token not accepted"
+
+    def __init__(self) -> None:
+        super().__init__("Sign in again: this refresh token cannot be used.")
+
+
+class ResetTokenInvalidError(IdentityError):
+    status_code = 400
+    slug = "reset-token-invalid"
+    title = "Password-reset link not accepted"
+
+    def __init__(self) -> None:
+        super().__init__("This password-reset link is not valid, used or expired; ask again.")
+
+
+class OrganisationNotFoundError(IdentityError):
+    status_code = 404
+    slug = "organisation-not-found"
+    title = "Organisation not found"
+
+    def __init__(self) -> None:
+        super().__init__("There is no organisation with that id.")
+
+
+class OrganisationExistsError(IdentityError):
+    status_code = 409
+    slug = "organisation-exists"
+    title = "Organisation exists"
+
+    def __init__(self) -> None:
+        super().__init__("An organisation with this code exists already.")
+
+
+class NotPermittedError(IdentityError):
+    """Signed in with a suitable role, but not for this member or organisation."""
+
+    status_code = 403
+    slug = "forbidden"
+    title = "Not allowed"
+
+
+class ApiClientNotFoundError(IdentityError):
+    status_code = 404
+    slug = "api-client-not-found"
+    title = "API client not found"
+
+    def __init__(self) -> None:
+        super().__init__("There is no API client with that id.")
+
+
+class InvalidClientError(IdentityError):
+    """RFC 6749 5.2 ``invalid_client``: unknown, revoked, or a wrong secret."""
+
+    status_code = 401
+    slug = "invalid-client"
+    title = "Client authentication failed"
+
+    def __init__(self) -> None:
+        super().__init__("The client id or secret is not right.", error="invalid_client")
+
+
+class InvalidScopeError(IdentityError):
+    status_code = 400
+    slug = "invalid-scope"
+    title = "Scope not granted"
+
+    def __init__(self) -> None:
+        super().__init__("This client may not ask for that scope.", error="invalid_scope")
+
+
+class UnsupportedGrantError(IdentityError):
+    status_code = 400
+    slug = "unsupported-grant-type"
+    title = "Grant type not supported"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Only grant_type=client_credentials is supported.", error="unsupported_grant_type"
+        )

@@ -1,5 +1,6 @@
-"""Identity's tables: members, their email-verification tokens, the token-signing keys, and
-the outbox its events leave through."""
+"""Identity's tables: members and organisations, email-verification and password-reset tokens,
+refresh tokens, sign-in throttles, the token-signing keys, the audit log, and the outbox its
+events leave through."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
+    Integer,
+    LargeBinary,
     String,
     Text,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
@@ -30,31 +35,114 @@ class Base(DeclarativeBase):
 
 class Role(StrEnum):
     RESIDENT = "resident"
+    BUSINESS = "business"
+    COORDINATOR = "coordinator"
     OFFICER = "officer"
-    ADMIN = "admin"
+    PARTNER = "partner"
+    VERIFIER = "verifier"
+    ORG_ADMIN = "org_admin"
+    PLATFORM_ADMIN = "platform_admin"
+
+
+# Roles that act on other people's data or speak for an organisation: they need TOTP.
+STAFF_ROLES = frozenset(
+    {
+        Role.COORDINATOR,
+        Role.OFFICER,
+        Role.PARTNER,
+        Role.VERIFIER,
+        Role.ORG_ADMIN,
+        Role.PLATFORM_ADMIN,
+    }
+)
+
+# Tokens of platform admins also carry the skeleton's ``admin`` role, which geo, alerts and
+# dispatch still check; drop it once they ask for ``platform_admin``.
+LEGACY_ADMIN_ROLE = "admin"
+
+
+class OrganisationKind(StrEnum):
+    BOROUGH_COMMAND = "borough_command"
+    NW_SCHEME = "nw_scheme"
+    PARTNER_AGENCY = "partner_agency"
+
+
+class VerificationLevel(StrEnum):
+    EMAIL = "email"
+    ADDRESS = "address"
+    IDENTITY = "identity"
 
 
 EMAIL_MAX_LENGTH = 254
 PSEUDONYM_MAX_LENGTH = 40
+ORGANISATION_CODE_MAX_LENGTH = 40
+ORGANISATION_NAME_MAX_LENGTH = 120
+WARD_CODE_LENGTH = 9
+MAX_AREA_WARDS = 400
+
+_ROLE_LIST = ", ".join(f"'{role.value}'" for role in Role)
+_KIND_LIST = ", ".join(f"'{kind.value}'" for kind in OrganisationKind)
+_LEVEL_LIST = ", ".join(f"'{level.value}'" for level in VerificationLevel)
+
+
+class Organisation(UUIDPrimaryKey, Timestamps, Base):
+    """A borough command, a Neighbourhood Watch scheme or a partner agency, with its area.
+
+    Identity does not own geography: the area is a list of ward codes that an admin (or, in
+    development, the wards file) registers with the organisation.
+    """
+
+    __tablename__ = "organisations"
+    __table_args__ = (CheckConstraint(f"kind IN ({_KIND_LIST})", name="kind_known"),)
+
+    kind: Mapped[str] = mapped_column(String(20))
+    code: Mapped[str] = mapped_column(String(ORGANISATION_CODE_MAX_LENGTH), unique=True)
+    name: Mapped[str] = mapped_column(String(ORGANISATION_NAME_MAX_LENGTH))
+    ward_codes: Mapped[list[str]] = mapped_column(ARRAY(String(WARD_CODE_LENGTH)), default=list)
 
 
 class Member(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "members"
     __table_args__ = (
         CheckConstraint(
-            "cardinality(roles) >= 1 AND roles <@ ARRAY['resident', 'officer', 'admin']::varchar[]",
+            f"cardinality(roles) >= 1 AND roles <@ ARRAY[{_ROLE_LIST}]::varchar[]",
             name="roles_known",
         ),
+        CheckConstraint(f"verification_level IN ({_LEVEL_LIST})", name="verification_level_known"),
     )
 
-    # Stored lower-cased and stripped, so a plain unique constraint is case-insensitive.
-    email: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), unique=True)
+    # The address is kept encrypted (crypto.PersonalData); it is found through the HMAC of the
+    # lower-cased, stripped address, so a plain unique constraint is case-insensitive.
+    email_index: Mapped[str] = mapped_column(String(64), unique=True)
+    email_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     password_hash: Mapped[str] = mapped_column(String(255))
     pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM_MAX_LENGTH), unique=True)
     roles: Mapped[list[str]] = mapped_column(
         ARRAY(String(20)), default=lambda: [Role.RESIDENT.value]
     )
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verification_level: Mapped[str] = mapped_column(
+        String(20), default=VerificationLevel.EMAIL.value, server_default="email"
+    )
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The TOTP secret, AES-GCM encrypted (see crypto.py); enabled once a first code confirmed it.
+    totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last accepted time step: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Seeded development members may sign in without TOTP, never in production.
+    totp_exempt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+    @property
+    def is_staff(self) -> bool:
+        return any(role in STAFF_ROLES for role in self.roles)
+
+    @property
+    def suspended(self) -> bool:
+        return self.suspended_at is not None
 
     @property
     def email_verified(self) -> bool:
@@ -83,6 +171,115 @@ class EmailVerification(UUIDPrimaryKey, Base):
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class PasswordReset(UUIDPrimaryKey, Base):
+    """One emailed password-reset link; only the token's SHA-256 is kept."""
+
+    __tablename__ = "password_resets"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RecoveryCode(UUIDPrimaryKey, Base):
+    """A one-time TOTP recovery code (SHA-256 only), shown once at enrolment."""
+
+    __tablename__ = "recovery_codes"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RefreshToken(UUIDPrimaryKey, Base):
+    """One refresh token of a family. Each use replaces it with a new one of the same family;
+    a token presented a second time means it was stolen, and the whole family is revoked."""
+
+    __tablename__ = "refresh_tokens"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SignInThrottle(Base):
+    """Recent failed sign-ins under one key (an IP, an account, or the pair): the next attempt
+    under that key must wait an exponentially growing delay. Keys hold hashes, never emails."""
+
+    __tablename__ = "sign_in_throttles"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """One staff or admin action. Rows are never updated or deleted (a trigger refuses it), and
+    each row's hash covers the previous row's hash, so any edit breaks the chain."""
+
+    __tablename__ = "audit_log"
+
+    position: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column()
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(100))
+    details: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ApiScope(StrEnum):
+    ALERTS_WRITE = "alerts:write"
+    ALERTS_READ = "alerts:read"
+    CAP_WRITE = "cap:write"
+
+
+_SCOPE_LIST = ", ".join(f"'{scope.value}'" for scope in ApiScope)
+API_CLIENT_NAME_MAX_LENGTH = 120
+
+
+class ApiClient(UUIDPrimaryKey, Timestamps, Base):
+    """Another police system that gets tokens with OAuth2 client credentials. Bound to one
+    organisation, whose area its tokens carry. The secret is 32 random bytes, so its SHA-256
+    is enough (no slow hash needed) and is all that is kept; it is shown once."""
+
+    __tablename__ = "api_clients"
+    __table_args__ = (
+        CheckConstraint(
+            f"cardinality(scopes) >= 1 AND scopes <@ ARRAY[{_SCOPE_LIST}]::varchar[]",
+            name="scopes_known",
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(String(API_CLIENT_NAME_MAX_LENGTH))
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[uuid.UUID | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class SigningKey(Base):
     """An Ed25519 key that signs access tokens; its public half is served as a JWK."""
 
@@ -94,6 +291,12 @@ class SigningKey(Base):
         DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # A rotated-in key is published in the JWKS at once but signs only from this time, so every
+    # service has fetched it before it meets a token signed with it. Null: signs at once.
+    signs_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when a newer key takes over: the key stays in the JWKS until then, so tokens it
+    # signed keep verifying for their whole lifetime.
+    retire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OutboxMessage(OutboxMixin, Base):

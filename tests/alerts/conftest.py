@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +18,11 @@ from tests.support.infrastructure import Infrastructure
 from tests.support.tokens import test_verifier
 
 SENDER_NAME = "Tawny (tests)"
+# The official OASIS schema lives beside the repository, never in it.
+CAP_XSD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cap" / "CAP-v1.2.xsd"
+requires_cap_schema = pytest.mark.skipif(
+    not CAP_XSD.is_file(), reason=f"the official CAP 1.2 schema is not at {CAP_XSD}"
+)
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +41,9 @@ def settings(infrastructure: Infrastructure, database_url: str) -> AlertsSetting
         sender_name=SENDER_NAME,
         log_json=False,
         database_pool_size=4,
+        cap_schema_path=str(CAP_XSD) if CAP_XSD.is_file() else None,
+        cap_max_bytes=64 * 1024,
+        scheduler_interval_s=0.5,
     )
 
 

@@ -34,6 +34,7 @@ def alert_request(**overrides: Any) -> dict[str, Any]:
         "body": "Three homes were broken into overnight. Lock windows and doors.",
         "crime_type": "burglary",
         "target_ward_codes": [unique_ward_code()],
+        "no_victim_details_confirmed": True,
     }
     body.update(overrides)
     return body

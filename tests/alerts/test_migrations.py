@@ -38,6 +38,11 @@ VALID_ROW = {
     "target_ward_codes": ["E05000001"],
     "body": "Lock your doors.",
     "published_at": None,
+    "references_id": None,
+    "categories": ["Security"],
+    "channels": ["email"],
+    "target_borough_codes": [],
+    "scheduled_for": None,
 }
 
 
@@ -56,6 +61,15 @@ class TestDatabaseConstraints:
             {"severity": "moderate"},
             {"urgency": "Soon"},
             {"target_ward_codes": []},
+            {"target_ward_codes": [], "target_borough_codes": ["E09000001"], "state": "shouted"},
+            {"state": "scheduled"},
+            {"msg_type": "Update"},
+            {"references_id": "self"},
+            {"categories": ["Crime"]},
+            {"categories": []},
+            {"channels": ["pigeon"]},
+            {"channels": []},
+            {"state": "cancelled", "published_at": None},
             {"body": ""},
             {"state": "published", "published_at": None},
         ],
@@ -70,12 +84,29 @@ class TestDatabaseConstraints:
 
 async def insert_alert(session: AsyncSession, **columns: object) -> None:
     # Raw SQL on purpose: the ORM's enum types would refuse bad values before the database.
+    alert_id = uuid.uuid4()
+    if columns.get("references_id") == "self":
+        columns["references_id"] = alert_id
     await session.execute(
         text(
-            "INSERT INTO alerts (id, state, msg_type, headline, body, crime_type, severity,"
+            "INSERT INTO alerts (id, identifier, sender, cap_status, scope, language, categories,"
+            " event, response_types, certainty, expires, translations, area_desc,"
+            " target_borough_codes, target_circles, target_polygons, audience, channels,"
+            " suspects, no_victim_details_confirmed, author_is_officer, approver_ids,"
+            " references_id, scheduled_for,"
+            " state, msg_type, headline, body, crime_type, severity,"
             " urgency, target_ward_codes, author_id, author_pseudonym, published_at)"
-            " VALUES (:id, :state, :msg_type, 'Headline', :body, :crime_type, :severity,"
+            " VALUES (:id, :identifier, 'tests', 'Actual', 'Public', 'en-GB',"
+            " :categories, 'Burglary', '{}', 'Observed', now() + interval '7 days', '[]',"
+            " 'Wards', :target_borough_codes, '[]', '[]', 'residents', :channels, '[]', true,"
+            " true, '{}', :references_id, :scheduled_for,"
+            " :state, :msg_type, 'Headline', :body, :crime_type, :severity,"
             " :urgency, :target_ward_codes, :author_id, 'PC Owl', :published_at)"
         ),
-        {"id": uuid.uuid4(), "author_id": uuid.uuid4(), **columns},
+        {
+            "id": alert_id,
+            "identifier": f"urn:uuid:{alert_id}",
+            "author_id": uuid.uuid4(),
+            **columns,
+        },
     )

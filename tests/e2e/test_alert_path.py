@@ -165,6 +165,7 @@ class TestOneAlertEndToEnd:
                 "severity": "Moderate",
                 "urgency": "Expected",
                 "target_ward_codes": [watched_ward],
+                "no_victim_details_confirmed": True,
             },
             headers=bearer(officer),
         )
@@ -200,6 +201,26 @@ class TestOneAlertEndToEnd:
             m for m in await messages_to(mailbox, bystander) if headline in m["subject"]
         ]
         assert bystander_mail == []
+
+        # An update is a new CAP message referencing the original, to the same recipients.
+        update_headline = f"Update: arrests made ({run})"
+        updated = await gateway.post(
+            f"/api/alerts/alerts/{alert_id}/updates",
+            json={"headline": update_headline, "no_victim_details_confirmed": True},
+            headers=bearer(officer),
+        )
+        assert updated.status_code == 201, updated.text
+        assert updated.json()["references"] == alert_id
+
+        async def update_mail() -> list[dict[str, Any]]:
+            return [
+                m for m in await messages_to(mailbox, watcher) if update_headline in m["subject"]
+            ]
+
+        assert len(await eventually(update_mail)) == 1
+        assert [
+            m for m in await messages_to(mailbox, bystander) if update_headline in m["subject"]
+        ] == []
 
     async def test_gateway_reports_every_service_ready(self, gateway: httpx.AsyncClient) -> None:
         response = await gateway.get("/readyz")

@@ -12,10 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from shapely.geometry import mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.demo import demo_paths
 from services.geo.models import Subscription
+from services.geo.subscriptions.indexing import WatchedArea, write_index
+from services.geo.targeting.filters import categories_mask
+from services.geo.targeting.wardmap import WardMap
 from shared.events import AlertContent, AlertPublished
 
 PROBLEM_JSON = "application/problem+json"
@@ -63,15 +67,19 @@ def bow_tie() -> dict[str, Any]:
 
 
 def alert_published(
-    target_ward_codes: list[str], alert_id: uuid.UUID | None = None
+    target_ward_codes: list[str],
+    alert_id: uuid.UUID | None = None,
+    *,
+    category: str = "vehicle_crime",
+    severity: str = "Moderate",
 ) -> AlertPublished:
     return AlertPublished(
         content=AlertContent(
             alert_id=alert_id or uuid.uuid4(),
             headline="Moped thefts around the station",
             body="Lock your moped and use a ground anchor.",
-            category="vehicle-crime",
-            severity="Moderate",
+            category=category,
+            severity=severity,
             urgency="Expected",
             sender_name="Met Police, Demo Borough SNT",
             sent_at=datetime.now(UTC),
@@ -80,10 +88,60 @@ def alert_published(
     )
 
 
-async def subscribe(session: AsyncSession, member_id: uuid.UUID, *ward_codes: str) -> None:
+async def subscribe(
+    session: AsyncSession,
+    member_id: uuid.UUID,
+    *ward_codes: str,
+    kind: str = "ward",
+    categories: list[str] | None = None,
+    min_severity: int = 1,
+) -> None:
+    """Ward subscriptions written straight to the tables (with their index rows), so that
+    tests may use wards of no boundary set."""
     for ward_code in ward_codes:
-        session.add(Subscription(member_id=member_id, ward_code=ward_code))
+        await add_area(
+            session,
+            member_id,
+            WatchedArea(kind, ward_code=ward_code),
+            categories=categories,
+            min_severity=min_severity,
+        )
+
+
+async def add_area(
+    session: AsyncSession,
+    member_id: uuid.UUID,
+    area: WatchedArea,
+    *,
+    categories: list[str] | None = None,
+    min_severity: int = 1,
+    ward_map: WardMap | None = None,
+) -> uuid.UUID:
+    mask = categories_mask(categories)
+    row = Subscription(
+        member_id=member_id,
+        kind=area.kind,
+        ward_code=area.ward_code,
+        center_lat=area.circle.lat if area.circle else None,
+        center_lon=area.circle.lon if area.circle else None,
+        radius_m=area.circle.radius_m if area.circle else None,
+        geometry=mapping(area.polygon) if area.polygon is not None else None,
+        categories=categories,
+        categories_mask=mask,
+        min_severity=min_severity,
+    )
+    session.add(row)
     await session.flush()
+    await write_index(
+        session,
+        subscription_id=row.id,
+        member_id=member_id,
+        area=area,
+        min_severity=min_severity,
+        categories_mask=mask,
+        ward_map=ward_map,
+    )
+    return row.id
 
 
 async def read_topic(

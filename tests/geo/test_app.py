@@ -9,7 +9,8 @@ from services.geo.app import create_app
 from services.geo.config import GeoSettings
 
 GEO_PATHS = {"/wards", "/wards/{code}", "/boroughs", "/admin/boundary-sets", "/subscriptions",
-             "/subscriptions/{subscription_id}"}  # fmt: skip
+             "/subscriptions/{subscription_id}", "/audience/preview", "/lookup/point",
+             "/lookup/postcodes/{postcode}", "/map/{layer}.geojson"}  # fmt: skip
 
 
 class TestOpenAPI:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.identity.app import create_app
 from services.identity.config import IdentitySettings
+from shared.auth import JWKSVerifier
 from shared.db import build_engine, build_sessionmaker
 from tests.support.infrastructure import Infrastructure
 
@@ -19,13 +20,22 @@ from tests.support.infrastructure import Infrastructure
 def identity_settings(
     infrastructure: Infrastructure, database_url: str, **overrides: object
 ) -> IdentitySettings:
+    values: dict[str, object] = {
+        # In-process requests all come from 127.0.0.1; tests that need distinct client IPs
+        # send X-Forwarded-For, trusted from there.
+        "trusted_proxies": "127.0.0.1",
+        "sign_in_free_failures_per_ip": 100_000,
+        # A rotated key signs at once here; publishing ahead is tested on the service.
+        "signing_key_publish_ahead_s": 0,
+        **overrides,
+    }
     return IdentitySettings(
         database_url=database_url,
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         kafka_enable_idempotence=infrastructure.kafka_enable_idempotence,
         environment="test",
         public_base_url="https://tawny.example",
-        **overrides,  # type: ignore[arg-type]
+        **values,  # type: ignore[arg-type]
     )
 
 
@@ -88,3 +98,18 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         finally:
             await session.close()
             await transaction.rollback()
+
+
+@pytest.fixture
+async def verifier(app: FastAPI, settings: IdentitySettings) -> AsyncIterator[JWKSVerifier]:
+    """What every other service does with identity's tokens, pointed at this app in-process."""
+    verifier = JWKSVerifier(
+        "http://identity.test/.well-known/jwks.json",
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        http=httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://identity.test"
+        ),
+    )
+    yield verifier
+    await verifier.aclose()

@@ -6,10 +6,16 @@ import uuid
 from typing import Any
 
 import httpx
+import jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.identity.config import IdentitySettings
+from services.identity.crypto import PersonalData
+from services.identity.members.service import MemberService
 from services.identity.models import OutboxMessage
+from services.identity.organisations.repository import OrganisationRepository
+from shared.db import session_scope
 from shared.events import MemberEmailVerified, VerificationEmailRequested
 
 PASSWORD = "a sturdy passphrase 42"
@@ -84,3 +90,80 @@ async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWOR
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
     return token
+
+
+async def create_member(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: IdentitySettings,
+    *roles: str,
+    email: str | None = None,
+    organisation_id: uuid.UUID | None = None,
+    totp_exempt: bool = True,
+) -> tuple[uuid.UUID, str]:
+    """A verified member with these roles, committed; returns the id and the email. Staff are
+    exempt from TOTP unless ``totp_exempt=False`` (as seeded development members are)."""
+    email = email or unique_email("-".join(roles) or "member")
+    async with session_scope(sessions) as session:
+        member = await MemberService(session, settings).seed(
+            email,
+            PASSWORD,
+            list(roles) or ["resident"],
+            organisation_id=organisation_id,
+            totp_exempt=totp_exempt,
+        )
+        assert member is not None
+        return member.id, email
+
+
+async def create_organisation(
+    sessions: async_sessionmaker[AsyncSession],
+    kind: str = "borough_command",
+    ward_codes: tuple[str, ...] = ("E05009288", "E05009289"),
+) -> uuid.UUID:
+    async with session_scope(sessions) as session:
+        organisation = await OrganisationRepository(session).insert_if_free(
+            kind=kind,
+            code=f"test-{uuid.uuid4().hex[:12]}",
+            name="Test organisation",
+            ward_codes=list(ward_codes),
+        )
+        assert organisation is not None
+        return organisation.id
+
+
+async def sign_in_body(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD, **extra: str
+) -> dict[str, Any]:
+    response = await client.post("/tokens", json={"email": email, "password": password, **extra})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
+
+
+async def staged_for_member(
+    sessions: async_sessionmaker[AsyncSession], event_type: str, member_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.envelope["type"].astext == event_type,
+                OutboxMessage.envelope["payload"]["member_id"].astext == str(member_id),
+            )
+            .order_by(OutboxMessage.position)
+        )
+        return [row.envelope["payload"] for row in rows]
+
+
+def email_index(email: str) -> str:
+    """The blind index the test app files this address under (development keys)."""
+    return PersonalData.from_settings(IdentitySettings(environment="test")).email_index(email)

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from services.identity.config import IdentitySettings
+from services.identity.config import DEV_WARDS_CSV, IdentitySettings
+
+KEYS = "k1:" + base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
+INDEX_KEY = base64.urlsafe_b64encode(bytes(range(32, 64))).decode()
 
 
 class TestIdentitySettings:
@@ -48,5 +54,34 @@ class TestIdentitySettings:
 
     def test_production_needs_https_links(self) -> None:
         with pytest.raises(ValidationError, match="https"):
-            IdentitySettings(environment="production", public_base_url="http://tawny.london")
-        assert IdentitySettings(environment="production", public_base_url="https://tawny.london")
+            IdentitySettings(
+                environment="production",
+                public_base_url="http://tawny.london",
+                data_keys=KEYS,
+                blind_index_key=INDEX_KEY,
+            )
+        assert IdentitySettings(
+            environment="production",
+            public_base_url="https://tawny.london",
+            data_keys=KEYS,
+            blind_index_key=INDEX_KEY,
+        )
+
+    def test_production_needs_data_keys(self) -> None:
+        with pytest.raises(ValidationError, match="IDENTITY_DATA_KEYS"):
+            IdentitySettings(environment="production", public_base_url="https://tawny.london")
+        with pytest.raises(ValidationError, match="IDENTITY_BLIND_INDEX_KEY"):
+            IdentitySettings(
+                environment="production", public_base_url="https://tawny.london", data_keys=KEYS
+            )
+
+    def test_old_signing_keys_outlive_the_tokens_they_signed(self) -> None:
+        with pytest.raises(ValidationError, match="SIGNING_KEY_GRACE_S"):
+            IdentitySettings(environment="test", access_token_ttl_s=900, signing_key_grace_s=900)
+
+    def test_wards_file_defaults_only_in_development(self, tmp_path: Path) -> None:
+        assert IdentitySettings(environment="test").wards_csv() is None
+        custom = tmp_path / "wards.csv"
+        assert IdentitySettings(environment="test", borough_wards_csv=custom).wards_csv() == custom
+        if DEV_WARDS_CSV.is_file():
+            assert IdentitySettings(environment="development").wards_csv() == DEV_WARDS_CSV

@@ -33,12 +33,14 @@ def make_token(
     member_id: uuid.UUID | None = None,
     pseudonym: str = "Neighbour 1234",
     area: Iterable[str] = (),
+    area_boroughs: Iterable[str] = (),
+    scope: str | None = None,
     expires_in: int = 600,
     private_key: Ed25519PrivateKey | None = None,
     kid: str = TEST_KID,
 ) -> str:
     now = int(time.time())
-    claims = {
+    claims: dict[str, object] = {
         "sub": str(member_id or uuid.uuid4()),
         "pseudonym": pseudonym,
         "roles": sorted(roles),
@@ -50,6 +52,10 @@ def make_token(
         "exp": now + expires_in,
         "jti": uuid.uuid4().hex,
     }
+    if area_boroughs:
+        claims["area_boroughs"] = list(area_boroughs)
+    if scope is not None:
+        claims["scope"] = scope
     return jwt.encode(claims, private_key or _private_key, algorithm="EdDSA", headers={"kid": kid})
 
 

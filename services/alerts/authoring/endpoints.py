@@ -1,16 +1,20 @@
-"""Officers write alerts as drafts, read them back, and publish them."""
+"""Writing alerts, the approval workflow, and what follows publication (update, cancel,
+resolve). Staff are officers, admins, coordinators and partners; the service decides, from the
+token's roles and area, who may do what to which alert."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
 from services.alerts.authoring import schemas
+from services.alerts.authoring.repository import AlertFilters
 from services.alerts.authoring.service import AlertService
-from services.alerts.dependencies import AlertsSettingsDep, Officer
-from services.alerts.models import AlertState, CrimeType, Severity, Urgency
+from services.alerts.dependencies import AlertsSettingsDep, Officer, Staff
+from services.alerts.models import AlertState, CrimeType, MsgType, Severity, Urgency
 from shared.errors import problem_responses
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
@@ -26,7 +30,7 @@ EXAMPLE_ALERT_ID = "7f0c2a52-3c1e-4a5e-9a7b-2f4d8f7e1b10"
 
 
 def alert_service(session: SessionDep, settings: AlertsSettingsDep) -> AlertService:
-    return AlertService(session, sender_name=settings.sender_name)
+    return AlertService(session, settings=settings)
 
 
 AlertServiceDep = Annotated[AlertService, Depends(alert_service)]
@@ -42,74 +46,236 @@ AlertId = Annotated[
 CREATE_EXAMPLES = openapi_examples(
     burglary_in_two_wards={
         "headline": "Burglaries on Acacia Avenue overnight",
-        "body": "Three homes were broken into between 1am and 4am. Lock windows and doors, "
-        "and call 101 if you saw anything.",
+        "body": "Three homes were broken into between 1am and 4am.",
+        "instruction": "Lock windows and doors, and call 101 if you saw anything.",
         "crime_type": CrimeType.BURGLARY.value,
         "severity": Severity.MODERATE.value,
         "urgency": Urgency.EXPECTED.value,
+        "channels": ["email", "sms"],
         "target_ward_codes": ["E05013806", "E05013807"],
+        "no_victim_details_confirmed": True,
     },
-    missing_person_defaults={
-        "headline": "Have you seen Sam, 14?",
-        "body": "Sam was last seen near the station at 6pm wearing a red coat. Call 999 "
-        "quoting 24MIS0012.",
-        "crime_type": CrimeType.MISSING_PERSON.value,
-        "target_ward_codes": ["E05013806"],
+    witness_appeal_with_suspect={
+        "headline": "Witness appeal: robbery on the High Street",
+        "body": "A man's phone was taken at knifepoint at 9pm on Friday.",
+        "crime_type": CrimeType.WITNESS_APPEAL.value,
+        "reference": "CAD 1234/23NOV",
+        "contact": "Call 101 quoting CAD 1234/23NOV",
+        "suspects": [{"clothing": "black puffer jacket", "height": "about 6ft"}],
+        "target_borough_codes": ["E09000007"],
+        "no_victim_details_confirmed": True,
     },
 )
+CHANGE_EXAMPLES = openapi_examples(
+    new_advice={
+        "instruction": "Police remain in the area; avoid Mill Lane until 6pm.",
+        "no_victim_details_confirmed": True,
+    }
+)
+OUTCOME_EXAMPLES = openapi_examples(
+    arrest={"body": "A suspect has been arrested. Thank you.", "no_victim_details_confirmed": True}
+)
+CANCEL_EXAMPLES = openapi_examples(sent_in_error={"reason": "This alert was sent in error."})
+SCHEDULE_EXAMPLES = openapi_examples(tomorrow_morning={"publish_at": "2026-11-24T08:00:00+00:00"})
+RETURN_EXAMPLES = openapi_examples(needs_work={"reason": "Remove the street number."})
 
 
 @router.post(
     "",
     status_code=201,
     summary="Write a new alert as a draft",
-    description="Officers and admins only. Nobody receives a draft until it is published.",
-    responses=problem_responses(401, 403, 422),
+    description="Officers, admins, coordinators and partners, for targets within their own "
+    "area. Nobody receives a draft until it is published.",
+    responses=problem_responses(401, 403, 409, 422),
 )
 async def create_alert(
-    officer: Officer,
+    author: Staff,
     service: AlertServiceDep,
     data: Annotated[schemas.AlertCreate, Body(openapi_examples=CREATE_EXAMPLES)],
 ) -> schemas.Alert:
-    alert = await service.create_draft(data, author=officer)
+    alert = await service.create_draft(data, author=author)
+    return schemas.Alert.from_model(alert)
+
+
+@router.post(
+    "/preview",
+    summary="Preview an alert on each of its channels",
+    description="Staff only. SMS encoding and segments, push truncation, email subject.",
+    responses=problem_responses(401, 403, 422),
+)
+async def preview_alert(
+    _staff: Staff,
+    service: AlertServiceDep,
+    data: Annotated[schemas.AlertCreate, Body(openapi_examples=CREATE_EXAMPLES)],
+) -> schemas.ChannelPreview:
+    return service.preview(data)
+
+
+@router.post(
+    "/{alert_id}/submit",
+    summary="Submit a draft for an officer's approval",
+    description="The author only.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def submit_alert(author: Staff, service: AlertServiceDep, alert_id: AlertId) -> schemas.Alert:
+    return schemas.Alert.from_model(await service.submit(alert_id, author=author))
+
+
+@router.post(
+    "/{alert_id}/approve",
+    summary="Approve a submitted alert",
+    description="An officer whose area covers the target, never the author. Extreme alerts "
+    "and targets wider than one borough need two different officers.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def approve_alert(
+    officer: Officer, service: AlertServiceDep, alert_id: AlertId
+) -> schemas.Alert:
+    return schemas.Alert.from_model(await service.approve(alert_id, officer=officer))
+
+
+@router.post(
+    "/{alert_id}/return",
+    summary="Return a submitted or approved alert to its author as a draft",
+    description="An officer whose area covers the target. Approvals are cleared.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def return_alert(
+    officer: Officer,
+    service: AlertServiceDep,
+    alert_id: AlertId,
+    data: Annotated[schemas.ReturnToDraft, Body(openapi_examples=RETURN_EXAMPLES)],
+) -> schemas.Alert:
+    alert = await service.return_to_draft(alert_id, officer=officer, reason=data.reason)
     return schemas.Alert.from_model(alert)
 
 
 @router.post(
     "/{alert_id}/publish",
-    summary="Publish a draft alert to its wards",
-    description="Officers and admins only. Publishing an alert that is not a draft is a "
-    "conflict (409) and sends nothing again.",
+    summary="Publish an alert to its target now",
+    description="An officer whose area covers the target: their own draft when no second "
+    "officer is required, or an approved alert. Anything else is a conflict (409) and sends "
+    "nothing.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def publish_alert(
     officer: Officer, service: AlertServiceDep, alert_id: AlertId
 ) -> schemas.Alert:
-    alert = await service.publish(alert_id, publisher=officer)
+    return schemas.Alert.from_model(await service.publish(alert_id, publisher=officer))
+
+
+@router.post(
+    "/{alert_id}/schedule",
+    summary="Publish an alert at a later time",
+    description="As for publishing now; the alert goes out at publish_at.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def schedule_alert(
+    officer: Officer,
+    service: AlertServiceDep,
+    alert_id: AlertId,
+    data: Annotated[schemas.Schedule, Body(openapi_examples=SCHEDULE_EXAMPLES)],
+) -> schemas.Alert:
+    alert = await service.schedule(alert_id, publisher=officer, publish_at=data.publish_at)
     return schemas.Alert.from_model(alert)
+
+
+@router.post(
+    "/{alert_id}/unschedule",
+    summary="Take a scheduled alert off the schedule",
+    description="An officer whose area covers the target.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def unschedule_alert(
+    officer: Officer, service: AlertServiceDep, alert_id: AlertId
+) -> schemas.Alert:
+    return schemas.Alert.from_model(await service.unschedule(alert_id, officer=officer))
+
+
+@router.post(
+    "/{alert_id}/updates",
+    status_code=201,
+    summary="Update a published alert",
+    description="An officer whose area covers the target. Issues a CAP Update message "
+    "referencing the original, to the same recipients; returns the new message.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def update_alert(
+    officer: Officer,
+    service: AlertServiceDep,
+    alert_id: AlertId,
+    data: Annotated[schemas.AlertChange, Body(openapi_examples=CHANGE_EXAMPLES)],
+) -> schemas.Alert:
+    message = await service.update(alert_id, officer=officer, change=data)
+    return schemas.Alert.from_model(message)
+
+
+@router.post(
+    "/{alert_id}/resolve",
+    status_code=201,
+    summary="Tell everyone who received an alert how it ended",
+    description="An officer whose area covers the target. Issues an Update (response "
+    "AllClear) with the outcome, to the same recipients; returns the new message.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def resolve_alert(
+    officer: Officer,
+    service: AlertServiceDep,
+    alert_id: AlertId,
+    data: Annotated[schemas.Outcome, Body(openapi_examples=OUTCOME_EXAMPLES)],
+) -> schemas.Alert:
+    return schemas.Alert.from_model(await service.resolve(alert_id, officer=officer, outcome=data))
+
+
+@router.post(
+    "/{alert_id}/cancel",
+    status_code=201,
+    summary="Cancel a published alert",
+    description="An officer whose area covers the target. Issues a CAP Cancel message to the "
+    "same recipients; returns it.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def cancel_alert(
+    officer: Officer,
+    service: AlertServiceDep,
+    alert_id: AlertId,
+    data: Annotated[schemas.Cancellation, Body(openapi_examples=CANCEL_EXAMPLES)],
+) -> schemas.Alert:
+    message = await service.cancel(alert_id, officer=officer, cancellation=data)
+    return schemas.Alert.from_model(message)
+
+
+@router.get(
+    "/{alert_id}/audit",
+    summary="Who did what to an alert, and when",
+    description="Staff only. Oldest first.",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def alert_audit(
+    _staff: Staff, service: AlertServiceDep, alert_id: AlertId
+) -> list[schemas.AuditRecord]:
+    return [schemas.AuditRecord.from_model(entry) for entry in await service.audit(alert_id)]
 
 
 @router.get(
     "/{alert_id}",
-    summary="Read one alert",
-    description="Officers and admins only.",
+    summary="Read one alert (one CAP message)",
+    description="Staff only.",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def get_alert(
-    _officer: Officer, service: AlertServiceDep, alert_id: AlertId
-) -> schemas.Alert:
-    alert = await service.get(alert_id)
-    return schemas.Alert.from_model(alert)
+async def get_alert(_staff: Staff, service: AlertServiceDep, alert_id: AlertId) -> schemas.Alert:
+    return schemas.Alert.from_model(await service.get(alert_id))
 
 
 @router.get(
     "",
     summary="List alerts, newest first",
-    description="Officers and admins only. Filter by status and page with limit and offset.",
+    description="Staff only. Filter by status, crime type, message type, author, ward, "
+    "borough and creation time; page with limit and offset.",
     responses=problem_responses(401, 403, 422),
 )
 async def list_alerts(
-    _officer: Officer,
+    _staff: Staff,
     service: AlertServiceDep,
     status: Annotated[
         AlertState | None,
@@ -136,6 +302,67 @@ async def list_alerts(
             openapi_examples=openapi_examples(second_page=20),
         ),
     ] = 0,
+    crime_type: Annotated[
+        CrimeType | None,
+        Query(
+            description="Only alerts of this crime type",
+            openapi_examples=openapi_examples(burglaries=CrimeType.BURGLARY.value),
+        ),
+    ] = None,
+    msg_type: Annotated[
+        MsgType | None,
+        Query(
+            description="Only originals (Alert), or only Updates or Cancels",
+            openapi_examples=openapi_examples(originals=MsgType.ALERT.value),
+        ),
+    ] = None,
+    author_id: Annotated[
+        uuid.UUID | None,
+        Query(
+            description="Only alerts written by this member",
+            openapi_examples=openapi_examples(an_author=EXAMPLE_ALERT_ID),
+        ),
+    ] = None,
+    ward_code: Annotated[
+        str | None,
+        Query(
+            pattern=schemas.WARD_CODE_PATTERN,
+            description="Only alerts targeting this ward by its code",
+            openapi_examples=openapi_examples(a_ward="E05013806"),
+        ),
+    ] = None,
+    borough_code: Annotated[
+        str | None,
+        Query(
+            pattern=schemas.BOROUGH_CODE_PATTERN,
+            description="Only alerts targeting this whole borough by its code",
+            openapi_examples=openapi_examples(camden="E09000007"),
+        ),
+    ] = None,
+    created_from: Annotated[
+        datetime | None,
+        Query(
+            description="Only alerts written at or after this time",
+            openapi_examples=openapi_examples(november="2026-11-01T00:00:00+00:00"),
+        ),
+    ] = None,
+    created_before: Annotated[
+        datetime | None,
+        Query(
+            description="Only alerts written before this time",
+            openapi_examples=openapi_examples(december="2026-12-01T00:00:00+00:00"),
+        ),
+    ] = None,
 ) -> list[schemas.Alert]:
-    alerts = await service.list_newest_first(state=status, limit=limit, offset=offset)
+    filters = AlertFilters(
+        state=status,
+        crime_type=crime_type,
+        msg_type=msg_type,
+        author_id=author_id,
+        ward_code=ward_code,
+        borough_code=borough_code,
+        created_from=created_from,
+        created_before=created_before,
+    )
+    alerts = await service.list_newest_first(filters=filters, limit=limit, offset=offset)
     return [schemas.Alert.from_model(alert) for alert in alerts]

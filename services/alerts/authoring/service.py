@@ -1,57 +1,91 @@
-"""The rules of writing and publishing alerts. Flushes, never commits: the request commits,
-so an alert's new state and the event announcing it are saved together or not at all."""
+"""The rules of writing, approving and publishing alerts, and of what follows publication.
+Flushes, never commits: the request commits, so an alert's new state, its audit entry and the
+event announcing it are saved together or not at all.
+
+The workflow (every other move is refused with 409):
+
+    draft ──submit──▶ submitted ──approve (enough officers)──▶ approved
+    draft/approved ──publish──▶ published      draft/approved ──schedule──▶ scheduled
+    submitted/approved ──return──▶ draft       scheduled ──unschedule──▶ approved or draft
+    scheduled ──(its time)──▶ published
+    published/updated ──update──▶ updated (a new Update message goes out)
+    published/updated ──cancel──▶ cancelled (a Cancel message goes out)
+    published/updated ──resolve──▶ resolved (an Update with AllClear goes out)
+    published/updated ──(expires)──▶ expired
+
+An officer's draft is published straight away (by any officer covering its target) when no
+second officer is required (see ``policy``); any other draft goes through submit and approve.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerts.authoring.repository import AlertRepository
-from services.alerts.authoring.schemas import AlertCreate
-from services.alerts.errors import AlertNotFoundError, AlertStateConflictError
-from services.alerts.models import Alert, AlertState, MsgType, OutboxMessage
+from services.alerts.authoring import preview
+from services.alerts.authoring.policy import Policy, officers_required, officers_so_far
+from services.alerts.authoring.repository import AlertFilters, AlertRepository
+from services.alerts.authoring.schemas import (
+    EVENT_NAMES,
+    AlertChange,
+    AlertCreate,
+    Cancellation,
+    ChannelPreview,
+    EmailPreviewOut,
+    Outcome,
+    PushPreviewOut,
+    SmsPreviewOut,
+    default_categories,
+)
+from services.alerts.config import AlertsSettings
+from services.alerts.errors import (
+    AlertForbiddenError,
+    AlertInvalidError,
+    AlertNotFoundError,
+    AlertStateConflictError,
+)
+from services.alerts.models import (
+    HEADLINE_MAX_LENGTH,
+    Alert,
+    AlertState,
+    Audience,
+    AuditAction,
+    AuditEntry,
+    CapStatus,
+    Channel,
+    MsgType,
+    OutboxMessage,
+    ResponseType,
+    Scope,
+)
 from shared.auth import Principal
 from shared.db import utcnow
-from shared.events import AlertContent, AlertPublished
+from shared.events import AlertContent, AlertPublished, TargetCircle, TargetPolygon
 from shared.logs import get_logger
 from shared.outbox import add_event
 
 log = get_logger(__name__)
 
 PRODUCER = "alerts"
+LIVE = (AlertState.PUBLISHED, AlertState.UPDATED)
+SCHEDULER_BATCH = 100
+
+
+def tawny_identifier(alert_id: uuid.UUID) -> str:
+    return f"urn:uuid:{alert_id}"
 
 
 class AlertService:
-    def __init__(self, session: AsyncSession, *, sender_name: str) -> None:
+    def __init__(self, session: AsyncSession, *, settings: AlertsSettings) -> None:
         self._session = session
         self._alerts = AlertRepository(session)
-        self._sender_name = sender_name
+        self._settings = settings
+        self._policy = Policy(unscoped_officers_cover_all=settings.allow_unscoped_officers)
 
-    async def create_draft(self, data: AlertCreate, *, author: Principal) -> Alert:
-        alert = await self._alerts.add(
-            Alert(
-                state=AlertState.DRAFT,
-                msg_type=MsgType.ALERT,
-                headline=data.headline,
-                body=data.body,
-                crime_type=data.crime_type,
-                severity=data.severity,
-                urgency=data.urgency,
-                target_ward_codes=list(data.target_ward_codes),
-                author_id=author.member_id,
-                author_pseudonym=author.pseudonym,
-            )
-        )
-        log.info(
-            "alerts.alert.drafted",
-            alert_id=str(alert.id),
-            author_id=str(author.member_id),
-            crime_type=alert.crime_type.value,
-            ward_count=len(alert.target_ward_codes),
-        )
-        return alert
+    # --- reading ------------------------------------------------------------------------
 
     async def get(self, alert_id: uuid.UUID) -> Alert:
         alert = await self._alerts.get(alert_id)
@@ -60,51 +94,535 @@ class AlertService:
         return alert
 
     async def list_newest_first(
-        self, *, state: AlertState | None, limit: int, offset: int
+        self, *, filters: AlertFilters | None = None, limit: int, offset: int
     ) -> Sequence[Alert]:
-        return await self._alerts.list_newest_first(state=state, limit=limit, offset=offset)
+        return await self._alerts.list_newest_first(filters=filters, limit=limit, offset=offset)
+
+    async def audit(self, alert_id: uuid.UUID) -> Sequence[AuditEntry]:
+        await self.get(alert_id)
+        return await self._alerts.audit(alert_id)
+
+    async def follow_ups(self, alert: Alert) -> Sequence[Alert]:
+        return await self._alerts.follow_ups(alert.id)
+
+    async def originals_of(self, alert: Alert) -> Alert | None:
+        return None if alert.references_id is None else await self.get(alert.references_id)
+
+    def preview(self, data: AlertCreate) -> ChannelPreview:
+        """How the alert will look on each of its channels."""
+        name = self._settings.sender_name
+        result = ChannelPreview()
+        if Channel.EMAIL in data.channels:
+            email = preview.email_preview(data.headline, name)
+            result.email = EmailPreviewOut(
+                subject=email.subject, subject_truncated=email.subject_truncated
+            )
+        if Channel.SMS in data.channels:
+            sms = preview.sms_preview(
+                preview.sms_text(
+                    sender_name=name,
+                    headline=data.headline,
+                    instruction=data.instruction,
+                    web=data.web,
+                )
+            )
+            result.sms = SmsPreviewOut(
+                text=sms.text,
+                encoding="GSM-7" if sms.encoding == "GSM-7" else "UCS-2",
+                units=sms.units,
+                segments=sms.segments,
+                non_gsm_characters=list(sms.non_gsm_characters),
+            )
+        if Channel.PUSH in data.channels:
+            push = preview.push_preview(data.headline, data.body)
+            result.push = PushPreviewOut(
+                title=push.title,
+                body=push.body,
+                title_truncated=push.title_truncated,
+                body_truncated=push.body_truncated,
+            )
+        return result
+
+    # --- writing ------------------------------------------------------------------------
+
+    async def create_draft(
+        self,
+        data: AlertCreate,
+        *,
+        author: Principal,
+        identifier: str | None = None,
+        sender: str | None = None,
+        sent: datetime | None = None,
+    ) -> Alert:
+        """A draft, by someone who may author for every part of its target. ``identifier``,
+        ``sender`` and ``sent`` are kept from a CAP document received from another system."""
+        if not self._policy.may_author(author):
+            raise AlertForbiddenError("Only officers, coordinators and partners write alerts.")
+        if not self._policy.covers(
+            author, ward_codes=data.target_ward_codes, borough_codes=data.target_borough_codes
+        ):
+            raise AlertForbiddenError(
+                "The target reaches beyond your own area.",
+                area_wards=len(author.area_ward_codes),
+                area_boroughs=len(author.area_borough_codes),
+            )
+        now = utcnow()
+        expires = data.expires or now + timedelta(days=self._settings.default_expiry_days)
+        if identifier is None and expires <= now:
+            raise AlertInvalidError("The expiry must be in the future.")
+        if expires > now + timedelta(days=self._settings.max_expiry_days):
+            raise AlertInvalidError(
+                f"An alert may be current for at most {self._settings.max_expiry_days} days."
+            )
+        if (
+            sender is not None
+            and identifier is not None
+            and await self._alerts.get_by_identifier(sender, identifier) is not None
+        ):
+            raise AlertStateConflictError(
+                "An alert with this sender and identifier was received already.",
+                identifier=identifier,
+            )
+        alert_id = uuid.uuid4()
+        restricted = data.audience is Audience.COORDINATORS
+        alert = await self._alerts.add(
+            Alert(
+                id=alert_id,
+                identifier=identifier or tawny_identifier(alert_id),
+                sender=sender or self._settings.cap_sender,
+                sent=sent,
+                cap_status=data.cap_status,
+                msg_type=MsgType.ALERT,
+                scope=Scope.RESTRICTED if restricted else Scope.PUBLIC,
+                restriction="Tawny coordinators" if restricted else None,
+                language=data.language,
+                categories=[
+                    c.value for c in data.categories or default_categories(data.crime_type)
+                ],
+                event=data.event or EVENT_NAMES[data.crime_type],
+                response_types=[r.value for r in data.response_types],
+                urgency=data.urgency,
+                severity=data.severity,
+                certainty=data.certainty,
+                headline=data.headline,
+                body=data.body,
+                instruction=data.instruction,
+                web=data.web,
+                contact=data.contact,
+                expires=expires,
+                translations=[t.model_dump(mode="json") for t in data.translations],
+                area_desc=data.area_desc or _area_desc(data),
+                target_ward_codes=list(data.target_ward_codes),
+                target_borough_codes=list(data.target_borough_codes),
+                target_circles=[c.model_dump(mode="json") for c in data.target_circles],
+                target_polygons=data.target_polygons,
+                state=AlertState.DRAFT,
+                crime_type=data.crime_type,
+                reference=data.reference,
+                audience=data.audience,
+                channels=[c.value for c in data.channels],
+                suspects=[s.model_dump(mode="json", exclude_none=True) for s in data.suspects],
+                no_victim_details_confirmed=data.no_victim_details_confirmed,
+                author_id=author.member_id,
+                author_pseudonym=author.pseudonym,
+                author_is_officer=self._policy.is_officer(author),
+                approver_ids=[],
+            )
+        )
+        await self._record(alert, AuditAction.DRAFTED, None, author)
+        log.info(
+            "alerts.alert.drafted",
+            alert_id=str(alert.id),
+            author_id=str(author.member_id),
+            crime_type=alert.crime_type.value,
+            ward_count=len(alert.target_ward_codes),
+            borough_count=len(alert.target_borough_codes),
+        )
+        return alert
+
+    async def submit(self, alert_id: uuid.UUID, *, author: Principal) -> Alert:
+        alert = await self._locked(alert_id, AlertState.DRAFT, action="submitted")
+        if alert.author_id != author.member_id:
+            raise AlertForbiddenError("Only the author submits their draft for approval.")
+        return await self._move(alert, AlertState.SUBMITTED, AuditAction.SUBMITTED, author)
+
+    async def approve(self, alert_id: uuid.UUID, *, officer: Principal) -> Alert:
+        """One officer's approval; the alert is approved once enough different officers have."""
+        alert = await self._locked(alert_id, AlertState.SUBMITTED, action="approved")
+        self._require_officer_covering(officer, alert)
+        if alert.author_id == officer.member_id:
+            raise AlertForbiddenError("Nobody approves their own alert.")
+        if officer.member_id in alert.approver_ids:
+            raise AlertStateConflictError(
+                "You have approved this alert already; another officer must approve it too.",
+                alert_id=str(alert.id),
+            )
+        alert.approver_ids = [*alert.approver_ids, officer.member_id]
+        enough = officers_so_far(alert) >= officers_required(alert)
+        return await self._move(
+            alert,
+            AlertState.APPROVED if enough else AlertState.SUBMITTED,
+            AuditAction.APPROVED,
+            officer,
+            note=None if enough else "a second officer must approve",
+        )
+
+    async def return_to_draft(
+        self, alert_id: uuid.UUID, *, officer: Principal, reason: str
+    ) -> Alert:
+        alert = await self._locked(
+            alert_id, AlertState.SUBMITTED, AlertState.APPROVED, action="returned to draft"
+        )
+        self._require_officer_covering(officer, alert)
+        alert.approver_ids = []
+        return await self._move(alert, AlertState.DRAFT, AuditAction.RETURNED, officer, note=reason)
 
     async def publish(self, alert_id: uuid.UUID, *, publisher: Principal) -> Alert:
-        """Publish a draft and stage ``AlertPublished`` in the same transaction.
+        """Publish now, staging ``AlertPublished`` in the same transaction.
 
         The row lock makes a second, concurrent publish wait and then find the alert already
         published, so an alert is announced once however often the button is pressed."""
+        alert = await self._locked(
+            alert_id, AlertState.DRAFT, AlertState.APPROVED, action="published"
+        )
+        self._require_may_release(publisher, alert)
+        return await self._publish(alert, publisher)
+
+    async def schedule(
+        self, alert_id: uuid.UUID, *, publisher: Principal, publish_at: datetime
+    ) -> Alert:
+        alert = await self._locked(
+            alert_id, AlertState.DRAFT, AlertState.APPROVED, action="scheduled"
+        )
+        self._require_may_release(publisher, alert)
+        now = utcnow()
+        if publish_at <= now:
+            raise AlertInvalidError("A scheduled time must be in the future; publish it now.")
+        if publish_at >= alert.expires:
+            raise AlertInvalidError("The alert would have expired by its scheduled time.")
+        alert.scheduled_for = publish_at
+        return await self._move(
+            alert,
+            AlertState.SCHEDULED,
+            AuditAction.SCHEDULED,
+            publisher,
+            note=publish_at.isoformat(),
+        )
+
+    async def unschedule(self, alert_id: uuid.UUID, *, officer: Principal) -> Alert:
+        alert = await self._locked(alert_id, AlertState.SCHEDULED, action="unscheduled")
+        self._require_officer_covering(officer, alert)
+        alert.scheduled_for = None
+        back = AlertState.APPROVED if alert.approver_ids else AlertState.DRAFT
+        return await self._move(alert, back, AuditAction.UNSCHEDULED, officer)
+
+    async def publish_due(self, now: datetime) -> int:
+        """Publish scheduled alerts whose time has come (the scheduler calls this)."""
+        due = await self._alerts.due_for_publishing(now, limit=SCHEDULER_BATCH)
+        for alert in due:
+            await self._publish(alert, None)
+        return len(due)
+
+    async def expire_due(self, now: datetime) -> int:
+        """Mark live alerts past their expiry as expired. Nothing is sent: CAP recipients
+        already know the expiry, and residents are not told that an alert went stale."""
+        due = await self._alerts.due_for_expiry(now, limit=SCHEDULER_BATCH)
+        for alert in due:
+            await self._move(alert, AlertState.EXPIRED, AuditAction.EXPIRED, None)
+            log.info("alerts.alert.expired", alert_id=str(alert.id))
+        return len(due)
+
+    async def update(
+        self, alert_id: uuid.UUID, *, officer: Principal, change: AlertChange
+    ) -> Alert:
+        """Issue an Update: a new message referencing the original, to the same recipients."""
+        original = await self._live_original(alert_id, officer, action="updated")
+        current = await self._current(original)
+        fields = change.model_dump(exclude_unset=True, exclude={"no_victim_details_confirmed"})
+        if "expires" in fields and fields["expires"] is not None and fields["expires"] <= utcnow():
+            raise AlertInvalidError("The expiry must be in the future.")
+        message = self._follow_up(original, current, MsgType.UPDATE)
+        for name, value in fields.items():
+            if name == "suspects":
+                value = [
+                    s.model_dump(mode="json", exclude_none=True) for s in change.suspects or []
+                ]
+            setattr(message, name, value)
+        if change.expires is not None:
+            original.expires = change.expires
+        return await self._issue(
+            original, message, AlertState.UPDATED, AuditAction.UPDATED, officer
+        )
+
+    async def resolve(self, alert_id: uuid.UUID, *, officer: Principal, outcome: Outcome) -> Alert:
+        """The outcome ("a suspect has been arrested, thank you") to everyone who received it."""
+        original = await self._live_original(alert_id, officer, action="resolved")
+        current = await self._current(original)
+        message = self._follow_up(original, current, MsgType.UPDATE)
+        message.headline = outcome.headline or _prefixed("Resolved: ", current.headline)
+        message.body = outcome.body
+        message.instruction = None
+        message.response_types = [ResponseType.ALL_CLEAR.value]
+        message.suspects = []
+        return await self._issue(
+            original, message, AlertState.RESOLVED, AuditAction.RESOLVED, officer
+        )
+
+    async def cancel(
+        self, alert_id: uuid.UUID, *, officer: Principal, cancellation: Cancellation
+    ) -> Alert:
+        original = await self._live_original(alert_id, officer, action="cancelled")
+        current = await self._current(original)
+        message = self._follow_up(original, current, MsgType.CANCEL)
+        message.headline = _prefixed("Cancelled: ", current.headline)
+        message.body = cancellation.reason
+        message.instruction = None
+        message.suspects = []
+        return await self._issue(
+            original,
+            message,
+            AlertState.CANCELLED,
+            AuditAction.CANCELLED,
+            officer,
+            note=cancellation.reason[:500],
+        )
+
+    # --- inside -------------------------------------------------------------------------
+
+    async def _locked(self, alert_id: uuid.UUID, *allowed: AlertState, action: str) -> Alert:
         alert = await self._alerts.get_for_update(alert_id)
         if alert is None:
             raise AlertNotFoundError("There is no alert with this id.", alert_id=str(alert_id))
-        if alert.state is not AlertState.DRAFT:
+        if alert.msg_type is not MsgType.ALERT:
             raise AlertStateConflictError(
-                f"Only a draft can be published; this alert is {alert.state.value}.",
+                "This is an Update or Cancel message; act on the original alert.",
+                alert_id=str(alert.id),
+                references=str(alert.references_id),
+            )
+        if alert.state not in allowed:
+            raise AlertStateConflictError(
+                f"An alert that is {alert.state.value} cannot be {action}; that needs "
+                f"{' or '.join(state.value for state in allowed)}.",
                 alert_id=str(alert.id),
                 state=alert.state.value,
             )
-        published_at = utcnow()
-        alert.state = AlertState.PUBLISHED
-        alert.published_at = published_at
-        envelope = await add_event(
+        return alert
+
+    def _require_officer_covering(self, officer: Principal, alert: Alert) -> None:
+        if not self._policy.is_officer(officer):
+            raise AlertForbiddenError("Only an officer may do this.")
+        if not self._policy.covers_alert(officer, alert):
+            raise AlertForbiddenError("The alert's target reaches beyond your own area.")
+
+    def _require_may_release(self, publisher: Principal, alert: Alert) -> None:
+        self._require_officer_covering(publisher, alert)
+        if alert.state is AlertState.DRAFT:
+            if not alert.author_is_officer:
+                raise AlertStateConflictError(
+                    "This draft needs an officer's approval first: submit it.",
+                    alert_id=str(alert.id),
+                )
+            if officers_required(alert) > 1:
+                raise AlertStateConflictError(
+                    "An Extreme alert, or one wider than a borough, needs a second officer's "
+                    "approval: submit it.",
+                    alert_id=str(alert.id),
+                )
+
+    async def _live_original(
+        self, alert_id: uuid.UUID, officer: Principal, *, action: str
+    ) -> Alert:
+        alert = await self._locked(alert_id, *LIVE, action=action)
+        self._require_officer_covering(officer, alert)
+        if alert.cap_status is not CapStatus.ACTUAL:
+            raise AlertStateConflictError(
+                "Only Actual alerts have follow-ups.", cap_status=alert.cap_status.value
+            )
+        return alert
+
+    async def _current(self, original: Alert) -> Alert:
+        follow_ups = await self._alerts.follow_ups(original.id)
+        return follow_ups[-1] if follow_ups else original
+
+    def _follow_up(self, original: Alert, current: Alert, msg_type: MsgType) -> Alert:
+        message_id = uuid.uuid4()
+        copied = {
+            column: getattr(current, column)
+            for column in (
+                "cap_status",
+                "scope",
+                "restriction",
+                "language",
+                "categories",
+                "event",
+                "response_types",
+                "urgency",
+                "severity",
+                "certainty",
+                "headline",
+                "body",
+                "instruction",
+                "web",
+                "contact",
+                "expires",
+                "translations",
+                "area_desc",
+                "target_ward_codes",
+                "target_borough_codes",
+                "target_circles",
+                "target_polygons",
+                "crime_type",
+                "reference",
+                "audience",
+                "channels",
+                "suspects",
+                "author_id",
+                "author_pseudonym",
+                "author_is_officer",
+            )
+        }
+        # Other languages would now say something else than the update: drop them.
+        copied["translations"] = []
+        return Alert(
+            **copied,
+            id=message_id,
+            identifier=tawny_identifier(message_id),
+            sender=self._settings.cap_sender,
+            msg_type=msg_type,
+            references_id=original.id,
+            no_victim_details_confirmed=True,
+            approver_ids=[],
+        )
+
+    async def _issue(
+        self,
+        original: Alert,
+        message: Alert,
+        state: AlertState,
+        action: AuditAction,
+        officer: Principal,
+        note: str | None = None,
+    ) -> Alert:
+        now = utcnow()
+        message.state = AlertState.PUBLISHED
+        message.published_at = now
+        message.sent = now
+        await self._alerts.add(message)
+        await self._stage(message, original=original)
+        await self._move(original, state, action, officer, message_id=message.id, note=note)
+        log.info(
+            "alerts.alert.follow_up",
+            alert_id=str(original.id),
+            message_id=str(message.id),
+            msg_type=message.msg_type.value,
+            action=action.value,
+            officer_id=str(officer.member_id),
+        )
+        return message
+
+    async def _publish(self, alert: Alert, publisher: Principal | None) -> Alert:
+        now = utcnow()
+        alert.published_at = now
+        alert.sent = alert.sent or now
+        # Exercises, tests and drafts are kept and served as CAP but reach no resident.
+        if alert.cap_status is CapStatus.ACTUAL:
+            await self._stage(alert, original=None)
+        await self._move(alert, AlertState.PUBLISHED, AuditAction.PUBLISHED, publisher)
+        log.info(
+            "alerts.alert.published",
+            alert_id=str(alert.id),
+            publisher_id=str(publisher.member_id) if publisher else None,
+            scheduled=publisher is None,
+            ward_count=len(alert.target_ward_codes),
+        )
+        return alert
+
+    async def _stage(self, message: Alert, *, original: Alert | None) -> None:
+        assert message.sent is not None
+        target = original or message
+        await add_event(
             self._session,
             OutboxMessage,
             AlertPublished(
                 content=AlertContent(
-                    alert_id=alert.id,
-                    msg_type=alert.msg_type.value,
-                    headline=alert.headline,
-                    body=alert.body,
-                    category=alert.crime_type.value,
-                    severity=alert.severity.value,
-                    urgency=alert.urgency.value,
-                    sender_name=self._sender_name,
-                    sent_at=published_at,
+                    alert_id=message.id,
+                    msg_type=message.msg_type.value,
+                    headline=message.headline,
+                    body=message.body,
+                    category=message.crime_type.value,
+                    severity=message.severity.value,
+                    urgency=message.urgency.value,
+                    sender_name=self._settings.sender_name,
+                    sent_at=message.sent,
+                    references=original.id if original else None,
+                    instruction=message.instruction,
+                    contact=message.contact,
+                    web=message.web,
+                    expires=message.expires,
                 ),
-                target_ward_codes=list(alert.target_ward_codes),
+                target_ward_codes=list(target.target_ward_codes),
+                target_borough_codes=list(target.target_borough_codes),
+                target_circles=[
+                    TargetCircle(lat=c["lat"], lon=c["lon"], radius_m=c["radius_km"] * 1000)
+                    for c in target.target_circles
+                ],
+                target_polygons=[
+                    TargetPolygon(coordinates=[[[lon, lat] for lat, lon in ring]])
+                    for ring in target.target_polygons
+                ],
             ),
             producer=PRODUCER,
         )
-        log.info(
-            "alerts.alert.published",
-            alert_id=str(alert.id),
-            event_id=str(envelope.event_id),
-            publisher_id=str(publisher.member_id),
-            ward_count=len(alert.target_ward_codes),
-        )
+
+    async def _move(
+        self,
+        alert: Alert,
+        state: AlertState,
+        action: AuditAction,
+        actor: Principal | None,
+        *,
+        message_id: uuid.UUID | None = None,
+        note: str | None = None,
+    ) -> Alert:
+        before = alert.state
+        alert.state = state
+        await self._session.flush()
+        await self._record(alert, action, before, actor, message_id=message_id, note=note)
         return alert
+
+    async def _record(
+        self,
+        alert: Alert,
+        action: AuditAction,
+        before: AlertState | None,
+        actor: Principal | None,
+        *,
+        message_id: uuid.UUID | None = None,
+        note: str | None = None,
+    ) -> None:
+        await self._alerts.add_audit(
+            AuditEntry(
+                alert_id=alert.id,
+                message_id=message_id,
+                action=action,
+                from_state=before.value if before else None,
+                to_state=alert.state.value,
+                actor_id=actor.member_id if actor else None,
+                actor_pseudonym=actor.pseudonym if actor else None,
+                note=note,
+                at=utcnow(),
+            )
+        )
+
+
+def _prefixed(prefix: str, headline: str) -> str:
+    text = prefix + headline
+    return text if len(text) <= HEADLINE_MAX_LENGTH else text[: HEADLINE_MAX_LENGTH - 1] + "…"
+
+
+def _area_desc(data: AlertCreate) -> str:
+    codes = [*data.target_borough_codes, *data.target_ward_codes]
+    shown = ", ".join(codes[:20])
+    more = f" and {len(codes) - 20} more" if len(codes) > 20 else ""
+    kind = "Boroughs and wards" if data.target_borough_codes else "Wards"
+    return f"{kind}: {shown}{more}"[:500]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
 
 from services.geo.boundaries import service
 from services.geo.boundaries.schemas import (
@@ -160,3 +160,38 @@ async def import_boundary_set(
             max_vertices=settings.max_import_vertices,
         ),
     )
+
+
+@router.get(
+    "/map/{layer}.geojson",
+    summary="Simplified GeoJSON of the current wards or boroughs, for the web map",
+    description="One FeatureCollection (properties: code, name, and borough_code for wards), "
+    "simplified for drawing. Cached: send the ETag back in If-None-Match for a 304.",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/geo+json": {}}, "description": "The FeatureCollection"},
+        304: {"description": "Not modified: your copy (If-None-Match) is current"},
+        **problem_responses(422, 503),
+    },
+)
+async def map_layer(
+    session: SessionDep,
+    settings: SettingsDep,
+    layer: Annotated[
+        Literal["wards", "boroughs"],
+        Path(description="wards or boroughs", openapi_examples=openapi_examples(wards="wards")),
+    ],
+    if_none_match: Annotated[str | None, Header(max_length=1000)] = None,
+) -> Response:
+    document = await service.map_document(session, layer, settings.map_simplify_tolerance_deg)
+    headers = {"ETag": document.etag, "Cache-Control": "public, max-age=300"}
+    if if_none_match is not None and _etag_matches(if_none_match, document.etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(document.body, media_type="application/geo+json", headers=headers)
+
+
+def _etag_matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 weak comparison: ``*``, or any listed tag equal once ``W/`` is dropped."""
+    if if_none_match.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from services.geo.boundaries.validation import Area
-from services.geo.models import Borough, BoundarySet, Ward
+from services.geo.models import Borough, BoundarySet, Ward, WardNeighbour
 
 # Two imports at once would each retire the current set and then collide on the one-current
 # index; they queue on this lock instead (held until the importing transaction ends).
@@ -152,3 +152,69 @@ async def list_current_boroughs(session: AsyncSession) -> Sequence[AnyRow]:
     )
     rows: Sequence[AnyRow] = (await session.execute(statement)).all()
     return rows
+
+
+async def current_set_id(session: AsyncSession) -> uuid.UUID | None:
+    set_id: uuid.UUID | None = await session.scalar(
+        select(BoundarySet.id).where(BoundarySet.is_current)
+    )
+    return set_id
+
+
+async def ward_rows(session: AsyncSession, set_id: uuid.UUID) -> Sequence[AnyRow]:
+    """(code, name, borough_code, geometry) of every ward of a set."""
+    return (
+        await session.execute(
+            select(Ward.code, Ward.name, Ward.borough_code, Ward.geometry)
+            .where(Ward.set_id == set_id)
+            .order_by(Ward.code)
+        )
+    ).all()
+
+
+async def borough_rows(session: AsyncSession, set_id: uuid.UUID) -> Sequence[AnyRow]:
+    """(code, name, geometry) of every borough of a set."""
+    return (
+        await session.execute(
+            select(Borough.code, Borough.name, Borough.geometry)
+            .where(Borough.set_id == set_id)
+            .order_by(Borough.code)
+        )
+    ).all()
+
+
+async def insert_neighbours(
+    session: AsyncSession, set_id: uuid.UUID, pairs: Sequence[tuple[str, str]]
+) -> None:
+    for start in range(0, len(pairs), 5000):
+        await session.execute(
+            insert(WardNeighbour),
+            [
+                {"set_id": set_id, "ward_code": a, "neighbour_code": b}
+                for a, b in pairs[start : start + 5000]
+            ],
+        )
+
+
+async def neighbour_codes(session: AsyncSession, set_id: uuid.UUID, ward_code: str) -> list[str]:
+    return list(
+        (
+            await session.scalars(
+                select(WardNeighbour.neighbour_code)
+                .where(WardNeighbour.set_id == set_id, WardNeighbour.ward_code == ward_code)
+                .order_by(WardNeighbour.neighbour_code)
+            )
+        ).all()
+    )
+
+
+async def all_neighbours(session: AsyncSession, set_id: uuid.UUID) -> dict[str, list[str]]:
+    rows = await session.execute(
+        select(WardNeighbour.ward_code, WardNeighbour.neighbour_code)
+        .where(WardNeighbour.set_id == set_id)
+        .order_by(WardNeighbour.ward_code, WardNeighbour.neighbour_code)
+    )
+    neighbours: dict[str, list[str]] = {}
+    for ward_code, neighbour in rows:
+        neighbours.setdefault(ward_code, []).append(neighbour)
+    return neighbours

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
+import json
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
+import shapely
+from shapely.geometry import mapping, shape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.boundaries import repository
@@ -17,8 +25,10 @@ from services.geo.boundaries.schemas import (
     WardSummary,
 )
 from services.geo.boundaries.validation import ImportLimits, check_boundaries
-from services.geo.errors import WardNotFoundError
+from services.geo.errors import NoBoundarySetError, WardNotFoundError
 from services.geo.models import BoundarySet
+from services.geo.subscriptions import indexing
+from services.geo.targeting.wardmap import WardMap, neighbour_pairs
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -70,6 +80,19 @@ async def import_boundary_set(
             chunk = areas[start : start + WRITE_CHUNK]
             await insert(session, boundary_set.id, chunk)
             progress(f"wrote {label} {start + len(chunk)}/{len(areas)}")
+    codes = [ward.code for ward in checked.wards]
+    pairs = await asyncio.to_thread(
+        neighbour_pairs, [shape(ward.geometry) for ward in checked.wards]
+    )
+    await repository.insert_neighbours(
+        session, boundary_set.id, [(codes[i], codes[j]) for i, j in pairs]
+    )
+    progress(f"found {len(pairs) // 2} pairs of neighbouring wards")
+    # Subscriptions that depend on ward geometry (neighbours, circles, polygons) now follow
+    # the new set, in the same transaction that makes it current.
+    ward_map = await load_ward_map(session, boundary_set.id)
+    reindexed = await indexing.reindex_for_boundary_set(session, ward_map)
+    progress(f"re-indexed {reindexed} subscriptions that depend on ward boundaries")
     summary = ImportSummary(
         id=boundary_set.id,
         name=boundary_set.name,
@@ -135,3 +158,100 @@ async def list_boroughs(session: AsyncSession) -> list[BoroughSummary]:
         )
         for row in await repository.list_current_boroughs(session)
     ]
+
+
+# --- the current set in memory ---------------------------------------------------------------
+
+_WARD_MAPS: dict[uuid.UUID, WardMap] = {}
+_WARD_MAP_LOCK = asyncio.Lock()
+
+
+async def load_ward_map(session: AsyncSession, set_id: uuid.UUID) -> WardMap:
+    """The set's wards, boroughs and neighbours as shapely geometry: built once per process
+    and set (a set never changes after its import)."""
+    cached = _WARD_MAPS.get(set_id)
+    if cached is not None:
+        return cached
+    async with _WARD_MAP_LOCK:
+        cached = _WARD_MAPS.get(set_id)
+        if cached is not None:
+            return cached
+        wards = [
+            (row.code, row.name, row.borough_code, row.geometry)
+            for row in await repository.ward_rows(session, set_id)
+        ]
+        boroughs = [
+            (row.code, row.name, row.geometry)
+            for row in await repository.borough_rows(session, set_id)
+        ]
+        neighbours = await repository.all_neighbours(session, set_id)
+        build = functools.partial(WardMap.from_rows, set_id, wards, boroughs, neighbours)
+        ward_map = await asyncio.to_thread(build)
+        # Only the newest few sets are ever asked about.
+        while len(_WARD_MAPS) >= 4:
+            _WARD_MAPS.pop(next(iter(_WARD_MAPS)))
+        _WARD_MAPS[set_id] = ward_map
+        return ward_map
+
+
+async def current_ward_map(session: AsyncSession) -> WardMap:
+    set_id = await repository.current_set_id(session)
+    if set_id is None:
+        raise NoBoundarySetError()
+    return await load_ward_map(session, set_id)
+
+
+# --- simplified GeoJSON for the web map ------------------------------------------------------
+
+MapLayer = Literal["wards", "boroughs"]
+
+
+@dataclass(frozen=True)
+class MapDocument:
+    etag: str
+    body: bytes
+
+
+_MAP_DOCUMENTS: dict[tuple[uuid.UUID, str, float], MapDocument] = {}
+
+
+async def map_document(session: AsyncSession, layer: MapLayer, tolerance: float) -> MapDocument:
+    """The current set's wards or boroughs as one simplified FeatureCollection, built once per
+    set, layer and tolerance. The ETag is a hash of the bytes, so it changes exactly when the
+    document does."""
+    ward_map = await current_ward_map(session)
+    key = (ward_map.set_id, layer, tolerance)
+    document = _MAP_DOCUMENTS.get(key)
+    if document is None:
+        document = await asyncio.to_thread(_build_map_document, ward_map, layer, tolerance)
+        if len(_MAP_DOCUMENTS) >= 16:
+            _MAP_DOCUMENTS.pop(next(iter(_MAP_DOCUMENTS)))
+        _MAP_DOCUMENTS[key] = document
+    return document
+
+
+def _build_map_document(ward_map: WardMap, layer: MapLayer, tolerance: float) -> MapDocument:
+    places = ward_map.wards if layer == "wards" else ward_map.boroughs
+    geometries = shapely.simplify(
+        [place.geometry for place in places], tolerance, preserve_topology=True
+    )
+    # Six decimals is 0.1 m: more only adds bytes.
+    geometries = shapely.set_precision(geometries, 1e-6)
+    features = []
+    for place, geometry in zip(places, geometries, strict=True):
+        properties: dict[str, Any] = {"code": place.code, "name": place.name}
+        if place.borough_code is not None:
+            properties["borough_code"] = place.borough_code
+        features.append(
+            {"type": "Feature", "properties": properties, "geometry": mapping(geometry)}
+        )
+    body = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "boundary_set_id": str(ward_map.set_id),
+            "features": features,
+        },
+        separators=(",", ":"),
+    ).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return MapDocument(etag=etag, body=body)

@@ -1,4 +1,4 @@
-"""HTTP routes for a member's own ward subscriptions."""
+"""HTTP routes for a member's own subscriptions (areas watched, with filters)."""
 
 from __future__ import annotations
 
@@ -8,49 +8,96 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Response, status
 
 from services.geo.dependencies import SettingsDep
+from services.geo.routing import AreaBodyCappedRoute
 from services.geo.subscriptions import service
-from services.geo.subscriptions.schemas import Subscription, SubscriptionCreate
+from services.geo.subscriptions.schemas import (
+    Subscription,
+    SubscriptionCreate,
+    SubscriptionUpdate,
+)
 from shared.auth import CurrentPrincipal
 from shared.errors import problem_responses
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
 
-router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
+router = APIRouter(prefix="/subscriptions", tags=["subscriptions"], route_class=AreaBodyCappedRoute)
+
+SubscriptionId = Annotated[
+    uuid.UUID,
+    Path(
+        description="The id from POST or GET /subscriptions",
+        openapi_examples=openapi_examples(a_subscription="8a0f5c8e-3f43-4d8e-9a55-2f1f7c3b9e10"),
+    ),
+]
+
+_CREATE_EXAMPLES = openapi_examples(
+    one_ward={"ward_code": "E05013806"},
+    ward_and_neighbours={"kind": "neighbours", "ward_code": "E05013806"},
+    circle_round_the_office={
+        "kind": "circle",
+        "circle": {"lat": 51.5155, "lon": -0.0922, "radius_m": 800},
+        "label": "Office",
+        "categories": ["robbery", "theft_from_person"],
+        "min_severity": "Moderate",
+    },
+    drawn_area={
+        "kind": "polygon",
+        "polygon": {
+            "type": "Polygon",
+            "coordinates": [
+                [[-0.13, 51.50], [-0.12, 51.50], [-0.12, 51.51], [-0.13, 51.51], [-0.13, 51.50]]
+            ],
+        },
+    },
+)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="Subscribe to a ward's alerts",
-    description="Any signed-in member. The ward must be in the current boundary set.",
-    responses=problem_responses(401, 409, 422),
+    summary="Watch an area: a ward, a ward and its neighbours, a circle or a drawn polygon",
+    description="Any signed-in member. Wards must be in the current boundary set; a circle's "
+    "radius is 100 m to 5 km; a polygon must be valid (not self-intersecting), inside the UK, "
+    "of at most 10,000 vertices and limited in area. Optional filters: crime types and a "
+    "minimum severity.",
+    responses=problem_responses(401, 409, 413, 422),
 )
 async def subscribe(
-    body: Annotated[
-        SubscriptionCreate,
-        Body(openapi_examples=openapi_examples(st_jamess={"ward_code": "E05013806"})),
-    ],
+    body: Annotated[SubscriptionCreate, Body(openapi_examples=_CREATE_EXAMPLES)],
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentPrincipal,
 ) -> Subscription:
-    return await service.subscribe(
-        session,
-        principal.member_id,
-        body.ward_code,
-        max_per_member=settings.max_subscriptions_per_member,
-    )
+    return await service.subscribe(session, principal.member_id, body, settings=settings)
 
 
-@router.get(
-    "",
-    summary="My ward subscriptions",
-    responses=problem_responses(401),
-)
+@router.get("", summary="My subscriptions", responses=problem_responses(401))
 async def list_my_subscriptions(
     session: SessionDep, principal: CurrentPrincipal
 ) -> list[Subscription]:
     return await service.list_mine(session, principal.member_id)
+
+
+@router.patch(
+    "/{subscription_id}",
+    summary="Change a subscription's filters or label (only my own)",
+    responses=problem_responses(401, 404, 422),
+)
+async def update_subscription(
+    subscription_id: SubscriptionId,
+    body: Annotated[
+        SubscriptionUpdate,
+        Body(
+            openapi_examples=openapi_examples(
+                only_serious={"min_severity": "Severe"},
+                every_category={"all_categories": True},
+            )
+        ),
+    ],
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> Subscription:
+    return await service.update(session, principal.member_id, subscription_id, body)
 
 
 @router.delete(
@@ -61,17 +108,19 @@ async def list_my_subscriptions(
     response_class=Response,
 )
 async def unsubscribe(
-    subscription_id: Annotated[
-        uuid.UUID,
-        Path(
-            description="The id from POST or GET /subscriptions",
-            openapi_examples=openapi_examples(
-                a_subscription="8a0f5c8e-3f43-4d8e-9a55-2f1f7c3b9e10"
-            ),
-        ),
-    ],
-    session: SessionDep,
-    principal: CurrentPrincipal,
+    subscription_id: SubscriptionId, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     await service.unsubscribe(session, principal.member_id, subscription_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete all my subscriptions",
+    responses=problem_responses(401),
+    response_class=Response,
+)
+async def unsubscribe_everything(session: SessionDep, principal: CurrentPrincipal) -> Response:
+    await service.erase_member(session, principal.member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,28 +1,45 @@
-"""Every SQL statement about subscriptions."""
+"""Every SQL statement about subscriptions and their index rows."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, delete, func, insert, literal, select, text, union, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.geo.models import Subscription
-from shared.db import utcnow
+from services.geo.models import AreaCell, Subscription, WardNeighbour, WatchedWard
+
+AnyRow = Row[*tuple[Any, ...]]
+INSERT_CHUNK = 5000
 
 
-async def add(session: AsyncSession, member_id: uuid.UUID, ward_code: str) -> Subscription | None:
-    """The new subscription, or None if the member already has this ward (also when a
-    concurrent request added it a moment ago)."""
-    row = await session.scalar(
-        insert(Subscription)
-        .values(id=uuid.uuid4(), member_id=member_id, ward_code=ward_code, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["member_id", "ward_code"])
+async def add(session: AsyncSession, values: dict[str, Any]) -> Subscription | None:
+    """The new subscription, or None if the member already has this kind of subscription to
+    this ward (also when a concurrent request added it a moment ago)."""
+    statement = (
+        pg_insert(Subscription)
+        .values(id=uuid.uuid4(), **values)
+        .on_conflict_do_nothing(
+            index_elements=["member_id", "kind", "ward_code"],
+            index_where=text("ward_code IS NOT NULL"),
+        )
         .returning(Subscription)
     )
+    row: Subscription | None = await session.scalar(statement)
     return row
+
+
+async def insert_watched_wards(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), INSERT_CHUNK):
+        await session.execute(insert(WatchedWard), list(rows[start : start + INSERT_CHUNK]))
+
+
+async def insert_area_cells(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), INSERT_CHUNK):
+        await session.execute(insert(AreaCell), list(rows[start : start + INSERT_CHUNK]))
 
 
 async def count_for_member(session: AsyncSession, member_id: uuid.UUID) -> int:
@@ -42,13 +59,148 @@ async def list_for_member(session: AsyncSession, member_id: uuid.UUID) -> Sequen
     ).all()
 
 
+async def get_for_member(
+    session: AsyncSession, member_id: uuid.UUID, subscription_id: uuid.UUID
+) -> Subscription | None:
+    row: Subscription | None = await session.scalar(
+        select(Subscription).where(
+            Subscription.id == subscription_id, Subscription.member_id == member_id
+        )
+    )
+    return row
+
+
+async def home_of(session: AsyncSession, member_id: uuid.UUID) -> Subscription | None:
+    row: Subscription | None = await session.scalar(
+        select(Subscription).where(Subscription.member_id == member_id, Subscription.kind == "home")
+    )
+    return row
+
+
 async def delete_for_member(
     session: AsyncSession, member_id: uuid.UUID, subscription_id: uuid.UUID
 ) -> bool:
-    """Delete the member's own subscription; False if they have none with this id."""
+    """Delete the member's own subscription (its index rows cascade); False if they have none
+    with this id."""
     deleted = await session.scalar(
         delete(Subscription)
         .where(Subscription.id == subscription_id, Subscription.member_id == member_id)
         .returning(Subscription.id)
     )
     return deleted is not None
+
+
+async def delete_all_for_member(session: AsyncSession, member_id: uuid.UUID) -> int:
+    deleted = await session.scalars(
+        delete(Subscription).where(Subscription.member_id == member_id).returning(Subscription.id)
+    )
+    return len(deleted.all())
+
+
+async def update_filters(
+    session: AsyncSession,
+    subscription_id: uuid.UUID,
+    *,
+    categories: list[str] | None,
+    min_severity: int,
+    categories_mask: int | None,
+    label: str | None,
+) -> None:
+    await session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription_id)
+        .values(
+            categories=categories,
+            categories_mask=categories_mask,
+            min_severity=min_severity,
+            label=label,
+        )
+    )
+    for model in (WatchedWard, AreaCell):
+        await session.execute(
+            update(model)
+            .where(model.subscription_id == subscription_id)
+            .values(min_severity=min_severity, categories_mask=categories_mask)
+        )
+    session.expire_all()
+
+
+async def delete_boundary_dependent_ward_rows(session: AsyncSession) -> None:
+    await session.execute(
+        delete(WatchedWard).where(
+            WatchedWard.subscription_id.in_(
+                select(Subscription.id).where(
+                    Subscription.kind.in_(("neighbours", "circle", "polygon"))
+                )
+            )
+        )
+    )
+
+
+async def insert_neighbour_rows(session: AsyncSession, set_id: uuid.UUID) -> int:
+    """Each neighbours subscription's own ward and its neighbours in ``set_id``; returns how
+    many neighbours subscriptions there are."""
+    own = select(
+        Subscription.id,
+        Subscription.ward_code,
+        Subscription.member_id,
+        literal(False),
+        Subscription.min_severity,
+        Subscription.categories_mask,
+    ).where(Subscription.kind == "neighbours")
+    around = (
+        select(
+            Subscription.id,
+            WardNeighbour.neighbour_code,
+            Subscription.member_id,
+            literal(False),
+            Subscription.min_severity,
+            Subscription.categories_mask,
+        )
+        .join(
+            WardNeighbour,
+            (WardNeighbour.set_id == set_id) & (WardNeighbour.ward_code == Subscription.ward_code),
+        )
+        .where(Subscription.kind == "neighbours")
+    )
+    await session.execute(
+        insert(WatchedWard).from_select(
+            [
+                "subscription_id",
+                "ward_code",
+                "member_id",
+                "by_geometry",
+                "min_severity",
+                "categories_mask",
+            ],
+            union(own, around),
+        )
+    )
+    count = await session.scalar(
+        select(func.count()).select_from(Subscription).where(Subscription.kind == "neighbours")
+    )
+    return int(count or 0)
+
+
+async def geometric_subscriptions(
+    session: AsyncSession, *, after: uuid.UUID | None, limit: int
+) -> Sequence[AnyRow]:
+    statement = (
+        select(
+            Subscription.id,
+            Subscription.member_id,
+            Subscription.kind,
+            Subscription.center_lat,
+            Subscription.center_lon,
+            Subscription.radius_m,
+            Subscription.geometry,
+            Subscription.min_severity,
+            Subscription.categories_mask,
+        )
+        .where(Subscription.kind.in_(("circle", "polygon")))
+        .order_by(Subscription.id)
+        .limit(limit)
+    )
+    if after is not None:
+        statement = statement.where(Subscription.id > after)
+    return (await session.execute(statement)).all()

@@ -1,59 +1,181 @@
-"""Rules for subscriptions: only wards of the current set, once each, up to a limit."""
+"""Rules for subscriptions: areas checked before they are stored, ward kinds only for wards of
+the current set, one of each kind per ward, up to a limit per member; every write keeps the
+resolution indexes (watched_wards, area_cells) in the same transaction."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.boundaries import repository as boundaries
+from services.geo.config import GeoSettings
 from services.geo.errors import (
     AlreadySubscribedError,
     SubscriptionLimitError,
     SubscriptionNotFoundError,
     UnknownWardError,
 )
-from services.geo.subscriptions import repository
-from services.geo.subscriptions.schemas import Subscription
+from services.geo.models import Subscription as SubscriptionRow
+from services.geo.subscriptions import indexing, repository
+from services.geo.subscriptions.indexing import WatchedArea
+from services.geo.subscriptions.schemas import (
+    CircleArea,
+    Subscription,
+    SubscriptionCreate,
+    SubscriptionUpdate,
+)
+from services.geo.targeting.filters import RANK_SEVERITY, SEVERITY_RANK, categories_mask
+from services.geo.targeting.shapes import check_circle, check_polygon
+from services.geo.targeting.wardmap import WardMap
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
 
+async def _ward_map(session: AsyncSession) -> WardMap | None:
+    # Imported here: boundaries.service imports this package's indexing on import.
+    from services.geo.boundaries.service import load_ward_map
+
+    set_id = await boundaries.current_set_id(session)
+    return None if set_id is None else await load_ward_map(session, set_id)
+
+
 async def subscribe(
-    session: AsyncSession, member_id: uuid.UUID, ward_code: str, *, max_per_member: int
+    session: AsyncSession, member_id: uuid.UUID, body: SubscriptionCreate, *, settings: GeoSettings
 ) -> Subscription:
-    names = await boundaries.current_ward_names(session, [ward_code])
-    if ward_code not in names:
-        raise UnknownWardError(ward_code)
-    if await repository.count_for_member(session, member_id) >= max_per_member:
-        raise SubscriptionLimitError(max_per_member)
-    row = await repository.add(session, member_id, ward_code)
+    values: dict[str, Any] = {"member_id": member_id, "kind": body.kind, "label": body.label}
+    names: dict[str, str] = {}
+    if body.ward_code is not None:
+        names = await boundaries.current_ward_names(session, [body.ward_code])
+        if body.ward_code not in names:
+            raise UnknownWardError(body.ward_code)
+        area = WatchedArea(body.kind, ward_code=body.ward_code)
+        values["ward_code"] = body.ward_code
+    elif body.circle is not None:
+        circle = check_circle(
+            body.circle.lat,
+            body.circle.lon,
+            body.circle.radius_m,
+            max_radius_m=settings.max_circle_radius_m,
+        )
+        area = WatchedArea("circle", circle=circle)
+        values.update(center_lat=circle.lat, center_lon=circle.lon, radius_m=circle.radius_m)
+    else:
+        assert body.polygon is not None
+        geometry = body.polygon.as_geojson()
+        polygon = check_polygon(
+            geometry,
+            max_vertices=settings.max_polygon_vertices,
+            max_area_km2=settings.max_subscription_area_km2,
+        )
+        area = WatchedArea("polygon", polygon=polygon)
+        values["geometry"] = geometry
+    if (
+        await repository.count_for_member(session, member_id)
+        >= settings.max_subscriptions_per_member
+    ):
+        raise SubscriptionLimitError(settings.max_subscriptions_per_member)
+    categories = [str(c) for c in body.categories] if body.categories is not None else None
+    return await _add(session, values, area, categories, str(body.min_severity), names)
+
+
+async def _add(
+    session: AsyncSession,
+    values: dict[str, Any],
+    area: WatchedArea,
+    categories: list[str] | None,
+    min_severity: str,
+    names: dict[str, str],
+) -> Subscription:
+    mask = categories_mask(categories)
+    rank = SEVERITY_RANK[min_severity]
+    row = await repository.add(
+        session,
+        {**values, "categories": categories, "categories_mask": mask, "min_severity": rank},
+    )
     if row is None:
-        raise AlreadySubscribedError(ward_code)
+        assert area.ward_code is not None
+        raise AlreadySubscribedError(area.ward_code)
+    await indexing.write_index(
+        session,
+        subscription_id=row.id,
+        member_id=row.member_id,
+        area=area,
+        min_severity=rank,
+        categories_mask=mask,
+        ward_map=await _ward_map(session),
+    )
     log.info(
         "geo.subscription.created",
         subscription_id=str(row.id),
-        member_id=str(member_id),
-        ward_code=ward_code,
+        member_id=str(row.member_id),
+        kind=row.kind,
+        ward_code=row.ward_code,
     )
-    return Subscription(
-        id=row.id, ward_code=row.ward_code, ward_name=names[ward_code], created_at=row.created_at
+    return _to_schema(row, names)
+
+
+async def set_home_ward(
+    session: AsyncSession, member_id: uuid.UUID, ward_code: str
+) -> Subscription:
+    """Make ``ward_code`` the member's home ward, replacing any earlier one.
+
+    Called when identity reports a verified address (that event arrives with identity's
+    address-verification issue; the handler will be a thin call to this)."""
+    names = await boundaries.current_ward_names(session, [ward_code])
+    if ward_code not in names:
+        raise UnknownWardError(ward_code)
+    existing = await repository.home_of(session, member_id)
+    if existing is not None:
+        if existing.ward_code == ward_code:
+            return _to_schema(existing, names)
+        await repository.delete_for_member(session, member_id, existing.id)
+    return await _add(
+        session,
+        {"member_id": member_id, "kind": "home", "ward_code": ward_code, "label": None},
+        WatchedArea("home", ward_code=ward_code),
+        None,
+        "Minor",
+        names,
     )
 
 
 async def list_mine(session: AsyncSession, member_id: uuid.UUID) -> list[Subscription]:
     rows = await repository.list_for_member(session, member_id)
-    names = await boundaries.current_ward_names(session, [row.ward_code for row in rows])
-    return [
-        Subscription(
-            id=row.id,
-            ward_code=row.ward_code,
-            ward_name=names.get(row.ward_code),
-            created_at=row.created_at,
-        )
-        for row in rows
-    ]
+    names = await boundaries.current_ward_names(
+        session, [row.ward_code for row in rows if row.ward_code]
+    )
+    return [_to_schema(row, names) for row in rows]
+
+
+async def update(
+    session: AsyncSession,
+    member_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    body: SubscriptionUpdate,
+) -> Subscription:
+    row = await repository.get_for_member(session, member_id, subscription_id)
+    if row is None:
+        raise SubscriptionNotFoundError()
+    chosen = [str(c) for c in body.categories] if body.categories else row.categories
+    categories = None if body.all_categories else chosen
+    rank = SEVERITY_RANK[str(body.min_severity)] if body.min_severity else row.min_severity
+    await repository.update_filters(
+        session,
+        row.id,
+        categories=categories,
+        min_severity=rank,
+        categories_mask=categories_mask(categories),
+        label=body.label if body.label is not None else row.label,
+    )
+    refreshed = await repository.get_for_member(session, member_id, subscription_id)
+    assert refreshed is not None
+    names = await boundaries.current_ward_names(
+        session, [refreshed.ward_code] if refreshed.ward_code else []
+    )
+    return _to_schema(refreshed, names)
 
 
 async def unsubscribe(
@@ -63,4 +185,31 @@ async def unsubscribe(
         raise SubscriptionNotFoundError()
     log.info(
         "geo.subscription.deleted", subscription_id=str(subscription_id), member_id=str(member_id)
+    )
+
+
+async def erase_member(session: AsyncSession, member_id: uuid.UUID) -> int:
+    """Delete every subscription of a member (erasure); their index rows cascade."""
+    deleted = await repository.delete_all_for_member(session, member_id)
+    log.info("geo.subscriptions.erased", member_id=str(member_id), deleted=deleted)
+    return deleted
+
+
+def _to_schema(row: SubscriptionRow, names: dict[str, str]) -> Subscription:
+    circle = None
+    if row.kind == "circle":
+        assert row.center_lat is not None and row.center_lon is not None
+        assert row.radius_m is not None
+        circle = CircleArea(lat=row.center_lat, lon=row.center_lon, radius_m=row.radius_m)
+    return Subscription(
+        id=row.id,
+        kind=row.kind,
+        ward_code=row.ward_code,
+        ward_name=names.get(row.ward_code) if row.ward_code else None,
+        circle=circle,
+        polygon=row.geometry,
+        label=row.label,
+        categories=row.categories,
+        min_severity=RANK_SEVERITY.get(row.min_severity, "Minor"),
+        created_at=row.created_at,
     )

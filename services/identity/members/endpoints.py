@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, status
 
-from services.identity.dependencies import SettingsDep
+from services.identity.dependencies import CallerDep, SettingsDep
 from services.identity.members.schemas import (
     VERIFICATION_TOKEN_MAX_LENGTH,
     EmailVerificationCreate,
@@ -16,7 +16,6 @@ from services.identity.members.schemas import (
     RegistrationAccepted,
 )
 from services.identity.members.service import MemberService
-from shared.auth import CurrentPrincipal
 from shared.errors import problem_responses
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
@@ -93,14 +92,17 @@ async def verify_email(
 
 @router.get(
     "/members/me",
-    summary="The signed-in member: pseudonym, roles and whether the email is verified",
-    responses=problem_responses(401, 404),
+    summary="The signed-in member: pseudonym, roles, organisation and verification state",
+    responses=problem_responses(401, 403, 404),
 )
-async def me(principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep) -> MemberMe:
-    member = await MemberService(session, settings).get(principal.member_id)
+async def me(caller: CallerDep) -> MemberMe:
+    member = caller.member
     return MemberMe(
         member_id=member.id,
         pseudonym=member.pseudonym,
         roles=member.roles,
         email_verified=member.email_verified,
+        verification_level=member.verification_level,
+        organisation_id=member.organisation_id,
+        two_factor_enabled=member.totp_enabled_at is not None,
     )

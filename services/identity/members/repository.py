@@ -19,11 +19,14 @@ class MemberRepository:
     async def insert_if_free(
         self,
         *,
-        email: str,
+        email_index: str,
+        email_encrypted: bytes,
         password_hash: str,
         pseudonym: str,
         roles: list[str],
         email_verified_at: datetime | None,
+        organisation_id: uuid.UUID | None = None,
+        totp_exempt: bool = False,
     ) -> Member | None:
         """Insert a member, or return None when the email or the pseudonym is taken.
 
@@ -34,11 +37,14 @@ class MemberRepository:
             insert(Member)
             .values(
                 id=uuid.uuid4(),
-                email=email,
+                email_index=email_index,
+                email_encrypted=email_encrypted,
                 password_hash=password_hash,
                 pseudonym=pseudonym,
                 roles=roles,
                 email_verified_at=email_verified_at,
+                organisation_id=organisation_id,
+                totp_exempt=totp_exempt,
             )
             .on_conflict_do_nothing()
             .returning(Member)
@@ -47,8 +53,8 @@ class MemberRepository:
     async def get(self, member_id: uuid.UUID) -> Member | None:
         return await self._session.get(Member, member_id)
 
-    async def get_by_email(self, email: str) -> Member | None:
-        return await self._session.scalar(select(Member).where(Member.email == email))
+    async def get_by_email_index(self, email_index: str) -> Member | None:
+        return await self._session.scalar(select(Member).where(Member.email_index == email_index))
 
     async def mark_verified(
         self, member_id: uuid.UUID, *, password_hash: str, at: datetime

@@ -69,3 +69,6 @@ class MemberMe(BaseModel):
     pseudonym: str
     roles: list[str]
     email_verified: bool
+    verification_level: str
+    organisation_id: uuid.UUID | None
+    two_factor_enabled: bool

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.config import IdentitySettings
+from services.identity.crypto import PersonalData
 from services.identity.errors import (
     MemberNotFoundError,
     ServiceUnavailableError,
@@ -56,6 +57,13 @@ class MemberService:
         self._members = MemberRepository(session)
         self._verifications = EmailVerificationRepository(session)
         self._new_pseudonym = new_pseudonym
+        self._personal = PersonalData.from_settings(settings)
+
+    async def find_by_email(self, email: str) -> Member | None:
+        return await self._members.get_by_email_index(self._personal.email_index(email))
+
+    def email_of(self, member: Member) -> str:
+        return self._personal.open_email(member.email_encrypted)
 
     async def register(self, email: str, password: str) -> None:
         """Create the member (or find them) and email a link, revealing nothing to the caller.
@@ -68,7 +76,7 @@ class MemberService:
             email, password_hash, roles=[Role.RESIDENT.value], verified_at=None
         )
         if member is None:
-            member = await self._members.get_by_email(email)
+            member = await self.find_by_email(email)
             assert member is not None, "the insert conflicted on this address"
             if member.email_verified:
                 log.info("identity.registration.already_verified", member_id=str(member.id))
@@ -104,33 +112,61 @@ class MemberService:
             raise MemberNotFoundError()
         return member
 
-    async def seed(self, email: str, password: str, roles: list[str]) -> Member | None:
+    async def seed(
+        self,
+        email: str,
+        password: str,
+        roles: list[str],
+        *,
+        organisation_id: uuid.UUID | None = None,
+        totp_exempt: bool = False,
+    ) -> Member | None:
         """Create a verified member unless the address exists; None when it did already."""
         email = str(normalise_email(email))
         member = await self._insert_member(
-            email, await hash_password(password), roles=roles, verified_at=utcnow()
+            email,
+            await hash_password(password),
+            roles=roles,
+            verified_at=utcnow(),
+            organisation_id=organisation_id,
+            totp_exempt=totp_exempt,
         )
         if member is None:
+            # Seeded before (perhaps before the exemption existed): keep the flag current.
+            existing = await self.find_by_email(email)
+            if existing is not None and existing.totp_exempt != totp_exempt:
+                existing.totp_exempt = totp_exempt
+                await self._session.flush()
             return None
         await self._announce_verified(member)
         log.info("identity.member.seeded", member_id=str(member.id), roles=roles)
         return member
 
     async def _insert_member(
-        self, email: str, password_hash: str, *, roles: list[str], verified_at: datetime | None
+        self,
+        email: str,
+        password_hash: str,
+        *,
+        roles: list[str],
+        verified_at: datetime | None,
+        organisation_id: uuid.UUID | None = None,
+        totp_exempt: bool = False,
     ) -> Member | None:
         """The new member, or None when the address is taken; pseudonym clashes are retried."""
         for _ in range(PSEUDONYM_ATTEMPTS):
             member = await self._members.insert_if_free(
-                email=email,
+                email_index=self._personal.email_index(email),
+                email_encrypted=self._personal.seal_email(email),
                 password_hash=password_hash,
                 pseudonym=self._new_pseudonym(),
                 roles=roles,
                 email_verified_at=verified_at,
+                organisation_id=organisation_id,
+                totp_exempt=totp_exempt,
             )
             if member is not None:
                 return member
-            if await self._members.get_by_email(email) is not None:
+            if await self.find_by_email(email) is not None:
                 return None
             log.info("identity.pseudonym.collision")
         raise ServiceUnavailableError("No free pseudonym was found; please try again.")
@@ -148,7 +184,7 @@ class MemberService:
             OutboxMessage,
             VerificationEmailRequested(
                 member_id=member.id,
-                email=member.email,
+                email=self.email_of(member),
                 pseudonym=member.pseudonym,
                 verify_url=f"{self._settings.public_base_url}{VERIFICATION_PATH}{token}",
             ),
@@ -160,7 +196,7 @@ class MemberService:
             self._session,
             OutboxMessage,
             MemberEmailVerified(
-                member_id=member.id, email=member.email, pseudonym=member.pseudonym
+                member_id=member.id, email=self.email_of(member), pseudonym=member.pseudonym
             ),
             producer=PRODUCER,
         )

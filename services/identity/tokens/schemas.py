@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,12 +18,44 @@ class TokenCreate(BaseModel):
 
     email: EmailAddress
     password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    totp_code: str | None = Field(
+        default=None, pattern=r"^\d{6}$", description="Staff: the authenticator app's code"
+    )
+    recovery_code: str | None = Field(
+        default=None, min_length=6, max_length=20, description="Staff: a one-time recovery code"
+    )
+
+
+REFRESH_TOKEN_MAX_LENGTH = 128
+
+
+class RefreshTokenBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=REFRESH_TOKEN_MAX_LENGTH)
 
 
 class AccessToken(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth token type)
     expires_in: int = Field(description="Seconds until the token expires")
+    refresh_token: str = Field(description="Use once at POST /tokens/refresh for a new pair")
+    refresh_expires_in: int = Field(description="Seconds until the refresh token expires")
+    roles: list[str] = Field(description="The roles the access token carries")
+    two_factor_enrolment_required: bool = Field(
+        default=False,
+        description=(
+            "True for a staff member without TOTP: the token carries no staff roles until "
+            "they enrol (POST /members/me/totp) and sign in again with a code"
+        ),
+    )
+
+
+class KeyRotation(BaseModel):
+    kid: str = Field(description="The new key, in the JWKS already")
+    signs_from: datetime = Field(description="When the new key starts signing")
+    retiring_kids: list[str] = Field(description="Keys that stay in the JWKS until retire_at")
+    retire_at: datetime
 
 
 class JsonWebKey(BaseModel):

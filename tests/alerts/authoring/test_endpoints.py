@@ -113,7 +113,6 @@ class TestCreateAlert:
             ("crime_type", "jaywalking"),
             ("severity", "moderate"),
             ("urgency", "Soon"),
-            ("target_ward_codes", []),
             ("target_ward_codes", ["e05000001"]),
             ("target_ward_codes", ["E0500001"]),
             ("target_ward_codes", ["E050000012"]),
@@ -132,7 +131,6 @@ class TestCreateAlert:
             "unknown crime type",
             "severity not in CAP spelling",
             "unknown urgency",
-            "no wards",
             "lower-case ward code",
             "short ward code",
             "long ward code",
@@ -348,6 +346,34 @@ class TestListAlerts:
         assert {a["status"] for a in drafts} == {"draft"}
         assert {a["status"] for a in published} == {"published"}
 
+    async def test_filters_by_target_crime_type_author_and_time(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        ward = unique_ward_code()
+        author = uuid.uuid4()
+        headers = officer_headers(member_id=author)
+        robbery = await create_alert(
+            client, headers, target_ward_codes=[ward], crime_type="robbery"
+        )
+        burglary = await create_alert(client, headers, target_ward_codes=[ward])
+        elsewhere = await create_alert(client, headers)
+
+        async def ids(query: str) -> list[str]:
+            response = await client.get(f"/alerts?{query}", headers=officer_headers())
+            assert response.status_code == 200, response.text
+            return [a["id"] for a in response.json()]
+
+        assert await ids(f"ward_code={ward}") == [burglary["id"], robbery["id"]]
+        assert await ids(f"ward_code={ward}&crime_type=robbery") == [robbery["id"]]
+        assert await ids(f"author_id={author}") == [elsewhere["id"], burglary["id"], robbery["id"]]
+        after = httpx.QueryParams(
+            {"created_from": burglary["created_at"], "author_id": str(author)}
+        )
+        assert await ids(str(after)) == [elsewhere["id"], burglary["id"]]
+        before = httpx.QueryParams({"created_before": burglary["created_at"], "ward_code": ward})
+        assert await ids(str(before)) == [robbery["id"]]
+        assert await ids(f"author_id={author}&msg_type=Update") == []
+
     @pytest.mark.parametrize(
         "query",
         ["status=sent", "limit=0", f"limit={MAX_PAGE_SIZE + 1}", "offset=-1", "limit=ten"],
@@ -370,10 +396,24 @@ class TestOpenAPI:
             for operation in item.values()
         ]
 
-        assert len(operations) == 4
+        assert len(operations) == 21
         for operation in operations:
             assert operation["summary"]
-            assert {"401", "403", "422"} <= set(operation["responses"])
+            # Members' own feedback endpoints need no role, so they have no 403.
+            assert {"401", "422"} <= set(operation["responses"])
+            assert "403" in operation["responses"] or operation["tags"] == ["feedback"]
             assert PROBLEM_JSON in operation["responses"]["401"]["content"]
         create = spec["paths"]["/alerts"]["post"]
         assert create["requestBody"]["content"]["application/json"]["examples"]
+        for operation in spec["paths"]["/alerts/{alert_id}/approve"].values():
+            assert operation["parameters"][0]["examples"]
+        cap = spec["paths"]["/alerts/cap"]["post"]
+        assert cap["requestBody"]["content"]["application/cap+xml"]["example"]
+        feeds = [
+            operation
+            for path, item in spec["paths"].items()
+            if path.startswith("/feeds")
+            for operation in item.values()
+        ]
+        assert len(feeds) == 4
+        assert all(operation["summary"] and "422" in operation["responses"] for operation in feeds)

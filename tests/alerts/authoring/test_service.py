@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.alerts.authoring.schemas import AlertCreate
 from services.alerts.authoring.service import AlertService
+from services.alerts.config import AlertsSettings
 from services.alerts.errors import AlertNotFoundError, AlertStateConflictError
 from services.alerts.models import (
     Alert,
@@ -24,11 +25,16 @@ from services.alerts.models import (
 from shared.auth import Principal
 from shared.db import session_scope
 from shared.events import AlertPublished, EventEnvelope
+from shared.settings import Environment
 from tests.alerts.helpers import unique_ward_code
 
 
 def officer(pseudonym: str = "PC Little Owl") -> Principal:
     return Principal(member_id=uuid.uuid4(), pseudonym=pseudonym, roles=frozenset({"officer"}))
+
+
+def service_settings(sender_name: str = "Tawny") -> AlertsSettings:
+    return AlertsSettings(environment=Environment.TEST, sender_name=sender_name)
 
 
 def new_alert(**overrides: object) -> AlertCreate:
@@ -37,6 +43,7 @@ def new_alert(**overrides: object) -> AlertCreate:
         "body": "Several cars were broken into on Mill Lane. Leave nothing on show.",
         "crime_type": CrimeType.VEHICLE_CRIME,
         "target_ward_codes": [unique_ward_code()],
+        "no_victim_details_confirmed": True,
     }
     fields.update(overrides)
     return AlertCreate.model_validate(fields)
@@ -51,7 +58,7 @@ class TestAlertService:
         self, session: AsyncSession
     ) -> None:
         author = officer("PC Tawny")
-        service = AlertService(session, sender_name="Tawny")
+        service = AlertService(session, settings=service_settings("Tawny"))
 
         alert = await service.create_draft(new_alert(severity=Severity.MINOR), author=author)
 
@@ -66,7 +73,9 @@ class TestAlertService:
     async def test_publish_changes_state_and_stages_the_event_in_the_same_transaction(
         self, session: AsyncSession
     ) -> None:
-        service = AlertService(session, sender_name="Met Police Safer Neighbourhoods")
+        service = AlertService(
+            session, settings=service_settings("Met Police Safer Neighbourhoods")
+        )
         alert = await service.create_draft(new_alert(), author=officer())
         before = await outbox_count(session)
 
@@ -87,7 +96,7 @@ class TestAlertService:
     async def test_publishing_a_published_alert_raises_and_stages_nothing(
         self, session: AsyncSession
     ) -> None:
-        service = AlertService(session, sender_name="Tawny")
+        service = AlertService(session, settings=service_settings("Tawny"))
         alert = await service.create_draft(new_alert(), author=officer())
         await service.publish(alert.id, publisher=officer())
         staged = await outbox_count(session)
@@ -100,7 +109,7 @@ class TestAlertService:
         assert await outbox_count(session) == staged
 
     async def test_unknown_alert_raises_not_found(self, session: AsyncSession) -> None:
-        service = AlertService(session, sender_name="Tawny")
+        service = AlertService(session, settings=service_settings("Tawny"))
 
         with pytest.raises(AlertNotFoundError):
             await service.get(uuid.uuid4())
@@ -116,14 +125,18 @@ class TestConcurrentPublish:
         self, sessions: async_sessionmaker[AsyncSession]
     ) -> None:
         async with session_scope(sessions) as setup:
-            alert = await AlertService(setup, sender_name="Tawny").create_draft(
+            alert = await AlertService(setup, settings=service_settings("Tawny")).create_draft(
                 new_alert(), author=officer()
             )
 
         async with sessions() as first, sessions() as second:
-            await AlertService(first, sender_name="Tawny").publish(alert.id, publisher=officer())
+            await AlertService(first, settings=service_settings("Tawny")).publish(
+                alert.id, publisher=officer()
+            )
             contender = asyncio.create_task(
-                AlertService(second, sender_name="Tawny").publish(alert.id, publisher=officer())
+                AlertService(second, settings=service_settings("Tawny")).publish(
+                    alert.id, publisher=officer()
+                )
             )
             await asyncio.sleep(0.3)
             assert not contender.done(), "the second publish should wait for the first's lock"

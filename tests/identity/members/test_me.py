@@ -31,11 +31,22 @@ class TestMe:
 
         assert response.status_code == 200
         body = response.json()
-        assert set(body) == {"member_id", "pseudonym", "roles", "email_verified"}
+        assert set(body) == {
+            "member_id",
+            "pseudonym",
+            "roles",
+            "email_verified",
+            "verification_level",
+            "organisation_id",
+            "two_factor_enabled",
+        }
         uuid.UUID(body["member_id"])
         assert body["pseudonym"].startswith("Neighbour ")
         assert body["roles"] == ["resident"]
         assert body["email_verified"] is True
+        assert body["verification_level"] == "email"
+        assert body["organisation_id"] is None
+        assert body["two_factor_enabled"] is False
         assert email not in response.text
 
     async def test_without_a_token_is_401(self, client: httpx.AsyncClient) -> None:

@@ -13,6 +13,7 @@ from services.identity.members.service import hash_verification_token
 from services.identity.models import EmailVerification, Member
 from tests.identity.factories import (
     PASSWORD,
+    email_index,
     link_path,
     register,
     register_and_verify,
@@ -30,7 +31,7 @@ ACCEPTED = {
 async def count_members(sessions: async_sessionmaker[AsyncSession], email: str) -> int:
     async with sessions() as session:
         count = await session.scalar(
-            select(func.count()).select_from(Member).where(Member.email == email)
+            select(func.count()).select_from(Member).where(Member.email_index == email_index(email))
         )
         return count or 0
 
@@ -67,7 +68,9 @@ class TestRegistration:
         token = token_of(request["verify_url"])
 
         async with sessions() as session:
-            member = await session.scalar(select(Member).where(Member.email == email))
+            member = await session.scalar(
+                select(Member).where(Member.email_index == email_index(email))
+            )
             assert member is not None
             verification = await session.scalar(
                 select(EmailVerification).where(EmailVerification.member_id == member.id)

@@ -11,7 +11,7 @@ from services.identity.config import IdentitySettings
 from services.identity.errors import ServiceUnavailableError
 from services.identity.members.service import MemberService, random_pseudonym
 from services.identity.models import Member
-from tests.identity.factories import PASSWORD, unique_email
+from tests.identity.factories import PASSWORD, email_index, unique_email
 
 
 def pseudonyms(*names: str) -> Callable[[], str]:
@@ -37,7 +37,9 @@ class TestPseudonyms:
         )
         await service.register(second, PASSWORD)
 
-        member = await session.scalar(select(Member).where(Member.email == second))
+        member = await session.scalar(
+            select(Member).where(Member.email_index == email_index(second))
+        )
         assert member is not None
         assert member.pseudonym == "Neighbour 0002"
 
@@ -64,7 +66,9 @@ class TestSeedService:
         again = await service.seed(email, PASSWORD, ["officer"])
 
         assert created is not None
-        assert created.email == email
+        assert service.email_of(created) == email
+        assert created.email_index == email_index(email)
+        assert email.encode() not in created.email_encrypted
         assert created.roles == ["officer"]
         assert created.email_verified
         assert again is None

@@ -3,13 +3,11 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import jwt
 import pytest
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.identity.config import IdentitySettings
@@ -21,21 +19,6 @@ from tests.identity.factories import (
     sign_in,
     unique_email,
 )
-
-
-@pytest.fixture
-async def verifier(app: FastAPI, settings: IdentitySettings) -> AsyncIterator[JWKSVerifier]:
-    """What every other service does with identity's tokens, pointed at this app in-process."""
-    verifier = JWKSVerifier(
-        "http://identity.test/.well-known/jwks.json",
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        http=httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://identity.test"
-        ),
-    )
-    yield verifier
-    await verifier.aclose()
 
 
 def without_request_id(problem: dict[str, Any]) -> dict[str, Any]:

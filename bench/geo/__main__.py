@@ -1,0 +1,5 @@
+import sys
+
+from bench.geo.run import main
+
+sys.exit(main())

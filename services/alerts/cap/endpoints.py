@@ -1,0 +1,158 @@
+"""CAP 1.2 interop: other police systems post CAP documents (scope ``cap:write``), and every
+alert is served as a CAP document."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
+
+from services.alerts.authoring import schemas
+from services.alerts.authoring.endpoints import AlertId, AlertServiceDep
+from services.alerts.authoring.policy import CAP_WRITE_SCOPE
+from services.alerts.cap.document import CAP_MEDIA_TYPE, from_xml, to_xml
+from services.alerts.dependencies import AlertsSettingsDep, require_staff
+from services.alerts.errors import (
+    CapDocumentError,
+    CapDocumentTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from services.alerts.models import Alert, AlertState, CapStatus, MsgType, Scope
+from shared.auth import CurrentPrincipal, bearer_scheme, current_principal
+from shared.errors import ForbiddenError, problem_responses
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+router = APIRouter(prefix="/alerts", tags=["cap"])
+
+EXAMPLE_CAP = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
+    "<identifier>MPS-2026-0001</identifier><sender>cad@met.police.uk</sender>"
+    "<sent>2026-11-23T12:00:00+00:00</sent><status>Actual</status><msgType>Alert</msgType>"
+    "<scope>Public</scope><info><language>en-GB</language><category>Security</category>"
+    "<event>Burglary</event><urgency>Expected</urgency><severity>Moderate</severity>"
+    "<certainty>Observed</certainty><expires>2026-11-30T12:00:00+00:00</expires>"
+    "<headline>Burglaries on Acacia Avenue</headline><description>Lock doors.</description>"
+    "<parameter><valueName>tawny:crimeType</valueName><value>burglary</value></parameter>"
+    "<parameter><valueName>tawny:noVictimDetails</valueName><value>confirmed</value>"
+    "</parameter><area><areaDesc>Acacia ward</areaDesc><geocode><valueName>ONS_WARD"
+    "</valueName><value>E05013806</value></geocode></area></info></alert>"
+)
+PUBLIC_STATES = (
+    AlertState.PUBLISHED,
+    AlertState.UPDATED,
+    AlertState.CANCELLED,
+    AlertState.RESOLVED,
+    AlertState.EXPIRED,
+)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it passes ``limit`` bytes (never buffered beyond it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise CapDocumentTooLargeError(f"CAP documents are limited to {limit} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise CapDocumentTooLargeError(f"CAP documents are limited to {limit} bytes.")
+    return bytes(body)
+
+
+@router.post(
+    "/cap",
+    status_code=201,
+    summary="Receive a CAP 1.2 alert from another system, as a draft",
+    description="API clients whose token has the scope cap:write (and a role and area that "
+    "may author for the target). The body is application/cap+xml, parsed without DTDs or "
+    "entities and validated against CAP 1.2. Tawny's own fields travel as parameters "
+    "(tawny:crimeType, tawny:noVictimDetails=confirmed, ...); targets as ONS_WARD and "
+    "ONS_BOROUGH geocodes. Only msgType Alert is accepted.",
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {CAP_MEDIA_TYPE: {"schema": {"type": "string"}, "example": EXAMPLE_CAP}},
+        }
+    },
+)
+async def receive_cap(
+    request: Request,
+    principal: CurrentPrincipal,
+    service: AlertServiceDep,
+    settings: AlertsSettingsDep,
+) -> schemas.Alert:
+    if CAP_WRITE_SCOPE not in principal.scopes:
+        raise ForbiddenError(f"Posting CAP needs the scope {CAP_WRITE_SCOPE}.")
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != CAP_MEDIA_TYPE:
+        raise UnsupportedMediaTypeError(f"Send the document as {CAP_MEDIA_TYPE}.")
+    data = await read_limited(request, settings.cap_max_bytes)
+    message = from_xml(data, schema_path=settings.cap_schema_path)
+    if message.msg_type is not MsgType.ALERT:
+        raise CapDocumentError("Only msgType Alert is accepted so far.")
+    alert = await service.create_draft(
+        message.alert,
+        author=principal,
+        identifier=message.identifier,
+        sender=message.sender,
+        sent=message.sent,
+    )
+    log.info(
+        "alerts.cap.received",
+        alert_id=str(alert.id),
+        sender=message.sender,
+        client_id=str(principal.member_id),
+    )
+    return schemas.Alert.from_model(alert)
+
+
+def is_public(alert: Alert) -> bool:
+    return (
+        alert.state in PUBLIC_STATES
+        and alert.scope is Scope.PUBLIC
+        and alert.cap_status is CapStatus.ACTUAL
+    )
+
+
+@router.get(
+    "/{alert_id}/cap",
+    summary="An alert as a CAP 1.2 document",
+    description="Anyone, for a published public alert; staff for any other.",
+    responses={
+        **problem_responses(401, 403, 404, 422),
+        200: {"content": {CAP_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+    },
+)
+async def alert_as_cap(
+    request: Request,
+    service: AlertServiceDep,
+    settings: AlertsSettingsDep,
+    alert_id: AlertId,
+) -> Response:
+    alert = await service.get(alert_id)
+    if not is_public(alert):
+        await _require_staff(request)
+    references: list[Alert] = []
+    original = await service.originals_of(alert)
+    if original is not None:
+        earlier = [m for m in await service.follow_ups(original) if m.id != alert.id]
+        references = [original, *[m for m in earlier if _before(m, alert)]]
+    return Response(
+        to_xml(alert, sender_name=settings.sender_name, references=references),
+        media_type=CAP_MEDIA_TYPE,
+    )
+
+
+def _before(earlier: Alert, later: Alert) -> bool:
+    if earlier.published_at is None or later.published_at is None:
+        return False
+    return earlier.published_at < later.published_at
+
+
+async def _require_staff(request: Request) -> None:
+    credentials: HTTPAuthorizationCredentials | None = await bearer_scheme(request)
+    principal = await current_principal(request, credentials)
+    await require_staff(principal)

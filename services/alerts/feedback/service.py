@@ -1,0 +1,111 @@
+"""Members reply to alerts and mark them useful or not; staff read and answer replies.
+Feedback always attaches to the original alert, whichever message of it the member saw."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.alerts.authoring.repository import AlertRepository
+from services.alerts.config import AlertsSettings
+from services.alerts.errors import (
+    AlertNotFoundError,
+    AlertStateConflictError,
+    ReplyNotFoundError,
+    ReplyRateLimitedError,
+)
+from services.alerts.feedback.repository import FeedbackRepository
+from services.alerts.feedback.schemas import AlertStats
+from services.alerts.models import Alert, AlertState, Reply
+from shared.auth import Principal
+from shared.db import utcnow
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+RECEIVED_STATES = (
+    AlertState.PUBLISHED,
+    AlertState.UPDATED,
+    AlertState.CANCELLED,
+    AlertState.RESOLVED,
+    AlertState.EXPIRED,
+)
+RATE_WINDOW = timedelta(hours=1)
+
+
+class FeedbackService:
+    def __init__(self, session: AsyncSession, *, settings: AlertsSettings) -> None:
+        self._alerts = AlertRepository(session)
+        self._feedback = FeedbackRepository(session)
+        self._settings = settings
+
+    async def _original(self, alert_id: uuid.UUID, *, must_be_out: bool = True) -> Alert:
+        alert = await self._alerts.get(alert_id)
+        if alert is not None and alert.references_id is not None:
+            alert = await self._alerts.get(alert.references_id)
+        if alert is None:
+            raise AlertNotFoundError("There is no alert with this id.", alert_id=str(alert_id))
+        if must_be_out and alert.state not in RECEIVED_STATES:
+            # Nobody outside the authoring team has seen an unpublished alert.
+            raise AlertNotFoundError("There is no alert with this id.", alert_id=str(alert_id))
+        return alert
+
+    async def mark(self, alert_id: uuid.UUID, *, member: Principal, useful: bool) -> None:
+        alert = await self._original(alert_id)
+        await self._feedback.mark(alert.id, member.member_id, useful=useful)
+
+    async def reply(self, alert_id: uuid.UUID, *, member: Principal, text: str) -> Reply:
+        alert = await self._original(alert_id)
+        if alert.state is AlertState.CANCELLED:
+            raise AlertStateConflictError("This alert was cancelled; replies are closed.")
+        limit = self._settings.replies_per_member_per_hour
+        if await self._feedback.replies_since(member.member_id, utcnow() - RATE_WINDOW) >= limit:
+            raise ReplyRateLimitedError(
+                f"At most {limit} replies an hour; please try again later.",
+                headers={"Retry-After": "600"},
+            )
+        reply = await self._feedback.add_reply(
+            Reply(
+                alert_id=alert.id,
+                member_id=member.member_id,
+                member_pseudonym=member.pseudonym,
+                text=text,
+            )
+        )
+        log.info("alerts.reply.received", alert_id=str(alert.id), reply_id=str(reply.id))
+        return reply
+
+    async def replies(self, alert_id: uuid.UUID, *, limit: int, offset: int) -> Sequence[Reply]:
+        alert = await self._original(alert_id, must_be_out=False)
+        return await self._feedback.replies(alert.id, limit=limit, offset=offset)
+
+    async def answer(
+        self, alert_id: uuid.UUID, reply_id: uuid.UUID, *, staff: Principal, text: str
+    ) -> Reply:
+        alert = await self._original(alert_id, must_be_out=False)
+        reply = await self._feedback.reply_for_update(alert.id, reply_id)
+        if reply is None:
+            raise ReplyNotFoundError("There is no such reply to this alert.")
+        if reply.answered_at is not None:
+            raise AlertStateConflictError("This reply has been answered already.")
+        reply.answer = text
+        reply.answered_by_id = staff.member_id
+        reply.answered_by_pseudonym = staff.pseudonym
+        reply.answered_at = utcnow()
+        return reply
+
+    async def stats(self, alert_id: uuid.UUID) -> AlertStats:
+        alert = await self._original(alert_id, must_be_out=False)
+        useful, not_useful = await self._feedback.usefulness(alert.id)
+        replies, answered = await self._feedback.reply_counts(alert.id)
+        return AlertStats(
+            alert_id=alert.id,
+            useful=useful,
+            not_useful=not_useful,
+            replies=replies,
+            replies_answered=answered,
+            follow_ups=await self._feedback.follow_up_count(alert.id),
+        )

@@ -1,0 +1,51 @@
+"""HTTP route for officers: how many people would a draft target reach."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends
+
+from services.geo.audience import service
+from services.geo.audience.schemas import AudiencePreview, PreviewRequest
+from services.geo.dependencies import SettingsDep
+from services.geo.routing import AreaBodyCappedRoute
+from shared.auth import Principal, require_roles
+from shared.errors import problem_responses
+from shared.runtime import SessionDep
+from shared.web import openapi_examples
+
+router = APIRouter(prefix="/audience", tags=["audience"], route_class=AreaBodyCappedRoute)
+
+OfficerDep = Annotated[Principal, Depends(require_roles("officer", "admin"))]
+
+
+@router.post(
+    "/preview",
+    summary="Count who a draft target would reach (officers), storing nothing",
+    description="The same resolution as publishing: members watching any area that "
+    "intersects the union of wards, boroughs, circles and polygons, whose filters pass for "
+    "the draft's category and severity, each counted once; with a per-ward breakdown.",
+    responses=problem_responses(401, 403, 413, 422, 503),
+)
+async def preview_audience(
+    body: Annotated[
+        PreviewRequest,
+        Body(
+            openapi_examples=openapi_examples(
+                two_wards={"target": {"ward_codes": ["E05013806", "E05013807"]}},
+                circle_in_the_city={
+                    "target": {"circles": [{"lat": 51.5136, "lon": -0.0890, "radius_m": 500}]},
+                    "category": "robbery",
+                    "severity": "Severe",
+                },
+                a_borough={"target": {"borough_codes": ["E09000033"]}},
+            )
+        ),
+    ],
+    session: SessionDep,
+    settings: SettingsDep,
+    _officer: OfficerDep,
+) -> AudiencePreview:
+    target = service.Target.of_request(body.target, service.TargetLimits.of(settings))
+    return await service.preview(session, target, category=body.category, severity=body.severity)

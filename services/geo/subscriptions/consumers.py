@@ -1,0 +1,39 @@
+"""Kafka handlers of identity's member events: a verified address sets the home ward, and an
+erased member's subscriptions go with them."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.geo.errors import UnknownWardError
+from services.geo.subscriptions import service
+from shared.consumer import PoisonMessageError
+from shared.events import EventEnvelope, MemberAddressVerified, MemberErased, Topic
+from shared.runtime import ConsumerSpec
+
+MEMBERS_GROUP = "geo.members"
+
+
+async def on_address_verified(
+    session: AsyncSession, envelope: EventEnvelope, payload: MemberAddressVerified
+) -> None:
+    try:
+        await service.set_home_ward(session, payload.member_id, payload.home_ward_code)
+    except UnknownWardError as error:
+        # Identity took the ward from the same boundaries; a code geo does not know will not
+        # become known by retrying, so an operator must look at it.
+        raise PoisonMessageError(f"unknown home ward: {error.detail}") from error
+
+
+async def on_member_erased(
+    session: AsyncSession, envelope: EventEnvelope, payload: MemberErased
+) -> None:
+    await service.erase_member(session, payload.member_id)
+
+
+def members_consumer() -> ConsumerSpec:
+    return ConsumerSpec(
+        group_id=MEMBERS_GROUP,
+        topics=(Topic.MEMBERS.value,),
+        handlers={MemberAddressVerified: on_address_verified, MemberErased: on_member_erased},
+    )

@@ -1,0 +1,159 @@
+"""Keeping the two resolution indexes in step with subscriptions.
+
+* ``watched_wards``: every ward a subscription's area touches, with its filters. Ward and
+  home subscriptions name one ward; ``neighbours`` adds the ward's neighbours in the current
+  set; circles and polygons add each ward they intersect (``by_geometry``), so that ward and
+  borough targets are answered from this one index.
+* ``area_cells``: the compacted H3 cover of circles and polygons, for targets that are
+  themselves circles or polygons (see services.geo.targeting.cells).
+
+Ward-shaped subscriptions have no cells: against a drawn target they match through the wards
+that the target touches (exactly tested against the ward polygons in memory), which is the
+same question asked once per ward instead of once per subscriber.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from shapely.geometry import Polygon, shape
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.geo.subscriptions import repository
+from services.geo.targeting.cells import circle_cover, polygon_cover
+from services.geo.targeting.shapes import Circle
+from services.geo.targeting.wardmap import WardMap
+
+GEOMETRIC_KINDS = ("circle", "polygon")
+REINDEX_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class WatchedArea:
+    """A checked area of one subscription."""
+
+    kind: str
+    ward_code: str | None = None
+    circle: Circle | None = None
+    polygon: Polygon | None = None
+
+    @classmethod
+    def of_row(
+        cls,
+        kind: str,
+        ward_code: str | None,
+        lat: float | None,
+        lon: float | None,
+        radius_m: float | None,
+        geometry: dict[str, Any] | None,
+    ) -> WatchedArea:
+        if kind == "circle":
+            assert lat is not None and lon is not None and radius_m is not None
+            return cls(kind, circle=Circle(lat, lon, radius_m))
+        if kind == "polygon":
+            assert geometry is not None
+            polygon = shape(geometry)
+            assert isinstance(polygon, Polygon)
+            return cls(kind, polygon=polygon)
+        return cls(kind, ward_code=ward_code)
+
+
+def ward_codes_of(area: WatchedArea, ward_map: WardMap | None) -> list[str]:
+    """The wards ``area`` touches; a ward of no current set still counts as itself."""
+    if area.kind in ("home", "ward"):
+        assert area.ward_code is not None
+        return [area.ward_code]
+    if area.kind == "neighbours":
+        assert area.ward_code is not None
+        neighbours = ward_map.neighbours.get(area.ward_code, []) if ward_map else []
+        return [area.ward_code, *neighbours]
+    if ward_map is None:
+        return []
+    if area.circle is not None:
+        return ward_map.wards_touching_circle(area.circle)
+    assert area.polygon is not None
+    return ward_map.wards_touching_geometry(area.polygon)
+
+
+def cell_rows_of(area: WatchedArea) -> list[tuple[int, int, bool]]:
+    if area.circle is not None:
+        return circle_cover(area.circle).rows()
+    if area.polygon is not None:
+        return polygon_cover(area.polygon).rows()
+    return []
+
+
+async def write_index(
+    session: AsyncSession,
+    *,
+    subscription_id: uuid.UUID,
+    member_id: uuid.UUID,
+    area: WatchedArea,
+    min_severity: int,
+    categories_mask: int | None,
+    ward_map: WardMap | None,
+) -> None:
+    filters = {
+        "member_id": member_id,
+        "min_severity": min_severity,
+        "categories_mask": categories_mask,
+    }
+    by_geometry = area.kind in GEOMETRIC_KINDS
+    await repository.insert_watched_wards(
+        session,
+        [
+            {
+                "subscription_id": subscription_id,
+                "ward_code": code,
+                "by_geometry": by_geometry,
+                **filters,
+            }
+            for code in dict.fromkeys(ward_codes_of(area, ward_map))
+        ],
+    )
+    await repository.insert_area_cells(
+        session,
+        [
+            {
+                "subscription_id": subscription_id,
+                "key": key,
+                "res": res,
+                "interior": interior,
+                **filters,
+            }
+            for key, res, interior in cell_rows_of(area)
+        ],
+    )
+
+
+async def reindex_for_boundary_set(session: AsyncSession, ward_map: WardMap) -> int:
+    """Recompute the ward rows of every subscription whose wards depend on the boundaries
+    (neighbours, circles, polygons) against ``ward_map``'s set. Cells do not depend on it."""
+    await repository.delete_boundary_dependent_ward_rows(session)
+    count = await repository.insert_neighbour_rows(session, ward_map.set_id)
+    after: uuid.UUID | None = None
+    while True:
+        chunk = await repository.geometric_subscriptions(session, after=after, limit=REINDEX_CHUNK)
+        if not chunk:
+            return count
+        rows: list[dict[str, Any]] = []
+        for row in chunk:
+            area = WatchedArea.of_row(
+                row.kind, None, row.center_lat, row.center_lon, row.radius_m, row.geometry
+            )
+            rows.extend(
+                {
+                    "subscription_id": row.id,
+                    "ward_code": code,
+                    "by_geometry": True,
+                    "member_id": row.member_id,
+                    "min_severity": row.min_severity,
+                    "categories_mask": row.categories_mask,
+                }
+                for code in ward_codes_of(area, ward_map)
+            )
+        await repository.insert_watched_wards(session, rows)
+        count += len(chunk)
+        after = chunk[-1].id

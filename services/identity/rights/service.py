@@ -1,0 +1,126 @@
+"""Data rights: a member's export and erasure. Flushes, never commits.
+
+Erasure deletes the member's row; refresh tokens, verification and reset links and recovery
+codes go with it (foreign keys cascade). What remains is the member id inside audit entries,
+which hold no personal data, and ``member.erased`` tells every other service to delete theirs.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.audit.service import AuditLog
+from services.identity.config import IdentitySettings
+from services.identity.errors import InvalidCredentialsError, MemberNotFoundError
+from services.identity.members.service import MemberService
+from services.identity.models import AuditEntry, Member, OutboxMessage, RefreshToken
+from services.identity.passwords import verify_password
+from services.identity.rights.schemas import (
+    ExportedAuditEntry,
+    ExportedMember,
+    ExportedSession,
+    MemberExport,
+)
+from shared.db import utcnow
+from shared.events import MemberErased, MemberExportRequested
+from shared.logs import get_logger
+from shared.outbox import add_event
+
+log = get_logger(__name__)
+
+PRODUCER = "identity"
+MAX_EXPORTED_ROWS = 1000
+
+
+class DataRightsService:
+    def __init__(self, session: AsyncSession, settings: IdentitySettings) -> None:
+        self._session = session
+        self._members = MemberService(session, settings)
+        self._audit = AuditLog(session)
+
+    async def export(self, member: Member) -> MemberExport:
+        export_id = uuid.uuid4()
+        sessions = (
+            await self._session.scalars(
+                select(RefreshToken)
+                .where(RefreshToken.member_id == member.id)
+                .order_by(RefreshToken.created_at)
+                .limit(MAX_EXPORTED_ROWS)
+            )
+        ).all()
+        entries = (
+            await self._session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.subject == f"member:{member.id}")
+                .order_by(AuditEntry.position)
+                .limit(MAX_EXPORTED_ROWS)
+            )
+        ).all()
+        await add_event(
+            self._session,
+            OutboxMessage,
+            MemberExportRequested(member_id=member.id, export_id=export_id),
+            producer=PRODUCER,
+        )
+        log.info("identity.member.exported", member_id=str(member.id), export_id=str(export_id))
+        return MemberExport(
+            export_id=export_id,
+            generated_at=utcnow(),
+            member=ExportedMember(
+                id=member.id,
+                pseudonym=member.pseudonym,
+                email=self._members.email_of(member),
+                roles=member.roles,
+                organisation_id=member.organisation_id,
+                verification_level=member.verification_level,
+                created_at=member.created_at,
+                email_verified_at=member.email_verified_at,
+                suspended_at=member.suspended_at,
+                two_factor_enabled=member.totp_enabled_at is not None,
+            ),
+            sessions=[
+                ExportedSession(
+                    created_at=token.created_at,
+                    expires_at=token.expires_at,
+                    used_at=token.used_at,
+                    revoked_at=token.revoked_at,
+                )
+                for token in sessions
+            ],
+            audit_entries=[
+                ExportedAuditEntry(
+                    at=entry.at, action=entry.action, actor_id=entry.actor_id, details=entry.details
+                )
+                for entry in entries
+            ],
+        )
+
+    async def erase_own(self, member: Member, password: str) -> None:
+        """The member confirms with their password, so a stolen access token cannot erase."""
+        if not await verify_password(member.password_hash, password):
+            raise InvalidCredentialsError()
+        await self._erase(member.id, actor_id=member.id, details={"by": "member"})
+
+    async def erase_by_staff(
+        self, member_id: uuid.UUID, *, actor_id: uuid.UUID, reason: str
+    ) -> None:
+        await self._erase(member_id, actor_id=actor_id, details={"by": "staff", "reason": reason})
+
+    async def _erase(
+        self, member_id: uuid.UUID, *, actor_id: uuid.UUID, details: dict[str, object]
+    ) -> None:
+        deleted = await self._session.scalar(
+            delete(Member).where(Member.id == member_id).returning(Member.id)
+        )
+        if deleted is None:
+            raise MemberNotFoundError()
+        await add_event(
+            self._session, OutboxMessage, MemberErased(member_id=member_id), producer=PRODUCER
+        )
+        await self._audit.record(
+            "member.erased", actor_id=actor_id, subject=f"member:{member_id}", details=details
+        )
+        log.info("identity.member.erased", member_id=str(member_id))
