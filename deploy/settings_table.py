@@ -56,7 +56,10 @@ def _default(settings: type[BaseSettings], field_name: str) -> str:
         return "unset"
     if isinstance(default, SecretStr):
         return "unset" if not default.get_secret_value() else "(secret)"
-    value = getattr(default, "value", default)
+    value = str(getattr(default, "value", default))
+    # A default computed from where the checkout lies is shown relative to it, so the table
+    # reads the same in every clone.
+    value = value.replace(str(README.parent.parent), "<checkout>/..")
     return f"`{value}`"
 
 
