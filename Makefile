@@ -54,8 +54,12 @@ test-fast: install ## Tests without the end-to-end ones
 bench-geo: install ## Geo benchmark: 1M synthetic subscribers, resolution times (~5 min; writes bench/results/geo.json)
 	$(BIN)/python -m bench.geo
 
+.PHONY: bench-dispatch
+bench-dispatch: install ## Dispatch benchmark: email msgs/s, 1 and 2 dispatchers vs bare aiosmtplib (100k recipients: ~30 min on 2 cores; writes bench/results/dispatch.json)
+	$(BIN)/python -m bench.dispatch
+
 .PHONY: bench
-bench: bench-geo ## Every benchmark
+bench: bench-geo bench-dispatch ## Every benchmark
 
 .PHONY: clean
 clean: ## Remove the virtualenv, the dev stack's data and caches

@@ -10,8 +10,15 @@ Messages are parsed with the standard library's ``email`` package (``policy.defa
 encoded headers such as a non-ASCII subject come back decoded. Only the newest ``max_messages``
 are kept, in memory, oldest first. Nothing is relayed anywhere.
 
-To exercise a sender's error handling, :meth:`SmtpSink.reject` makes the sink refuse one
-recipient with a given reply (``550`` for a permanent failure, ``451`` for a temporary one).
+Faults, to exercise a sender's error handling, for one recipient address or for all, forever
+or for the next N messages to it (``times``), set with :meth:`SmtpSink.add_fault` or over HTTP
+(``POST /faults``, ``GET /faults``, ``DELETE /faults``):
+
+- ``reply``: answer ``RCPT TO`` with this 4xx or 5xx reply (``550`` permanent, ``451`` temporary);
+- ``delay_s``: wait this long before answering the message's data (a slow server);
+- ``drop_connection``: close the connection at ``RCPT TO`` without a reply.
+
+:meth:`SmtpSink.reject` is the shorthand for a reply to one address, forever.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from typing import Annotated, Any
 import uvicorn
 from aiosmtpd.smtp import SMTP
 from fastapi import FastAPI, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from shared.db import utcnow
 from shared.logs import configure_logging, get_logger
@@ -121,19 +128,126 @@ class MessageStore:
         self._messages.clear()
 
 
-class _SinkHandler:
-    """aiosmtpd's hooks: refuse the recipients the sink was told to, keep everything else."""
+MAX_FAULT_DELAY_S = 120.0
 
-    def __init__(self, store: MessageStore, rejections: dict[str, str]) -> None:
+
+def _check_reply(reply: str) -> str:
+    if len(reply) < 4 or not reply[:3].isdigit() or reply[0] not in "45" or reply[3] != " ":
+        raise ValueError(f"not a 4xx or 5xx SMTP reply: {reply!r}")
+    if "\r" in reply or "\n" in reply:
+        raise ValueError("an SMTP reply must be one line")
+    return reply
+
+
+class Fault(BaseModel):
+    """Misbehave for one recipient (or every one) — for the next ``times`` messages, or until
+    the faults are cleared."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {"address": "slow@example.org", "reply": "451 4.7.1 Try again later", "times": 3},
+                {"delay_s": 0.05},
+                {"address": "gone@example.org", "reply": "550 5.1.1 No such mailbox"},
+            ]
+        }
+    }
+
+    address: str | None = Field(
+        default=None,
+        max_length=ADDRESS_MAX_LENGTH,
+        description="The envelope recipient it applies to (any letter case); unset: every one",
+    )
+    reply: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Answer RCPT TO with this 4xx or 5xx reply, e.g. '451 4.7.1 Try again later'",
+    )
+    delay_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=MAX_FAULT_DELAY_S,
+        description="Wait this long before answering the message's data",
+    )
+    drop_connection: bool = Field(
+        default=False, description="Close the connection at RCPT TO, without a reply"
+    )
+    times: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Apply to the next N messages only"
+    )
+
+    @field_validator("reply")
+    @classmethod
+    def _is_an_error_reply(cls, reply: str | None) -> str | None:
+        return None if reply is None else _check_reply(reply)
+
+
+class FaultBook:
+    """The faults in force; an address's own come before those for everyone."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        # How many more times each limited fault applies, by the fault's identity.
+        self._remaining: dict[int, int] = {}
+
+    def add(self, fault: Fault) -> None:
+        self._faults.append(fault)
+        if fault.times is not None:
+            self._remaining[id(fault)] = fault.times
+
+    def clear(self) -> None:
+        self._faults.clear()
+        self._remaining.clear()
+
+    def listed(self) -> list[Fault]:
+        return list(self._faults)
+
+    def take(self, address: str) -> Fault | None:
+        """The fault for one message to ``address``, counting it against ``times``."""
+        wanted = address.lower()
+        for specific in (True, False):
+            for fault in self._faults:
+                matches = (
+                    fault.address is not None and fault.address.lower() == wanted
+                    if specific
+                    else fault.address is None
+                )
+                if matches:
+                    self._count(fault)
+                    return fault
+        return None
+
+    def _count(self, fault: Fault) -> None:
+        left = self._remaining.get(id(fault))
+        if left is None:
+            return
+        if left <= 1:
+            self._faults = [kept for kept in self._faults if kept is not fault]
+            del self._remaining[id(fault)]
+        else:
+            self._remaining[id(fault)] = left - 1
+
+
+class _SinkHandler:
+    """aiosmtpd's hooks: misbehave as the faults say, keep everything else."""
+
+    def __init__(self, store: MessageStore, faults: FaultBook) -> None:
         self._store = store
-        self._rejections = rejections
+        self._faults = faults
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd finds its hooks by these names)
         self, server: SMTP, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
-        reply = self._rejections.get(address.lower())
-        if reply is not None:
-            return reply
+        fault = self._faults.take(address)
+        if fault is not None:
+            if fault.drop_connection:
+                if server.transport is not None:
+                    server.transport.close()
+                return "421 4.4.2 Connection dropped"
+            if fault.reply is not None:
+                return fault.reply
+            if fault.delay_s:
+                envelope.tawny_delay_s = max(getattr(envelope, "tawny_delay_s", 0.0), fault.delay_s)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
@@ -141,6 +255,9 @@ class _SinkHandler:
     async def handle_DATA(  # noqa: N802
         self, server: SMTP, session: Any, envelope: Any
     ) -> str:
+        delay_s = getattr(envelope, "tawny_delay_s", 0.0)
+        if delay_s:
+            await asyncio.sleep(delay_s)
         peer = session.peer
         message = parse_message(
             envelope.original_content or b"",
@@ -158,7 +275,8 @@ class _SinkHandler:
         return "250 2.0.0 Message accepted"
 
 
-def create_http_app(store: MessageStore) -> FastAPI:
+def create_http_app(store: MessageStore, faults: FaultBook | None = None) -> FastAPI:
+    faults = faults or FaultBook()
     app = FastAPI(
         title="Tawny SMTP sink",
         description="Every email the platform sent, as the local SMTP sink received it.",
@@ -181,6 +299,20 @@ def create_http_app(store: MessageStore) -> FastAPI:
     @app.delete("/messages", status_code=204, summary="Forget every message received")
     async def clear_messages() -> Response:
         store.clear()
+        return Response(status_code=204)
+
+    @app.post("/faults", status_code=201, summary="Misbehave for one recipient, or all")
+    async def add_fault(fault: Fault) -> Fault:
+        faults.add(fault)
+        return fault
+
+    @app.get("/faults", summary="The faults in force, in the order they were added")
+    async def list_faults() -> list[Fault]:
+        return faults.listed()
+
+    @app.delete("/faults", status_code=204, summary="Behave again: clear every fault")
+    async def clear_faults() -> Response:
+        faults.clear()
         return Response(status_code=204)
 
     @app.get("/healthz", summary="Liveness: the sink is up")
@@ -229,9 +361,9 @@ class SmtpSink:
         self.smtp_port = smtp_port
         self.http_port = http_port
         self.store = MessageStore(max_messages)
-        self.app = create_http_app(self.store)
-        self._rejections: dict[str, str] = {}
-        self._handler = _SinkHandler(self.store, self._rejections)
+        self.faults = FaultBook()
+        self.app = create_http_app(self.store, self.faults)
+        self._handler = _SinkHandler(self.store, self.faults)
         self._smtp_server: asyncio.Server | None = None
         self._connections: weakref.WeakSet[SMTP] = weakref.WeakSet()
         self._http_server: _EmbeddedUvicorn | None = None
@@ -246,9 +378,13 @@ class SmtpSink:
 
     def reject(self, address: str, reply: str = "550 5.1.1 Mailbox unavailable") -> None:
         """Answer ``RCPT TO:<address>`` with ``reply`` (a 4xx or 5xx SMTP reply) from now on."""
-        if len(reply) < 4 or not reply[:3].isdigit() or reply[0] not in "45" or reply[3] != " ":
-            raise ValueError(f"not a 4xx or 5xx SMTP reply: {reply!r}")
-        self._rejections[address.lower()] = reply
+        self.add_fault(Fault(address=address, reply=_check_reply(reply)))
+
+    def add_fault(self, fault: Fault) -> None:
+        self.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
 
     async def start(self) -> None:
         # The HTTP API first: once the SMTP port accepts, as the dev stack waits for, both work.

@@ -4,10 +4,15 @@ sends each published alert to every member of its recipient batches, once per ch
     uvicorn services.dispatch.app:create_app --factory
 
 It publishes no events; it consumes identity's member events (``dispatch.members``) and geo's
-recipient batches (``dispatch.deliveries``).
+recipient batches (``dispatch.deliveries``), which it records as deliveries. Its delivery workers
+and sweeper (:mod:`services.dispatch.deliveries.worker`) send them, in every process alike.
+With ``DISPATCH_RUN_CONSUMERS=false`` a process only sends.
 """
 
 from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -16,10 +21,13 @@ from services.dispatch.channels.email import EmailChannel
 from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.consumers import recipient_batches_consumer
 from services.dispatch.deliveries.endpoints import router as deliveries_router
+from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings
 from services.dispatch.members.consumers import member_events_consumer
 from services.dispatch.members.endpoints import router as endpoints_router
 from services.dispatch.models import ChannelKind, ProcessedEvent
 from shared.app import create_service_app
+from shared.runtime import ConsumerSpec, ServiceRuntime
+from shared.web import set_readiness_checks
 
 
 def create_app(settings: DispatchSettings | None = None) -> FastAPI:
@@ -27,6 +35,37 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
     # Built here, not in the lifespan: it opens nothing until the first send.
     email = EmailChannel.from_settings(settings)
     channels: dict[ChannelKind, Channel] = {ChannelKind.EMAIL: email}
+    worker_settings = WorkerSettings.from_settings(settings)
+    # The worker needs the runtime's sessions, which exist only once the lifespan has started;
+    # the consumers need its wake-up before that, so they reach it through this holder.
+    workers: list[DeliveryWorker] = []
+
+    def wake_workers() -> None:
+        for worker in workers:
+            worker.wake()
+
+    consumers: tuple[ConsumerSpec, ...] = ()
+    if settings.run_consumers:
+        consumers = (
+            member_events_consumer(email, wake_workers=wake_workers),
+            recipient_batches_consumer(
+                tuple(channels),
+                pending_max_age=timedelta(seconds=settings.pending_max_age_s),
+                wake_workers=wake_workers,
+            ),
+        )
+
+    async def start_workers(app: FastAPI, runtime: ServiceRuntime) -> None:
+        worker = DeliveryWorker(
+            sessions=runtime.sessions, channels=channels, settings=worker_settings
+        )
+        workers.append(worker)
+        app.state.delivery_worker = worker
+        # Appended to the runtime's tasks, so they are cancelled with the rest on shutdown.
+        runtime.tasks.append(asyncio.create_task(worker.run_workers(), name="delivery-workers"))
+        runtime.tasks.append(asyncio.create_task(worker.run_sweeper(), name="delivery-sweeper"))
+        set_readiness_checks(app, runtime.readiness_checks())
+
     return create_service_app(
         name="dispatch",
         title="Tawny dispatch",
@@ -35,5 +74,6 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         settings=settings,
         routers=[deliveries_router, endpoints_router],
         processed_model=ProcessedEvent,
-        consumers=(member_events_consumer(email), recipient_batches_consumer(channels)),
+        consumers=consumers,
+        on_startup=start_workers,
     )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
-# One email's whole hand-over (connect, MAIL, RCPT, DATA) must fit well inside the batch's
-# transaction: see ``services.dispatch.channels.email.SEND_BUDGET_S``.
 MAX_SMTP_TIMEOUT_S = 20.0
+# Room for recording a chunk's results after its last hand-over, before the sweeper may take
+# its rows back: see ``services.dispatch.deliveries.worker``.
+RECORDING_MARGIN_S = 10.0
 
 
 class DispatchSettings(ServiceSettings):
@@ -61,6 +62,86 @@ class DispatchSettings(ServiceSettings):
         le=64,
         description="Emails one dispatch process hands over at once (so the most SMTP connections)",
     )
+    run_consumers: bool = Field(
+        default=True,
+        description="Consume Kafka events in this process; false makes a send-only process that "
+        "drains the deliveries other dispatchers recorded",
+    )
+    worker_tasks: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Delivery workers per process, each claiming and sending one chunk at a time",
+    )
+    claim_size: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Deliveries a worker claims at once; the in-flight window of a process that "
+        "dies is at most worker_tasks x claim_size messages",
+    )
+    poll_interval_s: float = Field(
+        default=0.25,
+        gt=0,
+        le=10,
+        description="How long an idle worker waits before looking for deliveries again, seconds",
+    )
+    send_budget_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=300,
+        description="A chunk starts no new hand-over after this many seconds, so it ends in time",
+    )
+    sending_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="A delivery left 'sending' this long (its worker died) is sent again; must "
+        "exceed send_budget_s + smtp_timeout_s + 10",
+    )
+    sweep_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="How often each process resumes stuck deliveries and pending ones that "
+        "became deliverable, seconds",
+    )
+    max_attempts: int = Field(
+        default=6,
+        ge=1,
+        le=50,
+        description="Attempts at a delivery before a temporary failure becomes 'failed'",
+    )
+    retry_base_delay_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="First retry delay after a temporary failure; doubled per attempt, each "
+        "delay drawn between half and all of it (jitter), seconds",
+    )
+    retry_max_delay_s: float = Field(
+        default=1800.0,
+        gt=0,
+        le=86400,
+        description="Longest retry delay, seconds",
+    )
+    email_rate_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=100_000,
+        description="Emails per second one process may hand to the SMTP provider (token "
+        "bucket); 0: no limit. Divide the provider's limit by the number of processes",
+    )
+    email_rate_burst: int = Field(
+        default=50, ge=1, le=100_000, description="Token bucket size for email_rate_per_s"
+    )
+    pending_max_age_s: float = Field(
+        default=86400.0,
+        gt=0,
+        le=30 * 86400,
+        description="A member who verifies an address after an alert without an expiry time "
+        "still gets it if it was sent less than this long ago, seconds",
+    )
 
     @field_validator("email_from")
     @classmethod
@@ -72,6 +153,16 @@ class DispatchSettings(ServiceSettings):
         if not (local and at and domain):
             raise ValueError("must be an email address, optionally with a name: Name <a@b.c>")
         return value
+
+    @model_validator(mode="after")
+    def _sweeper_waits_for_the_slowest_chunk(self) -> DispatchSettings:
+        slowest_chunk = self.send_budget_s + self.smtp_timeout_s + RECORDING_MARGIN_S
+        if self.sending_timeout_s <= slowest_chunk:
+            raise ValueError(
+                f"sending_timeout_s must exceed send_budget_s + smtp_timeout_s + "
+                f"{RECORDING_MARGIN_S:g} ({slowest_chunk:g}): a slow chunk would be sent twice"
+            )
+        return self
 
     @property
     def smtp_password_value(self) -> str | None:

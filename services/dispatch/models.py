@@ -10,12 +10,24 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Enum, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Enum,
+    Index,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
-from shared.db import Timestamps, UUIDPrimaryKey, new_metadata
+from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
 
 # RFC 5321's limit on a forward path; the same limit identity applies to members' emails.
 ADDRESS_MAX_LENGTH = 254
@@ -33,10 +45,14 @@ class ChannelKind(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    """Where one delivery is. ``created``: recorded, not yet handed to its channel;
-    ``sending``: being handed over; ``sent``: the provider accepted it (for email, the SMTP
-    server said 250); ``failed``: it was refused, or could not be handed over."""
+    """Where one delivery is. ``pending``: the member had no usable endpoint when the alert
+    came; it is delivered if one is verified before the alert expires. ``created``: recorded,
+    waiting for a worker (now, or at ``next_attempt_at`` after a temporary failure);
+    ``sending``: claimed by a worker and being handed over; ``sent``: the provider accepted it
+    (for email, the SMTP server said 250); ``failed``: refused, given up after the last
+    attempt, or the alert expired before the member could be reached."""
 
+    PENDING = "pending"
     CREATED = "created"
     SENDING = "sending"
     SENT = "sent"
@@ -74,9 +90,33 @@ class MemberEndpoint(Timestamps, Base):
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class Priority:
+    """The claim order: Immediate urgency or Extreme severity first (lower sorts first)."""
+
+    URGENT = 0
+    NORMAL = 1
+
+
+class DispatchAlert(Base):
+    """An alert's content, stored once for all its deliveries so a worker can reload any of
+    them by id (the recipient batch that brought it is gone once its offset is committed)."""
+
+    __tablename__ = "dispatch_alerts"
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # ``AlertContent`` as JSON.
+    content: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    # A member who verifies an address after this gets nothing of the alert: its ``expires``,
+    # or ``pending_max_age_s`` after it was sent when it has none.
+    deliver_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+
+
 class Delivery(UUIDPrimaryKey, Timestamps, Base):
-    """One alert to one member on one channel. ``updated_at`` (from ``Timestamps``) lets a later
-    sweeper find deliveries stuck part-way."""
+    """One alert to one member on one channel, and where it is (see ``DeliveryStatus``)."""
 
     __tablename__ = "deliveries"
 
@@ -86,6 +126,16 @@ class Delivery(UUIDPrimaryKey, Timestamps, Base):
     status: Mapped[DeliveryStatus] = mapped_column(
         _text_enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.CREATED
     )
+    priority: Mapped[int] = mapped_column(
+        SmallInteger, default=Priority.NORMAL, server_default=str(Priority.NORMAL)
+    )
+    # When a worker may claim it (``created`` only): now, or later after a temporary failure.
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    # When a worker last claimed it: the sweeper resumes ``sending`` rows claimed too long ago.
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Claims so far (one per hand-over attempted or lost to a crash).
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_MAX_LENGTH))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -97,6 +147,15 @@ class Delivery(UUIDPrimaryKey, Timestamps, Base):
         UniqueConstraint("alert_id", "member_id", "channel"),
         CheckConstraint("status <> 'sent' OR sent_at IS NOT NULL", name="sent_has_time"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        # The claim query's order, over only the rows it can take.
+        Index(
+            "ix_deliveries_claimable",
+            "priority",
+            "next_attempt_at",
+            postgresql_where=text("status = 'created'"),
+        ),
+        Index("ix_deliveries_sending", "claimed_at", postgresql_where=text("status = 'sending'")),
+        Index("ix_deliveries_pending", "member_id", postgresql_where=text("status = 'pending'")),
     )
 
 

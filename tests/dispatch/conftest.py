@@ -29,6 +29,21 @@ def database_url(infrastructure: Infrastructure) -> str:
 
 
 @pytest.fixture(scope="session")
+def quiet_database_url(infrastructure: Infrastructure) -> str:
+    """A second database no running app works on: the worker tests drive the worker by hand."""
+    return infrastructure.fresh_database("dispatch")
+
+
+@pytest.fixture(scope="session")
+async def quiet_sessions(
+    quiet_database_url: str,
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = build_engine(quiet_database_url, application_name="dispatch-tests", pool_size=4)
+    yield build_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
 async def sink() -> AsyncIterator[SmtpSink]:
     """One sink for the session; tests tell their messages apart by unique addresses."""
     async with SmtpSink(smtp_port=0) as sink:

@@ -62,3 +62,12 @@ class TestDispatchSettings:
         )
 
         assert settings.smtp_starttls
+
+    def test_refuses_a_sweeper_that_could_take_rows_from_a_live_chunk(self) -> None:
+        with pytest.raises(ValidationError, match="sending_timeout_s"):
+            DispatchSettings(send_budget_s=30, smtp_timeout_s=10, sending_timeout_s=45)
+
+    def test_accepts_a_sweeper_timeout_beyond_the_slowest_chunk(self) -> None:
+        settings = DispatchSettings(send_budget_s=3, smtp_timeout_s=2, sending_timeout_s=16)
+
+        assert settings.sending_timeout_s == 16

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from deploy.infra import free_port
-from deploy.sinks.smtp import SmtpSink
+from deploy.sinks.smtp import Fault, SmtpSink
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -180,3 +180,73 @@ class TestSinkProcess:
                 await process.communicate()
         assert process.returncode == 0, stderr.decode()
         assert b"smtp_sink.stopped" in stderr
+
+
+class TestFaults:
+    async def test_a_reply_for_the_next_n_messages_then_accepts(
+        self, sink: SmtpSink, api: httpx.AsyncClient
+    ) -> None:
+        address = unique_address()
+        response = await api.post(
+            "/faults",
+            json={"address": address.upper(), "reply": "451 4.7.1 Try again later", "times": 2},
+        )
+        assert response.status_code == 201
+
+        for _ in range(2):
+            with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+                await send(sink, message_to(address))
+            assert refused.value.recipients[0].code == 451
+        await send(sink, message_to(address))
+
+        assert len(sink.messages_to(address)) == 1
+        assert (await api.get("/faults")).json() == []
+
+    async def test_a_fault_for_one_address_leaves_the_others_alone(self, sink: SmtpSink) -> None:
+        gone, fine = unique_address(), unique_address()
+        sink.reject(gone, "550 5.1.1 No such mailbox")
+
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+            await send(sink, message_to(gone))
+        await send(sink, message_to(fine))
+
+        assert refused.value.recipients[0].code == 550
+        assert sink.messages_to(gone) == []
+        assert len(sink.messages_to(fine)) == 1
+
+    async def test_a_delay_for_everyone_slows_each_message(
+        self, sink: SmtpSink, api: httpx.AsyncClient
+    ) -> None:
+        await api.post("/faults", json={"delay_s": 0.3})
+        loop = asyncio.get_running_loop()
+
+        started = loop.time()
+        await send(sink, message_to(unique_address()))
+
+        assert loop.time() - started >= 0.3
+
+    async def test_a_dropped_connection_sends_no_reply(self, sink: SmtpSink) -> None:
+        address = unique_address()
+        sink.add_fault(Fault(address=address, drop_connection=True, times=1))
+
+        with pytest.raises(aiosmtplib.SMTPException):
+            await send(sink, message_to(address))
+        await send(sink, message_to(address))
+
+        assert len(sink.messages_to(address)) == 1
+
+    async def test_lists_and_clears_faults(self, sink: SmtpSink, api: httpx.AsyncClient) -> None:
+        await api.post("/faults", json={"reply": "421 4.3.2 Shutting down"})
+
+        listed = (await api.get("/faults")).json()
+        cleared = await api.delete("/faults")
+        await send(sink, message_to(unique_address()))
+
+        assert [fault["reply"] for fault in listed] == ["421 4.3.2 Shutting down"]
+        assert cleared.status_code == 204
+        assert (await api.get("/faults")).json() == []
+
+    async def test_refuses_a_reply_that_is_not_an_error(self, api: httpx.AsyncClient) -> None:
+        response = await api.post("/faults", json={"reply": "250 OK"})
+
+        assert response.status_code == 422

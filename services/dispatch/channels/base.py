@@ -35,14 +35,17 @@ class SendResult:
     detail: str = ""
     # False when the channel never tried (it ran out of time for the batch, say).
     attempted: bool = True
+    # A permanent refusal because the address does not exist (SMTP 550 to RCPT): the endpoint
+    # is disabled, so nothing more is sent to it until the member verifies another.
+    address_invalid: bool = False
 
     @classmethod
     def accepted(cls, detail: str = "") -> SendResult:
         return cls(Outcome.ACCEPTED, _short(detail))
 
     @classmethod
-    def rejected(cls, detail: str) -> SendResult:
-        return cls(Outcome.REJECTED, _short(detail))
+    def rejected(cls, detail: str, *, address_invalid: bool = False) -> SendResult:
+        return cls(Outcome.REJECTED, _short(detail), address_invalid=address_invalid)
 
     @classmethod
     def deferred(cls, detail: str, *, attempted: bool = True) -> SendResult:

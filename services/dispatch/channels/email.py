@@ -1,23 +1,25 @@
 """Email: alerts and verification links as plain-text-and-HTML messages, handed to one SMTP
 server (a relay) with aiosmtplib.
 
-Connections. Each batch (and each single email) gets its own small set of connections: opened
-when a send finds none idle, reused by the sends that follow, closed with QUIT when the batch is
-done. At most ``send_concurrency`` sends run at once in the whole process (one semaphore), so a
-batch opens at most that many connections, instead of one per email; nothing is kept open
-between batches, so no connection goes stale while idle. If a reused connection turns out to be
-closed by the server (some relays end a session after N messages with 421), the email is tried
-once more on a fresh one.
+Connections. Alerts share one pool of connections per process: opened when a send finds none
+idle, reused by the sends that follow, across chunks; a connection idle longer than
+``POOL_IDLE_S`` is closed with QUIT when the pool is next used, before the server times it out.
+At most ``send_concurrency`` sends run at once in the whole process (one semaphore), so the pool
+never holds more connections than that. If a reused connection turns out to be closed by the
+server (some relays end a session after N messages with 421, or drop idle ones), the email is
+tried once more on a fresh one. A single transactional email (a verification) uses a connection
+of its own.
 
 Classifying failures. A 5xx reply to the message (sender, recipient or content refused) is
 permanent. A 4xx reply, a connection refused or lost, a failed EHLO, STARTTLS or login, and a
 timeout are temporary: the server could not be used just then.
 
-Time. One email's whole hand-over is bounded by ``smtp_timeout_s``, and a batch starts no new
-send after ``SEND_BUDGET_S``: the batch is sent inside the consumer's database transaction, and
-PostgreSQL ends a transaction left idle for 60 s (``idle_in_transaction_session_timeout`` in
-``shared/db.py``); rolling back after the server accepted messages would send them again. The
-budget plus the longest single hand-over (``config.MAX_SMTP_TIMEOUT_S``) stays under that limit.
+Time. One email's whole hand-over is bounded by ``smtp_timeout_s``, and a call to
+:meth:`EmailChannel.send_alert` starts no new send after its budget (``send_budget_s``): the
+delivery worker's sweeper takes back deliveries left ``sending`` after ``sending_timeout_s``,
+which the settings keep above the budget plus one hand-over, so a slow chunk is never sent twice.
+
+Rate. With ``email_rate_per_s`` set, each send first takes a token from the process's bucket.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import aiosmtplib
 
 from services.dispatch.channels.base import Recipient, SendResult
+from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind
 from shared.db import utcnow
@@ -46,8 +49,9 @@ from shared.logs import get_logger
 log = get_logger(__name__)
 
 SEND_BUDGET_S = 30.0
-# SEND_BUDGET_S + MAX_SMTP_TIMEOUT_S must stay well below TRANSACTION_IDLE_LIMIT_S (a test checks).
 QUIT_TIMEOUT_S = 2.0
+# Well under the 5 minutes RFC 5321 lets a server wait for the next command.
+POOL_IDLE_S = 30.0
 
 VERIFICATION_SUBJECT = "Confirm your email address for Tawny"
 
@@ -201,15 +205,37 @@ class SmtpServer:
         )
 
 
-def _by_reply_code(code: int, message: str) -> SendResult:
+# Replies to RCPT TO that mean the mailbox does not exist (RFC 5321 4.2.3): not worth another try.
+NO_SUCH_MAILBOX_CODES = frozenset({550, 551, 553})
+_ENHANCED_STATUS = re.compile(r"5\.\d{1,3}\.\d{1,3}")
+
+
+def _no_such_mailbox(code: int, message: str) -> bool:
+    """550 is also used for policy refusals ("550 5.7.1 relaying denied"): with an enhanced
+    status code (RFC 3463), only 5.1.x (bad mailbox or domain) says the address is wrong."""
+    if code not in NO_SUCH_MAILBOX_CODES:
+        return False
+    first_word = message.split(maxsplit=1)[0] if message.strip() else ""
+    if _ENHANCED_STATUS.fullmatch(first_word):
+        return first_word.startswith("5.1.")
+    return True
+
+
+def _by_reply_code(code: int, message: str, *, to_recipient: bool = False) -> SendResult:
     detail = f"{code} {message}"
     if 500 <= code <= 599:
-        return SendResult.rejected(detail)
+        return SendResult.rejected(
+            detail, address_invalid=to_recipient and _no_such_mailbox(code, message)
+        )
     return SendResult.deferred(detail)
 
 
 def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
+
+
+# Tasks that QUIT stale connections: referenced until done, so none is collected mid-way.
+_BACKGROUND: set[asyncio.Task[None]] = set()
 
 
 class _Connections:
@@ -221,7 +247,8 @@ class _Connections:
     def __init__(self, server: SmtpServer, local_hostname: str) -> None:
         self._server = server
         self._local_hostname = local_hostname
-        self._idle: list[aiosmtplib.SMTP] = []
+        # Idle connections with the loop time each was last released, most recent last.
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
 
     async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> SendResult:
         try:
@@ -232,9 +259,10 @@ class _Connections:
 
     async def _send(self, message: EmailMessage, sender: str, recipient: str) -> SendResult:
         while True:
+            self._close_stale()
             reused = bool(self._idle)
             if reused:
-                client = self._idle.pop()
+                client, _released_at = self._idle.pop()
             else:
                 try:
                     client = await self._connect()
@@ -246,7 +274,7 @@ class _Connections:
                 )
             except aiosmtplib.SMTPRecipientsRefused as error:
                 refused = error.recipients[0]
-                result = _by_reply_code(refused.code, refused.message)
+                result = _by_reply_code(refused.code, refused.message, to_recipient=True)
             except aiosmtplib.SMTPResponseException as error:
                 if reused and error.code == 421:
                     client.close()
@@ -293,13 +321,26 @@ class _Connections:
 
     def _release(self, client: aiosmtplib.SMTP) -> None:
         if client.is_connected:
-            self._idle.append(client)
+            self._idle.append((client, asyncio.get_running_loop().time()))
         else:
             client.close()
 
+    def _close_stale(self) -> None:
+        if not self._idle:
+            return
+        oldest_kept = asyncio.get_running_loop().time() - POOL_IDLE_S
+        stale = [client for client, released_at in self._idle if released_at < oldest_kept]
+        if stale:
+            self._idle = [(c, at) for c, at in self._idle if at >= oldest_kept]
+            for client in stale:
+                # Saying goodbye must not hold up the send that found them.
+                task = asyncio.create_task(self._quit(client))
+                _BACKGROUND.add(task)
+                task.add_done_callback(_BACKGROUND.discard)
+
     async def close(self) -> None:
         idle, self._idle = self._idle, []
-        await asyncio.gather(*(self._quit(client) for client in idle))
+        await asyncio.gather(*(self._quit(client) for client, _at in idle))
 
     @staticmethod
     async def _quit(client: aiosmtplib.SMTP) -> None:
@@ -324,6 +365,7 @@ class EmailChannel:
         email_from: str,
         concurrency: int,
         send_budget_s: float = SEND_BUDGET_S,
+        rate_limit: TokenBucket | None = None,
     ) -> None:
         self._server = server
         self._email_from = email_from
@@ -331,6 +373,8 @@ class EmailChannel:
         self._message_id_domain = self.sender_address.rpartition("@")[2]
         self._slots = asyncio.Semaphore(concurrency)
         self._send_budget_s = send_budget_s
+        self._rate_limit = rate_limit
+        self._pool: _Connections | None = None
         self._local_hostname: str | None = None
 
     @classmethod
@@ -339,6 +383,12 @@ class EmailChannel:
             SmtpServer.from_settings(settings),
             email_from=settings.email_from,
             concurrency=settings.send_concurrency,
+            send_budget_s=settings.send_budget_s,
+            rate_limit=(
+                TokenBucket(settings.email_rate_per_s, settings.email_rate_burst)
+                if settings.email_rate_per_s > 0
+                else None
+            ),
         )
 
     def alert_message(self, content: AlertContent, recipient: Recipient) -> EmailMessage:
@@ -375,10 +425,14 @@ class EmailChannel:
             return {}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._send_budget_s
-        connections = _Connections(self._server, await self._ehlo_hostname())
+        if self._pool is None:
+            self._pool = _Connections(self._server, await self._ehlo_hostname())
+        connections = self._pool
 
         async def send_one(recipient: Recipient) -> SendResult:
             async with self._slots:
+                if self._rate_limit is not None:
+                    await self._rate_limit.acquire()
                 if loop.time() >= deadline:
                     return SendResult.deferred(
                         "not attempted: the batch ran out of time", attempted=False
@@ -391,11 +445,8 @@ class EmailChannel:
                     message, sender=self.sender_address, recipient=recipient.address
                 )
 
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = {r.delivery_id: group.create_task(send_one(r)) for r in recipients}
-        finally:
-            await connections.close()
+        async with asyncio.TaskGroup() as group:
+            tasks = {r.delivery_id: group.create_task(send_one(r)) for r in recipients}
         return {delivery_id: task.result() for delivery_id, task in tasks.items()}
 
     async def send_email(self, message: EmailMessage, *, to: str) -> SendResult:
@@ -403,9 +454,16 @@ class EmailChannel:
         connections = _Connections(self._server, await self._ehlo_hostname())
         try:
             async with self._slots:
+                if self._rate_limit is not None:
+                    await self._rate_limit.acquire()
                 return await connections.send(message, sender=self.sender_address, recipient=to)
         finally:
             await connections.close()
+
+    async def close(self) -> None:
+        """QUIT the pool's idle connections (at shutdown)."""
+        if self._pool is not None:
+            await self._pool.close()
 
     async def _ehlo_hostname(self) -> str:
         # aiosmtplib would look the name up on every connect, in a thread; once is enough.

@@ -1,5 +1,5 @@
-"""Every SQL statement about deliveries. Flushes, never commits: the caller owns the
-transaction."""
+"""Every SQL statement about deliveries and the alerts they carry. Flushes, never commits: the
+caller owns the transaction (a consumer's, a request's, or one of the worker's short ones)."""
 
 from __future__ import annotations
 
@@ -7,40 +7,83 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, Table, bindparam, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus
+from services.dispatch.models import (
+    ChannelKind,
+    Delivery,
+    DeliveryStatus,
+    DispatchAlert,
+    MemberEndpoint,
+)
 from shared.db import utcnow
 
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    """What became of one delivery, as the row will record it."""
+    """What became of one claimed delivery, as its row will record it."""
 
     delivery_id: uuid.UUID
+    # The row's ``attempts`` when it was claimed: identifies that claim.
+    attempt: int
     status: DeliveryStatus
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    # For a retry (status ``created``): when it may be claimed again.
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    delivery_id: uuid.UUID
+    alert_id: uuid.UUID
+    member_id: uuid.UUID
+    channel: ChannelKind
     attempts: int
-    last_error: str | None
-    sent_at: datetime | None
 
 
 class DeliveryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def insert_new(
-        self, *, alert_id: uuid.UUID, targets: Sequence[tuple[uuid.UUID, ChannelKind]]
-    ) -> Sequence[Row[uuid.UUID, uuid.UUID, ChannelKind]]:
-        """Insert a ``sending`` row per (member, channel) and return only those that did not
-        exist yet: the unique constraint turns a redelivered batch into no new rows.
+    # --- recording ---------------------------------------------------------------------------
 
-        A concurrent transaction inserting the same rows makes this wait until it ends, so two
-        dispatchers handling the same batch never both get a row back."""
+    async def store_alert(
+        self,
+        *,
+        alert_id: uuid.UUID,
+        content: dict[str, Any],
+        priority: int,
+        deliver_until: datetime,
+    ) -> None:
+        """Keep the alert's content once (the first batch to arrive stores it)."""
+        await self._session.execute(
+            insert(DispatchAlert)
+            .values(
+                alert_id=alert_id,
+                content=content,
+                priority=priority,
+                deliver_until=deliver_until,
+            )
+            .on_conflict_do_nothing(index_elements=[DispatchAlert.alert_id])
+        )
+
+    async def insert_new(
+        self,
+        *,
+        alert_id: uuid.UUID,
+        priority: int,
+        targets: Sequence[tuple[uuid.UUID, ChannelKind, DeliveryStatus]],
+    ) -> int:
+        """Insert a row per (member, channel) with its first status; return how many were new.
+        The unique constraint turns a redelivered batch into no new rows, so nothing twice."""
         if not targets:
-            return []
+            return 0
+        now = utcnow()
         statement = (
             insert(Delivery)
             .values(
@@ -50,37 +93,186 @@ class DeliveryRepository:
                         "alert_id": alert_id,
                         "member_id": member_id,
                         "channel": channel,
-                        "status": DeliveryStatus.SENDING,
+                        "status": status,
+                        "priority": priority,
+                        "next_attempt_at": now,
                         "attempts": 0,
                     }
-                    for member_id, channel in targets
+                    for member_id, channel, status in targets
                 ]
             )
             .on_conflict_do_nothing(
                 index_elements=[Delivery.alert_id, Delivery.member_id, Delivery.channel]
             )
-            .returning(Delivery.id, Delivery.member_id, Delivery.channel)
+            .returning(Delivery.id)
         )
-        return (await self._session.execute(statement)).all()
+        return len((await self._session.execute(statement)).all())
+
+    async def alert_contents(self, alert_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        if not alert_ids:
+            return {}
+        rows = await self._session.execute(
+            select(DispatchAlert.alert_id, DispatchAlert.content).where(
+                DispatchAlert.alert_id.in_(alert_ids)
+            )
+        )
+        return {alert_id: content for alert_id, content in rows.all()}
+
+    # --- the worker's claims and results -----------------------------------------------------
+
+    async def claim(self, *, limit: int) -> list[ClaimedDelivery]:
+        """Take up to ``limit`` due ``created`` rows, most urgent first, and mark them
+        ``sending``. Rows other workers hold are skipped, not waited for."""
+        now = utcnow()
+        due = (
+            select(Delivery.id)
+            .where(Delivery.status == DeliveryStatus.CREATED, Delivery.next_attempt_at <= now)
+            .order_by(Delivery.priority, Delivery.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        rows = await self._session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(due))
+            .values(
+                status=DeliveryStatus.SENDING,
+                claimed_at=now,
+                attempts=Delivery.attempts + 1,
+                updated_at=now,
+            )
+            .returning(
+                Delivery.id,
+                Delivery.alert_id,
+                Delivery.member_id,
+                Delivery.channel,
+                Delivery.attempts,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return [ClaimedDelivery(*row) for row in rows.all()]
 
     async def record_results(self, results: Sequence[DeliveryResult]) -> None:
+        """Write each claimed row's outcome. Only rows still ``sending`` under the same claim
+        change: a row the sweeper took back (and perhaps another worker claimed again) keeps
+        what it has now."""
         if not results:
             return
         now = utcnow()
+        table = cast(Table, Delivery.__table__)
         await self._session.execute(
-            update(Delivery),
+            update(table)
+            .where(
+                table.c.id == bindparam("delivery_id"),
+                table.c.status == DeliveryStatus.SENDING,
+                table.c.attempts == bindparam("attempt"),
+            )
+            .values(
+                status=bindparam("new_status"),
+                last_error=bindparam("error"),
+                sent_at=bindparam("sent"),
+                next_attempt_at=bindparam("due"),
+                updated_at=now,
+            ),
             [
                 {
-                    "id": result.delivery_id,
-                    "status": result.status,
-                    "attempts": result.attempts,
-                    "last_error": result.last_error,
-                    "sent_at": result.sent_at,
-                    "updated_at": now,
+                    "delivery_id": result.delivery_id,
+                    "attempt": result.attempt,
+                    "new_status": result.status,
+                    "error": result.last_error,
+                    "sent": result.sent_at,
+                    "due": result.next_attempt_at or now,
                 }
                 for result in results
             ],
         )
+
+    # --- the sweeper -------------------------------------------------------------------------
+
+    async def resume_stuck(self, *, claimed_before: datetime, max_attempts: int) -> tuple[int, int]:
+        """Rows left ``sending`` by a worker that died: due again now, or ``failed`` once they
+        have been claimed ``max_attempts`` times (a delivery that kills its worker every time).
+        Whatever that worker handed over before it died is sent again: the in-flight window.
+        Returns (resumed, given up)."""
+        now = utcnow()
+        stuck = [Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at < claimed_before]
+        given_up = await self._session.execute(
+            update(Delivery)
+            .where(*stuck, Delivery.attempts >= max_attempts)
+            .values(
+                status=DeliveryStatus.FAILED,
+                last_error=f"gave up: its worker stopped while sending, {max_attempts} times",
+                updated_at=now,
+            )
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        resumed = await self._session.execute(
+            update(Delivery)
+            .where(*stuck)
+            .values(
+                status=DeliveryStatus.CREATED,
+                next_attempt_at=now,
+                last_error="resumed: its worker stopped while sending",
+                updated_at=now,
+            )
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        return len(resumed.all()), len(given_up.all())
+
+    async def release_pending(
+        self, *, member_id: uuid.UUID | None = None, recorded_after: datetime | None = None
+    ) -> int:
+        """``pending`` rows whose member now has a usable endpoint on the channel, for alerts
+        not past their ``deliver_until``: due now. For one member (their verification), or for
+        rows recorded after ``recorded_after``: the sweeper's, for a verification that committed
+        while a batch that missed it was being recorded (only recent rows can be in that race,
+        so the sweeper need not scan every pending row)."""
+        now = utcnow()
+        conditions = [
+            Delivery.status == DeliveryStatus.PENDING,
+            exists().where(
+                MemberEndpoint.member_id == Delivery.member_id,
+                MemberEndpoint.channel == Delivery.channel,
+                MemberEndpoint.disabled_at.is_(None),
+            ),
+            exists().where(
+                DispatchAlert.alert_id == Delivery.alert_id, DispatchAlert.deliver_until > now
+            ),
+        ]
+        if member_id is not None:
+            conditions.append(Delivery.member_id == member_id)
+        if recorded_after is not None:
+            conditions.append(Delivery.created_at > recorded_after)
+        result = await self._session.execute(
+            update(Delivery)
+            .where(*conditions)
+            .values(status=DeliveryStatus.CREATED, next_attempt_at=now, updated_at=now)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        return len(result.all())
+
+    async def expire_pending(self) -> int:
+        """``pending`` rows of alerts past their ``deliver_until``: nobody can be reached in
+        time any more."""
+        now = utcnow()
+        expired = select(DispatchAlert.alert_id).where(DispatchAlert.deliver_until <= now)
+        result = await self._session.execute(
+            update(Delivery)
+            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.alert_id.in_(expired))
+            .values(
+                status=DeliveryStatus.FAILED,
+                last_error="no usable endpoint before the alert expired",
+                updated_at=now,
+            )
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        return len(result.all())
+
+    # --- reading -----------------------------------------------------------------------------
 
     async def count_by_channel_and_status(
         self, alert_id: uuid.UUID

@@ -17,8 +17,16 @@ class DeliverySummary(BaseModel):
             "examples": [
                 {
                     "alert_id": "7f0c2a52-3c1e-4a5e-9a7b-2f4d8f7e1b10",
-                    "total": 1250,
-                    "channels": {"email": {"created": 0, "sending": 0, "sent": 1247, "failed": 3}},
+                    "total": 1252,
+                    "channels": {
+                        "email": {
+                            "pending": 2,
+                            "created": 0,
+                            "sending": 0,
+                            "sent": 1247,
+                            "failed": 3,
+                        }
+                    },
                 }
             ]
         }

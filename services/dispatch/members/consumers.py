@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.channels.email import EmailChannel
+from services.dispatch.deliveries.consumers import wake_after_commit
+from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.members.service import MemberEndpointService, send_verification_email
 from shared.events import EventEnvelope, MemberEmailVerified, Topic, VerificationEmailRequested
 from shared.runtime import ConsumerSpec
@@ -12,7 +16,9 @@ from shared.runtime import ConsumerSpec
 GROUP_ID = "dispatch.members"
 
 
-def member_events_consumer(email: EmailChannel) -> ConsumerSpec:
+def member_events_consumer(
+    email: EmailChannel, *, wake_workers: Callable[[], None] | None = None
+) -> ConsumerSpec:
     async def on_verification_email_requested(
         session: AsyncSession, envelope: EventEnvelope, payload: VerificationEmailRequested
     ) -> None:
@@ -25,6 +31,9 @@ def member_events_consumer(email: EmailChannel) -> ConsumerSpec:
         await MemberEndpointService(session).record_verified_email(
             payload, verified_at=envelope.occurred_at
         )
+        # Alerts that came before the member could be reached: delivered now, unless expired.
+        if await DeliveryService(session).release_pending_for(payload.member_id):
+            wake_after_commit(session, wake_workers)
 
     return ConsumerSpec(
         group_id=GROUP_ID,

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, case, func, null, select
+from sqlalchemy import Row, case, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +44,23 @@ class MemberEndpointRepository:
             where=MemberEndpoint.verified_at <= new.verified_at,
         ).returning(MemberEndpoint.member_id)
         return await self._session.scalar(statement) is not None
+
+    async def disable(self, *, member_id: uuid.UUID, channel: ChannelKind, address: str) -> bool:
+        """Stop using the endpoint, if it still has ``address`` (the member may have verified
+        another since the send that failed). Returns whether it changed."""
+        result = await self._session.execute(
+            update(MemberEndpoint)
+            .where(
+                MemberEndpoint.member_id == member_id,
+                MemberEndpoint.channel == channel,
+                MemberEndpoint.address == address,
+                MemberEndpoint.disabled_at.is_(None),
+            )
+            .values(disabled_at=func.now(), updated_at=func.now())
+            .returning(MemberEndpoint.member_id)
+            .execution_options(synchronize_session=False)
+        )
+        return result.first() is not None
 
     async def usable_for(
         self, member_ids: Sequence[uuid.UUID]

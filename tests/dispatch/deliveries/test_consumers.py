@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -13,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from deploy.sinks.smtp import ReceivedMessage, SmtpSink
 from services.dispatch.deliveries.consumers import GROUP_ID as DELIVERIES
 from services.dispatch.members.consumers import GROUP_ID as MEMBERS
-from services.dispatch.models import DeliveryStatus
-from shared.events import RecipientBatch
+from services.dispatch.models import Delivery, DeliveryStatus
+from shared.events import EventEnvelope, RecipientBatch, Topic
+from shared.kafka import build_consumer
 from tests.dispatch.helpers import (
     deliveries_of,
     email_verified,
@@ -24,6 +27,7 @@ from tests.dispatch.helpers import (
     unique_email,
     wait_until_processed,
 )
+from tests.support.infrastructure import Infrastructure
 from tests.support.tokens import auth_header
 
 
@@ -45,6 +49,15 @@ async def mail_for(sink: SmtpSink, address: str) -> list[ReceivedMessage]:
     return await eventually(received)
 
 
+async def all_final(
+    sessions: async_sessionmaker[AsyncSession], alert_id: uuid.UUID
+) -> list[Delivery]:
+    """The alert's deliveries once every one is sent or failed (else an empty list)."""
+    recorded = await deliveries_of(sessions, alert_id)
+    final = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
+    return recorded if recorded and all(d.status in final for d in recorded) else []
+
+
 def without_endpoint_count() -> float:
     value = REGISTRY.get_sample_value("tawny_dispatch_recipients_without_endpoint_total")
     return value or 0.0
@@ -61,37 +74,44 @@ class TestRecipientBatch:
         members = await verified_members(producer, sessions, 3)
         batch = recipient_batch([member_id for member_id, _ in members])
 
-        envelope = await publish(producer, batch)
-        await wait_until_processed(sessions, DELIVERIES, envelope.event_id)
+        await publish(producer, batch)
 
         for _member_id, address in members:
-            [message] = sink.messages_to(address)
+            [message] = await mail_for(sink, address)
             assert message.subject == f"[Severe] Burglary: {batch.content.headline}"
             assert batch.content.body in message.text
             assert "Hackney Police" in message.text
-        recorded = await deliveries_of(sessions, batch.content.alert_id)
+        recorded = await eventually(lambda: all_final(sessions, batch.content.alert_id))
         assert sorted(d.member_id for d in recorded) == sorted(m for m, _ in members)
         assert {d.status for d in recorded} == {DeliveryStatus.SENT}
 
-    async def test_a_member_without_an_endpoint_gets_nothing(
+    async def test_a_member_verified_after_the_alert_came_still_gets_it(
         self,
         app: FastAPI,
         producer: AIOKafkaProducer,
         sessions: async_sessionmaker[AsyncSession],
         sink: SmtpSink,
     ) -> None:
+        # The race this closes: identity verified the member just before the alert, but the
+        # members consumer lags behind the batches.
         [(member_id, address)] = await verified_members(producer, sessions, 1)
-        stranger = uuid.uuid4()
-        batch = recipient_batch([stranger, member_id])
+        late_member, late_address = uuid.uuid4(), unique_email("late")
+        batch = recipient_batch([late_member, member_id])
         counted_before = without_endpoint_count()
 
         envelope = await publish(producer, batch)
         await wait_until_processed(sessions, DELIVERIES, envelope.event_id)
-
-        assert len(sink.messages_to(address)) == 1
-        recorded = await deliveries_of(sessions, batch.content.alert_id)
-        assert [d.member_id for d in recorded] == [member_id]
+        await mail_for(sink, address)
+        recorded = {d.member_id: d for d in await deliveries_of(sessions, batch.content.alert_id)}
+        assert recorded[late_member].status is DeliveryStatus.PENDING
+        assert sink.messages_to(late_address) == []
         assert without_endpoint_count() - counted_before == 1
+
+        await publish(producer, email_verified(late_member, late_address))
+
+        [message] = await mail_for(sink, late_address)
+        assert message.subject.endswith(batch.content.headline)
+        await eventually(lambda: all_final(sessions, batch.content.alert_id))
 
     async def test_the_same_envelope_delivered_twice_sends_one_email(
         self,
@@ -127,6 +147,7 @@ class TestRecipientBatch:
         first = await publish(producer, batch)
         second = await publish(producer, RecipientBatch.model_validate(batch.model_dump()))
         await wait_until_processed(sessions, DELIVERIES, second.event_id)
+        await eventually(lambda: all_final(sessions, batch.content.alert_id))
 
         assert first.event_id != second.event_id
         assert len(sink.messages_to(address)) == 1
@@ -145,10 +166,12 @@ class TestRecipientBatch:
         sink.reject(refused_address, "550 5.1.1 No such mailbox")
         batch = recipient_batch([member_id for member_id, _ in members])
 
-        envelope = await publish(producer, batch)
-        await wait_until_processed(sessions, DELIVERIES, envelope.event_id)
+        await publish(producer, batch)
 
-        recorded = {d.member_id: d for d in await deliveries_of(sessions, batch.content.alert_id)}
+        recorded = {
+            d.member_id: d
+            for d in await eventually(lambda: all_final(sessions, batch.content.alert_id))
+        }
         assert recorded[refused].status is DeliveryStatus.FAILED
         assert recorded[refused].last_error == "refused: 550 5.1.1 No such mailbox"
         assert sink.messages_to(refused_address) == []
@@ -163,8 +186,55 @@ class TestRecipientBatch:
         )
         assert summary.status_code == 200
         assert summary.json()["channels"]["email"] == {
+            "pending": 0,
             "created": 0,
             "sending": 0,
             "sent": 2,
             "failed": 1,
         }
+
+
+class TestPoisonBatch:
+    async def test_a_batch_that_cannot_be_parsed_goes_to_the_dead_letter_topic(
+        self,
+        app: FastAPI,
+        producer: AIOKafkaProducer,
+        infrastructure: Infrastructure,
+        sessions: async_sessionmaker[AsyncSession],
+        sink: SmtpSink,
+    ) -> None:
+        marker = uuid.uuid4().hex
+        envelope = EventEnvelope(
+            type=RecipientBatch.event_type,
+            producer="dispatch-tests",
+            payload={"content": {"headline": marker}, "batch_number": 0, "member_ids": "nope"},
+        )
+        await producer.send_and_wait(
+            Topic.RECIPIENT_BATCHES.value, envelope.model_dump_json().encode(), key=marker.encode()
+        )
+
+        reader = build_consumer(
+            Topic.DEAD_LETTER.value,
+            bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+            group_id=f"dispatch-tests-{marker}",
+            client_id="dispatch-tests",
+        )
+        await reader.start()
+        try:
+
+            async def dead_lettered() -> dict[str, Any]:
+                batches = await reader.getmany(timeout_ms=500)
+                for records in batches.values():
+                    for record in records:
+                        letter: dict[str, Any] = json.loads(record.value or b"{}")
+                        if marker in letter.get("value", ""):
+                            return letter
+                return {}
+
+            letter = await eventually(dead_lettered)
+        finally:
+            await reader.stop()
+
+        assert letter["consumer"] == DELIVERIES
+        assert letter["topic"] == Topic.RECIPIENT_BATCHES.value
+        assert "bad payload for recipients.batch" in letter["reason"]

@@ -7,8 +7,7 @@ import uuid
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.dispatch.deliveries.repository import DeliveryRepository, DeliveryResult
-from services.dispatch.models import ChannelKind, DeliveryStatus
+from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus
 from shared.db import utcnow
 from tests.support.tokens import auth_header
 
@@ -16,23 +15,20 @@ from tests.support.tokens import auth_header
 async def record_deliveries(
     sessions: async_sessionmaker[AsyncSession], alert_id: uuid.UUID, statuses: list[DeliveryStatus]
 ) -> None:
-    """Committed delivery rows for ``alert_id``, one per status given."""
+    """Committed delivery rows for ``alert_id``, one per status given (never ``created``: the
+    running app's workers would take those)."""
     async with sessions.begin() as session:
-        repository = DeliveryRepository(session)
-        created = await repository.insert_new(
-            alert_id=alert_id, targets=[(uuid.uuid4(), ChannelKind.EMAIL) for _ in statuses]
-        )
-        await repository.record_results(
-            [
-                DeliveryResult(
-                    delivery_id,
-                    status,
-                    attempts=1,
-                    last_error="refused: 550" if status is DeliveryStatus.FAILED else None,
-                    sent_at=utcnow() if status is DeliveryStatus.SENT else None,
-                )
-                for (delivery_id, _member, _channel), status in zip(created, statuses, strict=True)
-            ]
+        session.add_all(
+            Delivery(
+                alert_id=alert_id,
+                member_id=uuid.uuid4(),
+                channel=ChannelKind.EMAIL,
+                status=status,
+                attempts=1,
+                last_error="refused: 550" if status is DeliveryStatus.FAILED else None,
+                sent_at=utcnow() if status is DeliveryStatus.SENT else None,
+            )
+            for status in statuses
         )
 
 
@@ -42,7 +38,8 @@ class TestDeliverySummary:
     ) -> None:
         alert_id = uuid.uuid4()
         sent, failed, sending = DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SENDING
-        await record_deliveries(sessions, alert_id, [sent, sent, sent, failed, sending])
+        pending = DeliveryStatus.PENDING
+        await record_deliveries(sessions, alert_id, [sent, sent, sent, failed, sending, pending])
         await record_deliveries(sessions, uuid.uuid4(), [sent])
 
         response = await client.get(
@@ -54,8 +51,10 @@ class TestDeliverySummary:
         assert response.status_code == 200
         assert response.json() == {
             "alert_id": str(alert_id),
-            "total": 5,
-            "channels": {"email": {"created": 0, "sending": 1, "sent": 3, "failed": 1}},
+            "total": 6,
+            "channels": {
+                "email": {"pending": 1, "created": 0, "sending": 1, "sent": 3, "failed": 1}
+            },
         }
 
     async def test_an_alert_without_deliveries_has_none(self, client: httpx.AsyncClient) -> None:

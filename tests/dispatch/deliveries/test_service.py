@@ -1,23 +1,27 @@
-"""Delivering one batch, on a rolled-back session and the real SMTP sink: what is recorded,
-what is sent, and when the batch is handed back to the consumer to retry."""
+"""Recording one batch, on a rolled-back session: which rows, in which status, and the pending
+rows of members who cannot be reached yet. Nothing is sent here: the workers send."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from deploy.infra import free_port
-from deploy.sinks.smtp import SmtpSink
-from services.dispatch.channels.email import EmailChannel, SmtpServer
+from services.dispatch.deliveries.repository import DeliveryRepository
 from services.dispatch.deliveries.service import BatchReport, DeliveryService
-from services.dispatch.errors import ChannelUnavailableError
-from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, MemberEndpoint
-from tests.dispatch.helpers import add_email_endpoint, recipient_batch, unique_email
+from services.dispatch.models import (
+    ChannelKind,
+    Delivery,
+    DeliveryStatus,
+    DispatchAlert,
+    MemberEndpoint,
+    Priority,
+)
+from shared.db import utcnow
+from tests.dispatch.helpers import add_email_endpoint, alert_content, recipient_batch, unique_email
 
 VERIFIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -39,42 +43,37 @@ def without_endpoint_count() -> float:
     return value or 0.0
 
 
-class TestDeliverBatch:
-    async def test_sends_each_member_one_email_and_records_it_sent(
-        self, session: AsyncSession, email_channel: EmailChannel, sink: SmtpSink
+class TestRecordBatch:
+    async def test_records_one_created_row_per_member_and_the_alert_once(
+        self, session: AsyncSession
     ) -> None:
         members = await members_with_email(session, 3)
         batch = recipient_batch([member_id for member_id, _ in members])
-        service = DeliveryService(session, channels={ChannelKind.EMAIL: email_channel})
 
-        report = await service.deliver_batch(batch)
+        report = await DeliveryService(session).record_batch(batch)
 
-        assert (report.sent, report.failed, report.without_endpoint) == (3, 0, 0)
+        assert report == BatchReport(members=3, created=3, pending=0, already_recorded=0)
         recorded = await deliveries(session, batch.content.alert_id)
-        for member_id, address in members:
-            assert recorded[member_id].status is DeliveryStatus.SENT
-            assert recorded[member_id].sent_at is not None
-            assert recorded[member_id].attempts == 1
-            assert recorded[member_id].last_error is None
-            [message] = sink.messages_to(address)
-            assert batch.content.headline in message.subject
+        assert {row.status for row in recorded.values()} == {DeliveryStatus.CREATED}
+        assert {row.attempts for row in recorded.values()} == {0}
+        stored = await session.get(DispatchAlert, batch.content.alert_id)
+        assert stored is not None
+        assert stored.content["headline"] == batch.content.headline
 
-    async def test_a_batch_handled_again_sends_nothing_more(
-        self, session: AsyncSession, email_channel: EmailChannel, sink: SmtpSink
-    ) -> None:
-        [(member_id, address)] = await members_with_email(session, 1)
+    async def test_a_batch_recorded_again_records_nothing_more(self, session: AsyncSession) -> None:
+        [(member_id, _)] = await members_with_email(session, 1)
         batch = recipient_batch([member_id, member_id])
-        service = DeliveryService(session, channels={ChannelKind.EMAIL: email_channel})
+        service = DeliveryService(session)
 
-        first = await service.deliver_batch(batch)
-        again = await service.deliver_batch(batch)
+        first = await service.record_batch(batch)
+        again = await service.record_batch(batch)
 
-        assert (first.sent, first.already_recorded) == (1, 0)
-        assert (again.sent, again.already_recorded) == (0, 1)
-        assert len(sink.messages_to(address)) == 1
+        assert (first.created, first.already_recorded) == (1, 0)
+        assert (again.created, again.already_recorded) == (1, 1)
+        assert len(await deliveries(session, batch.content.alert_id)) == 1
 
-    async def test_members_without_a_usable_endpoint_are_counted_and_sent_nothing(
-        self, session: AsyncSession, email_channel: EmailChannel
+    async def test_members_without_a_usable_endpoint_are_kept_pending(
+        self, session: AsyncSession
     ) -> None:
         [(reachable, _)] = await members_with_email(session, 1)
         [(disabled, _)] = await members_with_email(session, 1)
@@ -86,90 +85,98 @@ class TestDeliverBatch:
         batch = recipient_batch([reachable, disabled, unknown])
         counted_before = without_endpoint_count()
 
-        report = await DeliveryService(
-            session, channels={ChannelKind.EMAIL: email_channel}
-        ).deliver_batch(batch)
+        report = await DeliveryService(session).record_batch(batch)
 
-        assert (report.sent, report.without_endpoint) == (1, 2)
+        assert (report.created, report.pending) == (1, 2)
         assert without_endpoint_count() - counted_before == 2
-        assert set(await deliveries(session, batch.content.alert_id)) == {reachable}
-
-    async def test_a_refused_recipient_is_failed_and_the_others_sent(
-        self, session: AsyncSession, email_channel: EmailChannel, sink: SmtpSink
-    ) -> None:
-        (refused, refused_address), (fine, fine_address) = await members_with_email(session, 2)
-        sink.reject(refused_address, "550 5.1.1 No such mailbox")
-        batch = recipient_batch([refused, fine])
-
-        report = await DeliveryService(
-            session, channels={ChannelKind.EMAIL: email_channel}
-        ).deliver_batch(batch)
-
-        assert (report.sent, report.failed) == (1, 1)
         recorded = await deliveries(session, batch.content.alert_id)
-        assert recorded[refused].status is DeliveryStatus.FAILED
-        assert recorded[refused].last_error == "refused: 550 5.1.1 No such mailbox"
-        assert recorded[refused].sent_at is None
-        assert recorded[fine].status is DeliveryStatus.SENT
-        assert sink.messages_to(refused_address) == []
-        assert len(sink.messages_to(fine_address)) == 1
+        assert recorded[reachable].status is DeliveryStatus.CREATED
+        assert recorded[disabled].status is DeliveryStatus.PENDING
+        assert recorded[unknown].status is DeliveryStatus.PENDING
+        assert recorded[unknown].channel is ChannelKind.EMAIL
 
-    async def test_a_temporary_failure_beside_accepted_messages_is_recorded_not_raised(
-        self, session: AsyncSession, email_channel: EmailChannel, sink: SmtpSink
-    ) -> None:
-        (later, later_address), (fine, _) = await members_with_email(session, 2)
-        sink.reject(later_address, "451 4.7.1 Try again later")
-        batch = recipient_batch([later, fine])
-
-        report = await DeliveryService(
-            session, channels={ChannelKind.EMAIL: email_channel}
-        ).deliver_batch(batch)
-
-        # Raising would roll back, and a retry would send the accepted message again.
-        assert (report.sent, report.failed) == (1, 1)
-        recorded = await deliveries(session, batch.content.alert_id)
-        assert recorded[later].status is DeliveryStatus.FAILED
-        assert recorded[later].last_error == (
-            "temporary failure, not retried: 451 4.7.1 Try again later"
-        )
-        assert recorded[fine].status is DeliveryStatus.SENT
-
-    async def test_raises_when_only_temporary_failures_and_nothing_was_accepted(
-        self, session: AsyncSession, email_channel: EmailChannel, sink: SmtpSink
-    ) -> None:
-        (later, later_address), (refused, refused_address) = await members_with_email(session, 2)
-        sink.reject(later_address, "451 4.7.1 Try again later")
-        sink.reject(refused_address, "550 5.1.1 No such mailbox")
-
-        with pytest.raises(ChannelUnavailableError) as raised:
-            await DeliveryService(
-                session, channels={ChannelKind.EMAIL: email_channel}
-            ).deliver_batch(recipient_batch([later, refused]))
-
-        assert raised.value.extensions["reason"] == "451 4.7.1 Try again later"
-
-    async def test_raises_when_the_mail_server_cannot_be_reached(
+    async def test_immediate_or_extreme_alerts_are_recorded_urgent(
         self, session: AsyncSession
     ) -> None:
-        members = await members_with_email(session, 2)
-        unreachable = EmailChannel(
-            SmtpServer(host="127.0.0.1", port=free_port(), starttls=False, timeout_s=2),
-            email_from="alerts@tawny.london",
-            concurrency=2,
-        )
+        [(member_id, _)] = await members_with_email(session, 1)
+        immediate = recipient_batch([member_id], content=alert_content(urgency="Immediate"))
+        extreme = recipient_batch([member_id], content=alert_content(severity="Extreme"))
+        normal = recipient_batch([member_id])
+        service = DeliveryService(session)
 
-        with pytest.raises(ChannelUnavailableError):
-            await DeliveryService(session, channels={ChannelKind.EMAIL: unreachable}).deliver_batch(
-                recipient_batch([member_id for member_id, _ in members])
-            )
+        for batch in (immediate, extreme, normal):
+            await service.record_batch(batch)
 
-    async def test_an_empty_batch_does_nothing(
-        self, session: AsyncSession, email_channel: EmailChannel
+        priorities = [
+            (await deliveries(session, batch.content.alert_id))[member_id].priority
+            for batch in (immediate, extreme, normal)
+        ]
+        assert priorities == [Priority.URGENT, Priority.URGENT, Priority.NORMAL]
+
+    async def test_an_empty_batch_records_nothing(self, session: AsyncSession) -> None:
+        report = await DeliveryService(session).record_batch(recipient_batch([]))
+
+        assert report == BatchReport(members=0, created=0, pending=0, already_recorded=0)
+
+
+class TestPending:
+    async def test_a_verified_endpoint_releases_the_members_pending_deliveries(
+        self, session: AsyncSession
     ) -> None:
-        report = await DeliveryService(
-            session, channels={ChannelKind.EMAIL: email_channel}
-        ).deliver_batch(recipient_batch([]))
+        member_id = uuid.uuid4()
+        batch = recipient_batch([member_id])
+        service = DeliveryService(session)
+        await service.record_batch(batch)
 
-        assert report == BatchReport(
-            members=0, sent=0, failed=0, already_recorded=0, without_endpoint=0
+        await add_email_endpoint(session, member_id, unique_email(), verified_at=VERIFIED_AT)
+        released = await service.release_pending_for(member_id)
+
+        assert released == 1
+        row = (await deliveries(session, batch.content.alert_id))[member_id]
+        assert row.status is DeliveryStatus.CREATED
+
+    async def test_nothing_is_released_for_an_alert_that_has_expired(
+        self, session: AsyncSession
+    ) -> None:
+        member_id = uuid.uuid4()
+        batch = recipient_batch(
+            [member_id], content=alert_content(expires=utcnow() - timedelta(minutes=1))
         )
+        service = DeliveryService(session)
+        await service.record_batch(batch)
+        await add_email_endpoint(session, member_id, unique_email(), verified_at=VERIFIED_AT)
+
+        assert await service.release_pending_for(member_id) == 0
+        assert await DeliveryRepository(session).expire_pending() >= 1
+        row = (await deliveries(session, batch.content.alert_id))[member_id]
+        assert row.status is DeliveryStatus.FAILED
+        assert row.last_error == "no usable endpoint before the alert expired"
+
+    async def test_an_alert_without_expiry_waits_pending_max_age_after_it_was_sent(
+        self, session: AsyncSession
+    ) -> None:
+        sent_at = utcnow() - timedelta(hours=2)
+        batch = recipient_batch([uuid.uuid4()], content=alert_content(sent_at=sent_at))
+
+        await DeliveryService(session, pending_max_age=timedelta(hours=1)).record_batch(batch)
+
+        stored = await session.get(DispatchAlert, batch.content.alert_id)
+        assert stored is not None and stored.deliver_until == sent_at + timedelta(hours=1)
+
+
+class TestClaim:
+    async def test_urgent_deliveries_are_claimed_first(self, session: AsyncSession) -> None:
+        [(member_id, _)] = await members_with_email(session, 1)
+        service = DeliveryService(session)
+        normal = recipient_batch([member_id])
+        urgent = recipient_batch([member_id], content=alert_content(urgency="Immediate"))
+        await service.record_batch(normal)
+        await service.record_batch(urgent)
+
+        [claimed] = await DeliveryRepository(session).claim(limit=1)
+
+        assert claimed.alert_id == urgent.content.alert_id
+        assert claimed.attempts == 1
+        row = (await deliveries(session, urgent.content.alert_id))[member_id]
+        await session.refresh(row)
+        assert row.status is DeliveryStatus.SENDING and row.claimed_at is not None

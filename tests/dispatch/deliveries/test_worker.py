@@ -1,0 +1,301 @@
+"""The delivery worker and sweeper, driven by hand on a database no running app works on, sending
+to the real SMTP sink told to misbehave: retries, permanent failures, stuck and pending rows."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from deploy.sinks.smtp import Fault, SmtpSink
+from services.dispatch.channels.email import EmailChannel
+from services.dispatch.deliveries.repository import DeliveryRepository, DeliveryResult
+from services.dispatch.deliveries.service import DeliveryService
+from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings, retry_delay
+from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, MemberEndpoint
+from shared.db import session_scope, utcnow
+from shared.events import RecipientBatch
+from tests.dispatch.helpers import add_email_endpoint, recipient_batch, unique_email
+
+VERIFIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def worker_for(
+    sessions: async_sessionmaker[AsyncSession], channel: EmailChannel, **overrides: float
+) -> DeliveryWorker:
+    options: dict[str, float] = {
+        "claim_size": 50,
+        "poll_interval_s": 0.05,
+        "max_attempts": 4,
+        # Retries due almost at once, so a test can drive them without waiting.
+        "retry_base_delay_s": 0.01,
+        "retry_max_delay_s": 0.02,
+        "sending_timeout_s": 60,
+        "sweep_interval_s": 1,
+    }
+    options.update(overrides)
+    return DeliveryWorker(
+        sessions=sessions,
+        channels={ChannelKind.EMAIL: channel},
+        settings=WorkerSettings(
+            claim_size=int(options["claim_size"]),
+            poll_interval_s=options["poll_interval_s"],
+            max_attempts=int(options["max_attempts"]),
+            retry_base_delay_s=options["retry_base_delay_s"],
+            retry_max_delay_s=options["retry_max_delay_s"],
+            sending_timeout_s=options["sending_timeout_s"],
+            sweep_interval_s=options["sweep_interval_s"],
+        ),
+    )
+
+
+async def recorded_batch(
+    sessions: async_sessionmaker[AsyncSession], addresses: list[str]
+) -> tuple[RecipientBatch, list[uuid.UUID]]:
+    members = [uuid.uuid4() for _ in addresses]
+    async with session_scope(sessions) as session:
+        for member_id, address in zip(members, addresses, strict=True):
+            await add_email_endpoint(session, member_id, address, verified_at=VERIFIED_AT)
+        batch = recipient_batch(members)
+        await DeliveryService(session).record_batch(batch)
+    return batch, members
+
+
+async def rows_of(
+    sessions: async_sessionmaker[AsyncSession], alert_id: uuid.UUID
+) -> dict[uuid.UUID, Delivery]:
+    async with sessions() as session:
+        rows = await session.scalars(select(Delivery).where(Delivery.alert_id == alert_id))
+        return {row.member_id: row for row in rows}
+
+
+async def drain_until_final(
+    worker: DeliveryWorker, sessions: async_sessionmaker[AsyncSession], alert_id: uuid.UUID
+) -> dict[uuid.UUID, Delivery]:
+    """Run the worker until every row of the alert is ``sent`` or ``failed``."""
+    for _ in range(200):
+        await worker.run_once()
+        rows = await rows_of(sessions, alert_id)
+        if all(row.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED) for row in rows.values()):
+            return rows
+        await asyncio.sleep(0.02)
+    raise AssertionError("the deliveries never finished")
+
+
+class TestSending:
+    async def test_sends_each_delivery_once_and_records_it_sent(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        addresses = [unique_email() for _ in range(3)]
+        batch, members = await recorded_batch(quiet_sessions, addresses)
+
+        rows = await drain_until_final(
+            worker_for(quiet_sessions, email_channel), quiet_sessions, batch.content.alert_id
+        )
+
+        for member_id, address in zip(members, addresses, strict=True):
+            assert rows[member_id].status is DeliveryStatus.SENT
+            assert rows[member_id].sent_at is not None and rows[member_id].attempts == 1
+            [message] = sink.messages_to(address)
+            # The Message-ID is the delivery's: a resend after a crash carries the same one.
+            assert message.headers["Message-ID"].startswith(f"<{rows[member_id].id}@")
+
+    async def test_a_temporary_failure_is_retried_until_it_succeeds(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        flaky, fine = unique_email("flaky"), unique_email()
+        sink.add_fault(Fault(address=flaky, reply="451 4.7.1 Try again later", times=2))
+        batch, (flaky_member, fine_member) = await recorded_batch(quiet_sessions, [flaky, fine])
+
+        rows = await drain_until_final(
+            worker_for(quiet_sessions, email_channel), quiet_sessions, batch.content.alert_id
+        )
+
+        assert rows[flaky_member].status is DeliveryStatus.SENT
+        assert rows[flaky_member].attempts == 3
+        assert rows[fine_member].attempts == 1
+        assert len(sink.messages_to(flaky)) == 1
+        assert len(sink.messages_to(fine)) == 1
+
+    async def test_a_temporary_failure_becomes_failed_after_the_last_attempt(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        address = unique_email("busy")
+        sink.add_fault(Fault(address=address, reply="452 4.2.2 Mailbox full"))
+        batch, [member_id] = await recorded_batch(quiet_sessions, [address])
+
+        rows = await drain_until_final(
+            worker_for(quiet_sessions, email_channel, max_attempts=3),
+            quiet_sessions,
+            batch.content.alert_id,
+        )
+
+        assert rows[member_id].status is DeliveryStatus.FAILED
+        assert rows[member_id].attempts == 3
+        assert rows[member_id].last_error == "gave up after 3 attempts: 452 4.2.2 Mailbox full"
+        assert sink.messages_to(address) == []
+
+    async def test_a_dropped_connection_is_retried(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        address = unique_email("dropped")
+        sink.add_fault(Fault(address=address, drop_connection=True, times=1))
+        batch, [member_id] = await recorded_batch(quiet_sessions, [address])
+
+        rows = await drain_until_final(
+            worker_for(quiet_sessions, email_channel), quiet_sessions, batch.content.alert_id
+        )
+
+        assert rows[member_id].status is DeliveryStatus.SENT
+        assert rows[member_id].attempts == 2
+        assert len(sink.messages_to(address)) == 1
+
+    async def test_a_mailbox_that_does_not_exist_fails_and_disables_the_endpoint(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        address = unique_email("gone")
+        sink.reject(address, "550 5.1.1 No such mailbox")
+        batch, [member_id] = await recorded_batch(quiet_sessions, [address])
+        worker = worker_for(quiet_sessions, email_channel)
+
+        rows = await drain_until_final(worker, quiet_sessions, batch.content.alert_id)
+
+        assert rows[member_id].status is DeliveryStatus.FAILED
+        assert rows[member_id].attempts == 1
+        assert rows[member_id].last_error == "refused: 550 5.1.1 No such mailbox"
+        async with quiet_sessions() as session:
+            endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.EMAIL))
+            assert endpoint is not None and endpoint.disabled_at is not None
+            # The next alert waits for a new address instead of bouncing again.
+            next_alert = recipient_batch([member_id])
+            report = await DeliveryService(session).record_batch(next_alert)
+            assert report.pending == 1
+
+    async def test_content_refused_for_good_does_not_disable_the_endpoint(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        address = unique_email("policy")
+        sink.reject(address, "554 5.7.1 Message refused")
+        batch, [member_id] = await recorded_batch(quiet_sessions, [address])
+
+        rows = await drain_until_final(
+            worker_for(quiet_sessions, email_channel), quiet_sessions, batch.content.alert_id
+        )
+
+        assert rows[member_id].status is DeliveryStatus.FAILED
+        async with quiet_sessions() as session:
+            endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.EMAIL))
+            assert endpoint is not None and endpoint.disabled_at is None
+
+
+class TestSweeper:
+    async def test_resumes_a_delivery_its_worker_left_sending(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        address = unique_email("stuck")
+        batch, [member_id] = await recorded_batch(quiet_sessions, [address])
+        # A worker claims everything due, then "dies" without recording anything.
+        async with session_scope(quiet_sessions) as session:
+            claimed = await DeliveryRepository(session).claim(limit=1000)
+        assert batch.content.alert_id in {row.alert_id for row in claimed}
+        worker = worker_for(quiet_sessions, email_channel, sending_timeout_s=0.3)
+
+        await asyncio.sleep(0.4)
+        report = await worker.sweep()
+        rows = await drain_until_final(worker, quiet_sessions, batch.content.alert_id)
+
+        assert report.resumed >= 1
+        assert rows[member_id].status is DeliveryStatus.SENT
+        assert rows[member_id].attempts == 2
+        assert len(sink.messages_to(address)) == 1
+
+    async def test_a_live_chunk_is_not_taken_back(
+        self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
+    ) -> None:
+        batch, [member_id] = await recorded_batch(quiet_sessions, [unique_email()])
+        async with session_scope(quiet_sessions) as session:
+            await DeliveryRepository(session).claim(limit=1000)
+
+        await worker_for(quiet_sessions, email_channel, sending_timeout_s=60).sweep()
+
+        rows = await rows_of(quiet_sessions, batch.content.alert_id)
+        assert rows[member_id].status is DeliveryStatus.SENDING
+
+    async def test_a_late_outcome_of_a_claim_taken_back_changes_nothing(
+        self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
+    ) -> None:
+        batch, [member_id] = await recorded_batch(quiet_sessions, [unique_email()])
+        async with session_scope(quiet_sessions) as session:
+            first = {r.delivery_id: r for r in await DeliveryRepository(session).claim(limit=1000)}
+        await asyncio.sleep(0.4)
+        await worker_for(quiet_sessions, email_channel, sending_timeout_s=0.3).sweep()
+        async with session_scope(quiet_sessions) as session:
+            await DeliveryRepository(session).claim(limit=1000)
+        row = (await rows_of(quiet_sessions, batch.content.alert_id))[member_id]
+        assert row.attempts == 2
+
+        # The first claim's worker was only slow: its outcome arrives after the second claim.
+        async with session_scope(quiet_sessions) as session:
+            await DeliveryRepository(session).record_results(
+                [
+                    DeliveryResult(
+                        row.id, first[row.id].attempts, DeliveryStatus.SENT, sent_at=utcnow()
+                    )
+                ]
+            )
+
+        row = (await rows_of(quiet_sessions, batch.content.alert_id))[member_id]
+        assert (row.status, row.attempts) == (DeliveryStatus.SENDING, 2)
+
+    async def test_releases_a_pending_delivery_whose_member_verified_meanwhile(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        member_id, address = uuid.uuid4(), unique_email("late")
+        batch = recipient_batch([member_id])
+        async with session_scope(quiet_sessions) as session:
+            await DeliveryService(session).record_batch(batch)
+        # The verification committed without releasing anything (it raced the batch).
+        async with session_scope(quiet_sessions) as session:
+            await add_email_endpoint(session, member_id, address, verified_at=VERIFIED_AT)
+        worker = worker_for(quiet_sessions, email_channel)
+
+        report = await worker.sweep()
+        rows = await drain_until_final(worker, quiet_sessions, batch.content.alert_id)
+
+        assert report.released >= 1
+        assert rows[member_id].status is DeliveryStatus.SENT
+        assert len(sink.messages_to(address)) == 1
+
+
+def test_retry_delays_grow_exponentially_with_jitter_and_a_cap() -> None:
+    for attempt, ceiling in ((1, 30), (2, 60), (3, 120), (10, 1800)):
+        delays = [retry_delay(attempt, base_s=30, max_s=1800) for _ in range(50)]
+        assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+        assert len(set(delays)) > 1

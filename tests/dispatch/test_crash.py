@@ -1,0 +1,183 @@
+"""kill -9 of a real dispatcher process mid-batch, then a restart: every recipient gets the alert,
+and none twice beyond the in-flight window, which the test measures and prints.
+
+The dispatcher runs as devstack runs it (uvicorn, settings from the environment), send-only
+(``DISPATCH_RUN_CONSUMERS=false``) on a database of its own, so it shares no consumer group with
+the in-process app of the other tests; the batches are recorded as the consumer records them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from deploy.infra import free_port
+from deploy.sinks.smtp import Fault, SmtpSink
+from services.dispatch.deliveries.service import DeliveryService
+from services.dispatch.models import Delivery
+from shared.db import build_engine, build_sessionmaker, session_scope
+from tests.dispatch.helpers import add_email_endpoint, alert_content, recipient_batch
+from tests.support.infrastructure import Infrastructure
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RECIPIENTS = 2000
+BATCH_SIZE = 500
+WORKER_TASKS = 2
+CLAIM_SIZE = 50
+SENDING_TIMEOUT_S = 15
+# Each message waits this long at the sink, so the kill lands mid-batch.
+SINK_DELAY_S = 0.02
+KILL_AFTER_MESSAGES = 600
+VERIFIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def crash_database_url(infrastructure: Infrastructure) -> str:
+    return infrastructure.fresh_database("dispatch")
+
+
+@pytest.fixture(scope="module")
+async def crash_sessions(
+    crash_database_url: str,
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = build_engine(crash_database_url, application_name="dispatch-crash-test", pool_size=2)
+    yield build_sessionmaker(engine)
+    await engine.dispose()
+
+
+class Dispatcher:
+    """One dispatcher process, started and killed by the test."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self._env = env
+        self._log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        port = free_port()
+        with self._log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "services.dispatch.app:create_app",
+                 "--factory", "--host", "127.0.0.1", "--port", str(port),
+                 "--no-access-log", "--log-level", "warning"],
+                cwd=REPO_ROOT, env=self._env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+
+    def kill_9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def dispatcher_env(
+    infrastructure: Infrastructure, crash_database_url: str, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    yield {
+        **os.environ,
+        "TAWNY_ENV": "test",
+        "LOG_JSON": "false",
+        "LOG_LEVEL": "WARNING",
+        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+        "KAFKA_ENABLE_IDEMPOTENCE": str(infrastructure.kafka_enable_idempotence).lower(),
+        "DISPATCH_DATABASE_URL": crash_database_url,
+        "DISPATCH_RUN_CONSUMERS": "false",
+        "DISPATCH_SMTP_HOST": "127.0.0.1",
+        "DISPATCH_SMTP_TIMEOUT_S": "2",
+        "DISPATCH_SEND_BUDGET_S": "2",
+        "DISPATCH_SENDING_TIMEOUT_S": str(SENDING_TIMEOUT_S),
+        "DISPATCH_SWEEP_INTERVAL_S": "1",
+        "DISPATCH_WORKER_TASKS": str(WORKER_TASKS),
+        "DISPATCH_CLAIM_SIZE": str(CLAIM_SIZE),
+        "DISPATCH_SEND_CONCURRENCY": "8",
+    }
+
+
+async def count_by_status(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Delivery.status, func.count()).group_by(Delivery.status)
+        )
+        return {status.value: count for status, count in rows.all()}
+
+
+async def test_kill_9_mid_batch_then_restart_sends_everything_once_but_the_in_flight(
+    crash_sessions: async_sessionmaker[AsyncSession],
+    dispatcher_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    members = [
+        (uuid.uuid4(), f"crash-{i}-{uuid.uuid4().hex[:6]}@example.org") for i in range(RECIPIENTS)
+    ]
+    content = alert_content()
+    async with session_scope(crash_sessions) as session:
+        for member_id, address in members:
+            await add_email_endpoint(session, member_id, address, verified_at=VERIFIED_AT)
+        service = DeliveryService(session)
+        for number, start in enumerate(range(0, RECIPIENTS, BATCH_SIZE)):
+            chunk = [member_id for member_id, _ in members[start : start + BATCH_SIZE]]
+            await service.record_batch(recipient_batch(chunk, content=content, batch_number=number))
+
+    async with SmtpSink(smtp_port=0, max_messages=RECIPIENTS * 2) as sink:
+        sink.add_fault(Fault(delay_s=SINK_DELAY_S))
+        dispatcher = Dispatcher(
+            {**dispatcher_env, "DISPATCH_SMTP_PORT": str(sink.smtp_port)}, tmp_path / "dispatch.log"
+        )
+        try:
+            dispatcher.start()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60
+            while len(sink.messages) < KILL_AFTER_MESSAGES:
+                assert loop.time() < deadline, (tmp_path / "dispatch.log").read_text()[-3000:]
+                await asyncio.sleep(0.01)
+            dispatcher.kill_9()
+            received_at_kill = len(sink.messages)
+            # Let the sink finish reading what the dead process's sockets had already sent.
+            await asyncio.sleep(0.2)
+            at_kill = await count_by_status(crash_sessions)
+            in_flight = at_kill.get("sending", 0)
+
+            dispatcher.start()
+            deadline = loop.time() + SENDING_TIMEOUT_S + 60
+            while (await count_by_status(crash_sessions)).get("sent", 0) < RECIPIENTS:
+                assert loop.time() < deadline, (tmp_path / "dispatch.log").read_text()[-3000:]
+                await asyncio.sleep(0.25)
+        finally:
+            dispatcher.stop()
+
+        per_address = Counter(r for message in sink.messages for r in message.rcpt_tos)
+        duplicates = sum(count - 1 for count in per_address.values())
+        message_ids = Counter(message.headers["Message-ID"] for message in sink.messages)
+
+    print(
+        f"\nkill -9 test: {RECIPIENTS} recipients; killed after {received_at_kill} messages "
+        f"received; rows at the kill {at_kill}; in-flight window (rows 'sending') {in_flight} "
+        f"(bound {WORKER_TASKS * CLAIM_SIZE}); duplicates received {duplicates}"
+    )
+    assert await count_by_status(crash_sessions) == {"sent": RECIPIENTS}
+    assert set(per_address) == {address for _, address in members}
+    assert duplicates <= in_flight <= WORKER_TASKS * CLAIM_SIZE
+    # A resend is the same delivery: the copies share one Message-ID.
+    assert sum(count - 1 for count in message_ids.values()) == duplicates
