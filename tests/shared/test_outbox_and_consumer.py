@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -89,7 +90,7 @@ async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProd
 
 async def read_topic(
     infrastructure: Infrastructure, topic: str, wanted: int, timeout_s: float = 20.0
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """Everything on ``topic`` from the start, until ``wanted`` records or the timeout."""
     consumer = AIOKafkaConsumer(
         topic,
@@ -98,13 +99,18 @@ async def read_topic(
         auto_offset_reset="earliest",
     )
     await consumer.start()
-    found: list[dict[str, object]] = []
+    found: list[dict[str, Any]] = []
     try:
         deadline = asyncio.get_running_loop().time() + timeout_s
         while len(found) < wanted and asyncio.get_running_loop().time() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
-                found.extend(json.loads(record.value) for record in records)
+                for record in records:
+                    # The topic is shared with tests that put malformed records on it.
+                    with contextlib.suppress(ValueError):
+                        envelope = json.loads(record.value)
+                        if isinstance(envelope, dict):
+                            found.append(envelope)
     finally:
         await consumer.stop()
     return found
@@ -138,9 +144,9 @@ class TestOutboxRelay:
             for envelope in await read_topic(
                 infrastructure, Topic.ALERTS.value, wanted=10**6, timeout_s=3
             )
-            if envelope["payload"]["content"]["alert_id"] in ids  # type: ignore[index]
+            if envelope.get("payload", {}).get("content", {}).get("alert_id") in ids
         ]
-        assert [e["payload"]["content"]["headline"] for e in on_topic] == ["committed"]  # type: ignore[index]
+        assert [e["payload"]["content"]["headline"] for e in on_topic] == ["committed"]
 
 
 class TestIdempotentConsumer:

@@ -43,7 +43,7 @@ from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind
 from shared.db import utcnow
-from shared.events import AlertContent, VerificationEmailRequested
+from shared.events import AlertContent, PasswordResetRequested, VerificationEmailRequested
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -54,6 +54,7 @@ QUIT_TIMEOUT_S = 2.0
 POOL_IDLE_S = 30.0
 
 VERIFICATION_SUBJECT = "Confirm your email address for Tawny"
+PASSWORD_RESET_SUBJECT = "Reset your Tawny password"  # noqa: S105 (a subject line)
 
 # Header values must be one line: a control character could end the header early and let the
 # text after it be read as another header. Alerts already refuses them in headlines.
@@ -164,6 +165,31 @@ def verification_html(payload: VerificationEmailRequested) -> str:
         f'<p><a href="{url}">Confirm my email address</a></p>\n'
         f'<p style="color: #444; font-size: 0.85em">Or open this link: {url}</p>\n'
         "<p>If you did not sign up for Tawny, ignore this email: nothing more will be sent.</p>\n"
+        "</body></html>\n"
+    )
+
+
+def password_reset_text(payload: PasswordResetRequested) -> str:
+    return (
+        f"Hello {payload.pseudonym},\n\n"
+        "Someone asked to reset the password of the Tawny account that uses this email "
+        "address. To choose a new password, open this link:\n\n"
+        f"{payload.reset_url}\n\n"
+        "The link works once and expires within an hour. If you did not ask, ignore this "
+        "email: your password stays as it is.\n\n"
+        "-- \nTawny: community crime alerts for London\n"
+    )
+
+
+def password_reset_html(payload: PasswordResetRequested) -> str:
+    url = html.escape(payload.reset_url, quote=True)
+    return (
+        f"{_HTML_START}"
+        f"<p>Hello {html.escape(payload.pseudonym)},</p>\n"
+        "<p>Someone asked to reset the password of the Tawny account that uses this address.</p>\n"
+        f'<p><a href="{url}">Choose a new password</a></p>\n'
+        f'<p style="color: #444; font-size: 0.85em">Or open this link: {url}</p>\n'
+        "<p>If you did not ask, ignore this email: your password stays as it is.</p>\n"
         "</body></html>\n"
     )
 
@@ -416,6 +442,19 @@ class EmailChannel:
         )
         message.set_content(verification_text(payload))
         message.add_alternative(verification_html(payload), subtype="html")
+        return message
+
+    def password_reset_message(
+        self, payload: PasswordResetRequested, *, event_id: uuid.UUID
+    ) -> EmailMessage:
+        message = _new_message(
+            email_from=self._email_from,
+            to=payload.email,
+            subject=PASSWORD_RESET_SUBJECT,
+            message_id=f"<reset-{event_id}@{self._message_id_domain}>",
+        )
+        message.set_content(password_reset_text(payload))
+        message.add_alternative(password_reset_html(payload), subtype="html")
         return message
 
     async def send_alert(

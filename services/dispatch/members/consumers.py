@@ -9,8 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch.channels.email import EmailChannel
 from services.dispatch.deliveries.consumers import wake_after_commit
 from services.dispatch.deliveries.service import DeliveryService
-from services.dispatch.members.service import MemberEndpointService, send_verification_email
-from shared.events import EventEnvelope, MemberEmailVerified, Topic, VerificationEmailRequested
+from services.dispatch.members.service import (
+    MemberEndpointService,
+    send_password_reset_email,
+    send_verification_email,
+)
+from shared.events import (
+    EventEnvelope,
+    MemberEmailVerified,
+    MemberErased,
+    PasswordResetRequested,
+    Topic,
+    VerificationEmailRequested,
+)
 from shared.runtime import ConsumerSpec
 
 GROUP_ID = "dispatch.members"
@@ -23,6 +34,16 @@ def member_events_consumer(
         session: AsyncSession, envelope: EventEnvelope, payload: VerificationEmailRequested
     ) -> None:
         await send_verification_email(email, payload, event_id=envelope.event_id)
+
+    async def on_password_reset_requested(
+        session: AsyncSession, envelope: EventEnvelope, payload: PasswordResetRequested
+    ) -> None:
+        await send_password_reset_email(email, payload, event_id=envelope.event_id)
+
+    async def on_member_erased(
+        session: AsyncSession, envelope: EventEnvelope, payload: MemberErased
+    ) -> None:
+        await MemberEndpointService(session).erase(payload.member_id)
 
     async def on_member_email_verified(
         session: AsyncSession, envelope: EventEnvelope, payload: MemberEmailVerified
@@ -41,5 +62,7 @@ def member_events_consumer(
         handlers={
             VerificationEmailRequested: on_verification_email_requested,
             MemberEmailVerified: on_member_email_verified,
+            PasswordResetRequested: on_password_reset_requested,
+            MemberErased: on_member_erased,
         },
     )

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, case, func, null, select, update
+from sqlalchemy import Row, case, delete, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,3 +83,9 @@ class MemberEndpointRepository:
                 .order_by(MemberEndpoint.channel)
             )
         ).all()
+
+    async def delete_for_member(self, member_id: uuid.UUID) -> int:
+        result = await self._session.execute(
+            delete(MemberEndpoint).where(MemberEndpoint.member_id == member_id)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

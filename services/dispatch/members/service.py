@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from email.message import EmailMessage
 
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,15 +17,16 @@ from services.dispatch.channels.email import EmailChannel
 from services.dispatch.errors import ChannelUnavailableError
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import ChannelKind, MemberEndpoint
-from shared.events import MemberEmailVerified, VerificationEmailRequested
+from shared.events import MemberEmailVerified, PasswordResetRequested, VerificationEmailRequested
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-VERIFICATION_EMAILS = Counter(
-    "tawny_dispatch_verification_emails_total",
-    "Verification emails handed to the SMTP server, by outcome (deferred ones are retried)",
-    ["outcome"],
+ACCOUNT_EMAILS = Counter(
+    "tawny_dispatch_account_emails_total",
+    "Emails about a member's account (verification, password reset) handed to the SMTP "
+    "server, by kind and outcome (deferred ones are retried)",
+    ["kind", "outcome"],
 )
 
 
@@ -50,30 +52,62 @@ class MemberEndpointService:
     async def endpoints_of(self, member_id: uuid.UUID) -> Sequence[MemberEndpoint]:
         return await self._endpoints.of_member(member_id)
 
+    async def erase(self, member_id: uuid.UUID) -> int:
+        """Forget where an erased member can be reached: their addresses are personal data.
+        Delivery rows keep only the member id, which no longer names anyone."""
+        erased = await self._endpoints.delete_for_member(member_id)
+        log.info("dispatch.member.erased", member_id=str(member_id), endpoints=erased)
+        return erased
+
 
 async def send_verification_email(
     channel: EmailChannel, requested: VerificationEmailRequested, *, event_id: uuid.UUID
 ) -> None:
-    """Email the link. A permanent refusal is logged and not retried (the address will not
-    start working); a temporary failure raises, so the consumer tries the event again."""
-    result = await channel.send_email(
-        channel.verification_message(requested, event_id=event_id), to=requested.email
+    await _send_account_email(
+        channel,
+        channel.verification_message(requested, event_id=event_id),
+        to=requested.email,
+        member_id=requested.member_id,
+        kind="verification_email",
     )
-    VERIFICATION_EMAILS.labels(result.outcome.value).inc()
+
+
+async def send_password_reset_email(
+    channel: EmailChannel, requested: PasswordResetRequested, *, event_id: uuid.UUID
+) -> None:
+    await _send_account_email(
+        channel,
+        channel.password_reset_message(requested, event_id=event_id),
+        to=requested.email,
+        member_id=requested.member_id,
+        kind="password_reset_email",
+    )
+
+
+async def _send_account_email(
+    channel: EmailChannel, message: EmailMessage, *, to: str, member_id: uuid.UUID, kind: str
+) -> None:
+    """Send one email about the member's account (a link to follow). A permanent refusal is
+    logged and not retried (the address will not start working); a temporary failure raises,
+    so the consumer tries the event again."""
+    result = await channel.send_email(message, to=to)
+    ACCOUNT_EMAILS.labels(kind, result.outcome.value).inc()
     if result.outcome is Outcome.DEFERRED:
         log.warning(
-            "dispatch.verification_email.deferred",
-            member_id=str(requested.member_id),
+            "dispatch.account_email.deferred",
+            kind=kind,
+            member_id=str(member_id),
             detail=result.detail,
         )
         raise ChannelUnavailableError(
-            "The verification email could not be handed to the SMTP server.", reason=result.detail
+            "The email could not be handed to the SMTP server.", reason=result.detail
         )
     if result.outcome is Outcome.REJECTED:
         log.warning(
-            "dispatch.verification_email.rejected",
-            member_id=str(requested.member_id),
+            "dispatch.account_email.rejected",
+            kind=kind,
+            member_id=str(member_id),
             detail=result.detail,
         )
         return
-    log.info("dispatch.verification_email.sent", member_id=str(requested.member_id))
+    log.info("dispatch.account_email.sent", kind=kind, member_id=str(member_id))

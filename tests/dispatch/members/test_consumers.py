@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from deploy.sinks.smtp import ReceivedMessage, SmtpSink
 from services.dispatch.members.consumers import GROUP_ID
 from services.dispatch.models import ChannelKind, MemberEndpoint
+from shared.events import MemberErased, PasswordResetRequested
 from tests.dispatch.helpers import (
     email_verified,
     eventually,
@@ -71,3 +72,45 @@ class TestMemberEmailVerified:
         assert changed is not None
         assert changed.address == second
         assert changed.verified_at == envelope.occurred_at
+
+
+class TestPasswordResetRequested:
+    async def test_emails_the_reset_link(
+        self, app: FastAPI, producer: AIOKafkaProducer, sink: SmtpSink
+    ) -> None:
+        address = unique_email()
+        requested = PasswordResetRequested(
+            member_id=uuid.uuid4(),
+            email=address,
+            pseudonym="Neighbour 4821",
+            reset_url=f"https://tawny.test/reset/{uuid.uuid4().hex}",
+        )
+
+        await publish(producer, requested)
+
+        async def mail() -> list[ReceivedMessage]:
+            return sink.messages_to(address)
+
+        [message] = await eventually(mail)
+        assert message.subject == "Reset your Tawny password"
+        assert requested.reset_url in message.text
+        assert "Hello Neighbour 4821," in message.text
+        assert message.html is not None and requested.reset_url in message.html
+
+
+class TestMemberErased:
+    async def test_forgets_the_members_addresses(
+        self,
+        app: FastAPI,
+        producer: AIOKafkaProducer,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        member_id = uuid.uuid4()
+        envelope = await publish(producer, email_verified(member_id, unique_email()))
+        await wait_until_processed(sessions, GROUP_ID, envelope.event_id)
+        assert await endpoint_of(sessions, member_id) is not None
+
+        envelope = await publish(producer, MemberErased(member_id=member_id))
+        await wait_until_processed(sessions, GROUP_ID, envelope.event_id)
+
+        assert await endpoint_of(sessions, member_id) is None
