@@ -22,6 +22,7 @@ class Topic(StrEnum):
     MEMBERS = "tawny.identity.members.v1"
     ALERTS = "tawny.alerts.lifecycle.v1"
     RECIPIENT_BATCHES = "tawny.geo.recipient-batches.v1"
+    DELIVERY_STATUS = "tawny.dispatch.delivery-status.v1"
     DEAD_LETTER = "tawny.dead-letter.v1"
 
 
@@ -188,6 +189,47 @@ class MemberExportRequested(EventPayload):
         return str(self.member_id)
 
 
+class AddressLetterRequested(EventPayload):
+    """Identity asks dispatch to post a one-time address-verification code by letter.
+
+    The only event that carries a postal address: dispatch hands it to the letter provider and
+    keeps the letter's status, never the address. The member enters ``code`` in identity before
+    ``expires_at``."""
+
+    event_type = "member.address_letter_requested"
+    topic = Topic.MEMBERS
+
+    member_id: uuid.UUID
+    letter_id: uuid.UUID
+    recipient_name: str
+    address_lines: list[str]
+    postcode: str
+    code: str
+    expires_at: datetime
+
+    def partition_key(self) -> str:
+        return str(self.member_id)
+
+
+class MemberNoticeRequested(EventPayload):
+    """Identity asks dispatch to tell a member something about their account by email (their
+    coordinator rights were approved or lapsed, their address was verified...). Dispatch sends
+    it to the member's verified address; identity never needs to know that address's state."""
+
+    event_type = "member.notice_requested"
+    topic = Topic.MEMBERS
+
+    member_id: uuid.UUID
+    notice_id: uuid.UUID
+    # A stable name for the kind of notice ("coordinator_lapsed"), for templates and metrics.
+    kind: str
+    subject: str
+    body: str
+
+    def partition_key(self) -> str:
+        return str(self.member_id)
+
+
 # --- alerts ---------------------------------------------------------------------------------
 
 
@@ -268,6 +310,37 @@ class RecipientBatch(EventPayload):
         return f"{self.content.alert_id}:{self.batch_number}"
 
 
+# --- dispatch -------------------------------------------------------------------------------
+
+
+class DeliveryCounts(BaseModel):
+    """One channel's deliveries of one alert so far. ``sent``: handed to the provider;
+    ``delivered``: the provider's receipt says it arrived; ``failed``: refused or given up."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recipients: int = 0
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+
+class DeliveryStatsReported(EventPayload):
+    """Dispatch's running totals for one alert, per channel, published every few seconds while
+    they change (never one event per message). Totals, not increments, so a repeated or late
+    event is harmless: alerts keeps the one with the latest ``as_of``."""
+
+    event_type = "delivery.stats_reported"
+    topic = Topic.DELIVERY_STATUS
+
+    alert_id: uuid.UUID
+    as_of: datetime
+    channels: dict[str, DeliveryCounts]
+
+    def partition_key(self) -> str:
+        return str(self.alert_id)
+
+
 EVENT_TYPES: dict[tuple[str, int], type[EventPayload]] = {
     (cls.event_type, cls.event_version): cls
     for cls in (
@@ -279,7 +352,10 @@ EVENT_TYPES: dict[tuple[str, int], type[EventPayload]] = {
         MemberAddressVerified,
         MemberErased,
         MemberExportRequested,
+        AddressLetterRequested,
+        MemberNoticeRequested,
         AlertPublished,
         RecipientBatch,
+        DeliveryStatsReported,
     )
 }

@@ -39,9 +39,15 @@ class Base(DeclarativeBase):
 
 
 class ChannelKind(StrEnum):
-    """How a message reaches a member. Web push, mobile push, SMS and letters come later."""
+    """How a message reaches a member: email (SMTP), web push (a browser's Push API
+    subscription), mobile push (an FCM registration token), SMS and letters (a GOV.UK
+    Notify-compatible provider)."""
 
     EMAIL = "email"
+    WEBPUSH = "webpush"
+    FCM = "fcm"
+    SMS = "sms"
+    LETTER = "letter"
 
 
 class DeliveryStatus(StrEnum):
