@@ -35,6 +35,15 @@ class InvalidPathError(GatewayError):
     title = "The request path is not valid"
 
 
+class InternalEndpointError(GatewayError):
+    status_code = 404
+    slug = "internal-endpoint"
+    title = "Not available through the gateway"
+
+    def __init__(self, service: str, path: str) -> None:
+        super().__init__(f"/{path} of the {service} service is for operators inside the cluster")
+
+
 class InvalidContentLengthError(GatewayError):
     status_code = 400
     slug = "invalid-content-length"

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from services.gateway.config import UPSTREAM_SERVICES
 from services.gateway.edge.caller import EdgeCallerDep
+from services.gateway.errors import InternalEndpointError
 from services.gateway.proxy.service import (
     IncomingRequest,
     forward,
@@ -19,6 +20,10 @@ from shared.errors import problem_responses
 from shared.logs import request_id_var
 
 PROXY_PATH = "/api/{service}/{path:path}"
+
+# Each service's Prometheus metrics are scraped inside the cluster; from outside they would
+# tell anyone the platform's traffic (how many alerts, sign-ins and failures, and when).
+INTERNAL_PATHS = frozenset({"metrics"})
 
 # One route per method rather than one route for all: FastAPI gives a multi-method route a
 # single operationId, which OpenAPI requires to be unique per operation.
@@ -51,6 +56,8 @@ async def forward_to_service(
     caller: EdgeCallerDep,
 ) -> Response:
     upstreams.base_url(service)  # an unknown service is a 404 before any body is read
+    if path.rstrip("/") in INTERNAL_PATHS:
+        raise InternalEndpointError(service, path)
     scope = request.scope
     prefix = f"{scope.get('root_path', '')}/api/{service}"
     forward_path = upstream_path(

@@ -213,6 +213,18 @@ class TestRefusals:
         assert_problem(response, 400, "invalid-path")
         assert services.requests == []
 
+    async def test_a_services_metrics_are_not_public(self) -> None:
+        services = network()
+        async with running_gateway(services) as client:
+            responses = [
+                await client.get("/api/dispatch/metrics"),
+                await client.get("/api/geo/metrics/"),
+            ]
+
+        for response in responses:
+            assert_problem(response, 404, "internal-endpoint")
+        assert services.requests == []
+
     async def test_a_body_over_the_limit_is_413_before_anything_is_sent(self) -> None:
         services = network()
         settings = gateway_settings(max_body_bytes=1024)
