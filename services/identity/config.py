@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from pathlib import Path
+from typing import TypeAlias
 
 from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -13,6 +16,7 @@ from shared.settings import Environment, ServiceSettings
 DEV_WARDS_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "london" / "wards.csv"
 # How long another service may keep identity's key set (shared.auth.JWKSVerifier's max age).
 JWKS_MAX_CACHE_S = 300
+IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class IdentitySettings(ServiceSettings):
@@ -110,9 +114,10 @@ class IdentitySettings(ServiceSettings):
         default="127.0.0.1,::1",
         max_length=1000,
         description=(
-            "Comma-separated IPs of proxies (the gateway) whose X-Forwarded-For names the client "
-            "IP that sign-in throttling counts; a request from one without that header is "
-            "throttled by account only. Empty: every direct peer is a client"
+            "Comma-separated IPs or networks (10.0.0.0/8: the gateway's pods in a cluster) of "
+            "proxies whose X-Forwarded-For names the client IP that sign-in throttling counts; a "
+            "request from one without that header is throttled by account only. Empty: every "
+            "direct peer is a client"
         ),
     )
     sign_in_free_failures_per_ip: int = Field(
@@ -152,6 +157,17 @@ class IdentitySettings(ServiceSettings):
         description="Development only: the seeded resident's password",
     )
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses_or_networks(cls, value: str) -> str:
+        for entry in value.split(","):
+            if entry.strip():
+                try:
+                    ipaddress.ip_network(entry.strip(), strict=False)
+                except ValueError as error:
+                    raise ValueError(f"{entry.strip()!r} is not an IP address or network") from error
+        return value
+
     @field_validator("public_base_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
@@ -179,8 +195,19 @@ class IdentitySettings(ServiceSettings):
             )
         return self
 
-    def trusted_proxy_ips(self) -> frozenset[str]:
-        return frozenset(ip.strip() for ip in self.trusted_proxies.split(",") if ip.strip())
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return tuple(
+            ipaddress.ip_network(entry.strip(), strict=False)
+            for entry in self.trusted_proxies.split(",")
+            if entry.strip()
+        )
+
+    def is_trusted_proxy(self, peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:  # a Unix socket or a test client's made-up host name
+            return False
+        return any(address in network for network in self.trusted_proxy_networks())
 
     def wards_csv(self) -> Path | None:
         """The wards file that defines borough commands, if any."""

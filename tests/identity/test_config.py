@@ -39,6 +39,16 @@ class TestIdentitySettings:
         with pytest.raises(ValidationError):
             IdentitySettings(environment="test", access_token_ttl_s=901)
 
+    def test_trusted_proxies_are_addresses_or_networks(self) -> None:
+        settings = IdentitySettings(environment="test", trusted_proxies="127.0.0.1, 10.0.0.0/8")
+
+        assert settings.is_trusted_proxy("127.0.0.1")
+        assert settings.is_trusted_proxy("10.42.7.3")
+        assert not settings.is_trusted_proxy("192.168.1.1")
+        assert not settings.is_trusted_proxy("testclient")
+        with pytest.raises(ValidationError, match="not an IP address or network"):
+            IdentitySettings(environment="test", trusted_proxies="gateway.local")
+
     def test_a_seed_needs_both_email_and_password(self) -> None:
         with pytest.raises(ValidationError, match="must be set together"):
             IdentitySettings(environment="test", seed_admin_email="admin@example.com")

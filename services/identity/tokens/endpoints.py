@@ -37,7 +37,7 @@ def client_ip(request: Request, settings: IdentitySettings) -> str | None:
     did not say: then every caller would share the proxy's address, and throttling by it would
     let one attacker slow everybody down."""
     peer = request.client.host if request.client else None
-    if peer is None or peer not in settings.trusted_proxy_ips():
+    if peer is None or not settings.is_trusted_proxy(peer):
         return peer
     forwarded = request.headers.get("x-forwarded-for", "")
     candidate = forwarded.split(",")[-1].strip()[:64]
