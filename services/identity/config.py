@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-
 from pathlib import Path
 from typing import TypeAlias
 
@@ -165,7 +164,9 @@ class IdentitySettings(ServiceSettings):
                 try:
                     ipaddress.ip_network(entry.strip(), strict=False)
                 except ValueError as error:
-                    raise ValueError(f"{entry.strip()!r} is not an IP address or network") from error
+                    raise ValueError(
+                        f"{entry.strip()!r} is not an IP address or network"
+                    ) from error
         return value
 
     @field_validator("public_base_url")
