@@ -58,8 +58,12 @@ bench-geo: install ## Geo benchmark: 1M synthetic subscribers, resolution times 
 bench-dispatch: install ## Dispatch benchmark: email msgs/s, 1 and 2 dispatchers vs bare aiosmtplib (100k recipients: ~30 min on 2 cores; writes bench/results/dispatch.json)
 	$(BIN)/python -m bench.dispatch
 
+.PHONY: bench-fanout
+bench-fanout: install ## Fan-out staging: an all-London alert's 2,000 recipient batches into the outbox, one at a time vs bulk (~1 min; writes bench/results/fanout.json)
+	$(BIN)/python -m bench.fanout
+
 .PHONY: bench
-bench: bench-geo bench-dispatch ## Every benchmark
+bench: bench-geo bench-fanout bench-dispatch ## Every benchmark
 
 .PHONY: clean
 clean: ## Remove the virtualenv, the dev stack's data and caches

@@ -21,7 +21,7 @@ from shared.consumer import IdempotentConsumer, ProcessedEventMixin
 from shared.db import UUIDPrimaryKey, build_engine, build_sessionmaker, new_metadata, session_scope
 from shared.events import AlertContent, AlertPublished, EventEnvelope, Topic
 from shared.kafka import build_consumer, build_producer
-from shared.outbox import OutboxMixin, OutboxRelay, add_event
+from shared.outbox import OutboxMixin, OutboxRelay, add_event, add_events
 from tests.support.infrastructure import Infrastructure
 
 
@@ -147,6 +147,37 @@ class TestOutboxRelay:
             if envelope.get("payload", {}).get("content", {}).get("alert_id") in ids
         ]
         assert [e["payload"]["content"]["headline"] for e in on_topic] == ["committed"]
+
+    async def test_many_events_are_staged_at_once_in_order(
+        self, engine: AsyncEngine, producer: AIOKafkaProducer, infrastructure: Infrastructure
+    ) -> None:
+        sessions = build_sessionmaker(engine)
+        payloads = [alert_published(f"fan-out {n}") for n in range(3)]
+        async with session_scope(sessions) as session:
+            envelopes = await add_events(session, OutboxMessage, payloads, producer="tests")
+        with contextlib.suppress(RuntimeError):
+            async with session_scope(sessions) as session:
+                await add_events(session, OutboxMessage, [alert_published("no")], producer="t")
+                raise RuntimeError("the transaction that staged them rolled back")
+
+        staged = [envelope.event_id for envelope in envelopes]
+        async with sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.event_id.in_(staged))
+                    .order_by(OutboxMessage.position)
+                )
+            ).all()
+        assert [row.event_id for row in rows] == [envelope.event_id for envelope in envelopes]
+        assert [row.key for row in rows] == [payload.partition_key() for payload in payloads]
+        assert all(row.created_at is not None for row in rows)
+
+        relay = OutboxRelay(sessions=sessions, outbox_model=OutboxMessage, producer=producer)
+        assert await relay.publish_pending() == 3
+        ids = {str(envelope.event_id) for envelope in envelopes}
+        published = await read_topic(infrastructure, Topic.ALERTS.value, wanted=10**6, timeout_s=3)
+        assert ids <= {envelope["event_id"] for envelope in published}
 
 
 class TestIdempotentConsumer:

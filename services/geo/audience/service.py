@@ -47,13 +47,16 @@ from services.geo.targeting.shapes import (
 from services.geo.targeting.wardmap import WardMap
 from shared.events import AlertPublished, RecipientBatch
 from shared.logs import get_logger
-from shared.outbox import add_event
+from shared.outbox import add_events
 
 log = get_logger(__name__)
 
 PRODUCER = "geo"
 FOLLOW_UP_MSG_TYPES = ("Update", "Cancel")
 ID_BYTES = 16
+# Recipient batches staged per INSERT: a London-wide alert has ~2,000 of ~20 KB each, and
+# holding 100 at a time bounds the memory a fan-out needs.
+OUTBOX_INSERT_BATCHES = 100
 _PACKED = np.dtype("S16")
 
 # Category bit and severity rank that every filter passes: for a preview without them.
@@ -271,18 +274,20 @@ async def resolve_audience(
     recipients = len(packed) // ID_BYTES
     batches = 0
     step = batch_size * ID_BYTES
+    staged: list[RecipientBatch] = []
     for offset in range(0, len(packed), step):
         chunk = packed[offset : offset + step]
         member_ids = [
             uuid.UUID(bytes=chunk[i : i + ID_BYTES]) for i in range(0, len(chunk), ID_BYTES)
         ]
-        await add_event(
-            session,
-            OutboxMessage,
-            RecipientBatch(content=alert.content, batch_number=batches, member_ids=member_ids),
-            producer=PRODUCER,
+        staged.append(
+            RecipientBatch(content=alert.content, batch_number=batches, member_ids=member_ids)
         )
         batches += 1
+        if len(staged) == OUTBOX_INSERT_BATCHES:
+            await add_events(session, OutboxMessage, staged, producer=PRODUCER)
+            staged = []
+    await add_events(session, OutboxMessage, staged, producer=PRODUCER)
     audience = AlertAudience(
         alert_id=alert_id,
         event_id=event_id,

@@ -1,0 +1,5 @@
+import sys
+
+from bench.fanout.run import main
+
+sys.exit(main())
