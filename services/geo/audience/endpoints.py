@@ -17,7 +17,7 @@ from shared.web import openapi_examples
 
 router = APIRouter(prefix="/audience", tags=["audience"], route_class=AreaBodyCappedRoute)
 
-OfficerDep = Annotated[Principal, Depends(require_roles("officer", "admin"))]
+OfficerDep = Annotated[Principal, Depends(require_roles("officer", "platform_admin"))]
 
 
 @router.post(

@@ -28,7 +28,7 @@ router = APIRouter(tags=["boundaries"])
 # Whole geographies arrive here: the body is capped before it is parsed.
 admin_router = APIRouter(tags=["boundaries"], route_class=BodySizeCappedRoute)
 
-AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
+AdminDep = Annotated[Principal, Depends(require_roles("platform_admin"))]
 
 
 def _square(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> dict[str, object]:
@@ -138,7 +138,7 @@ async def list_boroughs(session: SessionDep) -> list[BoroughSummary]:
 @admin_router.post(
     "/admin/boundary-sets",
     status_code=status.HTTP_201_CREATED,
-    summary="Import a boundary set and make it current (admin)",
+    summary="Import a boundary set and make it current (platform admin)",
     description="Every feature is checked (ONS codes, names, valid Polygon or MultiPolygon "
     "geometry, each ward's borough present); one problem refuses the whole set and the "
     "answer lists them all. Large collections are refused with 413.",

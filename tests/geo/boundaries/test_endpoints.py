@@ -16,7 +16,7 @@ from tests.geo.conftest import TEST_MAX_FEATURES, TEST_MAX_VERTICES
 from tests.geo.factories import PROBLEM_JSON, bow_tie, demo_collections
 from tests.support.tokens import auth_header
 
-ADMIN = auth_header(roles=["admin"])
+ADMIN = auth_header(roles=["platform_admin"])
 
 
 def body(name: str | None = None) -> dict[str, Any]:
