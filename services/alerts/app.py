@@ -17,6 +17,7 @@ from services.alerts.cap.endpoints import router as cap_router
 from services.alerts.config import AlertsSettings
 from services.alerts.feedback.endpoints import router as feedback_router
 from services.alerts.feeds.endpoints import router as feeds_router
+from services.alerts.geography import geography_for
 from services.alerts.models import OutboxMessage
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
@@ -26,6 +27,8 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
     settings = settings or AlertsSettings()
 
     async def on_startup(app: FastAPI, runtime: ServiceRuntime) -> None:
+        # Read the ward files now, so a missing or broken one stops the service at startup.
+        geography_for(settings)
         # In runtime.tasks, so it is cancelled at shutdown and shows in readiness.
         runtime.tasks.append(
             asyncio.create_task(scheduler.run(runtime, settings), name="alerts-scheduler")

@@ -4,17 +4,21 @@ event announcing it are saved together or not at all.
 
 The workflow (every other move is refused with 409):
 
-    draft ──submit──▶ submitted ──approve (enough officers)──▶ approved
+    draft ──submit──▶ submitted ──approve (every touched borough, enough officers)──▶ approved
     draft/approved ──publish──▶ published      draft/approved ──schedule──▶ scheduled
     submitted/approved ──return──▶ draft       scheduled ──unschedule──▶ approved or draft
     scheduled ──(its time)──▶ published
-    published/updated ──update──▶ updated (a new Update message goes out)
+    published/updated ──update──▶ updated (a new Update message goes out), or, for an Extreme
+        alert or one touching several boroughs, the Update waits (submitted) until officers
+        approve it as they would the original; then it goes out
+
     published/updated ──cancel──▶ cancelled (a Cancel message goes out)
     published/updated ──resolve──▶ resolved (an Update with AllClear goes out)
     published/updated ──(expires)──▶ expired
 
-An officer's draft is published straight away (by any officer covering its target) when no
-second officer is required (see ``policy``); any other draft goes through submit and approve.
+An officer's draft is published straight away (by any officer covering its target) when the
+author's own sign-off is enough (see ``policy``); any other draft goes through submit and
+approve.
 """
 
 from __future__ import annotations
@@ -26,7 +30,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.authoring import preview
-from services.alerts.authoring.policy import Policy, officers_required, officers_so_far
+from services.alerts.authoring.policy import (
+    Policy,
+    approval_gap,
+    approval_record,
+    officers_required,
+    signed_officers,
+)
 from services.alerts.authoring.repository import AlertFilters, AlertRepository
 from services.alerts.authoring.schemas import (
     EVENT_NAMES,
@@ -41,6 +51,7 @@ from services.alerts.authoring.schemas import (
     default_categories,
 )
 from services.alerts.config import AlertsSettings
+from services.alerts.geography import geography_for
 from services.alerts.errors import (
     AlertForbiddenError,
     AlertInvalidError,
@@ -60,6 +71,7 @@ from services.alerts.models import (
     OutboxMessage,
     ResponseType,
     Scope,
+    Severity,
 )
 from shared.auth import Principal
 from shared.db import utcnow
@@ -83,7 +95,11 @@ class AlertService:
         self._session = session
         self._alerts = AlertRepository(session)
         self._settings = settings
-        self._policy = Policy(unscoped_officers_cover_all=settings.allow_unscoped_officers)
+        self._geography = geography_for(settings)
+        self._policy = Policy(
+            unscoped_officers_cover_all=settings.allow_unscoped_officers,
+            geography=self._geography,
+        )
 
     # --- reading ------------------------------------------------------------------------
 
@@ -185,6 +201,12 @@ class AlertService:
             )
         alert_id = uuid.uuid4()
         restricted = data.audience is Audience.COORDINATORS
+        touched = self._geography.touched(
+            ward_codes=data.target_ward_codes,
+            borough_codes=data.target_borough_codes,
+            circles=[c.model_dump() for c in data.target_circles],
+            polygons=data.target_polygons,
+        )
         alert = await self._alerts.add(
             Alert(
                 id=alert_id,
@@ -216,6 +238,8 @@ class AlertService:
                 target_borough_codes=list(data.target_borough_codes),
                 target_circles=[c.model_dump(mode="json") for c in data.target_circles],
                 target_polygons=data.target_polygons,
+                touched_ward_codes=sorted(touched.ward_codes),
+                touched_borough_codes=sorted(touched.borough_codes),
                 state=AlertState.DRAFT,
                 crime_type=data.crime_type,
                 reference=data.reference,
@@ -226,6 +250,11 @@ class AlertService:
                 author_id=author.member_id,
                 author_pseudonym=author.pseudonym,
                 author_is_officer=self._policy.is_officer(author),
+                author_borough_codes=sorted(
+                    self._policy.boroughs_signed_by(author, touched.borough_codes)
+                ),
+                author_organisation_id=author.organisation_id,
+                approvals=[],
                 approver_ids=[],
             )
         )
@@ -236,7 +265,7 @@ class AlertService:
             author_id=str(author.member_id),
             crime_type=alert.crime_type.value,
             ward_count=len(alert.target_ward_codes),
-            borough_count=len(alert.target_borough_codes),
+            borough_count=len(alert.touched_borough_codes),
         )
         return alert
 
@@ -247,34 +276,37 @@ class AlertService:
         return await self._move(alert, AlertState.SUBMITTED, AuditAction.SUBMITTED, author)
 
     async def approve(self, alert_id: uuid.UUID, *, officer: Principal) -> Alert:
-        """One officer's approval; the alert is approved once enough different officers have."""
+        """One officer's sign-off for the touched boroughs they command. The alert is approved
+        once every touched borough is signed off and enough different officers have; an Update
+        held for approval goes out at that moment."""
+        held = await self._alerts.get_for_update(alert_id)
+        if held is not None and held.msg_type is MsgType.UPDATE:
+            return await self._approve_update(held, officer)
         alert = await self._locked(alert_id, AlertState.SUBMITTED, action="approved")
-        self._require_officer_covering(officer, alert)
         if alert.author_id == officer.member_id:
             raise AlertForbiddenError("Nobody approves their own alert.")
-        if officer.member_id in alert.approver_ids:
-            raise AlertStateConflictError(
-                "You have approved this alert already; another officer must approve it too.",
-                alert_id=str(alert.id),
-            )
-        alert.approver_ids = [*alert.approver_ids, officer.member_id]
-        enough = officers_so_far(alert) >= officers_required(alert)
+        self._add_approval(alert, officer, original=alert)
+        gap = approval_gap(alert)
         return await self._move(
             alert,
-            AlertState.APPROVED if enough else AlertState.SUBMITTED,
+            AlertState.APPROVED if gap.closed else AlertState.SUBMITTED,
             AuditAction.APPROVED,
             officer,
-            note=None if enough else "a second officer must approve",
+            note=None if gap.closed else gap.describe(),
         )
 
     async def return_to_draft(
         self, alert_id: uuid.UUID, *, officer: Principal, reason: str
     ) -> Alert:
+        held = await self._alerts.get_for_update(alert_id)
+        if held is not None and held.msg_type is MsgType.UPDATE:
+            return await self._return_update(held, officer, reason)
         alert = await self._locked(
             alert_id, AlertState.SUBMITTED, AlertState.APPROVED, action="returned to draft"
         )
         self._require_officer_covering(officer, alert)
         alert.approver_ids = []
+        alert.approvals = []
         return await self._move(alert, AlertState.DRAFT, AuditAction.RETURNED, officer, note=reason)
 
     async def publish(self, alert_id: uuid.UUID, *, publisher: Principal) -> Alert:
@@ -313,7 +345,7 @@ class AlertService:
         alert = await self._locked(alert_id, AlertState.SCHEDULED, action="unscheduled")
         self._require_officer_covering(officer, alert)
         alert.scheduled_for = None
-        back = AlertState.APPROVED if alert.approver_ids else AlertState.DRAFT
+        back = AlertState.APPROVED if alert.approvals else AlertState.DRAFT
         return await self._move(alert, back, AuditAction.UNSCHEDULED, officer)
 
     async def publish_due(self, now: datetime) -> int:
@@ -335,8 +367,13 @@ class AlertService:
     async def update(
         self, alert_id: uuid.UUID, *, officer: Principal, change: AlertChange
     ) -> Alert:
-        """Issue an Update: a new message referencing the original, to the same recipients."""
+        """Issue an Update: a new message referencing the original, to the same recipients.
+
+        An Update of an Extreme alert (or one made Extreme), or of one touching several
+        boroughs, needs officers' sign-off as the original did: the asking officer's counts
+        first, and the message waits as submitted until the rest approve it."""
         original = await self._live_original(alert_id, officer, action="updated")
+        await self._refuse_second_pending_update(original)
         current = await self._current(original)
         fields = change.model_dump(exclude_unset=True, exclude={"no_victim_details_confirmed"})
         if "expires" in fields and fields["expires"] is not None and fields["expires"] <= utcnow():
@@ -348,11 +385,33 @@ class AlertService:
                     s.model_dump(mode="json", exclude_none=True) for s in change.suspects or []
                 ]
             setattr(message, name, value)
-        if change.expires is not None:
-            original.expires = change.expires
-        return await self._issue(
-            original, message, AlertState.UPDATED, AuditAction.UPDATED, officer
+        message.approvals = [
+            approval_record(
+                officer,
+                self._policy.boroughs_signed_by(officer, message.touched_borough_codes),
+                utcnow().isoformat(),
+            )
+        ]
+        gap = approval_gap(message, severity=_update_severity(original, current, message))
+        if gap.closed:
+            return await self._release_update(original, message, officer)
+        message.state = AlertState.SUBMITTED
+        await self._alerts.add(message)
+        await self._record(
+            original,
+            AuditAction.SUBMITTED,
+            original.state,
+            officer,
+            message_id=message.id,
+            note=f"update held: {gap.describe()}",
         )
+        log.info(
+            "alerts.alert.update_held",
+            alert_id=str(original.id),
+            message_id=str(message.id),
+            officer_id=str(officer.member_id),
+        )
+        return message
 
     async def resolve(self, alert_id: uuid.UUID, *, officer: Principal, outcome: Outcome) -> Alert:
         """The outcome ("a suspect has been arrested, thank you") to everyone who received it."""
@@ -389,6 +448,107 @@ class AlertService:
 
     # --- inside -------------------------------------------------------------------------
 
+    def _add_approval(self, message: Alert, officer: Principal, *, original: Alert) -> None:
+        """Record one officer's sign-off on ``message`` (an alert, or an Update of
+        ``original``), refusing anyone who may not give it."""
+        if not self._policy.is_officer(officer):
+            raise AlertForbiddenError("Only an officer may do this.")
+        touched = message.touched_borough_codes
+        boroughs = self._policy.boroughs_signed_by(officer, touched)
+        if touched and not boroughs:
+            raise AlertForbiddenError(
+                "None of the boroughs this alert touches is yours to approve.",
+                touched_boroughs=sorted(touched),
+            )
+        if not touched and not self._policy.covers_alert(officer, original):
+            raise AlertForbiddenError("The alert's target reaches beyond your own area.")
+        if str(officer.member_id) in signed_officers(message.approvals):
+            raise AlertStateConflictError(
+                "You have signed this off already; another officer must approve it.",
+                alert_id=str(message.id),
+            )
+        message.approvals = [
+            *message.approvals,
+            approval_record(officer, boroughs, utcnow().isoformat()),
+        ]
+        message.approver_ids = [*message.approver_ids, officer.member_id]
+
+    async def _approve_update(self, message: Alert, officer: Principal) -> Alert:
+        if message.state is not AlertState.SUBMITTED:
+            raise AlertStateConflictError(
+                "Only an Update held for approval can be approved; act on the original alert.",
+                alert_id=str(message.id),
+                state=message.state.value,
+            )
+        original = await self._held_update_original(message)
+        if message.approvals and str(officer.member_id) == str(message.approvals[0]["officer_id"]):
+            raise AlertForbiddenError("Nobody approves their own update.")
+        self._add_approval(message, officer, original=original)
+        current = await self._current(original)
+        gap = approval_gap(message, severity=_update_severity(original, current, message))
+        if gap.closed:
+            await self._record(
+                original, AuditAction.APPROVED, original.state, officer, message_id=message.id
+            )
+            return await self._release_update(original, message, officer)
+        await self._record(
+            original,
+            AuditAction.APPROVED,
+            original.state,
+            officer,
+            message_id=message.id,
+            note=f"update held: {gap.describe()}",
+        )
+        return message
+
+    async def _return_update(self, message: Alert, officer: Principal, reason: str) -> Alert:
+        """Turn down an Update held for approval; it is kept, as a draft nobody receives."""
+        if message.state is not AlertState.SUBMITTED:
+            raise AlertStateConflictError(
+                "Only an Update held for approval can be returned.",
+                alert_id=str(message.id),
+                state=message.state.value,
+            )
+        original = await self._held_update_original(message)
+        self._require_officer_covering(officer, original)
+        message.state = AlertState.DRAFT
+        await self._record(
+            original,
+            AuditAction.RETURNED,
+            original.state,
+            officer,
+            message_id=message.id,
+            note=reason,
+        )
+        return message
+
+    async def _held_update_original(self, message: Alert) -> Alert:
+        assert message.references_id is not None
+        original = await self._alerts.get_for_update(message.references_id)
+        assert original is not None, "an Update references an existing alert"
+        if original.state not in LIVE:
+            raise AlertStateConflictError(
+                f"The alert is {original.state.value}; this update can no longer go out.",
+                alert_id=str(original.id),
+                state=original.state.value,
+            )
+        return original
+
+    async def _refuse_second_pending_update(self, original: Alert) -> None:
+        held = await self._alerts.held_update(original.id)
+        if held is not None:
+            raise AlertStateConflictError(
+                "An update of this alert is waiting for approval; approve or return it first.",
+                alert_id=str(original.id),
+                held_update_id=str(held.id),
+            )
+
+    async def _release_update(self, original: Alert, message: Alert, officer: Principal) -> Alert:
+        original.expires = message.expires
+        return await self._issue(
+            original, message, AlertState.UPDATED, AuditAction.UPDATED, officer
+        )
+
     async def _locked(self, alert_id: uuid.UUID, *allowed: AlertState, action: str) -> Alert:
         alert = await self._alerts.get_for_update(alert_id)
         if alert is None:
@@ -411,7 +571,7 @@ class AlertService:
     def _require_officer_covering(self, officer: Principal, alert: Alert) -> None:
         if not self._policy.is_officer(officer):
             raise AlertForbiddenError("Only an officer may do this.")
-        if not self._policy.covers_alert(officer, alert):
+        if not self._policy.may_act_for(officer, alert):
             raise AlertForbiddenError("The alert's target reaches beyond your own area.")
 
     def _require_may_release(self, publisher: Principal, alert: Alert) -> None:
@@ -422,11 +582,13 @@ class AlertService:
                     "This draft needs an officer's approval first: submit it.",
                     alert_id=str(alert.id),
                 )
-            if officers_required(alert) > 1:
+            gap = approval_gap(alert)
+            if not gap.closed:
                 raise AlertStateConflictError(
-                    "An Extreme alert, or one wider than a borough, needs a second officer's "
-                    "approval: submit it.",
+                    "An Extreme alert, or one touching a borough beyond the author's or more "
+                    f"than one, needs more approval: submit it ({gap.describe()}).",
                     alert_id=str(alert.id),
+                    officers_required=officers_required(alert),
                 )
 
     async def _live_original(
@@ -471,6 +633,8 @@ class AlertService:
                 "target_borough_codes",
                 "target_circles",
                 "target_polygons",
+                "touched_ward_codes",
+                "touched_borough_codes",
                 "crime_type",
                 "reference",
                 "audience",
@@ -479,6 +643,7 @@ class AlertService:
                 "author_id",
                 "author_pseudonym",
                 "author_is_officer",
+                "author_organisation_id",
             )
         }
         # Other languages would now say something else than the update: drop them.
@@ -491,6 +656,8 @@ class AlertService:
             msg_type=msg_type,
             references_id=original.id,
             no_victim_details_confirmed=True,
+            author_borough_codes=[],
+            approvals=[],
             approver_ids=[],
         )
 
@@ -613,6 +780,12 @@ class AlertService:
                 at=utcnow(),
             )
         )
+
+
+def _update_severity(original: Alert, current: Alert, message: Alert) -> Severity:
+    """An Update of an Extreme alert is held like one: Extreme if it ever was or becomes so."""
+    severities = (original.severity, current.severity, message.severity)
+    return Severity.EXTREME if Severity.EXTREME in severities else message.severity
 
 
 def _prefixed(prefix: str, headline: str) -> str:

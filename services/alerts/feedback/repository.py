@@ -77,6 +77,8 @@ class FeedbackRepository:
 
     async def follow_up_count(self, alert_id: uuid.UUID) -> int:
         count = await self._session.scalar(
-            select(func.count()).select_from(Alert).where(Alert.references_id == alert_id)
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.references_id == alert_id, Alert.published_at.is_not(None))
         )
         return int(count or 0)
