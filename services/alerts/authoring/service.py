@@ -51,13 +51,13 @@ from services.alerts.authoring.schemas import (
     default_categories,
 )
 from services.alerts.config import AlertsSettings
-from services.alerts.geography import geography_for
 from services.alerts.errors import (
     AlertForbiddenError,
     AlertInvalidError,
     AlertNotFoundError,
     AlertStateConflictError,
 )
+from services.alerts.geography import geography_for
 from services.alerts.models import (
     HEADLINE_MAX_LENGTH,
     Alert,
