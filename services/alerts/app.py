@@ -15,10 +15,11 @@ from services.alerts import scheduler
 from services.alerts.authoring.endpoints import router as authoring_router
 from services.alerts.cap.endpoints import router as cap_router
 from services.alerts.config import AlertsSettings
+from services.alerts.delivery.consumers import delivery_stats_consumer
 from services.alerts.feedback.endpoints import router as feedback_router
 from services.alerts.feeds.endpoints import router as feeds_router
 from services.alerts.geography import geography_for
-from services.alerts.models import OutboxMessage
+from services.alerts.models import OutboxMessage, ProcessedEvent
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 
@@ -43,5 +44,7 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         # The CAP router first: /alerts/cap must not be taken for an alert id.
         routers=[cap_router, authoring_router, feedback_router, feeds_router],
         outbox_model=OutboxMessage,
+        processed_model=ProcessedEvent,
+        consumers=(delivery_stats_consumer(),),
         on_startup=on_startup,
     )

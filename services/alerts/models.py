@@ -49,6 +49,7 @@ SENDER_MAX_LENGTH = 200
 LANGUAGE_MAX_LENGTH = 35
 PSEUDONYM_MAX_LENGTH = 100
 WARD_CODE_LENGTH = 9
+CHANNEL_NAME_MAX_LENGTH = 16
 MAX_TARGET_WARDS = 1000
 MAX_TARGET_BOROUGHS = 33
 
@@ -428,7 +429,7 @@ class DeliveryStats(Base):
     # The message (an original, Update or Cancel) as dispatch knows it; no foreign key, so a
     # report about a message this database does not hold is dropped by the consumer, not stuck.
     alert_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(CHANNEL_NAME_MAX_LENGTH), primary_key=True)
     as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     recipients: Mapped[int] = mapped_column(Integer)
     sent: Mapped[int] = mapped_column(Integer)

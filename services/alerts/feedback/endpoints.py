@@ -115,7 +115,8 @@ async def answer_reply(
 @router.get(
     "/{alert_id}/stats",
     summary="How an alert was received",
-    description="Staff only. Usefulness, replies and follow-ups (delivery counts: not yet).",
+    description="Staff only. Recipients, sent, delivered and failed per channel (dispatch's "
+    "latest report, for the original and each follow-up), replies, usefulness, follow-ups.",
     responses=problem_responses(401, 403, 404, 422),
 )
 async def alert_stats(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.authoring.repository import AlertRepository
 from services.alerts.config import AlertsSettings
+from services.alerts.delivery.repository import DeliveryStatsRepository
 from services.alerts.errors import (
     AlertNotFoundError,
     AlertStateConflictError,
@@ -18,7 +19,7 @@ from services.alerts.errors import (
     ReplyRateLimitedError,
 )
 from services.alerts.feedback.repository import FeedbackRepository
-from services.alerts.feedback.schemas import AlertStats
+from services.alerts.feedback.schemas import AlertStats, ChannelDelivery, MessageDelivery
 from services.alerts.models import Alert, AlertState, Reply
 from shared.auth import Principal
 from shared.db import utcnow
@@ -40,6 +41,7 @@ class FeedbackService:
     def __init__(self, session: AsyncSession, *, settings: AlertsSettings) -> None:
         self._alerts = AlertRepository(session)
         self._feedback = FeedbackRepository(session)
+        self._delivery = DeliveryStatsRepository(session)
         self._settings = settings
 
     async def _original(self, alert_id: uuid.UUID, *, must_be_out: bool = True) -> Alert:
@@ -101,8 +103,24 @@ class FeedbackService:
         alert = await self._original(alert_id, must_be_out=False)
         useful, not_useful = await self._feedback.usefulness(alert.id)
         replies, answered = await self._feedback.reply_counts(alert.id)
+        messages = [alert, *await self._alerts.follow_ups(alert.id)]
+        by_message: dict[uuid.UUID, dict[str, ChannelDelivery]] = {m.id: {} for m in messages}
+        for row in await self._delivery.for_messages([m.id for m in messages]):
+            by_message[row.alert_id][row.channel] = ChannelDelivery(
+                recipients=row.recipients,
+                sent=row.sent,
+                delivered=row.delivered,
+                failed=row.failed,
+                as_of=row.as_of,
+            )
         return AlertStats(
             alert_id=alert.id,
+            channels=by_message[alert.id],
+            messages=[
+                MessageDelivery(message_id=m.id, msg_type=m.msg_type, channels=by_message[m.id])
+                for m in messages
+                if m.published_at is not None
+            ],
             useful=useful,
             not_useful=not_useful,
             replies=replies,

@@ -10,14 +10,15 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerts.authoring.schemas import AlertChange, AlertCreate, Cancellation
+from services.alerts.authoring.schemas import AlertChange, Cancellation
 from services.alerts.authoring.service import AlertService
 from services.alerts.config import AlertsSettings
 from services.alerts.errors import AlertForbiddenError, AlertStateConflictError
 from services.alerts.models import Alert, AlertState, MsgType, OutboxMessage
 from shared.auth import Principal
 from shared.settings import Environment
-from tests.alerts.conftest import WARDS_CSV, WARDS_GEOJSON
+from tests.alerts.conftest import WARDS_CSV
+from tests.alerts.helpers import coordinator, draft, officer, service_for
 
 CAMDEN = "E09000007"
 ISLINGTON = "E09000019"
@@ -29,47 +30,9 @@ ARSENAL = "E05013697"  # Islington
 CITY_CENTRE = {"lat": 51.5172, "lon": -0.0935}
 
 
-def settings() -> AlertsSettings:
-    return AlertsSettings(
-        environment=Environment.TEST,
-        sender_name="Tawny",
-        wards_csv=WARDS_CSV,
-        wards_geojson=WARDS_GEOJSON,
-    )
-
-
-def officer(*boroughs: str) -> Principal:
-    return Principal(
-        member_id=uuid.uuid4(),
-        pseudonym=f"PC {uuid.uuid4().hex[:4]}",
-        roles=frozenset({"officer"}),
-        area_borough_codes=boroughs,
-    )
-
-
-def coordinator(*wards: str) -> Principal:
-    return Principal(
-        member_id=uuid.uuid4(),
-        pseudonym=f"Coordinator {uuid.uuid4().hex[:4]}",
-        roles=frozenset({"coordinator"}),
-        area_ward_codes=wards,
-    )
-
-
-def draft(**overrides: object) -> AlertCreate:
-    fields: dict[str, object] = {
-        "headline": f"Robbery near the station {uuid.uuid4().hex[:6]}",
-        "body": "Two phones were snatched at 9pm.",
-        "crime_type": "robbery",
-        "no_victim_details_confirmed": True,
-    }
-    fields.update(overrides)
-    return AlertCreate.model_validate(fields)
-
-
 @pytest.fixture
 def service(session: AsyncSession) -> AlertService:
-    return AlertService(session, settings=settings())
+    return service_for(session)
 
 
 async def submitted(service: AlertService, author: Principal, **overrides: object) -> Alert:
