@@ -19,6 +19,7 @@ from services.alerts.delivery.consumers import delivery_stats_consumer
 from services.alerts.feedback.endpoints import router as feedback_router
 from services.alerts.feeds.endpoints import router as feeds_router
 from services.alerts.geography import geography_for
+from services.alerts.images.endpoints import router as images_router
 from services.alerts.models import OutboxMessage, ProcessedEvent
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
@@ -42,7 +43,7 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         "concern, and follow them up; other systems exchange CAP; the public reads feeds.",
         settings=settings,
         # The CAP router first: /alerts/cap must not be taken for an alert id.
-        routers=[cap_router, authoring_router, feedback_router, feeds_router],
+        routers=[cap_router, authoring_router, images_router, feedback_router, feeds_router],
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,
         consumers=(delivery_stats_consumer(),),

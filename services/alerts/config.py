@@ -67,6 +67,25 @@ class AlertsSettings(ServiceSettings):
     replies_per_member_per_hour: int = Field(
         default=5, ge=1, le=1000, description="How many replies one member may send in an hour"
     )
+    image_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=10 * 1024,
+        le=20 * 1024 * 1024,
+        description="The largest picture accepted (an alert's image or a reply's photo), in bytes",
+    )
+    image_max_pixels: int = Field(
+        default=24_000_000,
+        ge=10_000,
+        le=100_000_000,
+        description="The most pixels (width x height) a picture may have; checked from its "
+        "header before it is decoded, so a decompression bomb is refused unread",
+    )
+    image_max_side_px: int = Field(
+        default=8000,
+        ge=100,
+        le=20_000,
+        description="The longest side, in pixels, a picture may have",
+    )
     unscoped_officers_cover_all: bool | None = Field(
         default=None,
         description="Whether an officer token with no area claims may write for any area; "

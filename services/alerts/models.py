@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -33,7 +34,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
-from shared.db import Timestamps, UUIDPrimaryKey, new_metadata
+from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
 from shared.outbox import OutboxMixin
 
 HEADLINE_MAX_LENGTH = 160
@@ -417,6 +418,52 @@ class Reply(UUIDPrimaryKey, Timestamps, Base):
         Index("ix_alert_replies_alert_id_created_at", "alert_id", "created_at"),
         # The per-member rate limit counts a member's recent replies.
         Index("ix_alert_replies_member_id_created_at", "member_id", "created_at"),
+    )
+
+
+IMAGE_DESCRIPTION_MAX_LENGTH = 200
+MAX_IMAGES_PER_ALERT = 3
+
+
+class ImageBlobMixin:
+    """An uploaded picture as stored: re-encoded, so none of what the uploader's camera or
+    editor wrote into the file (EXIF with GPS, XMP, comments) survives. ``sha1`` is what CAP's
+    ``resource/digest`` names."""
+
+    mime_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha1: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AlertImage(ImageBlobMixin, Base):
+    """One of an alert's pictures (up to three), numbered from 1 in the order shown."""
+
+    __tablename__ = "alert_images"
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    description: Mapped[str] = mapped_column(String(IMAGE_DESCRIPTION_MAX_LENGTH))
+
+    __table_args__ = (
+        CheckConstraint(
+            f"position BETWEEN 1 AND {MAX_IMAGES_PER_ALERT}", name="alert_image_position"
+        ),
+    )
+
+
+class ReplyPhoto(ImageBlobMixin, Base):
+    """The photo a member attached to their reply (at most one)."""
+
+    __tablename__ = "alert_reply_photos"
+
+    reply_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alert_replies.id", ondelete="CASCADE"), primary_key=True
     )
 
 

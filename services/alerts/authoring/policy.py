@@ -25,7 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.alerts.geography import Geography
+from services.alerts.config import AlertsSettings
+from services.alerts.geography import Geography, geography_for
 from services.alerts.models import Alert, MsgType, Severity
 from shared.auth import Principal
 
@@ -38,6 +39,13 @@ CAP_WRITE_SCOPE = "cap:write"
 class Policy:
     unscoped_officers_cover_all: bool
     geography: Geography = field(default_factory=lambda: Geography(ward_boroughs={}))
+
+    @classmethod
+    def for_settings(cls, settings: AlertsSettings) -> Policy:
+        return cls(
+            unscoped_officers_cover_all=settings.allow_unscoped_officers,
+            geography=geography_for(settings),
+        )
 
     def is_unscoped(self, principal: Principal) -> bool:
         return not principal.area_ward_codes and not principal.area_borough_codes

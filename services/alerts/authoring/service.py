@@ -96,10 +96,7 @@ class AlertService:
         self._alerts = AlertRepository(session)
         self._settings = settings
         self._geography = geography_for(settings)
-        self._policy = Policy(
-            unscoped_officers_cover_all=settings.allow_unscoped_officers,
-            geography=self._geography,
-        )
+        self._policy = Policy.for_settings(settings)
 
     # --- reading ------------------------------------------------------------------------
 

@@ -9,17 +9,20 @@ from fastapi.security import HTTPAuthorizationCredentials
 from services.alerts.authoring import schemas
 from services.alerts.authoring.endpoints import AlertId, AlertServiceDep
 from services.alerts.authoring.policy import CAP_WRITE_SCOPE
-from services.alerts.cap.document import CAP_MEDIA_TYPE, from_xml, to_xml
+from services.alerts.cap.document import CAP_MEDIA_TYPE, CapResource, from_xml, to_xml
 from services.alerts.dependencies import AlertsSettingsDep, require_staff
 from services.alerts.errors import (
     CapDocumentError,
     CapDocumentTooLargeError,
     UnsupportedMediaTypeError,
 )
+from services.alerts.images.schemas import image_url
+from services.alerts.images.service import ImageService
 from services.alerts.models import Alert, AlertState, CapStatus, MsgType, Scope
 from shared.auth import CurrentPrincipal, bearer_scheme, current_principal
 from shared.errors import ForbiddenError, problem_responses
 from shared.logs import get_logger
+from shared.runtime import SessionDep
 
 log = get_logger(__name__)
 
@@ -128,20 +131,32 @@ def is_public(alert: Alert) -> bool:
 )
 async def alert_as_cap(
     request: Request,
+    session: SessionDep,
     service: AlertServiceDep,
     settings: AlertsSettingsDep,
     alert_id: AlertId,
 ) -> Response:
     alert = await service.get(alert_id)
     if not is_public(alert):
-        await _require_staff(request)
+        await require_staff_from_request(request)
     references: list[Alert] = []
     original = await service.originals_of(alert)
     if original is not None:
         earlier = [m for m in await service.follow_ups(original) if m.id != alert.id]
         references = [original, *[m for m in earlier if _before(m, alert)]]
+    images = await ImageService(session, settings=settings).of_alert(alert)
+    resources = [
+        CapResource(
+            description=image.description,
+            mime_type=image.mime_type,
+            size=image.size_bytes,
+            uri=image_url(settings.public_base_url, image),
+            sha1=image.sha1,
+        )
+        for image in images
+    ]
     return Response(
-        to_xml(alert, sender_name=settings.sender_name, references=references),
+        to_xml(alert, sender_name=settings.sender_name, references=references, resources=resources),
         media_type=CAP_MEDIA_TYPE,
     )
 
@@ -152,7 +167,8 @@ def _before(earlier: Alert, later: Alert) -> bool:
     return earlier.published_at < later.published_at
 
 
-async def _require_staff(request: Request) -> None:
+async def require_staff_from_request(request: Request) -> None:
+    """For what anyone may read once public: staff only until then."""
     credentials: HTTPAuthorizationCredentials | None = await bearer_scheme(request)
     principal = await current_principal(request, credentials)
     await require_staff(principal)
