@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerts.models import Alert, Reply, Usefulness
+from services.alerts.models import Alert, Reply, ReplyPhoto, Usefulness
 
 
 class FeedbackRepository:
@@ -64,6 +64,22 @@ class FeedbackRepository:
             select(Reply).where(Reply.id == reply_id, Reply.alert_id == alert_id).with_for_update()
         )
         return reply
+
+    async def add_photo(self, photo: ReplyPhoto) -> ReplyPhoto:
+        self._session.add(photo)
+        await self._session.flush()
+        return photo
+
+    async def photo(self, reply_id: uuid.UUID) -> ReplyPhoto | None:
+        return await self._session.get(ReplyPhoto, reply_id)
+
+    async def replies_with_photos(self, reply_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        if not reply_ids:
+            return set()
+        found = await self._session.scalars(
+            select(ReplyPhoto.reply_id).where(ReplyPhoto.reply_id.in_(reply_ids))
+        )
+        return set(found.all())
 
     async def reply_counts(self, alert_id: uuid.UUID) -> tuple[int, int]:
         row = (

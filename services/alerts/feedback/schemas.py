@@ -41,9 +41,12 @@ class ReplyOut(BaseModel):
     answer: str | None
     answered_by_pseudonym: str | None
     answered_at: datetime | None
+    has_photo: bool = Field(
+        default=False, description="A photo is at /alerts/{alert_id}/replies/{id}/photo"
+    )
 
     @classmethod
-    def from_model(cls, reply: models.Reply) -> ReplyOut:
+    def from_model(cls, reply: models.Reply, *, has_photo: bool = False) -> ReplyOut:
         return cls(
             id=reply.id,
             alert_id=reply.alert_id,
@@ -53,6 +56,7 @@ class ReplyOut(BaseModel):
             answer=reply.answer,
             answered_by_pseudonym=reply.answered_by_pseudonym,
             answered_at=reply.answered_at,
+            has_photo=has_photo,
         )
 
 
