@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,6 +91,16 @@ def tawny_identifier(alert_id: uuid.UUID) -> str:
     return f"urn:uuid:{alert_id}"
 
 
+@dataclass(frozen=True)
+class ReceivedCap:
+    """Who sent a CAP message received from another system, and its identifiers, kept
+    verbatim so that later messages can reference it."""
+
+    identifier: str
+    sender: str
+    sent: datetime
+
+
 class AlertService:
     def __init__(self, session: AsyncSession, *, settings: AlertsSettings) -> None:
         self._session = session
@@ -105,6 +116,9 @@ class AlertService:
         if alert is None:
             raise AlertNotFoundError("There is no alert with this id.", alert_id=str(alert_id))
         return alert
+
+    async def find_by_identifier(self, sender: str, identifier: str) -> Alert | None:
+        return await self._alerts.get_by_identifier(sender, identifier)
 
     async def list_newest_first(
         self, *, filters: AlertFilters | None = None, limit: int, offset: int
@@ -362,36 +376,45 @@ class AlertService:
         return len(due)
 
     async def update(
-        self, alert_id: uuid.UUID, *, officer: Principal, change: AlertChange
+        self,
+        alert_id: uuid.UUID,
+        *,
+        officer: Principal,
+        change: AlertChange,
+        received: ReceivedCap | None = None,
     ) -> Alert:
         """Issue an Update: a new message referencing the original, to the same recipients.
 
         An Update of an Extreme alert (or one made Extreme), or of one touching several
-        boroughs, needs officers' sign-off as the original did: the asking officer's counts
-        first, and the message waits as submitted until the rest approve it."""
-        original = await self._live_original(alert_id, officer, action="updated")
+        boroughs, needs two officers' sign-off from every touched borough, as the original
+        did: the asking officer's counts first, and the message waits as submitted until the
+        rest approve it. ``received``: the Update came as CAP from another system, whose
+        client may be ``officer`` (see ``_live_original``)."""
+        original = await self._live_original(alert_id, officer, action="updated", received=received)
         await self._refuse_second_pending_update(original)
         current = await self._current(original)
         fields = change.model_dump(exclude_unset=True, exclude={"no_victim_details_confirmed"})
         if "expires" in fields and fields["expires"] is not None and fields["expires"] <= utcnow():
             raise AlertInvalidError("The expiry must be in the future.")
-        message = self._follow_up(original, current, MsgType.UPDATE)
+        message = self._follow_up(original, current, MsgType.UPDATE, received=received)
         for name, value in fields.items():
             if name == "suspects":
                 value = [
                     s.model_dump(mode="json", exclude_none=True) for s in change.suspects or []
                 ]
             setattr(message, name, value)
-        message.approvals = [
-            approval_record(
-                officer,
-                self._policy.boroughs_signed_by(officer, message.touched_borough_codes),
-                utcnow().isoformat(),
-            )
-        ]
-        gap = approval_gap(message, severity=_update_severity(original, current, message))
-        if gap.closed:
+        severity = _update_severity(original, current, message)
+        if officers_required(message, severity=severity) == 1:
             return await self._release_update(original, message, officer)
+        if self._policy.is_officer(officer):
+            message.approvals = [
+                approval_record(
+                    officer,
+                    self._policy.boroughs_signed_by(officer, message.touched_borough_codes),
+                    utcnow().isoformat(),
+                )
+            ]
+        gap = approval_gap(message, severity=severity)
         message.state = AlertState.SUBMITTED
         await self._alerts.add(message)
         await self._record(
@@ -425,11 +448,19 @@ class AlertService:
         )
 
     async def cancel(
-        self, alert_id: uuid.UUID, *, officer: Principal, cancellation: Cancellation
+        self,
+        alert_id: uuid.UUID,
+        *,
+        officer: Principal,
+        cancellation: Cancellation,
+        received: ReceivedCap | None = None,
     ) -> Alert:
-        original = await self._live_original(alert_id, officer, action="cancelled")
+        """Cancel at once: stopping a wrong alert must never wait for a second officer."""
+        original = await self._live_original(
+            alert_id, officer, action="cancelled", received=received
+        )
         current = await self._current(original)
-        message = self._follow_up(original, current, MsgType.CANCEL)
+        message = self._follow_up(original, current, MsgType.CANCEL, received=received)
         message.headline = _prefixed("Cancelled: ", current.headline)
         message.body = cancellation.reason
         message.instruction = None
@@ -589,10 +620,24 @@ class AlertService:
                 )
 
     async def _live_original(
-        self, alert_id: uuid.UUID, officer: Principal, *, action: str
+        self,
+        alert_id: uuid.UUID,
+        officer: Principal,
+        *,
+        action: str,
+        received: ReceivedCap | None = None,
     ) -> Alert:
+        """The live original, locked, if ``officer`` may follow it up: an officer who answers
+        for it, or, for CAP received from another system, its client when the original came
+        from the same organisation."""
         alert = await self._locked(alert_id, *LIVE, action=action)
-        self._require_officer_covering(officer, alert)
+        same_organisation = (
+            received is not None
+            and officer.organisation_id is not None
+            and officer.organisation_id == alert.author_organisation_id
+        )
+        if not same_organisation:
+            self._require_officer_covering(officer, alert)
         if alert.cap_status is not CapStatus.ACTUAL:
             raise AlertStateConflictError(
                 "Only Actual alerts have follow-ups.", cap_status=alert.cap_status.value
@@ -603,7 +648,14 @@ class AlertService:
         follow_ups = await self._alerts.follow_ups(original.id)
         return follow_ups[-1] if follow_ups else original
 
-    def _follow_up(self, original: Alert, current: Alert, msg_type: MsgType) -> Alert:
+    def _follow_up(
+        self,
+        original: Alert,
+        current: Alert,
+        msg_type: MsgType,
+        *,
+        received: ReceivedCap | None = None,
+    ) -> Alert:
         message_id = uuid.uuid4()
         copied = {
             column: getattr(current, column)
@@ -648,8 +700,9 @@ class AlertService:
         return Alert(
             **copied,
             id=message_id,
-            identifier=tawny_identifier(message_id),
-            sender=self._settings.cap_sender,
+            identifier=received.identifier if received else tawny_identifier(message_id),
+            sender=received.sender if received else self._settings.cap_sender,
+            sent=received.sent if received else None,
             msg_type=msg_type,
             references_id=original.id,
             no_victim_details_confirmed=True,
@@ -670,7 +723,7 @@ class AlertService:
         now = utcnow()
         message.state = AlertState.PUBLISHED
         message.published_at = now
-        message.sent = now
+        message.sent = message.sent or now
         await self._alerts.add(message)
         await self._stage(message, original=original)
         await self._move(original, state, action, officer, message_id=message.id, note=note)

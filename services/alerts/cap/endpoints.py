@@ -10,9 +10,9 @@ from services.alerts.authoring import schemas
 from services.alerts.authoring.endpoints import AlertId, AlertServiceDep
 from services.alerts.authoring.policy import CAP_WRITE_SCOPE
 from services.alerts.cap.document import CAP_MEDIA_TYPE, CapResource, from_xml, to_xml
+from services.alerts.cap.service import apply_follow_up
 from services.alerts.dependencies import AlertsSettingsDep, require_staff
 from services.alerts.errors import (
-    CapDocumentError,
     CapDocumentTooLargeError,
     UnsupportedMediaTypeError,
 )
@@ -67,12 +67,18 @@ async def read_limited(request: Request, limit: int) -> bytes:
 @router.post(
     "/cap",
     status_code=201,
-    summary="Receive a CAP 1.2 alert from another system, as a draft",
+    summary="Receive a CAP 1.2 alert, Update or Cancel from another system",
     description="API clients whose token has the scope cap:write (and a role and area that "
     "may author for the target). The body is application/cap+xml, parsed without DTDs or "
     "entities and validated against CAP 1.2. Tawny's own fields travel as parameters "
     "(tawny:crimeType, tawny:noVictimDetails=confirmed, ...); targets as ONS_WARD and "
-    "ONS_BOROUGH geocodes. Only msgType Alert is accepted.",
+    "ONS_BOROUGH geocodes. An Alert becomes a draft (201), submitted for officers' approval "
+    "at once unless the client is itself an officer. An Update or Cancel whose "
+    "references (sender,identifier,sent) name an alert Tawny holds is applied to it, as Tawny's "
+    "own Update or Cancel to the same recipients, by a client of the organisation that sent "
+    "the original or an officer of its area (403 otherwise); unknown references are refused "
+    "(422), as is anything the alert's state does not allow (409). An Update of an Extreme or "
+    "cross-borough alert is returned as submitted until officers approve it.",
     responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
     openapi_extra={
         "requestBody": {
@@ -95,7 +101,15 @@ async def receive_cap(
     data = await read_limited(request, settings.cap_max_bytes)
     message = from_xml(data, schema_path=settings.cap_schema_path)
     if message.msg_type is not MsgType.ALERT:
-        raise CapDocumentError("Only msgType Alert is accepted so far.")
+        follow_up = await apply_follow_up(service, message, client=principal)
+        log.info(
+            "alerts.cap.follow_up_applied",
+            alert_id=str(follow_up.references_id),
+            message_id=str(follow_up.id),
+            msg_type=follow_up.msg_type.value,
+            client_id=str(principal.member_id),
+        )
+        return schemas.Alert.from_model(follow_up)
     alert = await service.create_draft(
         message.alert,
         author=principal,
@@ -103,6 +117,9 @@ async def receive_cap(
         sender=message.sender,
         sent=message.sent,
     )
+    if not alert.author_is_officer:
+        # Another system cannot press "submit": what it sends waits for officers at once.
+        alert = await service.submit(alert.id, author=principal)
     log.info(
         "alerts.cap.received",
         alert_id=str(alert.id),
