@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -151,9 +151,18 @@ class AlertRepository:
         ).all()
 
     async def live_public(
-        self, *, now: datetime, ward_code: str | None, borough_code: str | None, limit: int
+        self,
+        *,
+        now: datetime,
+        ward_code: str | None,
+        borough_code: str | None,
+        limit: int,
+        ward_borough_code: str | None = None,
     ) -> Sequence[Alert]:
-        """Live public Actual alerts (originals) touching a ward or a borough, newest first."""
+        """Live public Actual alerts (originals) touching a ward or a borough, newest first.
+
+        A ward is touched by its code or a shape over it (``touched_ward_codes``), and by a
+        target of its whole borough (``ward_borough_code``); a borough by anything in it."""
         query = select(Alert).where(
             Alert.msg_type == MsgType.ALERT,
             Alert.state.in_(LIVE_STATES),
@@ -162,9 +171,14 @@ class AlertRepository:
             Alert.cap_status == CapStatus.ACTUAL,
         )
         if ward_code is not None:
-            query = query.where(Alert.target_ward_codes.contains([ward_code]))
+            touches_ward = Alert.touched_ward_codes.contains([ward_code])
+            if ward_borough_code is not None:
+                touches_ward = or_(
+                    touches_ward, Alert.target_borough_codes.contains([ward_borough_code])
+                )
+            query = query.where(touches_ward)
         if borough_code is not None:
-            query = query.where(Alert.target_borough_codes.contains([borough_code]))
+            query = query.where(Alert.touched_borough_codes.contains([borough_code]))
         query = query.order_by(Alert.published_at.desc(), Alert.id.desc()).limit(limit)
         return (await self._session.scalars(query)).all()
 

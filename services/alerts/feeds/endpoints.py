@@ -15,6 +15,7 @@ from services.alerts.authoring.repository import AlertRepository
 from services.alerts.cap.document import CAP_MEDIA_TYPE
 from services.alerts.config import AlertsSettings
 from services.alerts.dependencies import AlertsSettingsDep
+from services.alerts.geography import geography_for
 from services.alerts.models import Alert
 from shared.db import utcnow
 from shared.errors import problem_responses
@@ -47,12 +48,20 @@ BoroughCode = Annotated[
 
 
 async def _items(
-    session: SessionDep, *, ward_code: str | None, borough_code: str | None
+    session: SessionDep,
+    settings: AlertsSettings,
+    *,
+    ward_code: str | None,
+    borough_code: str | None,
 ) -> list[tuple[Alert, Alert]]:
     """(original, latest message) pairs of the live alerts touching the area."""
     repository = AlertRepository(session)
     originals = await repository.live_public(
-        now=utcnow(), ward_code=ward_code, borough_code=borough_code, limit=FEED_SIZE
+        now=utcnow(),
+        ward_code=ward_code,
+        borough_code=borough_code,
+        limit=FEED_SIZE,
+        ward_borough_code=geography_for(settings).borough_of(ward_code) if ward_code else None,
     )
     latest = await repository.latest_follow_ups([alert.id for alert in originals])
     return [(alert, latest.get(alert.id, alert)) for alert in originals]
@@ -140,13 +149,15 @@ FEED_RESPONSES = problem_responses(422)
 @router.get(
     "/wards/{ward_code}.json",
     summary="Live public alerts for a ward (JSON Feed)",
-    description="Anyone. Alerts targeting the ward by its code, each as its latest message.",
+    description="Anyone. Alerts touching the ward: by its code, by its whole borough, or by a "
+    "circle or polygon over it (when ward boundaries are configured); each as its latest "
+    "message.",
     responses={**FEED_RESPONSES, 200: {"content": {JSON_FEED_MEDIA_TYPE: {}}}},
 )
 async def ward_json(
     session: SessionDep, settings: AlertsSettingsDep, ward_code: WardCode
 ) -> Response:
-    items = await _items(session, ward_code=ward_code, borough_code=None)
+    items = await _items(session, settings, ward_code=ward_code, borough_code=None)
     url = f"{settings.public_base_url}/feeds/wards/{ward_code}.json"
     return _json(json_feed(settings, f"Tawny alerts for ward {ward_code}", url, items))
 
@@ -154,13 +165,15 @@ async def ward_json(
 @router.get(
     "/wards/{ward_code}.atom",
     summary="Live public alerts for a ward (Atom)",
-    description="Anyone. Alerts targeting the ward by its code, each as its latest message.",
+    description="Anyone. Alerts touching the ward: by its code, by its whole borough, or by a "
+    "circle or polygon over it (when ward boundaries are configured); each as its latest "
+    "message.",
     responses={**FEED_RESPONSES, 200: {"content": {ATOM_MEDIA_TYPE: {}}}},
 )
 async def ward_atom(
     session: SessionDep, settings: AlertsSettingsDep, ward_code: WardCode
 ) -> Response:
-    items = await _items(session, ward_code=ward_code, borough_code=None)
+    items = await _items(session, settings, ward_code=ward_code, borough_code=None)
     url = f"{settings.public_base_url}/feeds/wards/{ward_code}.atom"
     return Response(
         atom_feed(settings, f"Tawny alerts for ward {ward_code}", url, items),
@@ -171,13 +184,14 @@ async def ward_atom(
 @router.get(
     "/boroughs/{borough_code}.json",
     summary="Live public alerts for a borough (JSON Feed)",
-    description="Anyone. Alerts targeting the whole borough by its code.",
+    description="Anyone. Alerts touching the borough: by its code, by a ward in it, or by a "
+    "circle or polygon over it (when ward boundaries are configured).",
     responses={**FEED_RESPONSES, 200: {"content": {JSON_FEED_MEDIA_TYPE: {}}}},
 )
 async def borough_json(
     session: SessionDep, settings: AlertsSettingsDep, borough_code: BoroughCode
 ) -> Response:
-    items = await _items(session, ward_code=None, borough_code=borough_code)
+    items = await _items(session, settings, ward_code=None, borough_code=borough_code)
     url = f"{settings.public_base_url}/feeds/boroughs/{borough_code}.json"
     return _json(json_feed(settings, f"Tawny alerts for borough {borough_code}", url, items))
 
@@ -185,13 +199,14 @@ async def borough_json(
 @router.get(
     "/boroughs/{borough_code}.atom",
     summary="Live public alerts for a borough (Atom)",
-    description="Anyone. Alerts targeting the whole borough by its code.",
+    description="Anyone. Alerts touching the borough: by its code, by a ward in it, or by a "
+    "circle or polygon over it (when ward boundaries are configured).",
     responses={**FEED_RESPONSES, 200: {"content": {ATOM_MEDIA_TYPE: {}}}},
 )
 async def borough_atom(
     session: SessionDep, settings: AlertsSettingsDep, borough_code: BoroughCode
 ) -> Response:
-    items = await _items(session, ward_code=None, borough_code=borough_code)
+    items = await _items(session, settings, ward_code=None, borough_code=borough_code)
     url = f"{settings.public_base_url}/feeds/boroughs/{borough_code}.atom"
     return Response(
         atom_feed(settings, f"Tawny alerts for borough {borough_code}", url, items),
