@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from services.alerts.config import AlertsSettings
@@ -38,7 +38,7 @@ CAP_WRITE_SCOPE = "cap:write"
 @dataclass(frozen=True)
 class Policy:
     unscoped_officers_cover_all: bool
-    geography: Geography = field(default_factory=lambda: Geography(ward_boroughs={}))
+    geography: Geography
 
     @classmethod
     def for_settings(cls, settings: AlertsSettings) -> Policy:

@@ -10,8 +10,8 @@ The workflow (every other move is refused with 409):
     scheduled ──(its time)──▶ published
     published/updated ──update──▶ updated (a new Update message goes out), or, for an Extreme
         alert or one touching several boroughs, the Update waits (submitted) until officers
-        approve it as they would the original; then it goes out
-
+        approve it as they would the original; then it goes out (a Cancel or an outcome
+        never waits: it stops or closes an alert and adds no new instruction)
     published/updated ──cancel──▶ cancelled (a Cancel message goes out)
     published/updated ──resolve──▶ resolved (an Update with AllClear goes out)
     published/updated ──(expires)──▶ expired
