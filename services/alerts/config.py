@@ -76,7 +76,8 @@ class AlertsSettings(ServiceSettings):
     image_max_pixels: int = Field(
         default=24_000_000,
         ge=10_000,
-        le=100_000_000,
+        # Below Pillow's own decompression-bomb threshold (about 89 million pixels).
+        le=80_000_000,
         description="The most pixels (width x height) a picture may have; checked from its "
         "header before it is decoded, so a decompression bomb is refused unread",
     )

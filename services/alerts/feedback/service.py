@@ -3,6 +3,7 @@ Feedback always attaches to the original alert, whichever message of it the memb
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -109,7 +110,7 @@ class FeedbackService:
             raise ReplyNotFoundError("You have no such reply to this alert.")
         if await self._feedback.photo(reply.id) is not None:
             raise AlertStateConflictError("This reply has a photo already.")
-        clean = clean_image(data, self._settings)
+        clean = await asyncio.to_thread(clean_image, data, self._settings)
         photo = await self._feedback.add_photo(
             ReplyPhoto(
                 reply_id=reply.id,

@@ -4,6 +4,7 @@ alert is public. Flushes, never commits."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 
@@ -44,7 +45,8 @@ class ImageService:
             raise AlertStateConflictError(
                 f"An alert has at most {MAX_IMAGES_PER_ALERT} pictures; remove one first."
             )
-        clean = clean_image(data, self._settings)
+        # Decoding and encoding take CPU time: off the event loop, so other requests go on.
+        clean = await asyncio.to_thread(clean_image, data, self._settings)
         image = await self._images.add(
             AlertImage(
                 alert_id=alert.id,
