@@ -61,11 +61,7 @@ class WardBoundaries:
     tree: STRtree = field(repr=False)
 
     def touched_by(self, area: BaseGeometry) -> set[str]:
-        return {
-            self.codes[index]
-            for index in self.tree.query(area, predicate="intersects").tolist()
-            if self.shapes[index].intersects(area)
-        }
+        return {self.codes[i] for i in self.tree.query(area, predicate="intersects").tolist()}
 
 
 @dataclass(frozen=True)
