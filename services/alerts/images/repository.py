@@ -35,6 +35,21 @@ class ImageRepository:
             )
         ).all()
 
+    async def of_alerts(self, alert_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[AlertImage]]:
+        """The pictures of several alerts in order, without their bytes."""
+        found: dict[uuid.UUID, list[AlertImage]] = {}
+        if not alert_ids:
+            return found
+        rows = await self._session.scalars(
+            select(AlertImage)
+            .where(AlertImage.alert_id.in_(alert_ids))
+            .order_by(AlertImage.alert_id, AlertImage.position)
+            .options(defer(AlertImage.data, raiseload=True))
+        )
+        for image in rows:
+            found.setdefault(image.alert_id, []).append(image)
+        return found
+
     async def remove(self, alert_id: uuid.UUID, position: int) -> bool:
         result = await self._session.execute(
             delete(AlertImage)

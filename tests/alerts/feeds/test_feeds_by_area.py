@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from tests.alerts.helpers import create_alert
+from tests.alerts.images.pictures import photo
 from tests.support.tokens import auth_header
 
 CAMDEN = "E09000007"
@@ -68,3 +69,32 @@ class TestFeedsByWhatTheTargetTouches:
         assert alert_id not in await feed_ids(client, f"/feeds/wards/{BELSIZE}.json")
         atom = await client.get(f"/feeds/wards/{BASSISHAW}.atom")
         assert alert_id in atom.text
+
+    async def test_an_alerts_pictures_travel_with_it_in_both_feeds(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = auth_header(roles=["officer"], area_boroughs=[CAMDEN])
+        alert = await create_alert(client, headers, target_ward_codes=[BLOOMSBURY])
+        uploaded = await client.post(
+            f"/alerts/{alert['id']}/images",
+            files={"file": ("van.png", photo("PNG"), "image/png")},
+            data={"description": "The van"},
+            headers=headers,
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        await client.post(f"/alerts/{alert['id']}/publish", headers=headers)
+
+        feed = (await client.get(f"/feeds/wards/{BLOOMSBURY}.json")).json()
+        atom = (await client.get(f"/feeds/wards/{BLOOMSBURY}.atom")).text
+
+        (item,) = [i for i in feed["items"] if i["id"] == f"urn:uuid:{alert['id']}"]
+        assert item["image"] == uploaded.json()["url"]
+        assert item["attachments"] == [
+            {
+                "url": uploaded.json()["url"],
+                "mime_type": "image/png",
+                "title": "The van",
+                "size_in_bytes": uploaded.json()["size_bytes"],
+            }
+        ]
+        assert 'rel="enclosure"' in atom and uploaded.json()["url"] in atom
