@@ -291,6 +291,11 @@ class Alert(UUIDPrimaryKey, Timestamps, Base):
         JSONB, default=list, server_default="[]"
     )
     approver_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), default=list)
+    # An Update held for approval: what the original becomes when it goes out (updated, or
+    # resolved for an outcome).
+    release_state: Mapped[AlertState | None] = mapped_column(
+        _text_enum(AlertState, "alert_release_state")
+    )
     scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -219,8 +219,10 @@ async def update_alert(
     "/{alert_id}/resolve",
     status_code=201,
     summary="Tell everyone who received an alert how it ended",
-    description="An officer whose area covers the target. Issues an Update (response "
-    "AllClear) with the outcome, to the same recipients; returns the new message.",
+    description="An officer of a borough the target touches. Issues an Update (response "
+    "AllClear) with the outcome, to the same recipients; returns the new message. For an "
+    "Extreme or cross-borough alert it is returned as submitted and goes out once other "
+    "officers approve it, as for an update.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def resolve_alert(
@@ -236,8 +238,8 @@ async def resolve_alert(
     "/{alert_id}/cancel",
     status_code=201,
     summary="Cancel a published alert",
-    description="An officer whose area covers the target. Issues a CAP Cancel message to the "
-    "same recipients; returns it.",
+    description="An officer of a borough the target touches. Issues a CAP Cancel message to "
+    "the same recipients at once (a cancellation never waits for approval); returns it.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def cancel_alert(

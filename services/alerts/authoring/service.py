@@ -10,10 +10,10 @@ The workflow (every other move is refused with 409):
     scheduled ──(its time)──▶ published
     published/updated ──update──▶ updated (a new Update message goes out), or, for an Extreme
         alert or one touching several boroughs, the Update waits (submitted) until officers
-        approve it as they would the original; then it goes out (a Cancel or an outcome
-        never waits: it stops or closes an alert and adds no new instruction)
-    published/updated ──cancel──▶ cancelled (a Cancel message goes out)
-    published/updated ──resolve──▶ resolved (an Update with AllClear goes out)
+        approve it as they would the original; then it goes out
+    published/updated ──resolve──▶ resolved (an Update with AllClear goes out), or waits
+        for approval as an Update does
+    published/updated ──cancel──▶ cancelled (a Cancel message goes out at once, always)
     published/updated ──(expires)──▶ expired
 
 An officer's draft is published straight away (by any officer covering its target) when the
@@ -403,39 +403,16 @@ class AlertService:
                     s.model_dump(mode="json", exclude_none=True) for s in change.suspects or []
                 ]
             setattr(message, name, value)
-        severity = _update_severity(original, current, message)
-        if officers_required(message, severity=severity) == 1:
-            return await self._release_update(original, message, officer)
-        if self._policy.is_officer(officer):
-            message.approvals = [
-                approval_record(
-                    officer,
-                    self._policy.boroughs_signed_by(officer, message.touched_borough_codes),
-                    utcnow().isoformat(),
-                )
-            ]
-        gap = approval_gap(message, severity=severity)
-        message.state = AlertState.SUBMITTED
-        await self._alerts.add(message)
-        await self._record(
-            original,
-            AuditAction.SUBMITTED,
-            original.state,
-            officer,
-            message_id=message.id,
-            note=f"update held: {gap.describe()}",
+        return await self._release_or_hold(
+            original, current, message, officer, release_state=AlertState.UPDATED
         )
-        log.info(
-            "alerts.alert.update_held",
-            alert_id=str(original.id),
-            message_id=str(message.id),
-            officer_id=str(officer.member_id),
-        )
-        return message
 
     async def resolve(self, alert_id: uuid.UUID, *, officer: Principal, outcome: Outcome) -> Alert:
-        """The outcome ("a suspect has been arrested, thank you") to everyone who received it."""
+        """The outcome ("a suspect has been arrested, thank you") to everyone who received it.
+        An all-clear is an Update too, held like one: a wrong "found safe" about an Extreme
+        alert would stop people looking."""
         original = await self._live_original(alert_id, officer, action="resolved")
+        await self._refuse_second_pending_update(original)
         current = await self._current(original)
         message = self._follow_up(original, current, MsgType.UPDATE)
         message.headline = outcome.headline or _prefixed("Resolved: ", current.headline)
@@ -443,8 +420,8 @@ class AlertService:
         message.instruction = None
         message.response_types = [ResponseType.ALL_CLEAR.value]
         message.suspects = []
-        return await self._issue(
-            original, message, AlertState.RESOLVED, AuditAction.RESOLVED, officer
+        return await self._release_or_hold(
+            original, current, message, officer, release_state=AlertState.RESOLVED
         )
 
     async def cancel(
@@ -518,7 +495,7 @@ class AlertService:
             await self._record(
                 original, AuditAction.APPROVED, original.state, officer, message_id=message.id
             )
-            return await self._release_update(original, message, officer)
+            return await self._release(original, message, officer)
         await self._record(
             original,
             AuditAction.APPROVED,
@@ -571,7 +548,54 @@ class AlertService:
                 held_update_id=str(held.id),
             )
 
-    async def _release_update(self, original: Alert, message: Alert, officer: Principal) -> Alert:
+    async def _release_or_hold(
+        self,
+        original: Alert,
+        current: Alert,
+        message: Alert,
+        officer: Principal,
+        *,
+        release_state: AlertState,
+    ) -> Alert:
+        """Send an Update now, or hold it for officers' approval when the alert is (or is
+        made) Extreme or touches several boroughs; the asking officer's sign-off counts."""
+        message.release_state = release_state
+        severity = _update_severity(original, current, message)
+        if officers_required(message, severity=severity) == 1:
+            return await self._release(original, message, officer)
+        if self._policy.is_officer(officer):
+            message.approvals = [
+                approval_record(
+                    officer,
+                    self._policy.boroughs_signed_by(officer, message.touched_borough_codes),
+                    utcnow().isoformat(),
+                )
+            ]
+        gap = approval_gap(message, severity=severity)
+        message.state = AlertState.SUBMITTED
+        await self._alerts.add(message)
+        await self._record(
+            original,
+            AuditAction.SUBMITTED,
+            original.state,
+            officer,
+            message_id=message.id,
+            note=f"{release_state.value} message held: {gap.describe()}",
+        )
+        log.info(
+            "alerts.alert.update_held",
+            alert_id=str(original.id),
+            message_id=str(message.id),
+            release_state=release_state.value,
+            officer_id=str(officer.member_id),
+        )
+        return message
+
+    async def _release(self, original: Alert, message: Alert, officer: Principal) -> Alert:
+        if message.release_state is AlertState.RESOLVED:
+            return await self._issue(
+                original, message, AlertState.RESOLVED, AuditAction.RESOLVED, officer
+            )
         original.expires = message.expires
         return await self._issue(
             original, message, AlertState.UPDATED, AuditAction.UPDATED, officer

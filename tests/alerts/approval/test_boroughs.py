@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerts.authoring.schemas import AlertChange, Cancellation
+from services.alerts.authoring.schemas import AlertChange, Cancellation, Outcome
 from services.alerts.authoring.service import AlertService
 from services.alerts.config import AlertsSettings
 from services.alerts.errors import AlertForbiddenError, AlertStateConflictError
@@ -319,3 +319,26 @@ class TestHeldUpdates:
 
         with pytest.raises(AlertStateConflictError):
             await service.approve(held.id, officer=officer(CAMDEN))
+
+    async def test_an_outcome_of_an_extreme_alert_waits_too_and_then_resolves_it(
+        self, service: AlertService, session: AsyncSession
+    ) -> None:
+        alert = await published_extreme(service)
+        outcome = Outcome(
+            body="The missing man has been found safe.", no_victim_details_confirmed=True
+        )
+
+        held = await service.resolve(alert.id, officer=officer(CAMDEN), outcome=outcome)
+
+        assert state_of(held) is AlertState.SUBMITTED
+        assert held.response_types == ["AllClear"]
+        assert state_of(alert) is AlertState.PUBLISHED
+        with pytest.raises(AlertStateConflictError):
+            await service.update(alert.id, officer=officer(CAMDEN), change=change())
+
+        await service.approve(held.id, officer=officer(CAMDEN))
+
+        assert state_of(held) is AlertState.PUBLISHED
+        assert state_of(alert) is AlertState.RESOLVED
+        assert await staged_messages(session, alert.id) == [alert.id, held.id]
+        assert (await service.audit(alert.id))[-1].action.value == "resolved"
