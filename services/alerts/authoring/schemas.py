@@ -442,6 +442,10 @@ class Alert(BaseModel):
     author_pseudonym: str
     approver_ids: list[uuid.UUID]
     approvals: list[Approval]
+    release_state: AlertState | None = Field(
+        description="An Update held for approval: what the original becomes when it goes out "
+        "(updated, or resolved for an outcome)"
+    )
     scheduled_for: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -489,6 +493,7 @@ class Alert(BaseModel):
             author_pseudonym=alert.author_pseudonym,
             approver_ids=list(alert.approver_ids),
             approvals=[Approval.model_validate(a) for a in alert.approvals],
+            release_state=alert.release_state,
             scheduled_for=alert.scheduled_for,
             created_at=alert.created_at,
             updated_at=alert.updated_at,

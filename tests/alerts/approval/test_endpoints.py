@@ -81,6 +81,7 @@ class TestApprovalByBoroughEndpoints:
 
         assert held.status_code == 201
         assert held.json()["status"] == "submitted"
+        assert held.json()["release_state"] == "updated"
         assert own.status_code == 403
         assert released.status_code == 200, released.text
         assert released.json()["status"] == "published"
