@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from services.alerts.config import AlertsSettings
 from services.alerts.geography import geography_for
+from shared.settings import Environment
 from tests.alerts.helpers import mapped_settings
 
 CITY = "E09000001"
@@ -47,3 +53,10 @@ class TestTouched:
         )
 
         assert touched.ward_codes == set() and touched.borough_codes == set()
+
+
+def test_a_configured_ward_file_that_is_missing_stops_the_service() -> None:
+    settings = AlertsSettings(environment=Environment.TEST, wards_csv=Path("/nonexistent.csv"))
+
+    with pytest.raises(FileNotFoundError):
+        geography_for(settings)
