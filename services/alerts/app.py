@@ -15,9 +15,12 @@ from services.alerts import scheduler
 from services.alerts.authoring.endpoints import router as authoring_router
 from services.alerts.cap.endpoints import router as cap_router
 from services.alerts.config import AlertsSettings
+from services.alerts.delivery.consumers import delivery_stats_consumer
 from services.alerts.feedback.endpoints import router as feedback_router
 from services.alerts.feeds.endpoints import router as feeds_router
-from services.alerts.models import OutboxMessage
+from services.alerts.geography import geography_for
+from services.alerts.images.endpoints import router as images_router
+from services.alerts.models import OutboxMessage, ProcessedEvent
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 
@@ -26,6 +29,8 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
     settings = settings or AlertsSettings()
 
     async def on_startup(app: FastAPI, runtime: ServiceRuntime) -> None:
+        # Read the ward files now, so a missing or broken one stops the service at startup.
+        geography_for(settings)
         # In runtime.tasks, so it is cancelled at shutdown and shows in readiness.
         runtime.tasks.append(
             asyncio.create_task(scheduler.run(runtime, settings), name="alerts-scheduler")
@@ -38,7 +43,9 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         "concern, and follow them up; other systems exchange CAP; the public reads feeds.",
         settings=settings,
         # The CAP router first: /alerts/cap must not be taken for an alert id.
-        routers=[cap_router, authoring_router, feedback_router, feeds_router],
+        routers=[cap_router, authoring_router, images_router, feedback_router, feeds_router],
         outbox_model=OutboxMessage,
+        processed_model=ProcessedEvent,
+        consumers=(delivery_stats_consumer(),),
         on_startup=on_startup,
     )

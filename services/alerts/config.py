@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import Environment, ServiceSettings
+
+# Where the London ward files sit beside the repository in development checkouts.
+DEV_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "london"
+DEV_WARDS_CSV = DEV_DATA / "wards.csv"
+DEV_WARDS_GEOJSON = DEV_DATA / "wards.geojson"
 
 
 class AlertsSettings(ServiceSettings):
@@ -60,11 +67,67 @@ class AlertsSettings(ServiceSettings):
     replies_per_member_per_hour: int = Field(
         default=5, ge=1, le=1000, description="How many replies one member may send in an hour"
     )
+    image_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=10 * 1024,
+        le=20 * 1024 * 1024,
+        description="The largest picture accepted (an alert's image or a reply's photo), in bytes",
+    )
+    image_max_pixels: int = Field(
+        default=24_000_000,
+        ge=10_000,
+        # Below Pillow's own decompression-bomb threshold (about 89 million pixels).
+        le=80_000_000,
+        description="The most pixels (width x height) a picture may have; checked from its "
+        "header before it is decoded, so a decompression bomb is refused unread",
+    )
+    image_max_side_px: int = Field(
+        default=8000,
+        ge=100,
+        le=20_000,
+        description="The longest side, in pixels, a picture may have",
+    )
     unscoped_officers_cover_all: bool | None = Field(
         default=None,
         description="Whether an officer token with no area claims may write for any area; "
         "unset: yes outside production (the seeded demo officer), never in production",
     )
+
+    wards_csv: Path | None = Field(
+        default=None,
+        description="CSV with code and borough_code columns (ONS wards, as identity's "
+        "IDENTITY_BOROUGH_WARDS_CSV): which borough each targeted ward is in, so that an "
+        "officer of every borough a target touches approves it. Required in production; unset "
+        "in development: ../shared/data/london/wards.csv when present",
+    )
+    wards_geojson: Path | None = Field(
+        default=None,
+        description="GeoJSON of ward boundaries (properties code and borough_code): the wards "
+        "and boroughs a circle or polygon target touches, for approval and the feeds. Unset in "
+        "development: ../shared/data/london/wards.geojson when present; without it such shapes "
+        "count toward no ward or borough",
+    )
+
+    def ward_boroughs_path(self) -> Path | None:
+        if self.wards_csv is not None:
+            return self.wards_csv
+        if self.environment is Environment.DEVELOPMENT and DEV_WARDS_CSV.is_file():
+            return DEV_WARDS_CSV
+        return None
+
+    def ward_boundaries_path(self) -> Path | None:
+        if self.wards_geojson is not None:
+            return self.wards_geojson
+        if self.environment is Environment.DEVELOPMENT and DEV_WARDS_GEOJSON.is_file():
+            return DEV_WARDS_GEOJSON
+        return None
+
+    def check_production(self) -> None:
+        if self.wards_csv is None:
+            raise ValueError(
+                "ALERTS_WARDS_CSV must be set in production: without it nobody can tell which "
+                "boroughs' officers must approve an alert"
+            )
 
     @property
     def allow_unscoped_officers(self) -> bool:

@@ -61,6 +61,26 @@ class UnsupportedMediaTypeError(AlertsError):
     title = "This content type is not accepted here"
 
 
+class ImageTooLargeError(AlertsError):
+    status_code = 413
+    slug = "image-too-large"
+    title = "The picture is too large"
+
+
+class ImageRefusedError(AlertsError):
+    """A picture that cannot be read, or whose dimensions are beyond the limits."""
+
+    status_code = 422
+    slug = "image-refused"
+    title = "The picture cannot be accepted"
+
+
+class ImageNotFoundError(AlertsError):
+    status_code = 404
+    slug = "image-not-found"
+    title = "Image not found"
+
+
 class ReplyRateLimitedError(AlertsError):
     status_code = 429
     slug = "reply-rate-limited"

@@ -22,6 +22,8 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
+    Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -31,7 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import Timestamps, UUIDPrimaryKey, new_metadata
+from shared.consumer import ProcessedEventMixin
+from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
 from shared.outbox import OutboxMixin
 
 HEADLINE_MAX_LENGTH = 160
@@ -47,6 +50,7 @@ SENDER_MAX_LENGTH = 200
 LANGUAGE_MAX_LENGTH = 35
 PSEUDONYM_MAX_LENGTH = 100
 WARD_CODE_LENGTH = 9
+CHANNEL_NAME_MAX_LENGTH = 16
 MAX_TARGET_WARDS = 1000
 MAX_TARGET_BOROUGHS = 33
 
@@ -242,6 +246,15 @@ class Alert(UUIDPrimaryKey, Timestamps, Base):
     target_borough_codes: Mapped[list[str]] = mapped_column(
         ARRAY(String(WARD_CODE_LENGTH)), default=list
     )
+    # Every borough the target touches: its borough codes, its wards' boroughs (from the ward
+    # map) and, when ward boundaries are configured, the boroughs its circles and polygons
+    # touch. An officer of each must approve it. Likewise every ward it touches, for the feeds.
+    touched_borough_codes: Mapped[list[str]] = mapped_column(
+        ARRAY(String(WARD_CODE_LENGTH)), default=list, server_default="{}"
+    )
+    touched_ward_codes: Mapped[list[str]] = mapped_column(
+        ARRAY(String(WARD_CODE_LENGTH)), default=list, server_default="{}"
+    )
     # [{"lat", "lon", "radius_km"}] and [[[lat, lon], ...]] (CAP's own order: latitude first).
     target_circles: Mapped[list[dict[str, float]]] = mapped_column(JSONB, default=list)
     target_polygons: Mapped[list[list[list[float]]]] = mapped_column(JSONB, default=list)
@@ -264,7 +277,25 @@ class Alert(UUIDPrimaryKey, Timestamps, Base):
     author_id: Mapped[uuid.UUID]
     author_pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM_MAX_LENGTH))
     author_is_officer: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The touched boroughs an officer author's own area covers: their writing is their sign-off
+    # for those. Empty for anyone else.
+    author_borough_codes: Mapped[list[str]] = mapped_column(
+        ARRAY(String(WARD_CODE_LENGTH)), default=list, server_default="{}"
+    )
+    # An API client's or member's organisation, from the token: CAP Updates and Cancels from
+    # another system are accepted from the organisation that sent the original.
+    author_organisation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Each officer's sign-off, in order: [{"officer_id", "pseudonym", "boroughs", "at"}]. On an
+    # Update held for approval the officer who asked for it comes first.
+    approvals: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
     approver_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), default=list)
+    # An Update held for approval: what the original becomes when it goes out (updated, or
+    # resolved for an outcome).
+    release_state: Mapped[AlertState | None] = mapped_column(
+        _text_enum(AlertState, "alert_release_state")
+    )
     scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -312,6 +343,8 @@ class Alert(UUIDPrimaryKey, Timestamps, Base):
         # The public feeds: live alerts touching a ward or a borough.
         Index("ix_alerts_target_ward_codes", "target_ward_codes", postgresql_using="gin"),
         Index("ix_alerts_target_borough_codes", "target_borough_codes", postgresql_using="gin"),
+        Index("ix_alerts_touched_ward_codes", "touched_ward_codes", postgresql_using="gin"),
+        Index("ix_alerts_touched_borough_codes", "touched_borough_codes", postgresql_using="gin"),
     )
 
 
@@ -391,6 +424,80 @@ class Reply(UUIDPrimaryKey, Timestamps, Base):
         # The per-member rate limit counts a member's recent replies.
         Index("ix_alert_replies_member_id_created_at", "member_id", "created_at"),
     )
+
+
+IMAGE_DESCRIPTION_MAX_LENGTH = 200
+MAX_IMAGES_PER_ALERT = 3
+
+
+class ImageBlobMixin:
+    """An uploaded picture as stored: re-encoded, so none of what the uploader's camera or
+    editor wrote into the file (EXIF with GPS, XMP, comments) survives. ``sha1`` is what CAP's
+    ``resource/digest`` names."""
+
+    mime_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha1: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AlertImage(ImageBlobMixin, Base):
+    """One of an alert's pictures (up to three), numbered from 1 in the order shown."""
+
+    __tablename__ = "alert_images"
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    description: Mapped[str] = mapped_column(String(IMAGE_DESCRIPTION_MAX_LENGTH))
+
+    __table_args__ = (
+        CheckConstraint(
+            f"position BETWEEN 1 AND {MAX_IMAGES_PER_ALERT}", name="alert_image_position"
+        ),
+    )
+
+
+class ReplyPhoto(ImageBlobMixin, Base):
+    """The photo a member attached to their reply (at most one)."""
+
+    __tablename__ = "alert_reply_photos"
+
+    reply_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alert_replies.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class DeliveryStats(Base):
+    """Dispatch's latest running totals for one CAP message on one channel. Dispatch reports
+    totals, not increments, so only a report with a later ``as_of`` replaces a row."""
+
+    __tablename__ = "alert_delivery_stats"
+
+    # The message (an original, Update or Cancel) as dispatch knows it; no foreign key, so a
+    # report about a message this database does not hold is dropped by the consumer, not stuck.
+    alert_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(CHANNEL_NAME_MAX_LENGTH), primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recipients: Mapped[int] = mapped_column(Integer)
+    sent: Mapped[int] = mapped_column(Integer)
+    delivered: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint(
+            "recipients >= 0 AND sent >= 0 AND delivered >= 0 AND failed >= 0",
+            name="counts_not_negative",
+        ),
+    )
+
+
+class ProcessedEvent(ProcessedEventMixin, Base):
+    """Events the alerts consumers have handled, written with their effects."""
 
 
 class OutboxMessage(OutboxMixin, Base):

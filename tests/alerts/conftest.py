@@ -20,6 +20,9 @@ from tests.support.tokens import test_verifier
 SENDER_NAME = "Tawny (tests)"
 # The official OASIS schema lives beside the repository, never in it.
 CAP_XSD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cap" / "CAP-v1.2.xsd"
+LONDON_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "london"
+WARDS_CSV = LONDON_DATA / "wards.csv"
+WARDS_GEOJSON = LONDON_DATA / "wards.geojson"
 requires_cap_schema = pytest.mark.skipif(
     not CAP_XSD.is_file(), reason=f"the official CAP 1.2 schema is not at {CAP_XSD}"
 )
@@ -44,6 +47,8 @@ def settings(infrastructure: Infrastructure, database_url: str) -> AlertsSetting
         cap_schema_path=str(CAP_XSD) if CAP_XSD.is_file() else None,
         cap_max_bytes=64 * 1024,
         scheduler_interval_s=0.5,
+        wards_csv=WARDS_CSV,
+        wards_geojson=WARDS_GEOJSON,
     )
 
 

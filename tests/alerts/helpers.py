@@ -12,8 +12,14 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.alerts.authoring.schemas import AlertCreate
+from services.alerts.authoring.service import AlertService
+from services.alerts.config import AlertsSettings
 from services.alerts.models import OutboxMessage
+from shared.auth import Principal
 from shared.events import Topic
+from shared.settings import Environment
+from tests.alerts.conftest import WARDS_CSV, WARDS_GEOJSON
 from tests.support.tokens import auth_header
 
 
@@ -49,6 +55,49 @@ async def create_alert(
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+def mapped_settings() -> AlertsSettings:
+    """Settings with the real London ward map and boundaries."""
+    return AlertsSettings(
+        environment=Environment.TEST,
+        sender_name="Tawny",
+        wards_csv=WARDS_CSV,
+        wards_geojson=WARDS_GEOJSON,
+    )
+
+
+def officer(*boroughs: str) -> Principal:
+    return Principal(
+        member_id=uuid.uuid4(),
+        pseudonym=f"PC {uuid.uuid4().hex[:4]}",
+        roles=frozenset({"officer"}),
+        area_borough_codes=boroughs,
+    )
+
+
+def coordinator(*wards: str) -> Principal:
+    return Principal(
+        member_id=uuid.uuid4(),
+        pseudonym=f"Coordinator {uuid.uuid4().hex[:4]}",
+        roles=frozenset({"coordinator"}),
+        area_ward_codes=wards,
+    )
+
+
+def draft(**overrides: object) -> AlertCreate:
+    fields: dict[str, object] = {
+        "headline": f"Robbery near the station {uuid.uuid4().hex[:6]}",
+        "body": "Two phones were snatched at 9pm.",
+        "crime_type": "robbery",
+        "no_victim_details_confirmed": True,
+    }
+    fields.update(overrides)
+    return AlertCreate.model_validate(fields)
+
+
+def service_for(session: AsyncSession) -> AlertService:
+    return AlertService(session, settings=mapped_settings())
 
 
 async def outbox_envelopes(

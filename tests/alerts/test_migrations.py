@@ -81,6 +81,15 @@ class TestDatabaseConstraints:
         with pytest.raises(IntegrityError):
             await insert_alert(session, **{**VALID_ROW, **override})
 
+    async def test_a_release_state_must_be_a_workflow_state(self, session: AsyncSession) -> None:
+        await insert_alert(session, **VALID_ROW)
+
+        with pytest.raises(IntegrityError):
+            # Only the row this transaction wrote has created_at = now().
+            await session.execute(
+                text("UPDATE alerts SET release_state = 'gone' WHERE created_at = now()")
+            )
+
 
 async def insert_alert(session: AsyncSession, **columns: object) -> None:
     # Raw SQL on purpose: the ORM's enum types would refuse bad values before the database.

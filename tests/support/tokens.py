@@ -35,6 +35,8 @@ def make_token(
     area: Iterable[str] = (),
     area_boroughs: Iterable[str] = (),
     scope: str | None = None,
+    vl: str = "email",
+    org: uuid.UUID | None = None,
     expires_in: int = 600,
     private_key: Ed25519PrivateKey | None = None,
     kid: str = TEST_KID,
@@ -44,7 +46,7 @@ def make_token(
         "sub": str(member_id or uuid.uuid4()),
         "pseudonym": pseudonym,
         "roles": sorted(roles),
-        "vl": "email",
+        "vl": vl,
         "area": list(area),
         "iss": ISSUER,
         "aud": AUDIENCE,
@@ -56,6 +58,8 @@ def make_token(
         claims["area_boroughs"] = list(area_boroughs)
     if scope is not None:
         claims["scope"] = scope
+    if org is not None:
+        claims["org"] = str(org)
     return jwt.encode(claims, private_key or _private_key, algorithm="EdDSA", headers={"kid": kid})
 
 

@@ -123,9 +123,11 @@ async def submit_alert(author: Staff, service: AlertServiceDep, alert_id: AlertI
 
 @router.post(
     "/{alert_id}/approve",
-    summary="Approve a submitted alert",
-    description="An officer whose area covers the target, never the author. Extreme alerts "
-    "and targets wider than one borough need two different officers.",
+    summary="Approve a submitted alert, or an Update held for approval",
+    description="An officer of a borough the target touches (area_boroughs), never the author: "
+    "they sign off for their boroughs. The alert is approved once every touched borough is "
+    "signed off; Extreme alerts and targets touching more than one borough need two different "
+    "officers. An Update of such an alert waits for the same, then goes out when approved.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def approve_alert(
@@ -196,8 +198,11 @@ async def unschedule_alert(
     "/{alert_id}/updates",
     status_code=201,
     summary="Update a published alert",
-    description="An officer whose area covers the target. Issues a CAP Update message "
-    "referencing the original, to the same recipients; returns the new message.",
+    description="An officer of a borough the target touches. Issues a CAP Update message "
+    "referencing the original, to the same recipients; returns the new message. An Update of "
+    "an Extreme alert (or one made Extreme), or of a target touching several boroughs, is "
+    "returned as submitted and goes out once other officers approve it (POST "
+    "/alerts/{update id}/approve); /return turns it down.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def update_alert(
@@ -214,8 +219,10 @@ async def update_alert(
     "/{alert_id}/resolve",
     status_code=201,
     summary="Tell everyone who received an alert how it ended",
-    description="An officer whose area covers the target. Issues an Update (response "
-    "AllClear) with the outcome, to the same recipients; returns the new message.",
+    description="An officer of a borough the target touches. Issues an Update (response "
+    "AllClear) with the outcome, to the same recipients; returns the new message. For an "
+    "Extreme or cross-borough alert it is returned as submitted and goes out once other "
+    "officers approve it, as for an update.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def resolve_alert(
@@ -231,8 +238,8 @@ async def resolve_alert(
     "/{alert_id}/cancel",
     status_code=201,
     summary="Cancel a published alert",
-    description="An officer whose area covers the target. Issues a CAP Cancel message to the "
-    "same recipients; returns it.",
+    description="An officer of a borough the target touches. Issues a CAP Cancel message to "
+    "the same recipients at once (a cancellation never waits for approval); returns it.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def cancel_alert(
@@ -327,7 +334,8 @@ async def list_alerts(
         str | None,
         Query(
             pattern=schemas.WARD_CODE_PATTERN,
-            description="Only alerts targeting this ward by its code",
+            description="Only alerts touching this ward: by its code, or by a circle or "
+            "polygon over it (when ward boundaries are configured)",
             openapi_examples=openapi_examples(a_ward="E05013806"),
         ),
     ] = None,
@@ -335,7 +343,8 @@ async def list_alerts(
         str | None,
         Query(
             pattern=schemas.BOROUGH_CODE_PATTERN,
-            description="Only alerts targeting this whole borough by its code",
+            description="Only alerts touching this borough: by its code, a ward in it, or a "
+            "shape over it",
             openapi_examples=openapi_examples(camden="E09000007"),
         ),
     ] = None,

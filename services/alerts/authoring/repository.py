@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,14 +72,27 @@ class AlertRepository:
         return alert
 
     async def follow_ups(self, original_id: uuid.UUID) -> Sequence[Alert]:
-        """The Updates and Cancel that reference an alert, oldest first."""
+        """The Updates and Cancel that reference an alert and went out, oldest first."""
         return (
             await self._session.scalars(
                 select(Alert)
-                .where(Alert.references_id == original_id)
+                .where(Alert.references_id == original_id, Alert.published_at.is_not(None))
                 .order_by(Alert.published_at, Alert.created_at)
             )
         ).all()
+
+    async def held_update(self, original_id: uuid.UUID) -> Alert | None:
+        """The Update of an alert that waits for officers' approval, if there is one."""
+        held: Alert | None = await self._session.scalar(
+            select(Alert)
+            .where(
+                Alert.references_id == original_id,
+                Alert.msg_type == MsgType.UPDATE,
+                Alert.state == AlertState.SUBMITTED,
+            )
+            .limit(1)
+        )
+        return held
 
     async def audit(self, alert_id: uuid.UUID) -> Sequence[AuditEntry]:
         return (
@@ -104,9 +117,9 @@ class AlertRepository:
         if f.author_id is not None:
             query = query.where(Alert.author_id == f.author_id)
         if f.ward_code is not None:
-            query = query.where(Alert.target_ward_codes.contains([f.ward_code]))
+            query = query.where(Alert.touched_ward_codes.contains([f.ward_code]))
         if f.borough_code is not None:
-            query = query.where(Alert.target_borough_codes.contains([f.borough_code]))
+            query = query.where(Alert.touched_borough_codes.contains([f.borough_code]))
         if f.created_from is not None:
             query = query.where(Alert.created_at >= f.created_from)
         if f.created_before is not None:
@@ -138,9 +151,18 @@ class AlertRepository:
         ).all()
 
     async def live_public(
-        self, *, now: datetime, ward_code: str | None, borough_code: str | None, limit: int
+        self,
+        *,
+        now: datetime,
+        ward_code: str | None,
+        borough_code: str | None,
+        limit: int,
+        ward_borough_code: str | None = None,
     ) -> Sequence[Alert]:
-        """Live public Actual alerts (originals) touching a ward or a borough, newest first."""
+        """Live public Actual alerts (originals) touching a ward or a borough, newest first.
+
+        A ward is touched by its code or a shape over it (``touched_ward_codes``), and by a
+        target of its whole borough (``ward_borough_code``); a borough by anything in it."""
         query = select(Alert).where(
             Alert.msg_type == MsgType.ALERT,
             Alert.state.in_(LIVE_STATES),
@@ -149,9 +171,14 @@ class AlertRepository:
             Alert.cap_status == CapStatus.ACTUAL,
         )
         if ward_code is not None:
-            query = query.where(Alert.target_ward_codes.contains([ward_code]))
+            touches_ward = Alert.touched_ward_codes.contains([ward_code])
+            if ward_borough_code is not None:
+                touches_ward = or_(
+                    touches_ward, Alert.target_borough_codes.contains([ward_borough_code])
+                )
+            query = query.where(touches_ward)
         if borough_code is not None:
-            query = query.where(Alert.target_borough_codes.contains([borough_code]))
+            query = query.where(Alert.touched_borough_codes.contains([borough_code]))
         query = query.order_by(Alert.published_at.desc(), Alert.id.desc()).limit(limit)
         return (await self._session.scalars(query)).all()
 
@@ -161,7 +188,7 @@ class AlertRepository:
             return {}
         newest = (
             select(Alert.id)
-            .where(Alert.references_id.in_(original_ids))
+            .where(Alert.references_id.in_(original_ids), Alert.published_at.is_not(None))
             .ext(distinct_on(Alert.references_id))
             .order_by(Alert.references_id, Alert.published_at.desc(), Alert.created_at.desc())
         )

@@ -386,6 +386,16 @@ class ReturnToDraft(BaseModel):
     reason: str = Field(min_length=1, max_length=500, pattern=HEADLINE_PATTERN)
 
 
+class Approval(BaseModel):
+    """One officer's sign-off, for the touched boroughs they command. On an Update held for
+    approval, the first is the officer who asked for it."""
+
+    officer_id: uuid.UUID
+    pseudonym: str
+    boroughs: list[str]
+    at: datetime
+
+
 class Alert(BaseModel):
     """An alert (one CAP message) as staff see it."""
 
@@ -420,11 +430,22 @@ class Alert(BaseModel):
     target_borough_codes: list[str]
     target_circles: list[Circle]
     target_polygons: list[list[list[float]]]
+    touched_borough_codes: list[str] = Field(
+        description="Every borough the target touches; an officer of each must approve it"
+    )
+    touched_ward_codes: list[str] = Field(
+        description="Every ward the target touches (its ward codes and wards under its shapes)"
+    )
     suspects: list[Suspect]
     expires: datetime
     author_id: uuid.UUID = Field(description="The member id of whoever wrote it")
     author_pseudonym: str
     approver_ids: list[uuid.UUID]
+    approvals: list[Approval]
+    release_state: AlertState | None = Field(
+        description="An Update held for approval: what the original becomes when it goes out "
+        "(updated, or resolved for an outcome)"
+    )
     scheduled_for: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -464,11 +485,15 @@ class Alert(BaseModel):
             target_borough_codes=list(alert.target_borough_codes),
             target_circles=[Circle.model_validate(c) for c in alert.target_circles],
             target_polygons=alert.target_polygons,
+            touched_borough_codes=list(alert.touched_borough_codes),
+            touched_ward_codes=list(alert.touched_ward_codes),
             suspects=[Suspect.model_validate(s) for s in alert.suspects],
             expires=alert.expires,
             author_id=alert.author_id,
             author_pseudonym=alert.author_pseudonym,
             approver_ids=list(alert.approver_ids),
+            approvals=[Approval.model_validate(a) for a in alert.approvals],
+            release_state=alert.release_state,
             scheduled_for=alert.scheduled_for,
             created_at=alert.created_at,
             updated_at=alert.updated_at,

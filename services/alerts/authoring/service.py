@@ -4,29 +4,40 @@ event announcing it are saved together or not at all.
 
 The workflow (every other move is refused with 409):
 
-    draft ──submit──▶ submitted ──approve (enough officers)──▶ approved
+    draft ──submit──▶ submitted ──approve (every touched borough, enough officers)──▶ approved
     draft/approved ──publish──▶ published      draft/approved ──schedule──▶ scheduled
     submitted/approved ──return──▶ draft       scheduled ──unschedule──▶ approved or draft
     scheduled ──(its time)──▶ published
-    published/updated ──update──▶ updated (a new Update message goes out)
-    published/updated ──cancel──▶ cancelled (a Cancel message goes out)
-    published/updated ──resolve──▶ resolved (an Update with AllClear goes out)
+    published/updated ──update──▶ updated (a new Update message goes out), or, for an Extreme
+        alert or one touching several boroughs, the Update waits (submitted) until officers
+        approve it as they would the original; then it goes out
+    published/updated ──resolve──▶ resolved (an Update with AllClear goes out), or waits
+        for approval as an Update does
+    published/updated ──cancel──▶ cancelled (a Cancel message goes out at once, always)
     published/updated ──(expires)──▶ expired
 
-An officer's draft is published straight away (by any officer covering its target) when no
-second officer is required (see ``policy``); any other draft goes through submit and approve.
+An officer's draft is published straight away (by any officer covering its target) when the
+author's own sign-off is enough (see ``policy``); any other draft goes through submit and
+approve.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.authoring import preview
-from services.alerts.authoring.policy import Policy, officers_required, officers_so_far
+from services.alerts.authoring.policy import (
+    Policy,
+    approval_gap,
+    approval_record,
+    officers_required,
+    signed_officers,
+)
 from services.alerts.authoring.repository import AlertFilters, AlertRepository
 from services.alerts.authoring.schemas import (
     EVENT_NAMES,
@@ -47,6 +58,7 @@ from services.alerts.errors import (
     AlertNotFoundError,
     AlertStateConflictError,
 )
+from services.alerts.geography import geography_for
 from services.alerts.models import (
     HEADLINE_MAX_LENGTH,
     Alert,
@@ -60,6 +72,7 @@ from services.alerts.models import (
     OutboxMessage,
     ResponseType,
     Scope,
+    Severity,
 )
 from shared.auth import Principal
 from shared.db import utcnow
@@ -78,12 +91,23 @@ def tawny_identifier(alert_id: uuid.UUID) -> str:
     return f"urn:uuid:{alert_id}"
 
 
+@dataclass(frozen=True)
+class ReceivedCap:
+    """Who sent a CAP message received from another system, and its identifiers, kept
+    verbatim so that later messages can reference it."""
+
+    identifier: str
+    sender: str
+    sent: datetime
+
+
 class AlertService:
     def __init__(self, session: AsyncSession, *, settings: AlertsSettings) -> None:
         self._session = session
         self._alerts = AlertRepository(session)
         self._settings = settings
-        self._policy = Policy(unscoped_officers_cover_all=settings.allow_unscoped_officers)
+        self._geography = geography_for(settings)
+        self._policy = Policy.for_settings(settings)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -92,6 +116,9 @@ class AlertService:
         if alert is None:
             raise AlertNotFoundError("There is no alert with this id.", alert_id=str(alert_id))
         return alert
+
+    async def find_by_identifier(self, sender: str, identifier: str) -> Alert | None:
+        return await self._alerts.get_by_identifier(sender, identifier)
 
     async def list_newest_first(
         self, *, filters: AlertFilters | None = None, limit: int, offset: int
@@ -185,6 +212,12 @@ class AlertService:
             )
         alert_id = uuid.uuid4()
         restricted = data.audience is Audience.COORDINATORS
+        touched = self._geography.touched(
+            ward_codes=data.target_ward_codes,
+            borough_codes=data.target_borough_codes,
+            circles=[c.model_dump() for c in data.target_circles],
+            polygons=data.target_polygons,
+        )
         alert = await self._alerts.add(
             Alert(
                 id=alert_id,
@@ -216,6 +249,8 @@ class AlertService:
                 target_borough_codes=list(data.target_borough_codes),
                 target_circles=[c.model_dump(mode="json") for c in data.target_circles],
                 target_polygons=data.target_polygons,
+                touched_ward_codes=sorted(touched.ward_codes),
+                touched_borough_codes=sorted(touched.borough_codes),
                 state=AlertState.DRAFT,
                 crime_type=data.crime_type,
                 reference=data.reference,
@@ -226,6 +261,11 @@ class AlertService:
                 author_id=author.member_id,
                 author_pseudonym=author.pseudonym,
                 author_is_officer=self._policy.is_officer(author),
+                author_borough_codes=sorted(
+                    self._policy.boroughs_signed_by(author, touched.borough_codes)
+                ),
+                author_organisation_id=author.organisation_id,
+                approvals=[],
                 approver_ids=[],
             )
         )
@@ -236,7 +276,7 @@ class AlertService:
             author_id=str(author.member_id),
             crime_type=alert.crime_type.value,
             ward_count=len(alert.target_ward_codes),
-            borough_count=len(alert.target_borough_codes),
+            borough_count=len(alert.touched_borough_codes),
         )
         return alert
 
@@ -247,34 +287,37 @@ class AlertService:
         return await self._move(alert, AlertState.SUBMITTED, AuditAction.SUBMITTED, author)
 
     async def approve(self, alert_id: uuid.UUID, *, officer: Principal) -> Alert:
-        """One officer's approval; the alert is approved once enough different officers have."""
+        """One officer's sign-off for the touched boroughs they command. The alert is approved
+        once every touched borough is signed off and enough different officers have; an Update
+        held for approval goes out at that moment."""
+        held = await self._alerts.get_for_update(alert_id)
+        if held is not None and held.msg_type is MsgType.UPDATE:
+            return await self._approve_update(held, officer)
         alert = await self._locked(alert_id, AlertState.SUBMITTED, action="approved")
-        self._require_officer_covering(officer, alert)
         if alert.author_id == officer.member_id:
             raise AlertForbiddenError("Nobody approves their own alert.")
-        if officer.member_id in alert.approver_ids:
-            raise AlertStateConflictError(
-                "You have approved this alert already; another officer must approve it too.",
-                alert_id=str(alert.id),
-            )
-        alert.approver_ids = [*alert.approver_ids, officer.member_id]
-        enough = officers_so_far(alert) >= officers_required(alert)
+        self._add_approval(alert, officer, original=alert)
+        gap = approval_gap(alert)
         return await self._move(
             alert,
-            AlertState.APPROVED if enough else AlertState.SUBMITTED,
+            AlertState.APPROVED if gap.closed else AlertState.SUBMITTED,
             AuditAction.APPROVED,
             officer,
-            note=None if enough else "a second officer must approve",
+            note=None if gap.closed else gap.describe(),
         )
 
     async def return_to_draft(
         self, alert_id: uuid.UUID, *, officer: Principal, reason: str
     ) -> Alert:
+        held = await self._alerts.get_for_update(alert_id)
+        if held is not None and held.msg_type is MsgType.UPDATE:
+            return await self._return_update(held, officer, reason)
         alert = await self._locked(
             alert_id, AlertState.SUBMITTED, AlertState.APPROVED, action="returned to draft"
         )
         self._require_officer_covering(officer, alert)
         alert.approver_ids = []
+        alert.approvals = []
         return await self._move(alert, AlertState.DRAFT, AuditAction.RETURNED, officer, note=reason)
 
     async def publish(self, alert_id: uuid.UUID, *, publisher: Principal) -> Alert:
@@ -313,7 +356,7 @@ class AlertService:
         alert = await self._locked(alert_id, AlertState.SCHEDULED, action="unscheduled")
         self._require_officer_covering(officer, alert)
         alert.scheduled_for = None
-        back = AlertState.APPROVED if alert.approver_ids else AlertState.DRAFT
+        back = AlertState.APPROVED if alert.approvals else AlertState.DRAFT
         return await self._move(alert, back, AuditAction.UNSCHEDULED, officer)
 
     async def publish_due(self, now: datetime) -> int:
@@ -333,30 +376,43 @@ class AlertService:
         return len(due)
 
     async def update(
-        self, alert_id: uuid.UUID, *, officer: Principal, change: AlertChange
+        self,
+        alert_id: uuid.UUID,
+        *,
+        officer: Principal,
+        change: AlertChange,
+        received: ReceivedCap | None = None,
     ) -> Alert:
-        """Issue an Update: a new message referencing the original, to the same recipients."""
-        original = await self._live_original(alert_id, officer, action="updated")
+        """Issue an Update: a new message referencing the original, to the same recipients.
+
+        An Update of an Extreme alert (or one made Extreme), or of one touching several
+        boroughs, needs two officers' sign-off from every touched borough, as the original
+        did: the asking officer's counts first, and the message waits as submitted until the
+        rest approve it. ``received``: the Update came as CAP from another system, whose
+        client may be ``officer`` (see ``_live_original``)."""
+        original = await self._live_original(alert_id, officer, action="updated", received=received)
+        await self._refuse_second_pending_update(original)
         current = await self._current(original)
         fields = change.model_dump(exclude_unset=True, exclude={"no_victim_details_confirmed"})
         if "expires" in fields and fields["expires"] is not None and fields["expires"] <= utcnow():
             raise AlertInvalidError("The expiry must be in the future.")
-        message = self._follow_up(original, current, MsgType.UPDATE)
+        message = self._follow_up(original, current, MsgType.UPDATE, received=received)
         for name, value in fields.items():
             if name == "suspects":
                 value = [
                     s.model_dump(mode="json", exclude_none=True) for s in change.suspects or []
                 ]
             setattr(message, name, value)
-        if change.expires is not None:
-            original.expires = change.expires
-        return await self._issue(
-            original, message, AlertState.UPDATED, AuditAction.UPDATED, officer
+        return await self._release_or_hold(
+            original, current, message, officer, release_state=AlertState.UPDATED
         )
 
     async def resolve(self, alert_id: uuid.UUID, *, officer: Principal, outcome: Outcome) -> Alert:
-        """The outcome ("a suspect has been arrested, thank you") to everyone who received it."""
+        """The outcome ("a suspect has been arrested, thank you") to everyone who received it.
+        An all-clear is an Update too, held like one: a wrong "found safe" about an Extreme
+        alert would stop people looking."""
         original = await self._live_original(alert_id, officer, action="resolved")
+        await self._refuse_second_pending_update(original)
         current = await self._current(original)
         message = self._follow_up(original, current, MsgType.UPDATE)
         message.headline = outcome.headline or _prefixed("Resolved: ", current.headline)
@@ -364,16 +420,24 @@ class AlertService:
         message.instruction = None
         message.response_types = [ResponseType.ALL_CLEAR.value]
         message.suspects = []
-        return await self._issue(
-            original, message, AlertState.RESOLVED, AuditAction.RESOLVED, officer
+        return await self._release_or_hold(
+            original, current, message, officer, release_state=AlertState.RESOLVED
         )
 
     async def cancel(
-        self, alert_id: uuid.UUID, *, officer: Principal, cancellation: Cancellation
+        self,
+        alert_id: uuid.UUID,
+        *,
+        officer: Principal,
+        cancellation: Cancellation,
+        received: ReceivedCap | None = None,
     ) -> Alert:
-        original = await self._live_original(alert_id, officer, action="cancelled")
+        """Cancel at once: stopping a wrong alert must never wait for a second officer."""
+        original = await self._live_original(
+            alert_id, officer, action="cancelled", received=received
+        )
         current = await self._current(original)
-        message = self._follow_up(original, current, MsgType.CANCEL)
+        message = self._follow_up(original, current, MsgType.CANCEL, received=received)
         message.headline = _prefixed("Cancelled: ", current.headline)
         message.body = cancellation.reason
         message.instruction = None
@@ -388,6 +452,154 @@ class AlertService:
         )
 
     # --- inside -------------------------------------------------------------------------
+
+    def _add_approval(self, message: Alert, officer: Principal, *, original: Alert) -> None:
+        """Record one officer's sign-off on ``message`` (an alert, or an Update of
+        ``original``), refusing anyone who may not give it."""
+        if not self._policy.is_officer(officer):
+            raise AlertForbiddenError("Only an officer may do this.")
+        touched = message.touched_borough_codes
+        boroughs = self._policy.boroughs_signed_by(officer, touched)
+        if touched and not boroughs:
+            raise AlertForbiddenError(
+                "None of the boroughs this alert touches is yours to approve.",
+                touched_boroughs=sorted(touched),
+            )
+        if not touched and not self._policy.covers_alert(officer, original):
+            raise AlertForbiddenError("The alert's target reaches beyond your own area.")
+        if str(officer.member_id) in signed_officers(message.approvals):
+            raise AlertStateConflictError(
+                "You have signed this off already; another officer must approve it.",
+                alert_id=str(message.id),
+            )
+        message.approvals = [
+            *message.approvals,
+            approval_record(officer, boroughs, utcnow().isoformat()),
+        ]
+        message.approver_ids = [*message.approver_ids, officer.member_id]
+
+    async def _approve_update(self, message: Alert, officer: Principal) -> Alert:
+        if message.state is not AlertState.SUBMITTED:
+            raise AlertStateConflictError(
+                "Only an Update held for approval can be approved; act on the original alert.",
+                alert_id=str(message.id),
+                state=message.state.value,
+            )
+        original = await self._held_update_original(message)
+        if message.approvals and str(officer.member_id) == str(message.approvals[0]["officer_id"]):
+            raise AlertForbiddenError("Nobody approves their own update.")
+        self._add_approval(message, officer, original=original)
+        current = await self._current(original)
+        gap = approval_gap(message, severity=_update_severity(original, current, message))
+        if gap.closed:
+            await self._record(
+                original, AuditAction.APPROVED, original.state, officer, message_id=message.id
+            )
+            return await self._release(original, message, officer)
+        await self._record(
+            original,
+            AuditAction.APPROVED,
+            original.state,
+            officer,
+            message_id=message.id,
+            note=f"update held: {gap.describe()}",
+        )
+        return message
+
+    async def _return_update(self, message: Alert, officer: Principal, reason: str) -> Alert:
+        """Turn down an Update held for approval; it is kept, as a draft nobody receives."""
+        if message.state is not AlertState.SUBMITTED:
+            raise AlertStateConflictError(
+                "Only an Update held for approval can be returned.",
+                alert_id=str(message.id),
+                state=message.state.value,
+            )
+        original = await self._held_update_original(message)
+        self._require_officer_covering(officer, original)
+        message.state = AlertState.DRAFT
+        await self._record(
+            original,
+            AuditAction.RETURNED,
+            original.state,
+            officer,
+            message_id=message.id,
+            note=reason,
+        )
+        return message
+
+    async def _held_update_original(self, message: Alert) -> Alert:
+        assert message.references_id is not None
+        original = await self._alerts.get_for_update(message.references_id)
+        assert original is not None, "an Update references an existing alert"
+        if original.state not in LIVE:
+            raise AlertStateConflictError(
+                f"The alert is {original.state.value}; this update can no longer go out.",
+                alert_id=str(original.id),
+                state=original.state.value,
+            )
+        return original
+
+    async def _refuse_second_pending_update(self, original: Alert) -> None:
+        held = await self._alerts.held_update(original.id)
+        if held is not None:
+            raise AlertStateConflictError(
+                "An update of this alert is waiting for approval; approve or return it first.",
+                alert_id=str(original.id),
+                held_update_id=str(held.id),
+            )
+
+    async def _release_or_hold(
+        self,
+        original: Alert,
+        current: Alert,
+        message: Alert,
+        officer: Principal,
+        *,
+        release_state: AlertState,
+    ) -> Alert:
+        """Send an Update now, or hold it for officers' approval when the alert is (or is
+        made) Extreme or touches several boroughs; the asking officer's sign-off counts."""
+        message.release_state = release_state
+        severity = _update_severity(original, current, message)
+        if officers_required(message, severity=severity) == 1:
+            return await self._release(original, message, officer)
+        if self._policy.is_officer(officer):
+            message.approvals = [
+                approval_record(
+                    officer,
+                    self._policy.boroughs_signed_by(officer, message.touched_borough_codes),
+                    utcnow().isoformat(),
+                )
+            ]
+        gap = approval_gap(message, severity=severity)
+        message.state = AlertState.SUBMITTED
+        await self._alerts.add(message)
+        await self._record(
+            original,
+            AuditAction.SUBMITTED,
+            original.state,
+            officer,
+            message_id=message.id,
+            note=f"{release_state.value} message held: {gap.describe()}",
+        )
+        log.info(
+            "alerts.alert.update_held",
+            alert_id=str(original.id),
+            message_id=str(message.id),
+            release_state=release_state.value,
+            officer_id=str(officer.member_id),
+        )
+        return message
+
+    async def _release(self, original: Alert, message: Alert, officer: Principal) -> Alert:
+        if message.release_state is AlertState.RESOLVED:
+            return await self._issue(
+                original, message, AlertState.RESOLVED, AuditAction.RESOLVED, officer
+            )
+        original.expires = message.expires
+        return await self._issue(
+            original, message, AlertState.UPDATED, AuditAction.UPDATED, officer
+        )
 
     async def _locked(self, alert_id: uuid.UUID, *allowed: AlertState, action: str) -> Alert:
         alert = await self._alerts.get_for_update(alert_id)
@@ -411,7 +623,7 @@ class AlertService:
     def _require_officer_covering(self, officer: Principal, alert: Alert) -> None:
         if not self._policy.is_officer(officer):
             raise AlertForbiddenError("Only an officer may do this.")
-        if not self._policy.covers_alert(officer, alert):
+        if not self._policy.may_act_for(officer, alert):
             raise AlertForbiddenError("The alert's target reaches beyond your own area.")
 
     def _require_may_release(self, publisher: Principal, alert: Alert) -> None:
@@ -422,18 +634,34 @@ class AlertService:
                     "This draft needs an officer's approval first: submit it.",
                     alert_id=str(alert.id),
                 )
-            if officers_required(alert) > 1:
+            gap = approval_gap(alert)
+            if not gap.closed:
                 raise AlertStateConflictError(
-                    "An Extreme alert, or one wider than a borough, needs a second officer's "
-                    "approval: submit it.",
+                    "An Extreme alert, or one touching a borough beyond the author's or more "
+                    f"than one, needs more approval: submit it ({gap.describe()}).",
                     alert_id=str(alert.id),
+                    officers_required=officers_required(alert),
                 )
 
     async def _live_original(
-        self, alert_id: uuid.UUID, officer: Principal, *, action: str
+        self,
+        alert_id: uuid.UUID,
+        officer: Principal,
+        *,
+        action: str,
+        received: ReceivedCap | None = None,
     ) -> Alert:
+        """The live original, locked, if ``officer`` may follow it up: an officer who answers
+        for it, or, for CAP received from another system, its client when the original came
+        from the same organisation."""
         alert = await self._locked(alert_id, *LIVE, action=action)
-        self._require_officer_covering(officer, alert)
+        same_organisation = (
+            received is not None
+            and officer.organisation_id is not None
+            and officer.organisation_id == alert.author_organisation_id
+        )
+        if not same_organisation:
+            self._require_officer_covering(officer, alert)
         if alert.cap_status is not CapStatus.ACTUAL:
             raise AlertStateConflictError(
                 "Only Actual alerts have follow-ups.", cap_status=alert.cap_status.value
@@ -444,7 +672,14 @@ class AlertService:
         follow_ups = await self._alerts.follow_ups(original.id)
         return follow_ups[-1] if follow_ups else original
 
-    def _follow_up(self, original: Alert, current: Alert, msg_type: MsgType) -> Alert:
+    def _follow_up(
+        self,
+        original: Alert,
+        current: Alert,
+        msg_type: MsgType,
+        *,
+        received: ReceivedCap | None = None,
+    ) -> Alert:
         message_id = uuid.uuid4()
         copied = {
             column: getattr(current, column)
@@ -471,6 +706,8 @@ class AlertService:
                 "target_borough_codes",
                 "target_circles",
                 "target_polygons",
+                "touched_ward_codes",
+                "touched_borough_codes",
                 "crime_type",
                 "reference",
                 "audience",
@@ -479,6 +716,7 @@ class AlertService:
                 "author_id",
                 "author_pseudonym",
                 "author_is_officer",
+                "author_organisation_id",
             )
         }
         # Other languages would now say something else than the update: drop them.
@@ -486,11 +724,14 @@ class AlertService:
         return Alert(
             **copied,
             id=message_id,
-            identifier=tawny_identifier(message_id),
-            sender=self._settings.cap_sender,
+            identifier=received.identifier if received else tawny_identifier(message_id),
+            sender=received.sender if received else self._settings.cap_sender,
+            sent=received.sent if received else None,
             msg_type=msg_type,
             references_id=original.id,
             no_victim_details_confirmed=True,
+            author_borough_codes=[],
+            approvals=[],
             approver_ids=[],
         )
 
@@ -506,7 +747,7 @@ class AlertService:
         now = utcnow()
         message.state = AlertState.PUBLISHED
         message.published_at = now
-        message.sent = now
+        message.sent = message.sent or now
         await self._alerts.add(message)
         await self._stage(message, original=original)
         await self._move(original, state, action, officer, message_id=message.id, note=note)
@@ -613,6 +854,12 @@ class AlertService:
                 at=utcnow(),
             )
         )
+
+
+def _update_severity(original: Alert, current: Alert, message: Alert) -> Severity:
+    """An Update of an Extreme alert is held like one: Extreme if it ever was or becomes so."""
+    severities = (original.severity, current.severity, message.severity)
+    return Severity.EXTREME if Severity.EXTREME in severities else message.severity
 
 
 def _prefixed(prefix: str, headline: str) -> str:

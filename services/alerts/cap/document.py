@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -69,9 +71,27 @@ class CapMessage(BaseModel):
 # --- writing --------------------------------------------------------------------------------
 
 
-def to_xml(alert: Alert, *, sender_name: str, references: list[Alert] | None = None) -> bytes:
+@dataclass(frozen=True)
+class CapResource:
+    """A CAP ``resource``: a file that goes with the alert (Tawny's pictures)."""
+
+    description: str
+    mime_type: str
+    size: int
+    uri: str
+    sha1: str
+
+
+def to_xml(
+    alert: Alert,
+    *,
+    sender_name: str,
+    references: list[Alert] | None = None,
+    resources: Sequence[CapResource] = (),
+) -> bytes:
     """The alert (one CAP message) as a CAP 1.2 document. ``references`` are the earlier
-    messages it refers to (the original, then earlier updates), for an Update or Cancel."""
+    messages it refers to (the original, then earlier updates), for an Update or Cancel;
+    ``resources`` the pictures that go with it, in every info block."""
     root = ET.Element(_q("alert"))
     _sub(root, "identifier", alert.identifier)
     _sub(root, "sender", alert.sender)
@@ -99,7 +119,7 @@ def to_xml(alert: Alert, *, sender_name: str, references: list[Alert] | None = N
         ),
     ]
     for language, headline, description, instruction in blocks:
-        _info(root, alert, sender_name, language, headline, description, instruction)
+        _info(root, alert, sender_name, language, headline, description, instruction, resources)
     body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
@@ -112,6 +132,7 @@ def _info(
     headline: str,
     description: str,
     instruction: str | None,
+    resources: Sequence[CapResource],
 ) -> None:
     info = _sub(root, "info")
     _sub(info, "language", language)
@@ -146,6 +167,13 @@ def _info(
         parameter = _sub(info, "parameter")
         _sub(parameter, "valueName", name)
         _sub(parameter, "value", value)
+    for resource in resources:
+        element = _sub(info, "resource")
+        _sub(element, "resourceDesc", resource.description)
+        _sub(element, "mimeType", resource.mime_type)
+        _sub(element, "size", str(resource.size))
+        _sub(element, "uri", resource.uri)
+        _sub(element, "digest", resource.sha1)
     area = _sub(info, "area")
     _sub(area, "areaDesc", alert.area_desc)
     for ring in alert.target_polygons:

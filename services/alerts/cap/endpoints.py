@@ -9,17 +9,20 @@ from fastapi.security import HTTPAuthorizationCredentials
 from services.alerts.authoring import schemas
 from services.alerts.authoring.endpoints import AlertId, AlertServiceDep
 from services.alerts.authoring.policy import CAP_WRITE_SCOPE
-from services.alerts.cap.document import CAP_MEDIA_TYPE, from_xml, to_xml
+from services.alerts.cap.document import CAP_MEDIA_TYPE, CapResource, from_xml, to_xml
+from services.alerts.cap.service import apply_follow_up
 from services.alerts.dependencies import AlertsSettingsDep, require_staff
 from services.alerts.errors import (
-    CapDocumentError,
     CapDocumentTooLargeError,
     UnsupportedMediaTypeError,
 )
+from services.alerts.images.schemas import image_url
+from services.alerts.images.service import ImageService
 from services.alerts.models import Alert, AlertState, CapStatus, MsgType, Scope
 from shared.auth import CurrentPrincipal, bearer_scheme, current_principal
 from shared.errors import ForbiddenError, problem_responses
 from shared.logs import get_logger
+from shared.runtime import SessionDep
 
 log = get_logger(__name__)
 
@@ -64,12 +67,18 @@ async def read_limited(request: Request, limit: int) -> bytes:
 @router.post(
     "/cap",
     status_code=201,
-    summary="Receive a CAP 1.2 alert from another system, as a draft",
+    summary="Receive a CAP 1.2 alert, Update or Cancel from another system",
     description="API clients whose token has the scope cap:write (and a role and area that "
     "may author for the target). The body is application/cap+xml, parsed without DTDs or "
     "entities and validated against CAP 1.2. Tawny's own fields travel as parameters "
     "(tawny:crimeType, tawny:noVictimDetails=confirmed, ...); targets as ONS_WARD and "
-    "ONS_BOROUGH geocodes. Only msgType Alert is accepted.",
+    "ONS_BOROUGH geocodes. An Alert becomes a draft (201), submitted for officers' approval "
+    "at once unless the client is itself an officer. An Update or Cancel whose "
+    "references (sender,identifier,sent) name an alert Tawny holds is applied to it, as Tawny's "
+    "own Update or Cancel to the same recipients, by a client of the organisation that sent "
+    "the original or an officer of its area (403 otherwise); unknown references are refused "
+    "(422), as is anything the alert's state does not allow (409). An Update of an Extreme or "
+    "cross-borough alert is returned as submitted until officers approve it.",
     responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
     openapi_extra={
         "requestBody": {
@@ -92,7 +101,15 @@ async def receive_cap(
     data = await read_limited(request, settings.cap_max_bytes)
     message = from_xml(data, schema_path=settings.cap_schema_path)
     if message.msg_type is not MsgType.ALERT:
-        raise CapDocumentError("Only msgType Alert is accepted so far.")
+        follow_up = await apply_follow_up(service, message, client=principal)
+        log.info(
+            "alerts.cap.follow_up_applied",
+            alert_id=str(follow_up.references_id),
+            message_id=str(follow_up.id),
+            msg_type=follow_up.msg_type.value,
+            client_id=str(principal.member_id),
+        )
+        return schemas.Alert.from_model(follow_up)
     alert = await service.create_draft(
         message.alert,
         author=principal,
@@ -100,6 +117,9 @@ async def receive_cap(
         sender=message.sender,
         sent=message.sent,
     )
+    if not alert.author_is_officer:
+        # Another system cannot press "submit": what it sends waits for officers at once.
+        alert = await service.submit(alert.id, author=principal)
     log.info(
         "alerts.cap.received",
         alert_id=str(alert.id),
@@ -128,20 +148,32 @@ def is_public(alert: Alert) -> bool:
 )
 async def alert_as_cap(
     request: Request,
+    session: SessionDep,
     service: AlertServiceDep,
     settings: AlertsSettingsDep,
     alert_id: AlertId,
 ) -> Response:
     alert = await service.get(alert_id)
     if not is_public(alert):
-        await _require_staff(request)
+        await require_staff_from_request(request)
     references: list[Alert] = []
     original = await service.originals_of(alert)
     if original is not None:
         earlier = [m for m in await service.follow_ups(original) if m.id != alert.id]
         references = [original, *[m for m in earlier if _before(m, alert)]]
+    images = await ImageService(session, settings=settings).of_alert(alert)
+    resources = [
+        CapResource(
+            description=image.description,
+            mime_type=image.mime_type,
+            size=image.size_bytes,
+            uri=image_url(settings.public_base_url, image),
+            sha1=image.sha1,
+        )
+        for image in images
+    ]
     return Response(
-        to_xml(alert, sender_name=settings.sender_name, references=references),
+        to_xml(alert, sender_name=settings.sender_name, references=references, resources=resources),
         media_type=CAP_MEDIA_TYPE,
     )
 
@@ -152,7 +184,8 @@ def _before(earlier: Alert, later: Alert) -> bool:
     return earlier.published_at < later.published_at
 
 
-async def _require_staff(request: Request) -> None:
+async def require_staff_from_request(request: Request) -> None:
+    """For what anyone may read once public: staff only until then."""
     credentials: HTTPAuthorizationCredentials | None = await bearer_scheme(request)
     principal = await current_principal(request, credentials)
     await require_staff(principal)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from services.alerts.authoring.endpoints import AlertId
 from services.alerts.dependencies import AlertsSettingsDep, Staff
 from services.alerts.feedback import schemas
 from services.alerts.feedback.service import FeedbackService
+from services.alerts.images.processing import read_picture_form
 from shared.auth import CurrentPrincipal
 from shared.errors import problem_responses
 from shared.runtime import SessionDep
@@ -56,9 +57,11 @@ async def mark_alert(
     "/{alert_id}/replies",
     status_code=201,
     summary="Reply to an alert",
-    description="Any signed-in member, for a published alert that was not cancelled. The "
-    "authoring team sees your pseudonym only. Limited per member per hour (429).",
-    responses=problem_responses(401, 404, 409, 422, 429),
+    description="Members whose address is verified (token vl address or identity; 403 "
+    "otherwise), for a published alert that was not cancelled. The authoring team sees your "
+    "pseudonym only. Limited per member per hour (429). Attach a photo afterwards with "
+    "POST /alerts/{alert_id}/replies/{reply_id}/photo.",
+    responses=problem_responses(401, 403, 404, 409, 422, 429),
 )
 async def reply_to_alert(
     member: CurrentPrincipal,
@@ -88,8 +91,66 @@ async def alert_replies(
         int, Query(ge=0, le=100_000, openapi_examples=openapi_examples(next_page=50))
     ] = 0,
 ) -> list[schemas.ReplyOut]:
-    replies = await service.replies(alert_id, limit=limit, offset=offset)
-    return [schemas.ReplyOut.from_model(reply) for reply in replies]
+    replies, with_photos = await service.replies(alert_id, limit=limit, offset=offset)
+    return [
+        schemas.ReplyOut.from_model(reply, has_photo=reply.id in with_photos) for reply in replies
+    ]
+
+
+@router.post(
+    "/{alert_id}/replies/{reply_id}/photo",
+    status_code=204,
+    summary="Attach a photo to your reply",
+    description="The reply's writer, once per reply. JPEG, PNG or WebP as multipart/form-data "
+    "(field file); re-encoded so that EXIF (GPS position included), XMP and comments are "
+    "removed. Too large (413), not an accepted type (415), too many pixels or unreadable (422).",
+    responses=problem_responses(401, 404, 409, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
+    },
+)
+async def attach_reply_photo(
+    request: Request,
+    member: CurrentPrincipal,
+    service: FeedbackServiceDep,
+    settings: AlertsSettingsDep,
+    alert_id: AlertId,
+    reply_id: ReplyId,
+) -> Response:
+    data, _form = await read_picture_form(request, settings)
+    await service.attach_photo(alert_id, reply_id, member=member, data=data)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{alert_id}/replies/{reply_id}/photo",
+    summary="The photo attached to a reply",
+    description="Staff only. Stored without any of the original file's metadata.",
+    responses={
+        **problem_responses(401, 403, 404, 422),
+        200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+    },
+)
+async def reply_photo(
+    _staff: Staff, service: FeedbackServiceDep, alert_id: AlertId, reply_id: ReplyId
+) -> Response:
+    photo = await service.photo(alert_id, reply_id)
+    return Response(
+        photo.data,
+        media_type=photo.mime_type,
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.post(
@@ -115,7 +176,8 @@ async def answer_reply(
 @router.get(
     "/{alert_id}/stats",
     summary="How an alert was received",
-    description="Staff only. Usefulness, replies and follow-ups (delivery counts: not yet).",
+    description="Staff only. Recipients, sent, delivered and failed per channel (dispatch's "
+    "latest report, for the original and each follow-up), replies, usefulness, follow-ups.",
     responses=problem_responses(401, 403, 404, 422),
 )
 async def alert_stats(

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerts.models import Alert, Reply, Usefulness
+from services.alerts.models import Alert, Reply, ReplyPhoto, Usefulness
 
 
 class FeedbackRepository:
@@ -65,6 +65,22 @@ class FeedbackRepository:
         )
         return reply
 
+    async def add_photo(self, photo: ReplyPhoto) -> ReplyPhoto:
+        self._session.add(photo)
+        await self._session.flush()
+        return photo
+
+    async def photo(self, reply_id: uuid.UUID) -> ReplyPhoto | None:
+        return await self._session.get(ReplyPhoto, reply_id)
+
+    async def replies_with_photos(self, reply_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        if not reply_ids:
+            return set()
+        found = await self._session.scalars(
+            select(ReplyPhoto.reply_id).where(ReplyPhoto.reply_id.in_(reply_ids))
+        )
+        return set(found.all())
+
     async def reply_counts(self, alert_id: uuid.UUID) -> tuple[int, int]:
         row = (
             await self._session.execute(
@@ -77,6 +93,8 @@ class FeedbackRepository:
 
     async def follow_up_count(self, alert_id: uuid.UUID) -> int:
         count = await self._session.scalar(
-            select(func.count()).select_from(Alert).where(Alert.references_id == alert_id)
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.references_id == alert_id, Alert.published_at.is_not(None))
         )
         return int(count or 0)

@@ -396,7 +396,7 @@ class TestOpenAPI:
             for operation in item.values()
         ]
 
-        assert len(operations) == 21
+        assert len(operations) == 27
         for operation in operations:
             assert operation["summary"]
             # Members' own feedback endpoints need no role, so they have no 403.
@@ -407,6 +407,9 @@ class TestOpenAPI:
         assert create["requestBody"]["content"]["application/json"]["examples"]
         for operation in spec["paths"]["/alerts/{alert_id}/approve"].values():
             assert operation["parameters"][0]["examples"]
+        for path in ("/alerts/{alert_id}/images", "/alerts/{alert_id}/replies/{reply_id}/photo"):
+            upload = spec["paths"][path]["post"]["requestBody"]["content"]
+            assert "file" in upload["multipart/form-data"]["schema"]["properties"]
         cap = spec["paths"]["/alerts/cap"]["post"]
         assert cap["requestBody"]["content"]["application/cap+xml"]["example"]
         feeds = [

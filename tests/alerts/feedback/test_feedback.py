@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
 import httpx
+from PIL import Image
 
 from tests.alerts.helpers import create_alert, officer_headers
+from tests.alerts.images.pictures import GPS_IFD, SECRET, gif, photo
 from tests.support.tokens import auth_header
 
 
-def member(pseudonym: str = "Neighbour 4321") -> dict[str, str]:
-    return auth_header(roles=["resident"], member_id=uuid.uuid4(), pseudonym=pseudonym)
+def member(pseudonym: str = "Neighbour 4321", vl: str = "address") -> dict[str, str]:
+    return auth_header(roles=["resident"], member_id=uuid.uuid4(), pseudonym=pseudonym, vl=vl)
 
 
 async def published(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -133,3 +136,86 @@ class TestReplies:
         response = await client.get(f"/alerts/{alert['id']}/replies", headers=member())
 
         assert response.status_code == 403
+
+
+class TestReplyRequirementsAndPhotos:
+    async def test_a_member_without_a_verified_address_may_not_reply(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        alert = await published(client)
+
+        response = await client.post(
+            f"/alerts/{alert['id']}/replies", json={"text": "hello"}, headers=member(vl="email")
+        )
+
+        assert response.status_code == 403
+        assert response.headers["content-type"] == "application/problem+json"
+        inbox = await client.get(f"/alerts/{alert['id']}/replies", headers=officer_headers())
+        assert inbox.json() == []
+
+    async def test_a_member_with_a_verified_identity_may_reply(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        alert = await published(client)
+
+        response = await client.post(
+            f"/alerts/{alert['id']}/replies", json={"text": "hi"}, headers=member(vl="identity")
+        )
+
+        assert response.status_code == 201
+
+    async def test_a_photo_reaches_the_team_without_its_gps_position(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        alert = await published(client)
+        resident = member()
+        reply = (
+            await client.post(
+                f"/alerts/{alert['id']}/replies", json={"text": "The van"}, headers=resident
+            )
+        ).json()
+        url = f"/alerts/{alert['id']}/replies/{reply['id']}/photo"
+        original = photo("JPEG")
+        assert Image.open(io.BytesIO(original)).getexif().get_ifd(GPS_IFD)
+
+        attached = await client.post(
+            url, files={"file": ("van.jpg", original, "image/jpeg")}, headers=resident
+        )
+
+        assert attached.status_code == 204, attached.text
+        again = await client.post(
+            url, files={"file": ("van.jpg", original, "image/jpeg")}, headers=resident
+        )
+        assert again.status_code == 409
+        served = await client.get(url, headers=officer_headers())
+        assert served.status_code == 200
+        assert SECRET.encode() not in served.content
+        stored = Image.open(io.BytesIO(served.content))
+        assert dict(stored.getexif()) == {}
+        assert not stored.getexif().get_ifd(GPS_IFD)
+        assert (await client.get(url, headers=resident)).status_code == 403
+        inbox = await client.get(f"/alerts/{alert['id']}/replies", headers=officer_headers())
+        assert [r["has_photo"] for r in inbox.json()] == [True]
+
+    async def test_only_the_replys_writer_attaches_and_hostile_files_are_refused(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        alert = await published(client)
+        resident = member()
+        reply = (
+            await client.post(
+                f"/alerts/{alert['id']}/replies", json={"text": "x"}, headers=resident
+            )
+        ).json()
+        url = f"/alerts/{alert['id']}/replies/{reply['id']}/photo"
+
+        someone_else = await client.post(
+            url, files={"file": ("a.jpg", photo(), "image/jpeg")}, headers=member()
+        )
+        not_a_picture = await client.post(
+            url, files={"file": ("a.gif", gif(), "image/gif")}, headers=resident
+        )
+
+        assert someone_else.status_code == 404
+        assert not_a_picture.status_code == 415
+        assert (await client.get(url, headers=officer_headers())).status_code == 404
