@@ -77,7 +77,7 @@ class ApplicationRepository:
         rows = await self._session.execute(
             query.order_by(CoordinatorApplication.created_at).limit(limit)
         )
-        return [(application, pseudonym) for application, pseudonym in rows.tuples()]
+        return [(application, pseudonym) for application, pseudonym in rows]
 
     async def claim_lapsed(self, today: date, limit: int) -> Sequence[CoordinatorApplication]:
         """Approved applications whose vetting has expired, locked; other replicas skip them."""

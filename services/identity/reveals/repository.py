@@ -33,4 +33,4 @@ class RevealRepository:
             .order_by(IdentityReveal.requested_at)
             .limit(limit)
         )
-        return [(reveal, pseudonym) for reveal, pseudonym in rows.tuples()]
+        return [(reveal, pseudonym) for reveal, pseudonym in rows]

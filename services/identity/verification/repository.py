@@ -93,7 +93,7 @@ class VerificationRepository:
             .order_by(AddressVerification.created_at)
             .limit(limit)
         )
-        return [(verification, pseudonym) for verification, pseudonym in rows.tuples()]
+        return [(verification, pseudonym) for verification, pseudonym in rows]
 
     async def add_document(self, document: VerificationDocument) -> VerificationDocument:
         self._session.add(document)
@@ -119,7 +119,7 @@ class VerificationRepository:
             .order_by(VerificationDocument.uploaded_at)
             .limit(limit)
         )
-        return [(document, pseudonym) for document, pseudonym in rows.tuples()]
+        return [(document, pseudonym) for document, pseudonym in rows]
 
     async def add_identity_check(self, check: IdentityCheck) -> IdentityCheck:
         self._session.add(check)
