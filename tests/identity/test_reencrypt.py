@@ -40,7 +40,9 @@ class TestReencrypt:
         try:
             async with session_scope(sessions) as session:
                 service = MemberService(session, before)
-                member = await service.seed("sam@example.com", "a sturdy passphrase 42", ["resident"])
+                member = await service.seed(
+                    "sam@example.com", "a sturdy passphrase 42", ["resident"]
+                )
                 assert member is not None
                 await service.set_personal_details(
                     member, PersonalDetails(name="Sam Taylor", phone="020 7946 0000")
