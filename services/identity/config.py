@@ -161,7 +161,7 @@ class IdentitySettings(ServiceSettings):
         le=20_000_000,
         description="Largest proof of address or identity document a member may upload, bytes",
     )
-    identity_reveal_ttl_h: int = Field(
+    reveal_ttl_h: int = Field(
         default=24,
         ge=1,
         le=168,

@@ -98,7 +98,7 @@ async def approve_reveal(
     summary="Read the revealed identity, once (the requesting officer; audited)",
     description=(
         "Name, email, phone and address. Works once, and only within "
-        "`IDENTITY_IDENTITY_REVEAL_TTL_H` of the approval (410 afterwards)."
+        "`IDENTITY_REVEAL_TTL_H` of the approval (410 afterwards)."
     ),
     responses=problem_responses(401, 403, 404, 409, 410, 422),
 )

@@ -3,7 +3,7 @@
 Other members and staff screens see only member ids and pseudonyms. For a police purpose an
 officer asks, with a stated reason, who a member is; a second, different staff member
 (officer, verifier or platform admin) approves; the requester may then read the member's
-name, email, phone and address once, within ``IDENTITY_IDENTITY_REVEAL_TTL_H``. Every step is
+name, email, phone and address once, within ``IDENTITY_REVEAL_TTL_H``. Every step is
 written to the hash-chained audit log.
 """
 
@@ -87,7 +87,7 @@ class RevealService:
         reveal.status = RevealStatus.APPROVED.value
         reveal.approved_by = actor_id
         reveal.approved_at = now
-        reveal.expires_at = now + timedelta(hours=self._settings.identity_reveal_ttl_h)
+        reveal.expires_at = now + timedelta(hours=self._settings.reveal_ttl_h)
         await self._session.flush()
         await self._audit.record(
             "identity_reveal.approved",
