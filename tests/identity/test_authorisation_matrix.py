@@ -383,6 +383,12 @@ MATRIX: list[tuple[str, str, frozenset[str], Call]] = [
         _call("GET", "/members/me/coordinator-applications"),
     ),
     (
+        "GET",
+        "/coordinator-applications/{application_id}",
+        VETTERS,
+        _on_unknown("GET", "/coordinator-applications/{id}"),
+    ),
+    (
         "POST",
         "/coordinator-applications/{application_id}/approval",
         VETTERS,

@@ -13,6 +13,7 @@ from services.identity.coordinators.schemas import (
     ApplicationApproval,
     ApplicationCreate,
     ApplicationRefusal,
+    ApplicationReview,
 )
 from services.identity.coordinators.service import CoordinatorService
 from services.identity.dependencies import CallerDep, VettingDep
@@ -59,6 +60,20 @@ async def apply(
 async def my_applications(caller: CallerDep, session: SessionDep) -> list[Application]:
     applications = await CoordinatorService(session).of_member(caller.member.id)
     return [Application.model_validate(application) for application in applications]
+
+
+@router.get(
+    "/coordinator-applications/{application_id}",
+    summary="An application to read before deciding (a covering officer, or a verifier)",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def review(
+    application_id: uuid.UUID, caller: VettingDep, session: SessionDep
+) -> ApplicationReview:
+    application, pseudonym = await CoordinatorService(session).for_review(caller, application_id)
+    return ApplicationReview.model_validate(
+        {**Application.model_validate(application).model_dump(), "pseudonym": pseudonym}
+    )
 
 
 @router.post(

@@ -44,6 +44,9 @@ class ApplicationRepository:
             .returning(CoordinatorApplication)
         )
 
+    async def get(self, application_id: uuid.UUID) -> CoordinatorApplication | None:
+        return await self._session.get(CoordinatorApplication, application_id)
+
     async def get_for_update(self, application_id: uuid.UUID) -> CoordinatorApplication | None:
         return await self._session.scalar(
             select(CoordinatorApplication)

@@ -56,3 +56,9 @@ class Application(BaseModel):
     vetting_expires_on: date | None
     refusal_reason: str | None
     lapsed_at: datetime | None
+
+
+class ApplicationReview(Application):
+    """What an officer or verifier reads before deciding: the pseudonym, never a name."""
+
+    pseudonym: str

@@ -60,6 +60,20 @@ class CoordinatorService:
     async def of_member(self, member_id: uuid.UUID) -> Sequence[CoordinatorApplication]:
         return await self._applications.for_member(member_id)
 
+    async def for_review(
+        self, caller: Caller, application_id: uuid.UUID
+    ) -> tuple[CoordinatorApplication, str]:
+        """An application and the applicant's pseudonym, for whoever may decide on it."""
+        application = await self._applications.get(application_id)
+        if application is None:
+            raise RecordNotFoundError("There is no application with that id.")
+        scheme = await self._scheme(application.scheme_id)
+        if not caller.has_any_role(Role.VERIFIER) and not await self._covers(caller, scheme):
+            raise NotPermittedError("Only an officer of a borough the scheme covers may see it.")
+        member = await self._members.get(application.member_id)
+        assert member is not None, "applications cascade with their member"
+        return application, member.pseudonym
+
     async def approve(
         self, caller: Caller, application_id: uuid.UUID, body: ApplicationApproval
     ) -> CoordinatorApplication:

@@ -20,11 +20,22 @@ ADDRESS_LINE_MAX_LENGTH = 100
 MAX_ADDRESS_LINES = 4
 LETTER_CODE_LENGTH = 8
 
+# Printed on a letter: one line each, so no line breaks or other control characters.
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 AddressLine = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ADDRESS_LINE_MAX_LENGTH)
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=ADDRESS_LINE_MAX_LENGTH,
+        pattern=PRINTABLE,
+    ),
 ]
 PersonName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH)
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH, pattern=PRINTABLE
+    ),
 ]
 PostcodeText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=10)]
 

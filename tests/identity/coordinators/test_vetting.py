@@ -106,9 +106,16 @@ class TestApplication:
         application = await apply(client, member, scheme_id)
         path = f"/coordinator-applications/{application['id']}/approval"
 
+        hidden = await client.get(f"/coordinator-applications/{application['id']}", headers=officer)
+        review = await client.get(
+            f"/coordinator-applications/{application['id']}", headers=verifier
+        )
         refused = await client.post(path, json=approval(), headers=officer)
         approved = await client.post(path, json=approval(), headers=verifier)
 
+        assert hidden.status_code == 403
+        assert review.status_code == 200
+        assert review.json()["statement"] == STATEMENT and review.json()["pseudonym"]
         assert refused.status_code == 403
         assert approved.status_code == 200
         queue = (await client.get("/verification-queue", headers=officer)).json()["items"]

@@ -201,6 +201,8 @@ class TestAddressRefused:
             {**HOME, "address_lines": []},
             {**HOME, "address_lines": ["a", "b", "c", "d", "e"]},
             {**HOME, "address_lines": ["y" * 101]},
+            {**HOME, "address_lines": ["10 Mansell Street\nLondon"]},
+            {**HOME, "name": "Sam\u0000Taylor"},
             {**HOME, "extra": "field"},
         ],
     )

@@ -16,7 +16,11 @@ from shared.events import MemberAddressVerified, MemberNoticeRequested
 from tests.identity.factories import audit_actions, signed_in_member, staged_for_member
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
-FORM = {"name": "Sam Taylor", "address_lines": ["10 Mansell Street"], "postcode": "E1 8AA"}
+FORM = {
+    "name": "Sam Taylor",
+    "address_lines": ["Flat 2", "10 Mansell Street"],
+    "postcode": "E1 8AA",
+}
 
 
 async def submit_proof(
@@ -65,6 +69,7 @@ class TestProofOfAddress:
             await client.get(f"/address-verifications/{verification_id}", headers=verifier)
         ).json()
         assert (review["name"], review["postcode"]) == ("Sam Taylor", "E1 8AA")
+        assert review["address_lines"] == ["Flat 2", "10 Mansell Street"]
         document = await client.get(
             f"/verification-documents/{review['document_id']}", headers=verifier
         )
