@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import sys
 
+import pytest
 from sqlalchemy import select
 
 from services.identity.config import IdentitySettings
@@ -14,7 +16,7 @@ from services.identity.crypto import NAME_PURPOSE, PENDING_ADDRESS_PURPOSE, Pers
 from services.identity.members.schemas import PersonalDetails
 from services.identity.members.service import MemberService
 from services.identity.models import AddressVerification, Member
-from services.identity.reencrypt import reencrypt_all
+from services.identity.reencrypt import main, reencrypt_all
 from shared.db import build_engine, build_sessionmaker, session_scope
 from tests.support.infrastructure import Infrastructure
 
@@ -84,3 +86,40 @@ class TestReencrypt:
                 ) == {"postcode": "E1 8AA"}
         finally:
             await engine.dispose()
+
+
+class TestReencryptCommand:
+    def test_it_reports_progress_and_a_summary(
+        self,
+        infrastructure: Infrastructure,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        database_url = infrastructure.fresh_database("identity")
+        old_key, new_key = f"old:{key()}", f"new:{key()}"
+
+        async def seed() -> None:
+            settings = IdentitySettings(
+                database_url=database_url, environment="test", data_keys=old_key
+            )
+            engine = build_engine(database_url, application_name="reencrypt-test", pool_size=1)
+            try:
+                async with session_scope(build_sessionmaker(engine)) as session:
+                    await MemberService(session, settings).seed(
+                        "robin@example.com", "a sturdy passphrase 42", ["resident"]
+                    )
+            finally:
+                await engine.dispose()
+
+        asyncio.run(seed())
+        monkeypatch.setenv("IDENTITY_DATABASE_URL", database_url)
+        monkeypatch.setenv("IDENTITY_DATA_KEYS", f"{new_key},{old_key}")
+        monkeypatch.setenv("TAWNY_ENV", "test")
+        monkeypatch.setattr(sys, "argv", ["reencrypt", "--batch-size", "50"])
+
+        main()
+
+        output = capsys.readouterr().out
+        assert "members: 1 rows, 1 values re-encrypted" in output
+        assert "Done: every value is now under key 'new'." in output
+        assert "  members: 1 rows, 1 values re-encrypted, 0 already current" in output
