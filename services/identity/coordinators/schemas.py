@@ -42,7 +42,27 @@ class ApplicationRefusal(BaseModel):
 
 
 class Application(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5c4b3a29-1807-4f6e-9d5c-4b3a29180706",
+                    "member_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                    "scheme_id": "0b7f3c52-8c1e-4f7e-9d0a-2c5d3f1e6a90",
+                    "statement": "I have lived on Mansell Street for twelve years.",
+                    "status": "approved",
+                    "created_at": "2026-11-20T09:00:00Z",
+                    "decided_at": "2026-11-23T12:00:00Z",
+                    "decided_by": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                    "vetting_reference": "MPS/NPPV2/48213",
+                    "vetting_expires_on": "2029-11-30",
+                    "refusal_reason": None,
+                    "lapsed_at": None,
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     member_id: uuid.UUID

@@ -65,6 +65,23 @@ class AddressCodeEntry(BaseModel):
 class AddressVerificationState(BaseModel):
     """The member's own view of an attempt: never the code."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3d6f9e2a-1b4c-4d5e-8f70-9a1b2c3d4e5f",
+                    "method": "letter",
+                    "status": "pending",
+                    "ward_code": "E05009317",
+                    "created_at": "2026-11-23T12:00:00Z",
+                    "expires_at": "2026-12-23T12:00:00Z",
+                    "attempts_left": 5,
+                    "verification_level": "email",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     method: AddressMethod
     status: AddressVerificationStatus
@@ -138,6 +155,21 @@ class IdentityCheckRecord(BaseModel):
 
 class QueueItem(BaseModel):
     """One thing waiting for staff: who (pseudonym) and what, never a name."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "address_proof",
+                    "id": "3d6f9e2a-1b4c-4d5e-8f70-9a1b2c3d4e5f",
+                    "member_id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                    "pseudonym": "Neighbour 4821",
+                    "submitted_at": "2026-11-23T12:00:00Z",
+                    "scheme_id": None,
+                }
+            ]
+        }
+    )
 
     kind: Literal["address_proof", "identity_document", "coordinator_application"]
     id: uuid.UUID
