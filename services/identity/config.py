@@ -155,6 +155,12 @@ class IdentitySettings(ServiceSettings):
         le=20,
         description="Wrong entries of a letter's code before it stops working (a new letter)",
     )
+    address_letters_per_30_days: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Address-verification letters one member may ask for in 30 days (each costs)",
+    )
     upload_max_bytes: int = Field(
         default=5_000_000,
         ge=10_000,

@@ -287,3 +287,16 @@ class RevealExpiredError(IdentityError):
 
     def __init__(self) -> None:
         super().__init__("This reveal has been read already or its time ran out; ask again.")
+
+
+class LetterLimitError(IdentityError):
+    status_code = 429
+    slug = "letter-limit"
+    title = "Too many letters"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"At most {limit} letters are posted to a member in 30 days; enter the code of the "
+            "last one, or upload a proof of address instead.",
+            limit=limit,
+        )

@@ -76,9 +76,10 @@ def _state(
     description=(
         "Publishes `member.address_letter_requested` for dispatch to post. The code works for "
         "30 days and 5 tries (`IDENTITY_ADDRESS_CODE_TTL_DAYS`, `_MAX_ATTEMPTS`); a new address "
-        "replaces one still waiting. Addresses outside London are refused (422)."
+        "replaces one still waiting. Addresses outside London are refused (422); at most "
+        "`IDENTITY_ADDRESS_LETTERS_PER_30_DAYS` letters are sent to a member (429)."
     ),
-    responses=problem_responses(401, 403, 422, 503),
+    responses=problem_responses(401, 403, 422, 429, 503),
 )
 async def request_letter(
     body: Annotated[PostalAddress, Body(openapi_examples=openapi_examples(home=_ADDRESS_EXAMPLE))],

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.models import (
@@ -38,6 +38,18 @@ class VerificationRepository:
             )
         ).all()
         return [document_id for (document_id,) in rows if document_id is not None]
+
+    async def letters_since(self, member_id: uuid.UUID, since: datetime) -> int:
+        count = await self._session.scalar(
+            select(func.count())
+            .select_from(AddressVerification)
+            .where(
+                AddressVerification.member_id == member_id,
+                AddressVerification.method == AddressMethod.LETTER.value,
+                AddressVerification.created_at >= since,
+            )
+        )
+        return count or 0
 
     async def add_address(self, verification: AddressVerification) -> AddressVerification:
         self._session.add(verification)

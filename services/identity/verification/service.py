@@ -35,6 +35,7 @@ from services.identity.errors import (
     AddressCodeInvalidError,
     AddressRefusedError,
     IdentityError,
+    LetterLimitError,
     MemberNotFoundError,
     RecordNotFoundError,
     StateConflictError,
@@ -74,6 +75,7 @@ HOME_CELL_RESOLUTION = 7
 LONDON_BOROUGH_PREFIX = "E09"
 # No 0/O or 1/I: a letter's code is typed by hand.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+LETTER_WINDOW = timedelta(days=30)
 _LEVEL_RANK = {level.value: rank for rank, level in enumerate(VerificationLevel)}
 
 
@@ -147,6 +149,10 @@ class VerificationService:
 
     async def request_letter(self, member: Member, address: PostalAddress) -> AddressVerification:
         located = await self.locate(address.postcode)
+        # Letters cost money and reach a real door: a member cannot have them sent endlessly.
+        limit = self._settings.address_letters_per_30_days
+        if await self._verifications.letters_since(member.id, utcnow() - LETTER_WINDOW) >= limit:
+            raise LetterLimitError(limit)
         verification = await self._new_attempt(member, address, located, AddressMethod.LETTER)
         code = new_letter_code()
         verification.code_hash = hash_letter_code(verification.id, code)

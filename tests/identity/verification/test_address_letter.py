@@ -165,6 +165,23 @@ class TestLetter:
         assert new.status_code == 200
         assert new.json()["ward_code"] == "E05013806"
 
+    async def test_letters_are_limited_per_member(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        member_id, headers = await signed_in_member(client, sessions, settings)
+        for _ in range(settings.address_letters_per_30_days):
+            await letter_for(client, sessions, member_id, headers)
+
+        response = await client.post("/members/me/address/letter", json=HOME, headers=headers)
+
+        assert response.status_code == 429
+        assert response.json()["type"].endswith("/letter-limit")
+        letters = await staged_for_member(sessions, AddressLetterRequested.event_type, member_id)
+        assert len(letters) == settings.address_letters_per_30_days
+
 
 class TestAddressRefused:
     @pytest.mark.parametrize(
