@@ -18,11 +18,11 @@ from services.geo.boundaries.endpoints import admin_router as boundaries_admin_r
 from services.geo.boundaries.endpoints import router as boundaries_router
 from services.geo.config import GeoSettings
 from services.geo.lookup.endpoints import router as lookup_router
-from services.geo.lookup.geocoders import build_geocoder
 from services.geo.models import OutboxMessage, ProcessedEvent
 from services.geo.subscriptions.consumers import members_consumer
 from services.geo.subscriptions.endpoints import router as subscriptions_router
 from shared.app import create_service_app
+from shared.geocoding import build_geocoder
 from shared.runtime import ServiceRuntime
 
 DESCRIPTION = """\

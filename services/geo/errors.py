@@ -144,15 +144,6 @@ class PlaceNotFoundError(GeoError):
         )
 
 
-class InvalidPostcodeError(GeoError):
-    status_code = 422
-    slug = "invalid-postcode"
-    title = "Not a UK postcode"
-
-    def __init__(self, postcode: str) -> None:
-        super().__init__(f"{postcode[:20]!r} is not a UK postcode.")
-
-
 class PostcodeNotFoundError(GeoError):
     status_code = 404
     slug = "postcode-not-found"
@@ -160,9 +151,3 @@ class PostcodeNotFoundError(GeoError):
 
     def __init__(self, postcode: str) -> None:
         super().__init__(f"The postcode {postcode} is not known.", postcode=postcode)
-
-
-class GeocoderUnavailableError(GeoError):
-    status_code = 503
-    slug = "geocoder-unavailable"
-    title = "Postcode lookup is unavailable"

@@ -5,13 +5,19 @@ uvicorn services.identity.app:create_app --factory
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 from fastapi import FastAPI
 
+from services.identity import maintenance
 from services.identity.accounts.endpoints import router as accounts_router
 from services.identity.audit.endpoints import router as audit_router
 from services.identity.clients.endpoints import router as clients_router
 from services.identity.config import IdentitySettings
+from services.identity.coordinators.endpoints import router as coordinators_router
 from services.identity.members.endpoints import router as members_router
 from services.identity.members.service import MemberService
 from services.identity.models import OutboxMessage, Role
@@ -19,13 +25,16 @@ from services.identity.organisations.endpoints import router as organisations_ro
 from services.identity.organisations.repository import OrganisationRepository
 from services.identity.organisations.service import OrganisationService
 from services.identity.passwords import warm_up
+from services.identity.reveals.endpoints import router as reveals_router
 from services.identity.rights.endpoints import router as rights_router
 from services.identity.staff.endpoints import router as staff_router
 from services.identity.tokens.endpoints import router as tokens_router
 from services.identity.tokens.service import SigningKeyService
+from services.identity.verification.endpoints import router as verification_router
 from shared.app import create_service_app
 from shared.auth import JWKSVerifier
 from shared.db import session_scope
+from shared.geocoding import build_geocoder
 from shared.logs import get_logger
 from shared.runtime import ServiceRuntime
 
@@ -107,15 +116,27 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         await _seed_members(runtime, settings)
         await warm_up()
         app.state.jwks_verifier = own_tokens_verifier(app, settings)
+        app.state.geocoder = build_geocoder(
+            settings.geocoder,
+            csv_path=settings.postcodes_csv_path,
+            api_url=settings.postcodes_api_url,
+            timeout_s=settings.geocoder_timeout_s,
+        )
+        # In runtime.tasks, so it is cancelled at shutdown and shows in readiness.
+        runtime.tasks.append(
+            asyncio.create_task(maintenance.run(runtime, settings), name="identity-maintenance")
+        )
 
-    return create_service_app(
+    app = create_service_app(
         name="identity",
         title="Tawny identity",
         description=(
             "Members register with an email address, verify it, and sign in for short-lived "
             "access tokens signed with Ed25519 (other services verify them with the JWKS) and "
             "rotating refresh tokens. Staff roles need TOTP; organisations carry ward areas; "
-            "staff actions are written to a hash-chained audit log."
+            "staff actions are written to a hash-chained audit log. Addresses are verified by "
+            "letter or proof, identities by a verifier's document check; coordinators are "
+            "police-vetted; revealing who a member is takes two staff members."
         ),
         settings=settings,
         routers=[
@@ -127,7 +148,24 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             audit_router,
             clients_router,
             rights_router,
+            verification_router,
+            coordinators_router,
+            reveals_router,
         ],
         outbox_model=OutboxMessage,
         on_startup=on_startup,
     )
+    service_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with service_lifespan(app):
+            try:
+                yield
+            finally:
+                geocoder = getattr(app.state, "geocoder", None)
+                if geocoder is not None:
+                    await geocoder.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -13,6 +13,7 @@ from shared.settings import Environment, ServiceSettings
 
 # Where the London wards file sits beside the repository in development checkouts.
 DEV_WARDS_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "london" / "wards.csv"
+DEFAULT_POSTCODES_CSV = DEV_WARDS_CSV.with_name("postcodes.csv")
 # How long another service may keep identity's key set (shared.auth.JWKSVerifier's max age).
 JWKS_MAX_CACHE_S = 300
 IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -124,6 +125,74 @@ class IdentitySettings(ServiceSettings):
         ge=1,
         le=100_000,
         description="Failed sign-ins from one IP (any account) before each next attempt is delayed",
+    )
+    geocoder: Literal["csv", "http", "none"] = Field(
+        default="csv",
+        description=(
+            "Postcode lookup for address verification: the offline CSV file, a "
+            "postcodes.io-compatible API, or none"
+        ),
+    )
+    postcodes_csv_path: str = Field(
+        default=str(DEFAULT_POSTCODES_CSV),
+        max_length=1000,
+        description="The CSV geocoder's file (postcode,lat,lon,ward_code,borough_code)",
+    )
+    postcodes_api_url: str = Field(
+        default="https://api.postcodes.io",
+        max_length=500,
+        description="Base URL of the postcodes.io-compatible API (geocoder=http)",
+    )
+    geocoder_timeout_s: float = Field(
+        default=3.0, gt=0, le=60, description="Timeout of one HTTP geocoder request"
+    )
+    address_code_ttl_days: int = Field(
+        default=30,
+        ge=1,
+        le=90,
+        description="How many days the one-time code in an address-verification letter works",
+    )
+    address_code_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="Wrong entries of a letter's code before it stops working (a new letter)",
+    )
+    address_letters_per_30_days: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Address-verification letters one member may ask for in 30 days (each costs)",
+    )
+    upload_max_bytes: int = Field(
+        default=5_000_000,
+        ge=10_000,
+        le=20_000_000,
+        description="Largest proof of address or identity document a member may upload, bytes",
+    )
+    reveal_ttl_h: int = Field(
+        default=24,
+        ge=1,
+        le=168,
+        description="Hours an approved identity reveal may be read (once) by its requester",
+    )
+    unverified_purge_after_h: int = Field(
+        default=168,
+        ge=1,
+        le=8760,
+        description=(
+            "Accounts whose email address was never verified are deleted this many hours "
+            "after registering"
+        ),
+    )
+    maintenance_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How often each replica lapses expired coordinator vettings and purges unverified "
+            "accounts, seconds"
+        ),
     )
     seed_officer_email: EmailStr | None = Field(
         default=None,

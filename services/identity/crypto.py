@@ -7,7 +7,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -21,6 +23,11 @@ KEY_ID_MAX_LENGTH = 32
 _DEVELOPMENT_KEY = hashlib.sha256(b"tawny identity development data key").digest()
 _DEVELOPMENT_INDEX_KEY = hashlib.sha256(b"tawny identity development blind-index key").digest()
 EMAIL_PURPOSE = "member.email"
+NAME_PURPOSE = "member.name"
+PHONE_PURPOSE = "member.phone"
+ADDRESS_PURPOSE = "member.address"
+PENDING_ADDRESS_PURPOSE = "address_verification.address"
+DOCUMENT_PURPOSE = "verification_document.content"
 
 
 class DataKeyError(ValueError):
@@ -67,6 +74,20 @@ class DataCipher:
         sealed = self._keys[self._active].encrypt(nonce, plaintext, purpose.encode())
         return self._active.encode() + b":" + nonce + sealed
 
+    @property
+    def active_key_id(self) -> str:
+        return self._active
+
+    @staticmethod
+    def key_id_of(value: bytes) -> str:
+        return value.partition(b":")[0].decode(errors="replace")
+
+    def reencrypt(self, value: bytes, *, purpose: str) -> bytes | None:
+        """The value sealed again under the active key, or None if it already is."""
+        if self.key_id_of(value) == self._active:
+            return None
+        return self.encrypt(self.decrypt(value, purpose=purpose), purpose=purpose)
+
     def decrypt(self, value: bytes, *, purpose: str) -> bytes:
         key_id, _, rest = value.partition(b":")
         aead = self._keys.get(key_id.decode(errors="replace"))
@@ -79,8 +100,9 @@ class DataCipher:
 
 
 class PersonalData:
-    """A member's email address at rest: AES-GCM encrypted, found through an HMAC-SHA256
-    blind index of the normalised address (a unique column, so one address is one account).
+    """A member's personal data at rest: email, name, phone and postal address AES-GCM
+    encrypted; the email is found through an HMAC-SHA256 blind index of the normalised address
+    (a unique column, so one address is one account).
 
     The index key cannot be rotated without re-indexing every member (decrypt, re-hash), which
     is why it is a separate key from the rotatable encryption keys.
@@ -108,3 +130,20 @@ class PersonalData:
 
     def open_email(self, sealed: bytes) -> str:
         return self._cipher.decrypt(sealed, purpose=EMAIL_PURPOSE).decode()
+
+    @property
+    def cipher(self) -> DataCipher:
+        return self._cipher
+
+    def seal_text(self, value: str, *, purpose: str) -> bytes:
+        return self._cipher.encrypt(value.encode(), purpose=purpose)
+
+    def open_text(self, sealed: bytes, *, purpose: str) -> str:
+        return self._cipher.decrypt(sealed, purpose=purpose).decode()
+
+    def seal_json(self, value: dict[str, Any], *, purpose: str) -> bytes:
+        return self._cipher.encrypt(json.dumps(value).encode(), purpose=purpose)
+
+    def open_json(self, sealed: bytes, *, purpose: str) -> dict[str, Any]:
+        opened: dict[str, Any] = json.loads(self._cipher.decrypt(sealed, purpose=purpose))
+        return opened

@@ -78,6 +78,12 @@ def caller_with_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, Caller]
 
 PlatformAdminDep = Annotated[Caller, Depends(caller_with_roles(Role.PLATFORM_ADMIN))]
 MemberAdminDep = Annotated[Caller, Depends(caller_with_roles(Role.PLATFORM_ADMIN, Role.ORG_ADMIN))]
+VerifierDep = Annotated[Caller, Depends(caller_with_roles(Role.VERIFIER))]
+VettingDep = Annotated[Caller, Depends(caller_with_roles(Role.OFFICER, Role.VERIFIER))]
+OfficerDep = Annotated[Caller, Depends(caller_with_roles(Role.OFFICER))]
+RevealApproverDep = Annotated[
+    Caller, Depends(caller_with_roles(Role.OFFICER, Role.VERIFIER, Role.PLATFORM_ADMIN))
+]
 StaffDep = Annotated[
     Caller,
     Depends(

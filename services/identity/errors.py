@@ -212,3 +212,91 @@ class UnsupportedGrantError(IdentityError):
         super().__init__(
             "Only grant_type=client_credentials is supported.", error="unsupported_grant_type"
         )
+
+
+class RecordNotFoundError(IdentityError):
+    """An application, verification, document or reveal that does not exist, or that is not
+    the caller's to see (its existence is not revealed either)."""
+
+    status_code = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class StateConflictError(IdentityError):
+    """Decided already, superseded, or otherwise not in a state that allows this."""
+
+    status_code = 409
+    slug = "state-conflict"
+    title = "Not possible in this state"
+
+
+class AddressRefusedError(IdentityError):
+    """An address that cannot be verified here: an unknown postcode, or outside London."""
+
+    status_code = 422
+    slug = "address-refused"
+    title = "Address not accepted"
+
+
+class AddressCodeInvalidError(IdentityError):
+    status_code = 400
+    slug = "address-code-invalid"
+    title = "Code not accepted"
+
+    def __init__(self, attempts_left: int) -> None:
+        super().__init__(
+            f"That is not the code in the letter; {attempts_left} tries left.",
+            attempts_left=attempts_left,
+        )
+
+
+class AddressCodeExpiredError(IdentityError):
+    status_code = 410
+    slug = "address-code-expired"
+    title = "Code no longer valid"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The letter's code has expired or was entered wrongly too often: ask for a new letter."
+        )
+
+
+class UploadTooLargeError(IdentityError):
+    status_code = 413
+    slug = "upload-too-large"
+    title = "File too large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"The file may be at most {max_bytes} bytes.", max_bytes=max_bytes)
+
+
+class UploadTypeError(IdentityError):
+    status_code = 415
+    slug = "upload-type-refused"
+    title = "File type not accepted"
+
+    def __init__(self) -> None:
+        super().__init__("Upload a JPEG or PNG photo or a PDF.")
+
+
+class RevealExpiredError(IdentityError):
+    status_code = 410
+    slug = "reveal-expired"
+    title = "Reveal no longer readable"
+
+    def __init__(self) -> None:
+        super().__init__("This reveal has been read already or its time ran out; ask again.")
+
+
+class LetterLimitError(IdentityError):
+    status_code = 429
+    slug = "letter-limit"
+    title = "Too many letters"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"At most {limit} letters are posted to a member in 30 days; enter the code of the "
+            "last one, or upload a proof of address instead.",
+            limit=limit,
+        )

@@ -1,20 +1,22 @@
 """Identity's tables: members and organisations, email-verification and password-reset tokens,
-refresh tokens, sign-in throttles, the token-signing keys, the audit log, and the outbox its
-events leave through."""
+refresh tokens, sign-in throttles, the token-signing keys, the audit log, address and identity
+verification, coordinator vetting, identity reveals, and the outbox its events leave through."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -135,6 +137,14 @@ class Member(UUIDPrimaryKey, Timestamps, Base):
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # Seeded development members may sign in without TOTP, never in production.
     totp_exempt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Name, phone and the verified postal address, each AES-GCM encrypted (crypto.PersonalData).
+    name_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    address_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The verified address's ward: what geo is told, never the address itself.
+    home_ward_code: Mapped[str | None] = mapped_column(String(WARD_CODE_LENGTH))
+    address_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    identity_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @property
     def is_staff(self) -> bool:
@@ -297,6 +307,197 @@ class SigningKey(Base):
     # Set when a newer key takes over: the key stays in the JWKS until then, so tokens it
     # signed keep verifying for their whole lifetime.
     retire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AddressMethod(StrEnum):
+    LETTER = "letter"
+    PROOF = "proof"
+
+
+class AddressVerificationStatus(StrEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+    REFUSED = "refused"
+    # A letter's code expired or its tries ran out: a new letter is needed.
+    EXPIRED = "expired"
+    # The member gave another address before this one was decided.
+    SUPERSEDED = "superseded"
+
+
+class DocumentPurpose(StrEnum):
+    PROOF_OF_ADDRESS = "proof_of_address"
+    IDENTITY_DOCUMENT = "identity_document"
+
+
+class IdentityDocumentType(StrEnum):
+    PASSPORT = "passport"
+    DRIVING_LICENCE = "driving_licence"
+    NATIONAL_IDENTITY_CARD = "national_identity_card"
+    RESIDENCE_PERMIT = "residence_permit"
+
+
+class CheckOutcome(StrEnum):
+    PASS = "pass"  # noqa: S105 (an outcome, not a password)
+    FAIL = "fail"
+
+
+class ApplicationStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    LAPSED = "lapsed"
+
+
+class RevealStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    READ = "read"
+
+
+def _in(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(value.value) for value in values)})"
+
+
+class VerificationDocument(UUIDPrimaryKey, Base):
+    """An uploaded proof of address or identity document, AES-GCM encrypted, kept only until
+    a verifier decides on it: the decision stays, the file is deleted."""
+
+    __tablename__ = "verification_documents"
+    __table_args__ = (CheckConstraint(_in("purpose", DocumentPurpose), name="purpose_known"),)
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(20))
+    content_type: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    content_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+
+
+class AddressVerification(UUIDPrimaryKey, Base):
+    """One attempt to verify a member's postal address, by a letter's one-time code or by a
+    verifier looking at an uploaded proof. The address is encrypted; the code kept as a hash."""
+
+    __tablename__ = "address_verifications"
+    __table_args__ = (
+        CheckConstraint(_in("method", AddressMethod), name="method_known"),
+        CheckConstraint(_in("status", AddressVerificationStatus), name="status_known"),
+        # One open attempt per member: a new address supersedes the pending one.
+        Index(
+            "uq_address_verifications_pending_member",
+            "member_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    method: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12), default=AddressVerificationStatus.PENDING.value)
+    # Recipient name, address lines and postcode as encrypted JSON.
+    address_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    ward_code: Mapped[str] = mapped_column(String(WARD_CODE_LENGTH))
+    h3_cell: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    document_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("verification_documents.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[uuid.UUID | None] = mapped_column()
+    refusal_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class IdentityCheck(UUIDPrimaryKey, Base):
+    """A verifier's record of a document check: what was seen and the outcome, never the
+    document itself."""
+
+    __tablename__ = "identity_checks"
+    __table_args__ = (
+        CheckConstraint(_in("document_type", IdentityDocumentType), name="document_type_known"),
+        CheckConstraint(_in("outcome", CheckOutcome), name="outcome_known"),
+    )
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    document_type: Mapped[str] = mapped_column(String(30))
+    outcome: Mapped[str] = mapped_column(String(10))
+    verifier_id: Mapped[uuid.UUID] = mapped_column()
+    checked_on: Mapped[date] = mapped_column(Date)
+    # Whether an uploaded document was looked at (and then deleted).
+    document_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+
+
+class CoordinatorApplication(UUIDPrimaryKey, Timestamps, Base):
+    """A member's application to coordinate a Neighbourhood Watch scheme, and its vetting."""
+
+    __tablename__ = "coordinator_applications"
+    __table_args__ = (
+        CheckConstraint(_in("status", ApplicationStatus), name="status_known"),
+        Index(
+            "uq_coordinator_applications_open",
+            "member_id",
+            "scheme_id",
+            unique=True,
+            postgresql_where=text("status IN ('pending', 'approved')"),
+        ),
+        Index(
+            "ix_coordinator_applications_vetting_due",
+            "vetting_expires_on",
+            postgresql_where=text("status = 'approved'"),
+        ),
+    )
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    scheme_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    statement: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(10), default=ApplicationStatus.PENDING.value)
+    decided_by: Mapped[uuid.UUID | None] = mapped_column()
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    vetting_reference: Mapped[str | None] = mapped_column(String(64))
+    vetting_expires_on: Mapped[date | None] = mapped_column(Date)
+    refusal_reason: Mapped[str | None] = mapped_column(String(500))
+    lapsed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IdentityReveal(UUIDPrimaryKey, Base):
+    """A police request to learn who a member is: a reason, a second staff member's approval,
+    and one reading by the requester. Every step is also in the audit log."""
+
+    __tablename__ = "identity_reveals"
+    __table_args__ = (CheckConstraint(_in("status", RevealStatus), name="status_known"),)
+
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), index=True
+    )
+    requested_by: Mapped[uuid.UUID] = mapped_column()
+    reason: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(10), default=RevealStatus.PENDING.value)
+    requested_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    approved_by: Mapped[uuid.UUID | None] = mapped_column()
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The approved reveal must be read before this; it can be read once.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OutboxMessage(OutboxMixin, Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +17,9 @@ from shared.auth import JWKSVerifier
 from shared.db import build_engine, build_sessionmaker
 from tests.support.infrastructure import Infrastructure
 
+# Three London postcodes and one outside London, for address verification.
+POSTCODES_CSV = Path(__file__).with_name("postcodes.csv")
+
 
 def identity_settings(
     infrastructure: Infrastructure, database_url: str, **overrides: object
@@ -27,6 +31,8 @@ def identity_settings(
         "sign_in_free_failures_per_ip": 100_000,
         # A rotated key signs at once here; publishing ahead is tested on the service.
         "signing_key_publish_ahead_s": 0,
+        "geocoder": "csv",
+        "postcodes_csv_path": str(POSTCODES_CSV),
         **overrides,
     }
     return IdentitySettings(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.identity.config import IdentitySettings
 from services.identity.crypto import PersonalData
 from services.identity.members.service import MemberService
-from services.identity.models import OutboxMessage
+from services.identity.models import AuditEntry, OutboxMessage
 from services.identity.organisations.repository import OrganisationRepository
 from shared.db import session_scope
 from shared.events import MemberEmailVerified, VerificationEmailRequested
@@ -167,3 +167,30 @@ async def staged_for_member(
 def email_index(email: str) -> str:
     """The blind index the test app files this address under (development keys)."""
     return PersonalData.from_settings(IdentitySettings(environment="test")).email_index(email)
+
+
+async def signed_in_member(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: IdentitySettings,
+    *roles: str,
+    organisation_id: uuid.UUID | None = None,
+) -> tuple[uuid.UUID, dict[str, str]]:
+    """A new verified member with these roles, signed in: their id and bearer headers."""
+    member_id, email = await create_member(
+        sessions, settings, *roles, organisation_id=organisation_id
+    )
+    return member_id, bearer((await sign_in_body(client, email))["access_token"])
+
+
+async def audit_actions(
+    sessions: async_sessionmaker[AsyncSession], member_id: uuid.UUID
+) -> list[str]:
+    """The audit log's actions about one member, oldest first."""
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.subject == f"member:{member_id}")
+            .order_by(AuditEntry.position)
+        )
+        return list(rows)

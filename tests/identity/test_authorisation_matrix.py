@@ -34,6 +34,11 @@ SIGNED_IN = frozenset(role.value for role in Role)
 STAFF = frozenset({"coordinator", "officer", "partner", "verifier", "org_admin", "platform_admin"})
 MEMBER_ADMINS = frozenset({"org_admin", "platform_admin"})
 PLATFORM_ADMINS = frozenset({"platform_admin"})
+VERIFIERS = frozenset({"verifier"})
+OFFICERS = frozenset({"officer"})
+VETTERS = frozenset({"officer", "verifier"})
+REVEAL_APPROVERS = frozenset({"officer", "verifier", "platform_admin"})
+OUTSIDE_LONDON = {"name": "Matrix", "address_lines": ["1 High Street"], "postcode": "GU1 1AA"}
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,38 @@ def _on_api_client(method: str, suffix: str) -> Call:
         return await context.client.request(
             method, f"/api-clients/{client_id}{suffix}", headers=headers
         )
+
+    return call
+
+
+def _upload(path: str, form: dict[str, Any] | None = None) -> Call:
+    """A GIF, which is refused (415) once the caller is let in: nothing is stored."""
+
+    async def call(context: Context, headers: dict[str, str]) -> httpx.Response:
+        return await context.client.post(
+            path,
+            data=form or {},
+            files={"file": ("x.gif", b"GIF89a" + bytes(20), "image/gif")},
+            headers=headers,
+        )
+
+    return call
+
+
+def _on_unknown(method: str, template: str, body: Any = None) -> Call:
+    """A route about a record that does not exist: let in, it answers 404."""
+
+    async def call(context: Context, headers: dict[str, str]) -> httpx.Response:
+        path = template.format(id=uuid.uuid4())
+        return await context.client.request(method, path, json=body, headers=headers)
+
+    return call
+
+
+def _new_reveal() -> Call:
+    async def call(context: Context, headers: dict[str, str]) -> httpx.Response:
+        body = {"member_id": str(await context.fresh_member()), "reason": "Matrix reveal test"}
+        return await context.client.post("/identity-reveals", json=body, headers=headers)
 
     return call
 
@@ -256,6 +293,130 @@ MATRIX: list[tuple[str, str, frozenset[str], Call]] = [
         "/members/{member_id}/erasure",
         PLATFORM_ADMINS,
         _on_fresh_member("POST", "/erasure", {"reason": "matrix test"}),
+    ),
+    (
+        "PUT",
+        "/members/me/personal-details",
+        SIGNED_IN,
+        _call("PUT", "/members/me/personal-details", {"name": "Matrix"}),
+    ),
+    (
+        "POST",
+        "/members/me/totp/recovery-codes",
+        SIGNED_IN,
+        _call("POST", "/members/me/totp/recovery-codes", {"code": "000000"}),
+    ),
+    (
+        "POST",
+        "/members/{member_id}/totp-reset",
+        PLATFORM_ADMINS,
+        _on_fresh_member("POST", "/totp-reset", {"reason": "matrix test"}),
+    ),
+    (
+        "POST",
+        "/members/me/address/letter",
+        SIGNED_IN,
+        _call("POST", "/members/me/address/letter", OUTSIDE_LONDON),
+    ),
+    (
+        "POST",
+        "/members/me/address/proof",
+        SIGNED_IN,
+        _upload("/members/me/address/proof", OUTSIDE_LONDON),
+    ),
+    (
+        "POST",
+        "/members/me/address/confirmation",
+        SIGNED_IN,
+        _call("POST", "/members/me/address/confirmation", {"code": "AAAAAAAA"}),
+    ),
+    ("GET", "/members/me/address", SIGNED_IN, _call("GET", "/members/me/address")),
+    (
+        "GET",
+        "/address-verifications/{verification_id}",
+        VERIFIERS,
+        _on_unknown("GET", "/address-verifications/{id}"),
+    ),
+    (
+        "GET",
+        "/verification-documents/{document_id}",
+        VERIFIERS,
+        _on_unknown("GET", "/verification-documents/{id}"),
+    ),
+    (
+        "POST",
+        "/address-verifications/{verification_id}/decision",
+        VERIFIERS,
+        _on_unknown("POST", "/address-verifications/{id}/decision", {"approve": True}),
+    ),
+    (
+        "POST",
+        "/members/me/identity-documents",
+        SIGNED_IN,
+        _upload("/members/me/identity-documents"),
+    ),
+    (
+        "POST",
+        "/members/{member_id}/identity-checks",
+        VERIFIERS,
+        _on_fresh_member(
+            "POST",
+            "/identity-checks",
+            {"document_type": "passport", "outcome": "fail", "checked_on": "2026-01-01"},
+        ),
+    ),
+    ("GET", "/verification-queue", VETTERS, _call("GET", "/verification-queue")),
+    (
+        "POST",
+        "/coordinator-applications",
+        SIGNED_IN,
+        _on_unknown(
+            "POST",
+            "/coordinator-applications",
+            {"scheme_id": str(uuid.uuid4()), "statement": "A matrix application"},
+        ),
+    ),
+    (
+        "GET",
+        "/members/me/coordinator-applications",
+        SIGNED_IN,
+        _call("GET", "/members/me/coordinator-applications"),
+    ),
+    (
+        "GET",
+        "/coordinator-applications/{application_id}",
+        VETTERS,
+        _on_unknown("GET", "/coordinator-applications/{id}"),
+    ),
+    (
+        "POST",
+        "/coordinator-applications/{application_id}/approval",
+        VETTERS,
+        _on_unknown(
+            "POST",
+            "/coordinator-applications/{id}/approval",
+            {"vetting_reference": "MATRIX-1", "vetting_expires_on": "2099-01-01"},
+        ),
+    ),
+    (
+        "POST",
+        "/coordinator-applications/{application_id}/refusal",
+        VETTERS,
+        _on_unknown("POST", "/coordinator-applications/{id}/refusal", {"reason": "matrix"}),
+    ),
+    ("POST", "/identity-reveals", OFFICERS, _new_reveal()),
+    ("GET", "/identity-reveals", REVEAL_APPROVERS, _call("GET", "/identity-reveals")),
+    (
+        "POST",
+        "/identity-reveals/{reveal_id}/approval",
+        REVEAL_APPROVERS,
+        _on_unknown("POST", "/identity-reveals/{id}/approval"),
+    ),
+    (
+        "POST",
+        "/identity-reveals/{reveal_id}/disclosure",
+        OFFICERS,
+        _on_unknown("POST", "/identity-reveals/{id}/disclosure"),
     ),
 ]
 

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from services.geo.lookup import service
-from services.geo.lookup.geocoders import Geocoder
 from services.geo.lookup.schemas import Location
 from shared.errors import problem_responses
+from shared.geocoding import Geocoder
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
 

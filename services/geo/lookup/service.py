@@ -6,9 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.boundaries.service import current_ward_map
 from services.geo.errors import PlaceNotFoundError, PostcodeNotFoundError
-from services.geo.lookup.geocoders import Geocoder, normalise_postcode
 from services.geo.lookup.schemas import Location, PlaceRef
 from services.geo.targeting.shapes import check_point
+from shared.geocoding import Geocoder, normalise_postcode
 
 
 async def locate_point(session: AsyncSession, lat: float, lon: float) -> Location:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Response, status
@@ -14,10 +15,12 @@ from services.identity.accounts.schemas import (
     RecoveryCodes,
     TotpConfirm,
     TotpEnrolment,
+    TotpReset,
 )
 from services.identity.accounts.service import PasswordResetService
 from services.identity.accounts.two_factor import TwoFactorService
-from services.identity.dependencies import CallerDep, SettingsDep
+from services.identity.dependencies import CallerDep, PlatformAdminDep, SettingsDep
+from services.identity.members.service import MemberService
 from services.identity.tokens.service import TokenService
 from shared.errors import problem_responses
 from shared.runtime import SessionDep
@@ -114,4 +117,50 @@ async def sign_out_everywhere(
     caller: CallerDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
     await TokenService(session, settings).revoke_everywhere(caller.member.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/members/me/totp/recovery-codes",
+    summary="New recovery codes, for a current TOTP code; the old codes stop working",
+    responses=problem_responses(400, 401, 403, 409, 422),
+)
+async def regenerate_recovery_codes(
+    body: Annotated[TotpConfirm, Body(openapi_examples=openapi_examples(code={"code": "492039"}))],
+    caller: CallerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+) -> RecoveryCodes:
+    codes = await TwoFactorService(session, settings).regenerate_recovery_codes(
+        caller.member, body.code
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return RecoveryCodes(recovery_codes=codes)
+
+
+@router.post(
+    "/members/{member_id}/totp-reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Switch off a member's two-factor authentication (platform admins; audited)",
+    description=(
+        "For a member who lost both phone and recovery codes: they enrol again. Until then a "
+        "staff member's tokens carry no staff roles."
+    ),
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def reset_totp(
+    member_id: uuid.UUID,
+    body: Annotated[
+        TotpReset,
+        Body(openapi_examples=openapi_examples(lost_phone={"reason": "Phone lost; ID checked"})),
+    ],
+    caller: PlatformAdminDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    member = await MemberService(session, settings).get(member_id)
+    await TwoFactorService(session, settings).reset(
+        member, actor_id=caller.member.id, reason=body.reason
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -50,3 +50,9 @@ class RecoveryCodes(BaseModel):
     recovery_codes: list[str] = Field(
         description="One-time codes for when the phone is lost; shown only now"
     )
+
+
+class TotpReset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=500)

@@ -106,6 +106,36 @@ class TwoFactorService:
         log.info("identity.two_factor.enabled", member_id=str(member.id))
         return codes
 
+    async def regenerate_recovery_codes(self, member: Member, code: str) -> list[str]:
+        """New recovery codes for a current TOTP code; the old ones stop working."""
+        if member.totp_enabled_at is None:
+            raise TwoFactorStateError("Two-factor authentication is not on.")
+        if not self._accept_totp(member, code):
+            raise InvalidCodeError()
+        codes = [new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+        await self._recovery_codes.replace(member.id, [hash_recovery_code(c) for c in codes])
+        await self._audit.record(
+            "two_factor.recovery_codes_regenerated",
+            actor_id=member.id,
+            subject=f"member:{member.id}",
+        )
+        return codes
+
+    async def reset(self, member: Member, *, actor_id: uuid.UUID, reason: str) -> None:
+        """A platform admin switches TOTP off for a member who lost their phone and codes:
+        they enrol again; a staff member meanwhile signs in without their staff roles."""
+        member.totp_secret_encrypted = None
+        member.totp_enabled_at = None
+        member.totp_last_step = None
+        await self._recovery_codes.replace(member.id, [])
+        await self._audit.record(
+            "two_factor.reset",
+            actor_id=actor_id,
+            subject=f"member:{member.id}",
+            details={"reason": reason},
+        )
+        log.info("identity.two_factor.reset", member_id=str(member.id))
+
     async def check_sign_in_code(
         self, member: Member, *, totp_code: str | None, recovery_code: str | None
     ) -> bool:

@@ -13,6 +13,7 @@ from services.identity.members.schemas import (
     EmailVerified,
     MemberCreate,
     MemberMe,
+    PersonalDetails,
     RegistrationAccepted,
 )
 from services.identity.members.service import MemberService
@@ -106,3 +107,27 @@ async def me(caller: CallerDep) -> MemberMe:
         organisation_id=member.organisation_id,
         two_factor_enabled=member.totp_enabled_at is not None,
     )
+
+
+@router.put(
+    "/members/me/personal-details",
+    summary="Set my name and phone number (kept encrypted, never shown to other members)",
+    description="Staff see them only through a two-person identity reveal. Null clears one.",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def set_personal_details(
+    body: Annotated[
+        PersonalDetails,
+        Body(
+            openapi_examples=openapi_examples(
+                details={"name": "Sam Taylor", "phone": "+44 20 7946 0000"}
+            )
+        ),
+    ],
+    caller: CallerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> PersonalDetails:
+    service = MemberService(session, settings)
+    await service.set_personal_details(caller.member, body)
+    return service.personal_details_of(caller.member)

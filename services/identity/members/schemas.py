@@ -72,3 +72,19 @@ class MemberMe(BaseModel):
     verification_level: str
     organisation_id: uuid.UUID | None
     two_factor_enabled: bool
+
+
+class PersonalDetails(BaseModel):
+    """A member's name and phone number, kept encrypted; staff see them only through a
+    two-person identity reveal. Null clears one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100, examples=["Sam Taylor"])
+    phone: str | None = Field(
+        default=None,
+        min_length=7,
+        max_length=20,
+        pattern=r"^\+?[0-9][0-9 ()-]{5,18}[0-9]$",
+        examples=["+44 20 7946 0000"],
+    )

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.config import IdentitySettings
-from services.identity.crypto import PersonalData
+from services.identity.crypto import NAME_PURPOSE, PHONE_PURPOSE, PersonalData
 from services.identity.errors import (
     MemberNotFoundError,
     ServiceUnavailableError,
@@ -20,7 +20,7 @@ from services.identity.errors import (
     VerificationTokenUsedError,
 )
 from services.identity.members.repository import EmailVerificationRepository, MemberRepository
-from services.identity.members.schemas import normalise_email
+from services.identity.members.schemas import PersonalDetails, normalise_email
 from services.identity.models import Member, OutboxMessage, Role
 from services.identity.passwords import hash_password
 from shared.db import utcnow
@@ -64,6 +64,31 @@ class MemberService:
 
     def email_of(self, member: Member) -> str:
         return self._personal.open_email(member.email_encrypted)
+
+    def personal_details_of(self, member: Member) -> PersonalDetails:
+        return PersonalDetails(
+            name=(
+                self._personal.open_text(member.name_encrypted, purpose=NAME_PURPOSE)
+                if member.name_encrypted
+                else None
+            ),
+            phone=(
+                self._personal.open_text(member.phone_encrypted, purpose=PHONE_PURPOSE)
+                if member.phone_encrypted
+                else None
+            ),
+        )
+
+    async def set_personal_details(self, member: Member, details: PersonalDetails) -> None:
+        member.name_encrypted = (
+            self._personal.seal_text(details.name, purpose=NAME_PURPOSE) if details.name else None
+        )
+        member.phone_encrypted = (
+            self._personal.seal_text(details.phone, purpose=PHONE_PURPOSE)
+            if details.phone
+            else None
+        )
+        await self._session.flush()
 
     async def register(self, email: str, password: str) -> None:
         """Create the member (or find them) and email a link, revealing nothing to the caller.

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.identity.passwords import PASSWORD_MAX_LENGTH
+
+
+class ExportedAddress(BaseModel):
+    address_lines: list[str]
+    postcode: str
 
 
 class ExportedMember(BaseModel):
@@ -22,6 +27,45 @@ class ExportedMember(BaseModel):
     email_verified_at: datetime | None
     suspended_at: datetime | None
     two_factor_enabled: bool
+    name: str | None
+    phone: str | None
+    address: ExportedAddress | None
+    home_ward_code: str | None
+    address_verified_at: datetime | None
+    identity_verified_at: datetime | None
+
+
+class ExportedAddressVerification(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    method: str
+    status: str
+    ward_code: str
+    created_at: datetime
+    decided_at: datetime | None
+    refusal_reason: str | None
+
+
+class ExportedIdentityCheck(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    document_type: str
+    outcome: str
+    checked_on: date
+    recorded_at: datetime
+
+
+class ExportedCoordinatorApplication(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    scheme_id: uuid.UUID
+    statement: str
+    status: str
+    created_at: datetime
+    decided_at: datetime | None
+    vetting_expires_on: date | None
+    refusal_reason: str | None
+    lapsed_at: datetime | None
 
 
 class ExportedSession(BaseModel):
@@ -44,6 +88,9 @@ class MemberExport(BaseModel):
     )
     generated_at: datetime
     member: ExportedMember
+    address_verifications: list[ExportedAddressVerification]
+    identity_checks: list[ExportedIdentityCheck]
+    coordinator_applications: list[ExportedCoordinatorApplication]
     sessions: list[ExportedSession]
     audit_entries: list[ExportedAuditEntry]
 

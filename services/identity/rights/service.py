@@ -1,29 +1,42 @@
 """Data rights: a member's export and erasure. Flushes, never commits.
 
-Erasure deletes the member's row; refresh tokens, verification and reset links and recovery
-codes go with it (foreign keys cascade). What remains is the member id inside audit entries,
-which hold no personal data, and ``member.erased`` tells every other service to delete theirs.
+Erasure deletes the member's row; refresh tokens, verification and reset links, recovery
+codes, address verifications, uploaded documents, identity checks, coordinator applications and
+reveal requests go with it (foreign keys cascade), and so do the member's events still in the
+outbox (which carry their email or address). What remains is the member id inside audit
+entries, which hold no personal data, and ``member.erased`` tells every other service to delete
+theirs. Accounts never verified are purged the same way after
+``IDENTITY_UNVERIFIED_PURGE_AFTER_H``.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.audit.service import AuditLog
 from services.identity.config import IdentitySettings
+from services.identity.coordinators.repository import ApplicationRepository
+from services.identity.crypto import PersonalData
 from services.identity.errors import InvalidCredentialsError, MemberNotFoundError
 from services.identity.members.service import MemberService
 from services.identity.models import AuditEntry, Member, OutboxMessage, RefreshToken
 from services.identity.passwords import verify_password
 from services.identity.rights.schemas import (
+    ExportedAddress,
+    ExportedAddressVerification,
     ExportedAuditEntry,
+    ExportedCoordinatorApplication,
+    ExportedIdentityCheck,
     ExportedMember,
     ExportedSession,
     MemberExport,
 )
+from services.identity.verification.repository import VerificationRepository
+from services.identity.verification.service import address_of
 from shared.db import utcnow
 from shared.events import MemberErased, MemberExportRequested
 from shared.logs import get_logger
@@ -33,12 +46,14 @@ log = get_logger(__name__)
 
 PRODUCER = "identity"
 MAX_EXPORTED_ROWS = 1000
+PURGE_BATCH = 100
 
 
 class DataRightsService:
     def __init__(self, session: AsyncSession, settings: IdentitySettings) -> None:
         self._session = session
         self._members = MemberService(session, settings)
+        self._personal = PersonalData.from_settings(settings)
         self._audit = AuditLog(session)
 
     async def export(self, member: Member) -> MemberExport:
@@ -59,6 +74,12 @@ class DataRightsService:
                 .limit(MAX_EXPORTED_ROWS)
             )
         ).all()
+        verifications = VerificationRepository(self._session)
+        address_attempts = await verifications.for_member(member.id)
+        identity_checks = await verifications.identity_checks_for(member.id)
+        applications = await ApplicationRepository(self._session).for_member(member.id)
+        details = self._members.personal_details_of(member)
+        address = address_of(self._personal, member)
         await add_event(
             self._session,
             OutboxMessage,
@@ -80,7 +101,20 @@ class DataRightsService:
                 email_verified_at=member.email_verified_at,
                 suspended_at=member.suspended_at,
                 two_factor_enabled=member.totp_enabled_at is not None,
+                name=details.name,
+                phone=details.phone,
+                address=ExportedAddress.model_validate(address) if address else None,
+                home_ward_code=member.home_ward_code,
+                address_verified_at=member.address_verified_at,
+                identity_verified_at=member.identity_verified_at,
             ),
+            address_verifications=[
+                ExportedAddressVerification.model_validate(attempt) for attempt in address_attempts
+            ],
+            identity_checks=[ExportedIdentityCheck.model_validate(c) for c in identity_checks],
+            coordinator_applications=[
+                ExportedCoordinatorApplication.model_validate(a) for a in applications
+            ],
             sessions=[
                 ExportedSession(
                     created_at=token.created_at,
@@ -109,14 +143,35 @@ class DataRightsService:
     ) -> None:
         await self._erase(member_id, actor_id=actor_id, details={"by": "staff", "reason": reason})
 
+    async def purge_unverified(self, registered_before: datetime) -> int:
+        """Erase one batch of accounts never verified; returns how many (again while > 0).
+        Rows another replica is purging are skipped."""
+        stale = (
+            await self._session.scalars(
+                select(Member.id)
+                .where(Member.email_verified_at.is_(None), Member.created_at < registered_before)
+                .order_by(Member.created_at)
+                .limit(PURGE_BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for member_id in stale:
+            await self._erase(member_id, actor_id=None, details={"by": "unverified_purge"})
+        return len(stale)
+
     async def _erase(
-        self, member_id: uuid.UUID, *, actor_id: uuid.UUID, details: dict[str, object]
+        self, member_id: uuid.UUID, *, actor_id: uuid.UUID | None, details: dict[str, object]
     ) -> None:
         deleted = await self._session.scalar(
             delete(Member).where(Member.id == member_id).returning(Member.id)
         )
         if deleted is None:
             raise MemberNotFoundError()
+        # Member events are keyed by member id; published or not, they carry personal data
+        # (an email address, a postal address) that must not outlive the member.
+        await self._session.execute(
+            delete(OutboxMessage).where(OutboxMessage.key == str(member_id))
+        )
         await add_event(
             self._session, OutboxMessage, MemberErased(member_id=member_id), producer=PRODUCER
         )

@@ -7,8 +7,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.geo.errors import GeocoderUnavailableError, InvalidPostcodeError
-from services.geo.lookup.geocoders import CsvGeocoder, HttpGeocoder, normalise_postcode
+from shared.geocoding import (
+    CsvGeocoder,
+    GeocoderUnavailableError,
+    HttpGeocoder,
+    InvalidPostcodeError,
+    normalise_postcode,
+)
 from tests.geo.conftest import LONDON_DATA
 
 

@@ -11,7 +11,15 @@ from services.identity import totp
 from services.identity.config import IdentitySettings
 from services.identity.models import Member
 from services.identity.tokens.service import TokenService
-from tests.identity.factories import PASSWORD, bearer, claims_of, create_member, sign_in_body
+from tests.identity.factories import (
+    PASSWORD,
+    audit_actions,
+    bearer,
+    claims_of,
+    create_member,
+    sign_in_body,
+    signed_in_member,
+)
 
 
 def secret_of(enrolment: dict[str, str]) -> bytes:
@@ -146,3 +154,58 @@ class TestStaffTwoFactor:
 
         assert TokenService(session, settings).totp_exempt(member) is True
         assert TokenService(session, production).totp_exempt(member) is False
+
+
+class TestRecoveryAndReset:
+    async def test_new_recovery_codes_need_a_current_code_and_replace_the_old(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        member_id, email = await create_member(sessions, settings, "officer", totp_exempt=False)
+        token = (await sign_in_body(client, email))["access_token"]
+        secret, old_codes = await enrol(client, token)
+        next_code = totp.hotp(secret, totp.current_step() + 1)
+
+        wrong = await client.post(
+            "/members/me/totp/recovery-codes", json={"code": "000000"}, headers=bearer(token)
+        )
+        response = await client.post(
+            "/members/me/totp/recovery-codes", json={"code": next_code}, headers=bearer(token)
+        )
+
+        assert wrong.status_code == 400
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-store"
+        new_codes = response.json()["recovery_codes"]
+        assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+        old = await client.post(
+            "/tokens", json={"email": email, "password": PASSWORD, "recovery_code": old_codes[0]}
+        )
+        assert old.status_code == 401
+        await sign_in_body(client, email, recovery_code=new_codes[0])
+        assert "two_factor.recovery_codes_regenerated" in await audit_actions(sessions, member_id)
+
+    async def test_a_platform_admin_resets_totp_and_the_member_enrols_again(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        member_id, email = await create_member(sessions, settings, "officer", totp_exempt=False)
+        await enrol(client, (await sign_in_body(client, email))["access_token"])
+        _, admin = await signed_in_member(client, sessions, settings, "platform_admin")
+
+        response = await client.post(
+            f"/members/{member_id}/totp-reset", json={"reason": "Phone lost"}, headers=admin
+        )
+
+        assert response.status_code == 204
+        body = await sign_in_body(client, email)
+        assert body["two_factor_enrolment_required"] is True
+        assert claims_of(body["access_token"])["roles"] == ["resident"]
+        await enrol(client, body["access_token"])
+        actions = await audit_actions(sessions, member_id)
+        assert actions.count("two_factor.reset") == 1
+        assert actions.count("two_factor.enabled") == 2

@@ -1,4 +1,5 @@
-"""Postcode to point, behind one small interface with two implementations.
+"""Postcode to point, behind one small interface with two implementations. Geo (postcode
+lookup) and identity (address verification) each build their own from their settings.
 
 * :class:`CsvGeocoder` reads an offline file (``postcode,lat,lon,ward_code,borough_code``, such
   as the OS Code-Point Open extract in ../shared/data/london/postcodes.csv), lazily on the first
@@ -21,10 +22,26 @@ from urllib.parse import quote
 
 import httpx
 
-from services.geo.errors import GeocoderUnavailableError, InvalidPostcodeError
+from shared.errors import TawnyError
 from shared.logs import get_logger
 
 log = get_logger(__name__)
+
+
+class InvalidPostcodeError(TawnyError):
+    status_code = 422
+    slug = "invalid-postcode"
+    title = "Not a UK postcode"
+
+    def __init__(self, postcode: str) -> None:
+        super().__init__(f"{postcode[:20]!r} is not a UK postcode.")
+
+
+class GeocoderUnavailableError(TawnyError):
+    status_code = 503
+    slug = "geocoder-unavailable"
+    title = "Postcode lookup is unavailable"
+
 
 # The shapes of UK postcodes (outward code, space, inward code), after normalising.
 _POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$")
@@ -59,7 +76,7 @@ class Geocoder(Protocol):
 
 class NoGeocoder:
     async def lookup(self, postcode: str) -> PostcodeRecord | None:
-        raise GeocoderUnavailableError("No geocoder is configured (GEO_GEOCODER=none).")
+        raise GeocoderUnavailableError("No geocoder is configured (GEOCODER=none).")
 
     async def aclose(self) -> None:
         return None
@@ -98,7 +115,7 @@ class CsvGeocoder:
             raise GeocoderUnavailableError(
                 f"The postcode file cannot be read: {error.strerror or error}."
             ) from error
-        log.info("geo.geocoder.loaded", path=str(self.path), postcodes=len(records))
+        log.info("geocoder.loaded", path=str(self.path), postcodes=len(records))
         return records
 
     async def aclose(self) -> None:
