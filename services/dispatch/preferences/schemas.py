@@ -45,10 +45,7 @@ _EXAMPLE: dict[str, Any] = {
 
 
 def _default_channels() -> dict[Severity, list[ChannelKind]]:
-    return {
-        severity: sorted(DEFAULT_SEVERITY_CHANNELS[severity])  # type: ignore[misc]
-        for severity in SEVERITIES
-    }
+    return {severity: sorted(DEFAULT_SEVERITY_CHANNELS[severity]) for severity in SEVERITIES}
 
 
 class QuietHoursWindow(BaseModel):
@@ -100,7 +97,7 @@ class PreferencesDocument(BaseModel):
         description="The severities whose emails wait for the digest (when digest_hour is set)",
     )
     language: Language = Field(
-        default=DEFAULT_LANGUAGE,  # type: ignore[assignment]
+        default=DEFAULT_LANGUAGE,
         description="The language to show an alert in when it has a version in that language; "
         "English otherwise. Alerts are published in English only today",
     )
@@ -128,13 +125,12 @@ class PreferencesDocument(BaseModel):
         quiet = preferences.quiet_hours
         return cls(
             channels={
-                severity: sorted(preferences.channels_for(severity))  # type: ignore[misc]
-                for severity in SEVERITIES
+                severity: sorted(preferences.channels_for(severity)) for severity in SEVERITIES
             },
             quiet_hours=QuietHoursWindow(start=quiet.start, end=quiet.end) if quiet else None,
             digest_hour=preferences.digest_hour,
-            digest_severities=sorted(preferences.digest_severities),  # type: ignore[arg-type]
-            language=preferences.language,  # type: ignore[arg-type]
+            digest_severities=sorted(preferences.digest_severities),
+            language=preferences.language,
             unsubscribed_all=preferences.unsubscribed_all,
             unsubscribed_categories=sorted(preferences.unsubscribed_categories),
         )
