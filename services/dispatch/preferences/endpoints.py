@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from services.dispatch.config import DispatchSettings
+from services.dispatch.errors import DispatchError
 from services.dispatch.preferences.schemas import PreferencesDocument
 from services.dispatch.preferences.service import PreferencesService
 from services.dispatch.preferences.tokens import (
     TOKEN_MAX_LENGTH,
-    InvalidUnsubscribeTokenError,
     UnsubscribeScope,
     UnsubscribeTokens,
 )
@@ -133,7 +133,7 @@ async def unsubscribe(
     ],
 ) -> HTMLResponse:
     if one_click != ONE_CLICK:
-        raise InvalidUnsubscribeTokenError("The request must carry List-Unsubscribe=One-Click.")
+        raise DispatchError("The request must carry List-Unsubscribe=One-Click.")
     scope = tokens.verify(token)
     await service.unsubscribe(scope)
     subject, what = _what(scope)
