@@ -97,10 +97,11 @@ def environment() -> Environment:
 def _render(name: str, subject: str, **context: object) -> RenderedEmail:
     env = environment()
     context.setdefault("lang", DEFAULT_LANGUAGE)
+    title = one_line(subject)
     return RenderedEmail(
-        subject=one_line(subject),
-        text=env.get_template(f"{name}.txt.j2").render(title=subject, **context),
-        html=env.get_template(f"{name}.html.j2").render(title=subject, **context),
+        subject=title,
+        text=env.get_template(f"{name}.txt.j2").render(title=title, **context),
+        html=env.get_template(f"{name}.html.j2").render(title=title, **context),
     )
 
 
