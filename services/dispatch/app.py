@@ -84,7 +84,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         app.state.digest_sender = digests
         runtime.tasks.append(
             asyncio.create_task(
-                run_every(settings.digest_interval_s, digests.run_once, name="digests"),
+                run_every(settings.digest_interval_s, digests.run_until_done, name="digests"),
                 name="digests",
             )
         )

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.models import Delivery, DeliveryStatus
@@ -21,18 +21,26 @@ class HeldDelivery:
     attempts: int
 
 
+# The advisory lock that takes digest claims one at a time across every dispatch process.
+DIGEST_CLAIM_LOCK = 0x7A_77_6E_79_64_69_67  # "tawnydig"
+
+
 class DigestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def claim_due(self, *, now: datetime, limit: int) -> list[HeldDelivery]:
         """Take held deliveries whose digest time has come, whole members at a time, and mark
-        them ``sending``. Rows another process is claiming are skipped, not waited for, so
-        each digest is claimed by one process only.
+        them ``sending``, so that each digest is claimed by one process only.
+
+        Claims are taken one at a time (a transaction-scoped advisory lock, held only for this
+        short transaction): with ``SKIP LOCKED`` alone, a process could take a member's rows
+        that another is claiming only in part, and the member would get two digests.
 
         When ``limit`` cuts a member's rows in two, that member is given back (their rows
         return to ``held``) so that their digest is one email, next run; unless they are the
         only member claimed (more held alerts than ``limit``: they get several emails)."""
+        await self._session.execute(select(func.pg_advisory_xact_lock(DIGEST_CLAIM_LOCK)))
         due = (
             select(Delivery.id)
             .where(Delivery.status == DeliveryStatus.HELD, Delivery.next_attempt_at <= now)

@@ -6,7 +6,8 @@ Each run, like a delivery worker, takes three steps:
 
 1. **claim**, in one short transaction: held email deliveries due now (``next_attempt_at``,
    set to the member's next digest time when the batch was recorded), whole members at a time,
-   ``FOR UPDATE SKIP LOCKED``, marked ``sending``; with them the alerts' content, the members'
+   marked ``sending`` (one process claims at a time: an advisory lock, for that transaction
+   only); with them the alerts' content, the members'
    addresses and preferences;
 2. **send** one email per member;
 3. **record** every delivery of that email: ``sent`` when the server accepted it, ``failed``
@@ -99,6 +100,11 @@ class DigestSender:
         self._sessions = sessions
         self._email = email
         self._settings = settings
+
+    async def run_until_done(self) -> None:
+        """Send every digest due now, one claim after another."""
+        while (await self.run_once()).members:
+            pass
 
     async def run_once(self, now: datetime | None = None) -> DigestReport:
         """Send every digest due at ``now`` (default: the present)."""
