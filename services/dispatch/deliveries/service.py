@@ -6,7 +6,12 @@ short transaction, which also records the event as processed; nothing is sent in
 
 1. the alert's content is stored once (``dispatch_alerts``), so any worker can reload it by id;
 2. every endpoint of the batch's members is loaded in one query;
-3. ``INSERT ... ON CONFLICT (alert_id, member_id, channel) DO NOTHING`` one row per (member,
+3. the members' preferences are loaded in one query and applied
+   (:func:`services.dispatch.preferences.rules.plan_deliveries`): channels a member does not
+   want for the alert's severity or category are not recorded, rows in their quiet hours are
+   due when the hours end, and low-severity email for a member with a daily digest is ``held``
+   for it;
+4. ``INSERT ... ON CONFLICT (alert_id, member_id, channel) DO NOTHING`` one row per (member,
    channel): ``created`` where the member has a usable endpoint, ``pending`` (on email, the
    channel every member verifies first) where they have none yet. A batch delivered again,
    even under a new event id, therefore records nothing twice.
