@@ -27,8 +27,8 @@ EMAIL, WEBPUSH, FCM, SMS = ChannelKind.EMAIL, ChannelKind.WEBPUSH, ChannelKind.F
 NIGHT = Preferences(quiet_hours=QuietHours(time(22, 0), time(7, 0)))
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 class TestChooseChannels:
