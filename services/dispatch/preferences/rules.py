@@ -197,8 +197,8 @@ def plan_deliveries(
 ) -> list[DeliveryTarget]:
     """The rows the batch consumer proposed, as the members want them: unwanted channels
     dropped, the rest due at the end of quiet hours, or ``held`` for the digest (email only).
-    A ``pending`` row (no endpoint yet) is kept only if its channel is wanted; its timing is
-    decided when it is released."""
+    A ``pending`` row (no endpoint yet) is kept only if its channel is wanted; it is due as
+    soon as it is released (quiet hours and digests are not applied to it then)."""
     channels_by_member: dict[uuid.UUID, set[ChannelKind]] = defaultdict(set)
     for member_id, channel, _status in targets:
         channels_by_member[member_id].add(channel)
