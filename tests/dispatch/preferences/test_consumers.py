@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.smtp import ReceivedMessage, SmtpSink
 from services.dispatch.deliveries.consumers import GROUP_ID as DELIVERIES
-from services.dispatch.models import DeliveryStatus
+from services.dispatch.members.consumers import GROUP_ID as MEMBERS
+from services.dispatch.models import DeliveryStatus, MemberPreferences
+from shared.events import MemberErased
 from tests.dispatch.helpers import (
     add_email_endpoint,
     alert_content,
@@ -71,3 +73,24 @@ class TestPreferencesInThePipeline:
         assert recorded == {plain: DeliveryStatus.SENT, digest: DeliveryStatus.HELD}
         assert sink.messages_to(addresses[unsubscribed]) == []
         assert sink.messages_to(addresses[digest]) == []
+
+
+class TestMemberErased:
+    async def test_forgets_the_members_preferences(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        producer: AIOKafkaProducer,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        member_id = uuid.uuid4()
+        response = await client.put(
+            "/preferences/me", json={"language": "cy"}, headers=auth_header(member_id=member_id)
+        )
+        assert response.status_code == 200
+
+        envelope = await publish(producer, MemberErased(member_id=member_id))
+        await wait_until_processed(sessions, MEMBERS, envelope.event_id)
+
+        async with sessions() as session:
+            assert await session.get(MemberPreferences, member_id) is None
