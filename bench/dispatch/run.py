@@ -49,6 +49,8 @@ from deploy.infra import (
 )
 from services.dispatch.channels.base import Recipient
 from services.dispatch.channels.email import EmailChannel, SmtpServer
+from services.dispatch.config import DEV_UNSUBSCRIBE_KEY, DispatchSettings
+from services.dispatch.preferences.tokens import UnsubscribeLinks, UnsubscribeTokens
 from shared import migrations
 from shared.events import AlertContent
 
@@ -211,6 +213,10 @@ async def bare(port: int, recipients: int) -> dict[str, Any]:
         SmtpServer(host="127.0.0.1", port=port, starttls=False, timeout_s=10),
         email_from="Tawny alerts <alerts@tawny.london>",
         concurrency=POOL_SIZE,
+        # The same one-click unsubscribe headers and links the dispatchers sign.
+        unsubscribe=UnsubscribeLinks(
+            DispatchSettings().public_base_url, UnsubscribeTokens(DEV_UNSUBSCRIBE_KEY.encode())
+        ),
     )
     alert = content()
     queue: asyncio.Queue[int] = asyncio.Queue()

@@ -1,11 +1,14 @@
-"""The dispatch service: learns where members can be reached, emails verification links, and
-sends each published alert to every member of its recipient batches, once per channel.
+"""The dispatch service: learns where members can be reached, emails verification links and
+account notices, keeps members' alert preferences, and sends each published alert to every
+member of its recipient batches, once per channel they want it on.
 
     uvicorn services.dispatch.app:create_app --factory
 
 It publishes no events; it consumes identity's member events (``dispatch.members``) and geo's
 recipient batches (``dispatch.deliveries``), which it records as deliveries. Its delivery workers
-and sweeper (:mod:`services.dispatch.deliveries.worker`) send them, in every process alike.
+and sweeper (:mod:`services.dispatch.deliveries.worker`) send them, the digest job
+(:mod:`services.dispatch.digests.service`) sends daily digests, and the purge
+(:mod:`services.dispatch.retention.service`) forgets old alerts, in every process alike.
 With ``DISPATCH_RUN_CONSUMERS=false`` a process only sends.
 """
 
@@ -22,9 +25,13 @@ from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.consumers import recipient_batches_consumer
 from services.dispatch.deliveries.endpoints import router as deliveries_router
 from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings
+from services.dispatch.digests.service import DigestSender, DigestSettings
 from services.dispatch.members.consumers import member_events_consumer
 from services.dispatch.members.endpoints import router as endpoints_router
 from services.dispatch.models import ChannelKind, ProcessedEvent
+from services.dispatch.periodic import run_every
+from services.dispatch.preferences.endpoints import router as preferences_router
+from services.dispatch.retention.service import purge_old_alerts
 from shared.app import create_service_app
 from shared.runtime import ConsumerSpec, ServiceRuntime
 from shared.web import set_readiness_checks
@@ -64,6 +71,33 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         # Appended to the runtime's tasks, so they are cancelled with the rest on shutdown.
         runtime.tasks.append(asyncio.create_task(worker.run_workers(), name="delivery-workers"))
         runtime.tasks.append(asyncio.create_task(worker.run_sweeper(), name="delivery-sweeper"))
+        digests = DigestSender(
+            sessions=runtime.sessions,
+            email=email,
+            settings=DigestSettings(
+                claim_size=settings.digest_claim_size,
+                max_attempts=settings.max_attempts,
+                retry_base_delay_s=settings.retry_base_delay_s,
+                retry_max_delay_s=settings.retry_max_delay_s,
+            ),
+        )
+        app.state.digest_sender = digests
+        runtime.tasks.append(
+            asyncio.create_task(
+                run_every(settings.digest_interval_s, digests.run_until_done, name="digests"),
+                name="digests",
+            )
+        )
+        retention = timedelta(days=settings.alert_retention_days)
+
+        async def purge() -> None:
+            await purge_old_alerts(runtime.sessions, retention=retention)
+
+        runtime.tasks.append(
+            asyncio.create_task(
+                run_every(settings.purge_interval_s, purge, name="purge"), name="purge"
+            )
+        )
         set_readiness_checks(app, runtime.readiness_checks())
 
     return create_service_app(
@@ -72,7 +106,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         description="Sends published alerts to the members who asked for them, once per alert, "
         "member and channel (email today), and reports how far each alert has got.",
         settings=settings,
-        routers=[deliveries_router, endpoints_router],
+        routers=[deliveries_router, endpoints_router, preferences_router],
         processed_model=ProcessedEvent,
         consumers=consumers,
         on_startup=start_workers,

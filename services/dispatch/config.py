@@ -10,6 +10,10 @@ from pydantic_settings import SettingsConfigDict
 from shared.settings import ServiceSettings
 
 MAX_SMTP_TIMEOUT_S = 20.0
+# Signs unsubscribe links in development and tests only; production refuses to start without
+# its own key.
+DEV_UNSUBSCRIBE_KEY = "tawny-development-unsubscribe-key-not-secret"
+UNSUBSCRIBE_KEY_MIN_LENGTH = 32
 # Room for recording a chunk's results after its last hand-over, before the sweeper may take
 # its rows back: see ``services.dispatch.deliveries.worker``.
 RECORDING_MARGIN_S = 10.0
@@ -143,6 +147,52 @@ class DispatchSettings(ServiceSettings):
         "still gets it if it was sent less than this long ago, seconds",
     )
 
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        max_length=200,
+        description="Where members reach Tawny (the gateway); unsubscribe links start with it",
+    )
+    unsubscribe_key: SecretStr | None = Field(
+        default=None,
+        min_length=UNSUBSCRIBE_KEY_MIN_LENGTH,
+        max_length=256,
+        description="HMAC key that signs one-click unsubscribe links; required in production "
+        "(a development key is used otherwise). Changing it voids the links already sent",
+    )
+    digest_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How often each process looks for daily digests that are due, seconds",
+    )
+    digest_claim_size: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="Held deliveries one digest run takes at once (their members' digests are "
+        "sent before it takes more)",
+    )
+    alert_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Alerts' content and finished deliveries are deleted this many days after "
+        "the alert came, once none of its deliveries is still to be sent",
+    )
+    purge_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        le=86400,
+        description="How often each process deletes alerts past alert_retention_days, seconds",
+    )
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _http_url_without_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
     @field_validator("email_from")
     @classmethod
     def _is_one_address(cls, value: str) -> str:
@@ -170,8 +220,18 @@ class DispatchSettings(ServiceSettings):
             return None
         return self.smtp_password.get_secret_value()
 
+    @property
+    def unsubscribe_key_value(self) -> bytes:
+        if self.unsubscribe_key is None:
+            return DEV_UNSUBSCRIBE_KEY.encode()
+        return self.unsubscribe_key.get_secret_value().encode()
+
     def check_production(self) -> None:
         if self.smtp_username is not None and self.smtp_password_value is None:
             raise ValueError("DISPATCH_SMTP_PASSWORD must be set with DISPATCH_SMTP_USERNAME")
         if self.smtp_username is not None and not self.smtp_starttls:
             raise ValueError("SMTP credentials are sent only over STARTTLS in production")
+        if self.unsubscribe_key is None:
+            raise ValueError("DISPATCH_UNSUBSCRIBE_KEY must be set in production")
+        if not self.public_base_url.startswith("https://"):
+            raise ValueError("DISPATCH_PUBLIC_BASE_URL must be https:// in production")

@@ -8,17 +8,19 @@ learns names, passwords or the wards a member watches.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     Enum,
     Index,
     SmallInteger,
     String,
+    Time,
     UniqueConstraint,
     func,
     text,
@@ -56,10 +58,13 @@ class DeliveryStatus(StrEnum):
     waiting for a worker (now, or at ``next_attempt_at`` after a temporary failure);
     ``sending``: claimed by a worker and being handed over; ``sent``: the provider accepted it
     (for email, the SMTP server said 250); ``failed``: refused, given up after the last
-    attempt, or the alert expired before the member could be reached."""
+    attempt, or the alert expired before the member could be reached. ``held``: a low-severity
+    alert kept for the member's daily digest email, due at ``next_attempt_at`` (the digest job
+    sends it in one email with the member's other held alerts, then marks it ``sent``)."""
 
     PENDING = "pending"
     CREATED = "created"
+    HELD = "held"
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
@@ -162,6 +167,55 @@ class Delivery(UUIDPrimaryKey, Timestamps, Base):
         ),
         Index("ix_deliveries_sending", "claimed_at", postgresql_where=text("status = 'sending'")),
         Index("ix_deliveries_pending", "member_id", postgresql_where=text("status = 'pending'")),
+        # The digest job's query: held rows whose digest time has come.
+        Index("ix_deliveries_held", "next_attempt_at", postgresql_where=text("status = 'held'")),
+    )
+
+
+LANGUAGE_MAX_LENGTH = 8
+CATEGORY_MAX_LENGTH = 64
+
+
+class MemberPreferences(Timestamps, Base):
+    """How one member wants alerts: which channels for which severity, quiet hours, a daily
+    digest for low-severity alerts, a language, and what they unsubscribed from. A member
+    without a row has the defaults (see ``services.dispatch.preferences.rules``)."""
+
+    __tablename__ = "member_preferences"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # CAP severity -> the channels wanted for it, e.g. {"Minor": ["email"], ...}.
+    severity_channels: Mapped[dict[str, list[str]]] = mapped_column(JSONB)
+    # Wall-clock times in Europe/London; the window may cross midnight (22:00 to 07:00).
+    quiet_start: Mapped[time | None] = mapped_column(Time())
+    quiet_end: Mapped[time | None] = mapped_column(Time())
+    # The London hour the daily digest goes out; NULL: no digest, every alert on its own.
+    digest_hour: Mapped[int | None] = mapped_column(SmallInteger)
+    # The severities that wait for the digest (when digest_hour is set).
+    digest_severities: Mapped[list[str]] = mapped_column(JSONB)
+    language: Mapped[str] = mapped_column(String(LANGUAGE_MAX_LENGTH))
+    unsubscribed_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    unsubscribed_categories: Mapped[list[str]] = mapped_column(JSONB)
+
+    __table_args__ = (
+        CheckConstraint("digest_hour BETWEEN 0 AND 23", name="digest_hour_in_day"),
+        CheckConstraint(
+            "(quiet_start IS NULL) = (quiet_end IS NULL)", name="quiet_hours_both_or_neither"
+        ),
+    )
+
+
+class SentNotice(Base):
+    """An account notice already emailed: one email per notice id, however often identity's
+    event arrives (a new event id for the same notice included)."""
+
+    __tablename__ = "sent_notices"
+
+    notice_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    member_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
 
 

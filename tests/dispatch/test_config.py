@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services.dispatch.config import DispatchSettings
+from services.dispatch.config import DEV_UNSUBSCRIBE_KEY, DispatchSettings
 from shared.settings import Environment
 
 
@@ -59,9 +59,28 @@ class TestDispatchSettings:
             smtp_username="tawny",
             smtp_password="pw",
             smtp_starttls=True,
+            unsubscribe_key="k" * 32,
+            public_base_url="https://tawny.london",
         )
 
         assert settings.smtp_starttls
+
+    def test_production_needs_its_own_unsubscribe_key(self) -> None:
+        with pytest.raises(ValidationError, match="DISPATCH_UNSUBSCRIBE_KEY"):
+            DispatchSettings(
+                environment=Environment.PRODUCTION, public_base_url="https://tawny.london"
+            )
+
+    def test_production_links_are_https(self) -> None:
+        with pytest.raises(ValidationError, match="DISPATCH_PUBLIC_BASE_URL"):
+            DispatchSettings(environment=Environment.PRODUCTION, unsubscribe_key="k" * 32)
+
+    def test_development_signs_links_with_the_development_key(self) -> None:
+        assert DispatchSettings().unsubscribe_key_value == DEV_UNSUBSCRIBE_KEY.encode()
+
+    def test_refuses_a_short_unsubscribe_key(self) -> None:
+        with pytest.raises(ValidationError, match="unsubscribe_key"):
+            DispatchSettings(unsubscribe_key="short")
 
     def test_refuses_a_sweeper_that_could_take_rows_from_a_live_chunk(self) -> None:
         with pytest.raises(ValidationError, match="sending_timeout_s"):

@@ -1,5 +1,6 @@
-"""Email: alerts and verification links as plain-text-and-HTML messages, handed to one SMTP
-server (a relay) with aiosmtplib.
+"""Email: alerts, digests, account notices and verification links as plain-text-and-HTML
+messages (rendered by :mod:`services.dispatch.rendering.email`; alert and digest emails carry
+RFC 8058 one-click unsubscribe headers), handed to one SMTP server (a relay) with aiosmtplib.
 
 Connections. Alerts share one pool of connections per process: opened when a send finds none
 idle, reused by the sends that follow, across chunks; a connection idle longer than
@@ -25,16 +26,14 @@ Rate. With ``email_rate_per_s`` set, each send first takes a token from the proc
 from __future__ import annotations
 
 import asyncio
-import html
 import re
 import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime, parseaddr
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiosmtplib
 
@@ -42,6 +41,19 @@ from services.dispatch.channels.base import Recipient, SendResult
 from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind
+from services.dispatch.preferences.tokens import (
+    UnsubscribeLinks,
+    UnsubscribeScope,
+    UnsubscribeTokens,
+)
+from services.dispatch.rendering.email import (
+    RenderedEmail,
+    UnsubscribeUrls,
+    alert_email,
+    one_line,
+    password_reset_email,
+    verification_email,
+)
 from shared.db import utcnow
 from shared.events import AlertContent, PasswordResetRequested, VerificationEmailRequested
 from shared.logs import get_logger
@@ -53,145 +65,7 @@ QUIT_TIMEOUT_S = 2.0
 # Well under the 5 minutes RFC 5321 lets a server wait for the next command.
 POOL_IDLE_S = 30.0
 
-VERIFICATION_SUBJECT = "Confirm your email address for Tawny"
-PASSWORD_RESET_SUBJECT = "Reset your Tawny password"  # noqa: S105 (a subject line)
-
-# Header values must be one line: a control character could end the header early and let the
-# text after it be read as another header. Alerts already refuses them in headlines.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]+")
-
-
-def _london() -> tzinfo:
-    try:
-        return ZoneInfo("Europe/London")
-    except ZoneInfoNotFoundError:  # a slim image without tzdata: UTC is still unambiguous
-        return UTC
-
-
-LONDON = _london()
-
-_HTML_START = (
-    '<!doctype html>\n<html lang="en"><body style="font-family: sans-serif; line-height: 1.4">\n'
-)
-
-FOOTER_TEXT = (
-    "You are receiving this because you asked Tawny for alerts about this area. "
-    "Sign in to Tawny to change the areas you watch. Replies to this email are not read.\n"
-    "In an emergency call 999. To report a crime that is not an emergency call 101."
-)
-
-
-# --- rendering ------------------------------------------------------------------------------
-
-
-def one_line(text: str) -> str:
-    return _CONTROL_CHARACTERS.sub(" ", text).strip()
-
-
-def category_label(category: str) -> str:
-    """``violence_with_injury`` -> ``Violence with injury``."""
-    return category.replace("_", " ").strip().capitalize()
-
-
-def alert_subject(content: AlertContent) -> str:
-    """``[Severe] Burglary: <headline>``, the headline as the officer wrote it."""
-    return one_line(f"[{content.severity}] {category_label(content.category)}: {content.headline}")
-
-
-def _london_time(moment: datetime) -> str:
-    local = moment.astimezone(LONDON)
-    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} {local.tzname()}"
-
-
-def alert_text(content: AlertContent) -> str:
-    return (
-        f"{content.headline}\n\n"
-        f"{content.body}\n\n"
-        f"Severity: {content.severity}    Urgency: {content.urgency}\n"
-        f"Category: {category_label(content.category)}\n"
-        f"From: {content.sender_name}\n"
-        f"Sent: {_london_time(content.sent_at)}\n\n"
-        f"-- \n{FOOTER_TEXT}\n"
-    )
-
-
-def _paragraphs(text: str) -> str:
-    return "\n".join(
-        f"<p>{html.escape(block).replace(chr(10), '<br>')}</p>"
-        for block in text.split("\n\n")
-        if block.strip()
-    )
-
-
-def alert_html(content: AlertContent) -> str:
-    meta = " · ".join(
-        html.escape(part)
-        for part in (
-            f"{content.severity} severity",
-            category_label(content.category),
-            f"from {content.sender_name}",
-            _london_time(content.sent_at),
-        )
-    )
-    return (
-        f"{_HTML_START}"
-        f'<h1 style="font-size: 1.3em">{html.escape(content.headline)}</h1>\n'
-        f'<p style="color: #444">{meta}</p>\n'
-        f"{_paragraphs(content.body)}\n"
-        '<hr><p style="color: #666; font-size: 0.85em">'
-        f"{html.escape(FOOTER_TEXT).replace(chr(10), '<br>')}</p>\n"
-        "</body></html>\n"
-    )
-
-
-def verification_text(payload: VerificationEmailRequested) -> str:
-    return (
-        f"Hello {payload.pseudonym},\n\n"
-        "Please confirm that this is your email address by opening this link:\n\n"
-        f"{payload.verify_url}\n\n"
-        "Once it is confirmed, Tawny can send you the crime alerts you ask for. The link works "
-        "once and expires after a while.\n\n"
-        "If you did not sign up for Tawny, ignore this email: nothing more will be sent.\n\n"
-        "-- \nTawny: community crime alerts for London\n"
-    )
-
-
-def verification_html(payload: VerificationEmailRequested) -> str:
-    url = html.escape(payload.verify_url, quote=True)
-    return (
-        f"{_HTML_START}"
-        f"<p>Hello {html.escape(payload.pseudonym)},</p>\n"
-        "<p>Please confirm that this is your email address:</p>\n"
-        f'<p><a href="{url}">Confirm my email address</a></p>\n'
-        f'<p style="color: #444; font-size: 0.85em">Or open this link: {url}</p>\n'
-        "<p>If you did not sign up for Tawny, ignore this email: nothing more will be sent.</p>\n"
-        "</body></html>\n"
-    )
-
-
-def password_reset_text(payload: PasswordResetRequested) -> str:
-    return (
-        f"Hello {payload.pseudonym},\n\n"
-        "Someone asked to reset the password of the Tawny account that uses this email "
-        "address. To choose a new password, open this link:\n\n"
-        f"{payload.reset_url}\n\n"
-        "The link works once and expires within an hour. If you did not ask, ignore this "
-        "email: your password stays as it is.\n\n"
-        "-- \nTawny: community crime alerts for London\n"
-    )
-
-
-def password_reset_html(payload: PasswordResetRequested) -> str:
-    url = html.escape(payload.reset_url, quote=True)
-    return (
-        f"{_HTML_START}"
-        f"<p>Hello {html.escape(payload.pseudonym)},</p>\n"
-        "<p>Someone asked to reset the password of the Tawny account that uses this address.</p>\n"
-        f'<p><a href="{url}">Choose a new password</a></p>\n'
-        f'<p style="color: #444; font-size: 0.85em">Or open this link: {url}</p>\n'
-        "<p>If you did not ask, ignore this email: your password stays as it is.</p>\n"
-        "</body></html>\n"
-    )
+# --- messages ------------------------------------------------------------------------------
 
 
 def _new_message(*, email_from: str, to: str, subject: str, message_id: str) -> EmailMessage:
@@ -205,6 +79,33 @@ def _new_message(*, email_from: str, to: str, subject: str, message_id: str) -> 
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
     return message
+
+
+class _OneLineHeader(str):
+    """A header written exactly as given, on one line. The email package folds a long
+    unstructured header by RFC 2047-encoding it, which would hide the URL in
+    ``List-Unsubscribe`` from mail software; RFC 5322 allows lines of up to 998 characters,
+    and an unsubscribe link (a base URL of at most 200 plus a token) stays well under that."""
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> _OneLineHeader:
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def _add_one_click_unsubscribe(message: EmailMessage, url: str) -> None:
+    message.set_raw("List-Unsubscribe", _OneLineHeader("List-Unsubscribe", f"<{url}>"))
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+
+
+def _add_body(message: EmailMessage, rendered: RenderedEmail) -> None:
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
 
 
 # --- sending --------------------------------------------------------------------------------
@@ -392,8 +293,10 @@ class EmailChannel:
         concurrency: int,
         send_budget_s: float = SEND_BUDGET_S,
         rate_limit: TokenBucket | None = None,
+        unsubscribe: UnsubscribeLinks | None = None,
     ) -> None:
         self._server = server
+        self._unsubscribe = unsubscribe
         self._email_from = email_from
         self.sender_address = parseaddr(email_from)[1]
         self._message_id_domain = self.sender_address.rpartition("@")[2]
@@ -415,46 +318,94 @@ class EmailChannel:
                 if settings.email_rate_per_s > 0
                 else None
             ),
+            unsubscribe=UnsubscribeLinks(
+                settings.public_base_url, UnsubscribeTokens(settings.unsubscribe_key_value)
+            ),
         )
 
     def alert_message(self, content: AlertContent, recipient: Recipient) -> EmailMessage:
+        unsubscribe: UnsubscribeUrls | None = None
+        if self._unsubscribe is not None:
+            unsubscribe = UnsubscribeUrls(
+                category=self._unsubscribe.url(
+                    UnsubscribeScope(recipient.member_id, content.category)
+                ),
+                everything=self._unsubscribe.url(UnsubscribeScope(recipient.member_id)),
+            )
+        rendered = alert_email(content, unsubscribe=unsubscribe)
         message = _new_message(
             email_from=self._email_from,
             to=recipient.address,
-            subject=alert_subject(content),
+            subject=rendered.subject,
             # One id per delivery: a resend after a crash carries the same one, so mail
             # software that removes duplicates by Message-ID can.
             message_id=f"<{recipient.delivery_id}@{self._message_id_domain}>",
         )
         message["X-Tawny-Alert-Id"] = str(content.alert_id)
-        message.set_content(alert_text(content))
-        message.add_alternative(alert_html(content), subtype="html")
+        if unsubscribe is not None:
+            # RFC 8058: mail software offers its own "unsubscribe" button, which POSTs to this
+            # link without the member signing in. It stops all alerts; the footer also offers
+            # stopping only this alert's category.
+            _add_one_click_unsubscribe(message, unsubscribe.everything)
+        _add_body(message, rendered)
+        return message
+
+    def digest_message(
+        self, rendered: RenderedEmail, *, member_id: uuid.UUID, to: str, digest_id: uuid.UUID
+    ) -> EmailMessage:
+        message = _new_message(
+            email_from=self._email_from,
+            to=to,
+            subject=rendered.subject,
+            message_id=f"<digest-{digest_id}@{self._message_id_domain}>",
+        )
+        if self._unsubscribe is not None:
+            _add_one_click_unsubscribe(message, self._unsubscribe.url(UnsubscribeScope(member_id)))
+        _add_body(message, rendered)
+        return message
+
+    def unsubscribe_all_url(self, member_id: uuid.UUID) -> str:
+        """The member's link to stop every alert (the digest carries it)."""
+        if self._unsubscribe is None:
+            raise RuntimeError("this channel was built without unsubscribe links")
+        return self._unsubscribe.url(UnsubscribeScope(member_id))
+
+    def notice_message(
+        self, rendered: RenderedEmail, *, to: str, notice_id: uuid.UUID
+    ) -> EmailMessage:
+        message = _new_message(
+            email_from=self._email_from,
+            to=to,
+            subject=rendered.subject,
+            message_id=f"<notice-{notice_id}@{self._message_id_domain}>",
+        )
+        _add_body(message, rendered)
         return message
 
     def verification_message(
         self, payload: VerificationEmailRequested, *, event_id: uuid.UUID
     ) -> EmailMessage:
+        rendered = verification_email(payload)
         message = _new_message(
             email_from=self._email_from,
             to=payload.email,
-            subject=VERIFICATION_SUBJECT,
+            subject=rendered.subject,
             message_id=f"<verify-{event_id}@{self._message_id_domain}>",
         )
-        message.set_content(verification_text(payload))
-        message.add_alternative(verification_html(payload), subtype="html")
+        _add_body(message, rendered)
         return message
 
     def password_reset_message(
         self, payload: PasswordResetRequested, *, event_id: uuid.UUID
     ) -> EmailMessage:
+        rendered = password_reset_email(payload)
         message = _new_message(
             email_from=self._email_from,
             to=payload.email,
-            subject=PASSWORD_RESET_SUBJECT,
+            subject=rendered.subject,
             message_id=f"<reset-{event_id}@{self._message_id_domain}>",
         )
-        message.set_content(password_reset_text(payload))
-        message.add_alternative(password_reset_html(payload), subtype="html")
+        _add_body(message, rendered)
         return message
 
     async def send_alert(

@@ -20,6 +20,7 @@ from services.dispatch.models import (
     DispatchAlert,
     MemberEndpoint,
 )
+from services.dispatch.preferences.rules import DeliveryTarget
 from shared.db import utcnow
 
 
@@ -77,9 +78,10 @@ class DeliveryRepository:
         *,
         alert_id: uuid.UUID,
         priority: int,
-        targets: Sequence[tuple[uuid.UUID, ChannelKind, DeliveryStatus]],
+        targets: Sequence[DeliveryTarget],
     ) -> int:
-        """Insert a row per (member, channel) with its first status; return how many were new.
+        """Insert a row per (member, channel) with its first status and due time (now unless
+        given); return how many were new.
         The unique constraint turns a redelivered batch into no new rows, so nothing twice."""
         if not targets:
             return 0
@@ -95,10 +97,10 @@ class DeliveryRepository:
                         "channel": channel,
                         "status": status,
                         "priority": priority,
-                        "next_attempt_at": now,
+                        "next_attempt_at": due or now,
                         "attempts": 0,
                     }
-                    for member_id, channel, status in targets
+                    for member_id, channel, status, due in targets
                 ]
             )
             .on_conflict_do_nothing(

@@ -25,6 +25,7 @@ class DeliverySummary(BaseModel):
                             "sending": 0,
                             "sent": 1247,
                             "failed": 3,
+                            "held": 0,
                         }
                     },
                 }

@@ -6,7 +6,12 @@ short transaction, which also records the event as processed; nothing is sent in
 
 1. the alert's content is stored once (``dispatch_alerts``), so any worker can reload it by id;
 2. every endpoint of the batch's members is loaded in one query;
-3. ``INSERT ... ON CONFLICT (alert_id, member_id, channel) DO NOTHING`` one row per (member,
+3. the members' preferences are loaded in one query and applied
+   (:func:`services.dispatch.preferences.rules.plan_deliveries`): channels a member does not
+   want for the alert's severity or category are not recorded, rows in their quiet hours are
+   due when the hours end, and low-severity email for a member with a daily digest is ``held``
+   for it;
+4. ``INSERT ... ON CONFLICT (alert_id, member_id, channel) DO NOTHING`` one row per (member,
    channel): ``created`` where the member has a usable endpoint, ``pending`` (on email, the
    channel every member verifies first) where they have none yet. A batch delivered again,
    even under a new event id, therefore records nothing twice.
@@ -33,6 +38,9 @@ from services.dispatch.deliveries.repository import DeliveryRepository
 from services.dispatch.deliveries.schemas import DeliverySummary
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import ChannelKind, DeliveryStatus, Priority
+from services.dispatch.preferences.rules import DeliveryTarget, plan_deliveries
+from services.dispatch.preferences.service import PreferencesService
+from shared.db import utcnow
 from shared.events import AlertContent, RecipientBatch
 from shared.logs import get_logger
 
@@ -66,6 +74,8 @@ class BatchReport:
     created: int
     pending: int
     already_recorded: int
+    # Email kept for members' daily digests.
+    held: int = 0
 
 
 class DeliveryService:
@@ -78,6 +88,7 @@ class DeliveryService:
     ) -> None:
         self._endpoints = MemberEndpointRepository(session)
         self._deliveries = DeliveryRepository(session)
+        self._preferences = PreferencesService(session)
         self._channels = channels
         self._pending_max_age = pending_max_age
 
@@ -101,8 +112,9 @@ class DeliveryService:
         targets = [
             (endpoint.member_id, endpoint.channel, DeliveryStatus.CREATED) for endpoint in endpoints
         ] + [(member_id, PENDING_CHANNEL, DeliveryStatus.PENDING) for member_id in unreachable]
+        planned = await self._as_members_want(targets, member_ids, content)
         new = await self._deliveries.insert_new(
-            alert_id=content.alert_id, priority=priority, targets=targets
+            alert_id=content.alert_id, priority=priority, targets=planned
         )
         if unreachable:
             RECIPIENTS_WITHOUT_ENDPOINT.inc(len(unreachable))
@@ -113,11 +125,13 @@ class DeliveryService:
                 count=len(unreachable),
                 member_ids=[str(member_id) for member_id in unreachable[:LOGGED_IDS_MAX]],
             )
+        statuses = [target.status for target in planned]
         report = BatchReport(
             members=len(member_ids),
-            created=len(endpoints),
-            pending=len(unreachable),
-            already_recorded=len(targets) - new,
+            created=statuses.count(DeliveryStatus.CREATED),
+            pending=statuses.count(DeliveryStatus.PENDING),
+            already_recorded=len(planned) - new,
+            held=statuses.count(DeliveryStatus.HELD),
         )
         log.info(
             "dispatch.batch.recorded",
@@ -127,8 +141,20 @@ class DeliveryService:
             created=report.created,
             pending=report.pending,
             already_recorded=report.already_recorded,
+            held=report.held,
         )
         return report
+
+    async def _as_members_want(
+        self,
+        targets: list[tuple[uuid.UUID, ChannelKind, DeliveryStatus]],
+        member_ids: list[uuid.UUID],
+        content: AlertContent,
+    ) -> list[DeliveryTarget]:
+        """The batch's rows as its members' preferences make them (one query for the batch):
+        unwanted channels dropped, quiet hours and digests setting when each is due."""
+        preferences = await self._preferences.of_members(member_ids)
+        return plan_deliveries(targets, preferences, content, utcnow())
 
     async def release_pending_for(self, member_id: uuid.UUID) -> int:
         """The member can now be reached: their pending deliveries become due."""

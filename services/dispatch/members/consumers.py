@@ -14,10 +14,13 @@ from services.dispatch.members.service import (
     send_password_reset_email,
     send_verification_email,
 )
+from services.dispatch.notices.service import send_notice
+from services.dispatch.preferences.service import PreferencesService
 from shared.events import (
     EventEnvelope,
     MemberEmailVerified,
     MemberErased,
+    MemberNoticeRequested,
     PasswordResetRequested,
     Topic,
     VerificationEmailRequested,
@@ -44,6 +47,12 @@ def member_events_consumer(
         session: AsyncSession, envelope: EventEnvelope, payload: MemberErased
     ) -> None:
         await MemberEndpointService(session).erase(payload.member_id)
+        await PreferencesService(session).erase(payload.member_id)
+
+    async def on_member_notice_requested(
+        session: AsyncSession, envelope: EventEnvelope, payload: MemberNoticeRequested
+    ) -> None:
+        await send_notice(session, email, payload)
 
     async def on_member_email_verified(
         session: AsyncSession, envelope: EventEnvelope, payload: MemberEmailVerified
@@ -64,5 +73,6 @@ def member_events_consumer(
             MemberEmailVerified: on_member_email_verified,
             PasswordResetRequested: on_password_reset_requested,
             MemberErased: on_member_erased,
+            MemberNoticeRequested: on_member_notice_requested,
         },
     )

@@ -13,16 +13,10 @@ from aiosmtpd.smtp import SMTP
 from deploy.infra import free_port
 from deploy.sinks.smtp import SmtpSink
 from services.dispatch.channels.base import Outcome, Recipient
-from services.dispatch.channels.email import (
-    SEND_BUDGET_S,
-    EmailChannel,
-    SmtpServer,
-    alert_html,
-    alert_subject,
-    alert_text,
-)
+from services.dispatch.channels.email import SEND_BUDGET_S, EmailChannel, SmtpServer
 from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.config import MAX_SMTP_TIMEOUT_S, RECORDING_MARGIN_S, DispatchSettings
+from services.dispatch.rendering.email import alert_subject
 from tests.dispatch.helpers import alert_content, unique_email, verification_requested
 
 
@@ -37,43 +31,6 @@ def channel_for(port: int, **options: Any) -> EmailChannel:
         concurrency=options.pop("concurrency", 4),
         **options,
     )
-
-
-class TestRendering:
-    def test_subject_carries_severity_category_and_the_headline_verbatim(self) -> None:
-        headline = "Two men seen trying car doors — Mare St & Well St (E8)"
-        content = alert_content(headline=headline, severity="Severe", category="vehicle_crime")
-
-        assert alert_subject(content) == f"[Severe] Vehicle crime: {headline}"
-
-    def test_subject_turns_control_characters_into_spaces(self) -> None:
-        content = alert_content(headline="Bike theft\r\nBcc: everyone@example.org")
-
-        subject = alert_subject(content)
-
-        assert "\r" not in subject and "\n" not in subject
-        assert subject.endswith(": Bike theft Bcc: everyone@example.org")
-
-    def test_text_has_the_body_severity_sender_time_and_footer(self) -> None:
-        content = alert_content(body="Lock your shed.\n\nCall 101.", sender_name="Hackney Police")
-
-        text = alert_text(content)
-
-        assert text.startswith(f"{content.headline}\n\nLock your shed.\n\nCall 101.\n")
-        assert "Severity: Severe" in text
-        assert "From: Hackney Police" in text
-        # 12:00 UTC on 23 November is 12:00 GMT in London.
-        assert "Sent: Monday 23 November 2026, 12:00 GMT" in text
-        assert "\n-- \nYou are receiving this because" in text
-
-    def test_html_escapes_what_officers_wrote(self) -> None:
-        content = alert_content(headline="<script>alert(1)</script>", body="Fish & chips\nshop")
-
-        rendered = alert_html(content)
-
-        assert "<script>" not in rendered
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
-        assert "<p>Fish &amp; chips<br>shop</p>" in rendered
 
 
 class TestEmailChannel:

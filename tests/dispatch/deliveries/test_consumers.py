@@ -191,6 +191,7 @@ class TestRecipientBatch:
             "sending": 0,
             "sent": 2,
             "failed": 1,
+            "held": 0,
         }
 
 

@@ -53,7 +53,14 @@ class TestDeliverySummary:
             "alert_id": str(alert_id),
             "total": 6,
             "channels": {
-                "email": {"pending": 1, "created": 0, "sending": 1, "sent": 3, "failed": 1}
+                "email": {
+                    "pending": 1,
+                    "created": 0,
+                    "sending": 1,
+                    "sent": 3,
+                    "failed": 1,
+                    "held": 0,
+                }
             },
         }
 

@@ -1,0 +1,57 @@
+"""Every SQL statement about members' preferences. Flushes, never commits: the caller owns the
+transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.models import MemberPreferences
+
+
+class PreferencesRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def for_members(self, member_ids: Sequence[uuid.UUID]) -> Sequence[MemberPreferences]:
+        """The rows of those members who have any, in one query (a whole recipient batch)."""
+        if not member_ids:
+            return []
+        return (
+            await self._session.scalars(
+                select(MemberPreferences).where(MemberPreferences.member_id.in_(member_ids))
+            )
+        ).all()
+
+    async def get(
+        self, member_id: uuid.UUID, *, for_update: bool = False
+    ) -> MemberPreferences | None:
+        statement = select(MemberPreferences).where(MemberPreferences.member_id == member_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return await self._session.scalar(statement)
+
+    async def save(self, member_id: uuid.UUID, values: dict[str, Any]) -> MemberPreferences:
+        """Insert the member's row, or replace every value of the existing one."""
+        statement = (
+            insert(MemberPreferences)
+            .values(member_id=member_id, **values)
+            .on_conflict_do_update(
+                index_elements=[MemberPreferences.member_id],
+                set_={**values, "updated_at": func.now()},
+            )
+            .returning(MemberPreferences)
+            .execution_options(populate_existing=True)
+        )
+        return (await self._session.scalars(statement)).one()
+
+    async def delete_for_member(self, member_id: uuid.UUID) -> int:
+        result = await self._session.execute(
+            delete(MemberPreferences).where(MemberPreferences.member_id == member_id)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

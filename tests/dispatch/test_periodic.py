@@ -1,0 +1,31 @@
+"""The timer that runs the digest and the purge in every process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from services.dispatch.periodic import run_every
+
+
+class TestRunEvery:
+    async def test_keeps_running_after_a_failure(self) -> None:
+        runs: list[int] = []
+        enough = asyncio.Event()
+
+        async def job() -> None:
+            runs.append(len(runs))
+            if len(runs) == 1:
+                raise ConnectionError("the database is away")
+            if len(runs) == 3:
+                enough.set()
+
+        task = asyncio.create_task(run_every(0.01, job, name="test"))
+        async with asyncio.timeout(5):
+            await enough.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+        assert runs[:3] == [0, 1, 2]
+        assert task.cancelled()
