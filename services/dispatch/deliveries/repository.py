@@ -35,6 +35,8 @@ class DeliveryResult:
     sent_at: datetime | None = None
     # For a retry (status ``created``): when it may be claimed again.
     next_attempt_at: datetime | None = None
+    # For a sent one: the provider's id for it, which its receipts quote.
+    provider_reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ class DeliveryRepository:
                 last_error=bindparam("error"),
                 sent_at=bindparam("sent"),
                 next_attempt_at=bindparam("due"),
+                provider_reference=bindparam("reference"),
                 updated_at=now,
             ),
             [
@@ -182,6 +185,7 @@ class DeliveryRepository:
                     "error": result.last_error,
                     "sent": result.sent_at,
                     "due": result.next_attempt_at or now,
+                    "reference": result.provider_reference,
                 }
                 for result in results
             ],
