@@ -17,6 +17,7 @@ from services.dispatch.channels.email import EmailChannel
 from services.dispatch.errors import ChannelUnavailableError
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import ChannelKind, MemberEndpoint
+from services.dispatch.registrations.repository import RegistrationRepository
 from shared.events import MemberEmailVerified, PasswordResetRequested, VerificationEmailRequested
 from shared.logs import get_logger
 
@@ -33,6 +34,7 @@ ACCOUNT_EMAILS = Counter(
 class MemberEndpointService:
     def __init__(self, session: AsyncSession) -> None:
         self._endpoints = MemberEndpointRepository(session)
+        self._registrations = RegistrationRepository(session)
 
     async def record_verified_email(
         self, verified: MemberEmailVerified, *, verified_at: datetime
@@ -56,6 +58,8 @@ class MemberEndpointService:
         """Forget where an erased member can be reached: their addresses are personal data.
         Delivery rows keep only the member id, which no longer names anyone."""
         erased = await self._endpoints.delete_for_member(member_id)
+        # A phone number still waiting for its code is theirs too.
+        await self._registrations.end_confirmation(member_id)
         log.info("dispatch.member.erased", member_id=str(member_id), endpoints=erased)
         return erased
 
