@@ -133,8 +133,9 @@ class RegistrationService:
         if pending.expires_at <= utcnow() or pending.tries_left <= 0:
             raise ConfirmationExpiredError("This code can't be used any more; ask for a new one.")
         if not await asyncio.to_thread(_matches, pending.code_hash, code):
+            tries_left = pending.tries_left - 1
             await self._registrations.use_a_try(member_id)
-            raise WrongCodeError("That code is not right.", tries_left=pending.tries_left - 1)
+            raise WrongCodeError("That code is not right.", tries_left=tries_left)
         await self._endpoints.record_verified(
             member_id=member_id,
             channel=ChannelKind.SMS,
