@@ -55,6 +55,7 @@ class TestAddressLetters:
         await publish(producer, request)
 
         row = await eventually(lambda: letter_row(sessions, request.letter_id))
+        assert row is not None
 
         [sent] = notify_sink.with_reference(str(request.letter_id))
         assert sent.type == "letter"
@@ -107,6 +108,7 @@ class TestAddressLetters:
 
         await publish(producer, request)
         row = await eventually(lambda: letter_row(sessions, request.letter_id))
+        assert row is not None
 
         assert row.status is LetterStatus.SENT
         assert len(notify_sink.with_reference(str(request.letter_id))) == 1
@@ -121,6 +123,7 @@ class TestAddressLetters:
         await publish(producer, request)
 
         row = await eventually(lambda: letter_row(sessions, request.letter_id))
+        assert row is not None
 
         assert row.status is LetterStatus.FAILED
         assert notify_sink.with_reference(str(request.letter_id)) == []
