@@ -14,6 +14,9 @@ MAX_SMTP_TIMEOUT_S = 20.0
 # Room for recording a chunk's results after its last hand-over, before the sweeper may take
 # its rows back: see ``services.dispatch.deliveries.worker``.
 RECORDING_MARGIN_S = 10.0
+# Template ids the local Notify sink accepts; a real Notify service has its own.
+DEV_SMS_TEMPLATE_ID = "2c0d3b4e-2f0a-4a55-9d52-0d6f3d6a7e01"
+DEV_LETTER_TEMPLATE_ID = "7d4b8e1a-5c3f-4a2e-8b6d-1e9f0c2a3b44"
 
 
 class DispatchSettings(ServiceSettings):
@@ -179,6 +182,12 @@ class DispatchSettings(ServiceSettings):
         le=1000,
         description="FCM requests one process has in flight at once (multiplexed over HTTP/2)",
     )
+    fcm_rate_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=100_000,
+        description="FCM requests per second one process may make (token bucket); 0: no limit",
+    )
     fcm_timeout_s: float = Field(
         default=10.0,
         gt=0,
@@ -199,13 +208,13 @@ class DispatchSettings(ServiceSettings):
         description="Notify API key, {key_name}-{service_id}-{secret}; unset: no SMS or letters",
     )
     notify_sms_template_id: str = Field(
-        default="2c0d3b4e-2f0a-4a55-9d52-0d6f3d6a7e01",
+        default=DEV_SMS_TEMPLATE_ID,
         min_length=36,
         max_length=36,
         description="Notify SMS template whose whole text is ((body))",
     )
     notify_letter_template_id: str = Field(
-        default="7d4b8e1a-5c3f-4a2e-8b6d-1e9f0c2a3b44",
+        default=DEV_LETTER_TEMPLATE_ID,
         min_length=36,
         max_length=36,
         description="Notify letter template for address-verification codes, with ((name)), "
@@ -213,6 +222,13 @@ class DispatchSettings(ServiceSettings):
     )
     notify_concurrency: int = Field(
         default=8, ge=1, le=200, description="Notify requests one process has in flight at once"
+    )
+    notify_rate_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=10_000,
+        description="Notify requests per second one process may make (token bucket; Notify "
+        "allows 3,000 a minute per service: divide by the number of processes); 0: no limit",
     )
     notify_timeout_s: float = Field(
         default=10.0,
@@ -320,6 +336,14 @@ class DispatchSettings(ServiceSettings):
         ):
             if not url.startswith("https://"):
                 raise ValueError(f"{name} must be an https URL in production")
+        if self.notify_api_key_value is not None and (
+            self.notify_sms_template_id == DEV_SMS_TEMPLATE_ID
+            or self.notify_letter_template_id == DEV_LETTER_TEMPLATE_ID
+        ):
+            raise ValueError(
+                "DISPATCH_NOTIFY_SMS_TEMPLATE_ID and DISPATCH_NOTIFY_LETTER_TEMPLATE_ID must name "
+                "the Notify service's own templates in production"
+            )
         if self.smtp_username is not None and self.smtp_password_value is None:
             raise ValueError("DISPATCH_SMTP_PASSWORD must be set with DISPATCH_SMTP_USERNAME")
         if self.smtp_username is not None and not self.smtp_starttls:

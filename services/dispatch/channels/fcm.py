@@ -9,7 +9,8 @@ expires; a 401 from FCM drops it and the message is tried once more with a fresh
 
 Connections. One ``httpx.AsyncClient`` per process with HTTP/2, so the ``fcm_concurrency``
 requests in flight share a connection or two rather than one each. (A plain ``http://`` base
-URL, as the local sink uses, speaks HTTP/1.1: HTTP/2 is negotiated by TLS ALPN.)
+URL, as the local sink uses, speaks HTTP/1.1: HTTP/2 is negotiated by TLS ALPN.) With
+``fcm_rate_per_s`` set, each request first takes a token from the process's bucket.
 
 Classifying replies. 200: accepted, and the message's ``name`` kept as the provider reference.
 404 or ``UNREGISTERED`` (the app was uninstalled), a 400 ``INVALID_ARGUMENT`` about the token,
@@ -36,6 +37,7 @@ import httpx
 import jwt
 
 from services.dispatch.channels.base import Recipient, SendResult
+from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind
 from shared.events import AlertContent
@@ -103,7 +105,13 @@ class ServiceAccount:
             return cls.from_json(settings.fcm_service_account_json.get_secret_value())
         if settings.fcm_service_account_file is None:
             raise FcmConfigurationError("no service-account key configured")
-        return cls.from_json(settings.fcm_service_account_file.read_text())
+        try:
+            text = settings.fcm_service_account_file.read_text()
+        except OSError as error:
+            raise FcmConfigurationError(
+                f"DISPATCH_FCM_SERVICE_ACCOUNT_FILE can't be read: {error}"
+            ) from error
+        return cls.from_json(text)
 
 
 class AccessTokenError(Exception):
@@ -281,8 +289,10 @@ class FcmChannel:
         concurrency: int,
         timeout_s: float,
         send_budget_s: float,
+        rate_limit: TokenBucket | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self._rate_limit = rate_limit
         self._send_url = f"{base_url.rstrip('/')}/v1/projects/{project_id}/messages:send"
         self._tokens = tokens
         self._concurrency = concurrency
@@ -306,6 +316,11 @@ class FcmChannel:
             concurrency=settings.fcm_concurrency,
             timeout_s=settings.fcm_timeout_s,
             send_budget_s=settings.send_budget_s,
+            rate_limit=(
+                TokenBucket(settings.fcm_rate_per_s, max(1, settings.fcm_concurrency))
+                if settings.fcm_rate_per_s > 0
+                else None
+            ),
         )
 
     def _http(self) -> httpx.AsyncClient:
@@ -331,6 +346,8 @@ class FcmChannel:
 
         async def send_one(recipient: Recipient) -> SendResult:
             async with self._slots:
+                if self._rate_limit is not None:
+                    await self._rate_limit.acquire()
                 if loop.time() >= deadline:
                     return SendResult.deferred(
                         "not attempted: the batch ran out of time", attempted=False

@@ -14,7 +14,8 @@ Classifying replies. 201: accepted. 400: permanent (a phone number Notify can't 
 disables the endpoint). 403: permanent, and logged as an error: the API key is wrong, so every
 message will fail until someone fixes the configuration. 429: deferred, with Notify's
 Retry-After if it gives one (the worker backs off exponentially otherwise). 5xx, a timeout or a
-lost connection: deferred.
+lost connection: deferred. With ``notify_rate_per_s`` set, each request first takes a token from
+the process's bucket.
 
 Text. An SMS is one template whose whole text is ``((body))``; :func:`_sms_text` writes the
 body and keeps it within ``sms_max_segments``: 160 GSM-7 characters in one segment or 153 per
@@ -36,6 +37,7 @@ import jwt
 
 from services.dispatch.channels.base import Recipient, SendResult
 from services.dispatch.channels.fcm import parse_retry_after
+from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind
 from shared.events import AlertContent
@@ -203,8 +205,10 @@ class NotifyClient:
         letter_template_id: str,
         concurrency: int,
         timeout_s: float,
+        rate_limit: TokenBucket | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self._rate_limit = rate_limit
         self._base_url = base_url.rstrip("/")
         self._key = key
         self.sms_template_id = sms_template_id
@@ -228,6 +232,11 @@ class NotifyClient:
             letter_template_id=settings.notify_letter_template_id,
             concurrency=settings.notify_concurrency,
             timeout_s=settings.notify_timeout_s,
+            rate_limit=(
+                TokenBucket(settings.notify_rate_per_s, max(1, settings.notify_concurrency))
+                if settings.notify_rate_per_s > 0
+                else None
+            ),
         )
 
     def _http(self) -> httpx.AsyncClient:
@@ -280,6 +289,8 @@ class NotifyClient:
         self, path: str, body: Mapping[str, Any], *, not_after: float | None = None
     ) -> SendResult:
         async with self._slots:
+            if self._rate_limit is not None:
+                await self._rate_limit.acquire()
             if not_after is not None and asyncio.get_running_loop().time() >= not_after:
                 return SendResult.deferred(
                     "not attempted: the batch ran out of time", attempted=False
