@@ -57,7 +57,7 @@ class StatusRepository:
             .where(report.checked_at <= now - interval, changed)
             .order_by(report.checked_at)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=report)
         )
         return [ClaimedReport(alert_id, totals) for alert_id, totals in rows.all()]
 
