@@ -4,14 +4,17 @@ delivered or failed; an alert's SMS goes out through the sink and its receipt co
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from deploy.sinks.http import EmbeddedHttpServer
 from deploy.sinks.notify import NotifySink, SentNotification
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import (
@@ -120,6 +123,47 @@ class TestAnAlertBySms:
         delivered = await reload(sessions, delivery.id)
         assert delivered.delivered_at == datetime(2026, 11, 23, 12, 0, 5, tzinfo=UTC)
         assert delivered.status is DeliveryStatus.SENT
+
+
+@pytest.fixture
+async def served_app(app: FastAPI) -> AsyncIterator[str]:
+    """The running app over real HTTP, so the sink's callbacks can reach it."""
+    server = EmbeddedHttpServer(app, host="127.0.0.1", port=0, name="dispatch-under-test")
+    await server.start()
+    try:
+        yield server.url
+    finally:
+        await server.stop()
+
+
+class TestReceiptsOverHttp:
+    async def test_the_sinks_own_callback_reaches_dispatch_and_marks_the_sms_delivered(
+        self,
+        served_app: str,
+        producer: AIOKafkaProducer,
+        notify_sink: NotifySink,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        member_id, phone = uuid.uuid4(), unique_mobile()
+        await add_sms_endpoint(sessions, member_id, phone)
+        notify_sink.receipts_url = f"{served_app}/receipts/notify"
+        notify_sink.receipts_token = NOTIFY_RECEIPT_TOKEN
+        notify_sink.auto_receipts = True
+        try:
+            batch = recipient_batch([member_id])
+            await publish(producer, batch)
+
+            async def delivered() -> list[Delivery]:
+                rows = await deliveries_of(sessions, batch.content.alert_id)
+                return [r for r in rows if r.delivered_at is not None and r.status == "sent"]
+
+            [delivery] = await eventually(delivered)
+        finally:
+            notify_sink.auto_receipts = False
+            notify_sink.receipts_url = notify_sink.receipts_token = None
+
+        [sms] = notify_sink.sms_to(phone)
+        assert delivery.provider_reference == str(sms.id)
 
 
 class TestReceipts:
