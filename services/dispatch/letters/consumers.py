@@ -26,6 +26,7 @@ def letter_requests_consumer(notify: NotifyClient) -> ConsumerSpec:
         group_id=GROUP_ID,
         topics=(Topic.MEMBERS.value,),
         handlers={AddressLetterRequested: on_address_letter_requested},
-        # Each record may wait for the provider: keep a poll's worth well inside Kafka's limit.
-        max_poll_records=50,
+        # Each record may wait for the provider (DISPATCH_NOTIFY_TIMEOUT_S at most, 20 s):
+        # keep a poll's worth well inside Kafka's max.poll.interval of 5 minutes.
+        max_poll_records=10,
     )

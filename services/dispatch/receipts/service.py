@@ -91,7 +91,8 @@ class ReceiptService:
         else:
             # An intermediate status (sending, pending): only final ones change anything.
             matched = False
-        RECEIPTS.labels(receipt.status[:30], str(matched).lower()).inc()
+        known = receipt.status == DELIVERED or receipt.status in FAILURES
+        RECEIPTS.labels(receipt.status if known else "other", str(matched).lower()).inc()
         log.info(
             "dispatch.receipt.recorded",
             provider_reference=reference,
