@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import FrameType
 
@@ -45,6 +45,12 @@ DATABASE_SERVICES = ("identity", "alerts", "geo", "dispatch")
 DEMO_OFFICER = ("officer@demo.tawny.london", "demo-officer-password")
 DEMO_ADMIN = ("admin@demo.tawny.london", "demo-admin-password")
 DEMO_RESIDENT = ("resident@demo.tawny.london", "demo-resident-password")
+# Development credentials of the local provider sinks: they guard nothing real.
+DEV_NOTIFY_API_KEY = (
+    "tawny_dev-5b1f2c8e-6a0d-4f4b-9e3a-2d7c1b8a9f10-0c9e8d7f-6b5a-4c3d-8e2f-1a0b9c8d7e6f"
+)
+DEV_NOTIFY_RECEIPT_TOKEN = "dev-notify-receipts"  # noqa: S105 (the local sink's, see above)
+DEV_FCM_PROJECT = "tawny-dev"
 
 
 @dataclass(frozen=True)
@@ -56,10 +62,12 @@ class Ports:
     dispatch: int = 8004
     smtp: int = 1025
     smtp_http: int = 8025
+    fcm: int = 8026
+    notify: int = 8027
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(7)))
+        return cls(*(free_port() for _ in fields(cls)))
 
     def service(self, name: str) -> int:
         port: int = getattr(self, name)
@@ -248,6 +256,7 @@ class DevStack:
             "IDENTITY_PUBLIC_BASE_URL": self.gateway_url,
             "DISPATCH_SMTP_HOST": "127.0.0.1",
             "DISPATCH_SMTP_PORT": str(ports.smtp),
+            **self._provider_sink_environment(),
             **{f"GATEWAY_{svc.upper()}_URL": self.service_url(svc) for svc in DATABASE_SERVICES},
             **{f"{svc.upper()}_DATABASE_URL": url for svc, url in self.database_urls.items()},
         }
@@ -298,6 +307,7 @@ class DevStack:
             env,
         )  # fmt: skip
         wait_for_port("127.0.0.1", self.ports.smtp, 30, sink.process)
+        self._start_provider_sinks(env)
         for service in ("identity", "alerts", "geo"):
             port = self.ports.service(service)
             self._spawn(
@@ -315,6 +325,51 @@ class DevStack:
             env,
         )
         self._say(f"started {len(self.processes)} processes; logs in {self.log_dir}")
+
+    # --- the FCM and Notify sinks ----------------------------------------------------------
+
+    @property
+    def fcm_key_path(self) -> Path:
+        return self.options.work_dir / "fcm-service-account.json"
+
+    def _provider_sink_environment(self) -> dict[str, str]:
+        fcm_url = f"http://127.0.0.1:{self.ports.fcm}"
+        return {
+            "DISPATCH_FCM_BASE_URL": fcm_url,
+            "DISPATCH_FCM_TOKEN_URL": f"{fcm_url}/token",
+            "DISPATCH_FCM_PROJECT_ID": DEV_FCM_PROJECT,
+            "DISPATCH_FCM_SERVICE_ACCOUNT_FILE": str(self.fcm_key_path),
+            "DISPATCH_NOTIFY_BASE_URL": f"http://127.0.0.1:{self.ports.notify}",
+            "DISPATCH_NOTIFY_API_KEY": DEV_NOTIFY_API_KEY,
+            "DISPATCH_NOTIFY_RECEIPT_TOKEN": DEV_NOTIFY_RECEIPT_TOKEN,
+        }
+
+    def _start_provider_sinks(self, env: dict[str, str]) -> None:
+        """Mobile push to the FCM sink (with a service-account key made for it), SMS and letters
+        to the Notify sink, whose delivery receipts go back to the first dispatcher."""
+        from deploy.sinks.fcm import new_service_account
+
+        if not self.fcm_key_path.exists():
+            self.fcm_key_path.parent.mkdir(parents=True, exist_ok=True)
+            new_service_account(self.fcm_key_path, project_id=DEV_FCM_PROJECT)
+        fcm = self._spawn(
+            "fcm-sink",
+            self.ports.fcm,
+            [sys.executable, "-m", "deploy.sinks.fcm", "--port", str(self.ports.fcm),
+             "--service-account", str(self.fcm_key_path), "--project-id", DEV_FCM_PROJECT],
+            env,
+        )  # fmt: skip
+        notify = self._spawn(
+            "notify-sink",
+            self.ports.notify,
+            [sys.executable, "-m", "deploy.sinks.notify", "--port", str(self.ports.notify),
+             "--receipts-url", f"{self.service_url('dispatch')}/receipts/notify",
+             "--auto-receipts"],
+            {**env, "NOTIFY_SINK_API_KEY": DEV_NOTIFY_API_KEY,
+             "NOTIFY_SINK_RECEIPTS_TOKEN": DEV_NOTIFY_RECEIPT_TOKEN},
+        )  # fmt: skip
+        wait_for_port("127.0.0.1", self.ports.fcm, 30, fcm.process)
+        wait_for_port("127.0.0.1", self.ports.notify, 30, notify.process)
 
     def wait_until_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -374,6 +429,8 @@ class DevStack:
             f"  Readiness          {self.gateway_url}/readyz",
             f"  Mail received      {self.smtp_sink_url}/messages",
             f"  SMTP sink          127.0.0.1:{self.ports.smtp}",
+            f"  Push (FCM sink)    http://127.0.0.1:{self.ports.fcm}/messages",
+            f"  SMS and letters    http://127.0.0.1:{self.ports.notify}/notifications",
             "",
             "  Services:",
             *(f"    {p.name:<10} {p.url}   log: {p.log_path}" for p in self.processes),
@@ -410,7 +467,17 @@ def main() -> None:
         work_dir=args.work_dir,
         dispatchers=args.dispatchers,
         demo_data=not args.no_demo,
-        ports=Ports(base, base + 1, base + 2, base + 3, base + 4, args.smtp_port, base + 25),
+        ports=Ports(
+            base,
+            base + 1,
+            base + 2,
+            base + 3,
+            base + 4,
+            args.smtp_port,
+            base + 25,
+            fcm=base + 26,
+            notify=base + 27,
+        ),
     )
     stack = DevStack(options)
 

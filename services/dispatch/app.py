@@ -4,12 +4,17 @@ member of its recipient batches, once per channel they want it on.
 
     uvicorn services.dispatch.app:create_app --factory
 
-It publishes no events; it consumes identity's member events (``dispatch.members``) and geo's
-recipient batches (``dispatch.deliveries``), which it records as deliveries. Its delivery workers
-and sweeper (:mod:`services.dispatch.deliveries.worker`) send them, the digest job
-(:mod:`services.dispatch.digests.service`) sends daily digests, and the purge
-(:mod:`services.dispatch.retention.service`) forgets old alerts, in every process alike.
-With ``DISPATCH_RUN_CONSUMERS=false`` a process only sends.
+It consumes identity's member events (``dispatch.members``; address letters in
+``dispatch.letters``) and geo's recipient batches (``dispatch.deliveries``), which it records as
+deliveries. Its delivery workers and sweeper (:mod:`services.dispatch.deliveries.worker`) send
+them, the digest job (:mod:`services.dispatch.digests.service`) sends daily digests, the purge
+(:mod:`services.dispatch.retention.service`) forgets old alerts, and its status reporter
+(:mod:`services.dispatch.status.reporter`) publishes each alert's totals
+(``delivery.stats_reported``, through the outbox), in every process alike. With
+``DISPATCH_RUN_CONSUMERS=false`` a process only sends and reports.
+
+Mobile push runs when FCM is configured (``DISPATCH_FCM_PROJECT_ID`` and a service-account key),
+SMS and letters when a Notify API key is (``DISPATCH_NOTIFY_API_KEY``).
 """
 
 from __future__ import annotations
@@ -21,17 +26,23 @@ from fastapi import FastAPI
 
 from services.dispatch.channels.base import Channel
 from services.dispatch.channels.email import EmailChannel
+from services.dispatch.channels.fcm import FcmChannel
+from services.dispatch.channels.notify import NotifyClient, SmsChannel
 from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.consumers import recipient_batches_consumer
 from services.dispatch.deliveries.endpoints import router as deliveries_router
 from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings
 from services.dispatch.digests.service import DigestSender, DigestSettings
+from services.dispatch.letters.consumers import letter_requests_consumer
 from services.dispatch.members.consumers import member_events_consumer
 from services.dispatch.members.endpoints import router as endpoints_router
-from services.dispatch.models import ChannelKind, ProcessedEvent
+from services.dispatch.models import ChannelKind, OutboxMessage, ProcessedEvent
 from services.dispatch.periodic import run_every
 from services.dispatch.preferences.endpoints import router as preferences_router
+from services.dispatch.receipts.endpoints import router as receipts_router
+from services.dispatch.registrations.endpoints import router as registrations_router
 from services.dispatch.retention.service import purge_old_alerts
+from services.dispatch.status.reporter import StatsReporter
 from shared.app import create_service_app
 from shared.runtime import ConsumerSpec, ServiceRuntime
 from shared.web import set_readiness_checks
@@ -42,6 +53,14 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
     # Built here, not in the lifespan: it opens nothing until the first send.
     email = EmailChannel.from_settings(settings)
     channels: dict[ChannelKind, Channel] = {ChannelKind.EMAIL: email}
+    fcm = FcmChannel.from_settings(settings)
+    if fcm is not None:
+        channels[ChannelKind.FCM] = fcm
+    notify = NotifyClient.from_settings(settings)
+    if notify is not None:
+        channels[ChannelKind.SMS] = SmsChannel(
+            notify, max_segments=settings.sms_max_segments, send_budget_s=settings.send_budget_s
+        )
     worker_settings = WorkerSettings.from_settings(settings)
     # The worker needs the runtime's sessions, which exist only once the lifespan has started;
     # the consumers need its wake-up before that, so they reach it through this holder.
@@ -61,6 +80,8 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 wake_workers=wake_workers,
             ),
         )
+        if notify is not None:
+            consumers += (letter_requests_consumer(notify),)
 
     async def start_workers(app: FastAPI, runtime: ServiceRuntime) -> None:
         worker = DeliveryWorker(
@@ -98,16 +119,34 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 run_every(settings.purge_interval_s, purge, name="purge"), name="purge"
             )
         )
+        reporter = StatsReporter(
+            sessions=runtime.sessions,
+            interval_s=settings.stats_interval_s,
+            after_commit=runtime.relay.wake if runtime.relay is not None else None,
+        )
+        app.state.stats_reporter = reporter
+        runtime.tasks.append(asyncio.create_task(reporter.run(), name="delivery-stats"))
         set_readiness_checks(app, runtime.readiness_checks())
 
-    return create_service_app(
+    app = create_service_app(
         name="dispatch",
         title="Tawny dispatch",
         description="Sends published alerts to the members who asked for them, once per alert, "
-        "member and channel (email today), and reports how far each alert has got.",
+        "member and channel (email, mobile push, SMS), posts address-verification letters, "
+        "and reports how far each alert has got.",
         settings=settings,
-        routers=[deliveries_router, endpoints_router, preferences_router],
+        routers=[
+            deliveries_router,
+            endpoints_router,
+            preferences_router,
+            registrations_router,
+            receipts_router,
+        ],
+        outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,
         consumers=consumers,
         on_startup=start_workers,
     )
+    # The registration endpoints send confirmation codes through it.
+    app.state.notify_client = notify
+    return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.utils import parseaddr
+from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -17,6 +18,9 @@ UNSUBSCRIBE_KEY_MIN_LENGTH = 32
 # Room for recording a chunk's results after its last hand-over, before the sweeper may take
 # its rows back: see ``services.dispatch.deliveries.worker``.
 RECORDING_MARGIN_S = 10.0
+# Template ids the local Notify sink accepts; a real Notify service has its own.
+DEV_SMS_TEMPLATE_ID = "2c0d3b4e-2f0a-4a55-9d52-0d6f3d6a7e01"
+DEV_LETTER_TEMPLATE_ID = "7d4b8e1a-5c3f-4a2e-8b6d-1e9f0c2a3b44"
 
 
 class DispatchSettings(ServiceSettings):
@@ -193,6 +197,136 @@ class DispatchSettings(ServiceSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    # --- mobile push (FCM HTTP v1) --------------------------------------------------------
+    fcm_base_url: str = Field(
+        default="https://fcm.googleapis.com",
+        min_length=8,
+        max_length=300,
+        description="Base URL of the FCM HTTP v1 API (messages:send lives under /v1/projects/)",
+    )
+    fcm_token_url: str = Field(
+        default="https://oauth2.googleapis.com/token",
+        min_length=8,
+        max_length=300,
+        description="OAuth2 token endpoint that exchanges the service account's signed JWT for "
+        "an access token",
+    )
+    fcm_project_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The Firebase project id; unset (or no service-account key): no mobile push",
+    )
+    fcm_service_account_file: Path | None = Field(
+        default=None,
+        description="Path of the Google service-account key (JSON) that signs FCM token requests",
+    )
+    fcm_service_account_json: SecretStr | None = Field(
+        default=None,
+        max_length=10_000,
+        description="The service-account key's JSON itself, instead of a file",
+    )
+    fcm_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=1000,
+        description="FCM requests one process has in flight at once (multiplexed over HTTP/2)",
+    )
+    fcm_rate_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=100_000,
+        description="FCM requests per second one process may make (token bucket); 0: no limit",
+    )
+    fcm_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=MAX_SMTP_TIMEOUT_S,
+        description="Longest time one FCM request (or token request) may take, in seconds",
+    )
+
+    # --- SMS and letters (GOV.UK Notify-compatible) ----------------------------------------
+    notify_base_url: str = Field(
+        default="https://api.notifications.service.gov.uk",
+        min_length=8,
+        max_length=300,
+        description="Base URL of the GOV.UK Notify-compatible API for SMS and letters",
+    )
+    notify_api_key: SecretStr | None = Field(
+        default=None,
+        max_length=300,
+        description="Notify API key, {key_name}-{service_id}-{secret}; unset: no SMS or letters",
+    )
+    notify_sms_template_id: str = Field(
+        default=DEV_SMS_TEMPLATE_ID,
+        min_length=36,
+        max_length=36,
+        description="Notify SMS template whose whole text is ((body))",
+    )
+    notify_letter_template_id: str = Field(
+        default=DEV_LETTER_TEMPLATE_ID,
+        min_length=36,
+        max_length=36,
+        description="Notify letter template for address-verification codes, with ((name)), "
+        "((code)) and ((expires))",
+    )
+    notify_concurrency: int = Field(
+        default=8, ge=1, le=200, description="Notify requests one process has in flight at once"
+    )
+    notify_rate_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=10_000,
+        description="Notify requests per second one process may make (token bucket; Notify "
+        "allows 3,000 a minute per service: divide by the number of processes); 0: no limit",
+    )
+    notify_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=MAX_SMTP_TIMEOUT_S,
+        description="Longest time one Notify request may take, in seconds",
+    )
+    notify_receipt_token: SecretStr | None = Field(
+        default=None,
+        max_length=300,
+        description="Bearer token Notify's delivery-receipt callbacks must carry; unset: "
+        "POST /receipts/notify refuses every callback",
+    )
+    sms_max_segments: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Longest alert SMS in segments (160 GSM-7 or 70 UCS-2 characters, fewer "
+        "when concatenated); longer text is shortened",
+    )
+    sms_code_ttl_s: float = Field(
+        default=600.0,
+        ge=60,
+        le=3600,
+        description="How long a phone number's confirmation code is valid, seconds",
+    )
+    sms_code_max_tries: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="Wrong confirmation codes allowed before the member must ask for a new one",
+    )
+    sms_code_resend_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="Shortest time between two confirmation codes for one member, seconds",
+    )
+
+    # --- delivery status reports -----------------------------------------------------------
+    stats_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often dispatch publishes per-alert delivery totals "
+        "(delivery.stats_reported) for alerts whose deliveries changed, seconds",
+    )
+
     @field_validator("email_from")
     @classmethod
     def _is_one_address(cls, value: str) -> str:
@@ -206,10 +340,17 @@ class DispatchSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _sweeper_waits_for_the_slowest_chunk(self) -> DispatchSettings:
-        slowest_chunk = self.send_budget_s + self.smtp_timeout_s + RECORDING_MARGIN_S
+        # Each channel bounds one hand-over by its own timeout; the slowest one in use counts.
+        timeouts = [self.smtp_timeout_s]
+        if self.fcm_enabled:
+            timeouts.append(self.fcm_timeout_s)
+        if self.notify_api_key_value is not None:
+            timeouts.append(self.notify_timeout_s)
+        slowest_send = max(timeouts)
+        slowest_chunk = self.send_budget_s + slowest_send + RECORDING_MARGIN_S
         if self.sending_timeout_s <= slowest_chunk:
             raise ValueError(
-                f"sending_timeout_s must exceed send_budget_s + smtp_timeout_s + "
+                f"sending_timeout_s must exceed send_budget_s + the longest channel timeout + "
                 f"{RECORDING_MARGIN_S:g} ({slowest_chunk:g}): a slow chunk would be sent twice"
             )
         return self
@@ -226,7 +367,39 @@ class DispatchSettings(ServiceSettings):
             return DEV_UNSUBSCRIBE_KEY.encode()
         return self.unsubscribe_key.get_secret_value().encode()
 
+    @property
+    def fcm_enabled(self) -> bool:
+        has_key = self.fcm_service_account_file is not None or self.fcm_service_account_json
+        return self.fcm_project_id is not None and bool(has_key)
+
+    @property
+    def notify_api_key_value(self) -> str | None:
+        if self.notify_api_key is None or not self.notify_api_key.get_secret_value():
+            return None
+        return self.notify_api_key.get_secret_value()
+
+    @property
+    def notify_receipt_token_value(self) -> str | None:
+        if self.notify_receipt_token is None or not self.notify_receipt_token.get_secret_value():
+            return None
+        return self.notify_receipt_token.get_secret_value()
+
     def check_production(self) -> None:
+        for name, url in (
+            ("DISPATCH_FCM_BASE_URL", self.fcm_base_url),
+            ("DISPATCH_FCM_TOKEN_URL", self.fcm_token_url),
+            ("DISPATCH_NOTIFY_BASE_URL", self.notify_base_url),
+        ):
+            if not url.startswith("https://"):
+                raise ValueError(f"{name} must be an https URL in production")
+        if self.notify_api_key_value is not None and (
+            self.notify_sms_template_id == DEV_SMS_TEMPLATE_ID
+            or self.notify_letter_template_id == DEV_LETTER_TEMPLATE_ID
+        ):
+            raise ValueError(
+                "DISPATCH_NOTIFY_SMS_TEMPLATE_ID and DISPATCH_NOTIFY_LETTER_TEMPLATE_ID must name "
+                "the Notify service's own templates in production"
+            )
         if self.smtp_username is not None and self.smtp_password_value is None:
             raise ValueError("DISPATCH_SMTP_PASSWORD must be set with DISPATCH_SMTP_USERNAME")
         if self.smtp_username is not None and not self.smtp_starttls:

@@ -21,3 +21,51 @@ class ChannelUnavailableError(DispatchError):
     status_code = 503
     slug = "channel-unavailable"
     title = "A delivery channel is unavailable"
+
+
+class NoPendingConfirmationError(DispatchError):
+    """A code was entered but no phone number is waiting for one (or it was replaced)."""
+
+    status_code = 404
+    slug = "no-pending-confirmation"
+    title = "No phone number is waiting for a code"
+
+
+class WrongCodeError(DispatchError):
+    status_code = 422
+    slug = "wrong-confirmation-code"
+    title = "The confirmation code is wrong"
+
+
+class ConfirmationExpiredError(DispatchError):
+    """The code expired or too many wrong ones were entered: the member asks for a new one."""
+
+    status_code = 410
+    slug = "confirmation-expired"
+    title = "The confirmation code can no longer be used"
+
+
+class TooSoonError(DispatchError):
+    status_code = 429
+    slug = "too-soon"
+    title = "Too soon"
+
+
+class PhoneNumberRefusedError(DispatchError):
+    """The SMS provider refused the number for good."""
+
+    status_code = 422
+    slug = "phone-number-refused"
+    title = "The phone number can't receive SMS"
+
+
+class ReceiptUnauthorisedError(DispatchError):
+    status_code = 401
+    slug = "receipt-unauthorised"
+    title = "The callback's bearer token is wrong"
+
+
+class ReceiptTooEarlyError(DispatchError):
+    status_code = 409
+    slug = "receipt-too-early"
+    title = "The message's hand-over is still being recorded"

@@ -30,10 +30,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
+from shared.outbox import OutboxMixin
 
 # RFC 5321's limit on a forward path; the same limit identity applies to members' emails.
 ADDRESS_MAX_LENGTH = 254
 LAST_ERROR_MAX_LENGTH = 500
+# Notify's notification ids are UUIDs, FCM's message names "projects/P/messages/ID".
+PROVIDER_REFERENCE_MAX_LENGTH = 200
 
 
 class Base(DeclarativeBase):
@@ -150,6 +153,11 @@ class Delivery(UUIDPrimaryKey, Timestamps, Base):
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_MAX_LENGTH))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The provider's id for the accepted message, which its delivery receipts quote.
+    provider_reference: Mapped[str | None] = mapped_column(String(PROVIDER_REFERENCE_MAX_LENGTH))
+    # When the provider's receipt said it reached the member's device (SMS only: email, web
+    # push and FCM have no receipts).
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         # The guard that makes redelivery harmless: a recipient batch handled twice, even under
@@ -167,6 +175,13 @@ class Delivery(UUIDPrimaryKey, Timestamps, Base):
         ),
         Index("ix_deliveries_sending", "claimed_at", postgresql_where=text("status = 'sending'")),
         Index("ix_deliveries_pending", "member_id", postgresql_where=text("status = 'pending'")),
+        Index(
+            "ix_deliveries_provider_reference",
+            "provider_reference",
+            postgresql_where=text("provider_reference IS NOT NULL"),
+        ),
+        # The status reporter's "did this alert's deliveries change since?".
+        Index("ix_deliveries_alert_changes", "alert_id", "updated_at"),
         # The digest job's query: held rows whose digest time has come.
         Index("ix_deliveries_held", "next_attempt_at", postgresql_where=text("status = 'held'")),
     )
@@ -221,3 +236,63 @@ class SentNotice(Base):
 
 class ProcessedEvent(ProcessedEventMixin, Base):
     """Events the dispatch consumers have handled, recorded with their effects."""
+
+
+class OutboxMessage(OutboxMixin, Base):
+    """Events dispatch publishes (delivery totals), staged in the transaction that counted them."""
+
+
+class LetterStatus(StrEnum):
+    """``sent``: the provider accepted it; ``delivered``: its receipt says it was posted (or
+    delivered); ``failed``: refused, expired before it could be sent, or the provider gave up."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Letter(Timestamps, Base):
+    """One address-verification letter identity asked for. Never the address nor the code:
+    those travel from the event to the provider and nowhere else."""
+
+    __tablename__ = "letters"
+
+    letter_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    status: Mapped[LetterStatus] = mapped_column(_text_enum(LetterStatus, "letter_status"))
+    provider_reference: Mapped[str | None] = mapped_column(
+        String(PROVIDER_REFERENCE_MAX_LENGTH), unique=True
+    )
+    last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_MAX_LENGTH))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PhoneConfirmation(Timestamps, Base):
+    """A UK mobile number a member asked to receive alerts on, until they enter the code sent
+    to it. Only the code's hash is kept."""
+
+    __tablename__ = "phone_confirmations"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # E.164: +447 and nine digits.
+    phone_number: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    tries_left: Mapped[int] = mapped_column(SmallInteger)
+
+    __table_args__ = (CheckConstraint("tries_left >= 0", name="tries_left_not_negative"),)
+
+
+class DeliveryStatsReport(Base):
+    """The last delivery totals published for one alert, and when a dispatcher last looked:
+    a process claims the row (SKIP LOCKED) to report the alert, so processes never report the
+    same alert in the same interval, and publishes only when the totals changed."""
+
+    __tablename__ = "delivery_stats_reports"
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # ``DeliveryStatsReported.channels`` as last published.
+    totals: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -3,7 +3,9 @@ session's Kafka, and an in-process SMTP sink on a free port."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,6 +13,8 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from deploy.sinks.fcm import FcmSink, new_service_account
+from deploy.sinks.notify import NotifySink
 from deploy.sinks.smtp import SmtpSink
 from services.dispatch.app import create_app
 from services.dispatch.channels.email import EmailChannel
@@ -50,8 +54,49 @@ async def sink() -> AsyncIterator[SmtpSink]:
         yield sink
 
 
+NOTIFY_API_KEY = (
+    "tawny_test-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0"
+)
+NOTIFY_RECEIPT_TOKEN = "test-receipts-token"
+FCM_PROJECT = "tawny-test"
+
+
 @pytest.fixture(scope="session")
-def settings(infrastructure: Infrastructure, database_url: str, sink: SmtpSink) -> DispatchSettings:
+def fcm_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("fcm") / "service-account.json"
+    new_service_account(path, project_id=FCM_PROJECT)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fcm_service_account(fcm_key_file: Path) -> dict[str, str]:
+    key: dict[str, str] = json.loads(fcm_key_file.read_text())
+    return key
+
+
+@pytest.fixture(scope="session")
+async def fcm_sink(fcm_service_account: dict[str, str]) -> AsyncIterator[FcmSink]:
+    async with FcmSink(service_account=fcm_service_account, project_id=FCM_PROJECT) as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+async def notify_sink() -> AsyncIterator[NotifySink]:
+    """The receipts URL is the in-process app's, which the sink can't reach: tests post the
+    callbacks themselves (see tests/dispatch/receipts)."""
+    async with NotifySink(api_key=NOTIFY_API_KEY) as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def settings(
+    infrastructure: Infrastructure,
+    database_url: str,
+    sink: SmtpSink,
+    fcm_sink: FcmSink,
+    fcm_key_file: Path,
+    notify_sink: NotifySink,
+) -> DispatchSettings:
     return DispatchSettings(
         database_url=database_url,
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
@@ -63,6 +108,15 @@ def settings(infrastructure: Infrastructure, database_url: str, sink: SmtpSink) 
         send_concurrency=4,
         log_json=False,
         database_pool_size=4,
+        fcm_base_url=fcm_sink.url,
+        fcm_token_url=fcm_sink.token_url,
+        fcm_project_id=FCM_PROJECT,
+        fcm_service_account_file=fcm_key_file,
+        notify_base_url=notify_sink.url,
+        notify_api_key=NOTIFY_API_KEY,
+        notify_receipt_token=NOTIFY_RECEIPT_TOKEN,
+        sms_code_resend_s=0,
+        stats_interval_s=0.5,
     )
 
 

@@ -38,18 +38,24 @@ class SendResult:
     # A permanent refusal because the address does not exist (SMTP 550 to RCPT): the endpoint
     # is disabled, so nothing more is sent to it until the member verifies another.
     address_invalid: bool = False
+    # A deferral's "not before" from the provider (an HTTP Retry-After), in seconds.
+    retry_after_s: float | None = None
+    # The provider's id for an accepted message, which its delivery receipts will quote.
+    provider_reference: str | None = None
 
     @classmethod
-    def accepted(cls, detail: str = "") -> SendResult:
-        return cls(Outcome.ACCEPTED, _short(detail))
+    def accepted(cls, detail: str = "", *, provider_reference: str | None = None) -> SendResult:
+        return cls(Outcome.ACCEPTED, _short(detail), provider_reference=provider_reference)
 
     @classmethod
     def rejected(cls, detail: str, *, address_invalid: bool = False) -> SendResult:
         return cls(Outcome.REJECTED, _short(detail), address_invalid=address_invalid)
 
     @classmethod
-    def deferred(cls, detail: str, *, attempted: bool = True) -> SendResult:
-        return cls(Outcome.DEFERRED, _short(detail), attempted)
+    def deferred(
+        cls, detail: str, *, attempted: bool = True, retry_after_s: float | None = None
+    ) -> SendResult:
+        return cls(Outcome.DEFERRED, _short(detail), attempted, retry_after_s=retry_after_s)
 
 
 def _short(detail: str) -> str:

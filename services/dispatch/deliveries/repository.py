@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, exists, func, select, update
+from sqlalchemy import Row, Table, bindparam, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,8 @@ class DeliveryResult:
     sent_at: datetime | None = None
     # For a retry (status ``created``): when it may be claimed again.
     next_attempt_at: datetime | None = None
+    # For a sent one: the provider's id for it, which its receipts quote.
+    provider_reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ class DeliveryRepository:
                 last_error=bindparam("error"),
                 sent_at=bindparam("sent"),
                 next_attempt_at=bindparam("due"),
+                provider_reference=bindparam("reference"),
                 updated_at=now,
             ),
             [
@@ -184,6 +187,7 @@ class DeliveryRepository:
                     "error": result.last_error,
                     "sent": result.sent_at,
                     "due": result.next_attempt_at or now,
+                    "reference": result.provider_reference,
                 }
                 for result in results
             ],
@@ -285,3 +289,11 @@ class DeliveryRepository:
             .group_by(Delivery.channel, Delivery.status)
         )
         return result.all()
+
+    async def delete_for_member(self, member_id: uuid.UUID) -> int:
+        """Every delivery to the member, whatever its state: one still to be sent would find no
+        endpoint, and a worker holding one records nothing once the row is gone."""
+        result = await self._session.execute(
+            delete(Delivery).where(Delivery.member_id == member_id)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -219,7 +219,13 @@ class DeliveryWorker:
         self, row: ClaimedDelivery, result: SendResult, now: datetime
     ) -> DeliveryResult:
         if result.outcome is Outcome.ACCEPTED:
-            return DeliveryResult(row.delivery_id, row.attempts, DeliveryStatus.SENT, sent_at=now)
+            return DeliveryResult(
+                row.delivery_id,
+                row.attempts,
+                DeliveryStatus.SENT,
+                sent_at=now,
+                provider_reference=result.provider_reference,
+            )
         if result.outcome is Outcome.REJECTED:
             return DeliveryResult(
                 row.delivery_id,

@@ -18,9 +18,16 @@ def mask_email(address: str) -> str:
     return f"{local[0]}***@{domain}"
 
 
+def mask_phone(phone_number: str) -> str:
+    """``+447700900123`` -> ``+44*******123``."""
+    return phone_number[:3] + "*" * max(0, len(phone_number) - 6) + phone_number[-3:]
+
+
 def mask_address(channel: ChannelKind, address: str) -> str:
     if channel is ChannelKind.EMAIL:
         return mask_email(address)
+    if channel is ChannelKind.SMS:
+        return mask_phone(address)
     return "***"
 
 

@@ -14,9 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.channels.base import Outcome
 from services.dispatch.channels.email import EmailChannel
+from services.dispatch.deliveries.repository import DeliveryRepository
 from services.dispatch.errors import ChannelUnavailableError
+from services.dispatch.letters.repository import LetterRepository
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import ChannelKind, MemberEndpoint
+from services.dispatch.notices.repository import NoticeRepository
+from services.dispatch.registrations.repository import RegistrationRepository
 from shared.events import MemberEmailVerified, PasswordResetRequested, VerificationEmailRequested
 from shared.logs import get_logger
 
@@ -32,7 +36,9 @@ ACCOUNT_EMAILS = Counter(
 
 class MemberEndpointService:
     def __init__(self, session: AsyncSession) -> None:
+        self._session = session
         self._endpoints = MemberEndpointRepository(session)
+        self._registrations = RegistrationRepository(session)
 
     async def record_verified_email(
         self, verified: MemberEmailVerified, *, verified_at: datetime
@@ -53,10 +59,23 @@ class MemberEndpointService:
         return await self._endpoints.of_member(member_id)
 
     async def erase(self, member_id: uuid.UUID) -> int:
-        """Forget where an erased member can be reached: their addresses are personal data.
-        Delivery rows keep only the member id, which no longer names anyone."""
+        """Forget an erased member: their addresses, a phone number still waiting for its
+        code, and every row that names them (deliveries, letters, notices), so that no row of
+        dispatch's links their id to what was sent. An alert's delivery totals then count one
+        recipient fewer from the next report on."""
         erased = await self._endpoints.delete_for_member(member_id)
-        log.info("dispatch.member.erased", member_id=str(member_id), endpoints=erased)
+        await self._registrations.end_confirmation(member_id)
+        deliveries = await DeliveryRepository(self._session).delete_for_member(member_id)
+        letters = await LetterRepository(self._session).delete_for_member(member_id)
+        notices = await NoticeRepository(self._session).delete_for_member(member_id)
+        log.info(
+            "dispatch.member.erased",
+            member_id=str(member_id),
+            endpoints=erased,
+            deliveries=deliveries,
+            letters=letters,
+            notices=notices,
+        )
         return erased
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,3 +29,9 @@ class NoticeRepository:
             .returning(SentNotice.notice_id)
         )
         return await self._session.scalar(statement) is not None
+
+    async def delete_for_member(self, member_id: uuid.UUID) -> int:
+        result = await self._session.execute(
+            delete(SentNotice).where(SentNotice.member_id == member_id)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -6,11 +6,21 @@ import uuid
 
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.smtp import ReceivedMessage, SmtpSink
 from services.dispatch.members.consumers import GROUP_ID
-from services.dispatch.models import ChannelKind, MemberEndpoint
+from services.dispatch.models import (
+    ChannelKind,
+    Delivery,
+    DeliveryStatus,
+    Letter,
+    LetterStatus,
+    MemberEndpoint,
+    SentNotice,
+)
+from shared.db import utcnow
 from shared.events import MemberErased, PasswordResetRequested
 from tests.dispatch.helpers import (
     email_verified,
@@ -114,3 +124,36 @@ class TestMemberErased:
         await wait_until_processed(sessions, GROUP_ID, envelope.event_id)
 
         assert await endpoint_of(sessions, member_id) is None
+
+    async def test_forgets_every_row_that_names_the_member(
+        self,
+        app: FastAPI,
+        producer: AIOKafkaProducer,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        member_id, bystander = uuid.uuid4(), uuid.uuid4()
+        async with sessions() as session, session.begin():
+            for someone in (member_id, bystander):
+                session.add_all(
+                    [
+                        Delivery(
+                            alert_id=uuid.uuid4(),
+                            member_id=someone,
+                            channel=ChannelKind.EMAIL,
+                            status=DeliveryStatus.SENT,
+                            sent_at=utcnow(),
+                        ),
+                        Letter(letter_id=uuid.uuid4(), member_id=someone, status=LetterStatus.SENT),
+                        SentNotice(notice_id=uuid.uuid4(), member_id=someone, kind="test"),
+                    ]
+                )
+
+        envelope = await publish(producer, MemberErased(member_id=member_id))
+        await wait_until_processed(sessions, GROUP_ID, envelope.event_id)
+
+        async with sessions() as session:
+            for model in (Delivery, Letter, SentNotice):
+                left = await session.scalars(
+                    select(model.member_id).where(model.member_id.in_([member_id, bystander]))
+                )
+                assert list(left) == [bystander], model.__name__

@@ -1,0 +1,343 @@
+"""SMS and letters through a GOV.UK Notify-compatible API.
+
+Authentication. A Notify API key reads ``{key_name}-{service_id}-{secret}`` (both ids UUIDs).
+Every request carries a fresh JWT (HS256 with the secret; ``iss`` the service id, ``iat`` now),
+as Notify accepts a token for 30 seconds only.
+
+Requests. ``POST /v2/notifications/sms`` (``phone_number``, ``template_id``,
+``personalisation``, ``reference``) and ``POST /v2/notifications/letter`` (``template_id``,
+``personalisation`` with ``address_line_1``..``address_line_7``, ``reference``). The
+``reference`` is Tawny's own id (the delivery's, the letter's); Notify's notification ``id`` in
+its 201 reply is kept as the provider reference, which its delivery receipts quote.
+
+Classifying replies. 201: accepted. 400: permanent (a phone number Notify can't send to also
+disables the endpoint). 403: permanent, and logged as an error: the API key is wrong, so every
+message will fail until someone fixes the configuration. 429: deferred, with Notify's
+Retry-After if it gives one (the worker backs off exponentially otherwise). 5xx, a timeout or a
+lost connection: deferred. With ``notify_rate_per_s`` set, each request first takes a token from
+the process's bucket.
+
+Text. An SMS is one template whose whole text is ``((body))``; :func:`_sms_text` writes the
+body and keeps it within ``sms_max_segments``: 160 GSM-7 characters in one segment or 153 per
+segment when concatenated (an extension character such as ``€`` or ``{`` counts twice), and 70
+or 67 UTF-16 units for anything outside GSM-7 (UCS-2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+
+from services.dispatch.channels.base import Recipient, SendResult
+from services.dispatch.channels.fcm import parse_retry_after
+from services.dispatch.channels.ratelimit import TokenBucket
+from services.dispatch.config import DispatchSettings
+from services.dispatch.models import ChannelKind
+from shared.events import AlertContent
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+UUID_LENGTH = 36
+LETTER_ADDRESS_LINES = 7
+
+# GSM 03.38: the basic character set (one septet each) and the extension table (two: an
+# escape and the character).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+GSM7_SINGLE, GSM7_PART = 160, 153
+UCS2_SINGLE, UCS2_PART = 70, 67
+
+
+class NotifyConfigurationError(ValueError):
+    """The API key is not in Notify's format."""
+
+
+@dataclass(frozen=True)
+class NotifyKey:
+    service_id: str
+    secret: str
+
+    @classmethod
+    def parse(cls, api_key: str) -> NotifyKey:
+        """``{key_name}-{service_id}-{secret}``: the last two parts are UUIDs (which contain
+        dashes themselves), so they are read from the end."""
+        secret = api_key[-UUID_LENGTH:]
+        service_id = api_key[-(2 * UUID_LENGTH + 1) : -(UUID_LENGTH + 1)]
+        try:
+            uuid.UUID(secret)
+            uuid.UUID(service_id)
+        except ValueError as error:
+            raise NotifyConfigurationError(
+                "a Notify API key reads {key_name}-{service_id}-{secret}"
+            ) from error
+        if len(api_key) < 2 * UUID_LENGTH + 3 or api_key[-(2 * UUID_LENGTH + 2)] != "-":
+            raise NotifyConfigurationError("a Notify API key starts with the key's name")
+        return cls(service_id=service_id, secret=secret)
+
+    def token(self) -> str:
+        return jwt.encode(
+            {"iss": self.service_id, "iat": int(time.time())}, self.secret, algorithm="HS256"
+        )
+
+
+# --- SMS text ---------------------------------------------------------------------------------
+
+
+def is_gsm7(text: str) -> bool:
+    return all(char in GSM7_BASIC or char in GSM7_EXTENSION for char in text)
+
+
+def _units(text: str, gsm7: bool) -> int:
+    if gsm7:
+        return sum(2 if char in GSM7_EXTENSION else 1 for char in text)
+    # UCS-2 as phones send it: UTF-16, so a character beyond the BMP (an emoji) takes two.
+    return len(text.encode("utf-16-le")) // 2
+
+
+def sms_segments(text: str) -> int:
+    """How many segments the text is sent as."""
+    gsm7 = is_gsm7(text)
+    units = _units(text, gsm7)
+    single, part = (GSM7_SINGLE, GSM7_PART) if gsm7 else (UCS2_SINGLE, UCS2_PART)
+    if units <= single:
+        return 1
+    return -(-units // part)
+
+
+def fit_sms(text: str, max_segments: int, *, suffix: str = "") -> str:
+    """``text`` + ``suffix``, the text shortened with an ellipsis if needed to fit
+    ``max_segments`` (the suffix, a link say, is kept whole)."""
+    whole = text + suffix
+    if sms_segments(whole) <= max_segments:
+        return whole
+    gsm7 = is_gsm7(whole)
+    ellipsis = "..." if gsm7 else "…"
+    single, part = (GSM7_SINGLE, GSM7_PART) if gsm7 else (UCS2_SINGLE, UCS2_PART)
+    capacity = single if max_segments == 1 else max_segments * part
+    budget = capacity - _units(ellipsis + suffix, gsm7)
+    kept: list[str] = []
+    used = 0
+    for char in text:
+        cost = _units(char, gsm7)
+        if used + cost > budget:
+            break
+        kept.append(char)
+        used += cost
+    return "".join(kept).rstrip() + ellipsis + suffix
+
+
+# Below this many characters of text beside it, a link is dropped rather than kept.
+MIN_TEXT_BESIDE_LINK = 40
+
+
+def _sms_text(content: AlertContent, max_segments: int = 3) -> str:
+    """The alert as one SMS: how serious, who sent it, the headline, what to do, and where to
+    read more; shortened to ``max_segments`` (the link kept whole if there is room beside it)."""
+    prefix = "Tawny alert" if content.msg_type == "Alert" else f"Tawny alert {content.msg_type}"
+    text = (
+        f"{prefix} ({content.severity}, {content.sender_name}): {content.headline}\n"
+        f"{content.instruction or content.body}"
+    )
+    if content.web:
+        link = f"\n{content.web}"
+        with_link = fit_sms(text, max_segments, suffix=link)
+        if len(with_link) - len(link) >= MIN_TEXT_BESIDE_LINK:
+            return with_link
+    return fit_sms(text, max_segments)
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+def _errors(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        errors = body.get("errors", [])
+        return "; ".join(f"{e.get('error', '')}: {e.get('message', '')}" for e in errors)
+    except (ValueError, AttributeError, TypeError):
+        return response.text[:200]
+
+
+def classify(response: httpx.Response) -> SendResult:
+    """What one Notify reply means for the message (see the module's docstring)."""
+    status = response.status_code
+    if status == 201:
+        try:
+            notification_id = str(response.json()["id"])
+        except (ValueError, KeyError, TypeError):
+            return SendResult.accepted("201 without a notification id")
+        return SendResult.accepted("201", provider_reference=notification_id)
+    detail = f"{status} {_errors(response)}"
+    if status == 429:
+        return SendResult.deferred(
+            detail, retry_after_s=parse_retry_after(response.headers.get("retry-after"))
+        )
+    if status >= 500:
+        return SendResult.deferred(detail)
+    if status == 403:
+        log.error("dispatch.notify.unauthorised", detail=detail)
+        return SendResult.rejected(f"Notify refused our credentials: {detail}")
+    if status == 400 and "phone_number" in detail:
+        return SendResult.rejected(detail, address_invalid=True)
+    return SendResult.rejected(detail)
+
+
+class NotifyClient:
+    """The Notify API: SMS and letters, one request each, ``concurrency`` at a time."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        key: NotifyKey,
+        sms_template_id: str,
+        letter_template_id: str,
+        concurrency: int,
+        timeout_s: float,
+        rate_limit: TokenBucket | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._rate_limit = rate_limit
+        self._base_url = base_url.rstrip("/")
+        self._key = key
+        self.sms_template_id = sms_template_id
+        self.letter_template_id = letter_template_id
+        self._concurrency = concurrency
+        self._slots = asyncio.Semaphore(concurrency)
+        self._timeout_s = timeout_s
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    @classmethod
+    def from_settings(cls, settings: DispatchSettings) -> NotifyClient | None:
+        """The client, or None when no Notify API key is configured."""
+        api_key = settings.notify_api_key_value
+        if api_key is None:
+            return None
+        return cls(
+            base_url=settings.notify_base_url,
+            key=NotifyKey.parse(api_key),
+            sms_template_id=settings.notify_sms_template_id,
+            letter_template_id=settings.notify_letter_template_id,
+            concurrency=settings.notify_concurrency,
+            timeout_s=settings.notify_timeout_s,
+            rate_limit=(
+                TokenBucket(settings.notify_rate_per_s, max(1, settings.notify_concurrency))
+                if settings.notify_rate_per_s > 0
+                else None
+            ),
+        )
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self._base_url,
+                timeout=self._timeout_s,
+                limits=httpx.Limits(
+                    max_connections=self._concurrency, max_keepalive_connections=self._concurrency
+                ),
+                transport=self._transport,
+            )
+        return self._client
+
+    async def send_sms(
+        self, *, phone_number: str, body: str, reference: str, not_after: float | None = None
+    ) -> SendResult:
+        """One SMS; not attempted if no request slot is free before ``not_after`` (loop time)."""
+        return await self._post(
+            "/v2/notifications/sms",
+            {
+                "phone_number": phone_number,
+                "template_id": self.sms_template_id,
+                "personalisation": {"body": body},
+                "reference": reference,
+            },
+            not_after=not_after,
+        )
+
+    async def send_letter(
+        self, *, address_lines: Sequence[str], personalisation: Mapping[str, str], reference: str
+    ) -> SendResult:
+        """A letter; ``address_lines`` (name first, postcode last) become ``address_line_N``."""
+        if not 3 <= len(address_lines) <= LETTER_ADDRESS_LINES:
+            return SendResult.rejected(
+                f"a letter's address needs 3 to {LETTER_ADDRESS_LINES} lines, "
+                f"not {len(address_lines)}"
+            )
+        lines = {f"address_line_{n}": line for n, line in enumerate(address_lines, start=1)}
+        return await self._post(
+            "/v2/notifications/letter",
+            {
+                "template_id": self.letter_template_id,
+                "personalisation": {**lines, **personalisation},
+                "reference": reference,
+            },
+        )
+
+    async def _post(
+        self, path: str, body: Mapping[str, Any], *, not_after: float | None = None
+    ) -> SendResult:
+        async with self._slots:
+            if self._rate_limit is not None:
+                await self._rate_limit.acquire()
+            if not_after is not None and asyncio.get_running_loop().time() >= not_after:
+                return SendResult.deferred(
+                    "not attempted: the batch ran out of time", attempted=False
+                )
+            try:
+                response = await self._http().post(
+                    path, json=body, headers={"Authorization": f"Bearer {self._key.token()}"}
+                )
+            except httpx.TimeoutException:
+                return SendResult.deferred(f"no answer within {self._timeout_s:g}s")
+            except httpx.HTTPError as error:
+                return SendResult.deferred(f"request failed: {error!r}")
+        return classify(response)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+class SmsChannel:
+    """Alerts by SMS, to the UK mobile numbers members confirmed."""
+
+    kind = ChannelKind.SMS
+
+    def __init__(self, client: NotifyClient, *, max_segments: int, send_budget_s: float) -> None:
+        self._client = client
+        self._max_segments = max_segments
+        self._send_budget_s = send_budget_s
+
+    async def send_alert(
+        self, content: AlertContent, recipients: Sequence[Recipient]
+    ) -> dict[uuid.UUID, SendResult]:
+        if not recipients:
+            return {}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._send_budget_s
+        text = _sms_text(content, self._max_segments)
+
+        async def send_one(recipient: Recipient) -> SendResult:
+            return await self._client.send_sms(
+                phone_number=recipient.address,
+                body=text,
+                reference=str(recipient.delivery_id),
+                not_after=deadline,
+            )
+
+        async with asyncio.TaskGroup() as group:
+            tasks = {r.delivery_id: group.create_task(send_one(r)) for r in recipients}
+        return {delivery_id: task.result() for delivery_id, task in tasks.items()}

@@ -1,0 +1,1 @@
+"""Address-verification letters identity asks dispatch to post."""

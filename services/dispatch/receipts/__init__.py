@@ -1,0 +1,1 @@
+"""Delivery receipts: providers say whether a message they accepted reached its recipient."""

@@ -1,0 +1,119 @@
+"""A member registers a UK mobile number (confirmed by a code sent to it) or an app
+installation, and removes either."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from services.dispatch.channels.notify import NotifyClient
+from services.dispatch.config import DispatchSettings
+from services.dispatch.errors import WrongCodeError
+from services.dispatch.members.schemas import Endpoint
+from services.dispatch.models import ChannelKind, MemberEndpoint
+from services.dispatch.registrations import schemas
+from services.dispatch.registrations.service import CodeSettings, RegistrationService
+from shared.auth import CurrentPrincipal
+from shared.errors import problem_responses
+from shared.runtime import SessionDep
+
+router = APIRouter(prefix="/endpoints", tags=["endpoints"])
+
+
+def registration_service(request: Request, session: SessionDep) -> RegistrationService:
+    settings: DispatchSettings = request.app.state.settings
+    notify: NotifyClient | None = request.app.state.notify_client
+    return RegistrationService(session, notify=notify, codes=CodeSettings.from_settings(settings))
+
+
+RegistrationServiceDep = Annotated[RegistrationService, Depends(registration_service)]
+
+
+@router.put(
+    "/me/sms",
+    status_code=202,
+    summary="Receive alerts by SMS on a UK mobile number",
+    description="Any signed-in member. Sends a six-digit code to the number by SMS; the number "
+    "is used once the code is entered (`POST /endpoints/me/sms/confirmation`) before it "
+    "expires. Asking again replaces the code (at most one per `DISPATCH_SMS_CODE_RESEND_S`: "
+    "429 with `Retry-After` before that). 503 if the SMS provider can't take the message now.",
+    responses=problem_responses(401, 422, 429, 503),
+)
+async def request_sms_code(
+    principal: CurrentPrincipal,
+    body: schemas.PhoneNumberIn,
+    service: RegistrationServiceDep,
+) -> schemas.PhoneConfirmationStarted:
+    return await service.request_phone_code(principal.member_id, body.phone_number)
+
+
+@router.post(
+    "/me/sms/confirmation",
+    summary="Confirm a mobile number with the code sent to it",
+    description="Any signed-in member. The right code makes the number the member's SMS "
+    "endpoint. A wrong one uses up a try (422, with `tries_left`); an expired code, or one "
+    "with no tries left, answers 410: ask for a new one.",
+    responses=problem_responses(401, 404, 410, 422),
+)
+async def confirm_sms(
+    principal: CurrentPrincipal,
+    body: schemas.ConfirmationCodeIn,
+    service: RegistrationServiceDep,
+    session: SessionDep,
+) -> Endpoint:
+    try:
+        await service.confirm_phone(principal.member_id, body.code)
+    except WrongCodeError:
+        # The used-up try must stick, though the request fails.
+        await session.commit()
+        raise
+    endpoint = await session.get(MemberEndpoint, (principal.member_id, ChannelKind.SMS))
+    assert endpoint is not None
+    return Endpoint.from_model(endpoint)
+
+
+@router.delete(
+    "/me/sms",
+    status_code=204,
+    summary="Stop receiving alerts by SMS",
+    description="Any signed-in member. Forgets the number (and any code waiting for "
+    "confirmation). Answers 204 whether or not a number was registered.",
+    responses=problem_responses(401),
+)
+async def remove_sms(principal: CurrentPrincipal, service: RegistrationServiceDep) -> Response:
+    await service.remove(principal.member_id, ChannelKind.SMS)
+    return Response(status_code=204)
+
+
+@router.put(
+    "/me/fcm",
+    summary="Receive alerts as push notifications in the Tawny app",
+    description="Any signed-in member. The FCM registration token of the member's app "
+    "installation; it replaces an earlier one. Used at once: the token comes from the app "
+    "itself, and FCM answers 404 for one that is not (or no longer) valid, which disables it.",
+    responses=problem_responses(401, 422),
+)
+async def register_fcm(
+    principal: CurrentPrincipal,
+    body: schemas.FcmRegistrationIn,
+    service: RegistrationServiceDep,
+    session: SessionDep,
+) -> Endpoint:
+    await service.register_fcm(principal.member_id, body.token)
+    endpoint = await session.get(MemberEndpoint, (principal.member_id, ChannelKind.FCM))
+    assert endpoint is not None
+    return Endpoint.from_model(endpoint)
+
+
+@router.delete(
+    "/me/fcm",
+    status_code=204,
+    summary="Stop receiving push notifications in the app",
+    description="Any signed-in member. Forgets the registration token; 204 whether or not one "
+    "was registered.",
+    responses=problem_responses(401),
+)
+async def remove_fcm(principal: CurrentPrincipal, service: RegistrationServiceDep) -> Response:
+    await service.remove(principal.member_id, ChannelKind.FCM)
+    return Response(status_code=204)

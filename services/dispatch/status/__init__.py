@@ -1,0 +1,1 @@
+"""Per-alert delivery totals, published every few seconds while they change."""

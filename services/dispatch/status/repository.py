@@ -1,0 +1,96 @@
+"""Every SQL statement of the delivery status reporter. Flushes, never commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import DateTime, exists, func, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.dispatch.models import Delivery, DeliveryStatsReport, DeliveryStatus, DispatchAlert
+from shared.events import DeliveryCounts
+
+# Before any check: every alert's first look finds its deliveries changed.
+NEVER = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ClaimedReport:
+    alert_id: uuid.UUID
+    totals: dict[str, Any]
+
+
+class StatusRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_new_alerts(self) -> None:
+        """A report row for every alert that has none yet."""
+        unreported = select(
+            DispatchAlert.alert_id,
+            literal(NEVER, DateTime(timezone=True)),
+            literal({}, JSONB),
+        ).where(~exists().where(DeliveryStatsReport.alert_id == DispatchAlert.alert_id))
+        await self._session.execute(
+            insert(DeliveryStatsReport)
+            .from_select(["alert_id", "checked_at", "totals"], unreported)
+            .on_conflict_do_nothing(index_elements=[DeliveryStatsReport.alert_id])
+        )
+
+    async def claim_changed(
+        self, *, now: datetime, interval: timedelta, margin: timedelta, limit: int
+    ) -> list[ClaimedReport]:
+        """Alerts not checked in the last ``interval`` whose deliveries changed since their last
+        check (less ``margin``: a change is stamped before its transaction commits, so one that
+        committed just after a check may carry an earlier time). Locked: a report another
+        process is making is skipped, not waited for."""
+        report = DeliveryStatsReport
+        changed = exists().where(
+            Delivery.alert_id == report.alert_id, Delivery.updated_at > report.checked_at - margin
+        )
+        rows = await self._session.execute(
+            select(report.alert_id, report.totals)
+            .where(report.checked_at <= now - interval, changed)
+            .order_by(report.checked_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=report)
+        )
+        return [ClaimedReport(alert_id, totals) for alert_id, totals in rows.all()]
+
+    async def totals(self, alert_id: uuid.UUID) -> dict[str, DeliveryCounts]:
+        """The alert's running totals per channel, counted from its deliveries."""
+        rows = await self._session.execute(
+            select(
+                Delivery.channel,
+                func.count(),
+                func.count(Delivery.sent_at),
+                func.count(Delivery.delivered_at),
+                func.count().filter(Delivery.status == DeliveryStatus.FAILED),
+            )
+            .where(Delivery.alert_id == alert_id)
+            .group_by(Delivery.channel)
+        )
+        return {
+            channel.value: DeliveryCounts(
+                recipients=recipients, sent=sent, delivered=delivered, failed=failed
+            )
+            for channel, recipients, sent, delivered, failed in rows.all()
+        }
+
+    async def mark_checked(
+        self, alert_id: uuid.UUID, *, now: datetime, totals: dict[str, Any] | None
+    ) -> None:
+        """Checked at ``now``; with ``totals``, also reported then."""
+        values: dict[str, Any] = {"checked_at": now}
+        if totals is not None:
+            values.update(totals=totals, reported_at=now)
+        await self._session.execute(
+            update(DeliveryStatsReport)
+            .where(DeliveryStatsReport.alert_id == alert_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
