@@ -41,10 +41,16 @@ class TestProviderSettings:
             )
 
     def test_production_wants_the_notify_services_own_templates(self) -> None:
+        # What production needs anyway, so that only the templates are missing.
+        production = {
+            "environment": Environment.PRODUCTION,
+            "public_base_url": "https://tawny.example",
+            "unsubscribe_key": "u" * 32,
+        }
         with pytest.raises(ValidationError, match="TEMPLATE_ID"):
-            DispatchSettings(environment=Environment.PRODUCTION, notify_api_key=API_KEY)
+            DispatchSettings(**production, notify_api_key=API_KEY)
         settings = DispatchSettings(
-            environment=Environment.PRODUCTION,
+            **production,
             notify_api_key=API_KEY,
             notify_sms_template_id="11111111-2222-3333-4444-555555555555",
             notify_letter_template_id="66666666-7777-8888-9999-000000000000",
