@@ -1,5 +1,6 @@
 """The dispatch service: learns where members can be reached, emails verification links, and
-sends each published alert to every member of its recipient batches, once per channel.
+sends each published alert to every member of its recipient batches, once per channel (email,
+and web push to members whose browser subscribed).
 
     uvicorn services.dispatch.app:create_app --factory
 
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 
 from services.dispatch.channels.base import Channel
 from services.dispatch.channels.email import EmailChannel
+from services.dispatch.channels.webpush import WebPushChannel
 from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.consumers import recipient_batches_consumer
 from services.dispatch.deliveries.endpoints import router as deliveries_router
@@ -25,6 +27,7 @@ from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings
 from services.dispatch.members.consumers import member_events_consumer
 from services.dispatch.members.endpoints import router as endpoints_router
 from services.dispatch.models import ChannelKind, ProcessedEvent
+from services.dispatch.webpush.endpoints import router as webpush_router
 from shared.app import create_service_app
 from shared.runtime import ConsumerSpec, ServiceRuntime
 from shared.web import set_readiness_checks
@@ -34,7 +37,8 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
     settings = settings or DispatchSettings()
     # Built here, not in the lifespan: it opens nothing until the first send.
     email = EmailChannel.from_settings(settings)
-    channels: dict[ChannelKind, Channel] = {ChannelKind.EMAIL: email}
+    webpush = WebPushChannel.from_settings(settings)
+    channels: dict[ChannelKind, Channel] = {ChannelKind.EMAIL: email, ChannelKind.WEBPUSH: webpush}
     worker_settings = WorkerSettings.from_settings(settings)
     # The worker needs the runtime's sessions, which exist only once the lifespan has started;
     # the consumers need its wake-up before that, so they reach it through this holder.
@@ -62,18 +66,33 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         workers.append(worker)
         app.state.delivery_worker = worker
         # Appended to the runtime's tasks, so they are cancelled with the rest on shutdown.
-        runtime.tasks.append(asyncio.create_task(worker.run_workers(), name="delivery-workers"))
+        sending = asyncio.create_task(worker.run_workers(), name="delivery-workers")
+        runtime.tasks.append(sending)
         runtime.tasks.append(asyncio.create_task(worker.run_sweeper(), name="delivery-sweeper"))
+        runtime.tasks.append(
+            asyncio.create_task(close_after_sending(sending), name="channel-closer")
+        )
         set_readiness_checks(app, runtime.readiness_checks())
 
-    return create_service_app(
+    async def close_after_sending(sending: asyncio.Task[None]) -> None:
+        # Cancelled with the runtime's other tasks at shutdown; the workers finish the chunks
+        # in hand first, so their connections are closed only once those are recorded.
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.wait({sending})
+            await webpush.close()
+
+    app = create_service_app(
         name="dispatch",
         title="Tawny dispatch",
         description="Sends published alerts to the members who asked for them, once per alert, "
-        "member and channel (email today), and reports how far each alert has got.",
+        "member and channel (email and web push), and reports how far each alert has got.",
         settings=settings,
-        routers=[deliveries_router, endpoints_router],
+        routers=[deliveries_router, endpoints_router, webpush_router],
         processed_model=ProcessedEvent,
         consumers=consumers,
         on_startup=start_workers,
     )
+    app.state.webpush_channel = webpush
+    return app

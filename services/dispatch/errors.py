@@ -21,3 +21,11 @@ class ChannelUnavailableError(DispatchError):
     status_code = 503
     slug = "channel-unavailable"
     title = "A delivery channel is unavailable"
+
+
+class InvalidSubscriptionError(DispatchError):
+    """A web push subscription dispatch will not send to (its endpoint is not https, say)."""
+
+    status_code = 422
+    slug = "invalid-push-subscription"
+    title = "The push subscription is not usable"

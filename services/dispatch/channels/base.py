@@ -38,6 +38,9 @@ class SendResult:
     # A permanent refusal because the address does not exist (SMTP 550 to RCPT): the endpoint
     # is disabled, so nothing more is sent to it until the member verifies another.
     address_invalid: bool = False
+    # For a temporary failure: the provider asked not to be tried again sooner (an HTTP 429 or
+    # 503 with Retry-After). The retry is scheduled no earlier than this many seconds from now.
+    retry_after_s: float | None = None
 
     @classmethod
     def accepted(cls, detail: str = "") -> SendResult:
@@ -48,8 +51,10 @@ class SendResult:
         return cls(Outcome.REJECTED, _short(detail), address_invalid=address_invalid)
 
     @classmethod
-    def deferred(cls, detail: str, *, attempted: bool = True) -> SendResult:
-        return cls(Outcome.DEFERRED, _short(detail), attempted)
+    def deferred(
+        cls, detail: str, *, attempted: bool = True, retry_after_s: float | None = None
+    ) -> SendResult:
+        return cls(Outcome.DEFERRED, _short(detail), attempted, retry_after_s=retry_after_s)
 
 
 def _short(detail: str) -> str:
