@@ -12,8 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from deploy.sinks.smtp import SmtpSink
+from deploy.sinks.webpush import WebPushSink
 from services.dispatch.app import create_app
 from services.dispatch.channels.email import EmailChannel
+from services.dispatch.channels.webpush import WebPushChannel
 from services.dispatch.config import DispatchSettings
 from shared.db import build_engine, build_sessionmaker
 from shared.kafka import build_producer
@@ -51,7 +53,16 @@ async def sink() -> AsyncIterator[SmtpSink]:
 
 
 @pytest.fixture(scope="session")
-def settings(infrastructure: Infrastructure, database_url: str, sink: SmtpSink) -> DispatchSettings:
+async def webpush_sink() -> AsyncIterator[WebPushSink]:
+    """One push service for the session; tests make their own subscriptions."""
+    async with WebPushSink(port=0) as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def settings(
+    infrastructure: Infrastructure, database_url: str, sink: SmtpSink, webpush_sink: WebPushSink
+) -> DispatchSettings:
     return DispatchSettings(
         database_url=database_url,
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
@@ -63,6 +74,8 @@ def settings(infrastructure: Infrastructure, database_url: str, sink: SmtpSink) 
         send_concurrency=4,
         log_json=False,
         database_pool_size=4,
+        webpush_insecure_origins=webpush_sink.origin,
+        webpush_timeout_s=5,
     )
 
 
@@ -126,3 +139,11 @@ async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[A
 def email_channel(settings: DispatchSettings) -> EmailChannel:
     """The email channel as the app builds it, aimed at the sink."""
     return EmailChannel.from_settings(settings)
+
+
+@pytest.fixture
+async def webpush_channel(settings: DispatchSettings) -> AsyncIterator[WebPushChannel]:
+    """The web push channel as the app builds it (the same VAPID key as the app's)."""
+    channel = WebPushChannel.from_settings(settings)
+    yield channel
+    await channel.close()

@@ -174,16 +174,21 @@ def _payload(content: AlertContent) -> bytes:
     encoded = _compact(message)
     if len(encoded) <= MAX_PAYLOAD_BYTES:
         return encoded
-    body = content.body
-    # Each character of the body costs at least one octet of JSON; cut by the excess, then
-    # trim further for escapes and multi-octet characters.
-    body = body[: max(0, len(body) - (len(encoded) - MAX_PAYLOAD_BYTES))]
-    while True:
-        message["body"] = body.rstrip() + _ELLIPSIS
-        encoded = _compact(message)
-        if len(encoded) <= MAX_PAYLOAD_BYTES or not body:
-            return encoded
-        body = body[: -max(1, (len(encoded) - MAX_PAYLOAD_BYTES) // 6)]
+
+    def shortened(length: int) -> bytes:
+        message["body"] = content.body[:length].rstrip() + _ELLIPSIS
+        return _compact(message)
+
+    # The longest prefix of the body that fits (JSON escapes and UTF-8 make octets and
+    # characters differ, so search rather than compute).
+    shortest, longest = 0, len(content.body)
+    while shortest < longest:
+        middle = (shortest + longest + 1) // 2
+        if len(shortened(middle)) <= MAX_PAYLOAD_BYTES:
+            shortest = middle
+        else:
+            longest = middle - 1
+    return shortened(shortest)
 
 
 def _compact(message: dict[str, Any]) -> bytes:
@@ -393,7 +398,9 @@ class WebPushChannel:
         except httpx.TimeoutException:
             return SendResult.deferred(f"no answer within {self._timeout_s:g} s")
         except httpx.InvalidURL as error:
-            return SendResult.rejected(f"not a usable endpoint: {error!s:.200}", address_invalid=True)
+            return SendResult.rejected(
+                f"not a usable endpoint: {error!s:.200}", address_invalid=True
+            )
         except httpx.HTTPError as error:
             return SendResult.deferred(f"cannot reach the push service: {error!s:.200}")
         return classify(response)
