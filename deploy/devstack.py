@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import FrameType
 
@@ -56,10 +56,11 @@ class Ports:
     dispatch: int = 8004
     smtp: int = 1025
     smtp_http: int = 8025
+    webpush: int = 8026
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(*(free_port() for _ in range(7)))
+        return cls(*(free_port() for _ in fields(cls)))
 
     def service(self, name: str) -> int:
         port: int = getattr(self, name)
@@ -136,6 +137,10 @@ class DevStack:
     @property
     def smtp_sink_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.smtp_http}"
+
+    @property
+    def webpush_sink_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.webpush}"
 
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports.service(name)}"
@@ -248,6 +253,9 @@ class DevStack:
             "IDENTITY_PUBLIC_BASE_URL": self.gateway_url,
             "DISPATCH_SMTP_HOST": "127.0.0.1",
             "DISPATCH_SMTP_PORT": str(ports.smtp),
+            # Every dispatcher signs with the same key: browsers subscribe with its public half.
+            "DISPATCH_WEBPUSH_VAPID_PRIVATE_KEY": self._vapid_private_key(),
+            "DISPATCH_WEBPUSH_INSECURE_ORIGINS": self.webpush_sink_url,
             **{f"GATEWAY_{svc.upper()}_URL": self.service_url(svc) for svc in DATABASE_SERVICES},
             **{f"{svc.upper()}_DATABASE_URL": url for svc, url in self.database_urls.items()},
         }
@@ -262,6 +270,16 @@ class DevStack:
             )
         env.update(self.options.extra_env)
         return env
+
+    def _vapid_private_key(self) -> str:
+        """Kept in the work directory, so subscriptions made in an earlier run stay valid."""
+        from services.dispatch.config import new_vapid_private_key
+
+        path = self.options.work_dir / "vapid_private_key"
+        if not path.exists():
+            path.write_text(new_vapid_private_key())
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     def _spawn(
         self, name: str, port: int, command: list[str], env: dict[str, str]
@@ -298,6 +316,14 @@ class DevStack:
             env,
         )  # fmt: skip
         wait_for_port("127.0.0.1", self.ports.smtp, 30, sink.process)
+        push_sink = self._spawn(
+            "webpush-sink",
+            self.ports.webpush,
+            [sys.executable, "-m", "deploy.sinks.webpush", "--host", "127.0.0.1",
+             "--port", str(self.ports.webpush)],
+            env,
+        )  # fmt: skip
+        wait_for_port("127.0.0.1", self.ports.webpush, 30, push_sink.process)
         for service in ("identity", "alerts", "geo"):
             port = self.ports.service(service)
             self._spawn(
@@ -374,6 +400,7 @@ class DevStack:
             f"  Readiness          {self.gateway_url}/readyz",
             f"  Mail received      {self.smtp_sink_url}/messages",
             f"  SMTP sink          127.0.0.1:{self.ports.smtp}",
+            f"  Pushes received    {self.webpush_sink_url}/messages",
             "",
             "  Services:",
             *(f"    {p.name:<10} {p.url}   log: {p.log_path}" for p in self.processes),
@@ -410,7 +437,9 @@ def main() -> None:
         work_dir=args.work_dir,
         dispatchers=args.dispatchers,
         demo_data=not args.no_demo,
-        ports=Ports(base, base + 1, base + 2, base + 3, base + 4, args.smtp_port, base + 25),
+        ports=Ports(
+            base, base + 1, base + 2, base + 3, base + 4, args.smtp_port, base + 25, base + 26
+        ),
     )
     stack = DevStack(options)
 

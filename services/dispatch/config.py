@@ -104,7 +104,7 @@ class DispatchSettings(ServiceSettings):
         gt=0,
         le=3600,
         description="A delivery left 'sending' this long (its worker died) is sent again; must "
-        "exceed send_budget_s + smtp_timeout_s + 10",
+        "exceed send_budget_s + the longer of smtp_timeout_s and webpush_timeout_s + 10",
     )
     sweep_interval_s: float = Field(
         default=5.0,
