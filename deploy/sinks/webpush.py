@@ -15,9 +15,10 @@ One HTTP server does both jobs:
   the plaintext; a subscription deleted answers 410, an unknown one 404.
 - the sink's own API: ``POST /subscriptions`` makes a subscription (the sink generates the
   P-256 key pair and auth secret a browser would, keeps the private key, and returns the
-  ``PushSubscription.toJSON()`` a browser would give), ``DELETE /subscriptions/{id}`` expires
-  it, ``GET /messages?subscription=ID`` lists decrypted pushes, ``DELETE /messages``;
-  faults with ``POST /faults``, ``GET /faults``, ``DELETE /faults``.
+  ``PushSubscription.toJSON()`` a browser would give), ``POST /subscriptions/batch`` makes
+  many (for benchmarks), ``DELETE /subscriptions/{id}`` expires it,
+  ``GET /messages?subscription=ID`` lists decrypted pushes, ``DELETE /messages``; faults with
+  ``POST /faults``, ``GET /faults``, ``DELETE /faults``.
 
 Faults, for one subscription or for all, forever or for the next N pushes (``times``):
 ``status`` (answer with this status, e.g. 429, 500, 503, 404, 410, 413), ``retry_after_s``
@@ -124,6 +125,12 @@ class NewSubscription(BaseModel):
         description="The VAPID public key pushes must be signed with (as a browser's "
         "pushManager.subscribe() binds it); unset: any key",
     )
+
+
+class NewSubscriptions(NewSubscription):
+    model_config = {"json_schema_extra": {"examples": [{"count": 1000}]}}
+
+    count: int = Field(ge=1, le=10_000, description="How many subscriptions to make")
 
 
 class Fault(BaseModel):
@@ -394,6 +401,14 @@ def create_http_app(service: PushService) -> FastAPI:
     async def new_subscription(request: NewSubscription) -> dict[str, Any]:
         return service.subscribe(request.application_server_key)
 
+    @app.post(
+        "/subscriptions/batch",
+        status_code=201,
+        summary="Many subscriptions at once (benchmarks), each as a browser would give it",
+    )
+    async def new_subscriptions(request: NewSubscriptions) -> list[dict[str, Any]]:
+        return [service.subscribe(request.application_server_key) for _ in range(request.count)]
+
     @app.delete(
         "/subscriptions/{subscription_id}",
         status_code=204,
@@ -508,6 +523,9 @@ class WebPushSink:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
+            # Push services keep connections open a long time; uvicorn's 5 s default would
+            # close idle ones just as a sender reuses them.
+            timeout_keep_alive=75,
         )
         server = _EmbeddedUvicorn(config)
         task = asyncio.create_task(server.serve(sockets=[sock]), name="webpush-sink")
