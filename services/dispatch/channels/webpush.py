@@ -59,7 +59,7 @@ from shared.logs import get_logger
 log = get_logger(__name__)
 
 SEND_BUDGET_S = 30.0
-# RFC 8291: push services must accept records of 4096 octets. aes128gcm adds a 86-octet header
+# RFC 8291: push services must accept records of 4096 octets. aes128gcm adds an 86-octet header
 # (salt, record size, the 65-octet ephemeral key), a 16-octet tag and a padding delimiter.
 MAX_RECORD_BYTES = 4096
 MAX_PAYLOAD_BYTES = MAX_RECORD_BYTES - 86 - 16 - 1
@@ -95,8 +95,8 @@ class PushSubscription:
         parts = urlsplit(self.endpoint)
         return f"{parts.scheme}://{parts.netloc}"
 
-    def as_json(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def b64url_decode(text: str) -> bytes:
@@ -107,9 +107,6 @@ def b64url_decode(text: str) -> bytes:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except binascii.Error as error:
         raise ValueError("not base64url") from error
-
-
-_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def b64url_encode(data: bytes) -> str:
