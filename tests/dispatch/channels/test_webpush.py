@@ -4,6 +4,7 @@ disables the endpoint and a 429's Retry-After delays the retry."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -226,24 +227,28 @@ class TestSending:
         assert result.outcome is Outcome.DEFERRED and result.attempted
         assert result.retry_after_s is None
 
-    async def test_takes_a_token_per_push(
+    async def test_a_rate_limit_spaces_the_pushes(
         self, settings: DispatchSettings, webpush_sink: WebPushSink
     ) -> None:
-        bucket = TokenBucket(rate_per_s=1000, burst=1)
         channel = WebPushChannel(
             VapidSigner(settings.vapid, settings.webpush_vapid_subject),
             ttl_s=60,
-            concurrency=2,
+            concurrency=4,
             timeout_s=5,
-            rate_limit=bucket,
+            rate_limit=TokenBucket(rate_per_s=20, burst=1),
         )
+        loop = asyncio.get_running_loop()
         try:
-            pairs = [subscribed(webpush_sink, channel) for _ in range(3)]
+            pairs = [subscribed(webpush_sink, channel) for _ in range(5)]
+            started = loop.time()
             results = await channel.send_alert(alert_content(), [r for _s, r in pairs])
+            elapsed = loop.time() - started
         finally:
             await channel.close()
 
         assert {r.outcome for r in results.values()} == {Outcome.ACCEPTED}
+        # Burst 1 at 20 per second: the fifth push waits for four more tokens.
+        assert elapsed >= 0.19
 
     async def test_reuses_one_vapid_token_per_push_service(
         self, webpush_channel: WebPushChannel, webpush_sink: WebPushSink
