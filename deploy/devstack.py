@@ -62,8 +62,9 @@ class Ports:
     dispatch: int = 8004
     smtp: int = 1025
     smtp_http: int = 8025
-    fcm: int = 8026
-    notify: int = 8027
+    webpush: int = 8026
+    fcm: int = 8027
+    notify: int = 8028
 
     @classmethod
     def free(cls) -> Ports:
@@ -144,6 +145,10 @@ class DevStack:
     @property
     def smtp_sink_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.smtp_http}"
+
+    @property
+    def webpush_sink_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.webpush}"
 
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports.service(name)}"
@@ -257,6 +262,9 @@ class DevStack:
             "DISPATCH_SMTP_HOST": "127.0.0.1",
             "DISPATCH_SMTP_PORT": str(ports.smtp),
             **self._provider_sink_environment(),
+            # Every dispatcher signs with the same key: browsers subscribe with its public half.
+            "DISPATCH_WEBPUSH_VAPID_PRIVATE_KEY": self._vapid_private_key(),
+            "DISPATCH_WEBPUSH_INSECURE_ORIGINS": self.webpush_sink_url,
             **{f"GATEWAY_{svc.upper()}_URL": self.service_url(svc) for svc in DATABASE_SERVICES},
             **{f"{svc.upper()}_DATABASE_URL": url for svc, url in self.database_urls.items()},
         }
@@ -271,6 +279,16 @@ class DevStack:
             )
         env.update(self.options.extra_env)
         return env
+
+    def _vapid_private_key(self) -> str:
+        """Kept in the work directory, so subscriptions made in an earlier run stay valid."""
+        from services.dispatch.config import new_vapid_private_key
+
+        path = self.options.work_dir / "vapid_private_key"
+        if not path.exists():
+            path.write_text(new_vapid_private_key())
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     def _spawn(
         self, name: str, port: int, command: list[str], env: dict[str, str]
@@ -307,6 +325,14 @@ class DevStack:
             env,
         )  # fmt: skip
         wait_for_port("127.0.0.1", self.ports.smtp, 30, sink.process)
+        push_sink = self._spawn(
+            "webpush-sink",
+            self.ports.webpush,
+            [sys.executable, "-m", "deploy.sinks.webpush", "--host", "127.0.0.1",
+             "--port", str(self.ports.webpush)],
+            env,
+        )  # fmt: skip
+        wait_for_port("127.0.0.1", self.ports.webpush, 30, push_sink.process)
         self._start_provider_sinks(env)
         for service in ("identity", "alerts", "geo"):
             port = self.ports.service(service)
@@ -429,6 +455,7 @@ class DevStack:
             f"  Readiness          {self.gateway_url}/readyz",
             f"  Mail received      {self.smtp_sink_url}/messages",
             f"  SMTP sink          127.0.0.1:{self.ports.smtp}",
+            f"  Pushes received    {self.webpush_sink_url}/messages",
             f"  Push (FCM sink)    http://127.0.0.1:{self.ports.fcm}/messages",
             f"  SMS and letters    http://127.0.0.1:{self.ports.notify}/notifications",
             "",
@@ -475,8 +502,9 @@ def main() -> None:
             base + 4,
             args.smtp_port,
             base + 25,
-            fcm=base + 26,
-            notify=base + 27,
+            webpush=base + 26,
+            fcm=base + 27,
+            notify=base + 28,
         ),
     )
     stack = DevStack(options)

@@ -1,6 +1,7 @@
 """The dispatch service: learns where members can be reached, emails verification links and
 account notices, keeps members' alert preferences, and sends each published alert to every
-member of its recipient batches, once per channel they want it on.
+member of its recipient batches, once per channel they want it on (email, web push, mobile push,
+SMS).
 
     uvicorn services.dispatch.app:create_app --factory
 
@@ -28,6 +29,7 @@ from services.dispatch.channels.base import Channel
 from services.dispatch.channels.email import EmailChannel
 from services.dispatch.channels.fcm import FcmChannel
 from services.dispatch.channels.notify import NotifyClient, SmsChannel
+from services.dispatch.channels.webpush import WebPushChannel
 from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.consumers import recipient_batches_consumer
 from services.dispatch.deliveries.endpoints import router as deliveries_router
@@ -43,6 +45,7 @@ from services.dispatch.receipts.endpoints import router as receipts_router
 from services.dispatch.registrations.endpoints import router as registrations_router
 from services.dispatch.retention.service import purge_old_alerts
 from services.dispatch.status.reporter import StatsReporter
+from services.dispatch.webpush.endpoints import router as webpush_router
 from shared.app import create_service_app
 from shared.runtime import ConsumerSpec, ServiceRuntime
 from shared.web import set_readiness_checks
@@ -52,7 +55,8 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
     settings = settings or DispatchSettings()
     # Built here, not in the lifespan: it opens nothing until the first send.
     email = EmailChannel.from_settings(settings)
-    channels: dict[ChannelKind, Channel] = {ChannelKind.EMAIL: email}
+    webpush = WebPushChannel.from_settings(settings)
+    channels: dict[ChannelKind, Channel] = {ChannelKind.EMAIL: email, ChannelKind.WEBPUSH: webpush}
     fcm = FcmChannel.from_settings(settings)
     if fcm is not None:
         channels[ChannelKind.FCM] = fcm
@@ -90,7 +94,8 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         workers.append(worker)
         app.state.delivery_worker = worker
         # Appended to the runtime's tasks, so they are cancelled with the rest on shutdown.
-        runtime.tasks.append(asyncio.create_task(worker.run_workers(), name="delivery-workers"))
+        sending = asyncio.create_task(worker.run_workers(), name="delivery-workers")
+        runtime.tasks.append(sending)
         runtime.tasks.append(asyncio.create_task(worker.run_sweeper(), name="delivery-sweeper"))
         digests = DigestSender(
             sessions=runtime.sessions,
@@ -126,14 +131,30 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         )
         app.state.stats_reporter = reporter
         runtime.tasks.append(asyncio.create_task(reporter.run(), name="delivery-stats"))
+        runtime.tasks.append(
+            asyncio.create_task(close_after_sending(sending), name="channel-closer")
+        )
         set_readiness_checks(app, runtime.readiness_checks())
+
+    async def close_after_sending(sending: asyncio.Task[None]) -> None:
+        # Cancelled with the runtime's other tasks at shutdown; the workers finish the chunks
+        # in hand first, so their connections are closed only once those are recorded.
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.wait({sending})
+            await webpush.close()
+            if fcm is not None:
+                await fcm.close()
+            if notify is not None:
+                await notify.close()
 
     app = create_service_app(
         name="dispatch",
         title="Tawny dispatch",
         description="Sends published alerts to the members who asked for them, once per alert, "
-        "member and channel (email, mobile push, SMS), posts address-verification letters, "
-        "and reports how far each alert has got.",
+        "member and channel (email, web push, mobile push, SMS), posts address-verification "
+        "letters, and reports how far each alert has got.",
         settings=settings,
         routers=[
             deliveries_router,
@@ -141,6 +162,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             preferences_router,
             registrations_router,
             receipts_router,
+            webpush_router,
         ],
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,
@@ -149,4 +171,5 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
     )
     # The registration endpoints send confirmation codes through it.
     app.state.notify_client = notify
+    app.state.webpush_channel = webpush
     return app

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from py_vapid import Vapid02  # type: ignore[import-untyped]
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import Environment, ServiceSettings
 
 MAX_SMTP_TIMEOUT_S = 20.0
 # Signs unsubscribe links in development and tests only; production refuses to start without
 # its own key.
 DEV_UNSUBSCRIBE_KEY = "tawny-development-unsubscribe-key-not-secret"
 UNSUBSCRIBE_KEY_MIN_LENGTH = 32
+MAX_WEBPUSH_TIMEOUT_S = 20.0
+# RFC 8030 lets a push service cap TTL; 28 days is the longest the big ones keep a message.
+MAX_WEBPUSH_TTL_S = 28 * 86400
 # Room for recording a chunk's results after its last hand-over, before the sweeper may take
 # its rows back: see ``services.dispatch.deliveries.worker``.
 RECORDING_MARGIN_S = 10.0
@@ -105,7 +112,7 @@ class DispatchSettings(ServiceSettings):
         gt=0,
         le=3600,
         description="A delivery left 'sending' this long (its worker died) is sent again; must "
-        "exceed send_budget_s + smtp_timeout_s + 10",
+        "exceed send_budget_s + the longer of smtp_timeout_s and webpush_timeout_s + 10",
     )
     sweep_interval_s: float = Field(
         default=5.0,
@@ -327,6 +334,82 @@ class DispatchSettings(ServiceSettings):
         "(delivery.stats_reported) for alerts whose deliveries changed, seconds",
     )
 
+    webpush_vapid_private_key: SecretStr | None = Field(
+        default=None,
+        max_length=512,
+        description="The VAPID (RFC 8292) signing key of web push: a P-256 private key as "
+        "base64url (32 raw bytes, or DER). Unset outside production: a new key per process, so "
+        "set one shared key when several dispatchers run (the dev stack does)",
+    )
+    webpush_vapid_subject: str = Field(
+        default="mailto:alerts@tawny.london",
+        min_length=8,
+        max_length=320,
+        description="The VAPID 'sub' claim: a mailto: (or https:) contact push services may use "
+        "to reach the platform's operators",
+    )
+    webpush_ttl_s: int = Field(
+        default=86400,
+        ge=0,
+        le=MAX_WEBPUSH_TTL_S,
+        description="How long a push service keeps an alert for a browser that is offline, seconds",
+    )
+    webpush_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=256,
+        description="Web pushes one dispatch process has in flight at once (so the most HTTP "
+        "connections to push services)",
+    )
+    webpush_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=MAX_WEBPUSH_TIMEOUT_S,
+        description="Longest time one push request to a push service may take, in seconds",
+    )
+    webpush_rate_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=100_000,
+        description="Web pushes per second one process may send (token bucket); 0: no limit",
+    )
+    webpush_rate_burst: int = Field(
+        default=100, ge=1, le=100_000, description="Token bucket size for webpush_rate_per_s"
+    )
+    webpush_insecure_origins: str = Field(
+        default="",
+        max_length=1000,
+        description="Comma-separated http:// origins (scheme://host:port) whose push endpoints "
+        "members may register, such as the dev stack's push sink; refused in production",
+    )
+
+    @field_validator("webpush_vapid_subject")
+    @classmethod
+    def _is_a_contact(cls, value: str) -> str:
+        if not value.startswith(("mailto:", "https://")):
+            raise ValueError("must be a mailto: or https: URI (RFC 8292 section 2.1)")
+        return value
+
+    @field_validator("webpush_vapid_private_key")
+    @classmethod
+    def _is_a_vapid_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            Vapid02.from_string(value.get_secret_value())
+        except Exception as error:  # py_vapid raises several kinds for a malformed key
+            raise ValueError("must be a P-256 private key as base64url (raw or DER)") from error
+        return value
+
+    @field_validator("webpush_insecure_origins")
+    @classmethod
+    def _are_http_origins(cls, value: str) -> str:
+        for origin in _split_origins(value):
+            parts = urlsplit(origin)
+            if parts.scheme != "http" or not parts.netloc or parts.path or parts.query:
+                raise ValueError(f"not an http origin (http://host:port): {origin!r}")
+        return value
+
     @field_validator("email_from")
     @classmethod
     def _is_one_address(cls, value: str) -> str:
@@ -341,7 +424,7 @@ class DispatchSettings(ServiceSettings):
     @model_validator(mode="after")
     def _sweeper_waits_for_the_slowest_chunk(self) -> DispatchSettings:
         # Each channel bounds one hand-over by its own timeout; the slowest one in use counts.
-        timeouts = [self.smtp_timeout_s]
+        timeouts = [self.smtp_timeout_s, self.webpush_timeout_s]
         if self.fcm_enabled:
             timeouts.append(self.fcm_timeout_s)
         if self.notify_api_key_value is not None:
@@ -354,6 +437,26 @@ class DispatchSettings(ServiceSettings):
                 f"{RECORDING_MARGIN_S:g} ({slowest_chunk:g}): a slow chunk would be sent twice"
             )
         return self
+
+    @model_validator(mode="after")
+    def _development_gets_a_vapid_key(self) -> DispatchSettings:
+        # Production refuses an unset key instead (check_production).
+        if (
+            self.webpush_vapid_private_key is None
+            and self.environment is not Environment.PRODUCTION
+        ):
+            self.webpush_vapid_private_key = SecretStr(new_vapid_private_key())
+        return self
+
+    @property
+    def webpush_insecure_origin_list(self) -> tuple[str, ...]:
+        return tuple(_split_origins(self.webpush_insecure_origins))
+
+    @property
+    def vapid(self) -> Vapid02:
+        if self.webpush_vapid_private_key is None:
+            raise ValueError("DISPATCH_WEBPUSH_VAPID_PRIVATE_KEY is not set")
+        return Vapid02.from_string(self.webpush_vapid_private_key.get_secret_value())
 
     @property
     def smtp_password_value(self) -> str | None:
@@ -408,3 +511,21 @@ class DispatchSettings(ServiceSettings):
             raise ValueError("DISPATCH_UNSUBSCRIBE_KEY must be set in production")
         if not self.public_base_url.startswith("https://"):
             raise ValueError("DISPATCH_PUBLIC_BASE_URL must be https:// in production")
+        if self.webpush_vapid_private_key is None:
+            raise ValueError(
+                "DISPATCH_WEBPUSH_VAPID_PRIVATE_KEY must be set in production: browsers bind "
+                "their subscriptions to its public key"
+            )
+        if self.webpush_insecure_origins.strip():
+            raise ValueError("DISPATCH_WEBPUSH_INSECURE_ORIGINS must be empty in production")
+
+
+def new_vapid_private_key() -> str:
+    """A fresh P-256 private key as base64url of its 32 raw bytes (what VAPID tools print)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw = key.private_numbers().private_value.to_bytes(32, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _split_origins(value: str) -> list[str]:
+    return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]

@@ -69,3 +69,11 @@ class ReceiptTooEarlyError(DispatchError):
     status_code = 409
     slug = "receipt-too-early"
     title = "The message's hand-over is still being recorded"
+
+
+class InvalidSubscriptionError(DispatchError):
+    """A web push subscription dispatch will not send to (its endpoint is not https, say)."""
+
+    status_code = 422
+    slug = "invalid-push-subscription"
+    title = "The push subscription is not usable"

@@ -34,6 +34,9 @@ from shared.outbox import OutboxMixin
 
 # RFC 5321's limit on a forward path; the same limit identity applies to members' emails.
 ADDRESS_MAX_LENGTH = 254
+# An endpoint's address column: long enough for a web push subscription (its endpoint URL and
+# keys, as JSON), which push services make several hundred characters long.
+ENDPOINT_ADDRESS_MAX_LENGTH = 2048
 LAST_ERROR_MAX_LENGTH = 500
 # Notify's notification ids are UUIDs, FCM's message names "projects/P/messages/ID".
 PROVIDER_REFERENCE_MAX_LENGTH = 200
@@ -88,7 +91,10 @@ def _text_enum(enum: type[StrEnum], name: str) -> Enum:
 
 
 class MemberEndpoint(Timestamps, Base):
-    """Where one member can be reached on one channel: for email, the address they verified."""
+    """Where one member can be reached on one channel: for email, the address they verified;
+    for web push, the browser's subscription as compact JSON (``{"endpoint": ..., "keys":
+    {"p256dh": ..., "auth": ...}}``). One per member and channel: a browser subscribing
+    replaces the subscription of the member's previous browser."""
 
     __tablename__ = "member_endpoints"
 
@@ -96,7 +102,7 @@ class MemberEndpoint(Timestamps, Base):
     channel: Mapped[ChannelKind] = mapped_column(
         _text_enum(ChannelKind, "endpoint_channel"), primary_key=True
     )
-    address: Mapped[str] = mapped_column(String(ADDRESS_MAX_LENGTH))
+    address: Mapped[str] = mapped_column(String(ENDPOINT_ADDRESS_MAX_LENGTH))
     # When identity recorded the verification (the event's time): a late, older event can
     # then never overwrite a newer address.
     verified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

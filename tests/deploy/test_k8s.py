@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from deploy.settings_table import settings_classes
+from services.dispatch.config import new_vapid_private_key
 from shared.events import Topic
 
 K8S = Path(__file__).resolve().parents[2] / "k8s"
@@ -57,6 +58,8 @@ def fake_secret(name: str, key: str) -> str:
         return f"k8s-test:{raw_key}"
     if key == "blind-index-key":
         return raw_key
+    if key == "vapid-private-key":
+        return new_vapid_private_key()
     return f"{name}-{key}-value"
 
 

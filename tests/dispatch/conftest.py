@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from deploy.sinks.fcm import FcmSink, new_service_account
 from deploy.sinks.notify import NotifySink
 from deploy.sinks.smtp import SmtpSink
+from deploy.sinks.webpush import WebPushSink
 from services.dispatch.app import create_app
 from services.dispatch.channels.email import EmailChannel
+from services.dispatch.channels.webpush import WebPushChannel
 from services.dispatch.config import DispatchSettings
 from shared.db import build_engine, build_sessionmaker
 from shared.kafka import build_producer
@@ -89,6 +91,13 @@ async def notify_sink() -> AsyncIterator[NotifySink]:
 
 
 @pytest.fixture(scope="session")
+async def webpush_sink() -> AsyncIterator[WebPushSink]:
+    """One push service for the session; tests make their own subscriptions."""
+    async with WebPushSink(port=0) as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
 def settings(
     infrastructure: Infrastructure,
     database_url: str,
@@ -96,6 +105,7 @@ def settings(
     fcm_sink: FcmSink,
     fcm_key_file: Path,
     notify_sink: NotifySink,
+    webpush_sink: WebPushSink,
 ) -> DispatchSettings:
     return DispatchSettings(
         database_url=database_url,
@@ -117,6 +127,8 @@ def settings(
         notify_receipt_token=NOTIFY_RECEIPT_TOKEN,
         sms_code_resend_s=0,
         stats_interval_s=0.5,
+        webpush_insecure_origins=webpush_sink.origin,
+        webpush_timeout_s=5,
     )
 
 
@@ -180,3 +192,11 @@ async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[A
 def email_channel(settings: DispatchSettings) -> EmailChannel:
     """The email channel as the app builds it, aimed at the sink."""
     return EmailChannel.from_settings(settings)
+
+
+@pytest.fixture
+async def webpush_channel(settings: DispatchSettings) -> AsyncIterator[WebPushChannel]:
+    """The web push channel as the app builds it (the same VAPID key as the app's)."""
+    channel = WebPushChannel.from_settings(settings)
+    yield channel
+    await channel.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services.dispatch.config import DEV_UNSUBSCRIBE_KEY, DispatchSettings
+from services.dispatch.config import DEV_UNSUBSCRIBE_KEY, DispatchSettings, new_vapid_private_key
 from shared.settings import Environment
 
 
@@ -61,6 +61,7 @@ class TestDispatchSettings:
             smtp_starttls=True,
             unsubscribe_key="k" * 32,
             public_base_url="https://tawny.london",
+            webpush_vapid_private_key=new_vapid_private_key(),
         )
 
         assert settings.smtp_starttls
@@ -87,6 +88,14 @@ class TestDispatchSettings:
             DispatchSettings(send_budget_s=30, smtp_timeout_s=10, sending_timeout_s=45)
 
     def test_accepts_a_sweeper_timeout_beyond_the_slowest_chunk(self) -> None:
-        settings = DispatchSettings(send_budget_s=3, smtp_timeout_s=2, sending_timeout_s=16)
+        settings = DispatchSettings(
+            send_budget_s=3, smtp_timeout_s=2, webpush_timeout_s=1, sending_timeout_s=16
+        )
 
         assert settings.sending_timeout_s == 16
+
+    def test_the_slowest_chunk_is_the_slower_channels(self) -> None:
+        with pytest.raises(ValidationError, match="sending_timeout_s must exceed"):
+            DispatchSettings(
+                send_budget_s=3, smtp_timeout_s=2, webpush_timeout_s=5, sending_timeout_s=16
+            )

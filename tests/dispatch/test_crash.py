@@ -106,6 +106,7 @@ def dispatcher_env(
         "DISPATCH_RUN_CONSUMERS": "false",
         "DISPATCH_SMTP_HOST": "127.0.0.1",
         "DISPATCH_SMTP_TIMEOUT_S": "2",
+        "DISPATCH_WEBPUSH_TIMEOUT_S": "2",
         "DISPATCH_SEND_BUDGET_S": "2",
         "DISPATCH_SENDING_TIMEOUT_S": str(SENDING_TIMEOUT_S),
         "DISPATCH_SWEEP_INTERVAL_S": "1",

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from services.dispatch.channels.fcm import FcmChannel, FcmConfigurationError
 from services.dispatch.channels.notify import NotifyClient, NotifyConfigurationError
-from services.dispatch.config import DispatchSettings
+from services.dispatch.config import DispatchSettings, new_vapid_private_key
 from shared.settings import Environment
 
 API_KEY = "live-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0"
+
+
+def production_settings(**overrides: Any) -> DispatchSettings:
+    """Production settings with what production needs besides the providers' own."""
+    values: dict[str, Any] = {
+        "environment": Environment.PRODUCTION,
+        "public_base_url": "https://tawny.example",
+        "unsubscribe_key": "u" * 32,
+        "webpush_vapid_private_key": new_vapid_private_key(),
+        **overrides,
+    }
+    return DispatchSettings(**values)
 
 
 class TestProviderSettings:
@@ -41,16 +54,9 @@ class TestProviderSettings:
             )
 
     def test_production_wants_the_notify_services_own_templates(self) -> None:
-        # What production needs anyway, so that only the templates are missing.
-        production = {
-            "environment": Environment.PRODUCTION,
-            "public_base_url": "https://tawny.example",
-            "unsubscribe_key": "u" * 32,
-        }
         with pytest.raises(ValidationError, match="TEMPLATE_ID"):
-            DispatchSettings(**production, notify_api_key=API_KEY)
-        settings = DispatchSettings(
-            **production,
+            production_settings(notify_api_key=API_KEY)
+        settings = production_settings(
             notify_api_key=API_KEY,
             notify_sms_template_id="11111111-2222-3333-4444-555555555555",
             notify_letter_template_id="66666666-7777-8888-9999-000000000000",
@@ -58,11 +64,14 @@ class TestProviderSettings:
         assert settings.notify_api_key_value == API_KEY
 
     def test_the_sweeper_waits_for_the_slowest_channel_in_use(self) -> None:
-        DispatchSettings(send_budget_s=3, smtp_timeout_s=2, sending_timeout_s=16)
+        DispatchSettings(
+            send_budget_s=3, smtp_timeout_s=2, webpush_timeout_s=2, sending_timeout_s=16
+        )
         with pytest.raises(ValidationError, match="sending_timeout_s"):
             DispatchSettings(
                 send_budget_s=3,
                 smtp_timeout_s=2,
+                webpush_timeout_s=2,
                 notify_api_key=API_KEY,
                 notify_timeout_s=10,
                 sending_timeout_s=16,

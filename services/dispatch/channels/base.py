@@ -38,7 +38,8 @@ class SendResult:
     # A permanent refusal because the address does not exist (SMTP 550 to RCPT): the endpoint
     # is disabled, so nothing more is sent to it until the member verifies another.
     address_invalid: bool = False
-    # A deferral's "not before" from the provider (an HTTP Retry-After), in seconds.
+    # For a temporary failure: the provider asked not to be tried again sooner (an HTTP 429 or
+    # 503 with Retry-After). The retry is scheduled no earlier than this many seconds from now.
     retry_after_s: float | None = None
     # The provider's id for an accepted message, which its delivery receipts will quote.
     provider_reference: str | None = None

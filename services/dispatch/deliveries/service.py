@@ -5,16 +5,18 @@ Flushes, never commits. A batch is recorded inside the ``dispatch.deliveries`` c
 short transaction, which also records the event as processed; nothing is sent in it:
 
 1. the alert's content is stored once (``dispatch_alerts``), so any worker can reload it by id;
-2. every endpoint of the batch's members is loaded in one query;
-3. the members' preferences are loaded in one query and applied
+2. every usable endpoint of the batch's members, on every channel, is loaded in one query;
+3. :func:`channels_for` picks each member's channels among those they have an endpoint on and
+   this dispatcher sends (email, web push, mobile push, SMS);
+4. the members' preferences are loaded in one query and applied
    (:func:`services.dispatch.preferences.rules.plan_deliveries`): channels a member does not
    want for the alert's severity or category are not recorded, rows in their quiet hours are
    due when the hours end, and low-severity email for a member with a daily digest is ``held``
    for it;
-4. ``INSERT ... ON CONFLICT (alert_id, member_id, channel) DO NOTHING`` one row per (member,
-   channel): ``created`` where the member has a usable endpoint, ``pending`` (on email, the
-   channel every member verifies first) where they have none yet. A batch delivered again,
-   even under a new event id, therefore records nothing twice.
+5. ``INSERT ... ON CONFLICT (alert_id, member_id, channel) DO NOTHING`` one row per (member,
+   channel) planned: ``created``; and ``pending`` (on email, the channel every member verifies
+   first) for a member with no usable endpoint at all yet. A batch delivered again, even under
+   a new event id, therefore records nothing twice.
 
 Once that commits the consumer commits the offset, and the delivery workers
 (:mod:`services.dispatch.deliveries.worker`) claim and send the ``created`` rows.
@@ -27,6 +29,7 @@ if the alert passes its ``deliver_until`` first, the sweeper marks it ``failed``
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,6 +59,15 @@ PENDING_CHANNEL = ChannelKind.EMAIL
 DEFAULT_PENDING_MAX_AGE = timedelta(days=1)
 # Enough ids in a log line to look a few up, without a 500-id line.
 LOGGED_IDS_MAX = 20
+
+
+def channels_for(
+    reachable_on: Collection[ChannelKind], offered: Collection[ChannelKind]
+) -> list[ChannelKind]:
+    """The channels to send one member the alert on: every channel they have a usable endpoint
+    on that this dispatcher sends. An empty list with endpoints is not "pending": the member
+    can be reached, just not on a channel sent here."""
+    return [channel for channel in offered if channel in reachable_on]
 
 
 def priority_of(content: AlertContent) -> int:
@@ -102,16 +114,19 @@ class DeliveryService:
             priority=priority,
             deliver_until=deliver_until(content, self._pending_max_age),
         )
-        endpoints = [
-            endpoint
-            for endpoint in await self._endpoints.usable_for(member_ids)
-            if endpoint.channel in self._channels
+        reachable_on: dict[uuid.UUID, set[ChannelKind]] = defaultdict(set)
+        for endpoint in await self._endpoints.usable_for(member_ids):
+            reachable_on[endpoint.member_id].add(endpoint.channel)
+        created = [
+            (member_id, channel, DeliveryStatus.CREATED)
+            for member_id in member_ids
+            if member_id in reachable_on
+            for channel in channels_for(reachable_on[member_id], self._channels)
         ]
-        reachable = {endpoint.member_id for endpoint in endpoints}
-        unreachable = [member_id for member_id in member_ids if member_id not in reachable]
-        targets = [
-            (endpoint.member_id, endpoint.channel, DeliveryStatus.CREATED) for endpoint in endpoints
-        ] + [(member_id, PENDING_CHANNEL, DeliveryStatus.PENDING) for member_id in unreachable]
+        unreachable = [member_id for member_id in member_ids if member_id not in reachable_on]
+        targets = created + [
+            (member_id, PENDING_CHANNEL, DeliveryStatus.PENDING) for member_id in unreachable
+        ]
         planned = await self._as_members_want(targets, member_ids, content)
         new = await self._deliveries.insert_new(
             alert_id=content.alert_id, priority=priority, targets=planned

@@ -18,7 +18,7 @@ the sending:
    - temporary (a 4xx reply, a timeout, a connection refused or lost): back to ``created`` with
      ``next_attempt_at`` = now + an exponential delay with jitter (``retry_base_delay_s`` x
      2^(attempt-1), capped at ``retry_max_delay_s``, between half and all of it), or ``failed``
-     after ``max_attempts``;
+     after ``max_attempts``; never sooner than the provider asked (a 429's ``Retry-After``);
    - no usable endpoint any more (disabled since): back to ``pending``, until one is verified.
 
 **The in-flight window.** A process that dies between a provider accepting a message and
@@ -245,6 +245,8 @@ class DeliveryWorker:
             base_s=self._settings.retry_base_delay_s,
             max_s=self._settings.retry_max_delay_s,
         )
+        if result.retry_after_s is not None:
+            delay = max(delay, result.retry_after_s)
         log.info(
             "dispatch.delivery.retry_scheduled",
             delivery_id=str(row.delivery_id),

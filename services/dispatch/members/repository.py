@@ -84,6 +84,14 @@ class MemberEndpointRepository:
             )
         ).all()
 
+    async def delete_one(self, *, member_id: uuid.UUID, channel: ChannelKind) -> bool:
+        result = await self._session.execute(
+            delete(MemberEndpoint).where(
+                MemberEndpoint.member_id == member_id, MemberEndpoint.channel == channel
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     async def delete_for_member(self, member_id: uuid.UUID) -> int:
         result = await self._session.execute(
             delete(MemberEndpoint).where(MemberEndpoint.member_id == member_id)

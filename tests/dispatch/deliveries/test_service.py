@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.deliveries.repository import DeliveryRepository
-from services.dispatch.deliveries.service import BatchReport, DeliveryService
+from services.dispatch.deliveries.service import BatchReport, DeliveryService, channels_for
+from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import (
     ChannelKind,
     Delivery,
@@ -117,6 +118,73 @@ class TestRecordBatch:
         report = await DeliveryService(session).record_batch(recipient_batch([]))
 
         assert report == BatchReport(members=0, created=0, pending=0, already_recorded=0)
+
+
+class TestChannels:
+    def test_picks_every_offered_channel_the_member_can_be_reached_on(self) -> None:
+        offered = (ChannelKind.EMAIL, ChannelKind.WEBPUSH)
+
+        assert channels_for({ChannelKind.WEBPUSH, ChannelKind.EMAIL}, offered) == list(offered)
+        assert channels_for({ChannelKind.WEBPUSH, ChannelKind.SMS}, offered) == [
+            ChannelKind.WEBPUSH
+        ]
+        assert channels_for(set(), offered) == []
+
+    async def test_one_row_per_channel_with_a_usable_endpoint(self, session: AsyncSession) -> None:
+        both, push_only, push_disabled, nothing = (uuid.uuid4() for _ in range(4))
+        endpoints = MemberEndpointRepository(session)
+        await add_email_endpoint(session, both, unique_email(), verified_at=VERIFIED_AT)
+        for member_id in (both, push_only, push_disabled):
+            await endpoints.record_verified(
+                member_id=member_id,
+                channel=ChannelKind.WEBPUSH,
+                address=f'{{"endpoint":"https://push.example.org/{member_id}"}}',
+                verified_at=VERIFIED_AT,
+            )
+        await endpoints.disable(
+            member_id=push_disabled,
+            channel=ChannelKind.WEBPUSH,
+            address=f'{{"endpoint":"https://push.example.org/{push_disabled}"}}',
+        )
+        batch = recipient_batch([both, push_only, push_disabled, nothing])
+
+        report = await DeliveryService(
+            session, channels=(ChannelKind.EMAIL, ChannelKind.WEBPUSH)
+        ).record_batch(batch)
+
+        rows = await session.scalars(
+            select(Delivery).where(Delivery.alert_id == batch.content.alert_id)
+        )
+        recorded = {(row.member_id, row.channel): row.status for row in rows}
+        assert recorded == {
+            (both, ChannelKind.EMAIL): DeliveryStatus.CREATED,
+            (both, ChannelKind.WEBPUSH): DeliveryStatus.CREATED,
+            (push_only, ChannelKind.WEBPUSH): DeliveryStatus.CREATED,
+            # No usable endpoint at all: pending on email, as before.
+            (push_disabled, ChannelKind.EMAIL): DeliveryStatus.PENDING,
+            (nothing, ChannelKind.EMAIL): DeliveryStatus.PENDING,
+        }
+        assert report == BatchReport(members=4, created=3, pending=2, already_recorded=0)
+
+    async def test_a_dispatcher_records_only_the_channels_it_sends(
+        self, session: AsyncSession
+    ) -> None:
+        member_id = uuid.uuid4()
+        await add_email_endpoint(session, member_id, unique_email(), verified_at=VERIFIED_AT)
+        await MemberEndpointRepository(session).record_verified(
+            member_id=member_id,
+            channel=ChannelKind.WEBPUSH,
+            address='{"endpoint":"https://push.example.org/x"}',
+            verified_at=VERIFIED_AT,
+        )
+        batch = recipient_batch([member_id])
+
+        await DeliveryService(session, channels=(ChannelKind.EMAIL,)).record_batch(batch)
+
+        rows = await session.scalars(
+            select(Delivery.channel).where(Delivery.alert_id == batch.content.alert_id)
+        )
+        assert list(rows) == [ChannelKind.EMAIL]
 
 
 class TestPending:
