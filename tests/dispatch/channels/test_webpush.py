@@ -263,6 +263,14 @@ class TestSending:
         )
 
 
+# What production requires besides web push, so that only push settings can be refused.
+PRODUCTION_BESIDES_PUSH: dict[str, Any] = {
+    "environment": Environment.PRODUCTION,
+    "public_base_url": "https://tawny.example",
+    "unsubscribe_key": "u" * 32,
+}
+
+
 class TestSettings:
     def test_development_generates_a_key(self) -> None:
         settings = DispatchSettings(environment=Environment.DEVELOPMENT)
@@ -272,12 +280,12 @@ class TestSettings:
 
     def test_production_refuses_to_run_without_a_key(self) -> None:
         with pytest.raises(ValidationError, match="DISPATCH_WEBPUSH_VAPID_PRIVATE_KEY"):
-            DispatchSettings(environment=Environment.PRODUCTION)
+            DispatchSettings(**PRODUCTION_BESIDES_PUSH)
 
     def test_production_refuses_http_push_endpoints(self) -> None:
         with pytest.raises(ValidationError, match="INSECURE_ORIGINS"):
             DispatchSettings(
-                environment=Environment.PRODUCTION,
+                **PRODUCTION_BESIDES_PUSH,
                 webpush_vapid_private_key=SecretStr(new_vapid_private_key()),
                 webpush_insecure_origins="http://127.0.0.1:8026",
             )
