@@ -1,27 +1,17 @@
 """How an alert will look on each channel, so an author sees an SMS split or a push cut short
 before publishing rather than after.
 
-SMS: text that fits the GSM 03.38 alphabet travels 7 bits a character (160 in one message,
-153 per part once split, as each part loses room to the concatenation header); one character
-outside it (an emoji, a curly quote, most accented letters) turns the whole message into UCS-2
-(70, then 67 per part). The extension table's characters (``^{}[]~|\\€`` and form feed) count
-as two. Push: platforms show roughly 65 characters of title and 178 of body before cutting.
+SMS: segments counted as providers bill them (:mod:`shared.sms`), with the characters that
+turned the message into UCS-2 so the author can replace them. Push: platforms show roughly 65
+characters of title and 178 of body before cutting.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+from shared.sms import count_segments, non_gsm_characters
 
-SMS_GSM7_SINGLE = 160
-SMS_GSM7_PART = 153
-SMS_UCS2_SINGLE = 70
-SMS_UCS2_PART = 67
 PUSH_TITLE_LIMIT = 65
 PUSH_BODY_LIMIT = 178
 EMAIL_SUBJECT_LIMIT = 78
@@ -53,19 +43,13 @@ class EmailPreview:
 
 
 def sms_preview(text: str) -> SmsPreview:
-    non_gsm = tuple(
-        sorted({ch for ch in text if ch not in GSM7_BASIC and ch not in GSM7_EXTENSION})
-    )
-    if non_gsm:
-        # UCS-2 counts UTF-16 code units: an emoji outside the BMP takes two.
-        units = len(text.encode("utf-16-le")) // 2
-        single, part, encoding = SMS_UCS2_SINGLE, SMS_UCS2_PART, "UCS-2"
-    else:
-        units = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
-        single, part, encoding = SMS_GSM7_SINGLE, SMS_GSM7_PART, "GSM-7"
-    segments = 1 if units <= single else -(-units // part)
+    cost = count_segments(text)
     return SmsPreview(
-        text=text, encoding=encoding, units=units, segments=segments, non_gsm_characters=non_gsm
+        text=text,
+        encoding=cost.encoding.value,
+        units=cost.units,
+        segments=cost.segments,
+        non_gsm_characters=non_gsm_characters(text),
     )
 
 

@@ -17,10 +17,9 @@ Retry-After if it gives one (the worker backs off exponentially otherwise). 5xx,
 lost connection: deferred. With ``notify_rate_per_s`` set, each request first takes a token from
 the process's bucket.
 
-Text. An SMS is one template whose whole text is ``((body))``; :func:`_sms_text` writes the
-body and keeps it within ``sms_max_segments``: 160 GSM-7 characters in one segment or 153 per
-segment when concatenated (an extension character such as ``€`` or ``{`` counts twice), and 70
-or 67 UTF-16 units for anything outside GSM-7 (UCS-2).
+Text. An SMS is one template whose whole text is ``((body))``:
+:func:`services.dispatch.rendering.sms.alert_sms`, kept within ``sms_max_segments`` (segments
+counted as providers bill them, :mod:`shared.sms`).
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ from services.dispatch.channels.fcm import parse_retry_after
 from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind
+from services.dispatch.rendering.sms import alert_sms
 from shared.events import AlertContent
 from shared.logs import get_logger
 
@@ -47,16 +47,6 @@ log = get_logger(__name__)
 
 UUID_LENGTH = 36
 LETTER_ADDRESS_LINES = 7
-
-# GSM 03.38: the basic character set (one septet each) and the extension table (two: an
-# escape and the character).
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
-GSM7_SINGLE, GSM7_PART = 160, 153
-UCS2_SINGLE, UCS2_PART = 70, 67
 
 
 class NotifyConfigurationError(ValueError):
@@ -89,72 +79,6 @@ class NotifyKey:
         return jwt.encode(
             {"iss": self.service_id, "iat": int(time.time())}, self.secret, algorithm="HS256"
         )
-
-
-# --- SMS text ---------------------------------------------------------------------------------
-
-
-def is_gsm7(text: str) -> bool:
-    return all(char in GSM7_BASIC or char in GSM7_EXTENSION for char in text)
-
-
-def _units(text: str, gsm7: bool) -> int:
-    if gsm7:
-        return sum(2 if char in GSM7_EXTENSION else 1 for char in text)
-    # UCS-2 as phones send it: UTF-16, so a character beyond the BMP (an emoji) takes two.
-    return len(text.encode("utf-16-le")) // 2
-
-
-def sms_segments(text: str) -> int:
-    """How many segments the text is sent as."""
-    gsm7 = is_gsm7(text)
-    units = _units(text, gsm7)
-    single, part = (GSM7_SINGLE, GSM7_PART) if gsm7 else (UCS2_SINGLE, UCS2_PART)
-    if units <= single:
-        return 1
-    return -(-units // part)
-
-
-def fit_sms(text: str, max_segments: int, *, suffix: str = "") -> str:
-    """``text`` + ``suffix``, the text shortened with an ellipsis if needed to fit
-    ``max_segments`` (the suffix, a link say, is kept whole)."""
-    whole = text + suffix
-    if sms_segments(whole) <= max_segments:
-        return whole
-    gsm7 = is_gsm7(whole)
-    ellipsis = "..." if gsm7 else "…"
-    single, part = (GSM7_SINGLE, GSM7_PART) if gsm7 else (UCS2_SINGLE, UCS2_PART)
-    capacity = single if max_segments == 1 else max_segments * part
-    budget = capacity - _units(ellipsis + suffix, gsm7)
-    kept: list[str] = []
-    used = 0
-    for char in text:
-        cost = _units(char, gsm7)
-        if used + cost > budget:
-            break
-        kept.append(char)
-        used += cost
-    return "".join(kept).rstrip() + ellipsis + suffix
-
-
-# Below this many characters of text beside it, a link is dropped rather than kept.
-MIN_TEXT_BESIDE_LINK = 40
-
-
-def _sms_text(content: AlertContent, max_segments: int = 3) -> str:
-    """The alert as one SMS: how serious, who sent it, the headline, what to do, and where to
-    read more; shortened to ``max_segments`` (the link kept whole if there is room beside it)."""
-    prefix = "Tawny alert" if content.msg_type == "Alert" else f"Tawny alert {content.msg_type}"
-    text = (
-        f"{prefix} ({content.severity}, {content.sender_name}): {content.headline}\n"
-        f"{content.instruction or content.body}"
-    )
-    if content.web:
-        link = f"\n{content.web}"
-        with_link = fit_sms(text, max_segments, suffix=link)
-        if len(with_link) - len(link) >= MIN_TEXT_BESIDE_LINK:
-            return with_link
-    return fit_sms(text, max_segments)
 
 
 # --- the API ----------------------------------------------------------------------------------
@@ -328,7 +252,7 @@ class SmsChannel:
             return {}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._send_budget_s
-        text = _sms_text(content, self._max_segments)
+        text = alert_sms(content, self._max_segments)
 
         async def send_one(recipient: Recipient) -> SendResult:
             return await self._client.send_sms(

@@ -16,10 +16,8 @@ from services.dispatch.channels.notify import (
     NotifyConfigurationError,
     NotifyKey,
     SmsChannel,
-    _sms_text,
-    fit_sms,
-    sms_segments,
 )
+from services.dispatch.rendering.sms import alert_sms
 from tests.dispatch.helpers import alert_content
 
 SERVICE_ID = "26785a09-ab16-4eb0-8407-a37497a57506"
@@ -61,48 +59,6 @@ class TestNotifyKey:
             NotifyKey.parse(api_key)
 
 
-class TestSegments:
-    @pytest.mark.parametrize(
-        ("text", "segments"),
-        [
-            ("a" * 160, 1),
-            ("a" * 161, 2),
-            ("a" * 306, 2),
-            ("a" * 307, 3),
-            ("€" * 80, 1),  # an extension character takes two septets
-            ("€" * 81, 2),
-            ("é" * 160, 1),  # in the GSM-7 basic set
-            ("ś" * 70, 1),  # not in it: UCS-2
-            ("ś" * 71, 2),
-            ("🦉" * 35, 1),  # two UTF-16 units each
-            ("🦉" * 36, 2),
-        ],
-    )
-    def test_counts_gsm7_and_ucs2(self, text: str, segments: int) -> None:
-        assert sms_segments(text) == segments
-
-    def test_fit_shortens_with_an_ellipsis_and_keeps_the_suffix(self) -> None:
-        fitted = fit_sms("x" * 1000, 2, suffix="\nhttps://t.l/a")
-        assert fitted.endswith("...\nhttps://t.l/a")
-        assert sms_segments(fitted) == 2
-
-    @pytest.mark.parametrize("max_segments", [1, 2, 3])
-    def test_an_alert_fits_the_segments_allowed_with_its_link(self, max_segments: int) -> None:
-        content = alert_content(
-            body="Sheds broken into overnight. " * 50, web="https://tawny.london/a/1"
-        )
-        text = _sms_text(content, max_segments)
-        assert sms_segments(text) <= max_segments
-        assert text.startswith("Tawny alert (Severe, Hackney Police):")
-        assert text.endswith("\nhttps://tawny.london/a/1")
-
-    def test_a_short_alert_is_whole(self) -> None:
-        content = alert_content(headline="Shed burglaries", instruction="Lock your shed.")
-        assert _sms_text(content) == (
-            "Tawny alert (Severe, Hackney Police): Shed burglaries\nLock your shed."
-        )
-
-
 class TestSmsChannel:
     async def test_sends_each_recipient_the_alert_referenced_by_the_delivery(
         self, notify_sink: NotifySink
@@ -123,7 +79,7 @@ class TestSmsChannel:
             assert result.provider_reference == str(sent.id)
             assert sent.reference == str(recipient.delivery_id)
             assert sent.template_id == SMS_TEMPLATE
-            assert sent.personalisation == {"body": _sms_text(content, 3)}
+            assert sent.personalisation == {"body": alert_sms(content, 3)}
 
     async def test_classifies_the_providers_refusals(self, notify_sink: NotifySink) -> None:
         invalid = Recipient(uuid.uuid4(), uuid.uuid4(), "+33612345678")

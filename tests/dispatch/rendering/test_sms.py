@@ -1,86 +1,36 @@
-"""SMS segments as providers bill them, and alert texts that fit."""
+"""An alert as one SMS text within the segments allowed."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.dispatch.rendering.sms import (
-    SmsEncoding,
-    SmsSegments,
-    count_segments,
-    fit_segments,
-    sms_text,
-)
+from services.dispatch.rendering.sms import alert_sms
+from shared.sms import SmsEncoding, count_segments
 from tests.dispatch.helpers import alert_content
 
-GSM, UCS2 = SmsEncoding.GSM7, SmsEncoding.UCS2
 
+class TestAlertSms:
+    @pytest.mark.parametrize("max_segments", [1, 2, 3])
+    def test_an_alert_fits_the_segments_allowed_with_its_link(self, max_segments: int) -> None:
+        content = alert_content(
+            body="Sheds broken into overnight. " * 50, web="https://tawny.london/a/1"
+        )
 
-class TestCountSegments:
-    @pytest.mark.parametrize(
-        ("text", "expected"),
-        [
-            ("", SmsSegments(GSM, 0, 0)),
-            ("a" * 160, SmsSegments(GSM, 160, 1)),
-            ("a" * 161, SmsSegments(GSM, 161, 2)),
-            ("a" * 306, SmsSegments(GSM, 306, 2)),
-            ("a" * 307, SmsSegments(GSM, 307, 3)),
-            # £ and é are in the GSM alphabet; € and [ cost an escape each.
-            ("£é" * 80, SmsSegments(GSM, 160, 1)),
-            ("€" * 80, SmsSegments(GSM, 160, 1)),
-            ("€" * 81, SmsSegments(GSM, 162, 2)),
-            # One character outside GSM-7 makes the whole message UCS-2.
-            ("a" * 69 + "ł", SmsSegments(UCS2, 70, 1)),
-            ("a" * 70 + "ł", SmsSegments(UCS2, 71, 2)),
-            ("ł" * 134, SmsSegments(UCS2, 134, 2)),
-            ("ł" * 135, SmsSegments(UCS2, 135, 3)),
-            # An emoji is two UTF-16 code units.
-            ("🦉" * 35, SmsSegments(UCS2, 70, 1)),
-        ],
-    )
-    def test_counts(self, text: str, expected: SmsSegments) -> None:
-        assert count_segments(text) == expected
+        text = alert_sms(content, max_segments)
 
-    def test_an_escaped_character_is_never_split_across_segments(self) -> None:
-        # 152 septets, then "€" (2 septets) does not fit the first 153: it starts the second.
-        text = "a" * 152 + "€" + "a" * 152
-
-        assert count_segments(text) == SmsSegments(GSM, 306, 3)
-
-    def test_a_surrogate_pair_is_never_split_across_segments(self) -> None:
-        text = "ł" * 66 + "🦉" + "ł" * 66
-
-        assert count_segments(text) == SmsSegments(UCS2, 134, 3)
-
-
-class TestFitting:
-    def test_gsm_text_is_cut_with_a_gsm_ellipsis(self) -> None:
-        fitted = fit_segments("word " * 200, 2)
-
-        assert fitted.endswith("...")
-        assert count_segments(fitted) == SmsSegments(GSM, len(fitted), 2)
-
-    def test_ucs2_text_is_cut_on_a_character_boundary(self) -> None:
-        fitted = fit_segments("🦉" * 200, 1)
-
-        assert fitted.endswith("…")
-        assert count_segments(fitted).segments == 1
-        assert fitted.removesuffix("…") == "🦉" * 34
-
-    def test_an_alert_keeps_its_link_whole(self) -> None:
-        url = "https://tawny.london/a/4f2c"
-        content = alert_content(severity="Severe", category="burglary", body="Sheds. " * 200)
-
-        text = sms_text(content, url=url, max_segments=2)
-
-        assert text.startswith("Tawny Severe alert (Burglary): ")
-        assert text.endswith(f"... {url}")
-        assert count_segments(text).segments <= 2
-        assert count_segments(text).encoding is GSM
+        assert count_segments(text).segments <= max_segments
+        assert count_segments(text).encoding is SmsEncoding.GSM7
+        assert text.startswith("Tawny alert (Severe, Hackney Police):")
+        assert text.endswith("...\nhttps://tawny.london/a/1")
 
     def test_a_short_alert_is_whole(self) -> None:
-        content = alert_content(headline="Bike theft", body="Lock bikes.", category="theft")
+        content = alert_content(headline="Shed burglaries", instruction="Lock your shed.")
 
-        assert sms_text(content, url="https://t.l/a") == (
-            "Tawny Severe alert (Theft): Bike theft. Lock bikes. https://t.l/a"
+        assert alert_sms(content) == (
+            "Tawny alert (Severe, Hackney Police): Shed burglaries\nLock your shed."
         )
+
+    def test_an_update_says_so(self) -> None:
+        content = alert_content(msg_type="Update", headline="Arrest made")
+
+        assert alert_sms(content).startswith("Tawny alert Update (Severe, Hackney Police):")
