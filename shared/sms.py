@@ -94,3 +94,31 @@ def fit_segments(text: str, max_segments: int = DEFAULT_MAX_SEGMENTS, *, suffix:
         else:
             high = middle - 1
     return text[:low].rstrip() + ellipsis + suffix
+
+
+# Below this many characters of text beside it, a link is dropped rather than kept.
+MIN_TEXT_BESIDE_LINK: Final = 40
+
+
+def alert_sms_text(
+    *,
+    msg_type: str,
+    severity: str,
+    sender_name: str,
+    headline: str,
+    instruction: str | None,
+    body: str,
+    web: str | None,
+    max_segments: int = DEFAULT_MAX_SEGMENTS,
+) -> str:
+    """An alert as one SMS: how serious, who sent it, the headline, what to do (or the text),
+    and where to read more; shortened to ``max_segments`` (the link kept whole if there is
+    room beside it). Dispatch sends it; alerts shows it to the author before publishing."""
+    prefix = "Tawny alert" if msg_type == "Alert" else f"Tawny alert {msg_type}"
+    text = f"{prefix} ({severity}, {sender_name}): {headline}\n{instruction or body}"
+    if web:
+        link = f"\n{web}"
+        with_link = fit_segments(text, max_segments, suffix=link)
+        if len(with_link) - len(link) >= MIN_TEXT_BESIDE_LINK:
+            return with_link
+    return fit_segments(text, max_segments)

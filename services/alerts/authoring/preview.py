@@ -68,13 +68,3 @@ def push_preview(headline: str, body: str) -> PushPreview:
 def email_preview(headline: str, sender_name: str) -> EmailPreview:
     subject, cut = _cut(f"{sender_name}: {headline}", EMAIL_SUBJECT_LIMIT)
     return EmailPreview(subject=subject, subject_truncated=cut)
-
-
-def sms_text(*, sender_name: str, headline: str, instruction: str | None, web: str | None) -> str:
-    """What the SMS says: who from, the headline, what to do, and where to read more."""
-    parts = [f"{sender_name}: {headline}"]
-    if instruction:
-        parts.append(instruction)
-    if web:
-        parts.append(web)
-    return " ".join(parts)

@@ -79,6 +79,7 @@ from shared.db import utcnow
 from shared.events import AlertContent, AlertPublished, TargetCircle, TargetPolygon
 from shared.logs import get_logger
 from shared.outbox import add_event
+from shared.sms import alert_sms_text
 
 log = get_logger(__name__)
 
@@ -145,11 +146,15 @@ class AlertService:
                 subject=email.subject, subject_truncated=email.subject_truncated
             )
         if Channel.SMS in data.channels:
+            # The text as dispatch will send it, cut to the segments it allows.
             sms = preview.sms_preview(
-                preview.sms_text(
+                alert_sms_text(
+                    msg_type="Alert",
+                    severity=data.severity.value,
                     sender_name=name,
                     headline=data.headline,
                     instruction=data.instruction,
+                    body=data.body,
                     web=data.web,
                 )
             )

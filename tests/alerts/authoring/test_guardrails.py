@@ -120,7 +120,10 @@ class TestEndpoints:
         preview = response.json()
         assert preview["sms"]["encoding"] == "UCS-2"
         assert preview["sms"]["non_gsm_characters"] == ["\u2013"]
-        assert preview["sms"]["text"].startswith("Tawny (tests): Burglaries on Acacia Avenue")
+        # The text dispatch will send: severity, sender, headline, then what to do.
+        assert preview["sms"]["text"].startswith(
+            "Tawny alert (Moderate, Tawny (tests)): Burglaries on Acacia Avenue\nLock doors"
+        )
         assert preview["push"]["body_truncated"] is True
         assert len(preview["push"]["body"]) == 178
         assert preview["email"]["subject"] == "Tawny (tests): Burglaries on Acacia Avenue"
