@@ -22,6 +22,7 @@ from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.consumers import recipient_batches_consumer
 from services.dispatch.deliveries.endpoints import router as deliveries_router
 from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings
+from services.dispatch.inbox.endpoints import router as inbox_router
 from services.dispatch.members.consumers import member_events_consumer
 from services.dispatch.members.endpoints import router as endpoints_router
 from services.dispatch.models import ChannelKind, ProcessedEvent
@@ -72,7 +73,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         description="Sends published alerts to the members who asked for them, once per alert, "
         "member and channel (email today), and reports how far each alert has got.",
         settings=settings,
-        routers=[deliveries_router, endpoints_router],
+        routers=[deliveries_router, endpoints_router, inbox_router],
         processed_model=ProcessedEvent,
         consumers=consumers,
         on_startup=start_workers,
