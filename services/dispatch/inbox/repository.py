@@ -42,7 +42,7 @@ class InboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def _member_alerts(self, member_id: uuid.UUID) -> Select[tuple[uuid.UUID, datetime]]:
+    def _member_alerts(self, member_id: uuid.UUID) -> Select[uuid.UUID, datetime]:
         return (
             select(DispatchAlert.alert_id, DispatchAlert.created_at)
             .join(Delivery, Delivery.alert_id == DispatchAlert.alert_id)
