@@ -97,12 +97,14 @@ function home(main) {
 let rendering = 0;
 
 async function render() {
-  const main = document.getElementById("main");
+  // Each view renders into its own container: a slow view the user has already left writes
+  // into a detached element, never into the page they moved on to.
+  const main = h("div", { class: "view" });
+  document.getElementById("main").replaceChildren(main);
   const raw = location.hash.startsWith("#/") ? location.hash.slice(2) : "";
   const [path, queryString] = raw.split("?");
   const params = new URLSearchParams(queryString || "");
   renderNav(path);
-  main.replaceChildren();
   const ticket = ++rendering;
   if (location.pathname === "/reset-password") {
     document.title = "Choose a new password - Tawny";

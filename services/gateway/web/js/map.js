@@ -57,7 +57,7 @@ export async function createMap(element, { label, onWardClick, onMapClick } = {}
     },
   }).addTo(map);
   L.geoJSON(boroughs, { style: { color: "#1b1b1b", weight: 2, fill: false }, interactive: false }).addTo(map);
-  map.fitBounds(wardLayer.getBounds());
+  map.fitBounds(wardLayer.getBounds(), { animate: false });
   if (onMapClick) map.on("click", (event) => onMapClick(event.latlng));
   const shapes = L.layerGroup().addTo(map);
 
@@ -101,7 +101,7 @@ export async function createMap(element, { label, onWardClick, onMapClick } = {}
         bounds = bounds ? bounds.extend(layer.getBounds()) : L.latLngBounds(layer.getBounds().getSouthWest(), layer.getBounds().getNorthEast());
       });
       for (const point of extra) bounds = bounds ? bounds.extend(point) : L.latLngBounds(point, point);
-      if (bounds) map.fitBounds(bounds, { maxZoom: 15, padding: [20, 20] });
+      if (bounds) map.fitBounds(bounds, { maxZoom: 15, padding: [20, 20], animate: false });
     },
     // Boroughs as GeoJSON features (for code -> name).
     boroughs: boroughs.features.map((f) => f.properties),

@@ -2,6 +2,7 @@
 // approval workflow, the list of alerts with delivery figures, and members' replies.
 import { api, currentSession } from "./api.js";
 import { createMap } from "./map.js";
+import { wardSearch } from "./wardsearch.js";
 import {
   CRIME_TYPES,
   SEVERITIES,
@@ -37,6 +38,8 @@ const STATES = [
   ["expired", "Expired"],
 ];
 
+const FIGURE_ROWS = 10;
+
 // --- list ----------------------------------------------------------------------------------
 
 export async function alertList(main, { params }) {
@@ -57,20 +60,21 @@ export async function alertList(main, { params }) {
     main.append(h("p", {}, "No alerts."));
     return;
   }
+  // Figures for the newest published alerts only: two requests per row add up quickly.
+  const withFigures = new Set(alerts.filter((a) => a.published_at).slice(0, FIGURE_ROWS).map((a) => a.id));
+  const figures = new Map(
+    await Promise.all(
+      [...withFigures].map(async (alertId) => {
+        const [summary, stats] = await Promise.all([
+          api("/dispatch/deliveries/summary", { query: { alert_id: alertId } }),
+          api(`/alerts/alerts/${alertId}/stats`),
+        ]);
+        return [alertId, { reached: String(summary.total), useful: `${stats.useful} of ${stats.useful + stats.not_useful}; ${stats.replies} replies` }];
+      }),
+    ),
+  );
   const rows = alerts.map((alert) => {
-    const reached = h("td", {}, "…");
-    const useful = h("td", {}, "…");
-    if (["published", "updated", "cancelled", "resolved", "expired"].includes(alert.status)) {
-      api("/dispatch/deliveries/summary", { query: { alert_id: alert.id } })
-        .then((summary) => (reached.textContent = String(summary.total)))
-        .catch(() => (reached.textContent = "?"));
-      api(`/alerts/alerts/${alert.id}/stats`)
-        .then((stats) => (useful.textContent = `${stats.useful} / ${stats.useful + stats.not_useful}; ${stats.replies} replies`))
-        .catch(() => (useful.textContent = "?"));
-    } else {
-      reached.textContent = "-";
-      useful.textContent = "-";
-    }
+    const figure = figures.get(alert.id) || { reached: "-", useful: "-" };
     return h(
       "tr",
       {},
@@ -79,8 +83,8 @@ export async function alertList(main, { params }) {
       h("td", {}, crimeTypeName(alert.crime_type)),
       h("td", {}, alert.area_desc),
       h("td", {}, time(alert.created_at)),
-      reached,
-      useful,
+      h("td", {}, figure.reached),
+      h("td", {}, figure.useful),
     );
   });
   main.append(
@@ -130,7 +134,7 @@ export async function compose(main) {
     { novalidate: true },
     h("fieldset", {}, h("legend", {}, "What happened"), field("Crime type", crimeType), field("Severity", severity), field("Urgency", urgency), field("Headline", headline, "One line; it is the email subject and push title."), field("What residents should know", body), field("What to do (optional)", instruction), field("How to respond (optional)", contact, "For example: call 101 quoting CAD 1234")),
     h("fieldset", {}, h("legend", {}, "Channels"), h("div", { class: "checks" }, channelChecks)),
-    h("fieldset", {}, h("legend", {}, "Who it goes to"), h("p", { class: "hint" }, "Click wards on the map to add or remove them, or draw a circle."), drawMode, field("Circle radius in kilometres", circleRadius), targetList),
+    h("fieldset", {}, h("legend", {}, "Who it goes to"), h("p", { class: "hint" }, "Click wards on the map to add or remove them, or draw a circle."), wardSearch({ label: "Add a ward by name", onChoose: (ward) => { if (!target.wards.has(ward.code)) toggleWard(ward); } }), drawMode, field("Circle radius in kilometres", circleRadius), targetList),
     confirmed,
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Save as draft")),
   );
@@ -197,12 +201,14 @@ export async function compose(main) {
 
   const updatePreviews = debounce(async () => {
     const data = payload();
-    if (!data.headline || !data.body || data.channels.length === 0) {
-      previews.replaceChildren(h("p", { class: "hint" }, "Write a headline and text to see how it looks on each channel."));
+    // The preview API checks the whole draft, its target included.
+    const targeted = data.target_ward_codes.length > 0 || data.target_circles.length > 0;
+    if (!data.headline || !data.body || data.channels.length === 0 || !targeted) {
+      previews.replaceChildren(h("p", { class: "hint" }, "Write a headline and text and choose who it goes to, to see how it looks on each channel."));
       return;
     }
     try {
-      const preview = await api("/alerts/alerts/preview", { method: "POST", body: { ...data, target_ward_codes: data.target_ward_codes.length ? data.target_ward_codes : undefined, no_victim_details_confirmed: true } });
+      const preview = await api("/alerts/alerts/preview", { method: "POST", body: { ...data, no_victim_details_confirmed: true } });
       const parts = [];
       if (preview.email) parts.push(h("h3", {}, "Email subject"), h("p", { class: "preview" }, preview.email.subject));
       if (preview.sms) parts.push(h("h3", {}, `Text message: ${preview.sms.segments} ${preview.sms.segments === 1 ? "part" : "parts"} (${preview.sms.encoding})`), h("p", { class: "preview" }, preview.sms.text));

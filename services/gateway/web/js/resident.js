@@ -2,6 +2,7 @@
 import { api, currentSession, isStaff, saveSession } from "./api.js";
 import { createMap } from "./map.js";
 import { targetFromCap } from "./target.js";
+import { wardSearch } from "./wardsearch.js";
 import {
   CRIME_TYPES,
   SEVERITIES,
@@ -162,15 +163,7 @@ export async function areas(main) {
     ["circle", "A circle round a place"],
   ].map(([value, text], index) => checkbox(text, { type: "radio", name: "kind", value, checked: index === 0 ? true : undefined }));
 
-  const wardSearch = h("input", { type: "search", name: "ward_query", maxlength: "100", autocomplete: "off" });
-  const wardResults = h("ul", { class: "chips", "aria-label": "Matching wards" });
-  const wardSection = h(
-    "div",
-    {},
-    field("Find a ward by name", wardSearch, "Or click a ward on the map."),
-    h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: () => searchWards() }, "Search")),
-    wardResults,
-  );
+  const wardSection = wardSearch({ label: "Find a ward by name", hint: "Or click a ward on the map.", onChoose: (ward) => chooseWard(ward) });
   const postcode = h("input", { type: "text", name: "postcode", maxlength: "10", autocomplete: "postal-code" });
   const radius = select("radius_m", RADII, "1000");
   const circleSection = h(
@@ -229,22 +222,6 @@ export async function areas(main) {
     showChosen();
     announce(`${ward.name} chosen`);
   };
-
-  async function searchWards() {
-    const query = wardSearch.value.trim();
-    if (!query) return;
-    const found = await api("/geo/wards", { query: { q: query, limit: 10 } });
-    wardResults.replaceChildren(
-      ...found.map((ward) => h("li", {}, h("button", { type: "button", class: "secondary", onclick: () => chooseWard(ward) }, ward.name))),
-    );
-    announce(found.length ? `${found.length} wards found` : "No ward found");
-  }
-  wardSearch.addEventListener("keydown", (event) => {
-    if (event.key === "Enter") {
-      event.preventDefault();
-      searchWards();
-    }
-  });
 
   async function findPostcode() {
     messages.replaceChildren();

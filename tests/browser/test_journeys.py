@@ -1,0 +1,170 @@
+"""The resident's and the officer's journeys through the web client, end to end: sign up,
+confirm the email from the SMTP sink, sign in, watch a ward by clicking it on the map; an
+officer writes an alert for that ward and publishes it; it arrives in the resident's inbox and
+in the SMTP sink, and the resident's reply reaches the officer under a pseudonym."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from deploy.devstack import DEMO_OFFICER, DevStack
+from tests.browser.conftest import PHONE, BrowserErrors, new_page, screenshot
+from tests.browser.journeys import (
+    PASSWORD,
+    a_ward,
+    click_ward,
+    eventually,
+    mail_to,
+    resident_watching,
+    sign_in,
+    unique_email,
+    verification_link,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+class TestResidentJourney:
+    async def test_signs_up_confirms_the_email_signs_in_and_watches_a_ward_on_the_map(
+        self, platform: DevStack, desktop: Page, errors: BrowserErrors
+    ) -> None:
+        page = desktop
+        email = unique_email()
+        ward = await a_ward(platform, 5)
+
+        await page.goto(f"{platform.gateway_url}/app")
+        await screenshot(page, "home")
+        await page.get_by_role("navigation").get_by_role("link", name="Sign up").click()
+        await page.get_by_label("Email address").fill(email)
+        await page.get_by_label("Choose a password").fill(PASSWORD)
+        await screenshot(page, "sign-up")
+        await page.get_by_role("button", name="Sign up").click()
+        await expect(page.locator(".notice")).to_contain_text(f"we have sent a link to {email}")
+
+        opened = await page.goto(await verification_link(platform, email))
+        assert opened is not None and opened.ok
+
+        await sign_in(page, platform, email, PASSWORD)
+        await expect(page.get_by_role("heading", level=1)).to_have_text("My alerts")
+        await expect(page.get_by_text("No alerts yet")).to_be_visible()
+
+        await page.get_by_role("navigation").get_by_role("link", name="Areas I watch").click()
+        await click_ward(page, ward["code"])
+        await expect(page.locator("#chosen-area")).to_contain_text(ward["name"])
+        await page.get_by_label("Only alerts at least this serious").select_option("Moderate")
+        await page.get_by_role("button", name="Watch this area").click()
+
+        await expect(page.get_by_role("heading", name="Watching 1 area")).to_be_visible()
+        watched = page.locator("li.card", has_text=ward["name"])
+        await expect(watched).to_contain_text("Moderate and above")
+        await screenshot(page, "resident-areas")
+        await page.get_by_role("navigation").get_by_role("link", name="My account").click()
+        await expect(page.get_by_text("(confirmed)")).to_be_visible()
+        await expect(page.get_by_text(re.compile(r"email: \w\*\*\*@example\.org"))).to_be_visible()
+        assert errors.messages == []
+
+
+async def publish_in_the_console(page: Page, platform: DevStack, ward: dict[str, str]) -> str:
+    """The officer writes an alert for ``ward`` on the map and publishes it; its headline."""
+    headline = f"Van break-ins on the high street ({uuid.uuid4().hex[:6]})"
+    await sign_in(page, platform, *DEMO_OFFICER)
+    await page.get_by_role("navigation").get_by_role("link", name="Write an alert").click()
+    await page.get_by_label("Crime type").select_option("vehicle_crime")
+    await page.get_by_label("Headline").fill(headline)
+    await page.get_by_label("What residents should know").fill(
+        "Three vans were broken into overnight and tools taken."
+    )
+    await page.get_by_label("What to do (optional)").fill("Take tools out of vans overnight.")
+    await page.get_by_label("Text message (SMS)").check()
+    await click_ward(page, ward["code"])
+
+    await expect(page.get_by_role("list", name="Chosen wards")).to_contain_text(ward["name"])
+    await expect(page.locator("#audience")).to_have_text(
+        re.compile(r"This alert will reach [1-9][0-9,]* (person|people)\.")
+    )
+    await expect(page.get_by_role("heading", name="Email subject")).to_be_visible()
+    await expect(page.locator(".preview").first).to_contain_text(headline)
+    await expect(
+        page.get_by_role("heading", name=re.compile(r"Text message: \d+ parts?"))
+    ).to_be_visible()
+    await screenshot(page, "police-compose", full_page=True)
+
+    await page.get_by_label("This alert names no victim").check()
+    await page.get_by_role("button", name="Save as draft").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(headline)
+    await expect(page.locator("#alert-state")).to_have_text("draft")
+    await page.get_by_role("button", name="Publish now").click()
+    await expect(page.locator("#alert-state")).to_have_text("published")
+    return headline
+
+
+class TestOfficerJourney:
+    async def test_an_alert_published_in_the_console_reaches_the_residents_inbox_and_mailbox(
+        self, platform: DevStack, browser: Browser, desktop: Page, errors: BrowserErrors
+    ) -> None:
+        ward = await a_ward(platform, 7)
+        resident = await resident_watching(platform, ward["code"])
+        officer = desktop
+
+        headline = await publish_in_the_console(officer, platform, ward)
+
+        async def mail_with_headline() -> list[dict[str, Any]]:
+            return [m for m in await mail_to(platform, resident) if headline in m["subject"]]
+
+        [mail] = await eventually(mail_with_headline)
+        assert "Three vans were broken into overnight and tools taken." in mail["text"]
+
+        context, page = await new_page(browser, errors)
+        await sign_in(page, platform, resident, PASSWORD)
+        alert_link = page.get_by_role("link", name=headline)
+
+        async def in_the_inbox() -> bool:
+            await page.goto(f"{platform.gateway_url}/app#/inbox")
+            await page.reload()
+            await page.get_by_role("heading", level=1, name="My alerts").wait_for()
+            return await alert_link.count() == 1
+
+        await eventually(in_the_inbox)
+        await screenshot(page, "resident-inbox")
+        await alert_link.click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text(headline)
+        await expect(page.locator(f"path.ward-{ward['code']}")).to_have_attribute(
+            "stroke", "#1d4f91"
+        )
+        await page.get_by_role("button", name="Yes, useful").click()
+        await expect(page.locator(".notice")).to_have_text("Thank you: marked as useful.")
+        reply = f"I saw a white van at 3am ({uuid.uuid4().hex[:6]})."
+        await page.get_by_label("Reply to the police").fill(reply)
+        await page.get_by_role("button", name="Send reply").click()
+        await expect(page.locator(".notice")).to_have_text("Your reply was sent.")
+        await screenshot(page, "resident-alert", full_page=True)
+        await context.close()
+
+        phone_context, phone = await new_page(browser, errors, PHONE)
+        await sign_in(phone, platform, resident, PASSWORD)
+        await expect(phone.get_by_role("link", name=headline)).to_be_visible()
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        await screenshot(phone, "phone-inbox", full_page=True)
+        await phone.get_by_role("link", name=headline).click()
+        await expect(phone.get_by_role("heading", level=1)).to_have_text(headline)
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        await screenshot(phone, "phone-alert", full_page=True)
+        await phone_context.close()
+
+        await officer.get_by_role("navigation").get_by_role("link", name="Replies").click()
+        answered = officer.locator("li.card", has_text=reply)
+        await expect(answered).to_be_visible()
+        pseudonym = await answered.get_by_role("heading").inner_text()
+        assert pseudonym and "@" not in pseudonym
+        await screenshot(officer, "police-replies")
+        await (
+            officer.get_by_role("navigation").get_by_role("link", name="Alerts", exact=True).click()
+        )
+        await expect(officer.get_by_role("link", name=headline)).to_be_visible()
+        await screenshot(officer, "police-alerts")
+        assert errors.messages == []
