@@ -67,6 +67,10 @@ test: install browser lint ## Lint, then unit, integration, end-to-end and brows
 test-fast: install web ## Tests without the end-to-end ones
 	$(BIN)/pytest -m "not e2e"
 
+.PHONY: screenshots
+screenshots: install browser ## Run the browser journeys and save the main screens to docs/screenshots
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/browser/test_journeys.py
+
 .PHONY: bench-geo
 bench-geo: install ## Geo benchmark: 1M synthetic subscribers, resolution times (~5 min; writes bench/results/geo.json)
 	$(BIN)/python -m bench.geo

@@ -5,14 +5,17 @@ in the SMTP sink, and the resident's reply reaches the officer under a pseudonym
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from deploy.devstack import DEMO_OFFICER, DevStack
+from deploy.devstack import DEMO_ADMIN, DEMO_OFFICER, DevStack
 from tests.browser.conftest import PHONE, BrowserErrors, new_page, screenshot
 from tests.browser.journeys import (
     PASSWORD,
@@ -62,11 +65,40 @@ class TestResidentJourney:
         await expect(page.get_by_role("heading", name="Watching 1 area")).to_be_visible()
         watched = page.locator("li.card", has_text=ward["name"])
         await expect(watched).to_contain_text("Moderate and above")
-        await screenshot(page, "resident-areas")
+        await screenshot(page, "resident-areas", full_page=True)
         await page.get_by_role("navigation").get_by_role("link", name="My account").click()
         await expect(page.get_by_text("(confirmed)")).to_be_visible()
         await expect(page.get_by_text(re.compile(r"email: \w\*\*\*@example\.org"))).to_be_visible()
         assert errors.messages == []
+
+    async def test_downloads_their_data_and_deletes_their_account(
+        self, platform: DevStack, desktop: Page, errors: BrowserErrors
+    ) -> None:
+        page = desktop
+        email = await resident_watching(platform, (await a_ward(platform, 13))["code"])
+        await sign_in(page, platform, email, PASSWORD)
+        await page.get_by_role("navigation").get_by_role("link", name="My account").click()
+
+        await page.get_by_role("button", name="Download my data").click()
+        async with page.expect_download() as download_info:
+            await page.get_by_role("link", name="Save tawny-my-data.json").click()
+        download = await download_info.value
+        exported = json.loads(await asyncio.to_thread(Path(await download.path()).read_text))
+        assert exported["member"]["email"] == email
+
+        await page.get_by_label("Your password, to confirm").fill(PASSWORD)
+        await page.get_by_role("button", name="Delete my account").click()
+        await expect(
+            page.get_by_role("navigation").get_by_role("link", name="Sign in")
+        ).to_be_visible()
+        await page.goto(f"{platform.gateway_url}/app#/sign-in")
+        await page.get_by_label("Email address").fill(email)
+        await page.get_by_label("Password", exact=True).fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("alert")).to_be_visible()
+        refused = [m for m in errors.messages if "/api/identity/tokens" in m]
+        assert refused and all(m.startswith("401 ") for m in refused)
+        errors.messages.clear()
 
 
 async def publish_in_the_console(page: Page, platform: DevStack, ward: dict[str, str]) -> str:
@@ -167,4 +199,63 @@ class TestOfficerJourney:
         )
         await expect(officer.get_by_role("link", name=headline)).to_be_visible()
         await screenshot(officer, "police-alerts")
+        await officer.get_by_role("link", name=headline).click()
+        await expect(officer.get_by_text("1 found it useful")).to_be_visible()
+        await expect(officer.get_by_role("figure")).to_contain_text("sent")
+        await screenshot(officer, "police-alert", full_page=True)
+        assert errors.messages == []
+
+
+class TestApprovalAndFollowUps:
+    async def test_an_extreme_alert_is_approved_by_another_officer_then_updated_and_cancelled(
+        self, platform: DevStack, browser: Browser, desktop: Page, errors: BrowserErrors
+    ) -> None:
+        ward = await a_ward(platform, 11)
+        headline = f"Armed robbery at the post office ({uuid.uuid4().hex[:6]})"
+        author = desktop
+        await sign_in(author, platform, *DEMO_OFFICER)
+        await author.get_by_role("navigation").get_by_role("link", name="Write an alert").click()
+        await author.get_by_label("Crime type").select_option("robbery")
+        await author.get_by_label("Severity").select_option("Extreme")
+        await author.get_by_label("Headline").fill(headline)
+        await author.get_by_label("What residents should know").fill("Two men with a knife.")
+        # The keyboard's way to a ward: search by name instead of clicking the map.
+        await author.get_by_label("Add a ward by name").fill(ward["name"])
+        await author.get_by_label("Add a ward by name").press("Enter")
+        await (
+            author.get_by_role("list", name="Matching wards")
+            .get_by_role("button", name=ward["name"], exact=True)
+            .first.click()
+        )
+        await expect(author.get_by_role("list", name="Chosen wards")).to_contain_text(ward["name"])
+        await author.get_by_label("This alert names no victim").check()
+        await author.get_by_role("button", name="Save as draft").click()
+        await expect(author.locator("#alert-state")).to_have_text("draft")
+
+        await author.get_by_role("button", name="Submit for approval").click()
+        await expect(author.locator("#alert-state")).to_have_text("submitted")
+        await expect(author.get_by_text("you cannot approve your own alert")).to_be_visible()
+        await expect(author.get_by_role("button", name="Approve")).to_have_count(0)
+
+        context, approver = await new_page(browser, errors)
+        await sign_in(approver, platform, *DEMO_ADMIN)
+        await approver.goto(author.url)
+        await approver.get_by_role("button", name="Approve").click()
+        await expect(approver.locator("#alert-state")).to_have_text("approved")
+        await approver.get_by_role("button", name="Publish now").click()
+        await expect(approver.locator("#alert-state")).to_have_text("published")
+        await context.close()
+
+        await author.reload()
+        await expect(author.locator("#alert-state")).to_have_text("published")
+        await author.get_by_label("New advice").fill("Police remain in the area.")
+        await author.get_by_role("button", name="Send update").click()
+        await expect(author.locator(".notice")).to_have_text("Update sent.")
+        await expect(author.locator("#alert-state")).to_have_text("updated")
+        await author.get_by_label("Why (sent to everyone who received it)").fill(
+            "Sent in error: it was a false alarm."
+        )
+        await author.get_by_role("button", name="Cancel alert").click()
+        await expect(author.locator(".notice")).to_have_text("Cancelled.")
+        await expect(author.locator("#alert-state")).to_have_text("cancelled")
         assert errors.messages == []

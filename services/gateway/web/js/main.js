@@ -1,7 +1,7 @@
 // The router: each view is addressed after the # (#/inbox, #/police/alerts/<id>), so the
 // gateway serves one page; /reset-password (the emailed link) is the one other path.
 import { api, clearSession, currentSession, isOfficer, isStaff } from "./api.js";
-import { h } from "./ui.js";
+import { add, h } from "./ui.js";
 import * as police from "./police.js";
 import * as resident from "./resident.js";
 
@@ -76,7 +76,7 @@ function home(main) {
     location.replace(isStaff(session) ? "#/police" : "#/inbox");
     return;
   }
-  main.append(
+  add(main, 
     h("h1", {}, "Tawny: crime alerts for your part of London"),
     h(
       "p",
@@ -120,7 +120,7 @@ async function render() {
       return;
     }
     if (needs === "staff" && !isStaff(session)) {
-      main.append(h("h1", {}, "Police and partners only"), h("p", {}, "This page is for police officers and partners."));
+      add(main, h("h1", {}, "Police and partners only"), h("p", {}, "This page is for police officers and partners."));
       return;
     }
     document.title = `${title} - Tawny`;
@@ -128,7 +128,7 @@ async function render() {
       await view(main, { params, id: match[1], isStaff: isStaff(session), isOfficer: isOfficer(session), stillCurrent: () => ticket === rendering });
     } catch (error) {
       if (ticket !== rendering) return;
-      main.append(h("div", { class: "error-summary", role: "alert" }, h("p", { class: "error" }, error.message)));
+      add(main, h("div", { class: "error-summary", role: "alert" }, h("p", { class: "error" }, error.message)));
     }
     if (ticket === rendering) {
       const heading = main.querySelector("h1");
@@ -141,7 +141,7 @@ async function render() {
     return;
   }
   document.title = "Not found - Tawny";
-  main.append(h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "#/" }, "Go to the start")));
+  add(main, h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "#/" }, "Go to the start")));
 }
 
 let navigated = false;

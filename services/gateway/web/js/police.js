@@ -5,6 +5,7 @@ import { createMap } from "./map.js";
 import { wardSearch } from "./wardsearch.js";
 import {
   CRIME_TYPES,
+  add,
   SEVERITIES,
   announce,
   checkbox,
@@ -51,13 +52,13 @@ export async function alertList(main, { params }) {
     event.preventDefault();
     location.hash = filter.value ? `#/police?status=${filter.value}` : "#/police";
   });
-  main.append(
+  add(main, 
     h("h1", {}, "Alerts"),
     h("p", {}, h("a", { class: "button", href: "#/police/new" }, "Write an alert")),
     filterForm,
   );
   if (alerts.length === 0) {
-    main.append(h("p", {}, "No alerts."));
+    add(main, h("p", {}, "No alerts."));
     return;
   }
   // Figures for the newest published alerts only: two requests per row add up quickly.
@@ -87,7 +88,7 @@ export async function alertList(main, { params }) {
       h("td", {}, figure.useful),
     );
   });
-  main.append(
+  add(main, 
     h(
       "div",
       { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Alerts table" },
@@ -246,7 +247,7 @@ export async function compose(main) {
     location.hash = `#/police/alerts/${alert.id}`;
   });
 
-  main.append(
+  add(main, 
     h("h1", {}, "Write an alert"),
     messages,
     h("div", { class: "split" }, form, h("div", {}, h("h2", {}, "Who it reaches"), audience, mapElement, h("h2", {}, "How it looks"), previews)),
@@ -329,7 +330,7 @@ export async function alertDetail(main, { id, isOfficer }) {
     alert.target_borough_codes.length ? `${alert.target_borough_codes.length} borough(s)` : null,
     alert.target_circles.length ? `${alert.target_circles.length} circle(s)` : null,
   ].filter(Boolean);
-  main.append(
+  add(main, 
     h("p", {}, h("a", { href: "#/police" }, "Back to alerts")),
     h("h1", {}, alert.headline),
     h("div", { class: "messages" }),
@@ -340,8 +341,8 @@ export async function alertDetail(main, { id, isOfficer }) {
     messages,
     actions.length ? h("div", { class: "actions" }, actions) : null,
     alert.status === "submitted" && isAuthor ? h("p", { class: "hint" }, "Another officer must approve it: you cannot approve your own alert.") : null,
-    followUps,
     figures,
+    followUps,
     repliesBox,
   );
   if (alert.published_at) {
@@ -353,7 +354,7 @@ export async function alertDetail(main, { id, isOfficer }) {
     for (const perChannel of Object.values(summary.channels)) {
       for (const [status, count] of Object.entries(perChannel)) statuses[status] = (statuses[status] || 0) + count;
     }
-    figures.append(
+    add(figures, 
       h("h2", {}, "How it went"),
       h("p", {}, `${summary.total} deliveries; ${stats.useful} found it useful, ${stats.not_useful} did not; ${stats.replies} replies (${stats.replies_answered} answered).`),
       summary.total ? bars("Deliveries by status", statuses) : null,
@@ -395,9 +396,9 @@ function replyList(replies, reload, withAlert) {
 // --- replies inbox -------------------------------------------------------------------------
 
 export async function replies(main) {
-  main.append(h("h1", {}, "Replies"), h("p", {}, "Members' replies to the latest published alerts, newest first. Members are shown by pseudonym only."));
+  add(main, h("h1", {}, "Replies"), h("p", {}, "Members' replies to the latest published alerts, newest first. Members are shown by pseudonym only."));
   const box = h("div");
-  main.append(box);
+  add(main, box);
   const load = async () => {
     const alerts = await api("/alerts/alerts", { query: { limit: 20, msg_type: "Alert" } });
     const published = alerts.filter((a) => a.published_at);

@@ -5,6 +5,7 @@ import { targetFromCap } from "./target.js";
 import { wardSearch } from "./wardsearch.js";
 import {
   CRIME_TYPES,
+  add,
   SEVERITIES,
   announce,
   checkbox,
@@ -41,7 +42,7 @@ export function signIn(main, { params }) {
     const next = params.get("next");
     location.hash = next ? `#/${next}` : isStaff(session) ? "#/police" : "#/inbox";
   });
-  main.append(
+  add(main, 
     h("h1", {}, "Sign in"),
     messages,
     form,
@@ -67,10 +68,10 @@ export function signUp(main) {
       messages,
       `Nearly there: we have sent a link to ${data.get("email")}. Open it to confirm your address, then sign in.`,
     );
-    messages.append(h("p", {}, h("a", { href: "#/sign-in" }, "Sign in"), " · ", h("a", { href: "#/verify" }, "Paste the link here instead")));
+    add(messages, h("p", {}, h("a", { href: "#/sign-in" }, "Sign in"), " · ", h("a", { href: "#/verify" }, "Paste the link here instead")));
     announce("Check your email for a link.");
   });
-  main.append(h("h1", {}, "Sign up"), h("p", {}, "Members are verified but stay anonymous: other members only see a pseudonym."), messages, form);
+  add(main, h("h1", {}, "Sign up"), h("p", {}, "Members are verified but stay anonymous: other members only see a pseudonym."), messages, form);
 }
 
 function tokenFrom(text) {
@@ -92,10 +93,10 @@ export async function verifyEmail(main, { params }) {
     await api("/identity/email-verifications", { method: "POST", body: { token } });
     form.remove();
     showNotice(messages, "Thank you: your email address is confirmed.");
-    messages.append(h("p", {}, h("a", { class: "button", href: "#/sign-in" }, "Sign in")));
+    add(messages, h("p", {}, h("a", { class: "button", href: "#/sign-in" }, "Sign in")));
   };
   onSubmit(form, messages, (data) => confirm(tokenFrom(data.get("link"))));
-  main.append(h("h1", {}, "Confirm your email address"), h("p", {}, "Open the link in the email we sent you, or paste it here."), messages, form);
+  add(main, h("h1", {}, "Confirm your email address"), h("p", {}, "Open the link in the email we sent you, or paste it here."), messages, form);
   if (params.get("token")) {
     try {
       await confirm(params.get("token"));
@@ -114,7 +115,7 @@ export function forgotPassword(main) {
     form.remove();
     showNotice(messages, answer.detail);
   });
-  main.append(h("h1", {}, "Forgotten password"), messages, form);
+  add(main, h("h1", {}, "Forgotten password"), messages, form);
 }
 
 export function resetPassword(main, hashParams) {
@@ -125,9 +126,9 @@ export function resetPassword(main, hashParams) {
     await api("/identity/password-resets/confirmation", { method: "POST", body: { token: hashParams.get("token") || "", password: data.get("password") } });
     form.remove();
     showNotice(messages, "Your password is changed.");
-    messages.append(h("p", {}, h("a", { class: "button", href: "/app#/sign-in" }, "Sign in")));
+    add(messages, h("p", {}, h("a", { class: "button", href: "/app#/sign-in" }, "Sign in")));
   });
-  main.append(h("h1", {}, "Choose a new password"), messages, form);
+  add(main, h("h1", {}, "Choose a new password"), messages, form);
 }
 
 // --- watched areas -------------------------------------------------------------------------
@@ -150,7 +151,7 @@ function describeSubscription(sub) {
 }
 
 export async function areas(main) {
-  main.append(h("h1", {}, "Areas I watch"), h("p", {}, "Choose wards or a circle round a place. You get the alerts sent to any area you watch, once each."));
+  add(main, h("h1", {}, "Areas I watch"), h("p", {}, "Choose wards or a circle round a place. You get the alerts sent to any area you watch, once each."));
   const messages = h("div");
   const mapElement = h("div", { id: "areas-map" });
   const list = h("div", { "aria-live": "polite" });
@@ -306,7 +307,7 @@ export async function areas(main) {
     drawChoice();
   }
 
-  main.append(
+  add(main, 
     h("div", { class: "split" }, h("div", {}, mapElement), h("div", {}, list)),
     h("h2", {}, "Watch another area"),
     messages,
@@ -346,15 +347,15 @@ function messageBadge(alert) {
 export async function inbox(main, { params }) {
   const offset = Number(params.get("offset") || 0);
   const alerts = await api("/dispatch/inbox", { query: { limit: PAGE_SIZE, offset } });
-  main.append(h("h1", {}, "My alerts"));
+  add(main, h("h1", {}, "My alerts"));
   if (alerts.length === 0 && offset === 0) {
-    main.append(
+    add(main, 
       h("p", {}, "No alerts yet. Alerts sent to the areas you watch appear here, as well as by email."),
       h("p", {}, h("a", { href: "#/areas" }, "Choose the areas you watch")),
     );
     return;
   }
-  main.append(
+  add(main, 
     h(
       "ul",
       { class: "plain-list", "aria-label": "Alerts, newest first" },
@@ -384,7 +385,7 @@ export async function inboxAlert(main, { id }) {
   ].filter(([, value]) => value);
   const feedback = h("div");
   const mapElement = h("div", { class: "map small" });
-  main.append(
+  add(main, 
     h("p", {}, h("a", { href: "#/inbox" }, "Back to my alerts")),
     h("h1", {}, messageBadge(alert), alert.headline),
     h("p", { class: "meta" }, "Sent ", time(alert.sent_at), ` by ${alert.sender_name} · ${crimeTypeName(alert.category)} · ${alert.severity}`),
@@ -427,7 +428,7 @@ function renderFeedback(container, alert) {
     form.reset();
     showNotice(messages, "Your reply was sent.");
   });
-  container.append(
+  add(container, 
     h("h2", {}, "Was this useful?"),
     h(
       "div",
@@ -471,7 +472,7 @@ export async function account(main) {
       showError(messages, error);
     }
   });
-  main.append(
+  add(main, 
     h("h1", {}, "My account"),
     h(
       "dl",

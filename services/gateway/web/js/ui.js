@@ -19,6 +19,11 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+// Adds children to an element as h() does: arrays flattened, null, undefined and false left out.
+export function add(element, ...children) {
+  append(element, children);
+}
+
 function append(element, children) {
   for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
