@@ -14,7 +14,14 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Response,
+    async_playwright,
+)
 
 from deploy.devstack import DevStack, Ports, StackOptions
 from tests.support.infrastructure import Infrastructure
@@ -77,6 +84,12 @@ class BrowserErrors:
     def watch(self, page: Page) -> None:
         page.on("pageerror", lambda error: self.messages.append(f"page error: {error}"))
         page.on("response", self._check_response)
+        page.on("console", self._check_console)
+
+    def _check_console(self, message: ConsoleMessage) -> None:
+        # What the Content-Security-Policy refuses shows only here, as a console error.
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.messages.append(f"refused by the policy: {message.text}")
 
     def _check_response(self, response: Response) -> None:
         # A browser asks every origin for /favicon.ico, the opened API link's included.

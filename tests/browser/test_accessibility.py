@@ -1,9 +1,10 @@
 """Every page of the web client (and the gateway's own two), scanned with axe-core (from npm)
-in Chromium: no serious or critical violation, signed out, as a resident and as an officer,
-on a desktop and on a 360 px wide phone."""
+in Chromium: no serious or critical violation and no script value printed as text, signed out,
+as a resident and as an officer, on a desktop and on a 360 px wide phone."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from tests.browser.journeys import PASSWORD, a_ward, eventually, resident_watchi
 
 pytestmark = pytest.mark.e2e
 
+# A view that printed a missing value instead of leaving it out.
+LEAKED_VALUE = re.compile(r"\bnull\b|\bundefined\b|\[object \w+\]|\bNaN\b")
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
 SIGNED_OUT_PAGES = [
@@ -70,6 +73,10 @@ async def scan(page: Page, gateway_url: str, paths: list[str], axe_source: str) 
         await page.goto(gateway_url + path)
         await settled(page)
         violations = await serious_violations(page, axe_source)
+        text = await page.locator("main").inner_text()
+        leaked = LEAKED_VALUE.findall(text)
+        if leaked:
+            violations.append({"id": "leaked-script-value", "text": leaked})
         if violations:
             found[path] = violations
     return found

@@ -101,7 +101,7 @@ export async function createMap(element, { label, onWardClick, onMapClick } = {}
         bounds = bounds ? bounds.extend(layer.getBounds()) : L.latLngBounds(layer.getBounds().getSouthWest(), layer.getBounds().getNorthEast());
       });
       for (const point of extra) bounds = bounds ? bounds.extend(point) : L.latLngBounds(point, point);
-      if (bounds) map.fitBounds(bounds, { maxZoom: 15, padding: [20, 20], animate: false });
+      if (bounds) map.fitBounds(bounds, { maxZoom: 14, padding: [20, 20], animate: false });
     },
     // Boroughs as GeoJSON features (for code -> name).
     boroughs: boroughs.features.map((f) => f.properties),

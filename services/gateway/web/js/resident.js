@@ -268,7 +268,9 @@ export async function areas(main) {
 
   async function refresh() {
     subscriptions = await api("/geo/subscriptions");
-    list.replaceChildren(
+    list.replaceChildren();
+    add(
+      list,
       h("h2", {}, `Watching ${subscriptions.length} ${subscriptions.length === 1 ? "area" : "areas"}`),
       subscriptions.length === 0 ? h("p", {}, "Nothing yet: choose an area below.") : null,
       h(
@@ -332,6 +334,7 @@ export async function areas(main) {
     },
   });
   drawChoice();
+  handle.focusOn(subscriptions.filter((sub) => sub.ward_code).map((sub) => sub.ward_code));
 }
 
 // --- inbox ---------------------------------------------------------------------------------
