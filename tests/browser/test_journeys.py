@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from deploy.devstack import DEMO_ADMIN, DEMO_OFFICER, DevStack
+from deploy.devstack import DEMO_ADMIN, DEMO_OFFICER, SHARED_LONDON_DATA, DevStack
 from tests.browser.conftest import PHONE, BrowserErrors, new_page, screenshot
 from tests.browser.journeys import (
     PASSWORD,
@@ -100,6 +100,34 @@ class TestResidentJourney:
         assert refused and all(m.startswith("401 ") for m in refused)
         errors.messages.clear()
 
+    @pytest.mark.skipif(
+        not (SHARED_LONDON_DATA / "postcodes.csv").is_file(),
+        reason="the postcode file is in ../shared/data/london",
+    )
+    async def test_watches_a_circle_round_a_postcode(
+        self, platform: DevStack, desktop: Page, errors: BrowserErrors
+    ) -> None:
+        page = desktop
+        email = await resident_watching(platform, (await a_ward(platform, 15))["code"])
+        await sign_in(page, platform, email, PASSWORD)
+        await page.get_by_role("navigation").get_by_role("link", name="Areas I watch").click()
+
+        await page.get_by_label("A circle round a place").check()
+        await page.get_by_label("Postcode of the place").fill("SW1A 1AA")
+        await page.get_by_role("button", name="Find").click()
+        await page.get_by_label("How far round it").select_option("500")
+        await expect(page.locator("#chosen-area")).to_have_text(
+            "Chosen: within 500 metres of 51.5010, -0.1416"
+        )
+        await page.get_by_label("A name for it (optional)").fill("Round the palace")
+        await page.get_by_role("button", name="Watch this area").click()
+
+        await expect(page.get_by_role("heading", name="Watching 2 areas")).to_be_visible()
+        circle = page.locator("li.card", has_text="Round the palace")
+        await expect(circle).to_contain_text("Within 500 m of 51.5010, -0.1416")
+        await expect(page.locator(".map path:not(.ward)").first).to_be_attached()
+        assert errors.messages == []
+
 
 async def publish_in_the_console(page: Page, platform: DevStack, ward: dict[str, str]) -> str:
     """The officer writes an alert for ``ward`` on the map and publishes it; its headline."""
@@ -115,7 +143,7 @@ async def publish_in_the_console(page: Page, platform: DevStack, ward: dict[str,
     await page.get_by_label("Text message (SMS)").check()
     await click_ward(page, ward["code"])
 
-    await expect(page.get_by_role("list", name="Chosen wards")).to_contain_text(ward["name"])
+    await expect(page.get_by_role("list", name="Chosen areas")).to_contain_text(ward["name"])
     await expect(page.locator("#audience")).to_have_text(
         re.compile(r"This alert will reach [1-9][0-9,]* (person|people)\.")
     )
@@ -227,7 +255,12 @@ class TestApprovalAndFollowUps:
             .get_by_role("button", name=ward["name"], exact=True)
             .first.click()
         )
-        await expect(author.get_by_role("list", name="Chosen wards")).to_contain_text(ward["name"])
+        await expect(author.get_by_role("list", name="Chosen areas")).to_contain_text(ward["name"])
+        # And a circle drawn on the map, 2 km round a clicked point.
+        await author.get_by_label("Draw a circle: click the map for its centre").check()
+        await author.get_by_label("Circle radius in kilometres").fill("2")
+        await click_ward(author, ward["code"])
+        await expect(author.get_by_role("list", name="Chosen areas")).to_contain_text("2 km round")
         await author.get_by_label("This alert names no victim").check()
         await author.get_by_role("button", name="Save as draft").click()
         await expect(author.locator("#alert-state")).to_have_text("draft")

@@ -110,7 +110,7 @@ export async function compose(main) {
   const mapElement = h("div", { id: "compose-map" });
   const audience = h("p", { class: "audience", "aria-live": "polite", id: "audience" }, "Choose a target to see who it will reach.");
   const previews = h("div", { "aria-live": "polite" });
-  const targetList = h("ul", { class: "chips", "aria-label": "Chosen wards" });
+  const targetList = h("ul", { class: "chips", "aria-label": "Chosen areas" });
   const target = { wards: new Map(), circles: [] };
   let handle = null;
 
@@ -126,7 +126,7 @@ export async function compose(main) {
     ["sms", "Text message (SMS)"],
     ["push", "Push notification"],
   ].map(([value, text]) => checkbox(text, { name: "channels", value, checked: value === "email" ? true : undefined }));
-  const circleRadius = h("input", { type: "number", name: "radius_km", min: "0.1", max: "50", step: "0.1", value: "1" });
+  const circleRadius = h("input", { type: "number", name: "radius_km", min: "0.1", max: "5", step: "0.1", value: "1" });
   const drawMode = checkbox("Draw a circle: click the map for its centre", { name: "draw_circle" });
   const confirmed = checkbox("This alert names no victim and gives no detail that could identify one", { name: "no_victim", required: true });
 
@@ -135,7 +135,7 @@ export async function compose(main) {
     { novalidate: true },
     h("fieldset", {}, h("legend", {}, "What happened"), field("Crime type", crimeType), field("Severity", severity), field("Urgency", urgency), field("Headline", headline, "One line; it is the email subject and push title."), field("What residents should know", body), field("What to do (optional)", instruction), field("How to respond (optional)", contact, "For example: call 101 quoting CAD 1234")),
     h("fieldset", {}, h("legend", {}, "Channels"), h("div", { class: "checks" }, channelChecks)),
-    h("fieldset", {}, h("legend", {}, "Who it goes to"), h("p", { class: "hint" }, "Click wards on the map to add or remove them, or draw a circle."), wardSearch({ label: "Add a ward by name", onChoose: (ward) => { if (!target.wards.has(ward.code)) toggleWard(ward); } }), drawMode, field("Circle radius in kilometres", circleRadius), targetList),
+    h("fieldset", {}, h("legend", {}, "Who it goes to"), h("p", { class: "hint" }, "Click wards on the map to add or remove them, or draw a circle."), wardSearch({ label: "Add a ward by name", onChoose: (ward) => { if (!target.wards.has(ward.code)) toggleWard(ward); } }), drawMode, field("Circle radius in kilometres", circleRadius, "From 0.1 to 5."), targetList),
     confirmed,
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Save as draft")),
   );

@@ -227,7 +227,7 @@ export async function areas(main) {
   async function findPostcode() {
     messages.replaceChildren();
     try {
-      const place = await api(`/geo/postcodes/${encodeURIComponent(postcode.value.trim())}`);
+      const place = await api(`/geo/lookup/postcodes/${encodeURIComponent(postcode.value.trim())}`);
       state.centre = { lat: place.lat, lon: place.lon };
       showChosen();
       handle?.focusOn([], [[place.lat, place.lon]]);
@@ -235,6 +235,13 @@ export async function areas(main) {
       showError(messages, error);
     }
   }
+
+  postcode.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      findPostcode();
+    }
+  });
 
   form.addEventListener("change", (event) => {
     if (event.target.name === "kind") {
