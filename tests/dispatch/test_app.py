@@ -14,7 +14,12 @@ class TestOpenApi:
         schema: dict[str, Any] = (await client.get("/openapi.json")).json()
         own = {path: item for path, item in schema["paths"].items() if path not in OPERATIONAL}
 
-        assert set(own) == {"/deliveries/summary", "/endpoints/me"}
+        assert set(own) == {
+            "/deliveries/summary",
+            "/endpoints/me",
+            "/inbox",
+            "/inbox/{alert_id}",
+        }
         for item in own.values():
             for operation in item.values():
                 assert operation["summary"]
