@@ -3,6 +3,7 @@
 // ends with the tab, and the strict Content-Security-Policy keeps other scripts out.
 
 const SESSION_KEY = "tawny.session";
+const MAX_RETRY_WAIT_S = 10;
 
 export class ApiError extends Error {
   constructor(status, problem) {
@@ -110,6 +111,12 @@ export async function api(path, { method = "GET", body, query, raw = false } = {
   if (response.status === 401 && session && session.refreshToken) {
     session = await refresh(session);
     if (session) response = await send(session);
+  }
+  // Over the gateway's rate limit: wait as told, once, if that is short.
+  const retryAfter = Number(response.headers.get("retry-after"));
+  if (response.status === 429 && retryAfter > 0 && retryAfter <= MAX_RETRY_WAIT_S) {
+    await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+    response = await send(currentSession());
   }
   if (!response.ok) throw new ApiError(response.status, await problemOf(response));
   if (raw) return response;

@@ -39,7 +39,9 @@ const STATES = [
   ["expired", "Expired"],
 ];
 
-const FIGURE_ROWS = 10;
+const FIGURE_ROWS = 5;
+// Replies are read per alert: the newest this many.
+const REPLY_ALERTS = 10;
 
 // --- list ----------------------------------------------------------------------------------
 
@@ -396,12 +398,12 @@ function replyList(replies, reload, withAlert) {
 // --- replies inbox -------------------------------------------------------------------------
 
 export async function replies(main) {
-  add(main, h("h1", {}, "Replies"), h("p", {}, "Members' replies to the latest published alerts, newest first. Members are shown by pseudonym only."));
+  add(main, h("h1", {}, "Replies"), h("p", {}, `Members' replies to the ${REPLY_ALERTS} latest published alerts, newest first. Members are shown by pseudonym only.`));
   const box = h("div");
   add(main, box);
   const load = async () => {
-    const alerts = await api("/alerts/alerts", { query: { limit: 20, msg_type: "Alert" } });
-    const published = alerts.filter((a) => a.published_at);
+    const alerts = await api("/alerts/alerts", { query: { limit: 50, msg_type: "Alert" } });
+    const published = alerts.filter((a) => a.published_at).slice(0, REPLY_ALERTS);
     const headlines = new Map(published.map((a) => [a.id, a.headline]));
     const all = (await Promise.all(published.map((a) => api(`/alerts/alerts/${a.id}/replies`)))).flat();
     all.sort((a, b) => b.created_at.localeCompare(a.created_at));
