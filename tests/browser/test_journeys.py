@@ -6,16 +6,20 @@ in the SMTP sink, and the resident's reply reaches the officer under a pseudonym
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from deploy.devstack import DEMO_ADMIN, DEMO_OFFICER, SHARED_LONDON_DATA, DevStack
+from services.identity import totp
 from tests.browser.conftest import PHONE, BrowserErrors, new_page, screenshot
 from tests.browser.journeys import (
     PASSWORD,
@@ -291,4 +295,63 @@ class TestApprovalAndFollowUps:
         await author.get_by_role("button", name="Cancel alert").click()
         await expect(author.locator(".notice")).to_have_text("Cancelled.")
         await expect(author.locator("#alert-state")).to_have_text("cancelled")
+        assert errors.messages == []
+
+
+async def grant_officer_role(platform: DevStack, email: str) -> None:
+    """What a platform admin does for a new police officer (through the API)."""
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+
+        async def bearer(address: str, password: str) -> dict[str, str]:
+            answer = await gateway.post(
+                "/api/identity/tokens", json={"email": address, "password": password}
+            )
+            return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+        member = (
+            await gateway.get("/api/identity/members/me", headers=await bearer(email, PASSWORD))
+        ).json()
+        granted = await gateway.put(
+            f"/api/identity/members/{member['member_id']}/roles",
+            headers=await bearer(*DEMO_ADMIN),
+            json={"roles": ["resident", "officer"]},
+        )
+        assert granted.status_code == 200, granted.text
+
+
+class TestStaffTwoStepSignIn:
+    async def test_a_new_officer_sets_up_two_step_sign_in_and_then_reaches_the_console(
+        self, platform: DevStack, desktop: Page, errors: BrowserErrors
+    ) -> None:
+        page = desktop
+        email = await resident_watching(platform, (await a_ward(platform, 17))["code"])
+        await grant_officer_role(platform, email)
+
+        await sign_in(page, platform, email, PASSWORD)
+        await expect(page.get_by_role("heading", name="Set up two-step sign-in")).to_be_visible()
+        await expect(
+            page.get_by_role("navigation").get_by_role("link", name="Alerts", exact=True)
+        ).to_have_count(0)
+        await page.get_by_role("button", name="Set up two-step sign-in").click()
+        secret = base64.b32decode(await page.locator("#totp-secret").inner_text())
+        enrolled_at = totp.current_step()
+        await page.get_by_label("The six-digit code the app shows").fill(totp.totp(secret))
+        await page.get_by_role("button", name="Confirm").click()
+        await expect(
+            page.get_by_role("list", name="Recovery codes").get_by_role("listitem")
+        ).not_to_have_count(0)
+
+        await page.get_by_role("button", name="Sign out").click()
+        # A code is accepted once: sign in with the next one.
+        next_step_in = (enrolled_at + 1) * totp.STEP_S - time.time()
+        if next_step_in > 0:
+            await asyncio.sleep(next_step_in + 0.2)
+        await page.get_by_label("Email address").fill(email)
+        await page.get_by_label("Password", exact=True).fill(PASSWORD)
+        await page.get_by_label("Authenticator code").fill(totp.totp(secret))
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Alerts")
+        await expect(
+            page.get_by_role("navigation").get_by_role("link", name="Write an alert")
+        ).to_be_visible()
         assert errors.messages == []

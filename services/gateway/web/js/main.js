@@ -76,7 +76,7 @@ function home(main) {
     location.replace(isStaff(session) ? "#/police" : "#/inbox");
     return;
   }
-  add(main, 
+  add(main,
     h("h1", {}, "Tawny: crime alerts for your part of London"),
     h(
       "p",

@@ -54,7 +54,7 @@ export async function alertList(main, { params }) {
     event.preventDefault();
     location.hash = filter.value ? `#/police?status=${filter.value}` : "#/police";
   });
-  add(main, 
+  add(main,
     h("h1", {}, "Alerts"),
     h("p", {}, h("a", { class: "button", href: "#/police/new" }, "Write an alert")),
     filterForm,
@@ -90,7 +90,7 @@ export async function alertList(main, { params }) {
       h("td", {}, figure.useful),
     );
   });
-  add(main, 
+  add(main,
     h(
       "div",
       { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Alerts table" },
@@ -249,7 +249,7 @@ export async function compose(main) {
     location.hash = `#/police/alerts/${alert.id}`;
   });
 
-  add(main, 
+  add(main,
     h("h1", {}, "Write an alert"),
     messages,
     h("div", { class: "split" }, form, h("div", {}, h("h2", {}, "Who it reaches"), audience, mapElement, h("h2", {}, "How it looks"), previews)),
@@ -332,7 +332,7 @@ export async function alertDetail(main, { id, isOfficer }) {
     alert.target_borough_codes.length ? `${alert.target_borough_codes.length} borough(s)` : null,
     alert.target_circles.length ? `${alert.target_circles.length} circle(s)` : null,
   ].filter(Boolean);
-  add(main, 
+  add(main,
     h("p", {}, h("a", { href: "#/police" }, "Back to alerts")),
     h("h1", {}, alert.headline),
     h("div", { class: "messages" }),
@@ -356,7 +356,7 @@ export async function alertDetail(main, { id, isOfficer }) {
     for (const perChannel of Object.values(summary.channels)) {
       for (const [status, count] of Object.entries(perChannel)) statuses[status] = (statuses[status] || 0) + count;
     }
-    add(figures, 
+    add(figures,
       h("h2", {}, "How it went"),
       h("p", {}, `${summary.total} deliveries; ${stats.useful} found it useful, ${stats.not_useful} did not; ${stats.replies} replies (${stats.replies_answered} answered).`),
       summary.total ? bars("Deliveries by status", statuses) : null,

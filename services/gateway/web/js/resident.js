@@ -40,9 +40,10 @@ export function signIn(main, { params }) {
     const tokens = await api("/identity/tokens", { method: "POST", body });
     const session = saveSession(tokens, body.email);
     const next = params.get("next");
-    location.hash = next ? `#/${next}` : isStaff(session) ? "#/police" : "#/inbox";
+    if (session.twoFactorEnrolmentRequired) location.hash = "#/account";
+    else location.hash = next ? `#/${next}` : isStaff(session) ? "#/police" : "#/inbox";
   });
-  add(main, 
+  add(main,
     h("h1", {}, "Sign in"),
     messages,
     form,
@@ -316,7 +317,7 @@ export async function areas(main) {
     drawChoice();
   }
 
-  add(main, 
+  add(main,
     h("div", { class: "split" }, h("div", {}, mapElement), h("div", {}, list)),
     h("h2", {}, "Watch another area"),
     messages,
@@ -359,13 +360,13 @@ export async function inbox(main, { params }) {
   const alerts = await api("/dispatch/inbox", { query: { limit: PAGE_SIZE, offset } });
   add(main, h("h1", {}, "My alerts"));
   if (alerts.length === 0 && offset === 0) {
-    add(main, 
+    add(main,
       h("p", {}, "No alerts yet. Alerts sent to the areas you watch appear here, as well as by email."),
       h("p", {}, h("a", { href: "#/areas" }, "Choose the areas you watch")),
     );
     return;
   }
-  add(main, 
+  add(main,
     h(
       "ul",
       { class: "plain-list", "aria-label": "Alerts, newest first" },
@@ -395,7 +396,7 @@ export async function inboxAlert(main, { id }) {
   ].filter(([, value]) => value);
   const feedback = h("div");
   const mapElement = h("div", { class: "map small" });
-  add(main, 
+  add(main,
     h("p", {}, h("a", { href: "#/inbox" }, "Back to my alerts")),
     h("h1", {}, messageBadge(alert), alert.headline),
     h("p", { class: "meta" }, "Sent ", time(alert.sent_at), ` by ${alert.sender_name} · ${crimeTypeName(alert.category)} · ${alert.severity}`),
@@ -438,7 +439,7 @@ function renderFeedback(container, alert) {
     form.reset();
     showNotice(messages, "Your reply was sent.");
   });
-  add(container, 
+  add(container,
     h("h2", {}, "Was this useful?"),
     h(
       "div",
@@ -482,7 +483,8 @@ export async function account(main) {
       showError(messages, error);
     }
   });
-  add(main, 
+  const twoStep = currentSession()?.twoFactorEnrolmentRequired ? twoStepEnrolment() : null;
+  add(main,
     h("h1", {}, "My account"),
     h(
       "dl",
@@ -494,6 +496,7 @@ export async function account(main) {
       h("dt", {}, "Verification"),
       h("dd", {}, me.verification_level),
     ),
+    twoStep,
     h("h2", {}, "Where alerts reach me"),
     endpoints.length === 0
       ? h("p", {}, "Nowhere yet: confirm your email address first.")
@@ -511,4 +514,46 @@ export async function account(main) {
     messages,
     eraseForm,
   );
+}
+
+// Staff roles (police, partners, coordinators) need two-step sign-in: until it is set up, the
+// token carries the resident's roles only.
+function twoStepEnrolment() {
+  const messages = h("div");
+  const section = h(
+    "section",
+    { "aria-labelledby": "two-step-heading" },
+    h("h2", { id: "two-step-heading" }, "Set up two-step sign-in"),
+    h("p", {}, "Your police or partner roles need two-step sign-in: a six-digit code from an authenticator app each time you sign in. Until then you have a resident's pages only."),
+    messages,
+  );
+  const start = h("button", { type: "button" }, "Set up two-step sign-in");
+  start.addEventListener("click", async () => {
+    try {
+      const enrolment = await api("/identity/members/me/totp", { method: "POST" });
+      start.remove();
+      const code = h("input", { type: "text", name: "code", inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}", maxlength: "6", required: true });
+      const form = h(
+        "form",
+        { novalidate: true },
+        h("p", {}, "Add this key to your authenticator app (or open the link on your phone):"),
+        h("p", {}, h("code", { id: "totp-secret" }, enrolment.secret)),
+        h("p", {}, h("a", { href: enrolment.otpauth_uri }, "Open in an authenticator app")),
+        field("The six-digit code the app shows", code),
+        h("div", { class: "actions" }, h("button", { type: "submit" }, "Confirm")),
+      );
+      onSubmit(form, messages, async (data) => {
+        const answer = await api("/identity/members/me/totp/confirmation", { method: "POST", body: { code: data.get("code") } });
+        form.remove();
+        showNotice(messages, "Two-step sign-in is set up. Keep these recovery codes somewhere safe: each works once if you lose your phone. Then sign out and sign in again with a code.");
+        add(messages, h("ul", { "aria-label": "Recovery codes" }, answer.recovery_codes.map((c) => h("li", {}, h("code", {}, c)))));
+      });
+      add(section, form);
+      code.focus();
+    } catch (error) {
+      showError(messages, error);
+    }
+  });
+  add(section, start);
+  return section;
 }
