@@ -125,9 +125,15 @@ async function render() {
     }
     document.title = `${title} - Tawny`;
     try {
-      await view(main, { params, id: match[1], isStaff: isStaff(session), isOfficer: isOfficer(session), stillCurrent: () => ticket === rendering });
+      await view(main, { params, id: match[1], isOfficer: isOfficer(session) });
     } catch (error) {
       if (ticket !== rendering) return;
+      if (error.status === 401) {
+        // The sign-in has lapsed (the refresh token too): sign in again and come back here.
+        clearSession();
+        location.replace(`#/sign-in?next=${encodeURIComponent(path)}`);
+        return;
+      }
       add(main, h("div", { class: "error-summary", role: "alert" }, h("p", { class: "error" }, error.message)));
     }
     if (ticket === rendering) {
