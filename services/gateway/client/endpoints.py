@@ -29,10 +29,6 @@ MEDIA_TYPES: Final = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".json": "application/json",
-    ".webmanifest": "application/manifest+json",
 }
 # The client changes with each deployment: browsers revalidate (ETag) rather than guess.
 NO_CACHE: Final = {"Cache-Control": "no-cache"}

@@ -13,7 +13,7 @@ class ClientSettings(BaseModel):
     )
 
     map_tile_url: str | None = Field(
-        description="GATEWAY_MAP_TILE_URL: the origin of a tile server; the client loads "
-        "{origin}/{z}/{x}/{y}.png (or the URL as a template when it holds {z}). Null: the map "
-        "shows boundaries only"
+        description="GATEWAY_MAP_TILE_URL: the origin of a tile server (which the "
+        "Content-Security-Policy lets images come from); the client loads "
+        "{origin}/{z}/{x}/{y}.png. Null: the map shows boundaries only"
     )

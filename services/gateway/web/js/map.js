@@ -18,8 +18,9 @@ function fetchJson(url) {
   return cache.get(url);
 }
 
+// The setting is an origin (the Content-Security-Policy allows images from it), tiles under it.
 function tileTemplate(origin) {
-  return origin.includes("{z}") ? origin : `${origin.replace(/\/$/, "")}/{z}/{x}/{y}.png`;
+  return `${origin.replace(/\/$/, "")}/{z}/{x}/{y}.png`;
 }
 
 const WARD_STYLE = { color: "#5c3a0e", weight: 1, opacity: 0.7, fillColor: "#f6efe6", fillOpacity: 0.15 };
