@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, DispatchAlert
@@ -42,24 +42,29 @@ class InboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def _member_alerts(self, member_id: uuid.UUID) -> Select[uuid.UUID, datetime]:
-        return (
-            select(DispatchAlert.alert_id, DispatchAlert.created_at)
-            .join(Delivery, Delivery.alert_id == DispatchAlert.alert_id)
-            .where(Delivery.member_id == member_id, Delivery.status.in_(INBOX_STATUSES))
-            .distinct()
-        )
-
     async def newest_first(
         self, member_id: uuid.UUID, *, limit: int, offset: int
     ) -> list[InboxEntry]:
+        # Alerts newest first, each probed for a delivery to the member through the unique
+        # (alert_id, member_id, channel) index: there are far fewer alerts than deliveries, and
+        # deliveries have no index by member alone.
+        reached_member = (
+            exists()
+            .where(
+                Delivery.alert_id == DispatchAlert.alert_id,
+                Delivery.member_id == member_id,
+                Delivery.status.in_(INBOX_STATUSES),
+            )
+            .correlate(DispatchAlert)
+        )
         page = (
-            self._member_alerts(member_id)
+            select(DispatchAlert.alert_id)
+            .where(reached_member)
             .order_by(DispatchAlert.created_at.desc(), DispatchAlert.alert_id.desc())
             .limit(limit)
             .offset(offset)
         )
-        alert_ids = [alert_id for alert_id, _ in (await self._session.execute(page)).all()]
+        alert_ids = list((await self._session.scalars(page)).all())
         return await self._entries(member_id, alert_ids)
 
     async def one(self, member_id: uuid.UUID, alert_id: uuid.UUID) -> InboxEntry | None:
