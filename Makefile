@@ -3,6 +3,8 @@
 
 SHELL := /bin/bash
 PYTHON ?= python3
+NPM ?= npm
+CHROMIUM := /usr/bin/chromium
 UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
@@ -27,8 +29,23 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 .PHONY: install
 install: $(VENV)/.installed ## Create .venv and install the locked dependencies
 
+node_modules/.installed: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+# Debian's Chromium, which the browser tests drive (never a browser download of Playwright's own).
+$(CHROMIUM):
+	if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	else sudo apt-get update && sudo apt-get install -y chromium; fi
+
+.PHONY: web
+web: node_modules/.installed ## Install the web client's libraries from package-lock.json (npm ci)
+
+.PHONY: browser
+browser: web | $(CHROMIUM) ## The web client's libraries and Chromium for the browser tests
+
 .PHONY: run
-run: install ## Start the whole platform with demo data and print the URLs (Ctrl-C stops it)
+run: install web ## Start the whole platform with demo data and print the URLs (Ctrl-C stops it)
 	$(BIN)/python -m deploy.devstack
 
 .PHONY: lint
@@ -43,12 +60,16 @@ format: install ## Format and autofix
 	$(BIN)/ruff check --fix .
 
 .PHONY: test
-test: install lint ## Lint, then unit, integration and end-to-end tests on real PostgreSQL and Kafka
+test: install browser lint ## Lint, then unit, integration, end-to-end and browser tests on real PostgreSQL and Kafka
 	$(BIN)/pytest
 
 .PHONY: test-fast
-test-fast: install ## Tests without the end-to-end ones
+test-fast: install web ## Tests without the end-to-end ones
 	$(BIN)/pytest -m "not e2e"
+
+.PHONY: screenshots
+screenshots: install browser ## Run the browser journeys and save the main screens to docs/screenshots
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/browser/test_journeys.py
 
 .PHONY: bench-geo
 bench-geo: install ## Geo benchmark: 1M synthetic subscribers, resolution times (~5 min; writes bench/results/geo.json)
@@ -67,4 +88,4 @@ bench: bench-geo bench-fanout bench-dispatch ## Every benchmark
 
 .PHONY: clean
 clean: ## Remove the virtualenv, the dev stack's data and caches
-	rm -rf $(VENV) .tools .devstack .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .devstack .pytest_cache .mypy_cache .ruff_cache node_modules

@@ -451,6 +451,7 @@ class DevStack:
             "Tawny is running.",
             "",
             f"  Web (gateway)      {self.gateway_url}/",
+            f"  Web client         {self.gateway_url}/app",
             f"  API docs           {self.gateway_url}/api-docs",
             f"  Readiness          {self.gateway_url}/readyz",
             f"  Mail received      {self.smtp_sink_url}/messages",

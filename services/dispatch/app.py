@@ -35,6 +35,7 @@ from services.dispatch.deliveries.consumers import recipient_batches_consumer
 from services.dispatch.deliveries.endpoints import router as deliveries_router
 from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings
 from services.dispatch.digests.service import DigestSender, DigestSettings
+from services.dispatch.inbox.endpoints import router as inbox_router
 from services.dispatch.letters.consumers import letter_requests_consumer
 from services.dispatch.members.consumers import member_events_consumer
 from services.dispatch.members.endpoints import router as endpoints_router
@@ -163,6 +164,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             registrations_router,
             receipts_router,
             webpush_router,
+            inbox_router,
         ],
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,

@@ -17,6 +17,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from services.gateway.client.endpoints import router as client_router
 from services.gateway.config import GatewaySettings
 from services.gateway.edge.caller import EdgeGuards
 from services.gateway.edge.ratelimit import TokenBucketLimiter
@@ -101,5 +102,6 @@ def create_app(
         )
     app.include_router(readiness_router)
     app.include_router(pages_router)
+    app.include_router(client_router)
     app.include_router(proxy_router())
     return app

@@ -1,5 +1,6 @@
-"""The gateway's two HTML pages. Plain HTML5 with no script or inline style, so that the strict
-Content-Security-Policy they are sent with holds without exceptions."""
+"""The gateway's two HTML pages (the web client is served from ``services/gateway/web``).
+Plain HTML5 with no script or inline style, so that the strict Content-Security-Policy they
+are sent with holds without exceptions."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def home_page() -> str:
 <p>Tawny is a London-wide community crime-alert platform: verified but pseudonymous neighbours
 and the police share alerts about what is happening near them, the police approve them, and
 every member hears about them on the channel they chose.</p>
-<p>The web client is not here yet; what runs today is the platform behind it.</p>
+<p><a href="/app">Open Tawny</a>: residents choose the areas they watch and read their alerts;
+police officers write, approve and publish alerts.</p>
 <h2>For developers</h2>
 <ul>
 <li><a href="/api-docs">API documentation</a> for each service</li>

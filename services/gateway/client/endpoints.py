@@ -1,0 +1,120 @@
+"""The web client: one HTML page, its style sheet and ES modules (``services/gateway/web/``),
+the few Leaflet files it imports (from ``node_modules/``, installed by ``npm ci``), and its
+settings as JSON.
+
+No build step: the browser loads the modules as they are. Every path is looked up inside its
+own folder only, so ``..`` can never reach another file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+
+from services.gateway.client.schemas import ClientSettings
+from services.gateway.config import GatewaySettings
+from services.gateway.errors import GatewayError
+from shared.errors import problem_responses
+
+WEB_ROOT: Final = Path(__file__).resolve().parent.parent / "web"
+REPO_ROOT: Final = Path(__file__).resolve().parents[3]
+LEAFLET_DIST: Final = REPO_ROOT / "node_modules" / "leaflet" / "dist"
+# Only what the client uses of Leaflet is served, not the whole package.
+LEAFLET_FILES: Final = frozenset({"leaflet-src.esm.js", "leaflet.css"})
+
+MEDIA_TYPES: Final = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+}
+# The client changes with each deployment: browsers revalidate (ETag) rather than guess.
+NO_CACHE: Final = {"Cache-Control": "no-cache"}
+
+router = APIRouter(tags=["web client"])
+
+_FILE_RESPONSE: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"content": {"text/html": {}}, "description": "The file"},
+    **problem_responses(404),
+}
+
+ClientPath = Annotated[
+    str,
+    PathParam(max_length=200, description="A file of the web client", examples=["js/main.js"]),
+]
+
+
+class ClientFileNotFoundError(GatewayError):
+    status_code = 404
+    slug = "no-such-file"
+    title = "No such file"
+
+
+def _file_in(root: Path, relative: str) -> FileResponse:
+    candidate = (root / relative).resolve()
+    if not candidate.is_relative_to(root) or not candidate.is_file():
+        raise ClientFileNotFoundError(f"there is no file {relative!r} here")
+    media_type = MEDIA_TYPES.get(candidate.suffix)
+    if media_type is None:
+        raise ClientFileNotFoundError(f"there is no file {relative!r} here")
+    return FileResponse(candidate, media_type=media_type, headers=NO_CACHE)
+
+
+def _index() -> FileResponse:
+    return _file_in(WEB_ROOT, "index.html")
+
+
+@router.get(
+    "/app",
+    summary="The web client",
+    description="Residents and police; its views are addressed after the # "
+    "(for example /app#/inbox).",
+    response_class=FileResponse,
+    responses=_FILE_RESPONSE,
+)
+async def client_page() -> FileResponse:
+    return _index()
+
+
+@router.get(
+    "/reset-password",
+    summary="The web client's password reset page (the link in the reset email)",
+    response_class=FileResponse,
+    responses=_FILE_RESPONSE,
+)
+async def reset_password_page() -> FileResponse:
+    return _index()
+
+
+@router.get(
+    "/app/settings.json",
+    summary="What the web client needs to know of the gateway's settings",
+    responses=problem_responses(429),
+)
+async def client_settings(request: Request) -> ClientSettings:
+    settings: GatewaySettings = request.app.state.settings
+    return ClientSettings(map_tile_url=settings.map_tile_url or None)
+
+
+@router.get(
+    "/app/{path:path}",
+    summary="A file of the web client (modules, style sheet, icons)",
+    response_class=FileResponse,
+    responses=_FILE_RESPONSE,
+)
+async def client_file(path: ClientPath) -> FileResponse:
+    return _file_in(WEB_ROOT, path or "index.html")
+
+
+@router.get(
+    "/vendor/leaflet/{path:path}",
+    summary="Leaflet, the map library, as installed from the npm registry",
+    response_class=FileResponse,
+    responses=_FILE_RESPONSE,
+)
+async def leaflet_file(path: ClientPath) -> FileResponse:
+    if path not in LEAFLET_FILES:
+        raise ClientFileNotFoundError(f"there is no file {path!r} here")
+    return _file_in(LEAFLET_DIST, path)

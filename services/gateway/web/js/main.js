@@ -1,0 +1,163 @@
+// The router: each view is addressed after the # (#/inbox, #/police/alerts/<id>), so the
+// gateway serves one page; /reset-password (the emailed link) is the one other path.
+import { api, clearSession, currentSession, isOfficer, isStaff } from "./api.js";
+import { add, h } from "./ui.js";
+import * as police from "./police.js";
+import * as resident from "./resident.js";
+
+const routes = [
+  [/^$/, home, "Tawny"],
+  [/^sign-in$/, resident.signIn, "Sign in"],
+  [/^sign-up$/, resident.signUp, "Sign up"],
+  [/^verify$/, resident.verifyEmail, "Verify your email"],
+  [/^forgot-password$/, resident.forgotPassword, "Forgotten password"],
+  [/^areas$/, resident.areas, "Areas I watch", "member"],
+  [/^inbox$/, resident.inbox, "My alerts", "member"],
+  [/^inbox\/([0-9a-f-]{36})$/, resident.inboxAlert, "Alert", "member"],
+  [/^account$/, resident.account, "My account", "member"],
+  [/^police$/, police.alertList, "Alerts", "staff"],
+  [/^police\/new$/, police.compose, "Write an alert", "staff"],
+  [/^police\/alerts\/([0-9a-f-]{36})$/, police.alertDetail, "Alert", "staff"],
+  [/^police\/replies$/, police.replies, "Replies", "staff"],
+];
+
+function navLinks(session) {
+  if (!session) {
+    return [
+      ["#/sign-in", "Sign in"],
+      ["#/sign-up", "Sign up"],
+    ];
+  }
+  const links = [
+    ["#/inbox", "My alerts"],
+    ["#/areas", "Areas I watch"],
+    ["#/account", "My account"],
+  ];
+  if (isStaff(session)) {
+    links.push(["#/police", "Alerts"], ["#/police/new", "Write an alert"], ["#/police/replies", "Replies"]);
+  }
+  return links;
+}
+
+function renderNav(path) {
+  const session = currentSession();
+  const nav = document.getElementById("nav");
+  const items = navLinks(session).map(([href, text]) =>
+    h("li", {}, h("a", { href, "aria-current": href === `#/${path}` ? "page" : undefined }, text)),
+  );
+  if (session) {
+    items.push(
+      h(
+        "li",
+        {},
+        h("button", { type: "button", class: "linklike", onclick: signOut }, "Sign out"),
+      ),
+    );
+  }
+  nav.replaceChildren(...items);
+}
+
+async function signOut() {
+  const session = currentSession();
+  if (session) {
+    try {
+      await api("/identity/tokens/revocation", { method: "POST", body: { refresh_token: session.refreshToken } });
+    } catch {
+      // Signing out locally matters most; the refresh token expires on its own.
+    }
+  }
+  clearSession();
+  location.hash = "#/sign-in";
+}
+
+function home(main) {
+  const session = currentSession();
+  if (session) {
+    location.replace(isStaff(session) ? "#/police" : "#/inbox");
+    return;
+  }
+  add(main,
+    h("h1", {}, "Tawny: crime alerts for your part of London"),
+    h(
+      "p",
+      {},
+      "Hear from the police and your neighbours about what is happening near you: burglaries, " +
+        "scams, missing people, road closures. You choose the areas and the kinds of alert; " +
+        "you stay anonymous to other members.",
+    ),
+    h(
+      "div",
+      { class: "actions" },
+      h("a", { class: "button", href: "#/sign-up" }, "Sign up"),
+      h("a", { class: "button secondary", href: "#/sign-in" }, "Sign in"),
+    ),
+  );
+}
+
+let rendering = 0;
+
+async function render() {
+  // Each view renders into its own container: a slow view the user has already left writes
+  // into a detached element, never into the page they moved on to.
+  const main = h("div", { class: "view" });
+  document.getElementById("main").replaceChildren(main);
+  const raw = location.hash.startsWith("#/") ? location.hash.slice(2) : "";
+  const [path, queryString] = raw.split("?");
+  const params = new URLSearchParams(queryString || "");
+  renderNav(path);
+  const ticket = ++rendering;
+  if (location.pathname === "/reset-password") {
+    document.title = "Choose a new password - Tawny";
+    await resident.resetPassword(main, new URLSearchParams(location.hash.slice(1)));
+    return;
+  }
+  for (const [pattern, view, title, needs] of routes) {
+    const match = pattern.exec(path);
+    if (!match) continue;
+    const session = currentSession();
+    if (needs && !session) {
+      location.replace(`#/sign-in?next=${encodeURIComponent(path)}`);
+      return;
+    }
+    if (needs === "staff" && !isStaff(session)) {
+      add(main, h("h1", {}, "Police and partners only"), h("p", {}, "This page is for police officers and partners."));
+      return;
+    }
+    document.title = `${title} - Tawny`;
+    try {
+      await view(main, { params, id: match[1], isOfficer: isOfficer(session) });
+    } catch (error) {
+      if (ticket !== rendering) return;
+      if (error.status === 401) {
+        // The sign-in has lapsed (the refresh token too): sign in again and come back here.
+        clearSession();
+        location.replace(`#/sign-in?next=${encodeURIComponent(path)}`);
+        return;
+      }
+      add(main, h("div", { class: "error-summary", role: "alert" }, h("p", { class: "error" }, error.message)));
+    }
+    if (ticket === rendering) {
+      const heading = main.querySelector("h1");
+      if (heading) {
+        heading.setAttribute("tabindex", "-1");
+        // After a navigation, focus the new view's heading so screen readers announce it.
+        if (navigated) heading.focus();
+      }
+    }
+    return;
+  }
+  document.title = "Not found - Tawny";
+  add(main, h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "#/" }, "Go to the start")));
+}
+
+let navigated = false;
+
+window.addEventListener("hashchange", () => {
+  navigated = true;
+  if (location.hash.startsWith("#/") || location.hash === "" || location.pathname === "/reset-password") render();
+});
+document.getElementById("skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  document.getElementById("main").focus();
+});
+render();

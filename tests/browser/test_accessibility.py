@@ -1,0 +1,172 @@
+"""Every page of the web client (and the gateway's own two), scanned with axe-core (from npm)
+in Chromium: no serious or critical violation and no script value printed as text, signed out,
+as a resident and as an officer, on a desktop and on a 360 px wide phone."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page
+
+from deploy.devstack import DEMO_OFFICER, DevStack
+from tests.browser.conftest import DESKTOP, PHONE, BrowserErrors, new_page
+from tests.browser.journeys import PASSWORD, a_ward, eventually, resident_watching, sign_in
+
+pytestmark = pytest.mark.e2e
+
+# A view that printed a missing value instead of leaving it out.
+LEAKED_VALUE = re.compile(r"\bnull\b|\bundefined\b|\[object \w+\]|\bNaN\b")
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+SIGNED_OUT_PAGES = [
+    "/",
+    "/api-docs",
+    "/app",
+    "/app#/sign-in",
+    "/app#/sign-up",
+    "/app#/verify",
+    "/app#/forgot-password",
+    "/reset-password#token=from-the-email",
+]
+RESIDENT_PAGES = ["/app#/inbox", "/app#/inbox/{alert_id}", "/app#/areas", "/app#/account"]
+OFFICER_PAGES = [
+    "/app#/police",
+    "/app#/police/new",
+    "/app#/police/alerts/{alert_id}",
+    "/app#/police/replies",
+]
+
+
+async def serious_violations(page: Page, axe_source: str) -> list[dict[str, Any]]:
+    """axe-core's violations of impact serious or critical on the page as it is now. axe is
+    added through the DevTools protocol, which the page's Content-Security-Policy allows."""
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.evaluate(axe_source)
+    violations: list[dict[str, Any]] = await page.evaluate(
+        """async () => {
+            const results = await axe.run(document, { resultTypes: ["violations"] });
+            return results.violations
+                .filter((v) => v.impact === "serious" || v.impact === "critical")
+                .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+                               nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")) }));
+        }"""
+    )
+    return violations
+
+
+async def settled(page: Page) -> None:
+    """The view has rendered: a heading, and the map's wards where there is a map."""
+    await page.locator("main h1").first.wait_for()
+    if await page.locator(".map").count():
+        await page.locator(".map path.ward").first.wait_for(state="attached")
+    await page.wait_for_load_state("networkidle")
+
+
+async def scan(page: Page, gateway_url: str, paths: list[str], axe_source: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for path in paths:
+        await page.goto(gateway_url + path)
+        await settled(page)
+        violations = await serious_violations(page, axe_source)
+        text = await page.locator("main").inner_text()
+        leaked = LEAKED_VALUE.findall(text)
+        if leaked:
+            violations.append({"id": "leaked-script-value", "text": leaked})
+        if violations:
+            found[path] = violations
+    return found
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    return AXE.read_text()
+
+
+@pytest.fixture(scope="module")
+async def published(platform: DevStack) -> AsyncIterator[tuple[str, str]]:
+    """A resident watching a ward, and an alert published there that reached their inbox
+    (through the API: the journeys test the console)."""
+    ward = await a_ward(platform, 9)
+    resident = await resident_watching(platform, ward["code"])
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+
+        async def token(email: str, password: str) -> dict[str, str]:
+            answer = await gateway.post(
+                "/api/identity/tokens", json={"email": email, "password": password}
+            )
+            return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+        officer = await token(*DEMO_OFFICER)
+        created = await gateway.post(
+            "/api/alerts/alerts",
+            headers=officer,
+            json={
+                "headline": "Scam callers pretending to be the bank",
+                "body": "Residents have had calls asking them to move money to a 'safe account'.",
+                "instruction": "Hang up and call your bank on the number on your card.",
+                "crime_type": "fraud_or_scam",
+                "target_ward_codes": [ward["code"]],
+                "no_victim_details_confirmed": True,
+            },
+        )
+        assert created.status_code == 201, created.text
+        alert_id = created.json()["id"]
+        published = await gateway.post(f"/api/alerts/alerts/{alert_id}/publish", headers=officer)
+        assert published.status_code == 200, published.text
+        mine = await token(resident, PASSWORD)
+
+        async def in_the_inbox() -> bool:
+            answer = await gateway.get(f"/api/dispatch/inbox/{alert_id}", headers=mine)
+            return answer.status_code == 200
+
+        await eventually(in_the_inbox)
+    yield resident, alert_id
+
+
+class TestAccessibility:
+    @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+    async def test_every_page_has_no_serious_or_critical_violation(
+        self,
+        platform: DevStack,
+        browser: Browser,
+        errors: BrowserErrors,
+        axe_source: str,
+        published: tuple[str, str],
+        viewport: dict[str, int],
+    ) -> None:
+        resident, alert_id = published
+        found: dict[str, Any] = {}
+
+        context, page = await new_page(browser, errors, viewport)
+        found |= await scan(page, platform.gateway_url, SIGNED_OUT_PAGES, axe_source)
+        await sign_in(page, platform, resident, PASSWORD)
+        paths = [path.format(alert_id=alert_id) for path in RESIDENT_PAGES]
+        found |= await scan(page, platform.gateway_url, paths, axe_source)
+        await context.close()
+
+        context, page = await new_page(browser, errors, viewport)
+        await sign_in(page, platform, *DEMO_OFFICER)
+        paths = [path.format(alert_id=alert_id) for path in OFFICER_PAGES]
+        found |= await scan(page, platform.gateway_url, paths, axe_source)
+        await context.close()
+
+        assert found == {}
+        assert errors.messages == []
+
+    async def test_the_scan_finds_a_violation_where_there_is_one(
+        self, browser: Browser, errors: BrowserErrors, axe_source: str
+    ) -> None:
+        context, page = await new_page(browser, errors)
+        await page.set_content(
+            '<html lang="en"><title>t</title><main><h1>t</h1><img src="data:,"></main></html>'
+        )
+
+        violations = await serious_violations(page, axe_source)
+        await context.close()
+
+        assert [v["id"] for v in violations] == ["image-alt"]
