@@ -53,8 +53,10 @@ class TestResidentJourney:
         await page.get_by_role("button", name="Sign up").click()
         await expect(page.locator(".notice")).to_contain_text(f"we have sent a link to {email}")
 
+        # The emailed link sends a browser to the client's page, which confirms the address.
         opened = await page.goto(await verification_link(platform, email))
         assert opened is not None and opened.ok
+        await expect(page.locator(".notice")).to_contain_text("your email address is confirmed")
 
         await sign_in(page, platform, email, PASSWORD)
         await expect(page.get_by_role("heading", level=1)).to_have_text("My alerts")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Path, status
+from fastapi import APIRouter, Body, Path, Request, status
+from fastapi.responses import RedirectResponse
 
 from services.identity.dependencies import CallerDep, SettingsDep
 from services.identity.members.schemas import (
@@ -22,6 +24,9 @@ from shared.runtime import SessionDep
 from shared.web import openapi_examples
 
 router = APIRouter(tags=["members"])
+
+# The web client's page that confirms an address (services/gateway/web/js/resident.js).
+CLIENT_VERIFY_PAGE = "/app#/verify?token="
 
 _EXAMPLE_TOKEN = "x3Jt0mQ2e9PvY7kHcWbq1Zr8sLdN4uFa6GoEiTnVwXy"  # noqa: S105 (an OpenAPI example)
 
@@ -56,7 +61,17 @@ async def register(
 @router.get(
     "/email-verifications/{token}",
     summary="Verify an email address (the link in the email)",
-    responses=problem_responses(400, 410, 422),
+    description=(
+        "A browser (Accept: text/html) is sent on to the web client's confirmation page "
+        "(303), which confirms with `POST /email-verifications`: a mail scanner that fetches "
+        "the link then verifies nothing, and the member sees a page rather than JSON. Any other "
+        "client verifies here."
+    ),
+    response_model=EmailVerified,
+    responses={
+        303: {"description": "To the web client's page that confirms the address"},
+        **problem_responses(400, 410, 422),
+    },
 )
 async def verify_email_link(
     token: Annotated[
@@ -67,9 +82,15 @@ async def verify_email_link(
             openapi_examples=openapi_examples(emailed_token=_EXAMPLE_TOKEN),
         ),
     ],
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
-) -> EmailVerified:
+) -> EmailVerified | RedirectResponse:
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse(
+            f"{settings.public_base_url}{CLIENT_VERIFY_PAGE}{quote(token, safe='')}",
+            status_code=status.HTTP_303_SEE_OTHER,
+        )
     await MemberService(session, settings).verify_email(token)
     return EmailVerified()
 

@@ -154,6 +154,28 @@ class TestVerificationLink:
         assert_problem(response, 410, "verification-token-expired")
         assert await verified_events(sessions, email) == []
 
+    async def test_a_browser_is_sent_to_the_web_client_which_confirms(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        email = unique_email()
+        link = await emailed_link(client, sessions, settings, email)
+
+        response = await client.get(link, headers={"Accept": "text/html,application/xhtml+xml"})
+
+        assert response.status_code == 303
+        token = token_of(link)
+        assert response.headers["location"] == (
+            f"{settings.public_base_url}/app#/verify?token={token}"
+        )
+        # Following the link verified nothing: the page confirms it with a POST.
+        assert await verified_events(sessions, email) == []
+        confirmed = await client.post("/email-verifications", json={"token": token})
+        assert confirmed.status_code == 200
+        assert len(await verified_events(sessions, email)) == 1
+
     async def test_malformed_tokens_never_fail_the_server(self, client: httpx.AsyncClient) -> None:
         for token in ("%00", "..", "a" * 128, "€uro", " "):
             response = await client.get(f"/email-verifications/{token}")
