@@ -97,6 +97,36 @@ async def click_ward(page: Page, ward_code: str) -> None:
     await page.mouse.click(point[0], point[1])
 
 
+async def verify_address_by_letter(
+    platform: DevStack, gateway: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    """Ask for the address letter, read its code where the letter provider (the dev stack's
+    Notify sink) received it, and enter it. Tokens issued afterwards carry ``vl`` address."""
+    name = f"Resident {uuid.uuid4().hex[:12]}"
+    letter = await gateway.post(
+        "/api/identity/members/me/address/letter",
+        json={"name": name, "address_lines": ["1 Horse Guards Road"], "postcode": "SW1A 1AA"},
+        headers=headers,
+    )
+    assert letter.status_code == 202, letter.text
+    notify_sink = f"http://127.0.0.1:{platform.ports.notify}"
+
+    async def letter_code() -> str | None:
+        async with httpx.AsyncClient(timeout=5) as client:
+            letters = (await client.get(f"{notify_sink}/notifications")).json()
+        for sent in letters:
+            if sent["type"] == "letter" and sent["personalisation"].get("name") == name:
+                code: str = sent["personalisation"]["code"]
+                return code
+        return None
+
+    code = await eventually(letter_code)
+    confirmed = await gateway.post(
+        "/api/identity/members/me/address/confirmation", json={"code": code}, headers=headers
+    )
+    assert confirmed.status_code == 200, confirmed.text
+
+
 async def resident_watching(platform: DevStack, ward_code: str) -> str:
     """A verified resident watching ``ward_code``, set up through the API; their email."""
     email = unique_email()
@@ -116,6 +146,8 @@ async def resident_watching(platform: DevStack, ward_code: str) -> str:
             "/api/geo/subscriptions", json={"ward_code": ward_code}, headers=headers
         )
         assert watched.status_code == 201, watched.text
+        # Replying to an alert needs a verified postal address: by letter, as a member would.
+        await verify_address_by_letter(platform, gateway, headers)
 
         async def dispatch_knows_the_address() -> bool:
             response = await gateway.get("/api/dispatch/endpoints/me", headers=headers)

@@ -289,7 +289,22 @@ class TestApprovalAndFollowUps:
         await expect(author.locator("#alert-state")).to_have_text("published")
         await author.get_by_label("New advice").fill("Police remain in the area.")
         await author.get_by_role("button", name="Send update").click()
-        await expect(author.locator(".notice")).to_have_text("Update sent.")
+        # An update of an Extreme alert waits for another officer too.
+        await expect(author.locator("#alert-state")).to_have_text("submitted")
+        await expect(
+            author.get_by_text("goes out once another officer approves it")
+        ).to_be_visible()
+        await expect(author.get_by_role("button", name="Approve")).to_have_count(0)
+        update_url = author.url
+
+        context, approver = await new_page(browser, errors)
+        await sign_in(approver, platform, *DEMO_ADMIN)
+        await approver.goto(update_url)
+        await approver.get_by_role("button", name="Approve").click()
+        await expect(approver.locator("#alert-state")).to_have_text("published")
+        await context.close()
+
+        await author.get_by_role("link", name="The original alert").click()
         await expect(author.locator("#alert-state")).to_have_text("updated")
         await author.get_by_label("Why (sent to everyone who received it)").fill(
             "Sent in error: it was a false alarm."

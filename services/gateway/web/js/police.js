@@ -295,6 +295,13 @@ export async function alertDetail(main, { id, isOfficer }) {
   const messages = h("div");
   const act = async (path, body, note) => {
     const result = await api(`/alerts/alerts/${id}/${path}`, { method: "POST", body });
+    if (result.id !== id && result.status === "submitted") {
+      // An update of an Extreme or cross-borough alert waits for another officer: show it,
+      // where they can approve it.
+      announce("The update waits for another officer's approval.");
+      location.hash = `#/police/alerts/${result.id}`;
+      return;
+    }
     announce(note);
     location.hash = `#/police/alerts/${result.references && result.id !== id ? result.references : id}`;
     if (result.id === id || result.references === id) {
@@ -337,6 +344,9 @@ export async function alertDetail(main, { id, isOfficer }) {
     h("h1", {}, alert.headline),
     h("div", { class: "messages" }),
     h("p", { class: "meta" }, h("span", { class: "badge", id: "alert-state" }, alert.status), ` ${alert.msg_type} · ${crimeTypeName(alert.crime_type)} · ${alert.severity} · ${alert.urgency} · by ${alert.author_pseudonym} · written `, time(alert.created_at)),
+    alert.msg_type !== "Alert" && alert.status === "submitted"
+      ? h("p", { class: "notice" }, "This ", alert.msg_type.toLowerCase(), " goes out once another officer approves it. ", h("a", { href: `#/police/alerts/${alert.references}` }, "The original alert"))
+      : null,
     h("p", { class: "body-text" }, alert.body),
     alert.instruction ? h("p", { class: "body-text" }, h("strong", {}, "What to do: "), alert.instruction) : null,
     h("p", {}, `Area: ${alert.area_desc} (${target.join(", ")}); channels: ${alert.channels.join(", ")}`),
