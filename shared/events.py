@@ -233,6 +233,23 @@ class MemberNoticeRequested(EventPayload):
 # --- alerts ---------------------------------------------------------------------------------
 
 
+class AlertTranslation(BaseModel):
+    """The alert's text in another language (a further CAP ``info`` block)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # An RFC 3066 tag as CAP carries it ("cy-GB").
+    language: str
+    headline: str
+    body: str
+    instruction: str | None = None
+
+
+def primary_language(tag: str) -> str:
+    """ "cy-GB" -> "cy": members choose a language, not a region."""
+    return tag.split("-", 1)[0].strip().lower()
+
+
 class AlertContent(BaseModel):
     """What a recipient sees: carried with each recipient batch so dispatch needs no lookup."""
 
@@ -254,6 +271,33 @@ class AlertContent(BaseModel):
     contact: str | None = None
     web: str | None = None
     expires: datetime | None = None
+    # The language of the text above, and the same alert in others.
+    language: str = "en-GB"
+    translations: list[AlertTranslation] = []
+
+    def languages(self) -> set[str]:
+        """The primary languages the alert can be read in."""
+        return {primary_language(self.language)} | {
+            primary_language(t.language) for t in self.translations
+        }
+
+    def in_language(self, language: str) -> AlertContent:
+        """The alert as a member who reads ``language`` ("cy") should see it: that
+        translation's text when the alert has one, otherwise as written."""
+        wanted = primary_language(language)
+        if wanted == primary_language(self.language):
+            return self
+        for translation in self.translations:
+            if primary_language(translation.language) == wanted:
+                return self.model_copy(
+                    update={
+                        "language": translation.language,
+                        "headline": translation.headline,
+                        "body": translation.body,
+                        "instruction": translation.instruction,
+                    }
+                )
+        return self
 
 
 class TargetCircle(BaseModel):

@@ -76,7 +76,13 @@ from services.alerts.models import (
 )
 from shared.auth import Principal
 from shared.db import utcnow
-from shared.events import AlertContent, AlertPublished, TargetCircle, TargetPolygon
+from shared.events import (
+    AlertContent,
+    AlertPublished,
+    AlertTranslation,
+    TargetCircle,
+    TargetPolygon,
+)
 from shared.logs import get_logger
 from shared.outbox import add_event
 from shared.sms import alert_sms_text
@@ -805,6 +811,16 @@ class AlertService:
                     contact=message.contact,
                     web=message.web,
                     expires=message.expires,
+                    language=message.language,
+                    translations=[
+                        AlertTranslation(
+                            language=t["language"],
+                            headline=t["headline"],
+                            body=t["description"],
+                            instruction=t.get("instruction"),
+                        )
+                        for t in message.translations
+                    ],
                 ),
                 target_ward_codes=list(target.target_ward_codes),
                 target_borough_codes=list(target.target_borough_codes),

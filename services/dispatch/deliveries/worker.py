@@ -10,7 +10,9 @@ the sending:
    UPDATE SKIP LOCKED`` (Immediate urgency or Extreme severity first; rows another worker is
    claiming are skipped, not waited for); in the same transaction, load their alerts' content
    and their members' endpoints. Commit.
-2. **send** the chunk through its channel (bounded concurrency, at most ``send_budget_s``).
+2. **send** the chunk through its channels (bounded concurrency, at most ``send_budget_s``),
+   once per alert, channel and language: each member reads the alert in the language they
+   chose when it has a block in it (``reading_language``).
 3. **record** each row's outcome, only where it is still ``sending``:
    - accepted: ``sent``;
    - refused for good (SMTP 5xx): ``failed``; a mailbox that does not exist (550 to RCPT) also
@@ -65,8 +67,9 @@ from services.dispatch.deliveries.repository import (
 )
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import LAST_ERROR_MAX_LENGTH, ChannelKind, DeliveryStatus
+from services.dispatch.preferences.repository import PreferencesRepository
 from shared.db import session_scope, utcnow
-from shared.events import AlertContent
+from shared.events import AlertContent, primary_language
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -88,6 +91,14 @@ RECORD_TRIES = 3
 # A batch's transaction (seconds at most) is the only time a verification can slip past it;
 # the sweeper looks back far enough to cover that many times over.
 PENDING_RACE_WINDOW = timedelta(minutes=10)
+
+
+def reading_language(content: AlertContent, chosen: str | None) -> str:
+    """The language a member reads ``content`` in: the one they chose when the alert has it,
+    otherwise the alert's own (English, for alerts written in it)."""
+    if chosen is not None and primary_language(chosen) in content.languages():
+        return primary_language(chosen)
+    return primary_language(content.language)
 
 
 @dataclass(frozen=True)
@@ -161,12 +172,13 @@ class DeliveryWorker:
             if not claimed:
                 return 0
             contents = await self._load_contents(session, {row.alert_id for row in claimed})
-            endpoints = await MemberEndpointRepository(session).usable_for(
-                list({row.member_id for row in claimed})
-            )
+            member_ids = list({row.member_id for row in claimed})
+            endpoints = await MemberEndpointRepository(session).usable_for(member_ids)
+            languages = await PreferencesRepository(session).languages_of(member_ids)
         address_of = {(e.member_id, e.channel): e.address for e in endpoints}
 
-        groups: dict[tuple[uuid.UUID, ChannelKind], list[Recipient]] = defaultdict(list)
+        # One send per alert, channel and language the recipients read it in.
+        groups: dict[tuple[uuid.UUID, ChannelKind, str], list[Recipient]] = defaultdict(list)
         results: dict[uuid.UUID, DeliveryResult] = {}
         for row in claimed:
             address = address_of.get((row.member_id, row.channel))
@@ -185,20 +197,25 @@ class DeliveryWorker:
                     last_error="the alert is unknown",
                 )
             else:
-                groups[(row.alert_id, row.channel)].append(
+                language = reading_language(contents[row.alert_id], languages.get(row.member_id))
+                groups[(row.alert_id, row.channel, language)].append(
                     Recipient(row.delivery_id, row.member_id, address)
                 )
 
         sent = await asyncio.gather(
             *(
-                self._channels[channel].send_alert(contents[alert_id], recipients)
-                for (alert_id, channel), recipients in groups.items()
+                self._channels[channel].send_alert(
+                    contents[alert_id].in_language(language), recipients
+                )
+                for (alert_id, channel, language), recipients in groups.items()
             )
         )
         invalid: list[tuple[uuid.UUID, ChannelKind, str]] = []
         by_id = {row.delivery_id: row for row in claimed}
         now = utcnow()
-        for ((_alert_id, channel), recipients), outcome in zip(groups.items(), sent, strict=True):
+        for ((_alert_id, channel, _language), recipients), outcome in zip(
+            groups.items(), sent, strict=True
+        ):
             for recipient in recipients:
                 result = outcome.get(
                     recipient.delivery_id, SendResult.deferred("the channel gave no result")

@@ -18,6 +18,17 @@ class PreferencesRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def languages_of(self, member_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The language each of these members chose, for those who chose one."""
+        if not member_ids:
+            return {}
+        rows = await self._session.execute(
+            select(MemberPreferences.member_id, MemberPreferences.language).where(
+                MemberPreferences.member_id.in_(member_ids)
+            )
+        )
+        return {member_id: language for member_id, language in rows.all()}
+
     async def for_members(self, member_ids: Sequence[uuid.UUID]) -> Sequence[MemberPreferences]:
         """The rows of those members who have any, in one query (a whole recipient batch)."""
         if not member_ids:

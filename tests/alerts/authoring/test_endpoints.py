@@ -281,6 +281,32 @@ class TestPublishAlert:
         relayed = await outbox_envelopes(sessions, draft["id"])
         assert relayed[0]["_published_at"] is not None
 
+    async def test_the_event_carries_every_language_of_the_alert(
+        self, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        welsh = {
+            "language": "cy-GB",
+            "headline": "Byrgleriaethau ar Acacia Avenue",
+            "description": "Torrwyd i mewn i dri chartref dros nos.",
+            "instruction": "Cloiwch eich drysau.",
+        }
+        draft = await create_alert(client, translations=[welsh])
+
+        response = await client.post(f"/alerts/{draft['id']}/publish", headers=officer_headers())
+
+        assert response.status_code == 200, response.text
+        [staged] = await outbox_envelopes(sessions, draft["id"])
+        content = staged["payload"]["content"]
+        assert content["language"] == "en-GB"
+        assert content["translations"] == [
+            {
+                "language": "cy-GB",
+                "headline": welsh["headline"],
+                "body": welsh["description"],
+                "instruction": welsh["instruction"],
+            }
+        ]
+
     async def test_publishing_twice_is_a_409_and_stages_no_second_event(
         self, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
     ) -> None:

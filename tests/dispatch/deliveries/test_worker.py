@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -16,9 +17,16 @@ from services.dispatch.deliveries.repository import DeliveryRepository, Delivery
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings, retry_delay
 from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, MemberEndpoint
+from services.dispatch.preferences.rules import DEFAULT_PREFERENCES
+from services.dispatch.preferences.service import PreferencesService
 from shared.db import session_scope, utcnow
-from shared.events import RecipientBatch
-from tests.dispatch.helpers import add_email_endpoint, recipient_batch, unique_email
+from shared.events import AlertTranslation, RecipientBatch
+from tests.dispatch.helpers import (
+    add_email_endpoint,
+    alert_content,
+    recipient_batch,
+    unique_email,
+)
 
 VERIFIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -207,6 +215,50 @@ class TestSending:
         async with quiet_sessions() as session:
             endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.EMAIL))
             assert endpoint is not None and endpoint.disabled_at is None
+
+
+class TestLanguages:
+    async def test_each_member_reads_the_alert_in_the_language_they_chose_if_it_has_it(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        welsh, polish, english = (unique_email() for _ in range(3))
+        members = {address: uuid.uuid4() for address in (welsh, polish, english)}
+        content = alert_content(
+            headline="Shed burglaries on Acacia Avenue",
+            translations=[
+                AlertTranslation(
+                    language="cy-GB",
+                    headline="Byrgleriaethau siediau ar Acacia Avenue",
+                    body="Torrwyd i mewn i sawl sied dros nos.",
+                )
+            ],
+        )
+        async with session_scope(quiet_sessions) as session:
+            for address, member_id in members.items():
+                await add_email_endpoint(session, member_id, address, verified_at=VERIFIED_AT)
+            preferences = PreferencesService(session)
+            for address, language in ((welsh, "cy"), (polish, "pl")):
+                await preferences.replace(
+                    members[address], replace(DEFAULT_PREFERENCES, language=language)
+                )
+            await DeliveryService(session).record_batch(
+                recipient_batch(list(members.values()), content=content)
+            )
+
+        await drain_until_final(
+            worker_for(quiet_sessions, email_channel), quiet_sessions, content.alert_id
+        )
+
+        [in_welsh] = sink.messages_to(welsh)
+        assert "Byrgleriaethau siediau" in in_welsh.subject
+        assert "Torrwyd i mewn" in in_welsh.text
+        # No Polish text: the alert as written.
+        for address in (polish, english):
+            [as_written] = sink.messages_to(address)
+            assert "Shed burglaries on Acacia Avenue" in as_written.subject
 
 
 class TestSweeper:
