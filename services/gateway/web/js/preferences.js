@@ -185,7 +185,7 @@ function preferencesForm(current) {
     h("p", { class: "hint" }, "Only channels you have set up above are used."),
     severityGroups,
     h("h2", {}, "Quiet hours"),
-    h("fieldset", {}, h("legend", {}, "Quiet hours, London time"), quietOn, field("From", quietStart), field("Until", quietEnd)),
+    h("fieldset", {}, h("legend", {}, "Quiet hours, London time"), quietOn, field("Quiet hours start", quietStart), field("Quiet hours end", quietEnd)),
     h("h2", {}, "Daily digest"),
     field("Send a daily digest email at", digest, "Less serious alerts then arrive together in one email."),
     h("fieldset", {}, h("legend", {}, "Severities the digest gathers"), h("div", { class: "checks" }, digestSeverities)),
@@ -211,7 +211,6 @@ function preferencesForm(current) {
     };
     await api("/dispatch/preferences/me", { method: "PUT", body });
     showNotice(messages, "Your preferences are saved.");
-    announce("Your preferences are saved.");
   });
   return form;
 }
