@@ -22,7 +22,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from deploy.devstack import DevStack
-from tests.browser.conftest import BrowserErrors, new_page, screenshot
+from tests.browser.conftest import PHONE, BrowserErrors, new_page, screenshot
 from tests.browser.journeys import (
     PASSWORD,
     a_ward,
@@ -201,5 +201,25 @@ class TestBrowserNotifications:
         await expect(
             page.get_by_role("button", name="Turn on browser notifications")
         ).to_be_visible()
+        await context.close()
+        assert errors.messages == []
+
+
+class TestOnAPhone:
+    async def test_the_address_and_preferences_pages_fit_a_360_px_screen(
+        self, platform: DevStack, browser: Browser, errors: BrowserErrors
+    ) -> None:
+        email = await resident_watching(platform, (await a_ward(platform, 26))["code"])
+        context, phone = await new_page(browser, errors, PHONE)
+        await sign_in(phone, platform, email, PASSWORD)
+
+        for view, heading, picture in [
+            ("preferences", "Alert preferences", "phone-preferences"),
+            ("address", "Verify my address", "phone-address"),
+        ]:
+            await phone.goto(f"{platform.gateway_url}/app#/{view}")
+            await expect(phone.get_by_role("heading", level=1)).to_have_text(heading)
+            assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            await screenshot(phone, picture, full_page=True)
         await context.close()
         assert errors.messages == []
