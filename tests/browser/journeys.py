@@ -206,3 +206,23 @@ async def in_the_inbox(platform: DevStack, email: str, alert_id: str) -> None:
             return answer.status_code == 200
 
         await eventually(arrived)
+
+
+async def verify_address_through_the_api(platform: DevStack, email: str) -> None:
+    """The letter's code entered for the resident (the address page has its own tests): the
+    level becomes ``address``, which replies need."""
+    headers = await bearer(platform, email, PASSWORD)
+    name = f"Resident {uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        requested = await gateway.post(
+            "/api/identity/members/me/address/letter",
+            headers=headers,
+            json={"name": name, "address_lines": ["1 Test Street"], "postcode": "SW1A 1AA"},
+        )
+        assert requested.status_code == 202, requested.text
+        confirmed = await gateway.post(
+            "/api/identity/members/me/address/confirmation",
+            headers=headers,
+            json={"code": await letter_code(platform, name)},
+        )
+        assert confirmed.status_code == 200, confirmed.text
