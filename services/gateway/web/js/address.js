@@ -69,14 +69,23 @@ export async function address(main) {
   const me = await api("/identity/members/me");
   // A verifier may have approved a proof since sign-in: take the new level into the token.
   if (currentSession()?.verificationLevel !== me.verification_level) await refreshSession();
+  const state = { attempt, level: me.verification_level };
+  const levels = h("div");
   const status = h("div", { id: "address-status", "aria-live": "polite" });
-  const level = h("p", {}, "Your level: ", h("strong", { id: "verification-level" }, levelName(me.verification_level)), ".");
-
-  const showAttempt = (state) => {
+  const levelText = h("p");
+  const showState = () => {
+    levelText.replaceChildren("Your level: ", h("strong", { id: "verification-level" }, levelName(state.level)), ".");
+    levels.replaceChildren(levelList(state.level));
     status.replaceChildren();
-    if (state) add(status, h("p", { class: "notice" }, describeAttempt(state)));
+    if (state.attempt) add(status, h("p", { class: "notice" }, describeAttempt(state.attempt)));
+    // The code's form is there while a letter is on its way.
+    codeSection.hidden = !(state.attempt && state.attempt.method === "letter" && state.attempt.status === "pending");
   };
-  showAttempt(attempt);
+  const update = (answer) => {
+    state.attempt = answer;
+    state.level = answer.verification_level;
+    showState();
+  };
 
   // --- the letter's code
   const code = h("input", { type: "text", name: "code", required: true, minlength: "8", maxlength: "10", autocomplete: "one-time-code", spellcheck: "false" });
@@ -87,16 +96,18 @@ export async function address(main) {
     field("The code from the letter", code, "Eight letters and digits; spaces and capitals do not matter."),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Verify my address")),
   );
+  const codeSection = h("section", { "aria-labelledby": "code-heading" }, h("h2", { id: "code-heading" }, "Enter the code from your letter"), codeForm);
+  const confirmed = h("div");
   onSubmit(codeForm, codeMessages, async (data) => {
-    const state = await api("/identity/members/me/address/confirmation", { method: "POST", body: { code: data.get("code").trim() } });
+    const answer = await api("/identity/members/me/address/confirmation", { method: "POST", body: { code: data.get("code").trim() } });
     // The access token still carries the old level: a fresh one lets replies through now.
     await refreshSession();
     codeForm.reset();
-    showAttempt(state);
-    level.replaceChildren("Your level: ", h("strong", { id: "verification-level" }, levelName(state.verification_level)), ".");
-    showNotice(codeMessages, "Thank you: your address is verified. You can now reply to alerts.");
+    update(answer);
+    showNotice(confirmed, "Thank you: your address is verified. You can now reply to alerts.");
     announce("Your address is verified.");
   });
+  codeForm.prepend(codeMessages);
 
   // --- a letter
   const letterMessages = h("div");
@@ -107,11 +118,12 @@ export async function address(main) {
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Post me a code")),
   );
   onSubmit(letterForm, letterMessages, async (data) => {
-    const state = await api("/identity/members/me/address/letter", {
+    const answer = await api("/identity/members/me/address/letter", {
       method: "POST",
       body: { name: data.get("name"), address_lines: addressLines(data), postcode: data.get("postcode") },
     });
-    showAttempt(state);
+    letterForm.reset();
+    update(answer);
     showNotice(letterMessages, "We are posting a letter with a code to that address. It usually takes two to three working days.");
     code.focus();
   });
@@ -133,27 +145,28 @@ export async function address(main) {
     for (const line of addressLines(data)) form.append("address_lines", line);
     form.append("postcode", data.get("postcode"));
     form.append("file", file.files[0]);
-    const state = await api("/identity/members/me/address/proof", { method: "POST", form });
+    const answer = await api("/identity/members/me/address/proof", { method: "POST", form });
     proofForm.reset();
-    showAttempt(state);
+    update(answer);
     showNotice(proofMessages, "Thank you: a verifier will look at it. Your level goes up once they approve it.");
   });
 
+  const verified = canReply(state.level);
   add(main,
     h("h1", {}, "Verify my address"),
     h("p", {}, "Other members never see your address: Tawny keeps only your ward once it is verified."),
-    level,
-    h("h2", {}, "What each level allows"),
-    levelList(me.verification_level),
+    levelText,
+    confirmed,
     status,
-    h("h2", {}, "Enter the code from your letter"),
-    codeMessages,
-    codeForm,
-    h("h2", {}, "Have a code posted to you"),
+    codeSection,
+    h("h2", {}, verified ? "Moved house? Have a code posted to the new address" : "Have a code posted to you"),
     letterMessages,
     letterForm,
     h("h2", {}, "Or send a proof of address"),
     proofMessages,
     proofForm,
+    h("h2", {}, "What each level allows"),
+    levels,
   );
+  showState();
 }
