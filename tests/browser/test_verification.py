@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 from PIL import Image
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, FilePayload, Page, expect
 
 from deploy.devstack import DEMO_ADMIN, SHARED_LONDON_DATA, DevStack
 from tests.browser.conftest import BrowserErrors, new_page, screenshot
@@ -131,7 +131,7 @@ class TestProofOfAddress:
         await resident.get_by_role("link", name="Verify my address").click()
         await fill_address(resident, "Send for checking", name)
         await resident.get_by_label("A proof of address").set_input_files(
-            files=[{"name": "bill.png", "mimeType": "image/png", "buffer": a_scanned_bill()}]
+            files=FilePayload(name="bill.png", mimeType="image/png", buffer=a_scanned_bill())
         )
         await resident.get_by_role("button", name="Send for checking").click()
         await expect(resident.get_by_text("a verifier will look at it")).to_be_visible()
