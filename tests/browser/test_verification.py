@@ -170,3 +170,43 @@ class TestProofOfAddress:
         )
         assert level == "address"
         assert errors.messages == []
+
+
+class TestIdentityDocument:
+    async def test_a_verifier_records_the_check_of_an_uploaded_document(
+        self, platform: DevStack, desktop: Page, errors: BrowserErrors
+    ) -> None:
+        email = await resident_watching(platform, (await a_ward(platform, 22))["code"])
+        headers = await bearer(platform, email, PASSWORD)
+        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+            pseudonym = (await gateway.get("/api/identity/members/me", headers=headers)).json()[
+                "pseudonym"
+            ]
+            uploaded = await gateway.post(
+                "/api/identity/members/me/identity-documents",
+                headers=headers,
+                files={"file": ("passport.png", a_scanned_bill(), "image/png")},
+            )
+            assert uploaded.status_code == 201, uploaded.text
+        await grant_verifier_role(platform, *DEMO_ADMIN)
+        verifier = desktop
+
+        await sign_in(verifier, platform, *DEMO_ADMIN)
+        await (
+            verifier.get_by_role("navigation")
+            .get_by_role("link", name="Verification queue")
+            .click()
+        )
+        await verifier.get_by_role("link", name=f"Identity document from {pseudonym}").click()
+        await expect(verifier.get_by_role("img", name="the identity document")).to_be_visible()
+        await verifier.get_by_label("Kind of document").select_option("driving_licence")
+        await verifier.get_by_label("It is genuine and matches the member").check()
+        await verifier.get_by_role("button", name="Record the check").click()
+
+        await expect(verifier.locator(".notice")).to_have_text(
+            "The check is recorded and the document deleted."
+        )
+        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+            me = (await gateway.get("/api/identity/members/me", headers=headers)).json()
+        assert me["verification_level"] == "identity"
+        assert errors.messages == []
