@@ -1,6 +1,7 @@
-"""Address verification in the web client: a resident has a letter posted, reads its code (from
-the Notify sink, where dev posts letters), enters it, and can then reply to an alert; another
-sends a proof of address that a verifier approves from the verification queue."""
+"""Verification in the web client: a resident has a letter posted, reads its code (from the
+Notify sink, where dev posts letters), enters it, and can then reply to an alert; another sends
+a proof of address that a verifier approves from the verification queue, where a verifier also
+records an identity document's check and approves a coordinator application."""
 
 from __future__ import annotations
 
@@ -209,4 +210,63 @@ class TestIdentityDocument:
         async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
             me = (await gateway.get("/api/identity/members/me", headers=headers)).json()
         assert me["verification_level"] == "identity"
+        assert errors.messages == []
+
+
+class TestCoordinatorApplication:
+    async def test_a_verifier_approves_an_application_with_the_vetting_reference(
+        self, platform: DevStack, desktop: Page, errors: BrowserErrors
+    ) -> None:
+        ward = await a_ward(platform, 28)
+        email = await resident_watching(platform, ward["code"])
+        headers = await bearer(platform, email, PASSWORD)
+        statement = f"I have lived on this street for twelve years ({uuid.uuid4().hex[:6]})."
+        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+            # The dev stack seeds no Neighbourhood Watch scheme: the platform admin registers one.
+            scheme = await gateway.post(
+                "/api/identity/organisations",
+                headers=await bearer(platform, *DEMO_ADMIN),
+                json={
+                    "kind": "nw_scheme",
+                    "code": f"nw-browser-{uuid.uuid4().hex[:8]}",
+                    "name": "Browser Street Neighbourhood Watch",
+                    "ward_codes": [ward["code"]],
+                },
+            )
+            assert scheme.status_code == 201, scheme.text
+            applied = await gateway.post(
+                "/api/identity/coordinator-applications",
+                headers=headers,
+                json={"scheme_id": scheme.json()["id"], "statement": statement},
+            )
+            assert applied.status_code == 201, applied.text
+            pseudonym = (await gateway.get("/api/identity/members/me", headers=headers)).json()[
+                "pseudonym"
+            ]
+        await grant_verifier_role(platform, *DEMO_ADMIN)
+        verifier = desktop
+
+        await sign_in(verifier, platform, *DEMO_ADMIN)
+        await (
+            verifier.get_by_role("navigation")
+            .get_by_role("link", name="Verification queue")
+            .click()
+        )
+        await verifier.get_by_role("link", name=f"Coordinator application from {pseudonym}").click()
+        await expect(verifier.get_by_text(statement)).to_be_visible()
+        await verifier.get_by_label("Vetting reference (to approve)").fill("MPS/NPPV2/48213")
+        await verifier.get_by_label("Vetting valid until (to approve)").fill("2029-11-30")
+        await verifier.get_by_role("button", name="Approve as coordinator").click()
+
+        await expect(verifier.locator(".notice")).to_contain_text(
+            f"Approved: {pseudonym} coordinates the scheme"
+        )
+        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+            [application] = (
+                await gateway.get(
+                    "/api/identity/members/me/coordinator-applications", headers=headers
+                )
+            ).json()
+        assert application["status"] == "approved"
+        assert application["vetting_reference"] == "MPS/NPPV2/48213"
         assert errors.messages == []
