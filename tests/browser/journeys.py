@@ -98,8 +98,11 @@ async def a_ward(platform: DevStack, index: int) -> dict[str, str]:
     return wards[index % len(wards)]
 
 
-async def sign_in(page: Page, platform: DevStack, email: str, password: str) -> None:
-    await page.goto(f"{platform.gateway_url}/app#/sign-in")
+async def sign_in(
+    page: Page, platform: DevStack, email: str, password: str, *, then: str = ""
+) -> None:
+    """Sign in through the page; ``then`` is the view to go to instead of the start one."""
+    await page.goto(f"{platform.gateway_url}/app#/sign-in" + (f"?next={then}" if then else ""))
     await page.get_by_label("Email address").fill(email)
     await page.get_by_label("Password", exact=True).fill(password)
     await page.get_by_role("button", name="Sign in").click()

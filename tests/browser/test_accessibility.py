@@ -178,7 +178,7 @@ class TestAccessibility:
         await context.close()
 
         context, page = await new_page(browser, errors, viewport)
-        await sign_in(page, platform, *DEMO_ADMIN)
+        await sign_in(page, platform, *DEMO_ADMIN, then="police/verification")
         paths = [
             path.format(proof_id=published.proof_id)
             for path in VERIFIER_PAGES

@@ -140,12 +140,11 @@ class TestProofOfAddress:
 
         await grant_verifier_role(platform, *DEMO_ADMIN)
         context, verifier = await new_page(browser, errors)
-        await sign_in(verifier, platform, *DEMO_ADMIN)
-        await (
-            verifier.get_by_role("navigation")
-            .get_by_role("link", name="Verification queue")
-            .click()
-        )
+        # Straight to the queue: staff start on the alerts list, which is not this test's.
+        await sign_in(verifier, platform, *DEMO_ADMIN, then="police/verification")
+        await expect(
+            verifier.get_by_role("navigation").get_by_role("link", name="Verification queue")
+        ).to_have_attribute("aria-current", "page")
         item = verifier.get_by_role("link", name=f"Proof of address from {pseudonym}")
         await expect(item).to_be_visible()
         await screenshot(verifier, "police-verification")
@@ -192,12 +191,8 @@ class TestIdentityDocument:
         await grant_verifier_role(platform, *DEMO_ADMIN)
         verifier = desktop
 
-        await sign_in(verifier, platform, *DEMO_ADMIN)
-        await (
-            verifier.get_by_role("navigation")
-            .get_by_role("link", name="Verification queue")
-            .click()
-        )
+        # Straight to the queue: staff start on the alerts list, which is not this test's.
+        await sign_in(verifier, platform, *DEMO_ADMIN, then="police/verification")
         await verifier.get_by_role("link", name=f"Identity document from {pseudonym}").click()
         await expect(verifier.get_by_role("img", name="the identity document")).to_be_visible()
         await verifier.get_by_label("Kind of document").select_option("driving_licence")
@@ -246,12 +241,8 @@ class TestCoordinatorApplication:
         await grant_verifier_role(platform, *DEMO_ADMIN)
         verifier = desktop
 
-        await sign_in(verifier, platform, *DEMO_ADMIN)
-        await (
-            verifier.get_by_role("navigation")
-            .get_by_role("link", name="Verification queue")
-            .click()
-        )
+        # Straight to the queue: staff start on the alerts list, which is not this test's.
+        await sign_in(verifier, platform, *DEMO_ADMIN, then="police/verification")
         await verifier.get_by_role("link", name=f"Coordinator application from {pseudonym}").click()
         await expect(verifier.get_by_text(statement)).to_be_visible()
         await verifier.get_by_label("Vetting reference (to approve)").fill("MPS/NPPV2/48213")
