@@ -299,7 +299,20 @@ class TestApprovalAndFollowUps:
         await expect(author.locator("#alert-state")).to_have_text("published")
         await author.get_by_label("New advice").fill("Police remain in the area.")
         await author.get_by_role("button", name="Send update").click()
-        await expect(author.locator(".notice")).to_have_text("Update sent.")
+        # An Update of an Extreme alert waits for another officer too.
+        await expect(author.locator(".notice")).to_have_text(
+            "Held: it goes out once another officer approves it."
+        )
+        await expect(author.locator("#alert-state")).to_have_text("published")
+        held = await author.get_by_role("link", name="The held message, to approve").get_attribute(
+            "href"
+        )
+        context, approver = await new_page(browser, errors)
+        await sign_in(approver, platform, *DEMO_ADMIN, then=str(held).removeprefix("#/"))
+        await approver.get_by_role("button", name="Approve").click()
+        await expect(approver.locator(".notice")).to_have_text("Approved.")
+        await context.close()
+        await author.reload()
         await expect(author.locator("#alert-state")).to_have_text("updated")
         await author.get_by_label("Why (sent to everyone who received it)").fill(
             "Sent in error: it was a false alarm."

@@ -293,14 +293,20 @@ export async function alertDetail(main, { id, isOfficer }) {
   const me = currentSession().memberId;
   const isAuthor = alert.author_id === me;
   const messages = h("div");
-  const act = async (path, body, note) => {
+  const act = async (path, body, sentNote) => {
     const result = await api(`/alerts/alerts/${id}/${path}`, { method: "POST", body });
+    // An Update of an Extreme or cross-borough alert is held (a message of its own, submitted)
+    // until another officer approves it: it has not gone out yet.
+    const held = result.id !== id && result.status === "submitted";
+    const note = held ? "Held: it goes out once another officer approves it." : sentNote;
     announce(note);
     location.hash = `#/police/alerts/${result.references && result.id !== id ? result.references : id}`;
     if (result.id === id || result.references === id) {
       main.replaceChildren();
       await alertDetail(main, { id, isOfficer });
-      showNotice(main.querySelector(".messages"), note);
+      const box = main.querySelector(".messages");
+      showNotice(box, note);
+      if (held) add(box, h("p", {}, h("a", { href: `#/police/alerts/${result.id}` }, "The held message, to approve")));
     }
   };
   const button = (text, path, note, extra = {}) =>
