@@ -68,10 +68,6 @@ export function canVet(session = currentSession()) {
   return Boolean(session && session.roles.some((role) => role === "officer" || role === "verifier"));
 }
 
-export function isVerifier(session = currentSession()) {
-  return Boolean(session && session.roles.includes("verifier"));
-}
-
 export function isOfficer(session = currentSession()) {
   return Boolean(session && session.roles.some((role) => role === "officer" || role === "admin"));
 }
