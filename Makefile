@@ -69,7 +69,8 @@ test-fast: install web ## Tests without the end-to-end ones
 
 .PHONY: screenshots
 screenshots: install browser ## Run the browser journeys and save the main screens to docs/screenshots
-	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/browser/test_journeys.py
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/browser/test_journeys.py \
+		tests/browser/test_verification.py tests/browser/test_preferences.py
 
 .PHONY: bench-geo
 bench-geo: install ## Geo benchmark: 1M synthetic subscribers, resolution times (~5 min; writes bench/results/geo.json)

@@ -1,6 +1,6 @@
 """Steps the browser tests share: signing in through the page, finding a ward on the map,
-reading the SMTP sink, and setting a resident up through the API when the browser part is
-not what a test is about."""
+reading the SMTP and Notify sinks, and setting a resident up through the API when the browser
+part is not what a test is about."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 from playwright.async_api import Page
 
-from deploy.devstack import DevStack
+from deploy.devstack import DEMO_ADMIN, DEMO_OFFICER, DevStack
 
 T = TypeVar("T")
 
@@ -45,6 +45,38 @@ async def mail_to(platform: DevStack, address: str) -> list[dict[str, Any]]:
         return messages
 
 
+async def notifications(platform: DevStack, **query: str) -> list[dict[str, Any]]:
+    """What the Notify sink was asked to send (SMS and letters), oldest first."""
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{platform.ports.notify}", timeout=5
+    ) as sink:
+        response = await sink.get("/notifications", params=query)
+        response.raise_for_status()
+        sent: list[dict[str, Any]] = response.json()
+        return sent
+
+
+async def letter_code(platform: DevStack, recipient_name: str) -> str:
+    """The one-time code printed in the address letter posted to ``recipient_name``."""
+
+    async def code() -> str | None:
+        for sent in await notifications(platform):
+            if sent["type"] == "letter" and sent["personalisation"].get("name") == recipient_name:
+                return str(sent["personalisation"]["code"])
+        return None
+
+    return await eventually(code)
+
+
+async def bearer(platform: DevStack, email: str, password: str) -> dict[str, str]:
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        answer = await gateway.post(
+            "/api/identity/tokens", json={"email": email, "password": password}
+        )
+        answer.raise_for_status()
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
 async def verification_link(platform: DevStack, address: str) -> str:
     async def link() -> str | None:
         for message in await mail_to(platform, address):
@@ -66,8 +98,11 @@ async def a_ward(platform: DevStack, index: int) -> dict[str, str]:
     return wards[index % len(wards)]
 
 
-async def sign_in(page: Page, platform: DevStack, email: str, password: str) -> None:
-    await page.goto(f"{platform.gateway_url}/app#/sign-in")
+async def sign_in(
+    page: Page, platform: DevStack, email: str, password: str, *, then: str = ""
+) -> None:
+    """Sign in through the page; ``then`` is the view to go to instead of the start one."""
+    await page.goto(f"{platform.gateway_url}/app#/sign-in" + (f"?next={then}" if then else ""))
     await page.get_by_label("Email address").fill(email)
     await page.get_by_label("Password", exact=True).fill(password)
     await page.get_by_role("button", name="Sign in").click()
@@ -97,36 +132,6 @@ async def click_ward(page: Page, ward_code: str) -> None:
     await page.mouse.click(point[0], point[1])
 
 
-async def verify_address_by_letter(
-    platform: DevStack, gateway: httpx.AsyncClient, headers: dict[str, str]
-) -> None:
-    """Ask for the address letter, read its code where the letter provider (the dev stack's
-    Notify sink) received it, and enter it. Tokens issued afterwards carry ``vl`` address."""
-    name = f"Resident {uuid.uuid4().hex[:12]}"
-    letter = await gateway.post(
-        "/api/identity/members/me/address/letter",
-        json={"name": name, "address_lines": ["1 Horse Guards Road"], "postcode": "SW1A 1AA"},
-        headers=headers,
-    )
-    assert letter.status_code == 202, letter.text
-    notify_sink = f"http://127.0.0.1:{platform.ports.notify}"
-
-    async def letter_code() -> str | None:
-        async with httpx.AsyncClient(timeout=5) as client:
-            letters = (await client.get(f"{notify_sink}/notifications")).json()
-        for sent in letters:
-            if sent["type"] == "letter" and sent["personalisation"].get("name") == name:
-                code: str = sent["personalisation"]["code"]
-                return code
-        return None
-
-    code = await eventually(letter_code)
-    confirmed = await gateway.post(
-        "/api/identity/members/me/address/confirmation", json={"code": code}, headers=headers
-    )
-    assert confirmed.status_code == 200, confirmed.text
-
-
 async def resident_watching(platform: DevStack, ward_code: str) -> str:
     """A verified resident watching ``ward_code``, set up through the API; their email."""
     email = unique_email()
@@ -146,8 +151,6 @@ async def resident_watching(platform: DevStack, ward_code: str) -> str:
             "/api/geo/subscriptions", json={"ward_code": ward_code}, headers=headers
         )
         assert watched.status_code == 201, watched.text
-        # Replying to an alert needs a verified postal address: by letter, as a member would.
-        await verify_address_by_letter(platform, gateway, headers)
 
         async def dispatch_knows_the_address() -> bool:
             response = await gateway.get("/api/dispatch/endpoints/me", headers=headers)
@@ -155,3 +158,74 @@ async def resident_watching(platform: DevStack, ward_code: str) -> str:
 
         await eventually(dispatch_knows_the_address)
     return email
+
+
+async def grant_verifier_role(platform: DevStack, email: str, password: str) -> None:
+    """What a platform admin does for a member who will check proofs (through the API); here
+    the demo admin grants it to a seeded member, who needs no two-step sign-in."""
+    admin = await bearer(platform, *DEMO_ADMIN)
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        me = (
+            await gateway.get(
+                "/api/identity/members/me", headers=await bearer(platform, email, password)
+            )
+        ).json()
+        roles = sorted({*me["roles"], "verifier"})
+        granted = await gateway.put(
+            f"/api/identity/members/{me['member_id']}/roles", headers=admin, json={"roles": roles}
+        )
+        assert granted.status_code == 200, granted.text
+
+
+async def publish_through_the_api(platform: DevStack, ward_code: str, headline: str) -> str:
+    """The demo officer publishes an alert for the ward (the console has its own tests); its id."""
+    officer = await bearer(platform, *DEMO_OFFICER)
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        created = await gateway.post(
+            "/api/alerts/alerts",
+            headers=officer,
+            json={
+                "headline": headline,
+                "body": "Residents have had calls asking them to move money to a 'safe account'.",
+                "instruction": "Hang up and call your bank on the number on your card.",
+                "crime_type": "fraud_or_scam",
+                "target_ward_codes": [ward_code],
+                "no_victim_details_confirmed": True,
+            },
+        )
+        assert created.status_code == 201, created.text
+        alert_id: str = created.json()["id"]
+        published = await gateway.post(f"/api/alerts/alerts/{alert_id}/publish", headers=officer)
+        assert published.status_code == 200, published.text
+    return alert_id
+
+
+async def in_the_inbox(platform: DevStack, email: str, alert_id: str) -> None:
+    headers = await bearer(platform, email, PASSWORD)
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+
+        async def arrived() -> bool:
+            answer = await gateway.get(f"/api/dispatch/inbox/{alert_id}", headers=headers)
+            return answer.status_code == 200
+
+        await eventually(arrived)
+
+
+async def verify_address_through_the_api(platform: DevStack, email: str) -> None:
+    """The letter's code entered for the resident (the address page has its own tests): the
+    level becomes ``address``, which replies need."""
+    headers = await bearer(platform, email, PASSWORD)
+    name = f"Resident {uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        requested = await gateway.post(
+            "/api/identity/members/me/address/letter",
+            headers=headers,
+            json={"name": name, "address_lines": ["1 Test Street"], "postcode": "SW1A 1AA"},
+        )
+        assert requested.status_code == 202, requested.text
+        confirmed = await gateway.post(
+            "/api/identity/members/me/address/confirmation",
+            headers=headers,
+            json={"code": await letter_code(platform, name)},
+        )
+        assert confirmed.status_code == 200, confirmed.text

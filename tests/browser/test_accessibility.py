@@ -1,21 +1,32 @@
 """Every page of the web client (and the gateway's own two), scanned with axe-core (from npm)
 in Chromium: no serious or critical violation and no script value printed as text, signed out,
-as a resident and as an officer, on a desktop and on a 360 px wide phone."""
+as a resident, as an officer and as a verifier, on a desktop and on a 360 px wide phone."""
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.async_api import Browser, Page
 
-from deploy.devstack import DEMO_OFFICER, DevStack
+from deploy.devstack import DEMO_ADMIN, DEMO_OFFICER, SHARED_LONDON_DATA, DevStack
 from tests.browser.conftest import DESKTOP, PHONE, BrowserErrors, new_page
-from tests.browser.journeys import PASSWORD, a_ward, eventually, resident_watching, sign_in
+from tests.browser.journeys import (
+    PASSWORD,
+    a_ward,
+    bearer,
+    grant_verifier_role,
+    in_the_inbox,
+    publish_through_the_api,
+    resident_watching,
+    sign_in,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,13 +44,22 @@ SIGNED_OUT_PAGES = [
     "/app#/forgot-password",
     "/reset-password#token=from-the-email",
 ]
-RESIDENT_PAGES = ["/app#/inbox", "/app#/inbox/{alert_id}", "/app#/areas", "/app#/account"]
+RESIDENT_PAGES = [
+    "/app#/inbox",
+    "/app#/inbox/{alert_id}",
+    "/app#/areas",
+    "/app#/account",
+    "/app#/address",
+    "/app#/preferences",
+]
 OFFICER_PAGES = [
     "/app#/police",
     "/app#/police/new",
     "/app#/police/alerts/{alert_id}",
     "/app#/police/replies",
+    "/app#/police/verification",
 ]
+VERIFIER_PAGES = ["/app#/police/verification", "/app#/police/verification/address/{proof_id}"]
 
 
 async def serious_violations(page: Page, axe_source: str) -> list[dict[str, Any]]:
@@ -87,45 +107,47 @@ def axe_source() -> str:
     return AXE.read_text()
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What the pages show: a resident's alert and, for a verifier, a proof of address."""
+
+    resident: str
+    alert_id: str
+    # Identity places an address by its postcode, from the file in ../shared: without it, no
+    # proof can be sent, and the proof's page is not scanned.
+    proof_id: str | None
+
+
+async def proof_waiting(platform: DevStack) -> str:
+    """A resident's proof of address waiting for a verifier (through the API); its id."""
+    resident = await resident_watching(platform, (await a_ward(platform, 27))["code"])
+    bill = io.BytesIO()
+    Image.new("RGB", (120, 80), "white").save(bill, format="PNG")
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        sent = await gateway.post(
+            "/api/identity/members/me/address/proof",
+            headers=await bearer(platform, resident, PASSWORD),
+            data={"name": "Sam Taylor", "address_lines": ["1 Scan Street"], "postcode": "SW1A 1AA"},
+            files={"file": ("bill.png", bill.getvalue(), "image/png")},
+        )
+        assert sent.status_code == 202, sent.text
+        proof_id: str = sent.json()["id"]
+    return proof_id
+
+
 @pytest.fixture(scope="module")
-async def published(platform: DevStack) -> AsyncIterator[tuple[str, str]]:
-    """A resident watching a ward, and an alert published there that reached their inbox
-    (through the API: the journeys test the console)."""
+async def published(platform: DevStack) -> Seen:
+    """A resident watching a ward, an alert published there that reached their inbox, and a
+    proof of address waiting (through the API: the journeys test the pages that do this)."""
     ward = await a_ward(platform, 9)
     resident = await resident_watching(platform, ward["code"])
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
-
-        async def token(email: str, password: str) -> dict[str, str]:
-            answer = await gateway.post(
-                "/api/identity/tokens", json={"email": email, "password": password}
-            )
-            return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-        officer = await token(*DEMO_OFFICER)
-        created = await gateway.post(
-            "/api/alerts/alerts",
-            headers=officer,
-            json={
-                "headline": "Scam callers pretending to be the bank",
-                "body": "Residents have had calls asking them to move money to a 'safe account'.",
-                "instruction": "Hang up and call your bank on the number on your card.",
-                "crime_type": "fraud_or_scam",
-                "target_ward_codes": [ward["code"]],
-                "no_victim_details_confirmed": True,
-            },
-        )
-        assert created.status_code == 201, created.text
-        alert_id = created.json()["id"]
-        published = await gateway.post(f"/api/alerts/alerts/{alert_id}/publish", headers=officer)
-        assert published.status_code == 200, published.text
-        mine = await token(resident, PASSWORD)
-
-        async def in_the_inbox() -> bool:
-            answer = await gateway.get(f"/api/dispatch/inbox/{alert_id}", headers=mine)
-            return answer.status_code == 200
-
-        await eventually(in_the_inbox)
-    yield resident, alert_id
+    alert_id = await publish_through_the_api(
+        platform, ward["code"], "Scam callers pretending to be the bank"
+    )
+    await in_the_inbox(platform, resident, alert_id)
+    await grant_verifier_role(platform, *DEMO_ADMIN)
+    postcodes = (SHARED_LONDON_DATA / "postcodes.csv").is_file()
+    return Seen(resident, alert_id, await proof_waiting(platform) if postcodes else None)
 
 
 class TestAccessibility:
@@ -136,10 +158,10 @@ class TestAccessibility:
         browser: Browser,
         errors: BrowserErrors,
         axe_source: str,
-        published: tuple[str, str],
+        published: Seen,
         viewport: dict[str, int],
     ) -> None:
-        resident, alert_id = published
+        resident, alert_id = published.resident, published.alert_id
         found: dict[str, Any] = {}
 
         context, page = await new_page(browser, errors, viewport)
@@ -152,6 +174,16 @@ class TestAccessibility:
         context, page = await new_page(browser, errors, viewport)
         await sign_in(page, platform, *DEMO_OFFICER)
         paths = [path.format(alert_id=alert_id) for path in OFFICER_PAGES]
+        found |= await scan(page, platform.gateway_url, paths, axe_source)
+        await context.close()
+
+        context, page = await new_page(browser, errors, viewport)
+        await sign_in(page, platform, *DEMO_ADMIN, then="police/verification")
+        paths = [
+            path.format(proof_id=published.proof_id)
+            for path in VERIFIER_PAGES
+            if published.proof_id or "{proof_id}" not in path
+        ]
         found |= await scan(page, platform.gateway_url, paths, axe_source)
         await context.close()
 

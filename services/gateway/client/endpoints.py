@@ -30,6 +30,7 @@ MEDIA_TYPES: Final = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
 }
+SERVICE_WORKER_SCOPE: Final = "/app"
 # The client changes with each deployment: browsers revalidate (ETag) rather than guess.
 NO_CACHE: Final = {"Cache-Control": "no-cache"}
 
@@ -96,6 +97,20 @@ async def reset_password_page() -> FileResponse:
 async def client_settings(request: Request) -> ClientSettings:
     settings: GatewaySettings = request.app.state.settings
     return ClientSettings(map_tile_url=settings.map_tile_url or None)
+
+
+@router.get(
+    "/app/sw.js",
+    summary="The web client's service worker (browser notifications)",
+    description="Its scope is the client's page, /app, which lies outside the folder it is "
+    "served from (/app/): `Service-Worker-Allowed` lets it register there.",
+    response_class=FileResponse,
+    responses=_FILE_RESPONSE,
+)
+async def service_worker() -> FileResponse:
+    response = _file_in(WEB_ROOT, "sw.js")
+    response.headers["Service-Worker-Allowed"] = SERVICE_WORKER_SCOPE
+    return response
 
 
 @router.get(

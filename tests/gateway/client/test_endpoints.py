@@ -70,6 +70,17 @@ class TestClientFiles:
         assert style.status_code == 200
         assert style.headers["content-type"] == "text/css; charset=utf-8"
 
+    async def test_serves_the_service_worker_for_the_scope_of_the_page(self) -> None:
+        async with running_gateway(network()) as client:
+            worker = await client.get("/app/sw.js")
+
+        assert worker.status_code == 200
+        assert worker.headers["content-type"] == "text/javascript; charset=utf-8"
+        # Served from /app/, it may control /app (the page) only because the header says so.
+        assert worker.headers["service-worker-allowed"] == "/app"
+        assert "showNotification" in worker.text
+        assert_security_headers(worker)
+
     @pytest.mark.parametrize(
         "path",
         [

@@ -44,6 +44,7 @@ export function saveSession(tokens, email) {
     refreshToken: tokens.refresh_token,
     roles: tokens.roles || claims.roles || [],
     memberId: claims.sub,
+    verificationLevel: claims.vl || "email",
     email: email || previous.email,
     twoFactorEnrolmentRequired: Boolean(tokens.two_factor_enrolment_required),
   };
@@ -55,10 +56,16 @@ export function clearSession() {
   sessionStorage.removeItem(SESSION_KEY);
 }
 
-const STAFF_ROLES = ["officer", "admin", "coordinator", "partner"];
+const STAFF_ROLES = ["officer", "admin", "coordinator", "partner", "verifier"];
 
 export function isStaff(session = currentSession()) {
   return Boolean(session && session.roles.some((role) => STAFF_ROLES.includes(role)));
+}
+
+// Who works the verification queue: officers (coordinator applications of their area) and
+// verifiers (proofs of address and identity documents too).
+export function canVet(session = currentSession()) {
+  return Boolean(session && session.roles.some((role) => role === "officer" || role === "verifier"));
 }
 
 export function isOfficer(session = currentSession()) {
@@ -90,8 +97,16 @@ async function refresh(session) {
   return saveSession(await response.json());
 }
 
-// api("/geo/subscriptions", { method: "POST", body: {...} }) -> parsed JSON, text or null.
-export async function api(path, { method = "GET", body, query, raw = false } = {}) {
+// A new access token now, for claims that changed since sign-in (a verified address raises the
+// verification level that alerts checks before taking a reply).
+export async function refreshSession() {
+  const session = currentSession();
+  return session ? refresh(session) : null;
+}
+
+// api("/geo/subscriptions", { method: "POST", body: {...} }) -> parsed JSON, text or null;
+// ``form`` (a FormData) is sent as multipart instead of a JSON ``body``.
+export async function api(path, { method = "GET", body, form, query, raw = false } = {}) {
   const url = new URL(`/api${path}`, location.origin);
   for (const [name, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, value);
@@ -100,10 +115,11 @@ export async function api(path, { method = "GET", body, query, raw = false } = {
     const headers = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (session) headers.authorization = `Bearer ${session.accessToken}`;
+    // The browser writes a multipart body's content type itself, boundary included.
     return fetch(url, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: form !== undefined ? form : body === undefined ? undefined : JSON.stringify(body),
     });
   };
   let session = currentSession();

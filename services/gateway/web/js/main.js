@@ -1,9 +1,12 @@
 // The router: each view is addressed after the # (#/inbox, #/police/alerts/<id>), so the
 // gateway serves one page; /reset-password (the emailed link) is the one other path.
-import { api, clearSession, currentSession, isOfficer, isStaff } from "./api.js";
+import * as address from "./address.js";
+import { api, canVet, clearSession, currentSession, isOfficer, isStaff } from "./api.js";
 import { add, h } from "./ui.js";
 import * as police from "./police.js";
+import * as preferences from "./preferences.js";
 import * as resident from "./resident.js";
+import * as vetting from "./vetting.js";
 
 const routes = [
   [/^$/, home, "Tawny"],
@@ -15,10 +18,19 @@ const routes = [
   [/^inbox$/, resident.inbox, "My alerts", "member"],
   [/^inbox\/([0-9a-f-]{36})$/, resident.inboxAlert, "Alert", "member"],
   [/^account$/, resident.account, "My account", "member"],
+  [/^address$/, address.address, "Verify my address", "member"],
+  [/^preferences$/, preferences.preferences, "Alert preferences", "member"],
   [/^police$/, police.alertList, "Alerts", "staff"],
   [/^police\/new$/, police.compose, "Write an alert", "staff"],
   [/^police\/alerts\/([0-9a-f-]{36})$/, police.alertDetail, "Alert", "staff"],
   [/^police\/replies$/, police.replies, "Replies", "staff"],
+  [/^police\/verification$/, vetting.queue, "Verification queue", "staff"],
+  [
+    /^police\/verification\/(?<kind>address|identity|coordinator)\/(?<id>[0-9a-f-]{36})$/,
+    vetting.queueItem,
+    "Verification",
+    "staff",
+  ],
 ];
 
 function navLinks(session) {
@@ -31,11 +43,13 @@ function navLinks(session) {
   const links = [
     ["#/inbox", "My alerts"],
     ["#/areas", "Areas I watch"],
+    ["#/preferences", "Preferences"],
     ["#/account", "My account"],
   ];
   if (isStaff(session)) {
     links.push(["#/police", "Alerts"], ["#/police/new", "Write an alert"], ["#/police/replies", "Replies"]);
   }
+  if (canVet(session)) links.push(["#/police/verification", "Verification queue"]);
   return links;
 }
 
@@ -125,7 +139,8 @@ async function render() {
     }
     document.title = `${title} - Tawny`;
     try {
-      await view(main, { params, id: match[1], isOfficer: isOfficer(session) });
+      const { id = match[1], kind } = match.groups || {};
+      await view(main, { params, id, kind, isOfficer: isOfficer(session) });
     } catch (error) {
       if (ticket !== rendering) return;
       if (error.status === 401) {

@@ -293,21 +293,20 @@ export async function alertDetail(main, { id, isOfficer }) {
   const me = currentSession().memberId;
   const isAuthor = alert.author_id === me;
   const messages = h("div");
-  const act = async (path, body, note) => {
+  const act = async (path, body, sentNote) => {
     const result = await api(`/alerts/alerts/${id}/${path}`, { method: "POST", body });
-    if (result.id !== id && result.status === "submitted") {
-      // An update of an Extreme or cross-borough alert waits for another officer: show it,
-      // where they can approve it.
-      announce("The update waits for another officer's approval.");
-      location.hash = `#/police/alerts/${result.id}`;
-      return;
-    }
+    // An Update of an Extreme or cross-borough alert is held (a message of its own, submitted)
+    // until another officer approves it: it has not gone out yet.
+    const held = result.id !== id && result.status === "submitted";
+    const note = held ? "Held: it goes out once another officer approves it." : sentNote;
     announce(note);
     location.hash = `#/police/alerts/${result.references && result.id !== id ? result.references : id}`;
     if (result.id === id || result.references === id) {
       main.replaceChildren();
       await alertDetail(main, { id, isOfficer });
-      showNotice(main.querySelector(".messages"), note);
+      const box = main.querySelector(".messages");
+      showNotice(box, note);
+      if (held) add(box, h("p", {}, h("a", { href: `#/police/alerts/${result.id}` }, "The held message, to approve")));
     }
   };
   const button = (text, path, note, extra = {}) =>
@@ -345,7 +344,7 @@ export async function alertDetail(main, { id, isOfficer }) {
     h("div", { class: "messages" }),
     h("p", { class: "meta" }, h("span", { class: "badge", id: "alert-state" }, alert.status), ` ${alert.msg_type} · ${crimeTypeName(alert.crime_type)} · ${alert.severity} · ${alert.urgency} · by ${alert.author_pseudonym} · written `, time(alert.created_at)),
     alert.msg_type !== "Alert" && alert.status === "submitted"
-      ? h("p", { class: "notice" }, "This ", alert.msg_type.toLowerCase(), " goes out once another officer approves it. ", h("a", { href: `#/police/alerts/${alert.references}` }, "The original alert"))
+      ? h("p", { class: "meta" }, "This ", alert.msg_type.toLowerCase(), " goes out once another officer approves it. ", h("a", { href: `#/police/alerts/${alert.references}` }, "The original alert"))
       : null,
     h("p", { class: "body-text" }, alert.body),
     alert.instruction ? h("p", { class: "body-text" }, h("strong", {}, "What to do: "), alert.instruction) : null,

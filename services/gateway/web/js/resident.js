@@ -1,4 +1,5 @@
 // Residents: sign up, verify, sign in, watched areas, inbox, an alert, and the account.
+import { canReply, levelName } from "./address.js";
 import { api, currentSession, isStaff, saveSession } from "./api.js";
 import { createMap } from "./map.js";
 import { targetFromCap } from "./target.js";
@@ -439,6 +440,15 @@ function renderFeedback(container, alert) {
     form.reset();
     showNotice(messages, "Your reply was sent.");
   });
+  const replyPart = canReply(currentSession()?.verificationLevel)
+    ? form
+    : h(
+        "p",
+        { id: "reply-needs-address" },
+        "Replies to the police are open to members whose address is verified. ",
+        h("a", { href: "#/address" }, "Verify your address"),
+        ".",
+      );
   add(container,
     h("h2", {}, "Was this useful?"),
     h(
@@ -448,7 +458,7 @@ function renderFeedback(container, alert) {
       h("button", { type: "button", class: "secondary", onclick: () => mark(false).catch((e) => showError(messages, e)) }, "Not useful"),
     ),
     messages,
-    form,
+    replyPart,
   );
 }
 
@@ -494,10 +504,11 @@ export async function account(main) {
       h("dt", {}, "Email address"),
       h("dd", {}, currentSession()?.email || "", me.email_verified ? " (confirmed)" : " (not confirmed yet)"),
       h("dt", {}, "Verification"),
-      h("dd", {}, me.verification_level),
+      h("dd", {}, levelName(me.verification_level), " · ", h("a", { href: "#/address" }, canReply(me.verification_level) ? "What it allows" : "Verify my address")),
     ),
     twoStep,
     h("h2", {}, "Where alerts reach me"),
+    h("p", {}, h("a", { href: "#/preferences" }, "Channels, quiet hours and browser notifications")),
     endpoints.length === 0
       ? h("p", {}, "Nowhere yet: confirm your email address first.")
       : h(
