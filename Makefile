@@ -77,7 +77,7 @@ bench-geo: install ## Geo benchmark: 1M synthetic subscribers, resolution times 
 	$(BIN)/python -m bench.geo
 
 .PHONY: bench-dispatch
-bench-dispatch: install ## Dispatch benchmark: email and web push msgs/s, 1 and 2 dispatchers vs a bare sender on the same sink (100k recipients per channel: about an hour on 2 cores; python -m bench.dispatch --channels webpush --recipients N for less; writes bench/results/dispatch.json)
+bench-dispatch: install ## Dispatch benchmark: email and web push msgs/s, 1 and 2 dispatchers vs a bare sender on the same sink (100k recipients per channel: about 45 minutes on 2 cores, web push 15 of them; --channels and --recipients run less; writes bench/results/dispatch.json)
 	$(BIN)/python -m bench.dispatch
 
 .PHONY: bench-fanout
