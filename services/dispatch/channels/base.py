@@ -13,11 +13,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Protocol
 
 from services.dispatch.models import ChannelKind
 from shared.events import AlertContent
+
+# A Retry-After longer than this is treated as this: the worker's backoff takes over.
+MAX_RETRY_AFTER_S = 3600.0
 
 # Provider replies can be long (a whole bounce explanation); keep what a person needs to act.
 DETAIL_MAX_LENGTH = 300
@@ -57,6 +62,23 @@ class SendResult:
         cls, detail: str, *, attempted: bool = True, retry_after_s: float | None = None
     ) -> SendResult:
         return cls(Outcome.DEFERRED, _short(detail), attempted, retry_after_s=retry_after_s)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """An HTTP Retry-After (RFC 9110: seconds, or a date) as seconds from now, capped at
+    ``MAX_RETRY_AFTER_S``; None when absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return min(float(text), MAX_RETRY_AFTER_S)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max(0.0, (when - datetime.now(UTC)).total_seconds()), MAX_RETRY_AFTER_S)
 
 
 def _short(detail: str) -> str:

@@ -29,14 +29,12 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import jwt
 
-from services.dispatch.channels.base import Recipient, SendResult
+from services.dispatch.channels.base import Recipient, SendResult, parse_retry_after
 from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind
@@ -52,27 +50,9 @@ MAX_PAYLOAD_BYTES = 4096
 ASSERTION_LIFETIME_S = 3600
 # An access token is renewed this long before it expires, so none is used as it lapses.
 TOKEN_REFRESH_MARGIN_S = 300.0
-# A Retry-After longer than this is treated as this: the worker's backoff takes over.
-MAX_RETRY_AFTER_S = 3600.0
 TITLE_MAX_CHARS = 120
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """An HTTP Retry-After (RFC 9110: seconds, or a date) as seconds from now."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER_S)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return min(max(0.0, (when - datetime.now(UTC)).total_seconds()), MAX_RETRY_AFTER_S)
 
 
 class FcmConfigurationError(ValueError):

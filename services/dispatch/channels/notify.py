@@ -34,8 +34,7 @@ from typing import Any
 import httpx
 import jwt
 
-from services.dispatch.channels.base import Recipient, SendResult
-from services.dispatch.channels.fcm import parse_retry_after
+from services.dispatch.channels.base import Recipient, SendResult, parse_retry_after
 from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind

@@ -38,8 +38,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,7 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid02  # type: ignore[import-untyped]
 
-from services.dispatch.channels.base import Recipient, SendResult
+from services.dispatch.channels.base import Recipient, SendResult, parse_retry_after
 from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind
@@ -66,9 +64,6 @@ MAX_PAYLOAD_BYTES = MAX_RECORD_BYTES - 86 - 16 - 1
 VAPID_TOKEN_LIFETIME_S = 12 * 3600
 # A token is replaced this long before it expires, so none reaches a push service stale.
 VAPID_TOKEN_MARGIN_S = 3600
-# A Retry-After beyond this is read as this: a provider's typo must not park deliveries for
-# weeks; the worker's own backoff and max_attempts still apply.
-MAX_RETRY_AFTER_S = 3600.0
 
 ENDPOINT_MAX_LENGTH = 1024
 P256DH_LENGTH = 87  # 65 octets (an uncompressed P-256 point), base64url without padding
@@ -241,24 +236,6 @@ class VapidSigner:
 # --- sending --------------------------------------------------------------------------------
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """A Retry-After header (seconds, or an HTTP date) as seconds from now, capped."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        seconds = float(text)
-    else:
-        try:
-            moment = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = (moment - datetime.now(UTC)).total_seconds()
-    return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
-
-
 def classify(response: httpx.Response) -> SendResult:
     status = response.status_code
     detail = f"{status} {response.reason_phrase} {response.text[:200]}".strip()
@@ -268,7 +245,7 @@ def classify(response: httpx.Response) -> SendResult:
         return SendResult.rejected(detail, address_invalid=True)
     if status in RETRY_AFTER_STATUSES:
         return SendResult.deferred(
-            detail, retry_after_s=retry_after_seconds(response.headers.get("retry-after"))
+            detail, retry_after_s=parse_retry_after(response.headers.get("retry-after"))
         )
     if status >= 500:
         return SendResult.deferred(detail)

@@ -13,7 +13,7 @@ import pytest
 
 from deploy.sinks.fcm import FcmSink, new_service_account
 from deploy.sinks.http import HttpFault
-from services.dispatch.channels.base import Outcome, Recipient
+from services.dispatch.channels.base import Outcome, Recipient, parse_retry_after
 from services.dispatch.channels.fcm import (
     MAX_PAYLOAD_BYTES,
     AccessTokens,
@@ -21,7 +21,6 @@ from services.dispatch.channels.fcm import (
     ServiceAccount,
     _payload,
     classify,
-    parse_retry_after,
 )
 from services.dispatch.config import DispatchSettings
 from tests.dispatch.helpers import alert_content

@@ -18,18 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.webpush import Fault, WebPushSink, subscription_id
-from services.dispatch.channels.base import Outcome, Recipient
+from services.dispatch.channels.base import MAX_RETRY_AFTER_S, Outcome, Recipient, parse_retry_after
 from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.channels.webpush import (
     MAX_PAYLOAD_BYTES,
-    MAX_RETRY_AFTER_S,
     PushSubscription,
     VapidSigner,
     WebPushChannel,
     _payload,
     check_subscription_keys,
     parse_subscription_address,
-    retry_after_seconds,
     subscription_address,
 )
 from services.dispatch.config import DispatchSettings, new_vapid_private_key
@@ -124,11 +122,11 @@ class TestRetryAfter:
     def test_reads_seconds_and_http_dates_and_caps_them(self) -> None:
         in_two_minutes = format_datetime(datetime.now(UTC) + timedelta(minutes=2), usegmt=True)
 
-        assert retry_after_seconds("30") == 30
-        assert 110 <= (retry_after_seconds(in_two_minutes) or 0) <= 120
-        assert retry_after_seconds("99999999") == MAX_RETRY_AFTER_S
-        assert retry_after_seconds("soon") is None
-        assert retry_after_seconds(None) is None
+        assert parse_retry_after("30") == 30
+        assert 110 <= (parse_retry_after(in_two_minutes) or 0) <= 120
+        assert parse_retry_after("99999999") == MAX_RETRY_AFTER_S
+        assert parse_retry_after("soon") is None
+        assert parse_retry_after(None) is None
 
 
 class TestSending:
