@@ -47,6 +47,7 @@ from deploy.sinks.http import (
     EmbeddedHttpServer,
     HttpFault,
     HttpFaultBook,
+    add_control_routes,
     apply_fault,
     install_drop_handler,
 )
@@ -316,23 +317,7 @@ class FcmSink:
             self.unregister(token)
             return Response(status_code=204)
 
-        @app.post("/faults", status_code=201, summary="Misbehave for one token, or all")
-        async def add_fault(fault: HttpFault) -> HttpFault:
-            self.faults.add(fault)
-            return fault
-
-        @app.get("/faults", summary="The faults in force")
-        async def list_faults() -> list[HttpFault]:
-            return self.faults.listed()
-
-        @app.delete("/faults", status_code=204, summary="Clear every fault")
-        async def clear_faults() -> Response:
-            self.faults.clear()
-            return Response(status_code=204)
-
-        @app.get("/healthz", summary="Liveness")
-        async def healthz() -> dict[str, str]:
-            return {"status": "ok"}
+        add_control_routes(app, self.faults, target="token")
 
         return app
 

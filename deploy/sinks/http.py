@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -113,6 +113,29 @@ class HttpFaultBook:
             del self._remaining[id(fault)]
         else:
             self._remaining[id(fault)] = left - 1
+
+
+def add_control_routes(app: FastAPI, faults: HttpFaultBook, *, target: str) -> None:
+    """The routes every provider sink has: its faults (``target`` names what a fault's target
+    is, for the docs) and a liveness check."""
+
+    @app.post("/faults", status_code=201, summary=f"Misbehave for one {target}, or all")
+    async def add_fault(fault: HttpFault) -> HttpFault:
+        faults.add(fault)
+        return fault
+
+    @app.get("/faults", summary="The faults in force")
+    async def list_faults() -> list[HttpFault]:
+        return faults.listed()
+
+    @app.delete("/faults", status_code=204, summary="Clear every fault")
+    async def clear_faults() -> Response:
+        faults.clear()
+        return Response(status_code=204)
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
 
 
 class ConnectionDroppedError(Exception):

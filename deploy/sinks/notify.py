@@ -43,6 +43,7 @@ from deploy.sinks.http import (
     EmbeddedHttpServer,
     HttpFault,
     HttpFaultBook,
+    add_control_routes,
     apply_fault,
     install_drop_handler,
 )
@@ -339,23 +340,7 @@ class NotifySink:
                 return JSONResponse({"detail": str(error)}, status_code=409)
             return JSONResponse({"callback_status": answer.status_code})
 
-        @app.post("/faults", status_code=201, summary="Misbehave for one phone number, or all")
-        async def add_fault(fault: HttpFault) -> HttpFault:
-            self.faults.add(fault)
-            return fault
-
-        @app.get("/faults", summary="The faults in force")
-        async def list_faults() -> list[HttpFault]:
-            return self.faults.listed()
-
-        @app.delete("/faults", status_code=204, summary="Clear every fault")
-        async def clear_faults() -> Response:
-            self.faults.clear()
-            return Response(status_code=204)
-
-        @app.get("/healthz", summary="Liveness")
-        async def healthz() -> dict[str, str]:
-            return {"status": "ok"}
+        add_control_routes(app, self.faults, target="phone number")
 
         return app
 
