@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
@@ -39,7 +39,8 @@ def alert_content(**overrides: Any) -> AlertContent:
         "severity": "Severe",
         "urgency": "Expected",
         "sender_name": "Hackney Police",
-        "sent_at": datetime(2026, 11, 23, 12, 0, tzinfo=UTC),
+        # Sent a minute ago: alerts expire, so a fixed date would fail once it is far enough behind.
+        "sent_at": datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1),
     }
     fields.update(overrides)
     return AlertContent(**fields)

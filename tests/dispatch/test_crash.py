@@ -16,7 +16,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -40,7 +40,8 @@ SENDING_TIMEOUT_S = 15
 # Each message waits this long at the sink, so the kill lands mid-batch.
 SINK_DELAY_S = 0.02
 KILL_AFTER_MESSAGES = 600
-VERIFIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+# An address verified a day before the test runs: never a fixed date, whose alerts would expire.
+VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,8 @@ from shared.db import session_scope, utcnow
 from shared.settings import Environment
 from tests.dispatch.helpers import alert_content, recipient_batch
 
-VERIFIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+# An address verified a day before the test runs: never a fixed date, whose alerts would expire.
+VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 def subscribed(sink: WebPushSink, channel: WebPushChannel) -> tuple[dict[str, Any], Recipient]:

@@ -24,7 +24,8 @@ from services.dispatch.models import (
 from shared.db import utcnow
 from tests.dispatch.helpers import add_email_endpoint, alert_content, recipient_batch, unique_email
 
-VERIFIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+# An address verified a day before the test runs: never a fixed date, whose alerts would expire.
+VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 async def members_with_email(session: AsyncSession, count: int) -> list[tuple[uuid.UUID, str]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,7 +28,8 @@ from tests.dispatch.helpers import (
     unique_email,
 )
 
-VERIFIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+# An address verified a day before the test runs: never a fixed date, whose alerts would expire.
+VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 def worker_for(

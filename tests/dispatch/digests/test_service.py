@@ -21,7 +21,8 @@ from shared.db import utcnow
 from shared.events import AlertContent
 from tests.dispatch.helpers import add_email_endpoint, alert_content, recipient_batch, unique_email
 
-VERIFIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+# An address verified a day before the test runs: never a fixed date, whose alerts would expire.
+VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 # Far enough ahead that every held row of these tests is due.
 DIGEST_TIME = utcnow() + timedelta(days=2)
 

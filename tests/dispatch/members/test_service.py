@@ -11,7 +11,7 @@ from services.dispatch.members.service import MemberEndpointService
 from services.dispatch.models import ChannelKind, MemberEndpoint
 from tests.dispatch.helpers import email_verified, unique_email
 
-EARLIER = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+EARLIER = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 LATER = EARLIER + timedelta(minutes=5)
 
 

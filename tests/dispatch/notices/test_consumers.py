@@ -4,7 +4,7 @@ the SMTP sink: one email per notice id."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
@@ -24,7 +24,8 @@ from tests.dispatch.helpers import (
     wait_until_processed,
 )
 
-VERIFIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+# An address verified a day before the test runs: never a fixed date, whose alerts would expire.
+VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 def notice(member_id: uuid.UUID) -> MemberNoticeRequested:

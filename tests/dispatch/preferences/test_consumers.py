@@ -4,7 +4,7 @@ into dispatch running in-process, out to the SMTP sink."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -28,7 +28,8 @@ from tests.dispatch.helpers import (
 )
 from tests.support.tokens import auth_header
 
-VERIFIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+# An address verified a day before the test runs: never a fixed date, whose alerts would expire.
+VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 class TestPreferencesInThePipeline:
