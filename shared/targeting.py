@@ -115,7 +115,12 @@ class TargetProblem:
     detail: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"part": self.part, "field": self.field, "reason": self.reason, "detail": self.detail}
+        return {
+            "part": self.part,
+            "field": self.field,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True)
@@ -234,7 +239,8 @@ def check_polygon(
     for index, point in enumerate(points):
         if len(point) != 2 or not all(math.isfinite(v) for v in point):
             return refused(
-                "not-a-point", "a point is [latitude, longitude], two finite numbers.",
+                "not-a-point",
+                "a point is [latitude, longitude], two finite numbers.",
                 f"{part}[{index}]",
             )
     if len(points) < 4 or list(points[0]) != list(points[-1]):
