@@ -359,6 +359,7 @@ class AlertService:
             alert_id, AlertState.DRAFT, AlertState.APPROVED, action="scheduled"
         )
         self._require_may_release(publisher, alert)
+        self._require_usable_target_of(alert)
         now = utcnow()
         if publish_at <= now:
             raise AlertInvalidError("A scheduled time must be in the future; publish it now.")
@@ -650,8 +651,10 @@ class AlertService:
         polygons: Sequence[Sequence[Sequence[float]]],
     ) -> None:
         """The targeting contract, against the boundaries this process loaded: checked when a
-        draft is written or received as CAP and again before it is submitted or published
-        (the files may have changed meanwhile), so nothing geo would refuse goes out."""
+        draft is written or received as CAP and again before it is submitted, scheduled or
+        published (the files may have changed meanwhile), so nothing geo would refuse goes
+        out. A scheduled alert whose target goes bad before its time still goes out: geo then
+        delivers its usable parts and reports the rest (``audience.resolved``)."""
         problems = targeting.check_target(
             targeting.Target(
                 ward_codes=ward_codes,
