@@ -36,7 +36,7 @@ TEST_BOROUGH_COUNT = 2_000
 
 
 @functools.cache
-def test_wards_csv() -> Path:
+def wards_csv_with_test_wards() -> Path:
     """London's wards (``WARDS_CSV``) and the tests' own, as one CSV for ALERTS_WARDS_CSV."""
     folder = Path(tempfile.mkdtemp(prefix="tawny-alerts-wards-"))
     path = folder / "wards.csv"
@@ -74,7 +74,7 @@ def settings(infrastructure: Infrastructure, database_url: str) -> AlertsSetting
         cap_schema_path=str(CAP_XSD) if CAP_XSD.is_file() else None,
         cap_max_bytes=64 * 1024,
         scheduler_interval_s=0.5,
-        wards_csv=test_wards_csv(),
+        wards_csv=wards_csv_with_test_wards(),
         wards_geojson=WARDS_GEOJSON,
     )
 

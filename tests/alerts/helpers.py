@@ -27,7 +27,7 @@ from tests.alerts.conftest import (
     TEST_WARD_COUNT,
     TEST_WARD_PREFIX,
     WARDS_GEOJSON,
-    test_wards_csv,
+    wards_csv_with_test_wards,
 )
 from tests.support.tokens import auth_header
 
@@ -50,7 +50,7 @@ def unique_borough_code() -> str:
 
 
 def unique_ward_code() -> str:
-    """A ward no other test of this session uses: one of the tests' own (``test_wards_csv``)."""
+    """A ward no other test of this session uses: one of the tests' own (conftest)."""
     return f"{TEST_WARD_PREFIX}{next(_TEST_WARDS) % TEST_WARD_COUNT:08d}"
 
 
@@ -83,7 +83,7 @@ def mapped_settings() -> AlertsSettings:
     return AlertsSettings(
         environment=Environment.TEST,
         sender_name="Tawny",
-        wards_csv=test_wards_csv(),
+        wards_csv=wards_csv_with_test_wards(),
         wards_geojson=WARDS_GEOJSON,
     )
 
