@@ -23,6 +23,7 @@ class Topic(StrEnum):
     ALERTS = "tawny.alerts.lifecycle.v1"
     RECIPIENT_BATCHES = "tawny.geo.recipient-batches.v1"
     DELIVERY_STATUS = "tawny.dispatch.delivery-status.v1"
+    AUDIENCES = "tawny.geo.audiences.v1"
     DEAD_LETTER = "tawny.dead-letter.v1"
 
 
@@ -336,7 +337,50 @@ class AlertPublished(EventPayload):
         return str(self.content.alert_id)
 
 
+class TargetingRetryRequested(AlertPublished):
+    """An officer asks geo to resolve a published alert's target again, after a failed part
+    was fixed (a boundary set re-imported, a bug mended). Same payload as ``alert.published``;
+    geo resolves the whole target afresh and dispatch's one-delivery-per-member rule keeps
+    anyone already reached from hearing it twice."""
+
+    event_type = "alert.targeting_retry_requested"
+
+
 # --- geo ------------------------------------------------------------------------------------
+
+
+class TargetPartFailure(BaseModel):
+    """One part of an alert's target geo could not use (see ``shared.targeting``): ``part``
+    names it as the alert did ("target_circles[0]"), ``field`` the field at fault."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    part: str
+    field: str
+    reason: str
+    detail: str
+
+
+class AudienceResolved(EventPayload):
+    """Geo resolved an alert message's target: how many members it reaches, and every part it
+    could not use. Sent for every resolution, so a successful retry clears an earlier failure;
+    alerts keeps the one with the latest ``resolved_at``."""
+
+    event_type = "audience.resolved"
+    topic = Topic.AUDIENCES
+
+    alert_id: uuid.UUID
+    # The alert.published (or retry) event this answers.
+    event_id: uuid.UUID
+    resolved_at: datetime
+    recipients: int
+    failures: list[TargetPartFailure] = []
+
+    def partition_key(self) -> str:
+        return str(self.alert_id)
+
+
+# --- geo: recipients ---------------------------------------------------------------------------
 
 
 class RecipientBatch(EventPayload):
@@ -399,6 +443,8 @@ EVENT_TYPES: dict[tuple[str, int], type[EventPayload]] = {
         AddressLetterRequested,
         MemberNoticeRequested,
         AlertPublished,
+        TargetingRetryRequested,
+        AudienceResolved,
         RecipientBatch,
         DeliveryStatsReported,
     )

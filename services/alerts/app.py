@@ -21,6 +21,8 @@ from services.alerts.feeds.endpoints import router as feeds_router
 from services.alerts.geography import geography_for
 from services.alerts.images.endpoints import router as images_router
 from services.alerts.models import OutboxMessage, ProcessedEvent
+from services.alerts.targeting.consumers import targeting_consumer
+from services.alerts.targeting.endpoints import router as targeting_router
 from shared.app import create_service_app
 from shared.runtime import ServiceRuntime
 
@@ -43,9 +45,16 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         "concern, and follow them up; other systems exchange CAP; the public reads feeds.",
         settings=settings,
         # The CAP router first: /alerts/cap must not be taken for an alert id.
-        routers=[cap_router, authoring_router, images_router, feedback_router, feeds_router],
+        routers=[
+            cap_router,
+            authoring_router,
+            targeting_router,
+            images_router,
+            feedback_router,
+            feeds_router,
+        ],
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,
-        consumers=(delivery_stats_consumer(),),
+        consumers=(delivery_stats_consumer(), targeting_consumer()),
         on_startup=on_startup,
     )

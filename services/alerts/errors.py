@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from shared.errors import TawnyError
+from shared.targeting import TargetProblem, problem_summary
 
 
 class AlertsError(TawnyError):
@@ -39,6 +42,22 @@ class AlertInvalidError(AlertsError):
     status_code = 422
     slug = "alert-invalid"
     title = "The alert is not valid"
+
+
+class AlertTargetInvalidError(AlertsError):
+    """A target the targeting contract (``shared.targeting``) refuses: ``field`` names the
+    first part at fault, ``problems`` lists every one."""
+
+    status_code = 422
+    slug = "alert-target-invalid"
+    title = "The alert's target cannot be used"
+
+    def __init__(self, problems: Sequence[TargetProblem]) -> None:
+        super().__init__(
+            problem_summary(problems),
+            field=problems[0].field,
+            problems=[p.as_dict() for p in problems],
+        )
 
 
 class CapDocumentError(AlertsError):

@@ -7,15 +7,16 @@ itself (geo owns the boundary sets, but alerts must know this before anything is
   touches. Without them a shape counts toward no ward or borough: its approval then rests on the
   ward and borough codes beside it, and it appears in no feed by shape.
 
-A ward code the map does not know (not a London ward of the loaded boundary set) is in no
-borough; geo finds no residents for it either.
+The same files are what the targeting contract (``shared.targeting``) checks a target against:
+its ward codes must be rows of the CSV, its borough codes boroughs of those rows, and its
+points in Greater London (the outline of the ward boundaries when configured, else the
+contract's box). A row without a borough is a known ward in no borough (partial data sets).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,13 +29,8 @@ from shapely.geometry import Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from services.alerts.config import AlertsSettings
-
-# Kilometres per degree near London: an equirectangular projection centred on the city is
-# accurate to well under 1% across Greater London, plenty for "does this circle touch a ward".
-KM_PER_DEGREE_LAT = 110.574
-KM_PER_DEGREE_LON_AT_EQUATOR = 111.320
-LONDON_LATITUDE = 51.5
-KM_PER_DEGREE_LON = KM_PER_DEGREE_LON_AT_EQUATOR * math.cos(math.radians(LONDON_LATITUDE))
+from shared import targeting
+from shared.targeting import KM_PER_DEGREE_LAT, KM_PER_DEGREE_LON
 
 
 def _to_km(lon: float, lat: float) -> tuple[float, float]:
@@ -68,6 +64,8 @@ class WardBoundaries:
 class Geography:
     ward_boroughs: Mapping[str, str]
     boundaries: WardBoundaries | None = None
+    # What the targeting contract checks targets against (codes empty: nothing loaded).
+    target_boundaries: targeting.Boundaries = field(default_factory=targeting.Boundaries)
 
     def borough_of(self, ward_code: str) -> str | None:
         return self.ward_boroughs.get(ward_code)
@@ -103,32 +101,58 @@ def ward_boroughs_from_csv(path: Path) -> dict[str, str]:
         }
 
 
-def ward_boundaries_from_geojson(path: Path) -> tuple[WardBoundaries, dict[str, str]]:
-    """Ward shapes and the ward → borough map their properties carry."""
+def ward_codes_from_csv(path: Path) -> frozenset[str]:
+    """Every ward code of the CSV, with or without a borough."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return frozenset(
+            row["code"].strip() for row in csv.DictReader(handle) if (row.get("code") or "").strip()
+        )
+
+
+def ward_boundaries_from_geojson(
+    path: Path,
+) -> tuple[WardBoundaries, dict[str, str], BaseGeometry]:
+    """Ward shapes, the ward → borough map their properties carry, and London's outline
+    (longitude/latitude, the union of the wards)."""
     collection: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     codes: list[str] = []
     shapes: list[BaseGeometry] = []
     boroughs: dict[str, str] = {}
+    degrees: list[BaseGeometry] = []
     for feature in collection["features"]:
         properties = feature["properties"]
-        geometry = shapely.transform(shape(feature["geometry"]), _coordinates_to_km)
+        degrees.append(shape(feature["geometry"]))
+        geometry = shapely.transform(degrees[-1], _coordinates_to_km)
         codes.append(properties["code"])
         shapes.append(geometry if geometry.is_valid else geometry.buffer(0))
         if properties.get("borough_code"):
             boroughs[properties["code"]] = properties["borough_code"]
-    return WardBoundaries(codes=codes, shapes=shapes, tree=STRtree(shapes)), boroughs
+    boundaries = WardBoundaries(codes=codes, shapes=shapes, tree=STRtree(shapes))
+    return boundaries, boroughs, targeting.outline_of(degrees)
 
 
 @lru_cache(maxsize=4)
 def _load(csv_path: Path | None, geojson_path: Path | None) -> Geography:
     ward_boroughs: dict[str, str] = {}
     boundaries = None
+    outline = None
+    ward_codes: set[str] = set()
     if geojson_path is not None:
-        boundaries, ward_boroughs = ward_boundaries_from_geojson(geojson_path)
+        boundaries, ward_boroughs, outline = ward_boundaries_from_geojson(geojson_path)
+        ward_codes.update(boundaries.codes)
     if csv_path is not None:
         # The CSV is the authority on boroughs (identity builds its commands from it).
         ward_boroughs.update(ward_boroughs_from_csv(csv_path))
-    return Geography(ward_boroughs=ward_boroughs, boundaries=boundaries)
+        ward_codes.update(ward_codes_from_csv(csv_path))
+    return Geography(
+        ward_boroughs=ward_boroughs,
+        boundaries=boundaries,
+        target_boundaries=targeting.Boundaries(
+            ward_codes=frozenset(ward_codes),
+            borough_codes=frozenset(ward_boroughs.values()),
+            outline=outline,
+        ),
+    )
 
 
 def geography_for(settings: AlertsSettings) -> Geography:

@@ -298,6 +298,16 @@ class Alert(UUIDPrimaryKey, Timestamps, Base):
     )
     scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Geo's latest report on resolving this message's target (``audience.resolved``): when,
+    # how many members it reached, and every part geo could not use
+    # ([{"part", "field", "reason", "detail"}]; empty when all went out). None until geo
+    # reports; an officer's retry asks geo to resolve it again.
+    targeting_reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    targeting_recipients: Mapped[int | None] = mapped_column(Integer)
+    targeting_failures: Mapped[list[dict[str, str]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
+    targeting_retry_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         UniqueConstraint("sender", "identifier", name="uq_alerts_sender_identifier"),

@@ -57,25 +57,21 @@ class GeoSettings(ServiceSettings):
         default=5_000.0,
         ge=100.0,
         le=50_000.0,
-        description="Largest radius, in metres, of a watched or targeted circle (smallest: 100)",
+        description="Largest radius, in metres, of a circle a member watches (smallest: 100); "
+        "alert targets follow the targeting contract (shared/targeting.py) instead",
     )
     max_polygon_vertices: int = Field(
         default=10_000,
         ge=4,
         le=1_000_000,
-        description="Most vertices of a drawn polygon (subscriptions and alert targets)",
+        description="Most vertices of a polygon a member watches (alert targets: see "
+        "shared/targeting.py)",
     )
     max_subscription_area_km2: float = Field(
         default=100.0,
         gt=0,
         le=10_000,
         description="Largest area, in km², of a polygon a member may watch",
-    )
-    max_target_area_km2: float = Field(
-        default=2_500.0,
-        gt=0,
-        le=100_000,
-        description="Largest area, in km², of one polygon an alert may target (London: 1,572)",
     )
     max_area_body_bytes: int = Field(
         default=2_000_000,

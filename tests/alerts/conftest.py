@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,6 +25,31 @@ CAP_XSD = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cap"
 LONDON_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "london"
 WARDS_CSV = LONDON_DATA / "wards.csv"
 WARDS_GEOJSON = LONDON_DATA / "wards.geojson"
+# Wards only the tests have ("T" and eight digits, in no borough): a test that needs a ward of
+# its own takes the next one (``helpers.unique_ward_code``), since the targeting contract
+# refuses a code its boundary set does not have.
+TEST_WARD_PREFIX = "T"
+TEST_WARD_COUNT = 20_000
+# Boroughs only the tests have (E099 and five digits), each with one ward ("B" and eight).
+TEST_BOROUGH_PREFIX = "E099"
+TEST_BOROUGH_COUNT = 2_000
+
+
+@functools.cache
+def wards_csv_with_test_wards() -> Path:
+    """London's wards (``WARDS_CSV``) and the tests' own, as one CSV for ALERTS_WARDS_CSV."""
+    folder = Path(tempfile.mkdtemp(prefix="tawny-alerts-wards-"))
+    path = folder / "wards.csv"
+    lines = WARDS_CSV.read_text(encoding="utf-8").rstrip("\n").splitlines()
+    lines += [f"{TEST_WARD_PREFIX}{n:08d},Test ward {n},," for n in range(TEST_WARD_COUNT)]
+    lines += [
+        f"B{n:08d},Test borough ward {n},{TEST_BOROUGH_PREFIX}{n:05d},Test borough {n}"
+        for n in range(TEST_BOROUGH_COUNT)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 requires_cap_schema = pytest.mark.skipif(
     not CAP_XSD.is_file(), reason=f"the official CAP 1.2 schema is not at {CAP_XSD}"
 )
@@ -47,7 +74,7 @@ def settings(infrastructure: Infrastructure, database_url: str) -> AlertsSetting
         cap_schema_path=str(CAP_XSD) if CAP_XSD.is_file() else None,
         cap_max_bytes=64 * 1024,
         scheduler_interval_s=0.5,
-        wards_csv=WARDS_CSV,
+        wards_csv=wards_csv_with_test_wards(),
         wards_geojson=WARDS_GEOJSON,
     )
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import random
 import uuid
 from typing import Any
 
@@ -19,7 +21,14 @@ from services.alerts.models import OutboxMessage
 from shared.auth import Principal
 from shared.events import Topic
 from shared.settings import Environment
-from tests.alerts.conftest import WARDS_CSV, WARDS_GEOJSON
+from tests.alerts.conftest import (
+    TEST_BOROUGH_COUNT,
+    TEST_BOROUGH_PREFIX,
+    TEST_WARD_COUNT,
+    TEST_WARD_PREFIX,
+    WARDS_GEOJSON,
+    wards_csv_with_test_wards,
+)
 from tests.support.tokens import auth_header
 
 
@@ -29,8 +38,20 @@ def officer_headers(
     return auth_header(roles=[role], member_id=member_id or uuid.uuid4(), pseudonym=pseudonym)
 
 
+_TEST_WARDS = itertools.count(random.randrange(TEST_WARD_COUNT // 2))
+
+
+_TEST_BOROUGHS = itertools.count(random.randrange(TEST_BOROUGH_COUNT // 2))
+
+
+def unique_borough_code() -> str:
+    """A borough no other test of this session uses: one of the tests' own."""
+    return f"{TEST_BOROUGH_PREFIX}{next(_TEST_BOROUGHS) % TEST_BOROUGH_COUNT:05d}"
+
+
 def unique_ward_code() -> str:
-    return f"E05{uuid.uuid4().int % 10**6:06d}"
+    """A ward no other test of this session uses: one of the tests' own (conftest)."""
+    return f"{TEST_WARD_PREFIX}{next(_TEST_WARDS) % TEST_WARD_COUNT:08d}"
 
 
 def alert_request(**overrides: Any) -> dict[str, Any]:
@@ -62,7 +83,7 @@ def mapped_settings() -> AlertsSettings:
     return AlertsSettings(
         environment=Environment.TEST,
         sender_name="Tawny",
-        wards_csv=WARDS_CSV,
+        wards_csv=wards_csv_with_test_wards(),
         wards_geojson=WARDS_GEOJSON,
     )
 

@@ -85,7 +85,11 @@ RETURN_EXAMPLES = openapi_examples(needs_work={"reason": "Remove the street numb
     status_code=201,
     summary="Write a new alert as a draft",
     description="Officers, admins, coordinators and partners, for targets within their own "
-    "area. Nobody receives a draft until it is published.",
+    "area. Nobody receives a draft until it is published. The target must meet the targeting "
+    "contract (shared/targeting.py: circles of 100 m to 25 km and polygons that are closed, "
+    "do not cross themselves and lie in Greater London; codes of the loaded boundary set): "
+    "otherwise 422 `alert-target-invalid`, whose `field` names the first part at fault and "
+    "`problems` lists every one.",
     responses=problem_responses(401, 403, 409, 422),
 )
 async def create_alert(

@@ -44,6 +44,7 @@ from services.alerts.models import (
     Severity,
     Urgency,
 )
+from shared import targeting
 
 # ONS GSS codes: wards E05…, London boroughs E09….
 WARD_CODE_PATTERN = r"^[A-Z][0-9]{8}$"
@@ -58,7 +59,7 @@ MAX_TRANSLATIONS = 5
 MAX_SUSPECTS = 5
 MAX_CIRCLES = 10
 MAX_POLYGONS = 10
-MAX_POLYGON_POINTS = 500
+MAX_POLYGON_POINTS = targeting.MAX_POLYGON_VERTICES
 SUSPECT_FIELD_MAX_LENGTH = 200
 
 WardCode = Annotated[
@@ -154,25 +155,22 @@ class Translation(BaseModel):
 
 
 class Circle(BaseModel):
-    """A CAP circle: centre in WGS84 and radius in kilometres."""
+    """A CAP circle: centre in WGS84 and radius in kilometres. Where it may be and how large
+    is the targeting contract's (``shared.targeting``), checked with the rest of the target."""
 
     model_config = ConfigDict(extra="forbid")
 
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    radius_km: float = Field(gt=0, le=50)
+    radius_km: float = Field(
+        gt=0,
+        description=f"From {targeting.MIN_CIRCLE_RADIUS_M / 1000:g} to "
+        f"{targeting.MAX_CIRCLE_RADIUS_M / 1000:g} km; the centre in Greater London",
+        examples=[1.5],
+    )
 
 
 Point = Annotated[list[float], Field(min_length=2, max_length=2)]
-
-
-def _check_polygon(ring: list[list[float]]) -> list[list[float]]:
-    if len(ring) < 4 or ring[0] != ring[-1]:
-        raise ValueError("a polygon needs at least four points, the first repeated as the last")
-    for lat, lon in ring:
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise ValueError("polygon points are [latitude, longitude] in WGS84")
-    return ring
 
 
 class Suspect(BaseModel):
@@ -271,7 +269,11 @@ class AlertCreate(BaseModel):
     )
     target_circles: list[Circle] = Field(default_factory=list, max_length=MAX_CIRCLES)
     target_polygons: list[Annotated[list[Point], Field(max_length=MAX_POLYGON_POINTS)]] = Field(
-        default_factory=list, max_length=MAX_POLYGONS, description="[lat, lon] rings"
+        default_factory=list,
+        max_length=MAX_POLYGONS,
+        description="[lat, lon] rings, the first point repeated as the last: at least three "
+        "different points, not crossing themselves, every point in Greater London, at most "
+        f"{targeting.MAX_POLYGON_AREA_KM2:,.0f} km² (shared/targeting.py)",
     )
     suspects: list[Suspect] = Field(default_factory=list, max_length=MAX_SUSPECTS)
     expires: datetime | None = Field(
@@ -295,11 +297,6 @@ class AlertCreate(BaseModel):
     @classmethod
     def _values_unique(cls, values: list[Any] | None) -> list[Any] | None:
         return None if values is None else _unique(values, "values")
-
-    @field_validator("target_polygons")
-    @classmethod
-    def _polygons_closed(cls, polygons: list[list[list[float]]]) -> list[list[list[float]]]:
-        return [_check_polygon(ring) for ring in polygons]
 
     @field_validator("expires")
     @classmethod
@@ -450,6 +447,9 @@ class Alert(BaseModel):
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
+    targeting: Targeting = Field(
+        description="Whether geo could resolve every part of the target once published"
+    )
 
     @classmethod
     def from_model(cls, alert: models.Alert) -> Alert:
@@ -498,6 +498,49 @@ class Alert(BaseModel):
             created_at=alert.created_at,
             updated_at=alert.updated_at,
             published_at=alert.published_at,
+            targeting=Targeting.of(alert),
+        )
+
+
+class TargetFailure(BaseModel):
+    part: str = Field(examples=["target_circles[0]"])
+    field: str = Field(examples=["target_circles[0].radius_km"])
+    reason: str = Field(examples=["outside-london"])
+    detail: str
+
+
+class Targeting(BaseModel):
+    """What geo reported on resolving this message's target (``audience.resolved``)."""
+
+    status: Literal["not_sent", "waiting", "resolved", "failed"] = Field(
+        description="not_sent: not published (or not Actual); waiting: published, geo has not "
+        "reported yet (or a retry is under way); resolved: every part reached its audience; "
+        "failed: some parts could not be used (the rest went out): see failures, fix, retry"
+    )
+    reported_at: datetime | None
+    recipients: int | None = Field(description="Members geo found for the usable parts")
+    failures: list[TargetFailure]
+    retry_requested_at: datetime | None
+
+    @classmethod
+    def of(cls, alert: models.Alert) -> Targeting:
+        status: Literal["not_sent", "waiting", "resolved", "failed"]
+        retrying = alert.targeting_retry_requested_at is not None and (
+            alert.targeting_reported_at is None
+            or alert.targeting_reported_at < alert.targeting_retry_requested_at
+        )
+        if alert.published_at is None or alert.cap_status is not CapStatus.ACTUAL:
+            status = "not_sent"
+        elif alert.targeting_reported_at is None or retrying:
+            status = "waiting"
+        else:
+            status = "failed" if alert.targeting_failures else "resolved"
+        return cls(
+            status=status,
+            reported_at=alert.targeting_reported_at,
+            recipients=alert.targeting_recipients,
+            failures=[TargetFailure.model_validate(f) for f in alert.targeting_failures],
+            retry_requested_at=alert.targeting_retry_requested_at,
         )
 
 

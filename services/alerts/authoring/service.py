@@ -24,7 +24,7 @@ approve.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -57,6 +57,7 @@ from services.alerts.errors import (
     AlertInvalidError,
     AlertNotFoundError,
     AlertStateConflictError,
+    AlertTargetInvalidError,
 )
 from services.alerts.geography import geography_for
 from services.alerts.models import (
@@ -74,6 +75,7 @@ from services.alerts.models import (
     Scope,
     Severity,
 )
+from shared import targeting
 from shared.auth import Principal
 from shared.db import utcnow
 from shared.events import (
@@ -196,6 +198,12 @@ class AlertService:
         ``sender`` and ``sent`` are kept from a CAP document received from another system."""
         if not self._policy.may_author(author):
             raise AlertForbiddenError("Only officers, coordinators and partners write alerts.")
+        self._require_usable_target(
+            ward_codes=data.target_ward_codes,
+            borough_codes=data.target_borough_codes,
+            circles=[c.model_dump() for c in data.target_circles],
+            polygons=data.target_polygons,
+        )
         if not self._policy.covers(
             author, ward_codes=data.target_ward_codes, borough_codes=data.target_borough_codes
         ):
@@ -295,6 +303,7 @@ class AlertService:
         alert = await self._locked(alert_id, AlertState.DRAFT, action="submitted")
         if alert.author_id != author.member_id:
             raise AlertForbiddenError("Only the author submits their draft for approval.")
+        self._require_usable_target_of(alert)
         return await self._move(alert, AlertState.SUBMITTED, AuditAction.SUBMITTED, author)
 
     async def approve(self, alert_id: uuid.UUID, *, officer: Principal) -> Alert:
@@ -340,6 +349,7 @@ class AlertService:
             alert_id, AlertState.DRAFT, AlertState.APPROVED, action="published"
         )
         self._require_may_release(publisher, alert)
+        self._require_usable_target_of(alert)
         return await self._publish(alert, publisher)
 
     async def schedule(
@@ -349,6 +359,7 @@ class AlertService:
             alert_id, AlertState.DRAFT, AlertState.APPROVED, action="scheduled"
         )
         self._require_may_release(publisher, alert)
+        self._require_usable_target_of(alert)
         now = utcnow()
         if publish_at <= now:
             raise AlertInvalidError("A scheduled time must be in the future; publish it now.")
@@ -631,6 +642,42 @@ class AlertService:
             )
         return alert
 
+    def _require_usable_target(
+        self,
+        *,
+        ward_codes: Sequence[str],
+        borough_codes: Sequence[str],
+        circles: Sequence[Mapping[str, float]],
+        polygons: Sequence[Sequence[Sequence[float]]],
+    ) -> None:
+        """The targeting contract, against the boundaries this process loaded: checked when a
+        draft is written or received as CAP and again before it is submitted, scheduled or
+        published (the files may have changed meanwhile), so nothing geo would refuse goes
+        out. A scheduled alert whose target goes bad before its time still goes out: geo then
+        delivers its usable parts and reports the rest (``audience.resolved``)."""
+        problems = targeting.check_target(
+            targeting.Target(
+                ward_codes=ward_codes,
+                borough_codes=borough_codes,
+                circles=[
+                    targeting.TargetCircle(c["lat"], c["lon"], c["radius_km"] * 1000)
+                    for c in circles
+                ],
+                polygons=[targeting.TargetPolygon(ring) for ring in polygons],
+            ),
+            self._geography.target_boundaries,
+        )
+        if problems:
+            raise AlertTargetInvalidError(problems)
+
+    def _require_usable_target_of(self, alert: Alert) -> None:
+        self._require_usable_target(
+            ward_codes=alert.target_ward_codes,
+            borough_codes=alert.target_borough_codes,
+            circles=alert.target_circles,
+            polygons=alert.target_polygons,
+        )
+
     def _require_officer_covering(self, officer: Principal, alert: Alert) -> None:
         if not self._policy.is_officer(officer):
             raise AlertForbiddenError("Only an officer may do this.")
@@ -790,49 +837,10 @@ class AlertService:
         return alert
 
     async def _stage(self, message: Alert, *, original: Alert | None) -> None:
-        assert message.sent is not None
-        target = original or message
         await add_event(
             self._session,
             OutboxMessage,
-            AlertPublished(
-                content=AlertContent(
-                    alert_id=message.id,
-                    msg_type=message.msg_type.value,
-                    headline=message.headline,
-                    body=message.body,
-                    category=message.crime_type.value,
-                    severity=message.severity.value,
-                    urgency=message.urgency.value,
-                    sender_name=self._settings.sender_name,
-                    sent_at=message.sent,
-                    references=original.id if original else None,
-                    instruction=message.instruction,
-                    contact=message.contact,
-                    web=message.web,
-                    expires=message.expires,
-                    language=message.language,
-                    translations=[
-                        AlertTranslation(
-                            language=t["language"],
-                            headline=t["headline"],
-                            body=t["description"],
-                            instruction=t.get("instruction"),
-                        )
-                        for t in message.translations
-                    ],
-                ),
-                target_ward_codes=list(target.target_ward_codes),
-                target_borough_codes=list(target.target_borough_codes),
-                target_circles=[
-                    TargetCircle(lat=c["lat"], lon=c["lon"], radius_m=c["radius_km"] * 1000)
-                    for c in target.target_circles
-                ],
-                target_polygons=[
-                    TargetPolygon(coordinates=[[[lon, lat] for lat, lon in ring]])
-                    for ring in target.target_polygons
-                ],
-            ),
+            published_event(message, original=original, sender_name=self._settings.sender_name),
             producer=PRODUCER,
         )
 
@@ -894,3 +902,54 @@ def _area_desc(data: AlertCreate) -> str:
     more = f" and {len(codes) - 20} more" if len(codes) > 20 else ""
     kind = "Boroughs and wards" if data.target_borough_codes else "Wards"
     return f"{kind}: {shown}{more}"[:500]
+
+
+def published_event(
+    message: Alert,
+    *,
+    original: Alert | None,
+    sender_name: str,
+    event: type[AlertPublished] = AlertPublished,
+) -> AlertPublished:
+    """What geo resolves for ``message``: its content and (for an Update or Cancel, the
+    original's) target. ``event`` is AlertPublished, or TargetingRetryRequested for a retry."""
+    assert message.sent is not None
+    target = original or message
+    return event(
+        content=AlertContent(
+            alert_id=message.id,
+            msg_type=message.msg_type.value,
+            headline=message.headline,
+            body=message.body,
+            category=message.crime_type.value,
+            severity=message.severity.value,
+            urgency=message.urgency.value,
+            sender_name=sender_name,
+            sent_at=message.sent,
+            references=original.id if original else None,
+            instruction=message.instruction,
+            contact=message.contact,
+            web=message.web,
+            expires=message.expires,
+            language=message.language,
+            translations=[
+                AlertTranslation(
+                    language=t["language"],
+                    headline=t["headline"],
+                    body=t["description"],
+                    instruction=t.get("instruction"),
+                )
+                for t in message.translations
+            ],
+        ),
+        target_ward_codes=list(target.target_ward_codes),
+        target_borough_codes=list(target.target_borough_codes),
+        target_circles=[
+            TargetCircle(lat=c["lat"], lon=c["lon"], radius_m=c["radius_km"] * 1000)
+            for c in target.target_circles
+        ],
+        target_polygons=[
+            TargetPolygon(coordinates=[[[lon, lat] for lat, lon in ring]])
+            for ring in target.target_polygons
+        ],
+    )

@@ -6,35 +6,46 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.audience import service
 from services.geo.config import GeoSettings
-from services.geo.errors import InvalidAreaError
-from shared.consumer import PoisonMessageError
-from shared.events import AlertPublished, EventEnvelope, Topic
+from services.geo.targeting import contract
+from shared.events import AlertPublished, EventEnvelope, TargetingRetryRequested, Topic
 from shared.runtime import ConsumerSpec
 
 AUDIENCE_GROUP = "geo.audience"
 
 
 def audience_consumer(settings: GeoSettings) -> ConsumerSpec:
-    """The consumer group that resolves each published alert's recipients."""
+    """The consumer group that resolves each published alert's recipients, and resolves it
+    again when an officer asks for a retry."""
     limits = service.TargetLimits.of(settings)
 
     async def on_alert_published(
         session: AsyncSession, envelope: EventEnvelope, payload: AlertPublished
     ) -> None:
-        try:
-            await service.resolve_audience(
-                session,
-                envelope.event_id,
-                payload,
-                batch_size=settings.recipient_batch_size,
-                limits=limits,
-            )
-        except InvalidAreaError as error:
-            # Retrying cannot make a bad shape good: dead-letter it at once.
-            raise PoisonMessageError(f"unusable target: {error.detail}") from error
+        # A part geo cannot use never costs the alert its other parts: those are resolved
+        # and delivered, the unusable ones reported to alerts (audience.resolved).
+        checked = contract.usable_parts(payload, await contract.current_ward_map(session))
+        audience = await service.resolve_audience(
+            session,
+            envelope.event_id,
+            checked.alert,
+            batch_size=settings.recipient_batch_size,
+            limits=limits,
+        )
+        await contract.report(
+            session,
+            event_id=envelope.event_id,
+            alert=payload,
+            audience=audience,
+            problems=checked.problems,
+        )
 
     return ConsumerSpec(
         group_id=AUDIENCE_GROUP,
         topics=(Topic.ALERTS.value,),
-        handlers={AlertPublished: on_alert_published},
+        handlers={
+            AlertPublished: on_alert_published,
+            # The same resolution afresh: dispatch's one delivery per alert, member and
+            # channel keeps those already reached from hearing it twice.
+            TargetingRetryRequested: on_alert_published,
+        },
     )

@@ -10,6 +10,8 @@ from services.geo.audience import service
 from services.geo.audience.schemas import AudiencePreview, PreviewRequest
 from services.geo.dependencies import SettingsDep
 from services.geo.routing import AreaBodyCappedRoute
+from services.geo.targeting import contract
+from shared import targeting
 from shared.auth import Principal, require_roles
 from shared.errors import problem_responses
 from shared.runtime import SessionDep
@@ -25,7 +27,9 @@ OfficerDep = Annotated[Principal, Depends(require_roles("officer", "platform_adm
     summary="Count who a draft target would reach (officers), storing nothing",
     description="The same resolution as publishing: members watching any area that "
     "intersects the union of wards, boroughs, circles and polygons, whose filters pass for "
-    "the draft's category and severity, each counted once; with a per-ward breakdown.",
+    "the draft's category and severity, each counted once; with a per-ward breakdown. The "
+    "target is checked by the targeting contract alerts publishes by (shared/targeting.py): a "
+    "problem is a 422 whose `field` names the part at fault.",
     responses=problem_responses(401, 403, 413, 422, 503),
 )
 async def preview_audience(
@@ -47,5 +51,16 @@ async def preview_audience(
     settings: SettingsDep,
     _officer: OfficerDep,
 ) -> AudiencePreview:
+    contract.refuse_unusable_preview(
+        targeting.Target(
+            ward_codes=body.target.ward_codes,
+            borough_codes=body.target.borough_codes,
+            circles=[targeting.TargetCircle(c.lat, c.lon, c.radius_m) for c in body.target.circles],
+            polygons=[
+                targeting.TargetPolygon(contract.lat_lon_ring(p.coordinates))
+                for p in body.target.polygons
+            ],
+        )
+    )
     target = service.Target.of_request(body.target, service.TargetLimits.of(settings))
     return await service.preview(session, target, category=body.category, severity=body.severity)

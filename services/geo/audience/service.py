@@ -37,14 +37,9 @@ from services.geo.errors import UnknownBoroughError, UnknownWardError
 from services.geo.models import AlertAudience, OutboxMessage
 from services.geo.targeting.cells import TargetCells, circle_cover, polygon_cover
 from services.geo.targeting.filters import category_bit, severity_rank
-from services.geo.targeting.shapes import (
-    MAX_RADIUS_M,
-    MIN_RADIUS_M,
-    TargetShapes,
-    check_circle,
-    check_polygon,
-)
+from services.geo.targeting.shapes import TargetShapes, check_circle, check_polygon
 from services.geo.targeting.wardmap import WardMap
+from shared import targeting
 from shared.events import AlertPublished, RecipientBatch
 from shared.logs import get_logger
 from shared.outbox import add_events
@@ -66,17 +61,17 @@ ANY_SEVERITY = 4
 
 @dataclass(frozen=True)
 class TargetLimits:
-    max_radius_m: float = MAX_RADIUS_M
-    max_vertices: int = 10_000
-    max_area_km2: float = 2_500.0
+    """An alert target's limits: the targeting contract's (``shared.targeting``), the same as
+    alerts checks before publishing, never geo's own settings (those are for watched areas)."""
+
+    min_radius_m: float = targeting.MIN_CIRCLE_RADIUS_M
+    max_radius_m: float = targeting.MAX_CIRCLE_RADIUS_M
+    max_vertices: int = targeting.MAX_POLYGON_VERTICES
+    max_area_km2: float = targeting.MAX_POLYGON_AREA_KM2
 
     @classmethod
     def of(cls, settings: GeoSettings) -> TargetLimits:
-        return cls(
-            max_radius_m=settings.max_circle_radius_m,
-            max_vertices=settings.max_polygon_vertices,
-            max_area_km2=settings.max_target_area_km2,
-        )
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -102,7 +97,11 @@ class Target:
             TargetShapes(
                 circles=[
                     check_circle(
-                        lat, lon, r, min_radius_m=MIN_RADIUS_M, max_radius_m=limits.max_radius_m
+                        lat,
+                        lon,
+                        r,
+                        min_radius_m=limits.min_radius_m,
+                        max_radius_m=limits.max_radius_m,
                     )
                     for lat, lon, r in circles
                 ],

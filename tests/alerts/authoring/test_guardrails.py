@@ -60,7 +60,9 @@ class TestRequiredByType:
             ("reference", "<script>"),
             ("target_borough_codes", ["E05000001"]),
             ("target_circles", [{"lat": 51.5, "lon": -0.1, "radius_km": 0}]),
-            ("target_polygons", [[[51.5, -0.1], [51.6, -0.1], [51.6, 0.0]]]),
+            # An open or crossing polygon is the targeting contract's to refuse, with the
+            # rest of the target (tests/alerts/targeting).
+            ("target_polygons", [[[51.5, -0.1], [51.6]]]),
             ("translations", [{"language": "en-GB", "headline": "x", "description": "y"}]),
             ("channels", ["email", "email"]),
             ("expires", "2026-12-01T12:00:00"),

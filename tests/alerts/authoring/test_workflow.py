@@ -19,7 +19,7 @@ from shared.auth import Principal
 from shared.db import utcnow
 from shared.events import AlertPublished, EventEnvelope
 from shared.settings import Environment
-from tests.alerts.conftest import WARDS_CSV
+from tests.alerts.conftest import wards_csv_with_test_wards
 from tests.alerts.helpers import unique_ward_code
 
 BOROUGH_A = "E09000007"
@@ -28,7 +28,7 @@ BOROUGH_B = "E09000019"
 
 def settings(environment: Environment = Environment.TEST) -> AlertsSettings:
     # Production refuses to start without a ward map; these tests use made-up wards anyway.
-    wards_csv = WARDS_CSV if environment is Environment.PRODUCTION else None
+    wards_csv = wards_csv_with_test_wards() if environment is Environment.PRODUCTION else None
     return AlertsSettings(environment=environment, sender_name="Tawny", wards_csv=wards_csv)
 
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-
 import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]
 import httpx
 
-from tests.alerts.helpers import create_alert, unique_ward_code
+from tests.alerts.helpers import create_alert, unique_borough_code, unique_ward_code
 from tests.support.tokens import auth_header
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def borough_code() -> str:
-    return f"E09{uuid.uuid4().int % 10**6:06d}"
+    return unique_borough_code()
 
 
 async def publish(client: httpx.AsyncClient, headers: dict[str, str], **fields: object) -> str:

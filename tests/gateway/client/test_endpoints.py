@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from services.gateway.client.endpoints import LEAFLET_DIST, WEB_ROOT
+from services.gateway.client.schemas import TARGETING_EXAMPLE
 from tests.gateway.fakes import gateway_settings, network, running_gateway
 from tests.gateway.pages.test_endpoints import assert_security_headers
 
@@ -126,7 +127,7 @@ class TestClientSettings:
             response = await client.get("/app/settings.json")
 
         assert response.status_code == 200
-        assert response.json() == {"map_tile_url": None}
+        assert response.json() == {"map_tile_url": None, "targeting": TARGETING_EXAMPLE}
 
     async def test_a_configured_tile_server_is_passed_on_and_allowed_by_the_policy(
         self,
@@ -135,7 +136,10 @@ class TestClientSettings:
         async with running_gateway(network(), settings=settings) as client:
             response = await client.get("/app/settings.json")
 
-        assert response.json() == {"map_tile_url": "https://tiles.example"}
+        assert response.json() == {
+            "map_tile_url": "https://tiles.example",
+            "targeting": TARGETING_EXAMPLE,
+        }
         assert (
             "img-src 'self' data: https://tiles.example"
             in (response.headers["content-security-policy"])

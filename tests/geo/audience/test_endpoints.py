@@ -74,7 +74,8 @@ class TestPreview:
             {"ward_codes": ["E05000000"]},
             {"borough_codes": ["E09000000"]},
             {"polygons": [bow_tie()]},
-            {"circles": [{"lat": 51.5, "lon": -0.1, "radius_m": 20_000}]},
+            # Beyond the targeting contract's 25 km (shared/targeting.py).
+            {"circles": [{"lat": 51.5, "lon": -0.1, "radius_m": 30_000}]},
             {"circles": [{"lat": 0, "lon": 0, "radius_m": 500}]},
         ],
     )

@@ -7,13 +7,17 @@ const MAX_RETRY_WAIT_S = 10;
 
 export class ApiError extends Error {
   constructor(status, problem) {
-    super(problem.detail || problem.title || `The request failed (${status})`);
+    // A problem that lists its parts (the targeting contract's 422: each detail names its
+    // field) is told by its title, then one line per part.
+    const listed = Array.isArray(problem.problems) && problem.problems.length > 0;
+    super((listed && problem.title) || problem.detail || problem.title || `The request failed (${status})`);
     this.status = status;
     this.problem = problem;
   }
 
   // Field errors of a 422, as "field: message" lines.
   get fieldMessages() {
+    if (Array.isArray(this.problem.problems)) return this.problem.problems.map((p) => p.detail);
     const errors = this.problem.errors || [];
     return errors.map((e) => {
       const where = (e.loc || []).filter((part) => part !== "body").join(" ");

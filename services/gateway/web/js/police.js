@@ -82,7 +82,7 @@ export async function alertList(main, { params }) {
       "tr",
       {},
       h("td", {}, h("a", { href: `#/police/alerts/${alert.id}` }, alert.headline)),
-      h("td", {}, alert.status),
+      h("td", {}, alert.status, alert.targeting && alert.targeting.status === "failed" ? h("span", { class: "badge error" }, " targeting failed") : null),
       h("td", {}, crimeTypeName(alert.crime_type)),
       h("td", {}, alert.area_desc),
       h("td", {}, time(alert.created_at)),
@@ -107,7 +107,14 @@ export async function alertList(main, { params }) {
 
 // --- compose -------------------------------------------------------------------------------
 
+// The targeting contract's limits (shared/targeting.py), as the gateway passes them on.
+async function targetingLimits() {
+  const response = await fetch("/app/settings.json");
+  return (await response.json()).targeting;
+}
+
 export async function compose(main) {
+  const limits = await targetingLimits();
   const messages = h("div");
   const mapElement = h("div", { id: "compose-map" });
   const audience = h("p", { class: "audience", "aria-live": "polite", id: "audience" }, "Choose a target to see who it will reach.");
@@ -128,7 +135,7 @@ export async function compose(main) {
     ["sms", "Text message (SMS)"],
     ["push", "Push notification"],
   ].map(([value, text]) => checkbox(text, { name: "channels", value, checked: value === "email" ? true : undefined }));
-  const circleRadius = h("input", { type: "number", name: "radius_km", min: "0.1", max: "5", step: "0.1", value: "1" });
+  const circleRadius = h("input", { type: "number", name: "radius_km", min: String(limits.min_circle_radius_km), max: String(limits.max_circle_radius_km), step: "0.1", value: "1" });
   const drawMode = checkbox("Draw a circle: click the map for its centre", { name: "draw_circle" });
   const confirmed = checkbox("This alert names no victim and gives no detail that could identify one", { name: "no_victim", required: true });
 
@@ -137,7 +144,7 @@ export async function compose(main) {
     { novalidate: true },
     h("fieldset", {}, h("legend", {}, "What happened"), field("Crime type", crimeType), field("Severity", severity), field("Urgency", urgency), field("Headline", headline, "One line; it is the email subject and push title."), field("What residents should know", body), field("What to do (optional)", instruction), field("How to respond (optional)", contact, "For example: call 101 quoting CAD 1234")),
     h("fieldset", {}, h("legend", {}, "Channels"), h("div", { class: "checks" }, channelChecks)),
-    h("fieldset", {}, h("legend", {}, "Who it goes to"), h("p", { class: "hint" }, "Click wards on the map to add or remove them, or draw a circle."), wardSearch({ label: "Add a ward by name", onChoose: (ward) => { if (!target.wards.has(ward.code)) toggleWard(ward); } }), drawMode, field("Circle radius in kilometres", circleRadius, "From 0.1 to 5."), targetList),
+    h("fieldset", {}, h("legend", {}, "Who it goes to"), h("p", { class: "hint" }, "Click wards on the map to add or remove them, or draw a circle."), wardSearch({ label: "Add a ward by name", onChoose: (ward) => { if (!target.wards.has(ward.code)) toggleWard(ward); } }), drawMode, field("Circle radius in kilometres", circleRadius, `From ${limits.min_circle_radius_km} to ${limits.max_circle_radius_km}; the centre in Greater London.`), targetList),
     confirmed,
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Save as draft")),
   );
@@ -198,7 +205,9 @@ export async function compose(main) {
       });
       audience.textContent = `This alert will reach ${preview.recipients.toLocaleString("en-GB")} ${preview.recipients === 1 ? "person" : "people"}.`;
     } catch (error) {
-      audience.textContent = `The audience could not be counted: ${error.message}`;
+      // The preview checks the target as publishing will: its problems name the field.
+      const why = error.problem && error.problem.field ? error.problem.detail : error.message;
+      audience.textContent = `The audience could not be counted: ${why}`;
     }
   }, 300);
 
@@ -274,6 +283,22 @@ export async function compose(main) {
 
 // --- one alert -----------------------------------------------------------------------------
 
+// What geo reported on resolving the alert's target: who it reached, and any part it could
+// not use (the rest went out), with a retry once the cause is fixed.
+function targetingSection(alert, { mayRetry, retry }) {
+  const report = alert.targeting;
+  if (!report || report.status === "not_sent") return null;
+  if (report.status === "waiting") return h("p", { class: "hint", id: "targeting" }, "Finding who it reaches…");
+  if (report.status === "resolved") return h("p", { id: "targeting" }, `Sent to everyone its target reaches: ${report.recipients} ${report.recipients === 1 ? "person" : "people"}.`);
+  return h(
+    "div",
+    { class: "error-summary", role: "alert", id: "targeting" },
+    h("p", { class: "error" }, `Part of the target could not be used; it went to the rest (${report.recipients} ${report.recipients === 1 ? "person" : "people"}).`),
+    h("ul", {}, report.failures.map((failure) => h("li", {}, failure.detail))),
+    mayRetry ? h("div", { class: "actions" }, h("button", { type: "button", onclick: retry }, "Retry the target")) : null,
+  );
+}
+
 function bars(title, counts) {
   const total = Object.values(counts).reduce((a, b) => a + b, 0) || 1;
   return h(
@@ -333,6 +358,7 @@ export async function alertDetail(main, { id, isOfficer }) {
 
   const figures = h("div");
   const repliesBox = h("div");
+  const targeting = targetingSection(alert, { mayRetry: isOfficer || isAuthor, retry: () => act("retry-targeting", undefined, "Retry asked: geo resolves the whole target again.").catch((e) => showError(messages, e)) });
   const target = [
     alert.target_ward_codes.length ? `${alert.target_ward_codes.length} ward(s)` : null,
     alert.target_borough_codes.length ? `${alert.target_borough_codes.length} borough(s)` : null,
@@ -351,6 +377,7 @@ export async function alertDetail(main, { id, isOfficer }) {
     h("p", {}, `Area: ${alert.area_desc} (${target.join(", ")}); channels: ${alert.channels.join(", ")}`),
     messages,
     actions.length ? h("div", { class: "actions" }, actions) : null,
+    targeting,
     alert.status === "submitted" && isAuthor ? h("p", { class: "hint" }, "Another officer must approve it: you cannot approve your own alert.") : null,
     figures,
     followUps,
