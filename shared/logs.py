@@ -45,6 +45,10 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         foreign_pre_chain=shared_processors,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # A standard-library record with a traceback (uvicorn's "Exception in ASGI
+            # application", asyncio's "Task exception was never retrieved") arrives here with
+            # ``exc_info``: render it as a field of the one JSON line, never as loose lines.
+            *([structlog.processors.dict_tracebacks] if json else []),
             renderer,
         ],
     )
@@ -54,6 +58,12 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     root.handlers = [handler]
     root.setLevel(level.upper())
     structlog.contextvars.bind_contextvars(service=service)
+    # uvicorn's own logging config (the CLI applies it before the app is built) gives its
+    # loggers plain-text handlers of their own and stops them propagating: route them to ours.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.asgi"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers = []
+        uvicorn_logger.propagate = True
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.access").disabled = True
