@@ -1,0 +1,200 @@
+"""The dead-letter command on real PostgreSQL and Kafka: a handler that fails dead-letters an
+event; after the fix, replaying it has its effect once, however often it is replayed; a record
+that is no event is refused for replay and can be purged."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
+from sqlalchemy import String, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from deploy import deadletters
+from deploy.infra import create_databases, database_url_for
+from shared.consumer import IdempotentConsumer, PoisonMessageError, ProcessedEventMixin
+from shared.db import UUIDPrimaryKey, build_engine, build_sessionmaker, new_metadata
+from shared.events import AlertContent, AlertPublished, EventEnvelope, Topic
+from shared.kafka import build_consumer, build_producer
+from tests.support.infrastructure import Infrastructure
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class ProcessedEvent(ProcessedEventMixin, Base):
+    pass
+
+
+class HandledAlert(UUIDPrimaryKey, Base):
+    __tablename__ = "handled_alerts"
+    headline: Mapped[str] = mapped_column(String(200))
+
+
+@pytest.fixture
+def database_url(infrastructure: Infrastructure) -> str:
+    name = f"test_deadletters_{uuid.uuid4().hex[:8]}"
+    create_databases(infrastructure.server_url, [name])
+    return database_url_for(infrastructure.server_url, name)
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine: AsyncEngine = build_engine(database_url, application_name="deadletter-tests")
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    yield build_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProducer]:
+    producer = build_producer(
+        infrastructure.kafka_bootstrap_servers,
+        enable_idempotence=infrastructure.kafka_enable_idempotence,
+        client_id="deadletter-tests",
+    )
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+async def until(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Poll a condition; the generous bound (about five minutes) only stops a hung test."""
+    for _ in range(1500):
+        if await condition():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("the condition never held")
+
+
+def published(headline: str) -> AlertPublished:
+    return AlertPublished(
+        content=AlertContent(
+            alert_id=uuid.uuid4(),
+            headline=headline,
+            body="Please check your doors.",
+            category="burglary",
+            severity="Moderate",
+            urgency="Expected",
+            sender_name="Tawny",
+            sent_at=datetime.now(UTC),
+        ),
+        target_ward_codes=["E05000001"],
+    )
+
+
+class TestDeadLetterCommand:
+    async def test_replay_after_a_fix_has_its_effect_once_and_poison_is_only_purged(
+        self,
+        infrastructure: Infrastructure,
+        sessions: async_sessionmaker[AsyncSession],
+        producer: AIOKafkaProducer,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        bootstrap = infrastructure.kafka_bootstrap_servers
+        group = f"tests.deadletters.{uuid.uuid4().hex[:8]}"
+        headline = f"dead-lettered {uuid.uuid4().hex[:6]}"
+        fixed = False
+
+        async def handle(session: AsyncSession, _envelope: EventEnvelope, event: object) -> None:
+            assert isinstance(event, AlertPublished)
+            if not fixed:
+                raise PoisonMessageError("a bug in the handler")
+            session.add(HandledAlert(headline=event.content.headline))
+
+        consumer = IdempotentConsumer(
+            name=group,
+            consumer=build_consumer(
+                Topic.ALERTS.value, bootstrap_servers=bootstrap, group_id=group, client_id=group
+            ),
+            sessions=sessions,
+            processed_model=ProcessedEvent,
+            handlers={AlertPublished: handle},
+            dead_letter_producer=producer,
+        )
+
+        async def handled() -> int:
+            async with sessions() as session:
+                count = await session.scalar(
+                    select(func.count()).where(HandledAlert.headline == headline)
+                )
+            return count or 0
+
+        async def mine(include_resolved: bool = False) -> list[deadletters.DeadLetter]:
+            letters = await deadletters.read_dead_letters(bootstrap, Topic.DEAD_LETTER.value)
+            return deadletters.select_letters(
+                letters, consumer=group, include_resolved=include_resolved
+            )
+
+        async def two_letters() -> bool:
+            return len(await mine()) == 2
+
+        envelope = EventEnvelope.wrap(published(headline), producer="tests")
+        await producer.send_and_wait(
+            Topic.ALERTS.value, envelope.model_dump_json().encode(), key=b"k"
+        )
+        await producer.send_and_wait(Topic.ALERTS.value, b"{not an event", key=b"poison")
+        task = asyncio.create_task(consumer.run())
+        try:
+            await until(two_letters)
+            event_letter, poison = sorted(
+                await mine(), key=lambda letter: letter.envelope() is None
+            )
+            assert event_letter.envelope() == envelope
+            assert "a bug in the handler" in event_letter.reason
+            assert poison.envelope() is None
+
+            await deadletters.main(["--bootstrap-servers", bootstrap, "list", "--consumer", group])
+            listing = capsys.readouterr().out
+            assert event_letter.ref in listing and poison.ref in listing
+            assert "2 dead letter(s)" in listing
+
+            fixed = True
+            code = await deadletters.main(
+                ["--bootstrap-servers", bootstrap, "replay", "--consumer", group]
+            )
+            assert code == 1  # the poison record is refused: it is no event
+            assert f"{poison.ref}: not an event envelope" in capsys.readouterr().out
+
+            async def handled_once() -> bool:
+                return await handled() == 1
+
+            await until(handled_once)
+            # Replaying again (forced) puts the event back once more: the consumer skips it.
+            await deadletters.main(
+                ["--bootstrap-servers", bootstrap, "replay", "--force", event_letter.ref]
+            )
+
+            async def skipped_as_duplicate() -> bool:
+                duplicates = REGISTRY.get_sample_value(
+                    "tawny_events_consumed_total",
+                    {"consumer": group, "type": "alert.published", "outcome": "duplicate"},
+                )
+                return (duplicates or 0) >= 1
+
+            await until(skipped_as_duplicate)
+            assert await handled() == 1
+
+            code = await deadletters.main(["--bootstrap-servers", bootstrap, "purge", poison.ref])
+            assert code == 0
+            assert [letter.ref for letter in await mine()] == []
+            resolved = {
+                letter.ref: [r["action"] for r in letter.resolutions] for letter in await mine(True)
+            }
+            assert resolved == {
+                event_letter.ref: ["replayed", "replayed"],
+                poison.ref: ["purged"],
+            }
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
