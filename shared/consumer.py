@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import DateTime, String
 from sqlalchemy.dialects.postgresql import insert
@@ -30,6 +30,18 @@ log = get_logger(__name__)
 
 EVENTS_CONSUMED = Counter(
     "tawny_events_consumed_total", "Events handled by a consumer", ["consumer", "type", "outcome"]
+)
+
+CONSUMER_LAG = Gauge(
+    "tawny_consumer_lag_records",
+    "Records on a partition that this process's consumer has not yet handled (high watermark "
+    "minus position), as of its last poll",
+    ["consumer", "topic", "partition"],
+)
+DEAD_LETTERS = Counter(
+    "tawny_dead_letters_total",
+    "Records a consumer gave up on and put on the dead-letter topic",
+    ["consumer", "topic"],
 )
 
 Handler = Callable[[AsyncSession, EventEnvelope, Any], Awaitable[None]]
@@ -84,6 +96,7 @@ class IdempotentConsumer:
                 batches = await self._consumer.getmany(timeout_ms=500)
                 for partition, records in batches.items():
                     await self._handle_partition(partition, records)
+                await self._report_lag()
         finally:
             self.started = False
             await self._consumer.stop()
@@ -95,6 +108,17 @@ class IdempotentConsumer:
             await self._handle_with_retries(record)
         # Every record above is durable in the database (or dead-lettered): move on.
         await self._consumer.commit({partition: records[-1].offset + 1})
+
+    async def _report_lag(self) -> None:
+        """Lag per assigned partition: what an autoscaler and the "consumer stalled" alert read."""
+        for partition in self._consumer.assignment():
+            highwater = self._consumer.highwater(partition)
+            if highwater is None:
+                continue  # no fetch answered for it yet
+            position = await self._consumer.position(partition)
+            CONSUMER_LAG.labels(self.name, partition.topic, str(partition.partition)).set(
+                max(0, highwater - position)
+            )
 
     async def _handle_with_retries(self, record: ConsumerRecord[bytes, bytes]) -> None:
         attempt = 0
@@ -163,6 +187,7 @@ class IdempotentConsumer:
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         EVENTS_CONSUMED.labels(self.name, "unknown", "dead_lettered").inc()
+        DEAD_LETTERS.labels(self.name, record.topic).inc()
         log.error(
             "consumer.dead_lettered",
             consumer=self.name,

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from sqlalchemy import (
     BigInteger,
     DateTime,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Index,
     String,
     delete,
+    func,
     insert,
     select,
     text,
@@ -38,6 +40,17 @@ log = get_logger(__name__)
 
 OUTBOX_PUBLISHED = Counter(
     "tawny_outbox_published_total", "Events the outbox relay published", ["topic"]
+)
+
+# How often the relay counts what waits: often enough for an alert rule, rare enough to cost
+# nothing beside the publishing itself.
+WAITING_REPORT_INTERVAL_S = 5.0
+OUTBOX_WAITING = Gauge(
+    "tawny_outbox_waiting_events", "Committed outbox rows not yet acknowledged by the broker"
+)
+OUTBOX_OLDEST_WAITING = Gauge(
+    "tawny_outbox_oldest_waiting_seconds",
+    "Age of the oldest outbox row not yet published (0 when none waits): a stuck relay grows it",
 )
 
 
@@ -186,6 +199,22 @@ class OutboxRelay:
         log.debug("outbox.published", count=len(rows))
         return len(rows)
 
+    async def report_waiting(self) -> None:
+        """Refresh the waiting gauges (a count over the partial index of unpublished rows)."""
+        model = self._model
+        async with session_scope(self._sessions) as session:
+            waiting, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(model.created_at)).where(
+                        model.published_at.is_(None)
+                    )
+                )
+            ).one()
+        OUTBOX_WAITING.set(waiting)
+        OUTBOX_OLDEST_WAITING.set(
+            0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+        )
+
     async def purge_published(self) -> None:
         async with session_scope(self._sessions) as session:
             await session.execute(
@@ -194,10 +223,14 @@ class OutboxRelay:
 
     async def run(self) -> None:
         passes = 0
+        next_report = 0.0
         while True:
             try:
                 published = await self.publish_pending()
                 passes += 1
+                if time.monotonic() >= next_report:
+                    await self.report_waiting()
+                    next_report = time.monotonic() + WAITING_REPORT_INTERVAL_S
                 if passes % 3000 == 0:
                     await self.purge_published()
             except asyncio.CancelledError:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 from sqlalchemy import String, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -102,6 +103,14 @@ class TestDeadLetterCommand:
     ) -> None:
         bootstrap = infrastructure.kafka_bootstrap_servers
         group = f"tests.deadletters.{uuid.uuid4().hex[:8]}"
+        # A topic of this test's own: its poison record must not reach other tests' consumers.
+        topic = f"tests.deadletters.{uuid.uuid4().hex[:8]}"
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(topic, 2, 1)])
+        finally:
+            await admin.close()
         headline = f"dead-lettered {uuid.uuid4().hex[:6]}"
         fixed = False
 
@@ -114,7 +123,7 @@ class TestDeadLetterCommand:
         consumer = IdempotentConsumer(
             name=group,
             consumer=build_consumer(
-                Topic.ALERTS.value, bootstrap_servers=bootstrap, group_id=group, client_id=group
+                topic, bootstrap_servers=bootstrap, group_id=group, client_id=group
             ),
             sessions=sessions,
             processed_model=ProcessedEvent,
@@ -139,10 +148,8 @@ class TestDeadLetterCommand:
             return len(await mine()) == 2
 
         envelope = EventEnvelope.wrap(published(headline), producer="tests")
-        await producer.send_and_wait(
-            Topic.ALERTS.value, envelope.model_dump_json().encode(), key=b"k"
-        )
-        await producer.send_and_wait(Topic.ALERTS.value, b"{not an event", key=b"poison")
+        await producer.send_and_wait(topic, envelope.model_dump_json().encode(), key=b"k")
+        await producer.send_and_wait(topic, b"{not an event", key=b"poison")
         task = asyncio.create_task(consumer.run())
         try:
             await until(two_letters)
@@ -152,6 +159,21 @@ class TestDeadLetterCommand:
             assert event_letter.envelope() == envelope
             assert "a bug in the handler" in event_letter.reason
             assert poison.envelope() is None
+
+            assert (
+                REGISTRY.get_sample_value(
+                    "tawny_dead_letters_total", {"consumer": group, "topic": topic}
+                )
+                == 2
+            )
+            lag = [
+                sample
+                for metric in REGISTRY.collect()
+                if metric.name == "tawny_consumer_lag_records"
+                for sample in metric.samples
+                if sample.labels["consumer"] == group
+            ]
+            assert lag and all(sample.value >= 0 for sample in lag)
 
             await deadletters.main(["--bootstrap-servers", bootstrap, "list", "--consumer", group])
             listing = capsys.readouterr().out

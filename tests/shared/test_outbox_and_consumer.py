@@ -7,12 +7,13 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import String, func, select
+from prometheus_client import REGISTRY
+from sqlalchemy import String, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -147,6 +148,33 @@ class TestOutboxRelay:
             if envelope.get("payload", {}).get("content", {}).get("alert_id") in ids
         ]
         assert [e["payload"]["content"]["headline"] for e in on_topic] == ["committed"]
+
+    async def test_reports_what_waits_and_how_old_the_oldest_is(
+        self, engine: AsyncEngine, producer: AIOKafkaProducer
+    ) -> None:
+        sessions = build_sessionmaker(engine)
+        relay = OutboxRelay(sessions=sessions, outbox_model=OutboxMessage, producer=producer)
+        while await relay.publish_pending():
+            pass  # whatever other tests of this module left
+        async with session_scope(sessions) as session:
+            await add_events(
+                session, OutboxMessage, [alert_published(), alert_published()], producer="tests"
+            )
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.published_at.is_(None))
+                .values(created_at=datetime.now(UTC) - timedelta(minutes=2))
+            )
+
+        await relay.report_waiting()
+        assert REGISTRY.get_sample_value("tawny_outbox_waiting_events") == 2
+        assert (REGISTRY.get_sample_value("tawny_outbox_oldest_waiting_seconds") or 0) >= 120
+
+        while await relay.publish_pending():
+            pass
+        await relay.report_waiting()
+        assert REGISTRY.get_sample_value("tawny_outbox_waiting_events") == 0
+        assert REGISTRY.get_sample_value("tawny_outbox_oldest_waiting_seconds") == 0
 
     async def test_many_events_are_staged_at_once_in_order(
         self, engine: AsyncEngine, producer: AIOKafkaProducer, infrastructure: Infrastructure
