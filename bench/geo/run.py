@@ -456,9 +456,7 @@ async def measure(url: str, ward_map_path: Path, repeats: int) -> dict[str, Any]
                 naive_samples.append((time.perf_counter() - started) * 1000)
             results["naive_circle_ms"] = round(statistics.median(naive_samples), 1)
             results["naive_circle_recipients"] = naive_count
-            results["exact_circle"] = (
-                naive_count == results["cases"]["circle_500m"]["recipients"]
-            )
+            results["exact_circle"] = naive_count == results["cases"]["circle_500m"]["recipients"]
             results["speedup_circle"] = round(
                 results["naive_circle_ms"] / results["cases"]["circle_500m"]["p50_ms"], 1
             )
