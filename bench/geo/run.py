@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import functools
 import json
@@ -583,12 +584,38 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def load_average() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def run_summary(measured: dict[str, Any], load_before: list[float]) -> dict[str, Any]:
+    """One measuring run in brief, with the machine's load around it."""
+    return {
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "p95_ms": {name: case["p95_ms"] for name, case in measured["cases"].items()},
+        "p50_ms": {name: case["p50_ms"] for name, case in measured["cases"].items()},
+        "preview_p95_ms": measured["preview_p95_ms"],
+        "preview_p95_ms_by_case": measured["preview_p95_ms_by_case"],
+        "london_fanout_s": measured["london_fanout_s"],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.geo", description=__doc__.splitlines()[0] if __doc__ else None
     )
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=20, help="timed runs per case")
+    parser.add_argument(
+        "--runs", type=int, default=2, help="measuring runs on the one database (default 2)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep the database here; a later run with the same directory reuses it (and its "
+        "build figures) instead of building again",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     configure_logging("bench-geo", "WARNING", json=False)
@@ -596,33 +623,53 @@ def main(argv: list[str] | None = None) -> int:
         say(f"the London data is not at {LONDON}")
         return 1
     total = time.perf_counter()
-    with (
-        tempfile.TemporaryDirectory(prefix="tawny-bench-geo-") as work,
-        embedded_postgres(Path(work) / "pg", durable=False) as postgres,
-    ):
-        create_databases(postgres.url, ["bench_geo"])
-        url = database_url_for(postgres.url, "bench_geo")
-        migrations.upgrade("geo", url)
-        say("importing the London boundaries")
-        asyncio.run(
-            import_files(
-                url,
-                LONDON / "wards.geojson",
-                LONDON / "boroughs.geojson",
-                name="ONS wards December 2023",
-            )
+    with contextlib.ExitStack() as stack:
+        data_dir = args.data_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="tawny-bench-geo-"))
         )
+        build_record = data_dir / "build.json"
+        reuse = build_record.is_file()
+        postgres = stack.enter_context(embedded_postgres(data_dir / "pg", durable=False))
+        url = database_url_for(postgres.url, "bench_geo")
+        if reuse:
+            built_at = json.loads(build_record.read_text())["built_at"]
+            say(f"reusing the database in {data_dir} (built {built_at})")
+        else:
+            create_databases(postgres.url, ["bench_geo"])
+            migrations.upgrade("geo", url)
+            say("importing the London boundaries")
+            asyncio.run(
+                import_files(
+                    url,
+                    LONDON / "wards.geojson",
+                    LONDON / "boroughs.geojson",
+                    name="ONS wards December 2023",
+                )
+            )
         postcodes = read_postcodes(LONDON / "postcodes.csv")
         say(f"{len(postcodes.lat):,} postcodes read")
 
         async def build_and_measure() -> dict[str, Any]:
-            engine = build_engine(url, application_name="bench-geo", pool_size=1)
-            async with build_sessionmaker(engine)() as session:
-                ward_map = await load_ward_map(session, await _set_id(session))
-            await engine.dispose()
-            built = await build(url, args.subscribers, postcodes, ward_map)
-            measured = await measure(url, LONDON / "wards.geojson", args.repeats)
-            return {**built, **measured}
+            if reuse:
+                built = json.loads(build_record.read_text())
+            else:
+                engine = build_engine(url, application_name="bench-geo", pool_size=1)
+                async with build_sessionmaker(engine)() as session:
+                    ward_map = await load_ward_map(session, await _set_id(session))
+                await engine.dispose()
+                built = await build(url, args.subscribers, postcodes, ward_map)
+                built["built_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+                built["build_load_average"] = load_average()
+                build_record.write_text(json.dumps(built, indent=2))
+            runs = []
+            measured: dict[str, Any] = {}
+            for number in range(1, args.runs + 1):
+                say(f"measuring run {number} of {args.runs} (load average {load_average()})")
+                before = load_average()
+                this_run = await measure(url, LONDON / "wards.geojson", args.repeats)
+                runs.append(run_summary(this_run, before))
+                measured = measured or this_run
+            return {**built, **measured, "runs": runs}
 
         results = asyncio.run(build_and_measure())
     results = {

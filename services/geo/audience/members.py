@@ -19,17 +19,25 @@ PACKED = np.dtype("S16")
 # Above this many unknown numbers, read the whole table (one sequential scan) rather than
 # look each up by key.
 _READ_ALL_ABOVE = 20_000
+# Below one number in this many of the range they span, de-duplicate by sorting.
+_SORT_BELOW_DENSITY = 16
 
 
-def unique_numbers(*packed: bytes) -> npt.NDArray[np.int64]:
+def unique_numbers(*packed: bytes) -> npt.NDArray[np.int32]:
     """The distinct member numbers in big-endian int32 arrays, ascending (a bitmap)."""
     arrays = [np.frombuffer(p, dtype=NUMBER) for p in packed if p]
     if not arrays:
-        return np.zeros(0, dtype=np.int64)
-    numbers = np.concatenate(arrays).astype(np.int64)
-    seen = np.zeros(int(numbers.max()) + 1, dtype=bool)
+        return np.zeros(0, dtype=np.int32)
+    numbers = np.concatenate(arrays).astype(np.int32)
+    if not len(numbers):
+        return numbers
+    largest = int(numbers.max())
+    if len(numbers) * _SORT_BELOW_DENSITY < largest:
+        # Few numbers spread over a large range: a sort beats clearing a bitmap that large.
+        return np.unique(numbers)
+    seen = np.zeros(largest + 1, dtype=bool)
     seen[numbers] = True
-    return np.flatnonzero(seen)
+    return np.flatnonzero(seen).astype(np.int32)
 
 
 def count_distinct(packed: bytes) -> int:
@@ -53,7 +61,7 @@ class _Mapping:
         self.ids[learned] = np.frombuffer(ids, dtype=PACKED)
         self.known[learned] = True
 
-    def missing(self, numbers: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    def missing(self, numbers: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
         inside = numbers < len(self.known)
         unknown = np.ones(len(numbers), dtype=bool)
         unknown[inside] = ~self.known[numbers[inside]]
@@ -64,7 +72,7 @@ _MAPPINGS: dict[tuple[str, int], _Mapping] = {}
 
 
 async def packed_ids(
-    repository: AudienceRepository, database: str, numbers: npt.NDArray[np.int64]
+    repository: AudienceRepository, database: str, numbers: npt.NDArray[np.int32]
 ) -> bytes:
     """The member ids of ``numbers``, sorted by id and packed 16 bytes each."""
     if not len(numbers):
@@ -83,8 +91,13 @@ async def packed_ids(
 
 
 def sort_packed(ids: npt.NDArray[np.bytes_]) -> bytes:
-    """Sort 16-byte ids as the database sorts UUIDs (bytewise): by their two big-endian
-    halves, which is much faster than numpy's string sort."""
+    """Sort 16-byte ids as the database sorts UUIDs (bytewise). By the first eight bytes as
+    a native integer (ten times faster than numpy's string sort); only if two ids share
+    them, which random ids practically never do, by both halves."""
     halves = np.frombuffer(ids.tobytes(), dtype=">u8").reshape(-1, 2)
-    order = np.lexsort((halves[:, 1], halves[:, 0]))
+    high = halves[:, 0].astype(np.uint64)
+    order = np.argsort(high)
+    ordered_high = high[order]
+    if len(ids) > 1 and bool(np.any(ordered_high[1:] == ordered_high[:-1])):
+        order = np.lexsort((halves[:, 1].astype(np.uint64), high))
     return bytes(ids[order].tobytes())

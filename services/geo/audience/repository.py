@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Row, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,11 +93,23 @@ _CELL_PATH = text(
         FROM above a JOIN area_cells c ON c.key = a.key AND c.res = a.res
         WHERE {_CELL_FILTERS}
     )
-    SELECT subscription_id, min(member_no) AS member_no, bool_or(sure) AS sure,
-           min(center_lat) AS center_lat, min(center_lon) AS center_lon, min(radius_m) AS radius_m
-    FROM hits GROUP BY subscription_id
+    SELECT coalesce(string_agg(uuid_send(subscription_id), ''::bytea), ''::bytea) AS ids,
+           coalesce(string_agg(int4send(member_no), ''::bytea), ''::bytea) AS numbers,
+           coalesce(string_agg(boolsend(sure), ''::bytea), ''::bytea) AS sure,
+           coalesce(string_agg(float8send(lat), ''::bytea), ''::bytea) AS lats,
+           coalesce(string_agg(float8send(lon), ''::bytea), ''::bytea) AS lons,
+           coalesce(string_agg(float8send(radius), ''::bytea), ''::bytea) AS radii
+    FROM (
+        SELECT subscription_id, min(member_no) AS member_no, bool_or(sure) AS sure,
+               coalesce(min(center_lat), 'NaN') AS lat, coalesce(min(center_lon), 'NaN') AS lon,
+               coalesce(min(radius_m), 'NaN') AS radius
+        FROM hits GROUP BY subscription_id
+    ) AS matched
     """  # noqa: S608
 )
+
+_SERIAL = text("SET LOCAL max_parallel_workers_per_gather = 0")
+_PARALLEL_AGAIN = text("SET LOCAL max_parallel_workers_per_gather TO DEFAULT")
 
 _POLYGONS = text("SELECT id, geometry FROM subscriptions WHERE id = ANY(CAST(:ids AS uuid[]))")
 
@@ -132,6 +146,32 @@ _STAGE = text(
 # De-duplicating a London-wide audience's numbers is numpy's; the aggregate of 4 million
 # rows still wants room.
 _LARGE_WORK_MEM = text("SET LOCAL work_mem = '256MB'")
+
+
+@dataclass(frozen=True)
+class CellCandidates:
+    """One entry per matched subscription: its id (16 bytes each), member number, whether a
+    shared cell is interior to both areas, and a circle's centre and radius (NaN for a
+    polygon)."""
+
+    subscription_ids: bytes
+    numbers: npt.NDArray[np.int32]
+    sure: npt.NDArray[np.bool_]
+    lats: npt.NDArray[np.float64]
+    lons: npt.NDArray[np.float64]
+    radii: npt.NDArray[np.float64]
+
+    @classmethod
+    def empty(cls) -> CellCandidates:
+        return cls(
+            b"",
+            np.zeros(0, dtype=np.int32),
+            np.zeros(0, dtype=bool),
+            *(np.zeros(0) for _ in range(3)),
+        )
+
+    def subscription_id(self, index: int) -> uuid.UUID:
+        return uuid.UUID(bytes=self.subscription_ids[16 * index : 16 * index + 16])
 
 
 @dataclass(frozen=True)
@@ -191,12 +231,14 @@ class AudienceRepository:
 
     async def cell_candidates(
         self, cells: TargetCells, *, rank: int, category_bit: int
-    ) -> Sequence[AnyRow]:
-        """One row per matched subscription: its member number, whether a shared cell is
-        interior to both, and a circle's centre and radius (null for polygons)."""
+    ) -> CellCandidates:
+        """The subscriptions whose cells meet ``cells``, once each, as packed columns."""
         if not cells:
-            return []
-        return (
+            return CellCandidates.empty()
+        # The range join misleads the row estimate (a million instead of thousands) into a
+        # parallel plan whose workers cost more to start than the whole scan.
+        await self._session.execute(_SERIAL)
+        row = (
             await self._session.execute(
                 _CELL_PATH,
                 {
@@ -210,7 +252,16 @@ class AudienceRepository:
                     "category_bit": category_bit,
                 },
             )
-        ).all()
+        ).one()
+        await self._session.execute(_PARALLEL_AGAIN)
+        return CellCandidates(
+            subscription_ids=bytes(row.ids),
+            numbers=np.frombuffer(row.numbers, dtype=">i4"),
+            sure=np.frombuffer(row.sure, dtype=bool),
+            lats=np.frombuffer(row.lats, dtype=">f8"),
+            lons=np.frombuffer(row.lons, dtype=">f8"),
+            radii=np.frombuffer(row.radii, dtype=">f8"),
+        )
 
     async def polygon_geometries(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
         """The GeoJSON of the uncertain candidate polygons (primary-key lookups)."""

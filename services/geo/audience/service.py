@@ -30,7 +30,7 @@ from shapely.geometry import shape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.audience import members
-from services.geo.audience.members import ID_BYTES, NUMBER
+from services.geo.audience.members import ID_BYTES
 from services.geo.audience.repository import AudienceRepository
 from services.geo.audience.schemas import AudiencePreview, AudienceTarget, WardCount
 from services.geo.boundaries import repository as boundaries
@@ -62,9 +62,6 @@ OUTBOX_INSERT_BATCHES = 100
 # contain this unescaped key-and-value text, so the split is unambiguous).
 _MEMBER_IDS_MARK = "\x00member-ids\x00"
 _MEMBER_IDS_JSON = '"member_ids": "\\u0000member-ids\\u0000"'
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[
-    np.stack([np.arange(256) >> 4, np.arange(256) & 15], axis=1)
-]
 # 8-4-4-4-12: hex digit ranges and where each group starts in the text.
 _HEX_GROUPS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
 _TEXT_GROUPS = (0, 9, 14, 19, 24)
@@ -226,38 +223,32 @@ async def _cell_path(
     """(member numbers, big-endian int32, of the drawn areas that intersect ``shapes``; those
     areas' subscription ids)."""
     covers = [circle_cover(c) for c in shapes.circles] + [polygon_cover(p) for p in shapes.polygons]
-    rows = await repository.cell_candidates(TargetCells.of(covers), rank=rank, category_bit=bit)
+    found = await repository.cell_candidates(TargetCells.of(covers), rank=rank, category_bit=bit)
     clock.lap("cell_candidates")
-    count = len(rows)
-    sure = np.fromiter((row.sure for row in rows), dtype=bool, count=count)
-    radius = np.fromiter(
-        (np.nan if row.radius_m is None else row.radius_m for row in rows),
-        dtype=float,
-        count=count,
-    )
-    circle = ~sure & ~np.isnan(radius)
-    polygon = ~sure & np.isnan(radius)
-    passed = sure.copy()
+    circle = ~found.sure & ~np.isnan(found.radii)
+    polygon = ~found.sure & np.isnan(found.radii)
+    passed = found.sure.copy()
     if circle.any():
-        lats = np.fromiter((row.center_lat for row in rows), dtype=float, count=count)
-        lons = np.fromiter((row.center_lon for row in rows), dtype=float, count=count)
-        passed[circle] = shapes.hits_circles(lats[circle], lons[circle], radius[circle])
+        passed[circle] = shapes.hits_circles(
+            found.lats[circle], found.lons[circle], found.radii[circle]
+        )
     if polygon.any():
-        unsure_polygons = [rows[int(i)].subscription_id for i in np.flatnonzero(polygon)]
+        unsure_polygons = [found.subscription_id(int(i)) for i in np.flatnonzero(polygon)]
         geometries = await repository.polygon_geometries(unsure_polygons)
         passed[polygon] = shapes.hits_geometries(
             [shape(geometries[sid]) for sid in unsure_polygons]
         )
     clock.lap("exact_tests")
-    numbers = np.fromiter((row.member_no for row in rows), dtype=NUMBER, count=count)
     log.debug(
         "geo.audience.cells",
-        candidates=count,
-        certain=int(sure.sum()),
+        candidates=len(passed),
+        certain=int(found.sure.sum()),
         tested=int(circle.sum() + polygon.sum()),
         passed=int(passed.sum()),
     )
-    return numbers[passed].tobytes(), [rows[int(i)].subscription_id for i in np.flatnonzero(passed)]
+    return found.numbers[passed].tobytes(), [
+        found.subscription_id(int(i)) for i in np.flatnonzero(passed)
+    ]
 
 
 @dataclass(frozen=True)
@@ -403,9 +394,8 @@ async def stage_batches(
 
 def uuid_texts(packed: bytes) -> npt.NDArray[np.bytes_]:
     """The canonical text (8-4-4-4-12 lower-case hex) of each 16-byte id in ``packed``."""
-    raw = np.frombuffer(packed, dtype=np.uint8).reshape(-1, ID_BYTES)
-    hexed = _HEX_DIGITS[raw].reshape(len(raw), 32)
-    out = np.full((len(raw), 36), ord("-"), dtype=np.uint8)
+    hexed = np.frombuffer(packed.hex().encode(), dtype=np.uint8).reshape(-1, 2 * ID_BYTES)
+    out = np.full((len(hexed), 36), ord("-"), dtype=np.uint8)
     for (src_start, src_end), dst_start in zip(_HEX_GROUPS, _TEXT_GROUPS, strict=True):
         out[:, dst_start : dst_start + src_end - src_start] = hexed[:, src_start:src_end]
     return out.view("S36").ravel()
