@@ -65,7 +65,8 @@ CIRCLE_SHARE = 0.20
 CIRCLE_RADIUS_M = 1000.0
 SEED = 20261123
 
-TARGETS = {"ward": 50.0, "borough": 500.0, "circle_500m": 100.0, "london": 5000.0}
+TARGETS = {"ward": 50.0, "borough": 300.0, "circle_500m": 100.0, "london": 3000.0}
+LONDON_FANOUT_TARGET_S = 10.0
 PREVIEW_TARGET_MS = 100.0
 SPEEDUP_TARGET = 20.0
 
