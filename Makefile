@@ -73,7 +73,7 @@ screenshots: install browser ## Run the browser journeys and save the main scree
 		tests/browser/test_verification.py tests/browser/test_preferences.py
 
 .PHONY: bench-geo
-bench-geo: install ## Geo benchmark: 1M synthetic subscribers, resolution times (~5 min; writes bench/results/geo.json)
+bench-geo: install ## Geo benchmark: 1M synthetic subscribers, resolution and fan-out times, measured twice (~8 min on a quiet box; writes bench/results/geo.json)
 	$(BIN)/python -m bench.geo
 
 .PHONY: bench-dispatch

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -170,19 +171,31 @@ class Subscription(UUIDPrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class MemberNumber(Base):
+    """A small dense number per member, for the resolution indexes: audiences are unions of
+    millions of index rows, and de-duplicating 4-byte numbers (a bitmap in numpy) is far
+    cheaper than hashing and sorting 16-byte UUIDs. Numbers are never reused or changed, so a
+    process may cache the mapping back to member ids (services.geo.audience.members)."""
+
+    __tablename__ = "member_numbers"
+
+    member_no: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+
+
 class WatchedWard(Base):
     """The ward-code index: every ward a subscription's area touches. A ward or home
     subscription has one row, a neighbours subscription its ward and each neighbour, a circle
     or polygon each ward it intersects in the current set (``by_geometry``; recomputed on
     import). The filters are copied here so that resolution reads this table alone, with an
-    index-only scan in member order within each ward."""
+    index-only scan of 4-byte member numbers within each ward."""
 
     __tablename__ = "watched_wards"
     __table_args__ = (
         Index(
-            "ix_watched_wards_ward_code_member_id",
+            "ix_watched_wards_ward_code_member_no",
             "ward_code",
-            "member_id",
+            "member_no",
             postgresql_include=["by_geometry", "min_severity", "categories_mask"],
         ),
     )
@@ -192,6 +205,7 @@ class WatchedWard(Base):
     )
     ward_code: Mapped[str] = mapped_column(String(CODE_LENGTH), primary_key=True)
     member_id: Mapped[uuid.UUID]
+    member_no: Mapped[int] = mapped_column(Integer)
     by_geometry: Mapped[bool] = mapped_column(Boolean, default=False)
     min_severity: Mapped[int] = mapped_column(SmallInteger)
     categories_mask: Mapped[int | None] = mapped_column(Integer)
@@ -201,10 +215,30 @@ class AreaCell(Base):
     """The H3 index of circles and drawn polygons: the compacted cells that cover each area,
     ``interior`` when the whole cell lies inside it. ``key`` is the cell's first descendant
     at the index resolution, so that every cell under a target cell is one B-tree range, and
-    (``key``, ``res``) names a cell exactly (see services.geo.targeting.cells)."""
+    (``key``, ``res``) names a cell exactly (see services.geo.targeting.cells).
+
+    A circle's centre and radius are copied into its rows and the index covers every column
+    that resolution reads, so a target's candidates come from an index-only range scan and
+    the exact circle test needs no second lookup."""
 
     __tablename__ = "area_cells"
-    __table_args__ = (Index("ix_area_cells_key_res", "key", "res"),)
+    __table_args__ = (
+        Index(
+            "ix_area_cells_key_res",
+            "key",
+            "res",
+            postgresql_include=[
+                "interior",
+                "subscription_id",
+                "member_no",
+                "min_severity",
+                "categories_mask",
+                "center_lat",
+                "center_lon",
+                "radius_m",
+            ],
+        ),
+    )
 
     subscription_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True
@@ -213,8 +247,12 @@ class AreaCell(Base):
     res: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     interior: Mapped[bool] = mapped_column(Boolean)
     member_id: Mapped[uuid.UUID]
+    member_no: Mapped[int] = mapped_column(Integer)
     min_severity: Mapped[int] = mapped_column(SmallInteger)
     categories_mask: Mapped[int | None] = mapped_column(Integer)
+    center_lat: Mapped[float | None] = mapped_column(Float)
+    center_lon: Mapped[float | None] = mapped_column(Float)
+    radius_m: Mapped[float | None] = mapped_column(Float)
 
 
 class AlertRecipientSet(Base):

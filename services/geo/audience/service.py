@@ -19,6 +19,7 @@ even if subscriptions or boundaries changed meanwhile.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,31 +29,37 @@ import numpy.typing as npt
 from shapely.geometry import shape
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.geo.audience import repository
+from services.geo.audience import members
+from services.geo.audience.members import ID_BYTES
+from services.geo.audience.repository import AudienceRepository
 from services.geo.audience.schemas import AudiencePreview, AudienceTarget, WardCount
 from services.geo.boundaries import repository as boundaries
 from services.geo.boundaries.service import load_ward_map
 from services.geo.config import GeoSettings
 from services.geo.errors import UnknownBoroughError, UnknownWardError
-from services.geo.models import AlertAudience, OutboxMessage
+from services.geo.models import AlertAudience
 from services.geo.targeting.cells import TargetCells, circle_cover, polygon_cover
 from services.geo.targeting.filters import category_bit, severity_rank
 from services.geo.targeting.shapes import TargetShapes, check_circle, check_polygon
 from services.geo.targeting.wardmap import WardMap
 from shared import targeting
-from shared.events import AlertPublished, RecipientBatch
-from shared.logs import get_logger
-from shared.outbox import add_events
+from shared.events import AlertPublished, EventEnvelope, RecipientBatch
+from shared.logs import get_logger, request_id_var
 
 log = get_logger(__name__)
 
 PRODUCER = "geo"
 FOLLOW_UP_MSG_TYPES = ("Update", "Cancel")
-ID_BYTES = 16
 # Recipient batches staged per INSERT: a London-wide alert has ~2,000 of ~20 KB each, and
 # holding 100 at a time bounds the memory a fan-out needs.
 OUTBOX_INSERT_BATCHES = 100
-_PACKED = np.dtype("S16")
+# Where a batch's member ids go in its serialised envelope (a JSON string value cannot
+# contain this unescaped key-and-value text, so the split is unambiguous).
+_MEMBER_IDS_MARK = "\x00member-ids\x00"
+_MEMBER_IDS_JSON = '"member_ids": "\\u0000member-ids\\u0000"'
+# 8-4-4-4-12: hex digit ranges and where each group starts in the text.
+_HEX_GROUPS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
+_TEXT_GROUPS = (0, 9, 14, 19, 24)
 
 # Category bit and severity rank that every filter passes: for a preview without them.
 ANY_CATEGORY = -1
@@ -155,6 +162,39 @@ async def resolve(session: AsyncSession, target: Target, *, rank: int, bit: int)
     """The distinct members ``target`` reaches for an alert of severity ``rank`` and category
     ``bit`` (see services.geo.targeting.filters)."""
     clock = _Clock()
+    repository = AudienceRepository(session)
+    set_id, _, named, wards = await _target_wards(session, target)
+    clock.lap("wards")
+    touched = sorted(set(wards) - named)
+    ward_numbers = await repository.ward_path_numbers(
+        named=sorted(named), touched=touched, rank=rank, category_bit=bit
+    )
+    clock.lap("ward_path")
+    matched: list[uuid.UUID] = []
+    cell_numbers = b""
+    if target.shapes:
+        cell_numbers, matched = await _cell_path(
+            repository, target.shapes, rank=rank, bit=bit, clock=clock
+        )
+    numbers = members.unique_numbers(ward_numbers, cell_numbers)
+    clock.lap("distinct")
+    packed = await members.packed_ids(repository, _database_name(session), numbers)
+    clock.lap("member_ids")
+    return Resolution(
+        packed=packed,
+        boundary_set_id=set_id,
+        named_wards=sorted(named),
+        wards=wards,
+        matched_areas=matched,
+        timings_ms=clock.laps,
+    )
+
+
+async def _target_wards(
+    session: AsyncSession, target: Target
+) -> tuple[uuid.UUID | None, WardMap | None, set[str], list[str]]:
+    """(boundary set, its ward map, the wards named by code or borough, every ward named or
+    touched by a drawn shape)."""
     set_id = await boundaries.current_set_id(session)
     ward_map = await load_ward_map(session, set_id) if set_id is not None else None
     named = set(target.ward_codes)
@@ -164,65 +204,56 @@ async def resolve(session: AsyncSession, target: Target, *, rank: int, bit: int)
             named.update(ward_map.wards_of_borough(borough))
         if target.shapes:
             touched = ward_map.wards_touching(target.shapes)
-    wards = sorted(named.union(touched))
-    clock.lap("wards")
-    _, ward_packed = await repository.ward_path_members(
-        session, wards=wards, named=sorted(named), rank=rank, category_bit=bit
-    )
-    clock.lap("ward_path")
-    members = np.frombuffer(ward_packed, dtype=_PACKED)
-    matched: list[uuid.UUID] = []
-    if target.shapes:
-        extra, matched = await _cell_path(session, target.shapes, rank=rank, bit=bit, clock=clock)
-        if len(extra):
-            members = np.union1d(members, extra)
-    return Resolution(
-        packed=members.tobytes(),
-        boundary_set_id=set_id,
-        named_wards=sorted(named),
-        wards=wards,
-        matched_areas=matched,
-        timings_ms=clock.laps,
-    )
+    return set_id, ward_map, named, sorted(named.union(touched))
+
+
+def _database_name(session: AsyncSession) -> str:
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
 
 
 async def _cell_path(
-    session: AsyncSession, shapes: TargetShapes, *, rank: int, bit: int, clock: _Clock
-) -> tuple[npt.NDArray[np.bytes_], list[uuid.UUID]]:
+    repository: AudienceRepository,
+    shapes: TargetShapes,
+    *,
+    rank: int,
+    bit: int,
+    clock: _Clock,
+) -> tuple[bytes, list[uuid.UUID]]:
+    """(member numbers, big-endian int32, of the drawn areas that intersect ``shapes``; those
+    areas' subscription ids)."""
     covers = [circle_cover(c) for c in shapes.circles] + [polygon_cover(p) for p in shapes.polygons]
-    rows = await repository.cell_candidates(
-        session, TargetCells.of(covers), rank=rank, category_bit=bit
-    )
+    found = await repository.cell_candidates(TargetCells.of(covers), rank=rank, category_bit=bit)
     clock.lap("cell_candidates")
-    sure = [row for row in rows if row.sure]
-    unsure = [row for row in rows if not row.sure]
-    shapes_of = await repository.areas(session, [row.subscription_id for row in unsure])
-    circles = [r for r in unsure if shapes_of[r.subscription_id].kind == "circle"]
-    polygons = [r for r in unsure if shapes_of[r.subscription_id].kind == "polygon"]
-    circle_areas = [shapes_of[r.subscription_id] for r in circles]
-    hit_circles = shapes.hits_circles(
-        [a.center_lat for a in circle_areas],
-        [a.center_lon for a in circle_areas],
-        [a.radius_m for a in circle_areas],
-    )
-    hit_polygons = shapes.hits_geometries(
-        [shape(shapes_of[r.subscription_id].geometry) for r in polygons]
-    )
-    passed = [
-        *sure,
-        *(r for r, hit in zip(circles, hit_circles, strict=True) if hit),
-        *(r for r, hit in zip(polygons, hit_polygons, strict=True) if hit),
-    ]
+    circle = ~found.sure & ~np.isnan(found.radii)
+    polygon = ~found.sure & np.isnan(found.radii)
+    passed = found.sure.copy()
+    if circle.any():
+        passed[circle] = shapes.hits_circles(
+            found.lats[circle], found.lons[circle], found.radii[circle]
+        )
+    if polygon.any():
+        unsure_polygons = [found.subscription_id(int(i)) for i in np.flatnonzero(polygon)]
+        geometries = await repository.polygon_geometries(unsure_polygons)
+        passed[polygon] = shapes.hits_geometries(
+            [shape(geometries[sid]) for sid in unsure_polygons]
+        )
     clock.lap("exact_tests")
-    ids = np.array([r.member_id.bytes for r in passed], dtype=_PACKED)
     log.debug(
         "geo.audience.cells",
-        candidates=len(rows),
-        certain=len(sure),
-        tested=len(circles) + len(polygons),
-        passed=len(passed),
+        candidates=len(passed),
+        certain=int(found.sure.sum()),
+        tested=int(circle.sum() + polygon.sum()),
+        passed=int(passed.sum()),
     )
-    return np.unique(ids), [uuid.UUID(str(r.subscription_id)) for r in passed]
+    return found.numbers[passed].tobytes(), [
+        found.subscription_id(int(i)) for i in np.flatnonzero(passed)
+    ]
+
+
+@dataclass(frozen=True)
+class FanOut:
+    audience: AlertAudience
+    timings_ms: dict[str, float]  # each step of the fan-out, and of resolution within it
 
 
 async def resolve_audience(
@@ -240,15 +271,32 @@ async def resolve_audience(
 
     Raises InvalidAreaError for a target circle or polygon that cannot be used. Idempotence on
     redelivery is the consumer's (processed_events), since this runs in its transaction."""
+    done = await fan_out(session, event_id, alert, batch_size=batch_size, limits=limits)
+    return done.audience
+
+
+async def fan_out(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    alert: AlertPublished,
+    *,
+    batch_size: int,
+    limits: TargetLimits | None = None,
+) -> FanOut:
+    """``resolve_audience``, with the time each step took."""
     started = time.perf_counter()
+    clock = _Clock()
+    repository = AudienceRepository(session)
     alert_id = alert.content.alert_id
     stored = None
     if alert.content.msg_type in FOLLOW_UP_MSG_TYPES:
         # A CAP Update or Cancel is a message of its own that references the original alert;
         # it goes to the people the original reached, whoever watches the target now.
-        stored = await repository.recipient_set(session, alert.content.references or alert_id)
+        stored = await repository.recipient_set(alert.content.references or alert_id)
+    timings: dict[str, float] = {}
     if stored is not None:
-        packed, set_id, timings = stored.members, stored.boundary_set_id, {}
+        packed, set_id = stored.members, stored.boundary_set_id
+        clock.lap("recipient_set_read")
     else:
         target = Target.of_alert(alert, limits or TargetLimits())
         resolution = await resolve(
@@ -260,33 +308,20 @@ async def resolve_audience(
         packed, set_id, timings = (
             resolution.packed,
             resolution.boundary_set_id,
-            resolution.timings_ms,
+            dict(resolution.timings_ms),
         )
+        clock.lap("resolution")
         await repository.save_recipient_set(
-            session,
             alert_id=alert_id,
             boundary_set_id=set_id,
             members=packed,
             recipient_count=resolution.count,
         )
+        clock.lap("recipient_set_write")
     resolve_ms = round((time.perf_counter() - started) * 1000, 3)
     recipients = len(packed) // ID_BYTES
-    batches = 0
-    step = batch_size * ID_BYTES
-    staged: list[RecipientBatch] = []
-    for offset in range(0, len(packed), step):
-        chunk = packed[offset : offset + step]
-        member_ids = [
-            uuid.UUID(bytes=chunk[i : i + ID_BYTES]) for i in range(0, len(chunk), ID_BYTES)
-        ]
-        staged.append(
-            RecipientBatch(content=alert.content, batch_number=batches, member_ids=member_ids)
-        )
-        batches += 1
-        if len(staged) == OUTBOX_INSERT_BATCHES:
-            await add_events(session, OutboxMessage, staged, producer=PRODUCER)
-            staged = []
-    await add_events(session, OutboxMessage, staged, producer=PRODUCER)
+    batches = await stage_batches(repository, alert, packed, batch_size=batch_size)
+    clock.lap("batch_staging")
     audience = AlertAudience(
         alert_id=alert_id,
         event_id=event_id,
@@ -298,7 +333,9 @@ async def resolve_audience(
         resolve_ms=resolve_ms,
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
-    await repository.add_audience(session, audience)
+    await repository.add_audience(audience)
+    clock.lap("audience_record")
+    timings.update(clock.laps)
     log.info(
         "geo.audience.resolved",
         alert_id=str(alert_id),
@@ -312,7 +349,55 @@ async def resolve_audience(
         duration_ms=audience.duration_ms,
         **{f"{step_name}_ms": ms for step_name, ms in timings.items()},
     )
-    return audience
+    return FanOut(audience, timings)
+
+
+async def stage_batches(
+    repository: AudienceRepository, alert: AlertPublished, packed: bytes, *, batch_size: int
+) -> int:
+    """Stage a RecipientBatch event per ``batch_size`` members of ``packed`` in the outbox;
+    returns how many.
+
+    The hot path of a London-wide alert (2,000 batches, a million ids): the envelope is
+    serialised once per alert and each batch only stamps its number, event id and member ids,
+    formatted as text by numpy, never as a million UUID objects through pydantic."""
+    if not packed:
+        return 0
+    template = EventEnvelope.wrap(
+        RecipientBatch(content=alert.content, batch_number=0, member_ids=[]),
+        producer=PRODUCER,
+        request_id=request_id_var.get(),
+    ).model_dump(mode="json")
+    template["payload"]["member_ids"] = _MEMBER_IDS_MARK
+    topic = RecipientBatch.topic.value
+    texts = uuid_texts(packed)
+    step = batch_size
+    batches = 0
+    for first in range(0, len(texts), step * OUTBOX_INSERT_BATCHES):
+        event_ids, keys, envelopes = [], [], []
+        for start in range(first, min(len(texts), first + step * OUTBOX_INSERT_BATCHES), step):
+            event_id = uuid.uuid4()
+            template["event_id"] = str(event_id)
+            template["payload"]["batch_number"] = batches
+            head, tail = json.dumps(template).split(_MEMBER_IDS_JSON)
+            ids = b'","'.join(texts[start : start + step].tolist()).decode()
+            envelopes.append(f'{head}"member_ids": ["{ids}"]{tail}')
+            event_ids.append(event_id)
+            keys.append(f"{alert.content.alert_id}:{batches}")
+            batches += 1
+        await repository.stage_outbox_rows(
+            event_ids=event_ids, topics=[topic] * len(keys), keys=keys, envelopes=envelopes
+        )
+    return batches
+
+
+def uuid_texts(packed: bytes) -> npt.NDArray[np.bytes_]:
+    """The canonical text (8-4-4-4-12 lower-case hex) of each 16-byte id in ``packed``."""
+    hexed = np.frombuffer(packed.hex().encode(), dtype=np.uint8).reshape(-1, 2 * ID_BYTES)
+    out = np.full((len(hexed), 36), ord("-"), dtype=np.uint8)
+    for (src_start, src_end), dst_start in zip(_HEX_GROUPS, _TEXT_GROUPS, strict=True):
+        out[:, dst_start : dst_start + src_end - src_start] = hexed[:, src_start:src_end]
+    return out.view("S36").ravel()
 
 
 async def preview(
@@ -323,24 +408,30 @@ async def preview(
     severity: str | None,
 ) -> AudiencePreview:
     """What publishing would reach now: the count (exactly as resolution would find it) and
-    a per-ward breakdown. Stores nothing."""
+    a per-ward breakdown, from one pass over the ward index. Stores nothing."""
     started = time.perf_counter()
-    set_id = await boundaries.current_set_id(session)
-    ward_map = await load_ward_map(session, set_id) if set_id is not None else None
+    repository = AudienceRepository(session)
+    set_id, ward_map, named, all_wards = await _target_wards(session, target)
     _check_codes(target, ward_map)
     rank = severity_rank(severity) if severity else ANY_SEVERITY
     bit = category_bit(category) if category else ANY_CATEGORY
-    resolution = await resolve(session, target, rank=rank, bit=bit)
-    counts = await repository.ward_breakdown(
-        session,
-        wards=resolution.wards,
-        named=resolution.named_wards,
-        matched=resolution.matched_areas,
+    cell_numbers, matched = b"", list[uuid.UUID]()
+    if target.shapes:
+        cell_numbers, matched = await _cell_path(
+            repository, target.shapes, rank=rank, bit=bit, clock=_Clock()
+        )
+    by_ward = await repository.ward_path_numbers_by_ward(
+        named=sorted(named),
+        touched=sorted(set(all_wards) - named),
+        matched=matched,
         rank=rank,
         category_bit=bit,
     )
+    # The matched drawn areas' rows add no one the cell path did not already count.
+    recipients = len(members.unique_numbers(cell_numbers, *(w.numbers for w in by_ward)))
+    counts = {w.ward_code: members.count_distinct(w.numbers) for w in by_ward}
     wards = []
-    for code in resolution.wards:
+    for code in all_wards:
         place = ward_map.ward(code) if ward_map else None
         wards.append(
             WardCount(
@@ -351,9 +442,9 @@ async def preview(
             )
         )
     return AudiencePreview(
-        recipients=resolution.count,
+        recipients=recipients,
         wards=wards,
-        boundary_set_id=resolution.boundary_set_id,
+        boundary_set_id=set_id,
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
 

@@ -97,6 +97,7 @@ async def write_index(
 ) -> None:
     filters = {
         "member_id": member_id,
+        "member_no": await repository.member_number(session, member_id),
         "min_severity": min_severity,
         "categories_mask": categories_mask,
     }
@@ -113,6 +114,7 @@ async def write_index(
             for code in dict.fromkeys(ward_codes_of(area, ward_map))
         ],
     )
+    circle = area.circle
     await repository.insert_area_cells(
         session,
         [
@@ -121,6 +123,9 @@ async def write_index(
                 "key": key,
                 "res": res,
                 "interior": interior,
+                "center_lat": circle.lat if circle else None,
+                "center_lon": circle.lon if circle else None,
+                "radius_m": circle.radius_m if circle else None,
                 **filters,
             }
             for key, res, interior in cell_rows_of(area)
@@ -149,6 +154,7 @@ async def reindex_for_boundary_set(session: AsyncSession, ward_map: WardMap) -> 
                     "ward_code": code,
                     "by_geometry": True,
                     "member_id": row.member_id,
+                    "member_no": row.member_no,
                     "min_severity": row.min_severity,
                     "categories_mask": row.categories_mask,
                 }

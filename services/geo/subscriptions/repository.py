@@ -10,7 +10,7 @@ from sqlalchemy import Row, delete, func, insert, literal, select, text, union, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.geo.models import AreaCell, Subscription, WardNeighbour, WatchedWard
+from services.geo.models import AreaCell, MemberNumber, Subscription, WardNeighbour, WatchedWard
 
 AnyRow = Row[*tuple[Any, ...]]
 INSERT_CHUNK = 5000
@@ -30,6 +30,22 @@ async def add(session: AsyncSession, values: dict[str, Any]) -> Subscription | N
     )
     row: Subscription | None = await session.scalar(statement)
     return row
+
+
+async def member_number(session: AsyncSession, member_id: uuid.UUID) -> int:
+    """The member's number in the resolution indexes, given on first use."""
+    number = await session.scalar(
+        pg_insert(MemberNumber)
+        .values(member_id=member_id)
+        .on_conflict_do_nothing(index_elements=["member_id"])
+        .returning(MemberNumber.member_no)
+    )
+    if number is None:
+        number = await session.scalar(
+            select(MemberNumber.member_no).where(MemberNumber.member_id == member_id)
+        )
+    assert number is not None
+    return int(number)
 
 
 async def insert_watched_wards(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -94,6 +110,8 @@ async def delete_all_for_member(session: AsyncSession, member_id: uuid.UUID) -> 
     deleted = await session.scalars(
         delete(Subscription).where(Subscription.member_id == member_id).returning(Subscription.id)
     )
+    # An erased member keeps no number either (numbers are never reused).
+    await session.execute(delete(MemberNumber).where(MemberNumber.member_id == member_id))
     return len(deleted.all())
 
 
@@ -140,23 +158,30 @@ async def delete_boundary_dependent_ward_rows(session: AsyncSession) -> None:
 async def insert_neighbour_rows(session: AsyncSession, set_id: uuid.UUID) -> int:
     """Each neighbours subscription's own ward and its neighbours in ``set_id``; returns how
     many neighbours subscriptions there are."""
-    own = select(
-        Subscription.id,
-        Subscription.ward_code,
-        Subscription.member_id,
-        literal(False),
-        Subscription.min_severity,
-        Subscription.categories_mask,
-    ).where(Subscription.kind == "neighbours")
+    own = (
+        select(
+            Subscription.id,
+            Subscription.ward_code,
+            Subscription.member_id,
+            MemberNumber.member_no,
+            literal(False),
+            Subscription.min_severity,
+            Subscription.categories_mask,
+        )
+        .join(MemberNumber, MemberNumber.member_id == Subscription.member_id)
+        .where(Subscription.kind == "neighbours")
+    )
     around = (
         select(
             Subscription.id,
             WardNeighbour.neighbour_code,
             Subscription.member_id,
+            MemberNumber.member_no,
             literal(False),
             Subscription.min_severity,
             Subscription.categories_mask,
         )
+        .join(MemberNumber, MemberNumber.member_id == Subscription.member_id)
         .join(
             WardNeighbour,
             (WardNeighbour.set_id == set_id) & (WardNeighbour.ward_code == Subscription.ward_code),
@@ -169,6 +194,7 @@ async def insert_neighbour_rows(session: AsyncSession, set_id: uuid.UUID) -> int
                 "subscription_id",
                 "ward_code",
                 "member_id",
+                "member_no",
                 "by_geometry",
                 "min_severity",
                 "categories_mask",
@@ -189,6 +215,7 @@ async def geometric_subscriptions(
         select(
             Subscription.id,
             Subscription.member_id,
+            MemberNumber.member_no,
             Subscription.kind,
             Subscription.center_lat,
             Subscription.center_lon,
@@ -197,6 +224,7 @@ async def geometric_subscriptions(
             Subscription.min_severity,
             Subscription.categories_mask,
         )
+        .join(MemberNumber, MemberNumber.member_id == Subscription.member_id)
         .where(Subscription.kind.in_(("circle", "polygon")))
         .order_by(Subscription.id)
         .limit(limit)

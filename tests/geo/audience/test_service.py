@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.geo.audience.service import resolve_audience
-from services.geo.models import AlertAudience, OutboxMessage
-from shared.events import RecipientBatch, Topic
+from services.geo.audience.service import resolve_audience, uuid_texts
+from services.geo.models import AlertAudience, MemberNumber, OutboxMessage
+from services.geo.subscriptions.service import erase_member
+from shared.events import EventEnvelope, RecipientBatch, Topic
 from tests.geo.factories import alert_published, subscribe, unique_ward_code
 
 
@@ -104,3 +105,64 @@ class TestResolveAudience:
             session, uuid.uuid4(), alert_published([]), batch_size=500
         )
         assert (audience.recipient_count, audience.batch_count) == (0, 0)
+
+
+class TestStagedEnvelopes:
+    """Batches are serialised once per alert and stamped per batch (the fan-out's hot path):
+    what lands in the outbox must be exactly what wrapping each RecipientBatch would give."""
+
+    async def test_envelope_matches_the_event_contract_whatever_the_text(
+        self, session: AsyncSession
+    ) -> None:
+        ward = unique_ward_code()
+        members = sorted(uuid.uuid4() for _ in range(3))
+        for member_id in members:
+            await subscribe(session, member_id, ward)
+        alert = alert_published([ward])
+        tricky = 'Quotes " and \\ backslash, "member_ids": "member-ids", café ✓'
+        alert = alert.model_copy(
+            update={"content": alert.content.model_copy(update={"headline": tricky})}
+        )
+
+        await resolve_audience(session, uuid.uuid4(), alert, batch_size=2)
+
+        envelopes = [
+            EventEnvelope.model_validate(e)
+            for e in await staged_batches(session, alert.content.alert_id)
+        ]
+        payloads = [e.parse_payload() for e in envelopes]
+        assert payloads == [
+            RecipientBatch(content=alert.content, batch_number=0, member_ids=members[:2]),
+            RecipientBatch(content=alert.content, batch_number=1, member_ids=members[2:]),
+        ]
+        assert len({e.event_id for e in envelopes}) == 2
+        assert {(e.type, e.producer) for e in envelopes} == {("recipients.batch", "geo")}
+
+    def test_ids_are_written_in_canonical_text(self) -> None:
+        ids = sorted(uuid.uuid4() for _ in range(50))
+        packed = b"".join(i.bytes for i in ids)
+
+        assert [t.decode() for t in uuid_texts(packed)] == [str(i) for i in ids]
+
+
+class TestMemberNumbers:
+    async def test_erased_member_is_unnumbered_and_reached_by_nothing(
+        self, session: AsyncSession
+    ) -> None:
+        ward = unique_ward_code()
+        kept, erased = uuid.uuid4(), uuid.uuid4()
+        await subscribe(session, kept, ward)
+        await subscribe(session, erased, ward)
+
+        await erase_member(session, erased)
+        audience = await resolve_audience(
+            session, uuid.uuid4(), alert_published([ward]), batch_size=10
+        )
+
+        assert audience.recipient_count == 1
+        numbered = (
+            await session.scalars(
+                select(MemberNumber.member_id).where(MemberNumber.member_id.in_([kept, erased]))
+            )
+        ).all()
+        assert numbered == [kept]
