@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -246,7 +247,9 @@ class TestCoordinatorApplication:
         await verifier.get_by_role("link", name=f"Coordinator application from {pseudonym}").click()
         await expect(verifier.get_by_text(statement)).to_be_visible()
         await verifier.get_by_label("Vetting reference (to approve)").fill("MPS/NPPV2/48213")
-        await verifier.get_by_label("Vetting valid until (to approve)").fill("2029-11-30")
+        await verifier.get_by_label("Vetting valid until (to approve)").fill(
+            (date.today() + timedelta(days=3 * 365)).isoformat()
+        )
         await verifier.get_by_role("button", name="Approve as coordinator").click()
 
         await expect(verifier.locator(".notice")).to_contain_text(

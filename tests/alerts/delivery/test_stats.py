@@ -24,7 +24,8 @@ from shared.kafka import build_producer
 from tests.alerts.helpers import create_alert, draft, officer, officer_headers, service_for
 from tests.support.infrastructure import Infrastructure
 
-T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+# Reports are about alerts sent today: a fixed day would age past any retention window.
+T0 = datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ class TestDeliveryStatsConsumer:
             "sent": 98,
             "delivered": 90,
             "failed": 2,
-            "as_of": "2026-11-23T12:05:00Z",
+            "as_of": (T0 + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         assert stats["channels"]["webpush"]["delivered"] == 39
         assert stats["channels"]["sms"]["sent"] == 5

@@ -85,7 +85,11 @@ class TestAlertEmail:
         assert subject.endswith(": Bike theft Bcc: everyone@example.org")
 
     def test_text_has_the_body_severity_sender_london_time_and_footer(self) -> None:
-        content = alert_content(body="Lock your shed.\n\nCall 101.", sender_name="Hackney Police")
+        content = alert_content(
+            body="Lock your shed.\n\nCall 101.",
+            sender_name="Hackney Police",
+            sent_at=datetime(2026, 11, 23, 12, 0, tzinfo=UTC),
+        )
 
         text = alert_email(content).text
 
