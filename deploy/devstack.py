@@ -83,6 +83,9 @@ class StackOptions:
     kafka_bootstrap_servers: str | None = None
     kafka_enable_idempotence: bool = True
     kafka_partitions: int = 12
+    # Prefix of the platform's topic and consumer-group names (KAFKA_NAMESPACE), so that it can
+    # share a broker with other stacks or test sessions.
+    kafka_namespace: str = ""
     database_prefix: str = ""
     dispatchers: int = 1
     demo_data: bool = True
@@ -100,6 +103,7 @@ class StackOptions:
             kafka_enable_idempotence=os.environ.get("KAFKA_ENABLE_IDEMPOTENCE", "true").lower()
             == "true",
             kafka_partitions=int(os.environ.get("KAFKA_PARTITIONS", "12")),
+            kafka_namespace=os.environ.get("KAFKA_NAMESPACE", ""),
         )
         for name, value in overrides.items():
             setattr(options, name, value)
@@ -231,7 +235,11 @@ class DevStack:
         from shared.kafka import ensure_topics
 
         asyncio.run(
-            ensure_topics(self.kafka_bootstrap_servers, partitions=self.options.kafka_partitions)
+            ensure_topics(
+                self.kafka_bootstrap_servers,
+                namespace=self.options.kafka_namespace,
+                partitions=self.options.kafka_partitions,
+            )
         )
         self._say(f"topics ready ({self.options.kafka_partitions} partitions each)")
 
@@ -257,6 +265,7 @@ class DevStack:
             "LOG_JSON": "true" if self.options.log_json else "false",
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": str(self.kafka_enable_idempotence).lower(),
+            "KAFKA_NAMESPACE": self.options.kafka_namespace,
             "IDENTITY_JWKS_URL": f"{self.service_url('identity')}/.well-known/jwks.json",
             "IDENTITY_PUBLIC_BASE_URL": self.gateway_url,
             "DISPATCH_SMTP_HOST": "127.0.0.1",

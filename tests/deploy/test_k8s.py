@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from deploy.settings_table import settings_classes
 from services.dispatch.config import new_vapid_private_key
 from shared.events import Topic
+from shared.kafka import namespaced
 
 K8S = Path(__file__).resolve().parents[2] / "k8s"
 SERVICES = ("identity", "alerts", "geo", "dispatch", "gateway")
@@ -134,7 +135,8 @@ def test_every_topic_is_declared_with_the_partition_count() -> None:
         for doc in manifests()
         if doc["kind"] == "KafkaTopic"
     }
-    assert topics == {topic.value: PARTITIONS for topic in Topic}
+    namespace = find("ConfigMap", "tawny-platform")["data"]["KAFKA_NAMESPACE"]
+    assert topics == {namespaced(topic.value, namespace): PARTITIONS for topic in Topic}
     assert find("ConfigMap", "tawny-platform")["data"]["KAFKA_ENABLE_IDEMPOTENCE"] == "true"
 
 
