@@ -4,16 +4,15 @@ part is not what a test is about."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
 from playwright.async_api import Page
 
 from deploy.devstack import DEMO_ADMIN, DEMO_OFFICER, DevStack
+from tests.support.waiting import eventually as eventually
 
 T = TypeVar("T")
 
@@ -23,18 +22,6 @@ PASSWORD = "a long browser password"
 
 def unique_email() -> str:
     return f"web-{uuid.uuid4().hex[:10]}@example.org"
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout_s: float = 60) -> T:
-    """Poll ``probe`` until it returns something truthy: the platform is asynchronous."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"gave up waiting after {timeout_s}s")
-        await asyncio.sleep(0.5)
 
 
 async def mail_to(platform: DevStack, address: str) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.devstack import DEMO_OFFICER, DevStack
 from shared.events import Topic
+from tests.support.waiting import eventually as eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -32,18 +33,6 @@ async def gateway(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
 async def mailbox(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=platform.smtp_sink_url, timeout=5.0) as client:
         yield client
-
-
-async def eventually(probe: Callable[[], Any], *, timeout_s: float = 60.0) -> Any:
-    """Poll ``probe`` until it returns something truthy: the platform is asynchronous."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"gave up waiting after {timeout_s}s")
-        await asyncio.sleep(0.3)
 
 
 async def messages_to(mailbox: httpx.AsyncClient, address: str) -> list[dict[str, Any]]:

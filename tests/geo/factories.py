@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from shapely.geometry import mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +20,8 @@ from services.geo.subscriptions.indexing import WatchedArea, write_index
 from services.geo.targeting.filters import categories_mask
 from services.geo.targeting.wardmap import WardMap
 from shared.events import AlertContent, AlertPublished
+from shared.settings import ServiceSettings
+from tests.support.kafka import topic_reader
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -145,21 +146,16 @@ async def add_area(
 
 
 async def read_topic(
-    bootstrap_servers: str,
+    settings: ServiceSettings,
     topic: str,
     *,
     keep: Callable[[dict[str, Any]], bool],
     wanted: int,
     timeout_s: float = 20.0,
 ) -> list[dict[str, Any]]:
-    """The envelopes on ``topic`` (from the start) that ``keep`` accepts, once ``wanted`` of
-    them arrived or the timeout passed."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap_servers,
-        group_id=None,  # no group to join: a plain reader, and much quicker to start
-        auto_offset_reset="earliest",
-    )
+    """The envelopes on the service's ``topic`` (from the start) that ``keep`` accepts, once
+    ``wanted`` of them arrived or the timeout passed."""
+    consumer = topic_reader(settings, topic)
     await consumer.start()
     found: list[dict[str, Any]] = []
     try:
