@@ -184,7 +184,7 @@ class TestBrowserNotifications:
             "ServiceWorker.deliverPushMessage",
             {
                 "origin": platform.gateway_url,
-                "registrationId": await eventually(registration_id, timeout_s=10),
+                "registrationId": await eventually(registration_id),
                 "data": push["payload"],
             },
         )
@@ -193,7 +193,7 @@ class TestBrowserNotifications:
             found: list[dict[str, str]] = await page.evaluate(SHOWN_NOTIFICATIONS)
             return found
 
-        [notification] = await eventually(shown, timeout_s=10)
+        [notification] = await eventually(shown)
         assert headline in notification["title"]
         assert notification["url"] == f"{platform.gateway_url}/app#/inbox/{alert_id}"
 

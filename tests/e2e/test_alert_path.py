@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.devstack import DEMO_OFFICER, DevStack
 from shared.events import Topic
+from tests.support.waiting import DEFAULT_TIMEOUT_S
 from tests.support.waiting import eventually as eventually
 
 pytestmark = pytest.mark.e2e
@@ -103,7 +104,7 @@ async def published_envelope(platform: DevStack, alert_id: str) -> bytes:
     )
     await consumer.start()
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(DEFAULT_TIMEOUT_S):
             while True:
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     for record in records:
@@ -184,7 +185,7 @@ class TestOneAlertEndToEnd:
         async def geo_skipped_duplicate() -> bool:
             return await duplicates_skipped(platform, "geo", "geo.audience") >= 1
 
-        await eventually(geo_skipped_duplicate, timeout_s=30)
+        await eventually(geo_skipped_duplicate)
         assert len(await alert_mail()) == 1
         bystander_mail = [
             m for m in await messages_to(mailbox, bystander) if headline in m["subject"]

@@ -18,6 +18,7 @@ from deploy.devstack import DATABASE_SERVICES, SHARED_LONDON_DATA, DevStack
 from shared.db import build_engine
 from shared.events import AddressLetterRequested, Topic
 from tests.e2e.test_alert_path import bearer, eventually, sign_up_and_verify
+from tests.support.waiting import DEFAULT_TIMEOUT_S
 
 pytestmark = [
     pytest.mark.e2e,
@@ -53,7 +54,7 @@ async def letter_code(platform: DevStack, member_id: str) -> str:
     )
     await consumer.start()
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(DEFAULT_TIMEOUT_S):
             while True:
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     for record in records:

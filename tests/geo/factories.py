@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import uuid
@@ -22,6 +21,7 @@ from services.geo.targeting.wardmap import WardMap
 from shared.events import AlertContent, AlertPublished
 from shared.settings import ServiceSettings
 from tests.support.kafka import topic_reader
+from tests.support.waiting import eventually
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -151,29 +151,26 @@ async def read_topic(
     *,
     keep: Callable[[dict[str, Any]], bool],
     wanted: int,
-    timeout_s: float = 20.0,
 ) -> list[dict[str, Any]]:
     """The envelopes on the service's ``topic`` (from the start) that ``keep`` accepts, once
-    ``wanted`` of them arrived or the timeout passed."""
+    ``wanted`` of them arrived."""
     consumer = topic_reader(settings, topic)
     await consumer.start()
     found: list[dict[str, Any]] = []
+
+    async def all_wanted() -> list[dict[str, Any]] | None:
+        for records in (await consumer.getmany(timeout_ms=200)).values():
+            for record in records:
+                # The service's tests put malformed records on its topics on purpose.
+                try:
+                    envelope = json.loads(record.value)
+                except ValueError:
+                    continue
+                if isinstance(envelope, dict) and keep(envelope):
+                    found.append(envelope)
+        return found if len(found) >= wanted else None
+
     try:
-        async with asyncio.timeout(timeout_s):
-            while len(found) < wanted:
-                batches = await consumer.getmany(timeout_ms=200)
-                for records in batches.values():
-                    for record in records:
-                        # Topics are shared by the whole test session; other tests put
-                        # malformed records on them on purpose.
-                        try:
-                            envelope = json.loads(record.value)
-                        except ValueError:
-                            continue
-                        if isinstance(envelope, dict) and keep(envelope):
-                            found.append(envelope)
-    except TimeoutError:
-        pass
+        return await eventually(all_wanted)
     finally:
         await consumer.stop()
-    return found
