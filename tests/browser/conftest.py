@@ -1,5 +1,5 @@
 """The web client in Debian's Chromium (headless, driven by Playwright), against the whole
-platform as real processes on a broker of its own (as in tests/e2e).
+platform as real processes in a Kafka namespace of its own (as in tests/e2e).
 
 Chromium is ``/usr/bin/chromium`` (``make test`` installs it with apt); Playwright's own
 browser downloads are never used. Screenshots of the main screens go to ``$SCREENSHOT_DIR``
@@ -24,6 +24,7 @@ from playwright.async_api import (
 )
 
 from deploy.devstack import DevStack, Ports, StackOptions
+from shared.kafka import namespaced
 from tests.support.infrastructure import Infrastructure
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,8 +50,10 @@ def platform(infrastructure: Infrastructure) -> Iterator[DevStack]:
             ports=Ports.free(),
             work_dir=Path(work_dir),
             database_url=infrastructure.server_url,
-            kafka_bootstrap_servers=os.environ.get("E2E_KAFKA_BOOTSTRAP_SERVERS") or None,
+            kafka_bootstrap_servers=os.environ.get("E2E_KAFKA_BOOTSTRAP_SERVERS")
+            or infrastructure.kafka_bootstrap_servers,
             kafka_enable_idempotence=infrastructure.kafka_enable_idempotence,
+            kafka_namespace=namespaced("browser", infrastructure.kafka_namespace),
             database_prefix=f"web_{uuid.uuid4().hex[:6]}_",
             progress=False,
             # Every browser here calls from 127.0.0.1; in use each person has an address of

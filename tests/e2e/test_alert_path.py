@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.devstack import DEMO_OFFICER, DevStack
 from shared.events import Topic
+from shared.kafka import namespaced
 from tests.support.waiting import DEFAULT_TIMEOUT_S
 from tests.support.waiting import eventually as eventually
 
@@ -97,7 +98,7 @@ async def two_wards(gateway: httpx.AsyncClient) -> tuple[str, str]:
 async def published_envelope(platform: DevStack, alert_id: str) -> bytes:
     """The raw alert.published record for this alert, as the broker holds it."""
     consumer = AIOKafkaConsumer(
-        Topic.ALERTS.value,
+        namespaced(Topic.ALERTS.value, platform.options.kafka_namespace),
         bootstrap_servers=platform.kafka_bootstrap_servers,
         group_id=f"e2e-reader-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
@@ -178,7 +179,11 @@ class TestOneAlertEndToEnd:
         producer = AIOKafkaProducer(bootstrap_servers=platform.kafka_bootstrap_servers)
         await producer.start()
         try:
-            await producer.send_and_wait(Topic.ALERTS.value, raw, key=alert_id.encode())
+            await producer.send_and_wait(
+                namespaced(Topic.ALERTS.value, platform.options.kafka_namespace),
+                raw,
+                key=alert_id.encode(),
+            )
         finally:
             await producer.stop()
 

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from deploy.devstack import DATABASE_SERVICES, SHARED_LONDON_DATA, DevStack
 from shared.db import build_engine
 from shared.events import AddressLetterRequested, Topic
+from shared.kafka import namespaced
 from tests.e2e.test_alert_path import bearer, eventually, sign_up_and_verify
 from tests.support.waiting import DEFAULT_TIMEOUT_S
 
@@ -47,7 +48,7 @@ async def mailbox(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
 async def letter_code(platform: DevStack, member_id: str) -> str:
     """The one-time code of the member's address letter, as dispatch receives it."""
     consumer = AIOKafkaConsumer(
-        Topic.MEMBERS.value,
+        namespaced(Topic.MEMBERS.value, platform.options.kafka_namespace),
         bootstrap_servers=platform.kafka_bootstrap_servers,
         group_id=f"e2e-reader-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
