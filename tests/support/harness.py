@@ -72,8 +72,9 @@ async def app(service_app: FastAPI, accepts_test_tokens: bool) -> AsyncIterator[
             await verifier.aclose()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Session-scoped, so module-scoped fixtures (identity's authorisation matrix) can use it."""
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:
