@@ -27,6 +27,7 @@ from types import FrameType
 import httpx
 
 from deploy.infra import (
+    STARTUP_BACKSTOP_S,
     EmbeddedKafka,
     EmbeddedPostgres,
     create_databases,
@@ -172,7 +173,7 @@ class DevStack:
         if self.options.demo_data:
             self._import_boundaries()
         self._start_processes()
-        self.wait_until_ready(timeout_s=90)
+        self.wait_until_ready(timeout_s=STARTUP_BACKSTOP_S)
         if self.options.demo_data:
             self._subscribe_demo_resident()
         self._say(f"ready in {time.monotonic() - started:.1f}s")
@@ -333,7 +334,7 @@ class DevStack:
              "--smtp-port", str(self.ports.smtp), "--http-port", str(self.ports.smtp_http)],
             env,
         )  # fmt: skip
-        wait_for_port("127.0.0.1", self.ports.smtp, 30, sink.process)
+        wait_for_port("127.0.0.1", self.ports.smtp, STARTUP_BACKSTOP_S, sink.process)
         push_sink = self._spawn(
             "webpush-sink",
             self.ports.webpush,
@@ -341,7 +342,7 @@ class DevStack:
              "--port", str(self.ports.webpush)],
             env,
         )  # fmt: skip
-        wait_for_port("127.0.0.1", self.ports.webpush, 30, push_sink.process)
+        wait_for_port("127.0.0.1", self.ports.webpush, STARTUP_BACKSTOP_S, push_sink.process)
         self._start_provider_sinks(env)
         for service in ("identity", "alerts", "geo"):
             port = self.ports.service(service)
@@ -403,8 +404,8 @@ class DevStack:
             {**env, "NOTIFY_SINK_API_KEY": DEV_NOTIFY_API_KEY,
              "NOTIFY_SINK_RECEIPTS_TOKEN": DEV_NOTIFY_RECEIPT_TOKEN},
         )  # fmt: skip
-        wait_for_port("127.0.0.1", self.ports.fcm, 30, fcm.process)
-        wait_for_port("127.0.0.1", self.ports.notify, 30, notify.process)
+        wait_for_port("127.0.0.1", self.ports.fcm, STARTUP_BACKSTOP_S, fcm.process)
+        wait_for_port("127.0.0.1", self.ports.notify, STARTUP_BACKSTOP_S, notify.process)
 
     def wait_until_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
