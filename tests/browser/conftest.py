@@ -25,7 +25,7 @@ from playwright.async_api import (
 
 from deploy.devstack import DevStack, Ports, StackOptions
 from shared.kafka import namespaced
-from tests.support.infrastructure import Infrastructure
+from tests.support.infrastructure import SLOW_MACHINE_ENV, Infrastructure
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,7 +58,7 @@ def platform(infrastructure: Infrastructure) -> Iterator[DevStack]:
             progress=False,
             # Every browser here calls from 127.0.0.1; in use each person has an address of
             # their own. The per-account limits stay as they are.
-            extra_env={"GATEWAY_RATE_LIMIT_IP_BURST": "5000"},
+            extra_env={"GATEWAY_RATE_LIMIT_IP_BURST": "5000", **SLOW_MACHINE_ENV},
         )
         with DevStack(options).running() as stack:
             yield stack

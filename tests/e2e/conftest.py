@@ -14,7 +14,7 @@ import pytest
 
 from deploy.devstack import DevStack, Ports, StackOptions
 from shared.kafka import namespaced
-from tests.support.infrastructure import Infrastructure
+from tests.support.infrastructure import SLOW_MACHINE_ENV, Infrastructure
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +31,7 @@ def platform(infrastructure: Infrastructure) -> Iterator[DevStack]:
             database_prefix=f"e2e_{uuid.uuid4().hex[:6]}_",
             dispatchers=2,
             progress=False,
+            extra_env=SLOW_MACHINE_ENV,
         )
         with DevStack(options).running() as stack:
             yield stack

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from deploy.devstack import DEMO_OFFICER, DevStack
 from shared.events import Topic
 from shared.kafka import namespaced
+from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
 from tests.support.waiting import DEFAULT_TIMEOUT_S
 from tests.support.waiting import eventually as eventually
 
@@ -27,13 +28,17 @@ VERIFY_LINK = re.compile(r"https?://\S+/api/identity/email-verifications/[A-Za-z
 
 @pytest.fixture
 async def gateway(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15.0) as client:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as client:
         yield client
 
 
 @pytest.fixture
 async def mailbox(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.smtp_sink_url, timeout=5.0) as client:
+    async with httpx.AsyncClient(
+        base_url=platform.smtp_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as client:
         yield client
 
 
@@ -118,7 +123,7 @@ async def published_envelope(platform: DevStack, alert_id: str) -> bytes:
 
 async def duplicates_skipped(platform: DevStack, service: str, consumer: str) -> float:
     """How many redelivered events a service's consumer recognised and skipped (its metrics)."""
-    async with httpx.AsyncClient(timeout=5.0) as client:
+    async with httpx.AsyncClient(timeout=PLATFORM_CLIENT_TIMEOUT_S) as client:
         metrics = (await client.get(f"{platform.service_url(service)}/metrics")).text
     wanted = (f'consumer="{consumer}"', 'outcome="duplicate"', 'type="alert.published"')
     for line in metrics.splitlines():

@@ -19,6 +19,7 @@ from shared.db import build_engine
 from shared.events import AddressLetterRequested, Topic
 from shared.kafka import namespaced
 from tests.e2e.test_alert_path import bearer, eventually, sign_up_and_verify
+from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
 from tests.support.waiting import DEFAULT_TIMEOUT_S
 
 pytestmark = [
@@ -35,13 +36,17 @@ KEPT_MEMBER_ID = {("identity", "audit_log"), ("identity", "outbox")}
 
 @pytest.fixture
 async def gateway(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15.0) as client:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as client:
         yield client
 
 
 @pytest.fixture
 async def mailbox(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.smtp_sink_url, timeout=5.0) as client:
+    async with httpx.AsyncClient(
+        base_url=platform.smtp_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as client:
         yield client
 
 

@@ -67,3 +67,11 @@ def test_infrastructure() -> Iterator[Infrastructure]:
             idempotence = False
         namespace = f"test-{uuid.uuid4().hex[:8]}"
         yield Infrastructure(server_url, bootstrap, idempotence, namespace)
+
+
+# For the platform run as processes (tests/e2e, tests/browser): a loaded machine makes a service
+# slow to answer, never wrong, so the gateway waits as long as a test's own backstop would
+# rather than answering 504 (gateway timeouts are tested in-process, tests/gateway).
+SLOW_MACHINE_ENV = {"GATEWAY_UPSTREAM_TIMEOUT_S": "120"}
+# What tests' own HTTP clients allow the platform's processes, on the same reasoning.
+PLATFORM_CLIENT_TIMEOUT_S = 150.0
