@@ -21,11 +21,16 @@ from playwright.async_api import (
     Page,
     Response,
     async_playwright,
+    expect,
 )
 
 from deploy.devstack import DevStack, Ports, StackOptions
 from shared.kafka import namespaced
-from tests.support.infrastructure import SLOW_MACHINE_ENV, Infrastructure
+from tests.support.infrastructure import (
+    PLATFORM_CLIENT_TIMEOUT_S,
+    SLOW_MACHINE_ENV,
+    Infrastructure,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,6 +46,10 @@ DESKTOP = {"width": 1280, "height": 860}
 # asks, and reads the 404 as "nothing started yet".
 NOTHING_STARTED_YET = "/api/identity/members/me/address"
 PHONE = {"width": 360, "height": 740}
+# How long a page action or an expect() waits for its condition: a backstop (a loaded machine
+# makes the platform slow, never wrong), not Playwright's 5 s default.
+BROWSER_BACKSTOP_MS = PLATFORM_CLIENT_TIMEOUT_S * 1000
+expect.set_options(timeout=BROWSER_BACKSTOP_MS)
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +124,7 @@ async def new_page(
 ) -> tuple[BrowserContext, Page]:
     context = await browser.new_context(viewport=viewport, locale="en-GB")  # type: ignore[arg-type]
     page = await context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(BROWSER_BACKSTOP_MS)
     errors.watch(page)
     return context, page
 

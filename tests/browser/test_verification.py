@@ -27,6 +27,7 @@ from tests.browser.journeys import (
     resident_watching,
     sign_in,
 )
+from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
 
 pytestmark = [
     pytest.mark.e2e,
@@ -122,7 +123,9 @@ class TestProofOfAddress:
         resident = desktop
         email = await resident_watching(platform, (await a_ward(platform, 21))["code"])
         name = f"Alex Proof {uuid.uuid4().hex[:6]}"
-        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as gateway:
             me = await gateway.get(
                 "/api/identity/members/me", headers=await bearer(platform, email, PASSWORD)
             )
@@ -179,7 +182,9 @@ class TestIdentityDocument:
     ) -> None:
         email = await resident_watching(platform, (await a_ward(platform, 22))["code"])
         headers = await bearer(platform, email, PASSWORD)
-        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as gateway:
             pseudonym = (await gateway.get("/api/identity/members/me", headers=headers)).json()[
                 "pseudonym"
             ]
@@ -203,7 +208,9 @@ class TestIdentityDocument:
         await expect(verifier.locator(".notice")).to_have_text(
             "The check is recorded and the document deleted."
         )
-        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as gateway:
             me = (await gateway.get("/api/identity/members/me", headers=headers)).json()
         assert me["verification_level"] == "identity"
         assert errors.messages == []
@@ -217,7 +224,9 @@ class TestCoordinatorApplication:
         email = await resident_watching(platform, ward["code"])
         headers = await bearer(platform, email, PASSWORD)
         statement = f"I have lived on this street for twelve years ({uuid.uuid4().hex[:6]})."
-        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as gateway:
             # The dev stack seeds no Neighbourhood Watch scheme: the platform admin registers one.
             scheme = await gateway.post(
                 "/api/identity/organisations",
@@ -255,7 +264,9 @@ class TestCoordinatorApplication:
         await expect(verifier.locator(".notice")).to_contain_text(
             f"Approved: {pseudonym} coordinates the scheme"
         )
-        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as gateway:
             [application] = (
                 await gateway.get(
                     "/api/identity/members/me/coordinator-applications", headers=headers
