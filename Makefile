@@ -5,6 +5,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 NPM ?= npm
 CHROMIUM := /usr/bin/chromium
+FAKETIME := /usr/bin/faketime
+# How far ahead `make test-future` moves the clock (libfaketime's relative offset syntax).
+FUTURE ?= +365d
+# Which tests `make test-future` runs (all by default): make test-future TESTS=tests/geo
+TESTS ?=
 UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
@@ -38,6 +43,11 @@ $(CHROMIUM):
 	if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
 	else sudo apt-get update && sudo apt-get install -y chromium; fi
 
+# Debian's faketime, which runs the tests with the clock moved forward (make test-future).
+$(FAKETIME):
+	if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y faketime; \
+	else sudo apt-get update && sudo apt-get install -y faketime; fi
+
 .PHONY: web
 web: node_modules/.installed ## Install the web client's libraries from package-lock.json (npm ci)
 
@@ -62,6 +72,12 @@ format: install ## Format and autofix
 .PHONY: test
 test: install browser lint ## Lint, then unit, integration, end-to-end and browser tests on real PostgreSQL and Kafka
 	$(BIN)/pytest
+
+# Every process the tests start (PostgreSQL, Tansu, the services, Chromium) inherits the shifted
+# clock through LD_PRELOAD, so dates stored, compared and rendered all agree.
+.PHONY: test-future
+test-future: install browser | $(FAKETIME) ## The tests with the clock a year ahead (FUTURE=+365d): none may depend on today's date
+	$(FAKETIME) -f '$(FUTURE)' $(BIN)/pytest $(TESTS)
 
 .PHONY: test-fast
 test-fast: install web ## Tests without the end-to-end ones

@@ -4,7 +4,7 @@ A consumer that can never handle a record (not an event envelope, or a handler t
 every attempt) puts it on the dead-letter topic with the consumer's name, where it came from
 and why (``shared/consumer.py``). This command is how an operator deals with them:
 
-    python -m deploy.deadletters list [--consumer NAME] [--topic TOPIC] [--all]
+    python -m deploy.deadletters [--namespace NS] list [--consumer NAME] [--topic TOPIC] [--all]
     python -m deploy.deadletters show PARTITION:OFFSET
     python -m deploy.deadletters replay (PARTITION:OFFSET ... | --consumer NAME | --topic TOPIC)
     python -m deploy.deadletters purge (PARTITION:OFFSET ... | --consumer NAME | --topic TOPIC)
@@ -35,6 +35,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 
 from shared.events import EventEnvelope, Topic
+from shared.kafka import namespaced
 
 RESOLUTION_KEY = b"tawny.dead-letter.resolution"
 
@@ -247,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS)",
     )
     parser.add_argument(
-        "--dead-letter-topic", default=Topic.DEAD_LETTER.value, help="the dead-letter topic"
+        "--namespace",
+        default=os.environ.get("KAFKA_NAMESPACE", ""),
+        help="the environment's topic prefix (default: $KAFKA_NAMESPACE)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -267,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    letters = await read_dead_letters(args.bootstrap_servers, args.dead_letter_topic)
+    dead_letter_topic = namespaced(Topic.DEAD_LETTER.value, args.namespace)
+    letters = await read_dead_letters(args.bootstrap_servers, dead_letter_topic)
     if args.command == "list":
         chosen = select_letters(
             letters, consumer=args.consumer, topic=args.topic, include_resolved=args.all
@@ -303,7 +307,7 @@ async def main(argv: Sequence[str] | None = None) -> int:
     )
     outcome = await resolve(
         args.bootstrap_servers,
-        args.dead_letter_topic,
+        dead_letter_topic,
         chosen,
         action=args.command,
         force=args.force,

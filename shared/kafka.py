@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -12,28 +14,53 @@ from shared.logs import get_logger
 log = get_logger(__name__)
 
 
+def namespaced(name: str, namespace: str) -> str:
+    """A topic or consumer-group name inside a namespace (``KAFKA_NAMESPACE``): environments,
+    or test sessions, that share one cluster each read and write only their own."""
+    return f"{namespace}.{name}" if namespace else name
+
+
+def producer_config(
+    bootstrap_servers: str, *, enable_idempotence: bool, client_id: str
+) -> dict[str, Any]:
+    """acks=all: an event counts as published only once every in-sync replica has it."""
+    return {
+        "bootstrap_servers": bootstrap_servers,
+        "client_id": client_id,
+        "acks": "all",
+        "enable_idempotence": enable_idempotence,
+        "linger_ms": 5,
+        "request_timeout_ms": 15000,
+    }
+
+
 def build_producer(
     bootstrap_servers: str, *, enable_idempotence: bool, client_id: str
 ) -> AIOKafkaProducer:
-    """acks=all: an event counts as published only once every in-sync replica has it."""
+    """A producer as every service configures it (``producer_config``)."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
-        client_id=client_id,
-        acks="all",
-        enable_idempotence=enable_idempotence,
-        linger_ms=5,
-        request_timeout_ms=15000,
+        **producer_config(
+            bootstrap_servers, enable_idempotence=enable_idempotence, client_id=client_id
+        )
     )
 
 
 def build_consumer(
-    *topics: str, bootstrap_servers: str, group_id: str, client_id: str, max_poll_records: int = 500
+    *topics: str,
+    bootstrap_servers: str,
+    group_id: str,
+    client_id: str,
+    namespace: str,
+    max_poll_records: int = 500,
 ) -> AIOKafkaConsumer:
-    """Offsets are committed by hand, after the database commit: never automatically."""
+    """Offsets are committed by hand, after the database commit: never automatically.
+
+    ``topics`` and ``group_id`` are the registered names; the consumer reads them inside
+    ``namespace``."""
     return AIOKafkaConsumer(
-        *topics,
+        *(namespaced(topic, namespace) for topic in topics),
         bootstrap_servers=bootstrap_servers,
-        group_id=group_id,
+        group_id=namespaced(group_id, namespace),
         client_id=client_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -47,14 +74,15 @@ def build_consumer(
 
 
 async def ensure_topics(
-    bootstrap_servers: str, *, partitions: int, replication_factor: int = 1
+    bootstrap_servers: str, *, namespace: str, partitions: int, replication_factor: int = 1
 ) -> list[str]:
-    """Create every registered topic that is missing; returns the names created."""
+    """Create every registered topic that is missing in ``namespace``; returns the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="tawny-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [topic.value for topic in Topic if topic.value not in existing]
+        wanted = [namespaced(topic.value, namespace) for topic in Topic]
+        missing = [name for name in wanted if name not in existing]
         if missing:
             try:
                 await admin.create_topics(

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from shared.db import session_scope, utcnow
 from shared.events import EventEnvelope, EventPayload
+from shared.kafka import namespaced
 from shared.logs import get_logger, request_id_var
 
 log = get_logger(__name__)
@@ -149,6 +150,7 @@ class OutboxRelay:
         sessions: async_sessionmaker[AsyncSession],
         outbox_model: type[OutboxMixin],
         producer: AIOKafkaProducer,
+        namespace: str,
         poll_interval_s: float = 0.2,
         batch_size: int = 500,
         retention: timedelta = timedelta(days=1),
@@ -156,6 +158,8 @@ class OutboxRelay:
         self._sessions = sessions
         self._model = outbox_model
         self._producer = producer
+        # Rows hold the registered topic name; the namespace applies on the way out.
+        self._namespace = namespace
         self._poll_interval_s = poll_interval_s
         self._batch_size = batch_size
         self._retention = retention
@@ -181,7 +185,7 @@ class OutboxRelay:
                 return 0
             deliveries = [
                 await self._producer.send(
-                    row.topic,
+                    namespaced(row.topic, self._namespace),
                     value=json.dumps(row.envelope).encode(),
                     key=row.key.encode(),
                     headers=[("event_type", str(row.envelope["type"]).encode())],

@@ -109,6 +109,7 @@ class ServiceRuntime:
                     sessions=runtime.sessions,
                     outbox_model=outbox_model,
                     producer=producer,
+                    namespace=settings.kafka_namespace,
                     poll_interval_s=settings.outbox_poll_interval_s,
                 )
                 runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
@@ -121,12 +122,14 @@ class ServiceRuntime:
                         bootstrap_servers=settings.kafka_bootstrap_servers,
                         group_id=spec.group_id,
                         client_id=name,
+                        namespace=settings.kafka_namespace,
                         max_poll_records=spec.max_poll_records,
                     ),
                     sessions=runtime.sessions,
                     processed_model=processed_model,
                     handlers=spec.handlers,
                     dead_letter_producer=producer,
+                    namespace=settings.kafka_namespace,
                     after_commit=runtime.relay.wake if runtime.relay is not None else None,
                 )
                 runtime.consumers.append(consumer)

@@ -42,6 +42,17 @@ class ServiceSettings(BaseSettings):
         True,
         "Idempotent producer; must be false for the embedded Tansu broker",
     )
+    kafka_namespace: str = Field(
+        default="",
+        validation_alias=AliasChoices("KAFKA_NAMESPACE"),
+        pattern=r"^([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)?$",
+        max_length=100,
+        description=(
+            "Prefix of every Kafka topic and consumer-group name (`staging` reads and writes "
+            "`staging.tawny.alerts.lifecycle.v1`), so that several environments can share one "
+            "cluster; empty for none"
+        ),
+    )
     identity_jwks_url: str = platform_field(  # type: ignore[assignment]
         "IDENTITY_JWKS_URL",
         "http://127.0.0.1:8001/.well-known/jwks.json",

@@ -1,23 +1,19 @@
-"""The alerts service on a database built by its own migrations, and the session's broker."""
+"""The alerts service on a database built by its own migrations, and the session's broker
+(app, client, engine, sessions, session and producer come from tests/support/harness.py)."""
 
 from __future__ import annotations
 
 import functools
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.alerts.app import create_app
 from services.alerts.config import AlertsSettings
-from shared.db import build_engine, build_sessionmaker
 from shared.settings import Environment
 from tests.support.infrastructure import Infrastructure
-from tests.support.tokens import test_verifier
 
 SENDER_NAME = "Tawny (tests)"
 # The official OASIS schema lives beside the repository, never in it.
@@ -56,17 +52,19 @@ requires_cap_schema = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="session")
-def database_url(infrastructure: Infrastructure) -> str:
-    # Synchronous on purpose: the migrations call asyncio.run.
-    return infrastructure.fresh_database("alerts")
+def service_name() -> str:
+    return "alerts"
 
 
 @pytest.fixture(scope="session")
-def settings(infrastructure: Infrastructure, database_url: str) -> AlertsSettings:
+def settings(
+    infrastructure: Infrastructure, database_url: str, kafka_namespace: str
+) -> AlertsSettings:
     return AlertsSettings(
         database_url=database_url,
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         kafka_enable_idempotence=infrastructure.kafka_enable_idempotence,
+        kafka_namespace=kafka_namespace,
         environment=Environment.TEST,
         sender_name=SENDER_NAME,
         log_json=False,
@@ -80,44 +78,5 @@ def settings(infrastructure: Infrastructure, database_url: str) -> AlertsSetting
 
 
 @pytest.fixture(scope="session")
-async def app(settings: AlertsSettings) -> AsyncIterator[FastAPI]:
-    """One running app (engine, producer, outbox relay) for the session; tests use unique data."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        verifier = test_verifier()
-        app.state.jwks_verifier = verifier
-        try:
-            yield app
-        finally:
-            await verifier.aclose()
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """The tests' own connections, apart from the app's: to inspect what it committed."""
-    engine = build_engine(database_url, application_name="alerts-tests", pool_size=4)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return build_sessionmaker(engine)
-
-
-@pytest.fixture
-async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session whose work is rolled back after the test: services only flush."""
-    async with sessions() as session:
-        try:
-            yield session
-        finally:
-            await session.rollback()
+def service_app(settings: AlertsSettings) -> FastAPI:
+    return create_app(settings)

@@ -10,7 +10,6 @@ import uuid
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,7 +19,7 @@ from services.alerts.config import AlertsSettings
 from services.alerts.models import OutboxMessage
 from shared.auth import Principal
 from shared.events import Topic
-from shared.settings import Environment
+from shared.settings import Environment, ServiceSettings
 from tests.alerts.conftest import (
     TEST_BOROUGH_COUNT,
     TEST_BOROUGH_PREFIX,
@@ -29,6 +28,7 @@ from tests.alerts.conftest import (
     WARDS_GEOJSON,
     wards_csv_with_test_wards,
 )
+from tests.support.kafka import topic_reader
 from tests.support.tokens import auth_header
 
 
@@ -137,18 +137,12 @@ async def outbox_envelopes(
 
 
 async def read_alert_events(
-    bootstrap_servers: str, alert_id: str, *, timeout_s: float = 20.0
+    settings: ServiceSettings, alert_id: str, *, timeout_s: float = 20.0
 ) -> list[dict[str, Any]]:
     """The envelopes about ``alert_id`` on the alerts topic, read from the start by a new group.
 
     Stops once something was found and a further poll brings nothing new about it."""
-    consumer = AIOKafkaConsumer(
-        Topic.ALERTS.value,
-        bootstrap_servers=bootstrap_servers,
-        group_id=f"alerts-tests-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
+    consumer = topic_reader(settings, Topic.ALERTS.value)
     await consumer.start()
     found: list[dict[str, Any]] = []
     try:

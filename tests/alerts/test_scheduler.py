@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import httpx
@@ -10,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db import utcnow
 from tests.alerts.helpers import create_alert, officer_headers, outbox_envelopes
+from tests.support.waiting import eventually
 
 
 async def test_a_scheduled_alert_goes_out_at_its_time(
@@ -17,7 +17,8 @@ async def test_a_scheduled_alert_goes_out_at_its_time(
 ) -> None:
     headers = officer_headers()
     alert = await create_alert(client, headers)
-    publish_at = utcnow() + timedelta(seconds=1)
+    # Far enough ahead that the request arrives before it, even on a loaded machine.
+    publish_at = utcnow() + timedelta(seconds=5)
 
     scheduled = await client.post(
         f"/alerts/{alert['id']}/schedule",
@@ -28,13 +29,12 @@ async def test_a_scheduled_alert_goes_out_at_its_time(
     assert scheduled.status_code == 200, scheduled.text
     assert scheduled.json()["status"] == "scheduled"
     assert await outbox_envelopes(sessions, alert["id"]) == []
-    status = "scheduled"
-    for _ in range(40):
-        await asyncio.sleep(0.25)
-        status = (await client.get(f"/alerts/{alert['id']}", headers=headers)).json()["status"]
-        if status == "published":
-            break
-    assert status == "published"
+
+    async def published() -> bool:
+        alert_now = (await client.get(f"/alerts/{alert['id']}", headers=headers)).json()
+        return bool(alert_now["status"] == "published")
+
+    await eventually(published, interval_s=0.25)
     assert len(await outbox_envelopes(sessions, alert["id"])) == 1
     audit = (await client.get(f"/alerts/{alert['id']}/audit", headers=headers)).json()
     assert [entry["action"] for entry in audit] == ["drafted", "scheduled", "published"]

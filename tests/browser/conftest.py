@@ -1,5 +1,5 @@
 """The web client in Debian's Chromium (headless, driven by Playwright), against the whole
-platform as real processes on a broker of its own (as in tests/e2e).
+platform as real processes in a Kafka namespace of its own (as in tests/e2e).
 
 Chromium is ``/usr/bin/chromium`` (``make test`` installs it with apt); Playwright's own
 browser downloads are never used. Screenshots of the main screens go to ``$SCREENSHOT_DIR``
@@ -21,10 +21,16 @@ from playwright.async_api import (
     Page,
     Response,
     async_playwright,
+    expect,
 )
 
 from deploy.devstack import DevStack, Ports, StackOptions
-from tests.support.infrastructure import Infrastructure
+from shared.kafka import namespaced
+from tests.support.infrastructure import (
+    PLATFORM_CLIENT_TIMEOUT_S,
+    SLOW_MACHINE_ENV,
+    Infrastructure,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,6 +46,10 @@ DESKTOP = {"width": 1280, "height": 860}
 # asks, and reads the 404 as "nothing started yet".
 NOTHING_STARTED_YET = "/api/identity/members/me/address"
 PHONE = {"width": 360, "height": 740}
+# How long a page action or an expect() waits for its condition: a backstop (a loaded machine
+# makes the platform slow, never wrong), not Playwright's 5 s default.
+BROWSER_BACKSTOP_MS = PLATFORM_CLIENT_TIMEOUT_S * 1000
+expect.set_options(timeout=BROWSER_BACKSTOP_MS)
 
 
 @pytest.fixture(scope="session")
@@ -49,13 +59,15 @@ def platform(infrastructure: Infrastructure) -> Iterator[DevStack]:
             ports=Ports.free(),
             work_dir=Path(work_dir),
             database_url=infrastructure.server_url,
-            kafka_bootstrap_servers=os.environ.get("E2E_KAFKA_BOOTSTRAP_SERVERS") or None,
+            kafka_bootstrap_servers=os.environ.get("E2E_KAFKA_BOOTSTRAP_SERVERS")
+            or infrastructure.kafka_bootstrap_servers,
             kafka_enable_idempotence=infrastructure.kafka_enable_idempotence,
+            kafka_namespace=namespaced("browser", infrastructure.kafka_namespace),
             database_prefix=f"web_{uuid.uuid4().hex[:6]}_",
             progress=False,
             # Every browser here calls from 127.0.0.1; in use each person has an address of
             # their own. The per-account limits stay as they are.
-            extra_env={"GATEWAY_RATE_LIMIT_IP_BURST": "5000"},
+            extra_env={"GATEWAY_RATE_LIMIT_IP_BURST": "5000", **SLOW_MACHINE_ENV},
         )
         with DevStack(options).running() as stack:
             yield stack
@@ -112,7 +124,7 @@ async def new_page(
 ) -> tuple[BrowserContext, Page]:
     context = await browser.new_context(viewport=viewport, locale="en-GB")  # type: ignore[arg-type]
     page = await context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(BROWSER_BACKSTOP_MS)
     errors.watch(page)
     return context, page
 

@@ -4,16 +4,16 @@ part is not what a test is about."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
 from playwright.async_api import Page
 
 from deploy.devstack import DEMO_ADMIN, DEMO_OFFICER, DevStack
+from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
+from tests.support.waiting import eventually as eventually
 
 T = TypeVar("T")
 
@@ -25,20 +25,10 @@ def unique_email() -> str:
     return f"web-{uuid.uuid4().hex[:10]}@example.org"
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout_s: float = 60) -> T:
-    """Poll ``probe`` until it returns something truthy: the platform is asynchronous."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"gave up waiting after {timeout_s}s")
-        await asyncio.sleep(0.5)
-
-
 async def mail_to(platform: DevStack, address: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=platform.smtp_sink_url, timeout=5) as sink:
+    async with httpx.AsyncClient(
+        base_url=platform.smtp_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as sink:
         response = await sink.get("/messages", params={"to": address})
         response.raise_for_status()
         messages: list[dict[str, Any]] = response.json()
@@ -48,7 +38,7 @@ async def mail_to(platform: DevStack, address: str) -> list[dict[str, Any]]:
 async def notifications(platform: DevStack, **query: str) -> list[dict[str, Any]]:
     """What the Notify sink was asked to send (SMS and letters), oldest first."""
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{platform.ports.notify}", timeout=5
+        base_url=f"http://127.0.0.1:{platform.ports.notify}", timeout=PLATFORM_CLIENT_TIMEOUT_S
     ) as sink:
         response = await sink.get("/notifications", params=query)
         response.raise_for_status()
@@ -69,7 +59,9 @@ async def letter_code(platform: DevStack, recipient_name: str) -> str:
 
 
 async def bearer(platform: DevStack, email: str, password: str) -> dict[str, str]:
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as gateway:
         answer = await gateway.post(
             "/api/identity/tokens", json={"email": email, "password": password}
         )
@@ -90,7 +82,9 @@ async def verification_link(platform: DevStack, address: str) -> str:
 
 async def a_ward(platform: DevStack, index: int) -> dict[str, str]:
     """A ward of the imported set, other than the demo resident's (the first)."""
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=10) as gateway:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as gateway:
         wards: list[dict[str, str]] = (
             (await gateway.get("/api/geo/wards", params={"limit": 100})).raise_for_status().json()
         )
@@ -135,7 +129,9 @@ async def click_ward(page: Page, ward_code: str) -> None:
 async def resident_watching(platform: DevStack, ward_code: str) -> str:
     """A verified resident watching ``ward_code``, set up through the API; their email."""
     email = unique_email()
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as gateway:
         registered = await gateway.post(
             "/api/identity/members", json={"email": email, "password": PASSWORD}
         )
@@ -164,7 +160,9 @@ async def grant_verifier_role(platform: DevStack, email: str, password: str) -> 
     """What a platform admin does for a member who will check proofs (through the API); here
     the demo admin grants it to a seeded member, who needs no two-step sign-in."""
     admin = await bearer(platform, *DEMO_ADMIN)
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as gateway:
         me = (
             await gateway.get(
                 "/api/identity/members/me", headers=await bearer(platform, email, password)
@@ -180,7 +178,9 @@ async def grant_verifier_role(platform: DevStack, email: str, password: str) -> 
 async def publish_through_the_api(platform: DevStack, ward_code: str, headline: str) -> str:
     """The demo officer publishes an alert for the ward (the console has its own tests); its id."""
     officer = await bearer(platform, *DEMO_OFFICER)
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as gateway:
         created = await gateway.post(
             "/api/alerts/alerts",
             headers=officer,
@@ -202,7 +202,9 @@ async def publish_through_the_api(platform: DevStack, ward_code: str, headline: 
 
 async def in_the_inbox(platform: DevStack, email: str, alert_id: str) -> None:
     headers = await bearer(platform, email, PASSWORD)
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as gateway:
 
         async def arrived() -> bool:
             answer = await gateway.get(f"/api/dispatch/inbox/{alert_id}", headers=headers)
@@ -216,7 +218,9 @@ async def verify_address_through_the_api(platform: DevStack, email: str) -> None
     level becomes ``address``, which replies need."""
     headers = await bearer(platform, email, PASSWORD)
     name = f"Resident {uuid.uuid4().hex[:8]}"
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as gateway:
         requested = await gateway.post(
             "/api/identity/members/me/address/letter",
             headers=headers,

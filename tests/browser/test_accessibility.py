@@ -27,6 +27,7 @@ from tests.browser.journeys import (
     resident_watching,
     sign_in,
 )
+from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
 
 pytestmark = pytest.mark.e2e
 
@@ -123,7 +124,9 @@ async def proof_waiting(platform: DevStack) -> str:
     resident = await resident_watching(platform, (await a_ward(platform, 27))["code"])
     bill = io.BytesIO()
     Image.new("RGB", (120, 80), "white").save(bill, format="PNG")
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as gateway:
         sent = await gateway.post(
             "/api/identity/members/me/address/proof",
             headers=await bearer(platform, resident, PASSWORD),

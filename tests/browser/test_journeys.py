@@ -33,6 +33,7 @@ from tests.browser.journeys import (
     verification_link,
     verify_address_through_the_api,
 )
+from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
 
 pytestmark = pytest.mark.e2e
 
@@ -325,7 +326,9 @@ class TestApprovalAndFollowUps:
 
 async def grant_officer_role(platform: DevStack, email: str) -> None:
     """What a platform admin does for a new police officer (through the API)."""
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as gateway:
 
         async def bearer(address: str, password: str) -> dict[str, str]:
             answer = await gateway.post(

@@ -33,6 +33,7 @@ from tests.browser.journeys import (
     resident_watching,
     sign_in,
 )
+from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +61,9 @@ class TestPreferences:
         await expect(page.get_by_text("Your preferences are saved.")).to_be_visible()
         await screenshot(page, "resident-preferences", full_page=True)
 
-        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as gateway:
             kept = (
                 await gateway.get(
                     "/api/dispatch/preferences/me", headers=await bearer(platform, email, PASSWORD)
@@ -136,7 +139,9 @@ class TestBrowserNotifications:
         await expect(page.get_by_role("alert")).to_contain_text("push service")
         assert await page.evaluate(SERVICE_WORKER_SCRIPT) == f"{platform.gateway_url}/app/sw.js"
 
-        async with httpx.AsyncClient(base_url=platform.webpush_sink_url, timeout=10) as sink:
+        async with httpx.AsyncClient(
+            base_url=platform.webpush_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as sink:
             subscription: dict[str, Any] = (
                 (await sink.post("/subscriptions", json={})).raise_for_status().json()
             )
@@ -159,7 +164,9 @@ class TestBrowserNotifications:
         alert_id = await publish_through_the_api(platform, ward["code"], headline)
 
         async def pushed() -> list[dict[str, Any]]:
-            async with httpx.AsyncClient(base_url=platform.webpush_sink_url, timeout=10) as sink:
+            async with httpx.AsyncClient(
+                base_url=platform.webpush_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+            ) as sink:
                 answer = await sink.get("/messages", params={"subscription": subscription_id})
                 return [m for m in answer.json() if alert_id in m["payload"]]
 
@@ -184,7 +191,7 @@ class TestBrowserNotifications:
             "ServiceWorker.deliverPushMessage",
             {
                 "origin": platform.gateway_url,
-                "registrationId": await eventually(registration_id, timeout_s=10),
+                "registrationId": await eventually(registration_id),
                 "data": push["payload"],
             },
         )
@@ -193,7 +200,7 @@ class TestBrowserNotifications:
             found: list[dict[str, str]] = await page.evaluate(SHOWN_NOTIFICATIONS)
             return found
 
-        [notification] = await eventually(shown, timeout_s=10)
+        [notification] = await eventually(shown)
         assert headline in notification["title"]
         assert notification["url"] == f"{platform.gateway_url}/app#/inbox/{alert_id}"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -26,6 +27,7 @@ from tests.browser.journeys import (
     resident_watching,
     sign_in,
 )
+from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
 
 pytestmark = [
     pytest.mark.e2e,
@@ -121,7 +123,9 @@ class TestProofOfAddress:
         resident = desktop
         email = await resident_watching(platform, (await a_ward(platform, 21))["code"])
         name = f"Alex Proof {uuid.uuid4().hex[:6]}"
-        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as gateway:
             me = await gateway.get(
                 "/api/identity/members/me", headers=await bearer(platform, email, PASSWORD)
             )
@@ -178,7 +182,9 @@ class TestIdentityDocument:
     ) -> None:
         email = await resident_watching(platform, (await a_ward(platform, 22))["code"])
         headers = await bearer(platform, email, PASSWORD)
-        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as gateway:
             pseudonym = (await gateway.get("/api/identity/members/me", headers=headers)).json()[
                 "pseudonym"
             ]
@@ -202,7 +208,9 @@ class TestIdentityDocument:
         await expect(verifier.locator(".notice")).to_have_text(
             "The check is recorded and the document deleted."
         )
-        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as gateway:
             me = (await gateway.get("/api/identity/members/me", headers=headers)).json()
         assert me["verification_level"] == "identity"
         assert errors.messages == []
@@ -216,7 +224,9 @@ class TestCoordinatorApplication:
         email = await resident_watching(platform, ward["code"])
         headers = await bearer(platform, email, PASSWORD)
         statement = f"I have lived on this street for twelve years ({uuid.uuid4().hex[:6]})."
-        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as gateway:
             # The dev stack seeds no Neighbourhood Watch scheme: the platform admin registers one.
             scheme = await gateway.post(
                 "/api/identity/organisations",
@@ -246,13 +256,17 @@ class TestCoordinatorApplication:
         await verifier.get_by_role("link", name=f"Coordinator application from {pseudonym}").click()
         await expect(verifier.get_by_text(statement)).to_be_visible()
         await verifier.get_by_label("Vetting reference (to approve)").fill("MPS/NPPV2/48213")
-        await verifier.get_by_label("Vetting valid until (to approve)").fill("2029-11-30")
+        await verifier.get_by_label("Vetting valid until (to approve)").fill(
+            (date.today() + timedelta(days=3 * 365)).isoformat()
+        )
         await verifier.get_by_role("button", name="Approve as coordinator").click()
 
         await expect(verifier.locator(".notice")).to_contain_text(
             f"Approved: {pseudonym} coordinates the scheme"
         )
-        async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15) as gateway:
+        async with httpx.AsyncClient(
+            base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as gateway:
             [application] = (
                 await gateway.get(
                     "/api/identity/members/me/coordinator-applications", headers=headers

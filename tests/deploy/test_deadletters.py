@@ -23,7 +23,7 @@ from deploy.infra import create_databases, database_url_for
 from shared.consumer import IdempotentConsumer, PoisonMessageError, ProcessedEventMixin
 from shared.db import UUIDPrimaryKey, build_engine, build_sessionmaker, new_metadata
 from shared.events import AlertContent, AlertPublished, EventEnvelope, Topic
-from shared.kafka import build_consumer, build_producer
+from shared.kafka import build_consumer, build_producer, namespaced
 from tests.support.infrastructure import Infrastructure
 
 
@@ -54,6 +54,11 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         await connection.run_sync(Base.metadata.create_all)
     yield build_sessionmaker(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+def namespace(infrastructure: Infrastructure) -> str:
+    return infrastructure.kafka_namespace_for("deadletters")
 
 
 @pytest.fixture
@@ -97,18 +102,22 @@ class TestDeadLetterCommand:
     async def test_replay_after_a_fix_has_its_effect_once_and_poison_is_only_purged(
         self,
         infrastructure: Infrastructure,
+        namespace: str,
         sessions: async_sessionmaker[AsyncSession],
         producer: AIOKafkaProducer,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         bootstrap = infrastructure.kafka_bootstrap_servers
+        dead_letter_topic = namespaced(Topic.DEAD_LETTER.value, namespace)
+        command = ["--bootstrap-servers", bootstrap, "--namespace", namespace]
         group = f"tests.deadletters.{uuid.uuid4().hex[:8]}"
         # A topic of this test's own: its poison record must not reach other tests' consumers.
         topic = f"tests.deadletters.{uuid.uuid4().hex[:8]}"
+        wire_topic = namespaced(topic, namespace)
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
         try:
-            await admin.create_topics([NewTopic(topic, 2, 1)])
+            await admin.create_topics([NewTopic(wire_topic, 2, 1)])
         finally:
             await admin.close()
         headline = f"dead-lettered {uuid.uuid4().hex[:6]}"
@@ -123,12 +132,17 @@ class TestDeadLetterCommand:
         consumer = IdempotentConsumer(
             name=group,
             consumer=build_consumer(
-                topic, bootstrap_servers=bootstrap, group_id=group, client_id=group
+                topic,
+                bootstrap_servers=bootstrap,
+                group_id=group,
+                client_id=group,
+                namespace=namespace,
             ),
             sessions=sessions,
             processed_model=ProcessedEvent,
             handlers={AlertPublished: handle},
             dead_letter_producer=producer,
+            namespace=namespace,
         )
 
         async def handled() -> int:
@@ -139,7 +153,7 @@ class TestDeadLetterCommand:
             return count or 0
 
         async def mine(include_resolved: bool = False) -> list[deadletters.DeadLetter]:
-            letters = await deadletters.read_dead_letters(bootstrap, Topic.DEAD_LETTER.value)
+            letters = await deadletters.read_dead_letters(bootstrap, dead_letter_topic)
             return deadletters.select_letters(
                 letters, consumer=group, include_resolved=include_resolved
             )
@@ -148,8 +162,8 @@ class TestDeadLetterCommand:
             return len(await mine()) == 2
 
         envelope = EventEnvelope.wrap(published(headline), producer="tests")
-        await producer.send_and_wait(topic, envelope.model_dump_json().encode(), key=b"k")
-        await producer.send_and_wait(topic, b"{not an event", key=b"poison")
+        await producer.send_and_wait(wire_topic, envelope.model_dump_json().encode(), key=b"k")
+        await producer.send_and_wait(wire_topic, b"{not an event", key=b"poison")
         task = asyncio.create_task(consumer.run())
         try:
             await until(two_letters)
@@ -162,7 +176,7 @@ class TestDeadLetterCommand:
 
             assert (
                 REGISTRY.get_sample_value(
-                    "tawny_dead_letters_total", {"consumer": group, "topic": topic}
+                    "tawny_dead_letters_total", {"consumer": group, "topic": wire_topic}
                 )
                 == 2
             )
@@ -175,15 +189,13 @@ class TestDeadLetterCommand:
             ]
             assert lag and all(sample.value >= 0 for sample in lag)
 
-            await deadletters.main(["--bootstrap-servers", bootstrap, "list", "--consumer", group])
+            await deadletters.main([*command, "list", "--consumer", group])
             listing = capsys.readouterr().out
             assert event_letter.ref in listing and poison.ref in listing
             assert "2 dead letter(s)" in listing
 
             fixed = True
-            code = await deadletters.main(
-                ["--bootstrap-servers", bootstrap, "replay", "--consumer", group]
-            )
+            code = await deadletters.main([*command, "replay", "--consumer", group])
             assert code == 1  # the poison record is refused: it is no event
             assert f"{poison.ref}: not an event envelope" in capsys.readouterr().out
 
@@ -192,9 +204,7 @@ class TestDeadLetterCommand:
 
             await until(handled_once)
             # Replaying again (forced) puts the event back once more: the consumer skips it.
-            await deadletters.main(
-                ["--bootstrap-servers", bootstrap, "replay", "--force", event_letter.ref]
-            )
+            await deadletters.main([*command, "replay", "--force", event_letter.ref])
 
             async def skipped_as_duplicate() -> bool:
                 duplicates = REGISTRY.get_sample_value(
@@ -206,7 +216,7 @@ class TestDeadLetterCommand:
             await until(skipped_as_duplicate)
             assert await handled() == 1
 
-            code = await deadletters.main(["--bootstrap-servers", bootstrap, "purge", poison.ref])
+            code = await deadletters.main([*command, "purge", poison.ref])
             assert code == 0
             assert [letter.ref for letter in await mine()] == []
             resolved = {

@@ -26,6 +26,7 @@ from services.geo.audience.consumers import AUDIENCE_GROUP, audience_consumer
 from services.geo.config import GeoSettings
 from shared.db import build_engine
 from shared.events import Topic
+from shared.kafka import namespaced
 from tests.support.infrastructure import Infrastructure
 
 K8S = Path(__file__).resolve().parents[2] / "k8s"
@@ -146,7 +147,8 @@ def test_every_topic_is_declared_with_the_partition_count() -> None:
         for doc in manifests()
         if doc["kind"] == "KafkaTopic"
     }
-    assert topics == {topic.value: PARTITIONS for topic in Topic}
+    namespace = find("ConfigMap", "tawny-platform")["data"]["KAFKA_NAMESPACE"]
+    assert topics == {namespaced(topic.value, namespace): PARTITIONS for topic in Topic}
     assert find("ConfigMap", "tawny-platform")["data"]["KAFKA_ENABLE_IDEMPOTENCE"] == "true"
 
 
@@ -214,8 +216,10 @@ def test_geo_scales_on_its_audience_groups_lag() -> None:
     assert 1 < scaler["minReplicaCount"] <= scaler["maxReplicaCount"] <= PARTITIONS
     [trigger] = scaler["triggers"]
     assert trigger["type"] == "kafka"
-    assert trigger["metadata"]["consumerGroup"] == AUDIENCE_GROUP
-    assert (trigger["metadata"]["topic"],) == audience_consumer(GeoSettings()).topics
+    namespace = find("ConfigMap", "tawny-platform")["data"]["KAFKA_NAMESPACE"]
+    assert trigger["metadata"]["consumerGroup"] == namespaced(AUDIENCE_GROUP, namespace)
+    [topic] = audience_consumer(GeoSettings()).topics
+    assert trigger["metadata"]["topic"] == namespaced(topic, namespace)
     assert (
         trigger["metadata"]["bootstrapServers"]
         == (find("ConfigMap", "tawny-platform")["data"]["KAFKA_BOOTSTRAP_SERVERS"])

@@ -1,5 +1,5 @@
-"""Dispatch in-process with its lifespan, on a database built by its own migrations, the
-session's Kafka, and an in-process SMTP sink on a free port."""
+"""Dispatch in-process with its lifespan (tests/support/harness.py), on a database built by its
+own migrations, the session's Kafka, and in-process provider sinks on free ports."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.fcm import FcmSink, new_service_account
 from deploy.sinks.notify import NotifySink
@@ -22,16 +20,13 @@ from services.dispatch.channels.email import EmailChannel
 from services.dispatch.channels.webpush import WebPushChannel
 from services.dispatch.config import DispatchSettings
 from shared.db import build_engine, build_sessionmaker
-from shared.kafka import build_producer
 from shared.settings import Environment
 from tests.support.infrastructure import Infrastructure
-from tests.support.tokens import test_verifier
 
 
 @pytest.fixture(scope="session")
-def database_url(infrastructure: Infrastructure) -> str:
-    # Synchronous on purpose: the migrations call asyncio.run.
-    return infrastructure.fresh_database("dispatch")
+def service_name() -> str:
+    return "dispatch"
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +96,7 @@ async def webpush_sink() -> AsyncIterator[WebPushSink]:
 def settings(
     infrastructure: Infrastructure,
     database_url: str,
+    kafka_namespace: str,
     sink: SmtpSink,
     fcm_sink: FcmSink,
     fcm_key_file: Path,
@@ -111,6 +107,7 @@ def settings(
         database_url=database_url,
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         kafka_enable_idempotence=infrastructure.kafka_enable_idempotence,
+        kafka_namespace=kafka_namespace,
         environment=Environment.TEST,
         smtp_host="127.0.0.1",
         smtp_port=sink.smtp_port,
@@ -133,59 +130,8 @@ def settings(
 
 
 @pytest.fixture(scope="session")
-async def app(settings: DispatchSettings) -> AsyncIterator[FastAPI]:
-    """One running app (engine, consumers) for the session; tests use unique data."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        verifier = test_verifier()
-        app.state.jwks_verifier = verifier
-        try:
-            yield app
-        finally:
-            await verifier.aclose()
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProducer]:
-    producer = build_producer(
-        infrastructure.kafka_bootstrap_servers,
-        enable_idempotence=infrastructure.kafka_enable_idempotence,
-        client_id="dispatch-tests",
-    )
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
-@pytest.fixture(scope="session")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """The tests' own connections, apart from the app's: to inspect what it committed."""
-    engine = build_engine(database_url, application_name="dispatch-tests", pool_size=4)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return build_sessionmaker(engine)
-
-
-@pytest.fixture
-async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session whose work is rolled back after the test: services only flush."""
-    async with sessions() as session:
-        try:
-            yield session
-        finally:
-            await session.rollback()
+def service_app(settings: DispatchSettings) -> FastAPI:
+    return create_app(settings)
 
 
 @pytest.fixture

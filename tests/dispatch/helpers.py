@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -22,6 +21,9 @@ from shared.events import (
     RecipientBatch,
     VerificationEmailRequested,
 )
+
+# Re-exported: where the dispatch tests have always imported it from.
+from tests.support.waiting import eventually as eventually
 
 T = TypeVar("T")
 
@@ -80,19 +82,6 @@ async def publish(
         key=payload.partition_key().encode(),
     )
     return envelope
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], *, timeout_s: float = 30.0) -> T:
-    """Poll ``probe`` until it returns something truthy: consumers are asynchronous."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"gave up waiting after {timeout_s}s")
-        await asyncio.sleep(0.1)
 
 
 async def wait_until_processed(

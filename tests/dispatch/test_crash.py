@@ -30,6 +30,7 @@ from services.dispatch.models import Delivery
 from shared.db import build_engine, build_sessionmaker, session_scope
 from tests.dispatch.helpers import add_email_endpoint, alert_content, recipient_batch
 from tests.support.infrastructure import Infrastructure
+from tests.support.waiting import eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECIPIENTS = 2000
@@ -40,6 +41,7 @@ SENDING_TIMEOUT_S = 15
 # Each message waits this long at the sink, so the kill lands mid-batch.
 SINK_DELAY_S = 0.02
 KILL_AFTER_MESSAGES = 600
+BACKSTOP_S = 900
 # An address verified a day before the test runs: never a fixed date, whose alerts would expire.
 VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
@@ -77,6 +79,9 @@ class Dispatcher:
                 stdin=subprocess.DEVNULL,
             )  # fmt: skip
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def kill_9(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
@@ -94,7 +99,7 @@ class Dispatcher:
 
 @pytest.fixture
 def dispatcher_env(
-    infrastructure: Infrastructure, crash_database_url: str, tmp_path: Path
+    infrastructure: Infrastructure, kafka_namespace: str, crash_database_url: str, tmp_path: Path
 ) -> Iterator[dict[str, str]]:
     yield {
         **os.environ,
@@ -103,6 +108,7 @@ def dispatcher_env(
         "LOG_LEVEL": "WARNING",
         "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
         "KAFKA_ENABLE_IDEMPOTENCE": str(infrastructure.kafka_enable_idempotence).lower(),
+        "KAFKA_NAMESPACE": kafka_namespace,
         "DISPATCH_DATABASE_URL": crash_database_url,
         "DISPATCH_RUN_CONSUMERS": "false",
         "DISPATCH_SMTP_HOST": "127.0.0.1",
@@ -147,13 +153,21 @@ async def test_kill_9_mid_batch_then_restart_sends_everything_once_but_the_in_fl
         dispatcher = Dispatcher(
             {**dispatcher_env, "DISPATCH_SMTP_PORT": str(sink.smtp_port)}, tmp_path / "dispatch.log"
         )
+        log_path = tmp_path / "dispatch.log"
+
+        async def enough_received_to_kill() -> bool:
+            assert dispatcher.running(), log_path.read_text()[-3000:]
+            return len(sink.messages) >= KILL_AFTER_MESSAGES
+
+        async def everyone_sent() -> bool:
+            assert dispatcher.running(), log_path.read_text()[-3000:]
+            return (await count_by_status(crash_sessions)).get("sent", 0) >= RECIPIENTS
+
         try:
             dispatcher.start()
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 60
-            while len(sink.messages) < KILL_AFTER_MESSAGES:
-                assert loop.time() < deadline, (tmp_path / "dispatch.log").read_text()[-3000:]
-                await asyncio.sleep(0.01)
+            # Conditions, not deadlines: a loaded machine only makes this slower. The timeouts
+            # are a backstop against a dispatcher that hangs.
+            await eventually(enough_received_to_kill, timeout_s=BACKSTOP_S, interval_s=0.01)
             dispatcher.kill_9()
             received_at_kill = len(sink.messages)
             # Let the sink finish reading what the dead process's sockets had already sent.
@@ -162,10 +176,7 @@ async def test_kill_9_mid_batch_then_restart_sends_everything_once_but_the_in_fl
             in_flight = at_kill.get("sending", 0)
 
             dispatcher.start()
-            deadline = loop.time() + SENDING_TIMEOUT_S + 60
-            while (await count_by_status(crash_sessions)).get("sent", 0) < RECIPIENTS:
-                assert loop.time() < deadline, (tmp_path / "dispatch.log").read_text()[-3000:]
-                await asyncio.sleep(0.25)
+            await eventually(everyone_sent, timeout_s=BACKSTOP_S, interval_s=0.25)
         finally:
             dispatcher.stop()
 

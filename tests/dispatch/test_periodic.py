@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from services.dispatch.periodic import run_every
+from tests.support.waiting import DEFAULT_TIMEOUT_S
 
 
 class TestRunEvery:
@@ -21,7 +22,7 @@ class TestRunEvery:
                 enough.set()
 
         task = asyncio.create_task(run_every(0.01, job, name="test"))
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(DEFAULT_TIMEOUT_S):
             await enough.wait()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -1,8 +1,6 @@
-"""The whole platform as real processes, on the session's PostgreSQL and a broker of its own.
-
-Its own broker, because consumer group names are fixed (``geo.audience``, ``dispatch.deliveries``):
-on the broker the in-process service tests use, the platform's consumers would join those tests'
-groups and take their partitions, and the other way round."""
+"""The whole platform as real processes, on the session's PostgreSQL and broker, in a Kafka
+namespace of its own (``KAFKA_NAMESPACE``): its consumer groups and topics never meet those of
+the in-process service tests. ``E2E_KAFKA_BOOTSTRAP_SERVERS`` names another broker."""
 
 from __future__ import annotations
 
@@ -15,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from deploy.devstack import DevStack, Ports, StackOptions
-from tests.support.infrastructure import Infrastructure
+from shared.kafka import namespaced
+from tests.support.infrastructure import SLOW_MACHINE_ENV, Infrastructure
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +24,14 @@ def platform(infrastructure: Infrastructure) -> Iterator[DevStack]:
             ports=Ports.free(),
             work_dir=Path(work_dir),
             database_url=infrastructure.server_url,
-            kafka_bootstrap_servers=os.environ.get("E2E_KAFKA_BOOTSTRAP_SERVERS") or None,
+            kafka_bootstrap_servers=os.environ.get("E2E_KAFKA_BOOTSTRAP_SERVERS")
+            or infrastructure.kafka_bootstrap_servers,
             kafka_enable_idempotence=infrastructure.kafka_enable_idempotence,
+            kafka_namespace=namespaced("e2e", infrastructure.kafka_namespace),
             database_prefix=f"e2e_{uuid.uuid4().hex[:6]}_",
             dispatchers=2,
             progress=False,
+            extra_env=SLOW_MACHINE_ENV,
         )
         with DevStack(options).running() as stack:
             yield stack

@@ -7,7 +7,7 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -16,6 +16,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.devstack import DEMO_OFFICER, DevStack
 from shared.events import Topic
+from shared.kafka import namespaced
+from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
+from tests.support.waiting import DEFAULT_TIMEOUT_S
+from tests.support.waiting import eventually as eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -24,26 +28,18 @@ VERIFY_LINK = re.compile(r"https?://\S+/api/identity/email-verifications/[A-Za-z
 
 @pytest.fixture
 async def gateway(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15.0) as client:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as client:
         yield client
 
 
 @pytest.fixture
 async def mailbox(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.smtp_sink_url, timeout=5.0) as client:
+    async with httpx.AsyncClient(
+        base_url=platform.smtp_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as client:
         yield client
-
-
-async def eventually(probe: Callable[[], Any], *, timeout_s: float = 60.0) -> Any:
-    """Poll ``probe`` until it returns something truthy: the platform is asynchronous."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"gave up waiting after {timeout_s}s")
-        await asyncio.sleep(0.3)
 
 
 async def messages_to(mailbox: httpx.AsyncClient, address: str) -> list[dict[str, Any]]:
@@ -107,14 +103,14 @@ async def two_wards(gateway: httpx.AsyncClient) -> tuple[str, str]:
 async def published_envelope(platform: DevStack, alert_id: str) -> bytes:
     """The raw alert.published record for this alert, as the broker holds it."""
     consumer = AIOKafkaConsumer(
-        Topic.ALERTS.value,
+        namespaced(Topic.ALERTS.value, platform.options.kafka_namespace),
         bootstrap_servers=platform.kafka_bootstrap_servers,
         group_id=f"e2e-reader-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(DEFAULT_TIMEOUT_S):
             while True:
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     for record in records:
@@ -127,7 +123,7 @@ async def published_envelope(platform: DevStack, alert_id: str) -> bytes:
 
 async def duplicates_skipped(platform: DevStack, service: str, consumer: str) -> float:
     """How many redelivered events a service's consumer recognised and skipped (its metrics)."""
-    async with httpx.AsyncClient(timeout=5.0) as client:
+    async with httpx.AsyncClient(timeout=PLATFORM_CLIENT_TIMEOUT_S) as client:
         metrics = (await client.get(f"{platform.service_url(service)}/metrics")).text
     wanted = (f'consumer="{consumer}"', 'outcome="duplicate"', 'type="alert.published"')
     for line in metrics.splitlines():
@@ -188,14 +184,18 @@ class TestOneAlertEndToEnd:
         producer = AIOKafkaProducer(bootstrap_servers=platform.kafka_bootstrap_servers)
         await producer.start()
         try:
-            await producer.send_and_wait(Topic.ALERTS.value, raw, key=alert_id.encode())
+            await producer.send_and_wait(
+                namespaced(Topic.ALERTS.value, platform.options.kafka_namespace),
+                raw,
+                key=alert_id.encode(),
+            )
         finally:
             await producer.stop()
 
         async def geo_skipped_duplicate() -> bool:
             return await duplicates_skipped(platform, "geo", "geo.audience") >= 1
 
-        await eventually(geo_skipped_duplicate, timeout_s=30)
+        await eventually(geo_skipped_duplicate)
         assert len(await alert_mail()) == 1
         bystander_mail = [
             m for m in await messages_to(mailbox, bystander) if headline in m["subject"]

@@ -17,7 +17,10 @@ from sqlalchemy import text
 from deploy.devstack import DATABASE_SERVICES, SHARED_LONDON_DATA, DevStack
 from shared.db import build_engine
 from shared.events import AddressLetterRequested, Topic
+from shared.kafka import namespaced
 from tests.e2e.test_alert_path import bearer, eventually, sign_up_and_verify
+from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
+from tests.support.waiting import DEFAULT_TIMEOUT_S
 
 pytestmark = [
     pytest.mark.e2e,
@@ -33,27 +36,31 @@ KEPT_MEMBER_ID = {("identity", "audit_log"), ("identity", "outbox")}
 
 @pytest.fixture
 async def gateway(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=15.0) as client:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as client:
         yield client
 
 
 @pytest.fixture
 async def mailbox(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.smtp_sink_url, timeout=5.0) as client:
+    async with httpx.AsyncClient(
+        base_url=platform.smtp_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as client:
         yield client
 
 
 async def letter_code(platform: DevStack, member_id: str) -> str:
     """The one-time code of the member's address letter, as dispatch receives it."""
     consumer = AIOKafkaConsumer(
-        Topic.MEMBERS.value,
+        namespaced(Topic.MEMBERS.value, platform.options.kafka_namespace),
         bootstrap_servers=platform.kafka_bootstrap_servers,
         group_id=f"e2e-reader-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
     )
     await consumer.start()
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(DEFAULT_TIMEOUT_S):
             while True:
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     for record in records:

@@ -13,6 +13,7 @@ import pytest
 
 from deploy.devstack import DEMO_OFFICER, DevStack
 from tests.e2e.test_alert_path import bearer, eventually, log_in, sign_up_and_verify, two_wards
+from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
 
 pytestmark = pytest.mark.e2e
 
@@ -22,9 +23,15 @@ async def test_a_resident_with_a_push_subscription_gets_the_alert_in_the_browser
 ) -> None:
     run = uuid.uuid4().hex[:8]
     async with (
-        httpx.AsyncClient(base_url=platform.gateway_url, timeout=15.0) as gateway,
-        httpx.AsyncClient(base_url=platform.smtp_sink_url, timeout=5.0) as mailbox,
-        httpx.AsyncClient(base_url=platform.webpush_sink_url, timeout=5.0) as push_service,
+        httpx.AsyncClient(
+            base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as gateway,
+        httpx.AsyncClient(
+            base_url=platform.smtp_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as mailbox,
+        httpx.AsyncClient(
+            base_url=platform.webpush_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as push_service,
     ):
         ward, _other = await two_wards(gateway)
         token = await sign_up_and_verify(

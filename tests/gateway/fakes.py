@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
+from services.gateway.edge.ratelimit import TokenBucketLimiter
 from tests.support import tokens
 
 SERVICES = ("identity", "alerts", "geo", "dispatch")
@@ -129,10 +131,17 @@ def failing(error: type[httpx.TransportError]) -> httpx.MockTransport:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    transport: httpx.AsyncBaseTransport | None = None, settings: GatewaySettings | None = None
+    transport: httpx.AsyncBaseTransport | None = None,
+    settings: GatewaySettings | None = None,
+    *,
+    rate_limit_clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway app with its lifespan running, and a client talking to it in-process."""
-    app = create_app(settings or gateway_settings(), transport)
+    """The gateway app with its lifespan running, and a client talking to it in-process.
+
+    ``rate_limit_clock`` replaces the rate limiters' clock, so a test decides when buckets
+    refill instead of racing the machine's speed."""
+    settings = settings or gateway_settings()
+    app = create_app(settings, transport)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
@@ -140,6 +149,20 @@ async def running_gateway(
             base_url=GATEWAY_BASE_URL,
         ) as client,
     ):
+        if rate_limit_clock is not None:
+            app.state.edge_guards = dataclasses.replace(
+                app.state.edge_guards,
+                per_address=TokenBucketLimiter(
+                    settings.rate_limit_per_ip_per_minute,
+                    settings.rate_limit_ip_burst,
+                    clock=rate_limit_clock,
+                ),
+                per_account=TokenBucketLimiter(
+                    settings.rate_limit_per_account_per_minute,
+                    settings.rate_limit_account_burst,
+                    clock=rate_limit_clock,
+                ),
+            )
         yield client
 
 

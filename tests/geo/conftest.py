@@ -1,25 +1,19 @@
-"""Fixtures of the geo tests: one migrated database with the demo geography, one running app
-(its consumer and outbox relay included) for the whole session, and sessions rolled back per
-test for repository and service tests."""
+"""Fixtures of the geo tests: one migrated database with the demo geography, and the app that
+tests/support/harness.py runs for the whole session (its consumers and outbox relay included)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.geo.app import create_app
 from services.geo.boundaries.importer import import_files
 from services.geo.boundaries.schemas import ImportSummary
 from services.geo.config import GeoSettings
 from services.geo.demo import demo_paths
-from shared.db import build_engine, build_sessionmaker
 from tests.support.infrastructure import Infrastructure
-from tests.support.tokens import test_verifier
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LONDON_DATA = REPO_ROOT.parent / "shared" / "data" / "london"
@@ -33,16 +27,19 @@ TEST_BATCH_SIZE = 2
 
 
 @pytest.fixture(scope="session")
-def database_url(infrastructure: Infrastructure) -> str:
-    return infrastructure.fresh_database("geo")
+def service_name() -> str:
+    return "geo"
 
 
 @pytest.fixture(scope="session")
-def settings(infrastructure: Infrastructure, database_url: str) -> GeoSettings:
+def settings(
+    infrastructure: Infrastructure, database_url: str, kafka_namespace: str
+) -> GeoSettings:
     return GeoSettings(
         database_url=database_url,
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         kafka_enable_idempotence=infrastructure.kafka_enable_idempotence,
+        kafka_namespace=kafka_namespace,
         environment="test",
         log_json=False,
         outbox_poll_interval_s=0.05,
@@ -63,40 +60,6 @@ async def demo_set(database_url: str) -> ImportSummary:
 
 
 @pytest.fixture(scope="session")
-async def app(settings: GeoSettings, demo_set: ImportSummary) -> AsyncIterator[FastAPI]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        verifier = test_verifier()
-        app.state.jwks_verifier = verifier
-        yield app
-        await verifier.aclose()
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = build_engine(database_url, application_name="geo-tests", pool_size=4)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return build_sessionmaker(engine)
-
-
-@pytest.fixture
-async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session whose work is rolled back after the test."""
-    async with sessions() as session:
-        try:
-            yield session
-        finally:
-            await session.rollback()
+def service_app(settings: GeoSettings, demo_set: ImportSummary) -> FastAPI:
+    """The app starts on the demo geography."""
+    return create_app(settings)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import uuid
@@ -11,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from shapely.geometry import mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +19,9 @@ from services.geo.subscriptions.indexing import WatchedArea, write_index
 from services.geo.targeting.filters import categories_mask
 from services.geo.targeting.wardmap import WardMap
 from shared.events import AlertContent, AlertPublished
+from shared.settings import ServiceSettings
+from tests.support.kafka import topic_reader
+from tests.support.waiting import eventually
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -145,39 +146,31 @@ async def add_area(
 
 
 async def read_topic(
-    bootstrap_servers: str,
+    settings: ServiceSettings,
     topic: str,
     *,
     keep: Callable[[dict[str, Any]], bool],
     wanted: int,
-    timeout_s: float = 20.0,
 ) -> list[dict[str, Any]]:
-    """The envelopes on ``topic`` (from the start) that ``keep`` accepts, once ``wanted`` of
-    them arrived or the timeout passed."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap_servers,
-        group_id=None,  # no group to join: a plain reader, and much quicker to start
-        auto_offset_reset="earliest",
-    )
+    """The envelopes on the service's ``topic`` (from the start) that ``keep`` accepts, once
+    ``wanted`` of them arrived."""
+    consumer = topic_reader(settings, topic)
     await consumer.start()
     found: list[dict[str, Any]] = []
+
+    async def all_wanted() -> list[dict[str, Any]] | None:
+        for records in (await consumer.getmany(timeout_ms=200)).values():
+            for record in records:
+                # The service's tests put malformed records on its topics on purpose.
+                try:
+                    envelope = json.loads(record.value)
+                except ValueError:
+                    continue
+                if isinstance(envelope, dict) and keep(envelope):
+                    found.append(envelope)
+        return found if len(found) >= wanted else None
+
     try:
-        async with asyncio.timeout(timeout_s):
-            while len(found) < wanted:
-                batches = await consumer.getmany(timeout_ms=200)
-                for records in batches.values():
-                    for record in records:
-                        # Topics are shared by the whole test session; other tests put
-                        # malformed records on them on purpose.
-                        try:
-                            envelope = json.loads(record.value)
-                        except ValueError:
-                            continue
-                        if isinstance(envelope, dict) and keep(envelope):
-                            found.append(envelope)
-    except TimeoutError:
-        pass
+        return await eventually(all_wanted)
     finally:
         await consumer.stop()
-    return found

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.identity.app import create_app
 from services.identity.config import IdentitySettings
 from shared.auth import JWKSVerifier
-from shared.db import build_engine, build_sessionmaker
 from tests.support.infrastructure import Infrastructure
 
 # Three London postcodes and one outside London, for address verification.
@@ -22,7 +19,11 @@ POSTCODES_CSV = Path(__file__).with_name("postcodes.csv")
 
 
 def identity_settings(
-    infrastructure: Infrastructure, database_url: str, **overrides: object
+    infrastructure: Infrastructure,
+    database_url: str,
+    *,
+    kafka_namespace: str,
+    **overrides: object,
 ) -> IdentitySettings:
     values: dict[str, object] = {
         # In-process requests all come from 127.0.0.1; tests that need distinct client IPs
@@ -39,6 +40,7 @@ def identity_settings(
         database_url=database_url,
         kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         kafka_enable_idempotence=infrastructure.kafka_enable_idempotence,
+        kafka_namespace=kafka_namespace,
         environment="test",
         public_base_url="https://tawny.example",
         **values,  # type: ignore[arg-type]
@@ -46,64 +48,26 @@ def identity_settings(
 
 
 @pytest.fixture(scope="session")
-def database_url(infrastructure: Infrastructure) -> str:
-    return infrastructure.fresh_database("identity")
+def service_name() -> str:
+    return "identity"
 
 
 @pytest.fixture(scope="session")
-def settings(infrastructure: Infrastructure, database_url: str) -> IdentitySettings:
-    return identity_settings(infrastructure, database_url)
-
-
-@contextlib.asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
-    """Run the app's lifespan."""
-    async with app.router.lifespan_context(app):
-        yield app
+def accepts_test_tokens() -> bool:
+    """Identity verifies the tokens it issues itself."""
+    return False
 
 
 @pytest.fixture(scope="session")
-async def app(settings: IdentitySettings) -> AsyncIterator[FastAPI]:
-    async with running(create_app(settings)) as app:
-        yield app
+def settings(
+    infrastructure: Infrastructure, database_url: str, kafka_namespace: str
+) -> IdentitySettings:
+    return identity_settings(infrastructure, database_url, kafka_namespace=kafka_namespace)
 
 
 @pytest.fixture(scope="session")
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
-        yield client
-
-
-@pytest.fixture(scope="session")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = build_engine(database_url, application_name="identity-tests", pool_size=2)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """For looking at what the app committed (the outbox, the members table)."""
-    return build_sessionmaker(engine)
-
-
-@pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    """A session whose work is rolled back at the end of the test, commits included."""
-    async with engine.connect() as connection:
-        transaction = await connection.begin()
-        session = AsyncSession(
-            bind=connection,
-            expire_on_commit=False,
-            join_transaction_mode="create_savepoint",
-        )
-        try:
-            yield session
-        finally:
-            await session.close()
-            await transaction.rollback()
+def service_app(settings: IdentitySettings) -> FastAPI:
+    return create_app(settings)
 
 
 @pytest.fixture

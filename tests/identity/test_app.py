@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
 import jwt
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,7 +18,7 @@ from services.identity.config import IdentitySettings
 from services.identity.models import Member, OutboxMessage
 from shared import migrations
 from shared.events import Topic, VerificationEmailRequested
-from tests.identity.conftest import identity_settings, running
+from tests.identity.conftest import identity_settings
 from tests.identity.factories import (
     email_index,
     register,
@@ -30,6 +28,8 @@ from tests.identity.factories import (
     verified_events,
 )
 from tests.support.infrastructure import Infrastructure
+from tests.support.kafka import topic_reader
+from tests.support.waiting import eventually
 
 
 class TestSeeding:
@@ -37,12 +37,14 @@ class TestSeeding:
         self,
         infrastructure: Infrastructure,
         database_url: str,
+        kafka_namespace: str,
         sessions: async_sessionmaker[AsyncSession],
     ) -> None:
         officer, admin, resident = unique_email("officer"), unique_email("admin"), unique_email()
         settings = identity_settings(
             infrastructure,
             database_url,
+            kafka_namespace=kafka_namespace,
             seed_officer_email=officer,
             seed_officer_password="officer passphrase",
             seed_admin_email=admin,
@@ -54,8 +56,8 @@ class TestSeeding:
 
         # The second replica starts while the first is still running.
         async with (
-            running(first),
-            running(second),
+            first.router.lifespan_context(first),
+            second.router.lifespan_context(second),
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=second), base_url="http://test"
             ) as client,
@@ -94,15 +96,13 @@ class TestOutboxRelay:
         await register(client, email)
         [row] = await staged_events(sessions, VerificationEmailRequested.event_type, email)
 
-        deadline = time.monotonic() + 10
-        published_at = None
-        while published_at is None and time.monotonic() < deadline:
+        async def published_at() -> datetime | None:
             async with sessions() as session:
-                published_at = await session.scalar(
+                return await session.scalar(
                     select(OutboxMessage.published_at).where(OutboxMessage.position == row.position)
                 )
-            await asyncio.sleep(0.1)
-        assert published_at is not None
+
+        await eventually(published_at)
 
         envelope = await read_event(settings, row.event_id, partition_key=row.key)
         assert envelope["type"] == VerificationEmailRequested.event_type
@@ -114,29 +114,21 @@ async def read_event(
     settings: IdentitySettings, event_id: uuid.UUID, *, partition_key: str
 ) -> dict[str, Any]:
     """Find one event on the members topic, reading every partition from the start."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
+    consumer = topic_reader(settings, Topic.MEMBERS.value)
     await consumer.start()
+
+    async def the_event() -> dict[str, Any] | None:
+        batches = await consumer.getmany(timeout_ms=500)
+        for records in batches.values():
+            for record in records:
+                envelope: dict[str, Any] = json.loads(record.value or b"{}")
+                if envelope.get("event_id") == str(event_id):
+                    assert record.key == partition_key.encode()
+                    return envelope
+        return None
+
     try:
-        await consumer.topics()  # fetches the cluster metadata that partitions_for_topic reads
-        numbers = consumer.partitions_for_topic(Topic.MEMBERS.value)
-        assert numbers, f"{Topic.MEMBERS.value} has no partitions"
-        partitions = [TopicPartition(Topic.MEMBERS.value, number) for number in sorted(numbers)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                for record in records:
-                    envelope: dict[str, Any] = json.loads(record.value or b"{}")
-                    if envelope.get("event_id") == str(event_id):
-                        assert record.key == partition_key.encode()
-                        return envelope
-        raise AssertionError(f"event {event_id} never reached {Topic.MEMBERS.value}")
+        return await eventually(the_event)
     finally:
         await consumer.stop()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -38,6 +39,8 @@ VERIFIERS = frozenset({"verifier"})
 OFFICERS = frozenset({"officer"})
 VETTERS = frozenset({"officer", "verifier"})
 REVEAL_APPROVERS = frozenset({"officer", "verifier", "platform_admin"})
+# Vetting that is still valid whenever the tests run.
+VETTED_UNTIL = (date.today() + timedelta(days=3 * 365)).isoformat()
 OUTSIDE_LONDON = {"name": "Matrix", "address_lines": ["1 High Street"], "postcode": "GU1 1AA"}
 
 
@@ -395,7 +398,7 @@ MATRIX: list[tuple[str, str, frozenset[str], Call]] = [
         _on_unknown(
             "POST",
             "/coordinator-applications/{id}/approval",
-            {"vetting_reference": "MATRIX-1", "vetting_expires_on": "2099-01-01"},
+            {"vetting_reference": "MATRIX-1", "vetting_expires_on": VETTED_UNTIL},
         ),
     ),
     (

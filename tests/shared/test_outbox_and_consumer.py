@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,9 +21,10 @@ from deploy.infra import create_databases, database_url_for
 from shared.consumer import IdempotentConsumer, ProcessedEventMixin
 from shared.db import UUIDPrimaryKey, build_engine, build_sessionmaker, new_metadata, session_scope
 from shared.events import AlertContent, AlertPublished, EventEnvelope, Topic
-from shared.kafka import build_consumer, build_producer
+from shared.kafka import build_consumer, build_producer, namespaced
 from shared.outbox import OutboxMixin, OutboxRelay, add_event, add_events
 from tests.support.infrastructure import Infrastructure
+from tests.support.waiting import eventually
 
 
 class Base(DeclarativeBase):
@@ -78,7 +79,14 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
+def namespace(infrastructure: Infrastructure) -> str:
+    """Each test in a Kafka namespace of its own: whatever is on a topic there is the test's."""
+    return infrastructure.kafka_namespace_for(f"shared-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
 async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProducer]:
+    """A producer as the services build it: topics are named in full, namespace included."""
     producer = build_producer(
         infrastructure.kafka_bootstrap_servers,
         enable_idempotence=infrastructure.kafka_enable_idempotence,
@@ -90,36 +98,43 @@ async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProd
 
 
 async def read_topic(
-    infrastructure: Infrastructure, topic: str, wanted: int, timeout_s: float = 20.0
+    infrastructure: Infrastructure,
+    topic: str,
+    enough: Callable[[list[dict[str, Any]]], bool],
 ) -> list[dict[str, Any]]:
-    """Everything on ``topic`` from the start, until ``wanted`` records or the timeout."""
+    """The JSON objects on ``topic`` (its full name) from the start, once ``enough`` says so."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=infrastructure.kafka_bootstrap_servers,
-        group_id=f"reader-{uuid.uuid4().hex}",
+        group_id=None,
         auto_offset_reset="earliest",
     )
     await consumer.start()
     found: list[dict[str, Any]] = []
+
+    async def enough_read() -> list[dict[str, Any]] | None:
+        for records in (await consumer.getmany(timeout_ms=200)).values():
+            for record in records:
+                # The consumer test puts a malformed record on the topic on purpose.
+                with contextlib.suppress(ValueError):
+                    envelope = json.loads(record.value or b"")
+                    if isinstance(envelope, dict):
+                        found.append(envelope)
+        return found if enough(found) else None
+
     try:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while len(found) < wanted and asyncio.get_running_loop().time() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                for record in records:
-                    # The topic is shared with tests that put malformed records on it.
-                    with contextlib.suppress(ValueError):
-                        envelope = json.loads(record.value)
-                        if isinstance(envelope, dict):
-                            found.append(envelope)
+        return await eventually(enough_read)
     finally:
         await consumer.stop()
-    return found
 
 
 class TestOutboxRelay:
     async def test_publishes_committed_events_only(
-        self, engine: AsyncEngine, producer: AIOKafkaProducer, infrastructure: Infrastructure
+        self,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        infrastructure: Infrastructure,
+        namespace: str,
     ) -> None:
         sessions = build_sessionmaker(engine)
         committed, rolled_back = alert_published("committed"), alert_published("rolled back")
@@ -130,7 +145,9 @@ class TestOutboxRelay:
                 await add_event(session, OutboxMessage, rolled_back, producer="tests")
                 raise RuntimeError("the request failed after staging its event")
 
-        relay = OutboxRelay(sessions=sessions, outbox_model=OutboxMessage, producer=producer)
+        relay = OutboxRelay(
+            sessions=sessions, outbox_model=OutboxMessage, producer=producer, namespace=namespace
+        )
         assert await relay.publish_pending() == 1
         assert await relay.publish_pending() == 0
 
@@ -139,21 +156,20 @@ class TestOutboxRelay:
                 select(func.count()).where(OutboxMessage.published_at.is_(None))
             )
         assert unpublished == 0
-        ids = {str(committed.content.alert_id), str(rolled_back.content.alert_id)}
-        on_topic = [
-            envelope
-            for envelope in await read_topic(
-                infrastructure, Topic.ALERTS.value, wanted=10**6, timeout_s=3
-            )
-            if envelope.get("payload", {}).get("content", {}).get("alert_id") in ids
-        ]
+        # Published in order, and acknowledged before publish_pending returned: once the
+        # committed event is read, anything else the relay sent would have been read too.
+        on_topic = await read_topic(
+            infrastructure, namespaced(Topic.ALERTS.value, namespace), enough=bool
+        )
         assert [e["payload"]["content"]["headline"] for e in on_topic] == ["committed"]
 
     async def test_reports_what_waits_and_how_old_the_oldest_is(
-        self, engine: AsyncEngine, producer: AIOKafkaProducer
+        self, engine: AsyncEngine, producer: AIOKafkaProducer, namespace: str
     ) -> None:
         sessions = build_sessionmaker(engine)
-        relay = OutboxRelay(sessions=sessions, outbox_model=OutboxMessage, producer=producer)
+        relay = OutboxRelay(
+            sessions=sessions, outbox_model=OutboxMessage, producer=producer, namespace=namespace
+        )
         while await relay.publish_pending():
             pass  # whatever other tests of this module left
         async with session_scope(sessions) as session:
@@ -177,7 +193,11 @@ class TestOutboxRelay:
         assert REGISTRY.get_sample_value("tawny_outbox_oldest_waiting_seconds") == 0
 
     async def test_many_events_are_staged_at_once_in_order(
-        self, engine: AsyncEngine, producer: AIOKafkaProducer, infrastructure: Infrastructure
+        self,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        infrastructure: Infrastructure,
+        namespace: str,
     ) -> None:
         sessions = build_sessionmaker(engine)
         payloads = [alert_published(f"fan-out {n}") for n in range(3)]
@@ -201,16 +221,26 @@ class TestOutboxRelay:
         assert [row.key for row in rows] == [payload.partition_key() for payload in payloads]
         assert all(row.created_at is not None for row in rows)
 
-        relay = OutboxRelay(sessions=sessions, outbox_model=OutboxMessage, producer=producer)
+        relay = OutboxRelay(
+            sessions=sessions, outbox_model=OutboxMessage, producer=producer, namespace=namespace
+        )
         assert await relay.publish_pending() == 3
-        ids = {str(envelope.event_id) for envelope in envelopes}
-        published = await read_topic(infrastructure, Topic.ALERTS.value, wanted=10**6, timeout_s=3)
-        assert ids <= {envelope["event_id"] for envelope in published}
+        ids = [str(envelope.event_id) for envelope in envelopes]
+        published = await read_topic(
+            infrastructure,
+            namespaced(Topic.ALERTS.value, namespace),
+            enough=lambda found: len(found) >= 3,
+        )
+        assert sorted(envelope["event_id"] for envelope in published) == sorted(ids)
 
 
 class TestIdempotentConsumer:
     async def test_same_event_twice_has_one_effect_and_poison_goes_to_dead_letters(
-        self, engine: AsyncEngine, producer: AIOKafkaProducer, infrastructure: Infrastructure
+        self,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        infrastructure: Infrastructure,
+        namespace: str,
     ) -> None:
         sessions: async_sessionmaker[AsyncSession] = build_sessionmaker(engine)
         handled: list[str] = []
@@ -229,37 +259,43 @@ class TestIdempotentConsumer:
                 bootstrap_servers=infrastructure.kafka_bootstrap_servers,
                 group_id=group,
                 client_id="shared-tests",
+                namespace=namespace,
             ),
             sessions=sessions,
             processed_model=ProcessedEvent,
             handlers={AlertPublished: handle},
             dead_letter_producer=producer,
+            namespace=namespace,
         )
         headline = f"twice {uuid.uuid4().hex[:6]}"
         envelope = EventEnvelope.wrap(alert_published(headline), producer="tests")
         raw = envelope.model_dump_json().encode()
         poison_key = uuid.uuid4().hex.encode()
-        await producer.send_and_wait(Topic.ALERTS.value, raw, key=b"k")
-        await producer.send_and_wait(Topic.ALERTS.value, raw, key=b"k")
-        await producer.send_and_wait(Topic.ALERTS.value, b"{not json", key=poison_key)
+        alerts = namespaced(Topic.ALERTS.value, namespace)
+        await producer.send_and_wait(alerts, raw, key=b"k")
+        await producer.send_and_wait(alerts, raw, key=b"k")
+        await producer.send_and_wait(alerts, b"{not json", key=poison_key)
 
         task = asyncio.create_task(consumer.run())
         try:
-            async with asyncio.timeout(30):
-                while True:
-                    async with sessions() as session:
-                        rows = await session.scalar(
-                            select(func.count()).where(HandledAlert.headline == headline)
-                        )
-                    processed = await session_count_processed(sessions, envelope.event_id)
-                    if rows and processed:
-                        break
-                    await asyncio.sleep(0.2)
-            dead = [
-                letter
-                for letter in await read_topic(infrastructure, Topic.DEAD_LETTER.value, 10**6, 3)
-                if letter.get("consumer") == group
-            ]
+
+            async def handled_and_recorded() -> int | None:
+                async with sessions() as session:
+                    rows = await session.scalar(
+                        select(func.count()).where(HandledAlert.headline == headline)
+                    )
+                processed = await session_count_processed(sessions, envelope.event_id)
+                return rows if rows and processed else None
+
+            await eventually(handled_and_recorded)
+            dead = await read_topic(
+                infrastructure, namespaced(Topic.DEAD_LETTER.value, namespace), enough=bool
+            )
+            # The poison came after the duplicate: by now both copies of the event were taken.
+            async with sessions() as session:
+                rows = await session.scalar(
+                    select(func.count()).where(HandledAlert.headline == headline)
+                )
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -267,7 +303,7 @@ class TestIdempotentConsumer:
 
         assert handled.count(headline) == 1
         assert rows == 1
-        assert len(dead) == 1
+        assert [letter["consumer"] for letter in dead] == [group]
         assert "not an event envelope" in str(dead[0]["reason"])
 
 

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.alerts.authoring.endpoints import MAX_PAGE_SIZE
+from services.alerts.config import AlertsSettings
 from shared.errors import PROBLEM_JSON
 from shared.events import AlertPublished, EventEnvelope, Topic
 from tests.alerts.conftest import SENDER_NAME, TEST_WARD_COUNT, TEST_WARD_PREFIX
@@ -23,7 +24,6 @@ from tests.alerts.helpers import (
     read_alert_events,
     unique_ward_code,
 )
-from tests.support.infrastructure import Infrastructure
 from tests.support.tokens import auth_header, make_token
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
@@ -241,7 +241,7 @@ class TestPublishAlert:
         self,
         client: httpx.AsyncClient,
         sessions: async_sessionmaker[AsyncSession],
-        infrastructure: Infrastructure,
+        settings: AlertsSettings,
     ) -> None:
         draft = await create_alert(
             client, crime_type="robbery", severity="Severe", urgency="Immediate"
@@ -279,7 +279,7 @@ class TestPublishAlert:
         assert event.content.sent_at == published_at
         assert event.target_ward_codes == draft["target_ward_codes"]
 
-        on_topic = await read_alert_events(infrastructure.kafka_bootstrap_servers, draft["id"])
+        on_topic = await read_alert_events(settings, draft["id"])
         assert [e["event_id"] for e in on_topic] == [str(envelope.event_id)]
         assert on_topic[0]["type"] == AlertPublished.event_type
         assert AlertPublished.topic is Topic.ALERTS

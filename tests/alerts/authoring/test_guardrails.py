@@ -4,7 +4,7 @@ and the per-channel preview."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -65,7 +65,8 @@ class TestRequiredByType:
             ("target_polygons", [[[51.5, -0.1], [51.6]]]),
             ("translations", [{"language": "en-GB", "headline": "x", "description": "y"}]),
             ("channels", ["email", "email"]),
-            ("expires", "2026-12-01T12:00:00"),
+            # Tomorrow, but without a time zone.
+            ("expires", (datetime.now(UTC) + timedelta(days=1)).replace(tzinfo=None).isoformat()),
         ],
     )
     def test_limits_and_shapes(self, field: str, value: object) -> None:

@@ -4,7 +4,7 @@ Tawny's own Update or Cancel, for the client's organisation or an officer of the
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,8 +35,10 @@ def cap(
     headline: str = "Robbery on the High Street",
     description: str = "A phone was taken at knifepoint.",
     severity: str = "Severe",
-    sent: str = "2026-11-23T12:00:00+00:00",
+    sent: str | None = None,
 ) -> bytes:
+    """A CAP message sent half an hour ago (unless ``sent`` says when) and expiring in 5 days."""
+    sent = sent or cap_datetime(utcnow() - timedelta(minutes=30))
     expires = cap_datetime(utcnow() + timedelta(days=5))
     refs = f"<references>{references}</references>" if references else ""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -84,7 +86,10 @@ async def published_from_cad(
     """An alert received from the CAD system, approved and published by a Camden officer;
     and the reference that names it."""
     identifier = f"MPS-{uuid.uuid4().hex[:12]}"
-    received = await post(client, cap(identifier, **document), client_headers(organisation))
+    sent = cap_datetime(utcnow() - timedelta(minutes=30))
+    received = await post(
+        client, cap(identifier, sent=sent, **document), client_headers(organisation)
+    )
     assert received.status_code == 201, received.text
     alert: dict[str, Any] = received.json()
     assert alert["status"] == "submitted"
@@ -95,7 +100,13 @@ async def published_from_cad(
             break
     published = await client.post(f"/alerts/{alert['id']}/publish", headers=officers[0])
     assert published.status_code == 200, published.text
-    return alert, f"{SENDER},{identifier},2026-11-23T12:00:00+00:00"
+    return alert, f"{SENDER},{identifier},{sent}"
+
+
+def later_than(reference: str) -> str:
+    """The sent time of a reference, an hour later."""
+    sent = datetime.fromisoformat(reference.rsplit(",", 1)[1])
+    return cap_datetime(sent + timedelta(hours=1))
 
 
 class TestReceivedFollowUps:
@@ -104,7 +115,7 @@ class TestReceivedFollowUps:
     ) -> None:
         organisation = uuid.uuid4()
         alert, reference = await published_from_cad(client, organisation)
-        update_id = f"MPS-{uuid.uuid4().hex[:12]}"
+        update_id, update_sent = f"MPS-{uuid.uuid4().hex[:12]}", cap_datetime(utcnow())
 
         updated = await post(
             client,
@@ -113,7 +124,7 @@ class TestReceivedFollowUps:
                 msg_type="Update",
                 references=reference,
                 headline="Robbery: suspect seen on Mill Lane",
-                sent="2026-11-23T12:30:00+00:00",
+                sent=update_sent,
             ),
             client_headers(organisation),
         )
@@ -133,7 +144,7 @@ class TestReceivedFollowUps:
             cap(
                 f"MPS-{uuid.uuid4().hex[:12]}",
                 msg_type="Cancel",
-                references=f"{SENDER},{update_id},2026-11-23T12:30:00+00:00",
+                references=f"{SENDER},{update_id},{update_sent}",
                 description="Sent in error.",
             ),
             client_headers(organisation),
@@ -168,7 +179,11 @@ class TestReceivedFollowUps:
 
         unknown = await post(
             client,
-            cap("MPS-x1", msg_type="Update", references=f"{SENDER},MPS-never,2026-11-23T12:00:00Z"),
+            cap(
+                "MPS-x1",
+                msg_type="Update",
+                references=f"{SENDER},MPS-never,{cap_datetime(utcnow())}",
+            ),
             headers,
         )
         wrong_time = await post(
@@ -176,7 +191,8 @@ class TestReceivedFollowUps:
             cap(
                 "MPS-x2",
                 msg_type="Update",
-                references=reference.replace("12:00:00", "13:00:00"),
+                # The right sender and identifier, sent an hour later than the alert was.
+                references=f"{reference.rsplit(',', 1)[0]},{later_than(reference)}",
             ),
             headers,
         )

@@ -3,14 +3,11 @@ channel with the latest ``as_of`` winning, and shown in the alert's stats."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,23 +17,11 @@ from services.alerts.delivery.repository import DeliveryStatsRepository
 from services.alerts.delivery.service import record_delivery_stats
 from services.alerts.models import DeliveryStats, ProcessedEvent
 from shared.events import DeliveryCounts, DeliveryStatsReported, EventEnvelope
-from shared.kafka import build_producer
 from tests.alerts.helpers import create_alert, draft, officer, officer_headers, service_for
-from tests.support.infrastructure import Infrastructure
+from tests.support.waiting import eventually
 
-T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProducer]:
-    producer = build_producer(
-        infrastructure.kafka_bootstrap_servers,
-        enable_idempotence=infrastructure.kafka_enable_idempotence,
-        client_id="alerts-delivery-tests",
-    )
-    await producer.start()
-    yield producer
-    await producer.stop()
+# Reports are about alerts sent today: a fixed day would age past any retention window.
+T0 = datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 def report(alert_id: uuid.UUID, minutes: int, **channels: DeliveryCounts) -> DeliveryStatsReported:
@@ -52,14 +37,6 @@ async def publish(producer: AIOKafkaProducer, envelope: EventEnvelope) -> None:
         envelope.model_dump_json().encode(),
         key=payload.partition_key().encode(),
     )
-
-
-async def until(probe: Callable[[], Awaitable[Any]], timeout_s: float = 30) -> Any:
-    async with asyncio.timeout(timeout_s):
-        while True:
-            if result := await probe():
-                return result
-            await asyncio.sleep(0.2)
 
 
 async def published_alert(client: httpx.AsyncClient) -> uuid.UUID:
@@ -104,14 +81,14 @@ class TestDeliveryStatsConsumer:
             body: dict[str, Any] = response.json()
             return body if "sms" in body["channels"] else None
 
-        stats = await until(stats_with_sms)
+        stats = await eventually(stats_with_sms)
 
         assert stats["channels"]["email"] == {
             "recipients": 100,
             "sent": 98,
             "delivered": 90,
             "failed": 2,
-            "as_of": "2026-11-23T12:05:00Z",
+            "as_of": (T0 + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         assert stats["channels"]["webpush"]["delivered"] == 39
         assert stats["channels"]["sms"]["sent"] == 5
@@ -154,7 +131,7 @@ class TestDeliveryStatsConsumer:
             ).json()
             return body if body["messages"][-1]["channels"] else None
 
-        stats = await until(update_counted)
+        stats = await eventually(update_counted)
         assert stats["channels"] == {}
         assert [m["msg_type"] for m in stats["messages"]] == ["Alert", "Update"]
         assert stats["messages"][-1]["channels"]["email"]["recipients"] == 7

@@ -13,11 +13,12 @@ from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.smtp import ReceivedMessage, SmtpSink
+from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.consumers import GROUP_ID as DELIVERIES
 from services.dispatch.members.consumers import GROUP_ID as MEMBERS
 from services.dispatch.models import Delivery, DeliveryStatus
 from shared.events import EventEnvelope, RecipientBatch, Topic
-from shared.kafka import build_consumer
+from shared.kafka import namespaced
 from tests.dispatch.helpers import (
     deliveries_of,
     email_verified,
@@ -27,7 +28,7 @@ from tests.dispatch.helpers import (
     unique_email,
     wait_until_processed,
 )
-from tests.support.infrastructure import Infrastructure
+from tests.support.kafka import topic_reader
 from tests.support.tokens import auth_header
 
 
@@ -200,7 +201,7 @@ class TestPoisonBatch:
         self,
         app: FastAPI,
         producer: AIOKafkaProducer,
-        infrastructure: Infrastructure,
+        settings: DispatchSettings,
         sessions: async_sessionmaker[AsyncSession],
         sink: SmtpSink,
     ) -> None:
@@ -214,12 +215,7 @@ class TestPoisonBatch:
             Topic.RECIPIENT_BATCHES.value, envelope.model_dump_json().encode(), key=marker.encode()
         )
 
-        reader = build_consumer(
-            Topic.DEAD_LETTER.value,
-            bootstrap_servers=infrastructure.kafka_bootstrap_servers,
-            group_id=f"dispatch-tests-{marker}",
-            client_id="dispatch-tests",
-        )
+        reader = topic_reader(settings, Topic.DEAD_LETTER.value)
         await reader.start()
         try:
 
@@ -237,5 +233,7 @@ class TestPoisonBatch:
             await reader.stop()
 
         assert letter["consumer"] == DELIVERIES
-        assert letter["topic"] == Topic.RECIPIENT_BATCHES.value
+        assert letter["topic"] == namespaced(
+            Topic.RECIPIENT_BATCHES.value, settings.kafka_namespace
+        )
         assert "bad payload for recipients.batch" in letter["reason"]

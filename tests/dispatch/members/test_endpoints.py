@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,7 +18,7 @@ class TestMyEndpoints:
         self, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
     ) -> None:
         member_id = uuid.uuid4()
-        verified_at = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+        verified_at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
         async with sessions.begin() as session:
             await add_email_endpoint(
                 session, member_id, f"jo-{member_id.hex[:8]}@example.org", verified_at=verified_at
@@ -31,7 +31,7 @@ class TestMyEndpoints:
             {
                 "channel": "email",
                 "address": "j***@example.org",
-                "verified_at": "2026-11-23T09:30:00Z",
+                "verified_at": verified_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "enabled": True,
             }
         ]

