@@ -21,6 +21,20 @@ from services.dispatch.channels.webpush import WebPushChannel
 from services.dispatch.config import DispatchSettings
 from shared.db import build_engine, build_sessionmaker
 from shared.settings import Environment
+
+# The shared fixtures, bound to this directory: pytest caches a session fixture once per
+# definition, so one definition in the plugin alone would hand every service after the first
+# the first one's database, namespace and app when the suites run in one session.
+from tests.support.harness import (
+    app,
+    client,
+    database_url,
+    engine,
+    kafka_namespace,
+    producer,
+    session,
+    sessions,
+)
 from tests.support.infrastructure import Infrastructure
 
 

@@ -13,6 +13,20 @@ from services.geo.boundaries.importer import import_files
 from services.geo.boundaries.schemas import ImportSummary
 from services.geo.config import GeoSettings
 from services.geo.demo import demo_paths
+
+# The shared fixtures, bound to this directory: pytest caches a session fixture once per
+# definition, so one definition in the plugin alone would hand every service after the first
+# the first one's database, namespace and app when the suites run in one session.
+from tests.support.harness import (
+    app,
+    client,
+    database_url,
+    engine,
+    kafka_namespace,
+    producer,
+    session,
+    sessions,
+)
 from tests.support.infrastructure import Infrastructure
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -12,6 +12,20 @@ from fastapi import FastAPI
 from services.identity.app import create_app
 from services.identity.config import IdentitySettings
 from shared.auth import JWKSVerifier
+
+# The shared fixtures, bound to this directory: pytest caches a session fixture once per
+# definition, so one definition in the plugin alone would hand every service after the first
+# the first one's database, namespace and app when the suites run in one session.
+from tests.support.harness import (
+    app,
+    client,
+    database_url,
+    engine,
+    kafka_namespace,
+    producer,
+    session,
+    sessions,
+)
 from tests.support.infrastructure import Infrastructure
 
 # Three London postcodes and one outside London, for address verification.

@@ -6,14 +6,11 @@ tests/e2e/test_targeting_path.py."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,10 +22,9 @@ from shared.events import (
     TargetingRetryRequested,
     TargetPartFailure,
 )
-from shared.kafka import build_producer
 from tests.alerts.helpers import create_alert, officer_headers, outbox_envelopes, unique_ward_code
-from tests.support.infrastructure import Infrastructure
 from tests.support.tokens import auth_header
+from tests.support.waiting import eventually
 
 FAILED_WARD = TargetPartFailure(
     part="target_ward_codes[1]",
@@ -36,18 +32,6 @@ FAILED_WARD = TargetPartFailure(
     reason="unknown-ward",
     detail="target_ward_codes[1]: there is no ward E05013792 in the loaded boundary set.",
 )
-
-
-@pytest.fixture
-async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProducer]:
-    producer = build_producer(
-        infrastructure.kafka_bootstrap_servers,
-        enable_idempotence=infrastructure.kafka_enable_idempotence,
-        client_id="alerts-targeting-tests",
-    )
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def report(
@@ -73,14 +57,6 @@ async def report(
     )
 
 
-async def until(probe: Callable[[], Awaitable[Any]], timeout_s: float = 30) -> Any:
-    async with asyncio.timeout(timeout_s):
-        while True:
-            if result := await probe():
-                return result
-            await asyncio.sleep(0.2)
-
-
 class TestFailedTargeting:
     async def test_failure_shows_retry_is_staged_and_a_clean_report_clears_it(
         self,
@@ -103,7 +79,7 @@ class TestFailedTargeting:
             found: dict[str, Any] = shown["targeting"]
             return found if found["status"] == status else None
 
-        failed = await until(lambda: targeting("failed"))
+        failed = await eventually(lambda: targeting("failed"))
         assert failed["recipients"] == 30
         assert failed["failures"] == [FAILED_WARD.model_dump()]
         # The console's list shows it too.
@@ -141,7 +117,7 @@ class TestFailedTargeting:
         # An older report arriving late changes nothing; geo's answer to the retry clears it.
         await report(producer, alert_id, minutes=-5, recipients=1, failures=[FAILED_WARD])
         await report(producer, alert_id, minutes=5, recipients=42, failures=[])
-        resolved = await until(lambda: targeting("resolved"))
+        resolved = await eventually(lambda: targeting("resolved"))
         assert (resolved["recipients"], resolved["failures"]) == (42, [])
         nothing_left = await client.post(f"/alerts/{alert_id}/retry-targeting", headers=author)
         assert nothing_left.status_code == 409

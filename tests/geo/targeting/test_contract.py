@@ -5,9 +5,7 @@ retry resolves the alert afresh. The preview refuses the same targets, naming th
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -30,27 +28,14 @@ from shared.events import (
     TargetingRetryRequested,
     TargetPolygon,
 )
-from shared.kafka import build_producer
 from tests.geo.factories import PROBLEM_JSON, alert_published, bow_tie, subscribe
-from tests.support.infrastructure import Infrastructure
 from tests.support.tokens import auth_header
+from tests.support.waiting import eventually
 
 DEMO_WARD = DEMO_WARD_CODES[0]
 # Near Trafalgar Square, in the demo borough.
 CENTRE = (51.508, -0.128)
 METRIC = "tawny_geo_target_parts_unusable_total"
-
-
-@pytest.fixture
-async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProducer]:
-    producer = build_producer(
-        infrastructure.kafka_bootstrap_servers,
-        enable_idempotence=infrastructure.kafka_enable_idempotence,
-        client_id="geo-targeting-tests",
-    )
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def send(producer: AIOKafkaProducer, payload: AlertPublished) -> uuid.UUID:
@@ -67,20 +52,20 @@ async def staged(
     sessions: async_sessionmaker[AsyncSession], event_id: uuid.UUID, alert_id: uuid.UUID
 ) -> tuple[AudienceResolved, list[str]]:
     """Geo's report on one event, and the members of the batches staged for the alert."""
-    async with asyncio.timeout(30):
-        while True:
-            async with sessions() as session:
-                audience = await session.scalar(
-                    select(AlertAudience).where(AlertAudience.event_id == event_id)
+
+    async def audience_and_rows() -> tuple[AlertAudience, list[Any]] | None:
+        async with sessions() as session:
+            audience = await session.scalar(
+                select(AlertAudience).where(AlertAudience.event_id == event_id)
+            )
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage.envelope).order_by(OutboxMessage.position)
                 )
-                rows = (
-                    await session.scalars(
-                        select(OutboxMessage.envelope).order_by(OutboxMessage.position)
-                    )
-                ).all()
-            if audience is not None:
-                break
-            await asyncio.sleep(0.1)
+            ).all()
+        return (audience, list(rows)) if audience is not None else None
+
+    _audience, rows = await eventually(audience_and_rows)
     reports = [
         AudienceResolved.model_validate(e["payload"])
         for e in rows
