@@ -50,12 +50,12 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from prometheus_client import Counter
+from prometheus_client import Counter as MetricCounter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.channels.base import Channel, Outcome, Recipient, SendResult
@@ -74,12 +74,12 @@ from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-DELIVERIES_RECORDED = Counter(
+DELIVERIES_RECORDED = MetricCounter(
     "tawny_dispatch_deliveries_total",
     "Delivery outcomes recorded, by channel and status (created: a retry was scheduled)",
     ["channel", "status"],
 )
-SWEPT = Counter(
+SWEPT = MetricCounter(
     "tawny_dispatch_swept_total",
     "Deliveries the sweeper changed, by what it did",
     ["action"],
@@ -226,10 +226,11 @@ class DeliveryWorker:
                     by_id[recipient.delivery_id], result, now
                 )
         await self._record(list(results.values()), invalid)
-        for recorded in results.values():
-            DELIVERIES_RECORDED.labels(
-                by_id[recorded.delivery_id].channel.value, recorded.status
-            ).inc()
+        recorded = Counter(
+            (by_id[result.delivery_id].channel.value, result.status) for result in results.values()
+        )
+        for (channel_name, status), count in recorded.items():
+            DELIVERIES_RECORDED.labels(channel_name, status).inc(count)
         return len(claimed)
 
     def _as_recorded(
