@@ -8,8 +8,13 @@ token (the JWT bearer grant, RFC 7523). The token is cached and renewed shortly 
 expires; a 401 from FCM drops it and the message is tried once more with a fresh one.
 
 Connections. One ``httpx.AsyncClient`` per process with HTTP/2, so the ``fcm_concurrency``
-requests in flight share a connection or two rather than one each. (A plain ``http://`` base
-URL, as the local sink uses, speaks HTTP/1.1: HTTP/2 is negotiated by TLS ALPN.) With
+requests in flight share a connection or two rather than one each: FCM's v1 API is built for
+HTTP/2 multiplexing, and httpx is the fitting asyncio client that speaks it (aiohttp does not).
+With one or two connections, httpx's per-request scan of its pool (what makes it costly over
+32 HTTP/1.1 connections, ``../shared/research/calibration.md``) stays short. A plain ``http://``
+base URL, as the local sink uses, speaks HTTP/1.1 (HTTP/2 is negotiated by TLS ALPN), so
+against the sink each request in flight holds a connection of its own and the benchmark shows
+httpx at its HTTP/1.1 cost: more than the real service would see. With
 ``fcm_rate_per_s`` set, each request first takes a token from the process's bucket.
 
 Classifying replies. 200: accepted, and the message's ``name`` kept as the provider reference.
@@ -322,7 +327,8 @@ class FcmChannel:
             return {}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._send_budget_s
-        payload = _payload(content)
+        # The alert's JSON encoded once; per recipient only their registration token is added.
+        opening = json.dumps({"message": _payload(content)}, ensure_ascii=False)[: -len("}}")]
 
         async def send_one(recipient: Recipient) -> SendResult:
             async with self._slots:
@@ -332,7 +338,7 @@ class FcmChannel:
                     return SendResult.deferred(
                         "not attempted: the batch ran out of time", attempted=False
                     )
-                message = {"message": {**payload, "token": recipient.address}}
+                message = f'{opening}, "token": {json.dumps(recipient.address)}}}}}'.encode()
                 try:
                     # The whole hand-over, token renewal and a retry after a 401 included.
                     async with asyncio.timeout(self._timeout_s):
@@ -344,7 +350,7 @@ class FcmChannel:
             tasks = {r.delivery_id: group.create_task(send_one(r)) for r in recipients}
         return {delivery_id: task.result() for delivery_id, task in tasks.items()}
 
-    async def _send(self, message: Mapping[str, Any]) -> SendResult:
+    async def _send(self, message: bytes) -> SendResult:
         outcome = await self._post(message)
         if isinstance(outcome, str):
             # The token was revoked or expired early: once more with a fresh one.
@@ -354,7 +360,7 @@ class FcmChannel:
             return SendResult.deferred("401 from FCM with a fresh access token")
         return outcome
 
-    async def _post(self, message: Mapping[str, Any]) -> SendResult | str:
+    async def _post(self, message: bytes) -> SendResult | str:
         """The send's result, or the access token FCM refused with a 401."""
         client = self._http()
         try:
@@ -363,7 +369,9 @@ class FcmChannel:
             return SendResult.deferred(str(error))
         try:
             response = await client.post(
-                self._send_url, json=message, headers={"Authorization": f"Bearer {token}"}
+                self._send_url,
+                content=message,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             )
         except httpx.HTTPError as error:
             return SendResult.deferred(f"request failed: {error!r}")
