@@ -74,6 +74,7 @@ CPU_OVER_LIMIT_TARGET = 1.5
 WEBPUSH_RATE_TARGET = 1000
 RSS_TARGET_MB = 200
 FCM_PROJECT = "tawny-bench"
+IDLE_SAMPLE_S = 5.0
 VAPID_SUBJECT = baseline.VAPID_SUBJECT
 
 
@@ -298,6 +299,11 @@ def run_dispatchers(
 ) -> dict[str, Any]:
     alert_id = asyncio.run(stage_alert(url, channel))
     with dispatchers(count, env, log_dir) as pids:
+        # What the processes spend with nothing to send (pollers, sweeper, outbox relay,
+        # reporter): on a box so loaded that a run takes minutes, it is a visible share.
+        idle_before = sum(cpu_s(pid) for pid in pids)
+        time.sleep(IDLE_SAMPLE_S)
+        idle_cpu_per_s = (sum(cpu_s(pid) for pid in pids) - idle_before) / IDLE_SAMPLE_S
         cpu_before = sum(cpu_s(pid) for pid in pids)
         sink_before = cpu_s(sink_pid)
         with profiled(pids[0], f"{channel}-{count}") if count == 1 else nullcontext():
@@ -309,6 +315,10 @@ def run_dispatchers(
         "msgs_per_s": round(recipients / elapsed, 1),
         "elapsed_s": round(elapsed, 2),
         "cpu_s_per_1000": round(cpu / recipients * 1000, 3),
+        "idle_cpu_s_per_s": round(idle_cpu_per_s, 4),
+        "cpu_s_per_1000_net_of_idle": round(
+            max(0.0, cpu - idle_cpu_per_s * elapsed) / recipients * 1000, 3
+        ),
         "sink_cpu_s_per_1000": round(sink_cpu / recipients * 1000, 3),
         "peak_rss_mb": rss,
     }
@@ -368,6 +378,11 @@ def measure(
         "limit_msgs_per_s": limit_result["msgs_per_s"],
         "limit_cpu_s_per_1000": limit_result["cpu_s_per_1000"],
         "cpu_over_limit": round(one["cpu_s_per_1000"] / limit_result["cpu_s_per_1000"], 2),
+        "idle_cpu_s_per_s": one["idle_cpu_s_per_s"],
+        "cpu_s_per_1000_net_of_idle": one["cpu_s_per_1000_net_of_idle"],
+        "cpu_over_limit_net_of_idle": round(
+            one["cpu_s_per_1000_net_of_idle"] / limit_result["cpu_s_per_1000"], 2
+        ),
         "peak_rss_mb": max(one["peak_rss_mb"]),
         "sink_cpu_s_per_1000": one["sink_cpu_s_per_1000"],
         "limit_sink_cpu_s_per_1000": limit_result["sink_cpu_s_per_1000"],
@@ -523,10 +538,18 @@ def table(channels: dict[str, Any], processes: tuple[int, ...]) -> str:
                 f"| {r[f'cpu_s_per_1000{suffix}']:.2f} | {r[f'sink_cpu_s_per_1000{suffix}']:.2f} "
                 f"| {r[f'peak_rss_mb{suffix}']:.0f} |"
             )
-    lines += ["", "| channel | CPU over limit (target ≤ 1.5) | met |", "|---|---:|---|"]
+    lines += [
+        "",
+        "| channel | CPU over limit (target ≤ 1.5) | met | net of idle background | met |",
+        "|---|---:|---|---:|---|",
+    ]
     for name, r in channels.items():
         met = "yes" if r["cpu_over_limit"] <= CPU_OVER_LIMIT_TARGET else "**no**"
-        lines.append(f"| {LABELS[name]} | {r['cpu_over_limit']:.2f} | {met} |")
+        net = r["cpu_over_limit_net_of_idle"]
+        net_met = "yes" if net <= CPU_OVER_LIMIT_TARGET else "**no**"
+        lines.append(
+            f"| {LABELS[name]} | {r['cpu_over_limit']:.2f} | {met} | {net:.2f} | {net_met} |"
+        )
     return "\n".join(lines)
 
 
@@ -588,20 +611,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--channels takes some of {', '.join(CHANNELS)}")
     processes = tuple(int(count) for count in args.processes.split(","))
     total = time.perf_counter()
-    runs = [one_run(channels, args.recipients, processes, n + 1) for n in range(args.runs)]
-    results = {
-        "recipients": args.recipients,
-        "channels": runs[-1]["channels"],
-        "runs": runs,
-        "machine": (
-            f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}"
-        ),
-        "date": datetime.now(UTC).date().isoformat(),
-        "total_s": round(time.perf_counter() - total, 1),
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    runs: list[dict[str, Any]] = []
+    for number in range(1, args.runs + 1):
+        runs.append(one_run(channels, args.recipients, processes, number))
+        results = {
+            "recipients": args.recipients,
+            "channels": runs[-1]["channels"],
+            "runs": runs,
+            "machine": (
+                f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
+                f"{platform.release()}, Python {platform.python_version()}"
+            ),
+            "date": datetime.now(UTC).date().isoformat(),
+            "total_s": round(time.perf_counter() - total, 1),
+        }
+        # Written after every run, so that a long benchmark cut short keeps what it measured.
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(results, indent=2) + "\n")
     for number, run in enumerate(runs, start=1):
         print(
             f"\nrun {number}: load average {run['load_average_before']} before, "

@@ -48,6 +48,9 @@ class SendResult:
     retry_after_s: float | None = None
     # The provider's id for an accepted message, which its delivery receipts will quote.
     provider_reference: str | None = None
+    # A deferral because the provider is failing for everyone (channels/circuit.py): the row
+    # stays due with backoff and the attempt does not count towards max_attempts.
+    provider_outage: bool = False
 
     @classmethod
     def accepted(cls, detail: str = "", *, provider_reference: str | None = None) -> SendResult:
@@ -59,9 +62,20 @@ class SendResult:
 
     @classmethod
     def deferred(
-        cls, detail: str, *, attempted: bool = True, retry_after_s: float | None = None
+        cls,
+        detail: str,
+        *,
+        attempted: bool = True,
+        retry_after_s: float | None = None,
+        provider_outage: bool = False,
     ) -> SendResult:
-        return cls(Outcome.DEFERRED, _short(detail), attempted, retry_after_s=retry_after_s)
+        return cls(
+            Outcome.DEFERRED,
+            _short(detail),
+            attempted,
+            retry_after_s=retry_after_s,
+            provider_outage=provider_outage,
+        )
 
 
 def parse_retry_after(value: str | None) -> float | None:

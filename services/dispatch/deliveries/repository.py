@@ -51,6 +51,8 @@ class DeliveryResult:
     next_attempt_at: datetime | None = None
     # For a sent one: the provider's id for it, which its receipts quote.
     provider_reference: str | None = None
+    # The claim's attempt is given back (a provider-wide outage): it does not count.
+    attempt_given_back: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,10 @@ class ClaimedDelivery:
 
 _RECORD_RESULTS = text(
     "UPDATE deliveries AS d SET status = r.status, last_error = r.error, sent_at = r.sent, "
-    "next_attempt_at = r.due, provider_reference = r.reference, updated_at = :now "
-    "FROM unnest(:ids, :attempts, :statuses, :errors, :sent, :due, :references) "
-    "AS r(id, attempt, status, error, sent, due, reference) "
+    "next_attempt_at = r.due, provider_reference = r.reference, updated_at = :now, "
+    "attempts = d.attempts - r.given_back "
+    "FROM unnest(:ids, :attempts, :statuses, :errors, :sent, :due, :references, :given_back) "
+    "AS r(id, attempt, status, error, sent, due, reference, given_back) "
     "WHERE d.id = r.id AND d.status = 'sending' AND d.attempts = r.attempt"
 ).bindparams(
     bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
@@ -76,6 +79,7 @@ _RECORD_RESULTS = text(
     bindparam("sent", type_=ARRAY(DateTime(timezone=True))),
     bindparam("due", type_=ARRAY(DateTime(timezone=True))),
     bindparam("references", type_=ARRAY(String)),
+    bindparam("given_back", type_=ARRAY(Integer)),
     bindparam("now", type_=DateTime(timezone=True)),
 )
 
@@ -207,6 +211,7 @@ class DeliveryRepository:
                 "sent": [result.sent_at for result in results],
                 "due": [result.next_attempt_at or now for result in results],
                 "references": [result.provider_reference for result in results],
+                "given_back": [int(result.attempt_given_back) for result in results],
                 "now": now,
             },
         )

@@ -59,6 +59,7 @@ from prometheus_client import Counter as MetricCounter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.channels.base import Channel, Outcome, Recipient, SendResult
+from services.dispatch.channels.circuit import ProviderCircuit
 from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.repository import (
     ClaimedDelivery,
@@ -155,6 +156,8 @@ class DeliveryWorker:
     ) -> None:
         self._sessions = sessions
         self._channels = channels
+        # One per provider, shared by the process's worker tasks.
+        self._circuits = {kind: ProviderCircuit(channel) for kind, channel in channels.items()}
         self._settings = settings
         self._contents: dict[uuid.UUID, AlertContent] = {}
         self._wake = asyncio.Event()
@@ -204,7 +207,7 @@ class DeliveryWorker:
 
         sent = await asyncio.gather(
             *(
-                self._channels[channel].send_alert(
+                self._circuits[channel].send_alert(
                     contents[alert_id].in_language(language), recipients
                 )
                 for (alert_id, channel, language), recipients in groups.items()
@@ -250,6 +253,25 @@ class DeliveryWorker:
                 row.attempts,
                 DeliveryStatus.FAILED,
                 last_error=_short_error(f"refused: {result.detail}"),
+            )
+        if result.provider_outage:
+            # Not this delivery's failure: due again after the provider's backoff, and the
+            # attempt does not count, so an outage of any length never makes it failed.
+            delay = max(
+                retry_delay(
+                    row.attempts,
+                    base_s=self._settings.retry_base_delay_s,
+                    max_s=self._settings.retry_max_delay_s,
+                ),
+                result.retry_after_s or 0.0,
+            )
+            return DeliveryResult(
+                row.delivery_id,
+                row.attempts,
+                DeliveryStatus.CREATED,
+                last_error=_short_error(f"provider failing for everyone: {result.detail}"),
+                next_attempt_at=now + timedelta(seconds=delay),
+                attempt_given_back=True,
             )
         if row.attempts >= self._settings.max_attempts:
             return DeliveryResult(
