@@ -51,6 +51,9 @@ class SendResult:
     # A deferral because the provider is failing for everyone (channels/circuit.py): the row
     # stays due with backoff and the attempt does not count towards max_attempts.
     provider_outage: bool = False
+    # A temporary failure of the provider itself (a refused connection, an HTTP 5xx), not of
+    # the address and not mere slowness: what the circuit counts towards an outage.
+    provider_error: bool = False
 
     @classmethod
     def accepted(cls, detail: str = "", *, provider_reference: str | None = None) -> SendResult:
@@ -68,6 +71,7 @@ class SendResult:
         attempted: bool = True,
         retry_after_s: float | None = None,
         provider_outage: bool = False,
+        provider_error: bool = False,
     ) -> SendResult:
         return cls(
             Outcome.DEFERRED,
@@ -75,6 +79,7 @@ class SendResult:
             attempted,
             retry_after_s=retry_after_s,
             provider_outage=provider_outage,
+            provider_error=provider_error,
         )
 
 

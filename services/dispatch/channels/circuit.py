@@ -6,7 +6,7 @@ their attempts) would lose them. So the worker sends each chunk through the chan
 :class:`ProviderCircuit`:
 
 - **Telling them apart.** A failure that says nothing about the address (a refusal that does not
-  disable it, a 5xx, a refused or lost connection, a timeout) counts towards the provider's run
+  disable it, an HTTP 5xx, a refused connection; not a timeout) counts towards the provider's run
   of failures; any accepted message ends the run. When a chunk's group takes the run to
   ``OUTAGE_FAILURES`` or more with nothing accepted, or has at least that many such failures and
   no more acceptances than failures (the outage began during the chunk), the provider is out:
@@ -43,9 +43,11 @@ MAX_BACKOFF_S = 300.0
 
 
 def _says_nothing_about_the_address(result: SendResult) -> bool:
+    """A refusal that does not condemn the address, or the provider failing (a refused
+    connection, a 5xx); not a timeout, which a loaded provider or a loaded box also gives."""
     if result.outcome is Outcome.REJECTED:
         return not result.address_invalid
-    return result.outcome is Outcome.DEFERRED and result.attempted
+    return result.outcome is Outcome.DEFERRED and result.provider_error
 
 
 class ProviderCircuit:

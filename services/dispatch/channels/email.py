@@ -239,7 +239,9 @@ class _Connections:
                 try:
                     client = await self._connect()
                 except (aiosmtplib.SMTPException, OSError) as error:
-                    return SendResult.deferred(f"cannot use the SMTP server: {_describe(error)}")
+                    return SendResult.deferred(
+                        f"cannot use the SMTP server: {_describe(error)}", provider_error=True
+                    )
             try:
                 _errors, reply = await _hand_over(client, message, sender, recipient)
             except aiosmtplib.SMTPRecipientsRefused as error:

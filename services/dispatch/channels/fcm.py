@@ -252,10 +252,12 @@ def classify(response: httpx.Response) -> SendResult:
     detail = f"{status} {code or error_status}: {message}".strip()
     if status in (429, 503):
         return SendResult.deferred(
-            detail, retry_after_s=parse_retry_after(response.headers.get("retry-after"))
+            detail,
+            retry_after_s=parse_retry_after(response.headers.get("retry-after")),
+            provider_error=status == 503,
         )
     if status >= 500:
-        return SendResult.deferred(detail)
+        return SendResult.deferred(detail, provider_error=True)
     if status == 404 or code in ("UNREGISTERED", "SENDER_ID_MISMATCH"):
         return SendResult.rejected(detail, address_invalid=True)
     if status == 400 and message.startswith("token:"):
@@ -379,6 +381,8 @@ class FcmChannel:
                 content=message,
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             )
+        except httpx.ConnectError as error:
+            return SendResult.deferred(f"request failed: {error!r}", provider_error=True)
         except httpx.HTTPError as error:
             return SendResult.deferred(f"request failed: {error!r}")
         if response.status_code == 401:

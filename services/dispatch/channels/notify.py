@@ -110,7 +110,7 @@ def classify(status: int, headers: Mapping[str, str], text: str) -> SendResult:
             detail, retry_after_s=parse_retry_after(headers.get("retry-after"))
         )
     if status >= 500:
-        return SendResult.deferred(detail)
+        return SendResult.deferred(detail, provider_error=True)
     if status == 403:
         log.error("dispatch.notify.unauthorised", detail=detail)
         return SendResult.rejected(f"Notify refused our credentials: {detail}")
@@ -226,6 +226,8 @@ class NotifyClient:
                     return classify(response.status, response.headers, text)
             except TimeoutError:
                 return SendResult.deferred(f"no answer within {self._timeout_s:g}s")
+            except aiohttp.ClientConnectorError as error:
+                return SendResult.deferred(f"request failed: {error!r}", provider_error=True)
             except (aiohttp.ClientError, OSError) as error:
                 return SendResult.deferred(f"request failed: {error!r}")
 

@@ -250,10 +250,12 @@ def classify(status: int, reason: str, headers: Mapping[str, str], body: str) ->
         return SendResult.rejected(detail, address_invalid=True)
     if status in RETRY_AFTER_STATUSES:
         return SendResult.deferred(
-            detail, retry_after_s=parse_retry_after(headers.get("retry-after"))
+            detail,
+            retry_after_s=parse_retry_after(headers.get("retry-after")),
+            provider_error=status >= 500,
         )
     if status >= 500:
-        return SendResult.deferred(detail)
+        return SendResult.deferred(detail, provider_error=True)
     return SendResult.rejected(detail)
 
 
@@ -383,6 +385,10 @@ class WebPushChannel:
         except (aiohttp.InvalidURL, ValueError) as error:
             return SendResult.rejected(
                 f"not a usable endpoint: {error!s:.200}", address_invalid=True
+            )
+        except aiohttp.ClientConnectorError as error:
+            return SendResult.deferred(
+                f"cannot reach the push service: {error!s:.200}", provider_error=True
             )
         except (aiohttp.ClientError, OSError) as error:
             return SendResult.deferred(f"cannot reach the push service: {error!s:.200}")

@@ -120,3 +120,28 @@ class TestProviderOutage:
         }
         assert statuses.pop(refused) is DeliveryStatus.FAILED
         assert set(statuses.values()) == {DeliveryStatus.SENT}
+
+    async def test_a_slow_provider_is_not_an_outage(
+        self, quiet_sessions: async_sessionmaker[AsyncSession], sink: SmtpSink
+    ) -> None:
+        impatient = EmailChannel(
+            SmtpServer(host="127.0.0.1", port=sink.smtp_port, starttls=False, timeout_s=0.3),
+            email_from="Tawny alerts <alerts@tawny.london>",
+            concurrency=RECIPIENTS,
+        )
+        batch, _members = await recorded_batch(
+            quiet_sessions, [unique_email("slow") for _ in range(RECIPIENTS)]
+        )
+        sink.add_fault(Fault(delay_s=1))
+        try:
+            rows = await rounds(
+                worker_for(quiet_sessions, impatient), quiet_sessions, batch.content.alert_id, 1
+            )
+        finally:
+            sink.clear_faults()
+            await impatient.close()
+
+        # Timeouts are ordinary retries: they count, and the circuit stays shut.
+        assert {row.status for row in rows.values()} == {DeliveryStatus.CREATED}
+        assert {row.attempts for row in rows.values()} == {1}
+        assert not any("failing for everyone" in (row.last_error or "") for row in rows.values())
