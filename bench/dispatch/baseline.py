@@ -72,6 +72,31 @@ def _queue(count: int) -> asyncio.Queue[int]:
     return queue
 
 
+async def _post_all(
+    session: aiohttp.ClientSession,
+    queue: asyncio.Queue[int],
+    request: Callable[[int], tuple[str, bytes, dict[str, str]]],
+    *,
+    in_flight: int,
+    expected_status: int,
+) -> None:
+    """``in_flight`` loops, each POSTing the next recipient's request until none is left."""
+
+    async def sender() -> None:
+        while True:
+            try:
+                index = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            url, body, headers = request(index)
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                if response.status != expected_status:
+                    raise RuntimeError(f"the sink answered {response.status}")
+
+    await asyncio.gather(*(sender() for _ in range(in_flight)))
+
+
 async def email(
     port: int, content: AlertContent, addresses: list[str], *, base_url: str, key: bytes
 ) -> dict[str, Any]:
@@ -150,26 +175,20 @@ async def webpush(
             connector=aiohttp.TCPConnector(limit=WEBPUSH_POOL_SIZE)
         ) as session:
 
-            async def sender() -> None:
-                while True:
-                    try:
-                        index = queue.get_nowait()
-                    except asyncio.QueueEmpty:
-                        return
-                    endpoint, p256dh, auth = keys[index]
-                    body = http_ece.encrypt(
-                        payload,
-                        private_key=ec.generate_private_key(ec.SECP256R1()),
-                        dh=p256dh,
-                        auth_secret=auth,
-                        version="aes128gcm",
-                    )
-                    async with session.post(endpoint, data=body, headers=headers) as response:
-                        await response.read()
-                        if response.status != 201:
-                            raise RuntimeError(f"the push sink answered {response.status}")
+            def request(index: int) -> tuple[str, bytes, dict[str, str]]:
+                endpoint, p256dh, auth = keys[index]
+                body = http_ece.encrypt(
+                    payload,
+                    private_key=ec.generate_private_key(ec.SECP256R1()),
+                    dh=p256dh,
+                    auth_secret=auth,
+                    version="aes128gcm",
+                )
+                return endpoint, body, headers
 
-            await asyncio.gather(*(sender() for _ in range(WEBPUSH_POOL_SIZE)))
+            await _post_all(
+                session, queue, request, in_flight=WEBPUSH_POOL_SIZE, expected_status=201
+            )
 
     return await _measured(len(keys), run)
 
@@ -203,19 +222,10 @@ async def fcm(
                 "Content-Type": "application/json",
             }
 
-            async def sender() -> None:
-                while True:
-                    try:
-                        index = queue.get_nowait()
-                    except asyncio.QueueEmpty:
-                        return
-                    token = json.dumps(registration_tokens[index])
-                    body = f'{opening}, "token": {token}}}}}'.encode()
-                    async with session.post(send_url, data=body, headers=headers) as response:
-                        await response.read()
-                        if response.status != 200:
-                            raise RuntimeError(f"the FCM sink answered {response.status}")
+            def request(index: int) -> tuple[str, bytes, dict[str, str]]:
+                token = json.dumps(registration_tokens[index])
+                return send_url, f'{opening}, "token": {token}}}}}'.encode(), headers
 
-            await asyncio.gather(*(sender() for _ in range(FCM_POOL_SIZE)))
+            await _post_all(session, queue, request, in_flight=FCM_POOL_SIZE, expected_status=200)
 
     return await _measured(len(registration_tokens), run)

@@ -257,20 +257,12 @@ class DeliveryWorker:
         if result.provider_outage:
             # Not this delivery's failure: due again after the provider's backoff, and the
             # attempt does not count, so an outage of any length never makes it failed.
-            delay = max(
-                retry_delay(
-                    row.attempts,
-                    base_s=self._settings.retry_base_delay_s,
-                    max_s=self._settings.retry_max_delay_s,
-                ),
-                result.retry_after_s or 0.0,
-            )
             return DeliveryResult(
                 row.delivery_id,
                 row.attempts,
                 DeliveryStatus.CREATED,
                 last_error=_short_error(f"provider failing for everyone: {result.detail}"),
-                next_attempt_at=now + timedelta(seconds=delay),
+                next_attempt_at=now + timedelta(seconds=self._retry_in_s(row, result)),
                 attempt_given_back=True,
             )
         if row.attempts >= self._settings.max_attempts:
@@ -280,13 +272,7 @@ class DeliveryWorker:
                 DeliveryStatus.FAILED,
                 last_error=_short_error(f"gave up after {row.attempts} attempts: {result.detail}"),
             )
-        delay = retry_delay(
-            row.attempts,
-            base_s=self._settings.retry_base_delay_s,
-            max_s=self._settings.retry_max_delay_s,
-        )
-        if result.retry_after_s is not None:
-            delay = max(delay, result.retry_after_s)
+        delay = self._retry_in_s(row, result)
         log.info(
             "dispatch.delivery.retry_scheduled",
             delivery_id=str(row.delivery_id),
@@ -301,6 +287,15 @@ class DeliveryWorker:
             last_error=_short_error(f"temporary failure (attempt {row.attempts}): {result.detail}"),
             next_attempt_at=now + timedelta(seconds=delay),
         )
+
+    def _retry_in_s(self, row: ClaimedDelivery, result: SendResult) -> float:
+        """The backoff for the row's attempt, never sooner than the provider asked."""
+        delay = retry_delay(
+            row.attempts,
+            base_s=self._settings.retry_base_delay_s,
+            max_s=self._settings.retry_max_delay_s,
+        )
+        return max(delay, result.retry_after_s or 0.0)
 
     async def _record(
         self,
