@@ -93,8 +93,8 @@ bench-geo: install ## Geo benchmark: 1M synthetic subscribers, resolution and fa
 	$(BIN)/python -m bench.geo
 
 .PHONY: bench-dispatch
-bench-dispatch: install ## Dispatch benchmark: email and web push msgs/s, 1 and 2 dispatchers vs a bare sender on the same sink (100k recipients per channel: about 45 minutes on 2 cores, web push 15 of them; --channels and --recipients run less; writes bench/results/dispatch.json)
-	$(BIN)/python -m bench.dispatch
+bench-dispatch: install ## Dispatch benchmark: email, web push and FCM, 1, 2 and 4 dispatchers vs the least-code sender on the same sink (20,000 recipients per sender by default; --recipients, --channels, --processes, --runs, --profile via BENCH_DISPATCH_ARGS="..."; writes bench/results/dispatch.json)
+	$(BIN)/python -m bench.dispatch $(BENCH_DISPATCH_ARGS)
 
 .PHONY: bench-fanout
 bench-fanout: install ## Fan-out staging: an all-London alert's 2,000 recipient batches into the outbox, one at a time vs bulk (~1 min; writes bench/results/fanout.json)

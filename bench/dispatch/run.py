@@ -1,28 +1,26 @@
-"""Throughput of dispatch's delivery workers against a bare sender on the same sink, per channel:
-email (a bare aiosmtplib sender, the SMTP sink) and web push (a bare httpx sender, the push sink).
+"""Dispatch against the limit: per channel, the dispatcher (1, 2 and 4 processes) and the least
+code that does the same work (:mod:`bench.dispatch.baseline`), in one run, against the same sink.
 
-Every run sends one alert to N recipients through the channel's local sink, its own process
-(``deploy.sinks.smtp``; ``deploy.sinks.webpush``, which checks each VAPID token and decrypts
-each push):
+    python -m bench.dispatch --recipients 20000 [--channels email,webpush,fcm] [--runs 2]
 
-- **dispatcher, 1 and 2 processes**: real dispatch processes (uvicorn, settings from the
+Every measurement sends one alert to N recipients through the channel's local sink, its own
+process: ``deploy.sinks.smtp --headers-only`` (parsing each message would cost the sink more
+than the sender spends, so the run would measure the sink), ``deploy.sinks.webpush`` (checks
+each VAPID token and decrypts each push), ``deploy.sinks.fcm`` (checks each access token).
+
+- **limit**: the least-code sender (no database, nothing rendered per recipient, aiohttp or
+  persistent aiosmtplib connections), with the same pool size as the dispatcher.
+- **dispatcher, 1, 2 and 4 processes**: real dispatch processes (uvicorn, settings from the
   environment, as the dev stack runs them; send-only, ``DISPATCH_RUN_CONSUMERS=false``) drain N
-  ``created`` delivery rows: claim, reload, render, send, record. The rows are written first with
+  ``created`` delivery rows: claim, load, render, send, record. The rows are written first with
   a ``next_attempt_at`` in the future and released by one UPDATE once the processes are up; the
-  clock stops when the last row is ``sent``. Recording the batches (the Kafka consumer's part) is
-  not in the timing: it is a few milliseconds per 500 recipients.
-- **bare**: the least code that sends the same messages with the same pool size: for email, as
-  many aiosmtplib connections as ``DISPATCH_SEND_CONCURRENCY``, each sending its share in a loop,
-  the messages built by the same rendering function; for web push, as many loops as
-  ``DISPATCH_WEBPUSH_CONCURRENCY`` over one httpx client with that many connections, each
-  encrypting (http-ece, the same payload function) and POSTing its share with one VAPID header
-  signed once (as dispatch reuses its token). No database.
+  clock stops when the last row is ``sent``.
 
-``--channels`` picks the channels (both by default); the results of a channel not run are kept
-from the previous file, each channel with its own ``recipients`` and ``date``.
-
-Measured per run: messages per second; CPU seconds per 1,000 messages of the sending processes
-(the dispatchers', or the bare sender's); peak RSS of each dispatcher process.
+Measured each time: messages per second; CPU seconds per 1,000 messages of the senders (all
+dispatcher processes together, or the baseline's) and of the sink; peak RSS per dispatcher.
+``cpu_over_limit`` is the dispatcher's CPU per 1,000 (one process) over the limit's. With
+``--runs 2`` the whole measurement is repeated (a fresh database each time); ``channels`` holds
+the last run, ``runs`` every run with the load average before and after it.
 """
 
 from __future__ import annotations
@@ -32,22 +30,24 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiosmtplib
 import asyncpg
 import httpx
 from py_vapid import Vapid02  # type: ignore[import-untyped]
 
+from bench.dispatch import baseline
 from deploy.infra import (
     create_databases,
     database_url_for,
@@ -56,37 +56,33 @@ from deploy.infra import (
     free_port,
     wait_for_port,
 )
-from services.dispatch.channels.base import Recipient
-from services.dispatch.channels.email import EmailChannel, SmtpServer
+from deploy.sinks.fcm import new_service_account
 from services.dispatch.channels.webpush import (
     PushSubscription,
     VapidSigner,
-    _payload,
-    encrypt,
-    push_urgency,
     subscription_address,
 )
 from services.dispatch.config import DEV_UNSUBSCRIBE_KEY, DispatchSettings, new_vapid_private_key
-from services.dispatch.preferences.tokens import UnsubscribeLinks, UnsubscribeTokens
 from shared import migrations
 from shared.events import AlertContent
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT = REPO / "bench" / "results" / "dispatch.json"
-POOL_SIZE = 8
-# The default DISPATCH_WEBPUSH_CONCURRENCY: HTTP requests are cheap to keep in flight.
-WEBPUSH_POOL_SIZE = 32
-VAPID_SUBJECT = "mailto:alerts@tawny.london"
-CHANNELS = ("email", "webpush")
-RATIO_TARGET = 0.7
+CHANNELS = ("email", "webpush", "fcm")
+PROCESSES = (1, 2, 4)
+CPU_OVER_LIMIT_TARGET = 1.5
+WEBPUSH_RATE_TARGET = 1000
 RSS_TARGET_MB = 200
+FCM_PROJECT = "tawny-bench"
+IDLE_SAMPLE_S = 5.0
+VAPID_SUBJECT = baseline.VAPID_SUBJECT
 
 
 def say(message: str) -> None:
     print(f"[bench-dispatch {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def content() -> AlertContent:
+def alert() -> AlertContent:
     return AlertContent(
         alert_id=uuid.uuid4(),
         headline="Sheds broken into on Acacia Avenue overnight",
@@ -104,14 +100,15 @@ def plain_url(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-async def prepare(url: str, recipients: int) -> None:
+async def add_endpoints(url: str, channel: str, addresses: list[str]) -> None:
+    """One member per address, with a verified endpoint on the channel."""
     connection = await asyncpg.connect(plain_url(url))
     try:
         await connection.execute(
             "INSERT INTO member_endpoints (member_id, channel, address, verified_at) "
-            "SELECT gen_random_uuid(), 'email', 'bench-' || g || '@example.org', now() "
-            "FROM generate_series(1, $1) AS g",
-            recipients,
+            "SELECT gen_random_uuid(), $1, address, now() FROM unnest($2::text[]) AS address",
+            channel,
+            addresses,
         )
     finally:
         await connection.close()
@@ -139,39 +136,31 @@ async def subscribe_browsers(
                         )
                     )
                 )
-    connection = await asyncpg.connect(plain_url(url))
-    try:
-        await connection.executemany(
-            "INSERT INTO member_endpoints (member_id, channel, address, verified_at) "
-            "VALUES (gen_random_uuid(), 'webpush', $1, now())",
-            [(address,) for address in addresses],
-        )
-    finally:
-        await connection.close()
+    await add_endpoints(url, "webpush", addresses)
     return addresses
 
 
 async def stage_alert(url: str, channel: str) -> uuid.UUID:
     """One ``created`` row per member with an endpoint on the channel, not yet due."""
-    alert = content()
+    alert_content = alert()
     connection = await asyncpg.connect(plain_url(url))
     try:
         await connection.execute(
             "INSERT INTO dispatch_alerts (alert_id, content, priority, deliver_until) "
             "VALUES ($1, $2::jsonb, 1, now() + interval '1 day')",
-            alert.alert_id,
-            alert.model_dump_json(),
+            alert_content.alert_id,
+            alert_content.model_dump_json(),
         )
         await connection.execute(
             "INSERT INTO deliveries (id, alert_id, member_id, channel, status, priority, "
             "next_attempt_at, attempts) SELECT gen_random_uuid(), $1, member_id, channel, "
             "'created', 1, now() + interval '1 day', 0 FROM member_endpoints WHERE channel = $2",
-            alert.alert_id,
+            alert_content.alert_id,
             channel,
         )
     finally:
         await connection.close()
-    return alert.alert_id
+    return alert_content.alert_id
 
 
 async def release_and_wait(url: str, alert_id: uuid.UUID, recipients: int) -> float:
@@ -230,8 +219,8 @@ def dispatchers(count: int, env: dict[str, str], log_dir: Path) -> Iterator[list
                     command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
                 )
             )
-            wait_for_port("127.0.0.1", port, 60, processes[-1])
-            deadline = time.monotonic() + 60
+            wait_for_port("127.0.0.1", port, 300, processes[-1])
+            deadline = time.monotonic() + 300
             while httpx.get(f"http://127.0.0.1:{port}/readyz").status_code != 200:
                 if time.monotonic() > deadline:
                     raise RuntimeError("a dispatcher never became ready")
@@ -247,178 +236,91 @@ def dispatchers(count: int, env: dict[str, str], log_dir: Path) -> Iterator[list
                 process.kill()
 
 
+# Set by --profile: where py-spy writes a profile of each one-process dispatcher run.
+PROFILE_DIR: list[Path] = []
+
+
+@contextmanager
+def profiled(pid: int, name: str) -> Iterator[None]:
+    """py-spy sampling the process while the block runs (with --profile); then the functions
+    that were running most often, with their share of the samples, printed and saved."""
+    if not PROFILE_DIR:
+        yield
+        return
+    raw = PROFILE_DIR[0] / f"{name}.txt"
+    spy = subprocess.Popen(  # noqa: S603 (our own tool and arguments)
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "100",
+         "--format", "raw", "--output", str(raw), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+    if raw.exists():
+        summary = top_functions(raw)
+        (PROFILE_DIR[0] / f"{name}-top.txt").write_text(summary)
+        say(f"profile of {name}:\n{summary}")
+
+
+def top_functions(raw: Path, count: int = 15) -> str:
+    """From py-spy's collapsed stacks: the share of samples in which each function was running
+    (the innermost frame), and in which each file appeared anywhere on the stack."""
+    leaf: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _space, samples = line.rpartition(" ")
+        if not samples.isdigit():
+            continue
+        number = int(samples)
+        total += number
+        frames = stack.split(";")
+        leaf[frames[-1]] += number
+        for module in {frame.split("(", 1)[-1].split(":", 1)[0] for frame in frames}:
+            inclusive[module] += number
+    if not total:
+        return "no samples"
+    lines = [f"{100 * n / total:5.1f} %  {name}" for name, n in leaf.most_common(count)]
+    lines.append("-- files on the stack (inclusive) --")
+    lines += [f"{100 * n / total:5.1f} %  {name}" for name, n in inclusive.most_common(count)]
+    return "\n".join(lines)
+
+
 def run_dispatchers(
-    count: int, url: str, env: dict[str, str], recipients: int, log_dir: Path, channel: str
+    count: int,
+    url: str,
+    env: dict[str, str],
+    recipients: int,
+    log_dir: Path,
+    channel: str,
+    sink_pid: int,
 ) -> dict[str, Any]:
     alert_id = asyncio.run(stage_alert(url, channel))
     with dispatchers(count, env, log_dir) as pids:
+        # What the processes spend with nothing to send (pollers, sweeper, outbox relay,
+        # reporter): on a box so loaded that a run takes minutes, it is a visible share.
+        idle_before = sum(cpu_s(pid) for pid in pids)
+        time.sleep(IDLE_SAMPLE_S)
+        idle_cpu_per_s = (sum(cpu_s(pid) for pid in pids) - idle_before) / IDLE_SAMPLE_S
         cpu_before = sum(cpu_s(pid) for pid in pids)
-        elapsed = asyncio.run(release_and_wait(url, alert_id, recipients))
+        sink_before = cpu_s(sink_pid)
+        with profiled(pids[0], f"{channel}-{count}") if count == 1 else nullcontext():
+            elapsed = asyncio.run(release_and_wait(url, alert_id, recipients))
         cpu = sum(cpu_s(pid) for pid in pids) - cpu_before
+        sink_cpu = cpu_s(sink_pid) - sink_before
         rss = [round(peak_rss_mb(pid), 1) for pid in pids]
     return {
         "msgs_per_s": round(recipients / elapsed, 1),
         "elapsed_s": round(elapsed, 2),
         "cpu_s_per_1000": round(cpu / recipients * 1000, 3),
+        "idle_cpu_s_per_s": round(idle_cpu_per_s, 4),
+        "cpu_s_per_1000_net_of_idle": round(
+            max(0.0, cpu - idle_cpu_per_s * elapsed) / recipients * 1000, 3
+        ),
+        "sink_cpu_s_per_1000": round(sink_cpu / recipients * 1000, 3),
         "peak_rss_mb": rss,
-    }
-
-
-async def bare(port: int, recipients: int) -> dict[str, Any]:
-    channel = EmailChannel(
-        SmtpServer(host="127.0.0.1", port=port, starttls=False, timeout_s=10),
-        email_from="Tawny alerts <alerts@tawny.london>",
-        concurrency=POOL_SIZE,
-        # The same one-click unsubscribe headers and links the dispatchers sign.
-        unsubscribe=UnsubscribeLinks(
-            DispatchSettings().public_base_url, UnsubscribeTokens(DEV_UNSUBSCRIBE_KEY.encode())
-        ),
-    )
-    alert = content()
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(recipients):
-        queue.put_nowait(index)
-
-    async def connection_loop() -> None:
-        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, local_hostname="bench")
-        await client.connect()
-        try:
-            while True:
-                try:
-                    index = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                address = f"bare-{index}@example.org"
-                message = channel.alert_message(
-                    alert, Recipient(uuid.uuid4(), uuid.uuid4(), address)
-                )
-                await client.send_message(message, sender=channel.sender_address)
-        finally:
-            await client.quit()
-
-    cpu_before = time.process_time()
-    started = time.perf_counter()
-    await asyncio.gather(*(connection_loop() for _ in range(POOL_SIZE)))
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_before
-    return {
-        "msgs_per_s": round(recipients / elapsed, 1),
-        "elapsed_s": round(elapsed, 2),
-        "cpu_s_per_1000": round(cpu / recipients * 1000, 3),
-    }
-
-
-async def bare_webpush(
-    addresses: list[str], vapid_private_key: str, recipients: int
-) -> dict[str, Any]:
-    alert = content()
-    payload = _payload(alert)
-    subscriptions = [json.loads(address) for address in addresses]
-    origin = subscriptions[0]["endpoint"].split("/push/", 1)[0]
-    vapid = Vapid02.from_string(vapid_private_key)
-    authorization = vapid.sign(
-        {"aud": origin, "sub": VAPID_SUBJECT, "exp": int(time.time()) + 12 * 3600}
-    )["Authorization"]
-    headers = {
-        "Authorization": authorization,
-        "Content-Encoding": "aes128gcm",
-        "Content-Type": "application/octet-stream",
-        "TTL": "86400",
-        "Urgency": push_urgency(alert),
-        "Topic": alert.alert_id.hex,
-    }
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(recipients):
-        queue.put_nowait(index)
-
-    async with httpx.AsyncClient(
-        timeout=10,
-        limits=httpx.Limits(
-            max_connections=WEBPUSH_POOL_SIZE, max_keepalive_connections=WEBPUSH_POOL_SIZE
-        ),
-    ) as client:
-
-        async def sender_loop() -> None:
-            while True:
-                try:
-                    index = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                data = subscriptions[index]
-                subscription = PushSubscription(
-                    data["endpoint"], data["keys"]["p256dh"], data["keys"]["auth"]
-                )
-                response = await client.post(
-                    subscription.endpoint,
-                    content=encrypt(payload, subscription),
-                    headers=headers,
-                )
-                if response.status_code != 201:
-                    raise RuntimeError(f"the push sink answered {response.status_code}")
-
-        cpu_before = time.process_time()
-        started = time.perf_counter()
-        await asyncio.gather(*(sender_loop() for _ in range(WEBPUSH_POOL_SIZE)))
-        elapsed = time.perf_counter() - started
-        cpu = time.process_time() - cpu_before
-    return {
-        "msgs_per_s": round(recipients / elapsed, 1),
-        "elapsed_s": round(elapsed, 2),
-        "cpu_s_per_1000": round(cpu / recipients * 1000, 3),
-    }
-
-
-LABELS = {
-    "email": ("email", f"bare aiosmtplib, {POOL_SIZE} connections"),
-    "webpush": ("web push", f"bare httpx + http-ece, {WEBPUSH_POOL_SIZE} connections"),
-}
-
-
-def table(results: dict[str, Any]) -> str:
-    lines: list[str] = []
-    for name, result in results["channels"].items():
-        label, bare_label = LABELS[name]
-        ratio_met = "yes" if result["ratio"] >= RATIO_TARGET else "**no**"
-        rss_met = "yes" if result["peak_rss_mb"] <= RSS_TARGET_MB else "**no**"
-        lines += [
-            f"| {label}, one alert to {result.get('recipients', results['recipients']):,} "
-            "| msgs/s | CPU s per 1,000 | peak RSS per process MB |",
-            "|---|---:|---:|---:|",
-            f"| dispatch, 1 process | {result['msgs_per_s_1_worker']:.0f} "
-            f"| {result['cpu_s_per_1000']:.2f} | {result['peak_rss_mb']:.0f} |",
-            f"| dispatch, 2 processes | {result['msgs_per_s_2_workers']:.0f} "
-            f"| {result['cpu_s_per_1000_2_workers']:.2f} "
-            f"| {max(result['peak_rss_mb_2_workers']):.0f} |",
-            f"| {bare_label} | {result['bare_msgs_per_s']:.0f} "
-            f"| {result['bare_cpu_s_per_1000']:.2f} | |",
-            "",
-            "| measure | value | target | met |",
-            "|---|---:|---|---|",
-            f"| ratio dispatch (1 process) / bare | {result['ratio']:.2f} | ≥ {RATIO_TARGET} "
-            f"| {ratio_met} |",
-            f"| peak RSS per dispatcher | {result['peak_rss_mb']:.0f} MB | ≤ {RSS_TARGET_MB} MB "
-            f"| {rss_met} |",
-            "",
-        ]
-    return "\n".join(lines)
-
-
-def channel_result(
-    one: dict[str, Any], two: dict[str, Any], bare_result: dict[str, Any], **extra: Any
-) -> dict[str, Any]:
-    return {
-        "msgs_per_s_1_worker": one["msgs_per_s"],
-        "msgs_per_s_2_workers": two["msgs_per_s"],
-        "bare_msgs_per_s": bare_result["msgs_per_s"],
-        "ratio": round(one["msgs_per_s"] / bare_result["msgs_per_s"], 3),
-        "ratio_2_workers": round(two["msgs_per_s"] / bare_result["msgs_per_s"], 3),
-        "cpu_s_per_1000": one["cpu_s_per_1000"],
-        "cpu_s_per_1000_2_workers": two["cpu_s_per_1000"],
-        "bare_cpu_s_per_1000": bare_result["cpu_s_per_1000"],
-        "peak_rss_mb": one["peak_rss_mb"][0],
-        "peak_rss_mb_2_workers": two["peak_rss_mb"],
-        **extra,
-        "date": datetime.now(UTC).date().isoformat(),
     }
 
 
@@ -432,48 +334,118 @@ def sink_process(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def bench_email(url: str, env: dict[str, str], recipients: int, work_dir: Path) -> dict[str, Any]:
-    asyncio.run(prepare(url, recipients))
+@contextmanager
+def running(process: subprocess.Popen[bytes], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    try:
+        wait_for_port("127.0.0.1", port, 60, process)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def measure(
+    name: str,
+    *,
+    sink_pid: int,
+    recipients: int,
+    limit: Callable[[], dict[str, Any]],
+    dispatcher: Callable[[int], dict[str, Any]],
+    processes: tuple[int, ...],
+    pool_size: int,
+) -> dict[str, Any]:
+    """The limit, then the dispatcher with each number of processes, on one sink."""
+    say(f"{name}: least-code baseline")
+    sink_before = cpu_s(sink_pid)
+    limit_result = limit()
+    limit_result["sink_cpu_s_per_1000"] = round(
+        (cpu_s(sink_pid) - sink_before) / recipients * 1000, 3
+    )
+    say(f"{name} limit: {limit_result}")
+    runs: dict[int, dict[str, Any]] = {}
+    for count in processes:
+        runs[count] = dispatcher(count)
+        say(f"{name}, {count} dispatcher process(es): {runs[count]}")
+    one = runs[processes[0]]
+    result: dict[str, Any] = {
+        "recipients": recipients,
+        "pool_size": pool_size,
+        "msgs_per_s_1_worker": one["msgs_per_s"],
+        "cpu_s_per_1000": one["cpu_s_per_1000"],
+        "limit_msgs_per_s": limit_result["msgs_per_s"],
+        "limit_cpu_s_per_1000": limit_result["cpu_s_per_1000"],
+        "cpu_over_limit": round(one["cpu_s_per_1000"] / limit_result["cpu_s_per_1000"], 2),
+        "idle_cpu_s_per_s": one["idle_cpu_s_per_s"],
+        "cpu_s_per_1000_net_of_idle": one["cpu_s_per_1000_net_of_idle"],
+        "cpu_over_limit_net_of_idle": round(
+            one["cpu_s_per_1000_net_of_idle"] / limit_result["cpu_s_per_1000"], 2
+        ),
+        "peak_rss_mb": max(one["peak_rss_mb"]),
+        "sink_cpu_s_per_1000": one["sink_cpu_s_per_1000"],
+        "limit_sink_cpu_s_per_1000": limit_result["sink_cpu_s_per_1000"],
+    }
+    for count, run in runs.items():
+        if count == processes[0]:
+            continue
+        result[f"msgs_per_s_{count}_workers"] = run["msgs_per_s"]
+        result[f"cpu_s_per_1000_{count}_workers"] = run["cpu_s_per_1000"]
+        result[f"peak_rss_mb_{count}_workers"] = max(run["peak_rss_mb"])
+        result[f"sink_cpu_s_per_1000_{count}_workers"] = run["sink_cpu_s_per_1000"]
+    result["date"] = datetime.now(UTC).date().isoformat()
+    return result
+
+
+def bench_email(
+    url: str, env: dict[str, str], recipients: int, work_dir: Path, processes: tuple[int, ...]
+) -> dict[str, Any]:
+    addresses = [f"bench-{index}@example.org" for index in range(recipients)]
+    asyncio.run(add_endpoints(url, "email", addresses))
     say(f"{recipients:,} members with an email endpoint")
     smtp_port, http_port = free_port(), free_port()
-    sink = sink_process(
-        ["deploy.sinks.smtp", "--smtp-port", str(smtp_port), "--http-port", str(http_port),
-         "--max-messages", "1000"],
-        work_dir / "smtp-sink.log",
-    )  # fmt: skip
-    try:
-        wait_for_port("127.0.0.1", smtp_port, 30, sink)
+    command = ["deploy.sinks.smtp", "--smtp-port", str(smtp_port), "--http-port", str(http_port),
+               "--max-messages", "1000", "--headers-only"]  # fmt: skip
+    with running(sink_process(command, work_dir / "smtp-sink.log"), smtp_port) as sink:
         env = {
             **env,
             "DISPATCH_SMTP_HOST": "127.0.0.1",
             "DISPATCH_SMTP_PORT": str(smtp_port),
-            "DISPATCH_SEND_CONCURRENCY": str(POOL_SIZE),
+            "DISPATCH_SEND_CONCURRENCY": str(baseline.POOL_SIZE),
         }
-        say("email: bare aiosmtplib baseline")
-        bare_result = asyncio.run(bare(smtp_port, recipients))
-        say(f"email bare: {bare_result}")
-        one = run_dispatchers(1, url, env, recipients, work_dir, "email")
-        say(f"email, 1 process: {one}")
-        two = run_dispatchers(2, url, env, recipients, work_dir, "email")
-        say(f"email, 2 processes: {two}")
-    finally:
-        sink.terminate()
-        sink.wait(timeout=30)
-    return channel_result(one, two, bare_result, pool_size=POOL_SIZE, recipients=recipients)
+        base_url = DispatchSettings().public_base_url
+        return measure(
+            "email",
+            sink_pid=sink.pid,
+            recipients=recipients,
+            limit=lambda: asyncio.run(
+                baseline.email(
+                    smtp_port,
+                    alert(),
+                    addresses,
+                    base_url=base_url,
+                    key=DEV_UNSUBSCRIBE_KEY.encode(),
+                )
+            ),
+            dispatcher=lambda count: run_dispatchers(
+                count, url, env, recipients, work_dir, "email", sink.pid
+            ),
+            processes=processes,
+            pool_size=baseline.POOL_SIZE,
+        )
 
 
-def bench_webpush(url: str, env: dict[str, str], recipients: int, work_dir: Path) -> dict[str, Any]:
+def bench_webpush(
+    url: str, env: dict[str, str], recipients: int, work_dir: Path, processes: tuple[int, ...]
+) -> dict[str, Any]:
     vapid_private_key = new_vapid_private_key()
     application_server_key = VapidSigner(
         Vapid02.from_string(vapid_private_key), VAPID_SUBJECT
     ).application_server_key
     port = free_port()
-    sink = sink_process(
-        ["deploy.sinks.webpush", "--port", str(port), "--max-messages", "1000"],
-        work_dir / "webpush-sink.log",
-    )
-    try:
-        wait_for_port("127.0.0.1", port, 30, sink)
+    command = ["deploy.sinks.webpush", "--port", str(port), "--max-messages", "1000"]
+    with running(sink_process(command, work_dir / "webpush-sink.log"), port) as sink:
         addresses = asyncio.run(
             subscribe_browsers(url, f"http://127.0.0.1:{port}", recipients, application_server_key)
         )
@@ -481,43 +453,111 @@ def bench_webpush(url: str, env: dict[str, str], recipients: int, work_dir: Path
         env = {
             **env,
             "DISPATCH_WEBPUSH_VAPID_PRIVATE_KEY": vapid_private_key,
-            "DISPATCH_WEBPUSH_CONCURRENCY": str(WEBPUSH_POOL_SIZE),
+            "DISPATCH_WEBPUSH_CONCURRENCY": str(baseline.WEBPUSH_POOL_SIZE),
         }
-        say("web push: bare httpx + http-ece baseline")
-        bare_result = asyncio.run(bare_webpush(addresses, vapid_private_key, recipients))
-        say(f"web push bare: {bare_result}")
-        one = run_dispatchers(1, url, env, recipients, work_dir, "webpush")
-        say(f"web push, 1 process: {one}")
-        two = run_dispatchers(2, url, env, recipients, work_dir, "webpush")
-        say(f"web push, 2 processes: {two}")
-    finally:
-        sink.terminate()
-        sink.wait(timeout=30)
-    return channel_result(one, two, bare_result, pool_size=WEBPUSH_POOL_SIZE, recipients=recipients)
+        subscriptions = [json.loads(address) for address in addresses]
+        return measure(
+            "web push",
+            sink_pid=sink.pid,
+            recipients=recipients,
+            limit=lambda: asyncio.run(baseline.webpush(alert(), subscriptions, vapid_private_key)),
+            dispatcher=lambda count: run_dispatchers(
+                count, url, env, recipients, work_dir, "webpush", sink.pid
+            ),
+            processes=processes,
+            pool_size=baseline.WEBPUSH_POOL_SIZE,
+        )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.dispatch", description=__doc__.splitlines()[0] if __doc__ else None
-    )
-    parser.add_argument("--recipients", type=int, default=100_000)
-    parser.add_argument(
-        "--channels",
-        default=",".join(CHANNELS),
-        help="comma-separated channels to measure (email, webpush); others keep their results",
-    )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    args = parser.parse_args(argv)
-    recipients: int = args.recipients
-    channels = [name.strip() for name in args.channels.split(",") if name.strip()]
-    unknown = set(channels) - set(CHANNELS)
-    if unknown or not channels:
-        parser.error(f"--channels takes some of {', '.join(CHANNELS)}")
-    previous: dict[str, Any] = {}
-    if args.output.exists():
-        previous = json.loads(args.output.read_text())
-    total = time.perf_counter()
-    measured: dict[str, dict[str, Any]] = {}
+def bench_fcm(
+    url: str, env: dict[str, str], recipients: int, work_dir: Path, processes: tuple[int, ...]
+) -> dict[str, Any]:
+    key_file = work_dir / "fcm-service-account.json"
+    service_account = new_service_account(key_file, project_id=FCM_PROJECT)
+    tokens = [f"bench-registration-{index}-{uuid.uuid4().hex}" for index in range(recipients)]
+    asyncio.run(add_endpoints(url, "fcm", tokens))
+    say(f"{recipients:,} members with an FCM registration token")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    command = ["deploy.sinks.fcm", "--port", str(port), "--service-account", str(key_file),
+               "--project-id", FCM_PROJECT]  # fmt: skip
+    with running(sink_process(command, work_dir / "fcm-sink.log"), port) as sink:
+        env = {
+            **env,
+            "DISPATCH_FCM_BASE_URL": base_url,
+            "DISPATCH_FCM_TOKEN_URL": f"{base_url}/token",
+            "DISPATCH_FCM_PROJECT_ID": FCM_PROJECT,
+            "DISPATCH_FCM_SERVICE_ACCOUNT_FILE": str(key_file),
+            "DISPATCH_FCM_CONCURRENCY": str(baseline.FCM_POOL_SIZE),
+        }
+        return measure(
+            "FCM",
+            sink_pid=sink.pid,
+            recipients=recipients,
+            limit=lambda: asyncio.run(
+                baseline.fcm(
+                    alert(),
+                    tokens,
+                    service_account=service_account,
+                    base_url=base_url,
+                    project_id=FCM_PROJECT,
+                )
+            ),
+            dispatcher=lambda count: run_dispatchers(
+                count, url, env, recipients, work_dir, "fcm", sink.pid
+            ),
+            processes=processes,
+            pool_size=baseline.FCM_POOL_SIZE,
+        )
+
+
+BENCHES = {"email": bench_email, "webpush": bench_webpush, "fcm": bench_fcm}
+LABELS = {"email": "email", "webpush": "web push", "fcm": "FCM"}
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def table(channels: dict[str, Any], processes: tuple[int, ...]) -> str:
+    lines = [
+        "| channel | sender | msgs/s | CPU s per 1,000 | sink CPU s per 1,000 | peak RSS MB |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, r in channels.items():
+        label = LABELS[name]
+        lines.append(
+            f"| {label} | least code | {r['limit_msgs_per_s']:.0f} "
+            f"| {r['limit_cpu_s_per_1000']:.2f} | {r['limit_sink_cpu_s_per_1000']:.2f} | |"
+        )
+        for count in processes:
+            suffix = "" if count == processes[0] else f"_{count}_workers"
+            rate = r["msgs_per_s_1_worker"] if not suffix else r[f"msgs_per_s{suffix}"]
+            lines.append(
+                f"| {label} | dispatch, {count} process{'es' if count > 1 else ''} | {rate:.0f} "
+                f"| {r[f'cpu_s_per_1000{suffix}']:.2f} | {r[f'sink_cpu_s_per_1000{suffix}']:.2f} "
+                f"| {r[f'peak_rss_mb{suffix}']:.0f} |"
+            )
+    lines += [
+        "",
+        "| channel | CPU over limit (target ≤ 1.5) | met | net of idle background | met |",
+        "|---|---:|---|---:|---|",
+    ]
+    for name, r in channels.items():
+        met = "yes" if r["cpu_over_limit"] <= CPU_OVER_LIMIT_TARGET else "**no**"
+        net = r["cpu_over_limit_net_of_idle"]
+        net_met = "yes" if net <= CPU_OVER_LIMIT_TARGET else "**no**"
+        lines.append(
+            f"| {LABELS[name]} | {r['cpu_over_limit']:.2f} | {met} | {net:.2f} | {net_met} |"
+        )
+    return "\n".join(lines)
+
+
+def one_run(
+    channels: list[str], recipients: int, processes: tuple[int, ...], number: int
+) -> dict[str, Any]:
+    before = load_average()
+    measured: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="tawny-bench-dispatch-") as work:
         work_dir = Path(work)
         with (
@@ -537,29 +577,62 @@ def main(argv: list[str] | None = None) -> int:
                 "DISPATCH_DATABASE_URL": url,
                 "DISPATCH_RUN_CONSUMERS": "false",
             }
-            if "email" in channels:
-                measured["email"] = bench_email(url, env, recipients, work_dir)
-            if "webpush" in channels:
-                measured["webpush"] = bench_webpush(url, env, recipients, work_dir)
-    kept = {
-        name: result
-        for name, result in previous.get("channels", {}).items()
-        if name not in measured
-    }
-    results = {
-        # The size of the channels measured in this run; each channel also has its own.
-        "recipients": recipients if not kept else previous.get("recipients", recipients),
-        "channels": {**kept, **measured},
-        "machine": (
-            f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}"
-        ),
-        "date": datetime.now(UTC).date().isoformat(),
-        "total_s": round(time.perf_counter() - total, 1),
-    }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print()
-    print(table(results))
+            for name in channels:
+                say(f"run {number}: {name}, load average {load_average()}")
+                measured[name] = BENCHES[name](url, env, recipients, work_dir, processes)
+    return {"load_average_before": before, "load_average_after": load_average(),
+            "channels": measured}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dispatch", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument("--recipients", type=int, default=20_000, help="per channel and sender")
+    parser.add_argument(
+        "--channels", default=",".join(CHANNELS), help=f"some of {', '.join(CHANNELS)}"
+    )
+    parser.add_argument(
+        "--processes",
+        default=",".join(map(str, PROCESSES)),
+        help="dispatcher process counts to measure, the first one the headline figure",
+    )
+    parser.add_argument("--runs", type=int, default=1, help="repeat the whole measurement")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--profile", type=Path, help="profile each one-process dispatcher run with py-spy here"
+    )
+    args = parser.parse_args(argv)
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE_DIR.append(args.profile)
+    channels = [name.strip() for name in args.channels.split(",") if name.strip()]
+    if not channels or set(channels) - set(CHANNELS):
+        parser.error(f"--channels takes some of {', '.join(CHANNELS)}")
+    processes = tuple(int(count) for count in args.processes.split(","))
+    total = time.perf_counter()
+    runs: list[dict[str, Any]] = []
+    for number in range(1, args.runs + 1):
+        runs.append(one_run(channels, args.recipients, processes, number))
+        results = {
+            "recipients": args.recipients,
+            "channels": runs[-1]["channels"],
+            "runs": runs,
+            "machine": (
+                f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
+                f"{platform.release()}, Python {platform.python_version()}"
+            ),
+            "date": datetime.now(UTC).date().isoformat(),
+            "total_s": round(time.perf_counter() - total, 1),
+        }
+        # Written after every run, so that a long benchmark cut short keeps what it measured.
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(results, indent=2) + "\n")
+    for number, run in enumerate(runs, start=1):
+        print(
+            f"\nrun {number}: load average {run['load_average_before']} before, "
+            f"{run['load_average_after']} after; {args.recipients:,} recipients per sender"
+        )
+        print(table(run["channels"], processes))
     print(f"\nwritten to {args.output}; whole run {results['total_s']:.0f} s")
     return 0

@@ -144,6 +144,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             await asyncio.Event().wait()
         finally:
             await asyncio.wait({sending})
+            await email.close()
             await webpush.close()
             if fcm is not None:
                 await fcm.close()

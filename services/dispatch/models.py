@@ -8,11 +8,13 @@ learns names, passwords or the wards a member watches.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -22,10 +24,12 @@ from sqlalchemy import (
     String,
     Time,
     UniqueConstraint,
+    bindparam,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
@@ -74,6 +78,13 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+
+
+def uuid_array(ids: Sequence[uuid.UUID]) -> BindParameter[Any]:
+    """Ids as one ``uuid[]`` parameter, for ``column == any_(...)``: an ``IN`` of hundreds of ids
+    would be hundreds of parameters to bind and a new statement for each count."""
+    values: Any = list(ids)
+    return bindparam(None, values, type_=ARRAY(PG_UUID(as_uuid=True)))
 
 
 def _text_enum(enum: type[StrEnum], name: str) -> Enum:

@@ -124,6 +124,21 @@ class TestSmtpSink:
 
             assert [m.subject for m in sink.messages] == ["two", "three"]
 
+    async def test_headers_only_keeps_the_header_lines_and_counts_every_message(self) -> None:
+        address = unique_address()
+        async with SmtpSink(smtp_port=0, max_messages=1, headers_only=True) as sink:
+            await send(sink, message_to(unique_address(), subject="first"))
+            await send(sink, message_to(address, subject="Vol à l'étalage", html="<p>x</p>"))
+
+            [kept] = sink.messages
+            assert sink.received == 2
+            assert kept.rcpt_tos == [address]
+            assert kept.headers["To"] == address
+            assert kept.headers["Content-Type"].startswith("multipart/alternative;")
+            # As written: an encoded subject stays encoded; the bodies are not read.
+            assert "=?utf-8?" in kept.subject
+            assert kept.text == "" and kept.html is None
+
     async def test_stops_while_a_client_holds_a_connection_open(self) -> None:
         sink = SmtpSink(smtp_port=0)
         await sink.start()

@@ -48,6 +48,12 @@ class SendResult:
     retry_after_s: float | None = None
     # The provider's id for an accepted message, which its delivery receipts will quote.
     provider_reference: str | None = None
+    # A deferral because the provider is failing for everyone (channels/circuit.py): the row
+    # stays due with backoff and the attempt does not count towards max_attempts.
+    provider_outage: bool = False
+    # A temporary failure of the provider itself (a refused connection, an HTTP 5xx), not of
+    # the address and not mere slowness: what the circuit counts towards an outage.
+    provider_error: bool = False
 
     @classmethod
     def accepted(cls, detail: str = "", *, provider_reference: str | None = None) -> SendResult:
@@ -59,9 +65,22 @@ class SendResult:
 
     @classmethod
     def deferred(
-        cls, detail: str, *, attempted: bool = True, retry_after_s: float | None = None
+        cls,
+        detail: str,
+        *,
+        attempted: bool = True,
+        retry_after_s: float | None = None,
+        provider_outage: bool = False,
+        provider_error: bool = False,
     ) -> SendResult:
-        return cls(Outcome.DEFERRED, _short(detail), attempted, retry_after_s=retry_after_s)
+        return cls(
+            Outcome.DEFERRED,
+            _short(detail),
+            attempted,
+            retry_after_s=retry_after_s,
+            provider_outage=provider_outage,
+            provider_error=provider_error,
+        )
 
 
 def parse_retry_after(value: str | None) -> float | None:

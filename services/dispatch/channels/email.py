@@ -29,7 +29,7 @@ import asyncio
 import re
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import Policy
@@ -39,6 +39,7 @@ import aiosmtplib
 
 from services.dispatch.channels.base import Recipient, SendResult
 from services.dispatch.channels.ratelimit import TokenBucket
+from services.dispatch.channels.stamping import AlertEmailTemplate, PersonalParts, message_date
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind
 from services.dispatch.preferences.tokens import (
@@ -64,16 +65,20 @@ SEND_BUDGET_S = 30.0
 QUIT_TIMEOUT_S = 2.0
 # Well under the 5 minutes RFC 5321 lets a server wait for the next command.
 POOL_IDLE_S = 30.0
+# Alert templates a process keeps (per alert and language); a chunk usually needs one.
+TEMPLATE_CACHE_MAX = 64
 
 # --- messages ------------------------------------------------------------------------------
 
 
-def _new_message(*, email_from: str, to: str, subject: str, message_id: str) -> EmailMessage:
+def _new_message(
+    *, email_from: str, to: str, subject: str, message_id: str, date: str | None = None
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = email_from
     message["To"] = to
     message["Subject"] = one_line(subject)
-    message["Date"] = format_datetime(utcnow())
+    message["Date"] = date if date is not None else format_datetime(utcnow())
     message["Message-ID"] = message_id
     # RFC 3834: machine-sent, so auto-responders stay quiet; and the same for Exchange.
     message["Auto-Submitted"] = "auto-generated"
@@ -103,9 +108,20 @@ def _add_one_click_unsubscribe(message: EmailMessage, url: str) -> None:
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
 
 
-def _add_body(message: EmailMessage, rendered: RenderedEmail) -> None:
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+def _add_body(
+    message: EmailMessage,
+    rendered: RenderedEmail,
+    parts: Sequence[tuple[str, str]] | None = None,
+) -> None:
+    """The plain-text part and its HTML alternative; or, for a stamping template, the given
+    placeholder payloads with the transfer encodings the real parts will have."""
+    if parts is None:
+        message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
+        return
+    (text_mark, text_cte), (html_mark, html_cte) = parts
+    message.set_content(text_mark, cte=text_cte)
+    message.add_alternative(html_mark, subtype="html", cte=html_cte)
 
 
 # --- sending --------------------------------------------------------------------------------
@@ -161,6 +177,31 @@ def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+@dataclass(frozen=True)
+class StampedEmail:
+    """An alert email stamped from its template when handed over; built whole (``build``)
+    for a server whose flattening would differ (no 8BITMIME)."""
+
+    template: AlertEmailTemplate
+    parts: PersonalParts
+    build: Callable[[], EmailMessage]
+
+
+async def _hand_over(
+    client: aiosmtplib.SMTP, message: EmailMessage | StampedEmail, sender: str, recipient: str
+) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+    if isinstance(message, EmailMessage):
+        return await client.send_message(message, sender=sender, recipients=[recipient])
+    if client.is_ehlo_or_helo_needed:
+        await client.ehlo()
+    if not client.supports_extension("8BITMIME"):
+        return await client.send_message(message.build(), sender=sender, recipients=[recipient])
+    # What send_message does for an ASCII address and an 8BITMIME server, minus the building.
+    return await client.sendmail(
+        sender, [recipient], message.template.stamp(message.parts), mail_options=["BODY=8BITMIME"]
+    )
+
+
 # Tasks that QUIT stale connections: referenced until done, so none is collected mid-way.
 _BACKGROUND: set[asyncio.Task[None]] = set()
 
@@ -177,14 +218,18 @@ class _Connections:
         # Idle connections with the loop time each was last released, most recent last.
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
 
-    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> SendResult:
+    async def send(
+        self, message: EmailMessage | StampedEmail, *, sender: str, recipient: str
+    ) -> SendResult:
         try:
             async with asyncio.timeout(self._server.timeout_s):
                 return await self._send(message, sender, recipient)
         except TimeoutError:
             return SendResult.deferred(f"no answer within {self._server.timeout_s:g} s")
 
-    async def _send(self, message: EmailMessage, sender: str, recipient: str) -> SendResult:
+    async def _send(
+        self, message: EmailMessage | StampedEmail, sender: str, recipient: str
+    ) -> SendResult:
         while True:
             self._close_stale()
             reused = bool(self._idle)
@@ -194,11 +239,11 @@ class _Connections:
                 try:
                     client = await self._connect()
                 except (aiosmtplib.SMTPException, OSError) as error:
-                    return SendResult.deferred(f"cannot use the SMTP server: {_describe(error)}")
+                    return SendResult.deferred(
+                        f"cannot use the SMTP server: {_describe(error)}", provider_error=True
+                    )
             try:
-                _errors, reply = await client.send_message(
-                    message, sender=sender, recipients=[recipient]
-                )
+                _errors, reply = await _hand_over(client, message, sender, recipient)
             except aiosmtplib.SMTPRecipientsRefused as error:
                 refused = error.recipients[0]
                 result = _by_reply_code(refused.code, refused.message, to_recipient=True)
@@ -305,6 +350,7 @@ class EmailChannel:
         self._rate_limit = rate_limit
         self._pool: _Connections | None = None
         self._local_hostname: str | None = None
+        self._templates: dict[tuple[uuid.UUID, str], AlertEmailTemplate | None] = {}
 
     @classmethod
     def from_settings(cls, settings: DispatchSettings) -> EmailChannel:
@@ -323,32 +369,115 @@ class EmailChannel:
             ),
         )
 
+    def _unsubscribe_urls(
+        self, content: AlertContent, member_id: uuid.UUID
+    ) -> UnsubscribeUrls | None:
+        if self._unsubscribe is None:
+            return None
+        return UnsubscribeUrls(
+            category=self._unsubscribe.url(UnsubscribeScope(member_id, content.category)),
+            everything=self._unsubscribe.url(UnsubscribeScope(member_id)),
+        )
+
     def alert_message(self, content: AlertContent, recipient: Recipient) -> EmailMessage:
-        unsubscribe: UnsubscribeUrls | None = None
-        if self._unsubscribe is not None:
-            unsubscribe = UnsubscribeUrls(
-                category=self._unsubscribe.url(
-                    UnsubscribeScope(recipient.member_id, content.category)
-                ),
-                everything=self._unsubscribe.url(UnsubscribeScope(recipient.member_id)),
-            )
-        rendered = alert_email(content, unsubscribe=unsubscribe)
-        message = _new_message(
-            email_from=self._email_from,
+        """The whole message built for one recipient: the reference that stamped messages
+        equal byte for byte, and the way for those a template cannot stamp."""
+        unsubscribe = self._unsubscribe_urls(content, recipient.member_id)
+        return self._alert_message(
+            content,
+            alert_email(content, unsubscribe=unsubscribe),
             to=recipient.address,
-            subject=rendered.subject,
             # One id per delivery: a resend after a crash carries the same one, so mail
             # software that removes duplicates by Message-ID can.
             message_id=f"<{recipient.delivery_id}@{self._message_id_domain}>",
+            all_url=unsubscribe.everything if unsubscribe else None,
+        )
+
+    def _alert_message(
+        self,
+        content: AlertContent,
+        rendered: RenderedEmail,
+        *,
+        to: str,
+        message_id: str,
+        all_url: str | None,
+        date: str | None = None,
+        parts: Sequence[tuple[str, str]] | None = None,
+    ) -> EmailMessage:
+        message = _new_message(
+            email_from=self._email_from,
+            to=to,
+            subject=rendered.subject,
+            message_id=message_id,
+            date=date,
         )
         message["X-Tawny-Alert-Id"] = str(content.alert_id)
-        if unsubscribe is not None:
+        if all_url is not None:
             # RFC 8058: mail software offers its own "unsubscribe" button, which POSTs to this
             # link without the member signing in. It stops all alerts; the footer also offers
             # stopping only this alert's category.
-            _add_one_click_unsubscribe(message, unsubscribe.everything)
-        _add_body(message, rendered)
+            _add_one_click_unsubscribe(message, all_url)
+        _add_body(message, rendered, parts)
         return message
+
+    def alert_template(self, content: AlertContent) -> AlertEmailTemplate | None:
+        """The alert's email rendered once, to be stamped per recipient; None when this
+        alert's messages must be built one by one (see :mod:`stamping`). Kept for the few
+        alerts (and languages) being sent at a time."""
+        if self._unsubscribe is None:
+            return None
+        key = (content.alert_id, content.language)
+        if key not in self._templates:
+            if len(self._templates) >= TEMPLATE_CACHE_MAX:
+                self._templates.clear()
+            sample = self._unsubscribe_urls(content, uuid.UUID(int=0))
+            assert sample is not None
+
+            def render(category_url: str, all_url: str) -> RenderedEmail:
+                return alert_email(
+                    content, unsubscribe=UnsubscribeUrls(category=category_url, everything=all_url)
+                )
+
+            def new_message(
+                *,
+                to: str,
+                message_id: str,
+                date: str,
+                rendered: RenderedEmail,
+                all_url: str,
+                parts: Sequence[tuple[str, str]],
+            ) -> EmailMessage:
+                return self._alert_message(
+                    content,
+                    rendered,
+                    to=to,
+                    message_id=message_id,
+                    all_url=all_url,
+                    date=date,
+                    parts=parts,
+                )
+
+            self._templates[key] = AlertEmailTemplate.build(
+                render=render,
+                new_message=new_message,
+                link_lengths=(len(sample.category), len(sample.everything)),
+                message_id_domain=self._message_id_domain,
+            )
+        return self._templates[key]
+
+    def personal_parts(
+        self, content: AlertContent, recipient: Recipient, *, date: str
+    ) -> PersonalParts | None:
+        unsubscribe = self._unsubscribe_urls(content, recipient.member_id)
+        if unsubscribe is None:
+            return None
+        return PersonalParts(
+            to=recipient.address,
+            delivery_id=recipient.delivery_id,
+            date=date,
+            unsubscribe_category_url=unsubscribe.category,
+            unsubscribe_all_url=unsubscribe.everything,
+        )
 
     def digest_message(
         self, rendered: RenderedEmail, *, member_id: uuid.UUID, to: str, digest_id: uuid.UUID
@@ -418,6 +547,16 @@ class EmailChannel:
         if self._pool is None:
             self._pool = _Connections(self._server, await self._ehlo_hostname())
         connections = self._pool
+        template = self.alert_template(content)
+
+        def outgoing(recipient: Recipient) -> EmailMessage | StampedEmail:
+            if template is not None:
+                parts = self.personal_parts(content, recipient, date=message_date())
+                if parts is not None and template.accepts(parts):
+                    return StampedEmail(
+                        template, parts, lambda: self.alert_message(content, recipient)
+                    )
+            return self.alert_message(content, recipient)
 
         async def send_one(recipient: Recipient) -> SendResult:
             async with self._slots:
@@ -428,7 +567,7 @@ class EmailChannel:
                         "not attempted: the batch ran out of time", attempted=False
                     )
                 try:
-                    message = self.alert_message(content, recipient)
+                    message = outgoing(recipient)
                 except ValueError as error:
                     return SendResult.rejected(f"cannot address this message: {error}")
                 return await connections.send(

@@ -17,6 +17,10 @@ Retry-After if it gives one (the worker backs off exponentially otherwise). 5xx,
 lost connection: deferred. With ``notify_rate_per_s`` set, each request first takes a token from
 the process's bucket.
 
+Client. aiohttp, as for web push: the HTTP client's own CPU per request decides how many
+messages a process sends (httpx's native transport costs about ten times aiohttp's under
+concurrency, ``../shared/research/calibration.md``); Notify speaks HTTP/1.1.
+
 Text. An SMS is one template whose whole text is ``((body))``:
 :func:`services.dispatch.rendering.sms.alert_sms`, kept within ``sms_max_segments`` (segments
 counted as providers bill them, :mod:`shared.sms`).
@@ -25,13 +29,14 @@ counted as providers bill them, :mod:`shared.sms`).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 import jwt
 
 from services.dispatch.channels.base import Recipient, SendResult, parse_retry_after
@@ -83,31 +88,29 @@ class NotifyKey:
 # --- the API ----------------------------------------------------------------------------------
 
 
-def _errors(response: httpx.Response) -> str:
+def _errors(text: str) -> str:
     try:
-        body = response.json()
-        errors = body.get("errors", [])
+        errors = json.loads(text).get("errors", [])
         return "; ".join(f"{e.get('error', '')}: {e.get('message', '')}" for e in errors)
     except (ValueError, AttributeError, TypeError):
-        return response.text[:200]
+        return text[:200]
 
 
-def classify(response: httpx.Response) -> SendResult:
+def classify(status: int, headers: Mapping[str, str], text: str) -> SendResult:
     """What one Notify reply means for the message (see the module's docstring)."""
-    status = response.status_code
     if status == 201:
         try:
-            notification_id = str(response.json()["id"])
+            notification_id = str(json.loads(text)["id"])
         except (ValueError, KeyError, TypeError):
             return SendResult.accepted("201 without a notification id")
         return SendResult.accepted("201", provider_reference=notification_id)
-    detail = f"{status} {_errors(response)}"
+    detail = f"{status} {_errors(text)}"
     if status == 429:
         return SendResult.deferred(
-            detail, retry_after_s=parse_retry_after(response.headers.get("retry-after"))
+            detail, retry_after_s=parse_retry_after(headers.get("retry-after"))
         )
     if status >= 500:
-        return SendResult.deferred(detail)
+        return SendResult.deferred(detail, provider_error=True)
     if status == 403:
         log.error("dispatch.notify.unauthorised", detail=detail)
         return SendResult.rejected(f"Notify refused our credentials: {detail}")
@@ -129,7 +132,6 @@ class NotifyClient:
         concurrency: int,
         timeout_s: float,
         rate_limit: TokenBucket | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._rate_limit = rate_limit
         self._base_url = base_url.rstrip("/")
@@ -139,8 +141,7 @@ class NotifyClient:
         self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._timeout_s = timeout_s
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_settings(cls, settings: DispatchSettings) -> NotifyClient | None:
@@ -162,15 +163,12 @@ class NotifyClient:
             ),
         )
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> aiohttp.ClientSession:
+        # Made on first use, inside the event loop that will use it.
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                base_url=self._base_url,
-                timeout=self._timeout_s,
-                limits=httpx.Limits(
-                    max_connections=self._concurrency, max_keepalive_connections=self._concurrency
-                ),
-                transport=self._transport,
+            self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._concurrency),
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
             )
         return self._client
 
@@ -219,18 +217,23 @@ class NotifyClient:
                     "not attempted: the batch ran out of time", attempted=False
                 )
             try:
-                response = await self._http().post(
-                    path, json=body, headers={"Authorization": f"Bearer {self._key.token()}"}
-                )
-            except httpx.TimeoutException:
+                async with self._http().post(
+                    f"{self._base_url}{path}",
+                    json=body,
+                    headers={"Authorization": f"Bearer {self._key.token()}"},
+                ) as response:
+                    text = (await response.read()).decode("utf-8", "replace")
+                    return classify(response.status, response.headers, text)
+            except TimeoutError:
                 return SendResult.deferred(f"no answer within {self._timeout_s:g}s")
-            except httpx.HTTPError as error:
+            except aiohttp.ClientConnectorError as error:
+                return SendResult.deferred(f"request failed: {error!r}", provider_error=True)
+            except (aiohttp.ClientError, OSError) as error:
                 return SendResult.deferred(f"request failed: {error!r}")
-        return classify(response)
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
             self._client = None
 
 

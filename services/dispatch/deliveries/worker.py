@@ -50,15 +50,16 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from prometheus_client import Counter
+from prometheus_client import Counter as MetricCounter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.channels.base import Channel, Outcome, Recipient, SendResult
+from services.dispatch.channels.circuit import ProviderCircuit
 from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.repository import (
     ClaimedDelivery,
@@ -74,12 +75,12 @@ from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-DELIVERIES_RECORDED = Counter(
+DELIVERIES_RECORDED = MetricCounter(
     "tawny_dispatch_deliveries_total",
     "Delivery outcomes recorded, by channel and status (created: a retry was scheduled)",
     ["channel", "status"],
 )
-SWEPT = Counter(
+SWEPT = MetricCounter(
     "tawny_dispatch_swept_total",
     "Deliveries the sweeper changed, by what it did",
     ["action"],
@@ -155,6 +156,8 @@ class DeliveryWorker:
     ) -> None:
         self._sessions = sessions
         self._channels = channels
+        # One per provider, shared by the process's worker tasks.
+        self._circuits = {kind: ProviderCircuit(channel) for kind, channel in channels.items()}
         self._settings = settings
         self._contents: dict[uuid.UUID, AlertContent] = {}
         self._wake = asyncio.Event()
@@ -204,7 +207,7 @@ class DeliveryWorker:
 
         sent = await asyncio.gather(
             *(
-                self._channels[channel].send_alert(
+                self._circuits[channel].send_alert(
                     contents[alert_id].in_language(language), recipients
                 )
                 for (alert_id, channel, language), recipients in groups.items()
@@ -226,10 +229,11 @@ class DeliveryWorker:
                     by_id[recipient.delivery_id], result, now
                 )
         await self._record(list(results.values()), invalid)
-        for recorded in results.values():
-            DELIVERIES_RECORDED.labels(
-                by_id[recorded.delivery_id].channel.value, recorded.status
-            ).inc()
+        recorded = Counter(
+            (by_id[result.delivery_id].channel.value, result.status) for result in results.values()
+        )
+        for (channel_name, status), count in recorded.items():
+            DELIVERIES_RECORDED.labels(channel_name, status).inc(count)
         return len(claimed)
 
     def _as_recorded(
@@ -250,6 +254,17 @@ class DeliveryWorker:
                 DeliveryStatus.FAILED,
                 last_error=_short_error(f"refused: {result.detail}"),
             )
+        if result.provider_outage:
+            # Not this delivery's failure: due again after the provider's backoff, and the
+            # attempt does not count, so an outage of any length never makes it failed.
+            return DeliveryResult(
+                row.delivery_id,
+                row.attempts,
+                DeliveryStatus.CREATED,
+                last_error=_short_error(f"provider failing for everyone: {result.detail}"),
+                next_attempt_at=now + timedelta(seconds=self._retry_in_s(row, result)),
+                attempt_given_back=True,
+            )
         if row.attempts >= self._settings.max_attempts:
             return DeliveryResult(
                 row.delivery_id,
@@ -257,13 +272,7 @@ class DeliveryWorker:
                 DeliveryStatus.FAILED,
                 last_error=_short_error(f"gave up after {row.attempts} attempts: {result.detail}"),
             )
-        delay = retry_delay(
-            row.attempts,
-            base_s=self._settings.retry_base_delay_s,
-            max_s=self._settings.retry_max_delay_s,
-        )
-        if result.retry_after_s is not None:
-            delay = max(delay, result.retry_after_s)
+        delay = self._retry_in_s(row, result)
         log.info(
             "dispatch.delivery.retry_scheduled",
             delivery_id=str(row.delivery_id),
@@ -278,6 +287,15 @@ class DeliveryWorker:
             last_error=_short_error(f"temporary failure (attempt {row.attempts}): {result.detail}"),
             next_attempt_at=now + timedelta(seconds=delay),
         )
+
+    def _retry_in_s(self, row: ClaimedDelivery, result: SendResult) -> float:
+        """The backoff for the row's attempt, never sooner than the provider asked."""
+        delay = retry_delay(
+            row.attempts,
+            base_s=self._settings.retry_base_delay_s,
+            max_s=self._settings.retry_max_delay_s,
+        )
+        return max(delay, result.retry_after_s or 0.0)
 
     async def _record(
         self,

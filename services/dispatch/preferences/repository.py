@@ -7,11 +7,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import any_, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.models import MemberPreferences
+from services.dispatch.models import MemberPreferences, uuid_array
 
 
 class PreferencesRepository:
@@ -24,7 +24,7 @@ class PreferencesRepository:
             return {}
         rows = await self._session.execute(
             select(MemberPreferences.member_id, MemberPreferences.language).where(
-                MemberPreferences.member_id.in_(member_ids)
+                MemberPreferences.member_id == any_(uuid_array(member_ids))
             )
         )
         return {member_id: language for member_id, language in rows.all()}

@@ -1,0 +1,147 @@
+"""A provider failing for everyone is not a bad address: its deliveries stay due with backoff,
+their attempts are given back, and nothing is marked failed; a refusal amid acceptances stays a
+refusal of that address (issue 15, item 2)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from deploy.infra import free_port
+from deploy.sinks.smtp import Fault, SmtpSink
+from services.dispatch.channels.email import EmailChannel, SmtpServer
+from services.dispatch.deliveries.worker import DeliveryWorker
+from services.dispatch.models import Delivery, DeliveryStatus
+from shared.db import session_scope, utcnow
+from tests.dispatch.deliveries.test_worker import (
+    drain_until_final,
+    recorded_batch,
+    rows_of,
+    worker_for,
+)
+from tests.dispatch.helpers import unique_email
+
+RECIPIENTS = 10
+
+
+async def make_due(sessions: async_sessionmaker[AsyncSession], alert_id: uuid.UUID) -> None:
+    async with session_scope(sessions) as session:
+        await session.execute(
+            update(Delivery).where(Delivery.alert_id == alert_id).values(next_attempt_at=utcnow())
+        )
+
+
+async def rounds(
+    worker: DeliveryWorker,
+    sessions: async_sessionmaker[AsyncSession],
+    alert_id: uuid.UUID,
+    count: int,
+) -> dict[uuid.UUID, Delivery]:
+    """``count`` claims of every row, each made due at once (not waiting out the backoff)."""
+    for _ in range(count):
+        await make_due(sessions, alert_id)
+        await worker.run_once()
+    return await rows_of(sessions, alert_id)
+
+
+class TestProviderOutage:
+    async def test_a_relay_refusing_everyone_fails_no_delivery_and_all_arrive_once_it_recovers(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        addresses = [unique_email("outage") for _ in range(RECIPIENTS)]
+        batch, members = await recorded_batch(quiet_sessions, addresses)
+        alert_id = batch.content.alert_id
+        sink.add_fault(Fault(reply="554 5.3.0 Relay out of order"))
+        try:
+            # More claims than max_attempts: an outage must not use the attempts up.
+            rows = await rounds(
+                worker_for(quiet_sessions, email_channel, max_attempts=2), quiet_sessions,
+                alert_id, 4,
+            )  # fmt: skip
+        finally:
+            sink.clear_faults()
+
+        assert {row.status for row in rows.values()} == {DeliveryStatus.CREATED}
+        assert {row.attempts for row in rows.values()} == {0}
+        assert all("failing for everyone" in (row.last_error or "") for row in rows.values())
+        assert all(row.next_attempt_at > utcnow() for row in rows.values())
+
+        await make_due(quiet_sessions, alert_id)
+        rows = await drain_until_final(
+            worker_for(quiet_sessions, email_channel, max_attempts=2), quiet_sessions, alert_id
+        )
+        assert {row.status for row in rows.values()} == {DeliveryStatus.SENT}
+        assert [len(sink.messages_to(address)) for address in addresses] == [1] * RECIPIENTS
+        assert set(rows) == set(members)
+
+    async def test_connections_refused_use_no_attempts(
+        self, quiet_sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        nobody_listens = EmailChannel(
+            SmtpServer(host="127.0.0.1", port=free_port(), starttls=False, timeout_s=2),
+            email_from="Tawny alerts <alerts@tawny.london>",
+            concurrency=4,
+        )
+        batch, _members = await recorded_batch(
+            quiet_sessions, [unique_email("refused") for _ in range(RECIPIENTS)]
+        )
+
+        rows = await rounds(
+            worker_for(quiet_sessions, nobody_listens, max_attempts=2), quiet_sessions,
+            batch.content.alert_id, 4,
+        )  # fmt: skip
+
+        assert {row.status for row in rows.values()} == {DeliveryStatus.CREATED}
+        assert {row.attempts for row in rows.values()} == {0}
+
+    async def test_one_address_refused_while_the_others_are_accepted_fails_alone(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        refused = unique_email("policy")
+        sink.reject(refused, "554 5.7.1 Message refused")
+        addresses = [refused, *(unique_email() for _ in range(RECIPIENTS - 1))]
+        batch, members = await recorded_batch(quiet_sessions, addresses)
+
+        rows = await drain_until_final(
+            worker_for(quiet_sessions, email_channel), quiet_sessions, batch.content.alert_id
+        )
+
+        statuses: dict[str, Any] = {
+            a: rows[m].status for a, m in zip(addresses, members, strict=True)
+        }
+        assert statuses.pop(refused) is DeliveryStatus.FAILED
+        assert set(statuses.values()) == {DeliveryStatus.SENT}
+
+    async def test_a_slow_provider_is_not_an_outage(
+        self, quiet_sessions: async_sessionmaker[AsyncSession], sink: SmtpSink
+    ) -> None:
+        impatient = EmailChannel(
+            SmtpServer(host="127.0.0.1", port=sink.smtp_port, starttls=False, timeout_s=0.3),
+            email_from="Tawny alerts <alerts@tawny.london>",
+            concurrency=RECIPIENTS,
+        )
+        batch, _members = await recorded_batch(
+            quiet_sessions, [unique_email("slow") for _ in range(RECIPIENTS)]
+        )
+        sink.add_fault(Fault(delay_s=1))
+        try:
+            rows = await rounds(
+                worker_for(quiet_sessions, impatient), quiet_sessions, batch.content.alert_id, 1
+            )
+        finally:
+            sink.clear_faults()
+            await impatient.close()
+
+        # Timeouts are ordinary retries: they count, and the circuit stays shut.
+        assert {row.status for row in rows.values()} == {DeliveryStatus.CREATED}
+        assert {row.attempts for row in rows.values()} == {1}
+        assert not any("failing for everyone" in (row.last_error or "") for row in rows.values())
