@@ -99,6 +99,7 @@ def own_tokens_verifier(app: FastAPI, settings: IdentitySettings) -> JWKSVerifie
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         min_refresh_s=0.0,
+        max_lifetime_s=settings.jwt_max_lifetime_s,
         http=httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url=SELF_BASE_URL, timeout=5.0
         ),

@@ -263,6 +263,9 @@ class IdentitySettings(ServiceSettings):
                 "IDENTITY_SIGNING_KEY_GRACE_S must be at least the access-token lifetime "
                 f"plus {JWKS_MAX_CACHE_S} s"
             )
+        if self.access_token_ttl_s > self.jwt_max_lifetime_s:
+            # Every service would refuse the tokens identity signs.
+            raise ValueError("IDENTITY_ACCESS_TOKEN_TTL_S must not exceed JWT_MAX_LIFETIME_S")
         return self
 
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
