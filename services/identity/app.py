@@ -111,7 +111,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
 
     async def on_startup(app: FastAPI, runtime: ServiceRuntime) -> None:
         async with session_scope(runtime.sessions) as session:
-            kid = await SigningKeyService(session).ensure_active_key()
+            kid = await SigningKeyService(session, settings).ensure_active_key()
         log.info("identity.signing_key.ready", kid=kid)
         await _seed_borough_commands(runtime, settings)
         await _seed_members(runtime, settings)
