@@ -3,8 +3,10 @@ that introduced this encrypts the keys already stored as plain PEM."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from alembic import command
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -53,7 +55,7 @@ class TestStoredSigningKeys:
 
 
 class TestEncryptingMigration:
-    async def test_existing_plain_keys_are_encrypted_and_downgrade_opens_them(
+    def test_existing_plain_keys_are_encrypted_and_downgrade_opens_them(
         self, infrastructure: Infrastructure
     ) -> None:
         name = f"test_identity_keys_{uuid.uuid4().hex[:8]}"
@@ -62,35 +64,36 @@ class TestEncryptingMigration:
         config = migrations.alembic_config("identity", url)
         command.upgrade(config, BEFORE_ENCRYPTION)
         pem = _pem()
-        engine = build_engine(url, application_name="identity-migration-test", pool_size=1)
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(
-                    text("INSERT INTO signing_keys (kid, private_key_pem) VALUES ('old', :pem)"),
-                    {"pem": pem},
-                )
+        asyncio.run(
+            _execute(
+                url, "INSERT INTO signing_keys (kid, private_key_pem) VALUES ('old', :pem)", pem
+            )
+        )
 
-            migrations.upgrade("identity", url)
-            async with engine.connect() as connection:
-                sealed = (
-                    await connection.execute(
-                        text("SELECT private_key_encrypted FROM signing_keys WHERE kid = 'old'")
-                    )
-                ).scalar_one()
-            cipher = DataCipher.from_settings(IdentitySettings(environment="test"))
-            assert PEM_HEADER not in sealed
-            assert cipher.decrypt(sealed, purpose=SIGNING_KEY_PURPOSE).decode() == pem
+        migrations.upgrade("identity", url)
+        sealed = asyncio.run(
+            _execute(url, "SELECT private_key_encrypted FROM signing_keys WHERE kid = 'old'")
+        )
+        command.downgrade(config, BEFORE_ENCRYPTION)
+        restored = asyncio.run(
+            _execute(url, "SELECT private_key_pem FROM signing_keys WHERE kid = 'old'")
+        )
 
-            command.downgrade(config, BEFORE_ENCRYPTION)
-            async with engine.connect() as connection:
-                restored = (
-                    await connection.execute(
-                        text("SELECT private_key_pem FROM signing_keys WHERE kid = 'old'")
-                    )
-                ).scalar_one()
-            assert restored == pem
-        finally:
-            await engine.dispose()
+        cipher = DataCipher.from_settings(IdentitySettings(environment="test"))
+        assert PEM_HEADER not in sealed
+        assert cipher.decrypt(sealed, purpose=SIGNING_KEY_PURPOSE).decode() == pem
+        assert restored == pem
+
+
+async def _execute(url: str, statement: str, pem: str | None = None) -> Any:
+    """Run one statement in its own transaction; the first column of its first row, if any."""
+    engine = build_engine(url, application_name="identity-migration-test", pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            result = await connection.execute(text(statement), {"pem": pem})
+            return result.scalar_one() if result.returns_rows else None
+    finally:
+        await engine.dispose()
 
 
 def _zero() -> timedelta:
