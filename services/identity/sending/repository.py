@@ -21,7 +21,7 @@ class RecipientSendRepository:
         requests of the current window, this one included."""
         statement = insert(RecipientSendCount).values(key=key, requests=1, window_started_at=at)
         window_over = RecipientSendCount.window_started_at <= window_started_after
-        requests = await self._session.scalar(
+        requests: int | None = await self._session.scalar(
             statement.on_conflict_do_update(
                 index_elements=[RecipientSendCount.key],
                 set_={
