@@ -6,8 +6,10 @@
 It starts embedded PostgreSQL and the Kafka-compatible broker Tansu unless ``DATABASE_URL`` and
 ``KAFKA_BOOTSTRAP_SERVERS`` point at real ones; creates each service's database and the topics;
 runs every migration; starts the SMTP sink and each service as its own process; loads demo data;
-and prints the URLs. Ctrl-C (or SIGTERM) stops every process it started, and the kernel stops
-them too if this supervisor is killed outright. The end-to-end tests reuse :class:`DevStack`.
+and prints the URLs. A process that exits is started again after a backoff (1 s doubling to
+30 s), as Kubernetes restarts a crashed pod. Ctrl-C (or SIGTERM) stops every process it
+started, and the kernel stops them too if this supervisor is killed outright. The end-to-end
+tests reuse :class:`DevStack`.
 """
 
 from __future__ import annotations
@@ -111,12 +113,27 @@ class StackOptions:
         return options
 
 
+# A crashed process is started again after 1, 2, 4 ... seconds, at most this long, like a
+# Kubernetes CrashLoopBackOff; a process that stays up this long starts over at 1 s.
+RESTART_MAX_BACKOFF_S = 30.0
+RESTART_STABLE_AFTER_S = 60.0
+
+
 @dataclass
 class ServiceProcess:
     name: str
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.monotonic)
+    # Restarts in a row without staying up RESTART_STABLE_AFTER_S; sets the next backoff.
+    crashes: int = 0
+    restart_at: float | None = None
+
+    def backoff_s(self) -> float:
+        return float(min(RESTART_MAX_BACKOFF_S, 2 ** min(self.crashes, 10)))
 
     @property
     def url(self) -> str:
@@ -268,7 +285,10 @@ class DevStack:
             "KAFKA_ENABLE_IDEMPOTENCE": str(self.kafka_enable_idempotence).lower(),
             "KAFKA_NAMESPACE": self.options.kafka_namespace,
             "IDENTITY_JWKS_URL": f"{self.service_url('identity')}/.well-known/jwks.json",
+            # Links in emails and feeds point at this stack's gateway, whatever its port.
             "IDENTITY_PUBLIC_BASE_URL": self.gateway_url,
+            "DISPATCH_PUBLIC_BASE_URL": self.gateway_url,
+            "ALERTS_PUBLIC_BASE_URL": f"{self.gateway_url}/api/alerts",
             "DISPATCH_SMTP_HOST": "127.0.0.1",
             "DISPATCH_SMTP_PORT": str(ports.smtp),
             **self._provider_sink_environment(),
@@ -304,19 +324,45 @@ class DevStack:
         self, name: str, port: int, command: list[str], env: dict[str, str]
     ) -> ServiceProcess:
         log_path = self.log_dir / f"{name}.log"
-        log_file = log_path.open("ab")
-        process = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
+        service = ServiceProcess(
+            name, port, self._popen(command, env, log_path), log_path, command, env
         )
-        service = ServiceProcess(name, port, process, log_path)
         self.processes.append(service)
         return service
+
+    @staticmethod
+    def _popen(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+        with log_path.open("ab") as log_file:
+            return subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
+            )
+
+    def supervise(self) -> None:
+        """Start again, with backoff, any process that has exited, as the cluster would: one
+        crashed service must not take the whole platform down with it."""
+        now = time.monotonic()
+        for service in self.processes:
+            if service.process.poll() is None:
+                if service.crashes and now - service.started_at > RESTART_STABLE_AFTER_S:
+                    service.crashes = 0
+                continue
+            if service.restart_at is None:
+                service.restart_at = now + service.backoff_s()
+                self._say(
+                    f"{service.name} exited with {service.process.returncode}; restarting in "
+                    f"{service.backoff_s():.0f}s (log: {service.log_path})"
+                )
+            elif now >= service.restart_at:
+                service.process = self._popen(service.command, service.env, service.log_path)
+                service.started_at, service.restart_at = now, None
+                service.crashes += 1
+                self._say(f"{service.name} restarted (restart {service.crashes} in a row)")
 
     def _uvicorn(self, app: str, port: int) -> list[str]:
         return [
@@ -528,8 +574,8 @@ def main() -> None:
         stack.start()
         print(stack.summary(), flush=True)
         while True:
-            stack.check_processes()
-            time.sleep(1.0)
+            stack.supervise()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         print("\n[devstack] stopping…", flush=True)
     except StackError as error:

@@ -11,7 +11,7 @@ import httpx
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import ForbiddenError, UnauthorizedError
 from shared.logs import get_logger
@@ -19,6 +19,27 @@ from shared.logs import get_logger
 log = get_logger(__name__)
 
 SIGNING_ALGORITHMS = ["EdDSA"]
+# Identity's access tokens live at most 15 minutes; a validly signed token that claims to live
+# longer was not made by the identity we know (a leaked key, a bug), so it is refused.
+DEFAULT_MAX_LIFETIME_S = 900
+# Clocks of identity and the verifying service may differ by this much.
+CLOCK_SKEW_S = 30
+
+
+class AccessTokenClaims(BaseModel):
+    """The claims Tawny reads from an access token, with their types checked: a signed token
+    whose ``area`` is a number is as unusable as a forged one, and answers 401, not 500."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    sub: uuid.UUID = Field(strict=False)
+    pseudonym: str = ""
+    roles: list[str] = Field(default_factory=list)
+    vl: str = "email"
+    org: uuid.UUID | None = Field(default=None, strict=False)
+    area: list[str] = Field(default_factory=list)
+    area_boroughs: list[str] = Field(default_factory=list)
+    scope: str | list[str] | None = None
 
 
 class Principal(BaseModel):
@@ -41,25 +62,24 @@ class Principal(BaseModel):
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Principal:
-        org = claims.get("org")
+        """Raises pydantic's ``ValidationError`` when a claim is missing or of the wrong type."""
+        checked = AccessTokenClaims.model_validate(claims)
         return cls(
-            member_id=uuid.UUID(claims["sub"]),
-            pseudonym=claims.get("pseudonym", ""),
-            roles=frozenset(claims.get("roles", [])),
-            verification_level=claims.get("vl", "email"),
-            organisation_id=uuid.UUID(org) if org else None,
-            area_ward_codes=tuple(claims.get("area", [])),
-            area_borough_codes=tuple(claims.get("area_boroughs", [])),
-            scopes=_scopes(claims.get("scope")),
+            member_id=checked.sub,
+            pseudonym=checked.pseudonym,
+            roles=frozenset(checked.roles),
+            verification_level=checked.vl,
+            organisation_id=checked.org,
+            area_ward_codes=tuple(checked.area),
+            area_borough_codes=tuple(checked.area_boroughs),
+            scopes=_scopes(checked.scope),
         )
 
 
-def _scopes(claim: object) -> frozenset[str]:
+def _scopes(claim: str | list[str] | None) -> frozenset[str]:
     if isinstance(claim, str):
         return frozenset(claim.split())
-    if isinstance(claim, list):
-        return frozenset(str(scope) for scope in claim)
-    return frozenset()
+    return frozenset(claim or ())
 
 
 class JWKSVerifier:
@@ -75,6 +95,7 @@ class JWKSVerifier:
         http: httpx.AsyncClient | None = None,
         min_refresh_s: float = 10.0,
         max_age_s: float = 300.0,
+        max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S,
     ) -> None:
         self._jwks_url = jwks_url
         self._issuer = issuer
@@ -84,6 +105,7 @@ class JWKSVerifier:
         self._fetched_at = 0.0
         self._min_refresh_s = min_refresh_s
         self._max_age_s = max_age_s
+        self._max_lifetime_s = max_lifetime_s
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -132,10 +154,21 @@ class JWKSVerifier:
             raise UnauthorizedError("The access token has expired.") from error
         except jwt.InvalidTokenError as error:
             raise UnauthorizedError("The access token is not valid.") from error
+        self._check_lifetime(claims)
         try:
             return Principal.from_claims(claims)
-        except (KeyError, ValueError) as error:
-            raise UnauthorizedError("The access token's claims are incomplete.") from error
+        except ValidationError as error:
+            raise UnauthorizedError("The access token's claims are not valid.") from error
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """Refuse a token meant to live longer than identity ever issues them: its ``exp`` more
+        than the maximum lifetime after its ``iat``, or after now."""
+        exp, iat = claims["exp"], claims["iat"]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (exp, iat)):
+            raise UnauthorizedError("The access token's times are not valid.")
+        latest = min(iat, time.time()) + self._max_lifetime_s + CLOCK_SKEW_S
+        if exp > latest:
+            raise UnauthorizedError("The access token lives longer than tokens may.")
 
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token from identity")

@@ -92,7 +92,10 @@ class ServiceRuntime:
             client_id=name,
         )
         verifier = JWKSVerifier(
-            settings.identity_jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+            settings.identity_jwks_url,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            max_lifetime_s=settings.jwt_max_lifetime_s,
         )
         await producer.start()
         runtime = cls(

@@ -64,6 +64,11 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = platform_field(  # type: ignore[assignment]
         "JWT_AUDIENCE", "tawny", "The aud claim of access tokens"
     )
+    jwt_max_lifetime_s: int = platform_field(  # type: ignore[assignment]
+        "JWT_MAX_LIFETIME_S",
+        900,
+        "Longest an access token may live (exp after iat or now); longer-lived ones are refused",
+    )
     outbox_poll_interval_s: float = platform_field(  # type: ignore[assignment]
         "OUTBOX_POLL_INTERVAL_S", 0.2, "How often the outbox relay looks for new events"
     )

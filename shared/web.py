@@ -22,6 +22,9 @@ from shared.logs import get_logger, request_id_var
 log = get_logger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
+# Free text bound for PostgreSQL, which cannot store a NUL character in text: a pattern for
+# Query/Field so that such input is a 422 rather than a database error.
+NO_NUL_PATTERN = r"^[^\x00]*$"
 
 HTTP_REQUESTS = Counter(
     "tawny_http_requests_total", "HTTP requests served", ["method", "route", "status"]

@@ -99,6 +99,7 @@ def own_tokens_verifier(app: FastAPI, settings: IdentitySettings) -> JWKSVerifie
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         min_refresh_s=0.0,
+        max_lifetime_s=settings.jwt_max_lifetime_s,
         http=httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url=SELF_BASE_URL, timeout=5.0
         ),
@@ -110,7 +111,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
 
     async def on_startup(app: FastAPI, runtime: ServiceRuntime) -> None:
         async with session_scope(runtime.sessions) as session:
-            kid = await SigningKeyService(session).ensure_active_key()
+            kid = await SigningKeyService(session, settings).ensure_active_key()
         log.info("identity.signing_key.ready", kid=kid)
         await _seed_borough_commands(runtime, settings)
         await _seed_members(runtime, settings)

@@ -74,6 +74,22 @@ class IdentitySettings(ServiceSettings):
         le=1440,
         description="How many minutes a password-reset link stays usable",
     )
+    emails_per_address: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description=(
+            "Verification or password-reset emails sent to one address per window "
+            "(IDENTITY_EMAIL_LIMIT_WINDOW_MIN); further requests are answered alike but send "
+            "nothing"
+        ),
+    )
+    email_limit_window_min: int = Field(
+        default=60,
+        ge=1,
+        le=1440,
+        description="The window of IDENTITY_EMAILS_PER_ADDRESS, in minutes",
+    )
     data_keys: SecretStr | None = Field(
         default=None,
         max_length=2000,
@@ -263,6 +279,9 @@ class IdentitySettings(ServiceSettings):
                 "IDENTITY_SIGNING_KEY_GRACE_S must be at least the access-token lifetime "
                 f"plus {JWKS_MAX_CACHE_S} s"
             )
+        if self.access_token_ttl_s > self.jwt_max_lifetime_s:
+            # Every service would refuse the tokens identity signs.
+            raise ValueError("IDENTITY_ACCESS_TOKEN_TTL_S must not exceed JWT_MAX_LIFETIME_S")
         return self
 
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:

@@ -28,6 +28,7 @@ PHONE_PURPOSE = "member.phone"
 ADDRESS_PURPOSE = "member.address"
 PENDING_ADDRESS_PURPOSE = "address_verification.address"
 DOCUMENT_PURPOSE = "verification_document.content"
+SIGNING_KEY_PURPOSE = "signing_key.private_key"
 
 
 class DataKeyError(ValueError):

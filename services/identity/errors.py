@@ -96,6 +96,7 @@ class TooManyAttemptsError(IdentityError):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(
             f"Too many failed sign-ins; try again in {retry_after_s} seconds.",
+            headers={"Retry-After": str(retry_after_s)},
             retry_after_s=retry_after_s,
         )
         self.retry_after_s = retry_after_s

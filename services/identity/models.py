@@ -20,7 +20,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    Text,
     func,
     text,
 )
@@ -239,6 +238,17 @@ class SignInThrottle(Base):
     last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class RecipientSendCount(Base):
+    """How many emails of one kind were asked for one address in the current window: past the
+    limit, no more are sent until the window ends. Keys hold a keyed hash, never the address."""
+
+    __tablename__ = "recipient_send_counts"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class AuditEntry(Base):
     """One staff or admin action. Rows are never updated or deleted (a trigger refuses it), and
     each row's hash covers the previous row's hash, so any edit breaks the chain."""
@@ -296,7 +306,8 @@ class SigningKey(Base):
     __tablename__ = "signing_keys"
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    private_key_pem: Mapped[str] = mapped_column(Text)
+    # The PKCS#8 PEM, AES-GCM encrypted under identity's data keys like every other secret.
+    private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, server_default=func.now()
     )

@@ -29,9 +29,11 @@ from services.identity.crypto import (
     NAME_PURPOSE,
     PENDING_ADDRESS_PURPOSE,
     PHONE_PURPOSE,
+    SIGNING_KEY_PURPOSE,
     DataCipher,
 )
 from services.identity.models import AddressVerification, Member, VerificationDocument
+from services.identity.tokens.repository import SigningKeyRepository
 from shared.db import build_engine, build_sessionmaker, session_scope
 
 Encrypted = Member | AddressVerification | VerificationDocument
@@ -111,6 +113,24 @@ async def reencrypt_table(
             )
 
 
+async def reencrypt_signing_keys(
+    sessions: async_sessionmaker[AsyncSession], cipher: DataCipher
+) -> Tally:
+    """The token-signing keys, all in one transaction: there are only a few."""
+    tally = Tally("signing_keys")
+    async with session_scope(sessions) as session:
+        for key in await SigningKeyRepository(session).all_for_update():
+            tally.rows += 1
+            sealed = cipher.reencrypt(key.private_key_encrypted, purpose=SIGNING_KEY_PURPOSE)
+            if sealed is None:
+                tally.already_current += 1
+            else:
+                key.private_key_encrypted = sealed
+                tally.reencrypted += 1
+        await session.flush()
+    return tally
+
+
 async def reencrypt_all(
     settings: IdentitySettings, *, batch_size: int, progress: bool = True
 ) -> list[Tally]:
@@ -119,8 +139,13 @@ async def reencrypt_all(
     try:
         sessions = build_sessionmaker(engine)
         return [
-            await reencrypt_table(sessions, cipher, model, batch_size=batch_size, progress=progress)
-            for model in ENCRYPTED_COLUMNS
+            *[
+                await reencrypt_table(
+                    sessions, cipher, model, batch_size=batch_size, progress=progress
+                )
+                for model in ENCRYPTED_COLUMNS
+            ],
+            await reencrypt_signing_keys(sessions, cipher),
         ]
     finally:
         await engine.dispose()

@@ -1,5 +1,6 @@
 """`make run` as a newcomer meets it: `python -m deploy.devstack` on embedded infrastructure
-reports the platform ready with the demo logins, and Ctrl-C leaves no process behind."""
+reports the platform ready with the demo logins, restarts a service killed with -9 while the
+rest keeps running, and Ctrl-C leaves no process behind."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from deploy.devstack import DEMO_OFFICER, DEMO_RESIDENT, REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
-# A backstop against a stack that never comes up, not a speed requirement: a loaded machine
-# only makes startup slower.
+# Backstops against a stack that never comes up, not speed requirements: a loaded machine
+# only makes startup slower. The first restart comes after 1 s; the service then needs its
+# own start-up time.
 READY_WITHIN_S = 600
+RESTARTED_WITHIN_S = 300
 
 
 def descendants(pid: int) -> set[int]:
@@ -42,6 +45,20 @@ def descendants(pid: int) -> set[int]:
         for child in children.get(pending.pop(), []):
             found.add(child)
             pending.append(child)
+    return found
+
+
+def service_pids(pids: set[int], app: str) -> set[int]:
+    """The processes among ``pids`` running ``app`` (a uvicorn factory such as
+    ``services.dispatch.app``)."""
+    found = set()
+    for pid in pids:
+        try:
+            command = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(part.decode(errors="replace").startswith(app) for part in command):
+            found.add(pid)
     return found
 
 
@@ -80,7 +97,7 @@ def free_port_block() -> int:
 
 
 class TestDevStackCommand:
-    def test_starts_ready_with_demo_logins_and_stops_cleanly(self, tmp_path: Path) -> None:
+    def test_starts_ready_restarts_a_killed_service_and_stops_cleanly(self, tmp_path: Path) -> None:
         base_port = free_port_block()
         env = {
             k: v
@@ -101,6 +118,22 @@ class TestDevStackCommand:
                     assert time.monotonic() - started < READY_WITHIN_S, output_path.read_text()
                     time.sleep(0.5)
                 readiness = httpx.get(f"http://127.0.0.1:{base_port}/readyz", timeout=5)
+
+                [dispatch] = service_pids(descendants(supervisor.pid), "services.dispatch.app")
+                os.kill(dispatch, signal.SIGKILL)
+                killed_at = time.monotonic()
+                restarted: set[int] = set()
+                ready_again = False
+                while not (restarted and ready_again):
+                    assert supervisor.poll() is None, output_path.read_text()
+                    assert time.monotonic() - killed_at < RESTARTED_WITHIN_S, (
+                        output_path.read_text()
+                    )
+                    time.sleep(0.5)
+                    restarted = service_pids(
+                        descendants(supervisor.pid), "services.dispatch.app"
+                    ) - {dispatch}
+                    ready_again = _dispatch_ready(base_port)
                 children = descendants(supervisor.pid)
             finally:
                 supervisor.send_signal(signal.SIGINT)
@@ -111,6 +144,16 @@ class TestDevStackCommand:
         assert f"{DEMO_OFFICER[0]} / {DEMO_OFFICER[1]}" in printed
         assert f"{DEMO_RESIDENT[0]} / {DEMO_RESIDENT[1]}" in printed
         assert f"http://127.0.0.1:{base_port}/" in printed
+        assert "dispatch exited with -9; restarting in 1s" in printed
+        assert "dispatch restarted" in printed
         assert supervisor.returncode == 0, printed
         assert len(children) >= 7  # postgres, the broker, the sink and five services
         assert [pid for pid in children if alive(pid)] == []
+
+
+def _dispatch_ready(base_port: int) -> bool:
+    """Dispatch's own readiness (the first dispatcher listens on the base port + 4)."""
+    try:
+        return httpx.get(f"http://127.0.0.1:{base_port + 4}/readyz", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False

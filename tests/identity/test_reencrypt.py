@@ -15,8 +15,9 @@ from services.identity.config import IdentitySettings
 from services.identity.crypto import NAME_PURPOSE, PENDING_ADDRESS_PURPOSE, PersonalData
 from services.identity.members.schemas import PersonalDetails
 from services.identity.members.service import MemberService
-from services.identity.models import AddressVerification, Member
+from services.identity.models import AddressVerification, Member, SigningKey
 from services.identity.reencrypt import main, reencrypt_all
+from services.identity.tokens.service import SigningKeyService
 from shared.db import build_engine, build_sessionmaker, session_scope
 from tests.support.infrastructure import Infrastructure
 
@@ -61,6 +62,7 @@ class TestReencrypt:
                         h3_cell="87195da49ffffff",
                     )
                 )
+                kid = await SigningKeyService(session, before).ensure_active_key()
 
             first = await reencrypt_all(after, batch_size=1, progress=False)
             second = await reencrypt_all(after, batch_size=100, progress=False)
@@ -69,7 +71,8 @@ class TestReencrypt:
             assert (by_table["members"].rows, by_table["members"].reencrypted) == (1, 3)
             assert by_table["address_verifications"].reencrypted == 1
             assert sum(tally.reencrypted for tally in second) == 0
-            assert sum(tally.already_current for tally in second) == 4
+            assert by_table["signing_keys"].reencrypted == 1
+            assert sum(tally.already_current for tally in second) == 5
             personal = PersonalData.from_settings(
                 IdentitySettings(environment="test", data_keys=new_key)
             )
@@ -84,6 +87,9 @@ class TestReencrypt:
                 assert personal.open_json(
                     pending.address_encrypted, purpose=PENDING_ADDRESS_PURPOSE
                 ) == {"postcode": "E1 8AA"}
+                signing_key = await session.get(SigningKey, kid)
+                assert signing_key is not None
+                assert signing_key.private_key_encrypted.startswith(b"new:")
         finally:
             await engine.dispose()
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -34,6 +36,53 @@ class TestJWKSVerifier:
     async def test_refuses_bad_tokens(self, token: object, reason: str) -> None:
         with pytest.raises(UnauthorizedError, match=reason):
             await tokens.test_verifier().verify(token())  # type: ignore[operator]
+
+    @pytest.mark.parametrize(
+        "claims",
+        [
+            {"area": 42},
+            {"area": [1, 2]},
+            {"roles": "officer"},
+            {"sub": 7},
+            {"sub": "not-a-uuid"},
+            {"org": ["x"]},
+            {"pseudonym": {"a": 1}},
+            {"scope": 3},
+            {"area_boroughs": {"E09000001": True}},
+        ],
+    )
+    async def test_a_signed_token_with_mistyped_claims_is_refused(
+        self, claims: dict[str, object]
+    ) -> None:
+        token = _signed(**claims)
+        with pytest.raises(UnauthorizedError, match="not valid"):
+            await tokens.test_verifier().verify(token)
+
+    @pytest.mark.parametrize(
+        ("iat_offset", "exp_offset"),
+        [(0, 3600), (0, 32_503_680_000 - int(time.time())), (3000, 3900)],
+    )
+    async def test_a_signed_token_living_longer_than_the_maximum_is_refused(
+        self, iat_offset: int, exp_offset: int
+    ) -> None:
+        token = _signed(iat=int(time.time()) + iat_offset, exp=int(time.time()) + exp_offset)
+        with pytest.raises(UnauthorizedError):
+            await tokens.test_verifier().verify(token)
+
+    async def test_the_maximum_lifetime_is_a_setting(self) -> None:
+        token = tokens.make_token(expires_in=1800)
+        with pytest.raises(UnauthorizedError, match="lives longer"):
+            await tokens.test_verifier().verify(token)
+        verifier = JWKSVerifier(
+            "http://identity.test/jwks",
+            issuer=tokens.ISSUER,
+            audience=tokens.AUDIENCE,
+            http=httpx.AsyncClient(
+                transport=httpx.MockTransport(lambda _: httpx.Response(200, json=tokens.jwks()))
+            ),
+            max_lifetime_s=3600,
+        )
+        assert (await verifier.verify(token)).roles == frozenset({"resident"})
 
     async def test_unknown_key_ids_do_not_hammer_the_jwks_endpoint(self) -> None:
         fetches = 0
@@ -67,3 +116,10 @@ class TestJWKSVerifier:
         )
         with pytest.raises(UnauthorizedError, match="signing keys"):
             await verifier.verify(tokens.make_token())
+
+
+def _signed(**overrides: object) -> str:
+    """A token signed with the test key, with ``overrides`` replacing the usual claims."""
+    claims = jwt.decode(tokens.make_token(), options={"verify_signature": False})
+    claims.update(overrides)
+    return tokens.sign_claims(claims)

@@ -60,6 +60,16 @@ def make_token(
         claims["scope"] = scope
     if org is not None:
         claims["org"] = str(org)
+    return sign_claims(claims, private_key=private_key, kid=kid)
+
+
+def sign_claims(
+    claims: dict[str, object],
+    *,
+    private_key: Ed25519PrivateKey | None = None,
+    kid: str = TEST_KID,
+) -> str:
+    """Any claims, signed with the test key: for tokens identity would never issue."""
     return jwt.encode(claims, private_key or _private_key, algorithm="EdDSA", headers={"kid": kid})
 
 

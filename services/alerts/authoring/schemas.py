@@ -321,6 +321,9 @@ class AlertCreate(BaseModel):
         return self
 
 
+_NEVER_CLEARED = frozenset({"headline", "body", "severity", "urgency", "certainty", "expires"})
+
+
 class AlertChange(BaseModel):
     """An Update to a published alert: what changes. It goes to the same recipients."""
 
@@ -343,6 +346,10 @@ class AlertChange(BaseModel):
         changed = self.model_fields_set - {"no_victim_details_confirmed"}
         if not changed:
             raise ValueError("an update must change at least one field")
+        # These may change but not be cleared: every message has them.
+        cleared = sorted(name for name in changed & _NEVER_CLEARED if getattr(self, name) is None)
+        if cleared:
+            raise ValueError(f"{', '.join(cleared)} cannot be cleared, only changed")
         if self.expires is not None and self.expires.tzinfo is None:
             raise ValueError("expires needs a time zone offset")
         return self

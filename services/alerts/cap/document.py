@@ -41,6 +41,9 @@ PARAM_CHANNELS = "tawny:channels"
 PARAM_SUSPECT = "tawny:suspect"
 PARAM_NO_VICTIM_DETAILS = "tawny:noVictimDetails"
 CONFIRMED = "confirmed"
+# CAP nests at most five deep (alert, info, area, geocode, value); anything far deeper is an
+# attack on the recursive code that walks the tree (serialising, schema validation).
+MAX_ELEMENT_DEPTH = 16
 
 ET.register_namespace("", CAP_NS)
 
@@ -231,6 +234,7 @@ def parse_xml(data: bytes, *, schema_path: str | None = None) -> ET.Element:
         raise CapDocumentError("The document is not well-formed XML.", reason=str(error)) from error
     if root.tag != _q("alert"):
         raise CapDocumentError("The document is not a CAP 1.2 alert.", root=root.tag[:100])
+    _refuse_deep_nesting(root)
     if schema_path is not None:
         errors = [
             str(e.reason or e.message)[:300] for e in load_schema(schema_path).iter_errors(root)
@@ -238,6 +242,27 @@ def parse_xml(data: bytes, *, schema_path: str | None = None) -> ET.Element:
         if errors:
             raise CapDocumentError("The document is not valid CAP 1.2.", errors=errors[:10])
     return root
+
+
+def _refuse_deep_nesting(root: ET.Element) -> None:
+    """Walk the tree without recursion and refuse it if it nests deeper than CAP ever does."""
+    pending: list[tuple[ET.Element, int]] = [(root, 1)]
+    while pending:
+        element, depth = pending.pop()
+        if depth > MAX_ELEMENT_DEPTH:
+            raise CapDocumentError(
+                f"The document nests elements deeper than {MAX_ELEMENT_DEPTH} levels."
+            )
+        pending.extend((child, depth + 1) for child in element)
+
+
+def _suspect(value: str) -> Any:
+    """One ``tawny:suspect`` parameter's JSON. The decoder recurses once per nesting level and
+    gives up with a RecursionError on a hostile document, which is the sender's error."""
+    try:
+        return json.loads(value)
+    except RecursionError as error:
+        raise CapDocumentError(f"A {PARAM_SUSPECT} parameter nests too deeply.") from error
 
 
 def from_xml(data: bytes, *, schema_path: str | None = None) -> CapMessage:
@@ -289,7 +314,7 @@ def from_xml(data: bytes, *, schema_path: str | None = None) -> CapMessage:
                 "channels": (
                     _single(parameters, PARAM_CHANNELS, required=False) or "email"
                 ).split(),
-                "suspects": [json.loads(value) for value in parameters.get(PARAM_SUSPECT, [])],
+                "suspects": [_suspect(value) for value in parameters.get(PARAM_SUSPECT, [])],
                 "expires": _text(first, "expires"),
                 "no_victim_details_confirmed": _single(parameters, PARAM_NO_VICTIM_DETAILS)
                 == CONFIRMED,

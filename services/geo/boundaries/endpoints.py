@@ -21,7 +21,7 @@ from services.geo.routing import BodySizeCappedRoute
 from shared.auth import Principal, require_roles
 from shared.errors import problem_responses
 from shared.runtime import SessionDep
-from shared.web import openapi_examples
+from shared.web import NO_NUL_PATTERN, openapi_examples
 
 router = APIRouter(tags=["boundaries"])
 
@@ -90,6 +90,7 @@ async def search_wards(
         str | None,
         Query(
             max_length=100,
+            pattern=NO_NUL_PATTERN,
             description="Part of a ward's name",
             openapi_examples=openapi_examples(by_name="james"),
         ),

@@ -23,7 +23,9 @@ OnsCode = Annotated[
     ),
 ]
 
-BoundingBox = tuple[float, float, float, float]
+# A list of exactly four rather than a tuple: a tuple becomes ``prefixItems``, which response
+# checkers built on OpenAPI 3.0 habits (schemathesis) misread as an invalid ``items`` list.
+BoundingBox = Annotated[list[float], Field(min_length=4, max_length=4)]
 BBOX_DESCRIPTION = "WGS84 bounds as [min_lon, min_lat, max_lon, max_lat] (GeoJSON order)"
 
 

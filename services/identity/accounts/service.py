@@ -15,6 +15,7 @@ from services.identity.members.repository import MemberRepository
 from services.identity.members.service import MemberService
 from services.identity.models import OutboxMessage
 from services.identity.passwords import hash_password
+from services.identity.sending.service import EmailKind, RecipientLimit
 from services.identity.tokens.repository import RefreshTokenRepository
 from shared.db import utcnow
 from shared.events import PasswordResetRequested
@@ -42,8 +43,11 @@ class PasswordResetService:
         """Email a reset link if the address belongs to a verified member; the caller is never
         told which. Unverified accounts get nothing: verifying sets their password anyway."""
         members = MemberService(self._session, self._settings)
+        allowed = await RecipientLimit(self._session, self._settings).allows(
+            EmailKind.PASSWORD_RESET, email
+        )
         member = await members.find_by_email(email)
-        if member is None or not member.email_verified:
+        if member is None or not member.email_verified or not allowed:
             log.info("identity.password_reset.ignored")
             return
         token = secrets.token_urlsafe(32)

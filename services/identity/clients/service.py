@@ -145,7 +145,7 @@ class ApiClientService:
         organisation = await OrganisationService(self._session).get(client.organisation_id)
         now = utcnow()
         await self._clients.touch(client.id, now)
-        kid, private_key = await SigningKeyService(self._session).signing_key()
+        kid, private_key = await SigningKeyService(self._session, self._settings).signing_key()
         ttl = self._settings.access_token_ttl_s
         issued_at = int(time.time())
         scope = " ".join(sorted(scopes))

@@ -23,6 +23,7 @@ from services.identity.members.repository import EmailVerificationRepository, Me
 from services.identity.members.schemas import PersonalDetails, normalise_email
 from services.identity.models import Member, OutboxMessage, Role
 from services.identity.passwords import hash_password
+from services.identity.sending.service import EmailKind, RecipientLimit
 from shared.db import utcnow
 from shared.events import MemberEmailVerified, VerificationEmailRequested
 from shared.logs import get_logger
@@ -97,6 +98,9 @@ class MemberService:
         the address already had an account.
         """
         password_hash = await hash_password(password)
+        allowed = await RecipientLimit(self._session, self._settings).allows(
+            EmailKind.VERIFICATION, email
+        )
         member = await self._insert_member(
             email, password_hash, roles=[Role.RESIDENT.value], verified_at=None
         )
@@ -109,7 +113,8 @@ class MemberService:
             log.info("identity.registration.repeated", member_id=str(member.id))
         else:
             log.info("identity.registration.created", member_id=str(member.id))
-        await self._send_verification(member, password_hash)
+        if allowed:
+            await self._send_verification(member, password_hash)
 
     async def verify_email(self, token: str) -> None:
         verification = await self._verifications.get_for_update(hash_verification_token(token))

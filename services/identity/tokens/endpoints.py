@@ -158,7 +158,7 @@ async def revoke(
 async def rotate_signing_key(
     caller: PlatformAdminDep, session: SessionDep, settings: SettingsDep
 ) -> KeyRotation:
-    plan = await SigningKeyService(session).rotate(
+    plan = await SigningKeyService(session, settings).rotate(
         publish_ahead=timedelta(seconds=settings.signing_key_publish_ahead_s),
         grace=timedelta(seconds=settings.signing_key_grace_s),
     )
@@ -185,7 +185,7 @@ async def rotate_signing_key(
     summary="The public keys that verify identity's access tokens (JWKS)",
     responses=problem_responses(503),
 )
-async def jwks(response: Response, session: SessionDep) -> JsonWebKeySet:
-    key_set = await SigningKeyService(session).public_keys()
+async def jwks(response: Response, session: SessionDep, settings: SettingsDep) -> JsonWebKeySet:
+    key_set = await SigningKeyService(session, settings).public_keys()
     response.headers["Cache-Control"] = JWKS_CACHE_CONTROL
     return key_set

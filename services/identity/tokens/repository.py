@@ -68,11 +68,21 @@ class SigningKeyRepository:
             .limit(1)
         )
 
+    async def all_for_update(self) -> Sequence[SigningKey]:
+        return (
+            await self._session.scalars(
+                select(SigningKey).order_by(SigningKey.kid).with_for_update()
+            )
+        ).all()
+
     async def add(
-        self, *, kid: str, private_key_pem: str, signs_from: datetime | None = None
+        self, *, kid: str, private_key_encrypted: bytes, signs_from: datetime | None = None
     ) -> SigningKey:
         key = SigningKey(
-            kid=kid, private_key_pem=private_key_pem, active=True, signs_from=signs_from
+            kid=kid,
+            private_key_encrypted=private_key_encrypted,
+            active=True,
+            signs_from=signs_from,
         )
         self._session.add(key)
         await self._session.flush()

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.identity.accounts.two_factor import TwoFactorService
 from services.identity.audit.service import AuditLog
 from services.identity.config import IdentitySettings
+from services.identity.crypto import SIGNING_KEY_PURPOSE, DataCipher
 from services.identity.errors import (
     AccountSuspendedError,
     EmailNotVerifiedError,
@@ -75,13 +76,6 @@ def key_thumbprint(x: str) -> str:
     return _b64url(hashlib.sha256(canonical.encode()).digest())
 
 
-def _load_private_key(key: SigningKey) -> Ed25519PrivateKey:
-    private_key = load_pem_private_key(key.private_key_pem.encode(), password=None)
-    if not isinstance(private_key, Ed25519PrivateKey):
-        raise ServiceUnavailableError(f"Signing key {key.kid} is not an Ed25519 key.")
-    return private_key
-
-
 @dataclass(frozen=True)
 class KeyRotationPlan:
     kid: str
@@ -91,8 +85,19 @@ class KeyRotationPlan:
 
 
 class SigningKeyService:
-    def __init__(self, session: AsyncSession) -> None:
+    """The keys that sign access tokens. Their private halves are stored encrypted with
+    identity's data keys (``IDENTITY_DATA_KEYS``), so a copy of the database signs nothing."""
+
+    def __init__(self, session: AsyncSession, settings: IdentitySettings) -> None:
         self._keys = SigningKeyRepository(session)
+        self._cipher = DataCipher.from_settings(settings)
+
+    def _load_private_key(self, key: SigningKey) -> Ed25519PrivateKey:
+        pem = self._cipher.decrypt(key.private_key_encrypted, purpose=SIGNING_KEY_PURPOSE)
+        private_key = load_pem_private_key(pem, password=None)
+        if not isinstance(private_key, Ed25519PrivateKey):
+            raise ServiceUnavailableError(f"Signing key {key.kid} is not an Ed25519 key.")
+        return private_key
 
     async def ensure_active_key(self) -> str:
         """The kid of the key that signs, creating the first one if there is none."""
@@ -121,9 +126,10 @@ class SigningKeyService:
         kid = key_thumbprint(_public_x(private_key))
         await self._keys.add(
             kid=kid,
-            private_key_pem=private_key.private_bytes(
-                Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
-            ).decode(),
+            private_key_encrypted=self._cipher.encrypt(
+                private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()),
+                purpose=SIGNING_KEY_PURPOSE,
+            ),
             signs_from=signs_from,
         )
         log.info("identity.signing_key.created", kid=kid)
@@ -133,12 +139,12 @@ class SigningKeyService:
         key = await self._keys.newest_active(utcnow())
         if key is None:
             raise ServiceUnavailableError("Identity has no signing key yet; try again shortly.")
-        return key.kid, _load_private_key(key)
+        return key.kid, self._load_private_key(key)
 
     async def public_keys(self) -> JsonWebKeySet:
         return JsonWebKeySet(
             keys=[
-                JsonWebKey(kid=key.kid, x=_public_x(_load_private_key(key)))
+                JsonWebKey(kid=key.kid, x=_public_x(self._load_private_key(key)))
                 for key in await self._keys.published(utcnow())
             ]
         )
@@ -181,7 +187,7 @@ class TokenService:
         self._members = MemberRepository(session)
         self._organisations = OrganisationRepository(session)
         self._refresh_tokens = RefreshTokenRepository(session)
-        self._keys = SigningKeyService(session)
+        self._keys = SigningKeyService(session, settings)
 
     def _independent(self) -> async_sessionmaker[AsyncSession]:
         assert self._sessions is not None, "this operation records outside the request"

@@ -339,6 +339,39 @@ class TestPublishAlert:
         assert_problem(response, 422, "invalid-request")
 
 
+class TestUpdateAlert:
+    @pytest.mark.parametrize("field", ["expires", "headline", "severity", "urgency", "body"])
+    async def test_clearing_a_field_every_message_has_is_a_422_and_changes_nothing(
+        self, client: httpx.AsyncClient, field: str
+    ) -> None:
+        draft = await create_alert(client)
+        await client.post(f"/alerts/{draft['id']}/publish", headers=officer_headers())
+
+        response = await client.post(
+            f"/alerts/{draft['id']}/updates",
+            json={field: None, "no_victim_details_confirmed": True},
+            headers=officer_headers(),
+        )
+
+        problem = assert_problem(response, 422)
+        assert "cannot be cleared" in str(problem)
+        original = await client.get(f"/alerts/{draft['id']}", headers=officer_headers())
+        assert original.json()["status"] == "published"
+
+    async def test_clearing_an_optional_field_is_an_update(self, client: httpx.AsyncClient) -> None:
+        draft = await create_alert(client, instruction="Call 999.")
+        await client.post(f"/alerts/{draft['id']}/publish", headers=officer_headers())
+
+        response = await client.post(
+            f"/alerts/{draft['id']}/updates",
+            json={"instruction": None, "no_victim_details_confirmed": True},
+            headers=officer_headers(),
+        )
+
+        assert response.status_code == 201, response.text
+        assert response.json()["instruction"] is None
+
+
 class TestGetAlert:
     async def test_unknown_id_is_404(self, client: httpx.AsyncClient) -> None:
         response = await client.get(f"/alerts/{UNKNOWN_ID}", headers=officer_headers())

@@ -229,6 +229,31 @@ class TestReceivedCap:
         assert response.status_code == 400, response.text
         assert response.json()["type"].endswith("/cap-document-invalid")
 
+    async def test_elements_nested_two_thousand_deep_are_400(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        ward = unique_ward_code()
+        nested = b"<info>" * 2000 + b"</info>" * 2000
+        document = cap_document(ward, extra_info=(nested * 2).decode())
+
+        response = await post_cap(client, document, officer(ward, scope="cap:write"))
+
+        assert response.status_code == 400, response.text
+        assert "nests" in response.json()["detail"]
+
+    async def test_a_suspect_nested_twenty_thousand_deep_is_400(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        ward = unique_ward_code()
+        document = cap_document(ward).replace(
+            b'{"build": "slim", "clothing": "black puffer jacket"}', b"[" * 20_000
+        )
+
+        response = await post_cap(client, document, officer(ward, scope="cap:write"))
+
+        assert response.status_code == 400, response.text
+        assert "nests" in response.json()["detail"]
+
     async def test_an_oversized_document_is_413(self, client: httpx.AsyncClient) -> None:
         ward = unique_ward_code()
         padding = f"<note>{'x' * 70_000}</note>".encode()

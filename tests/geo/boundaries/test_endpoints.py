@@ -216,7 +216,15 @@ class TestReadWards:
         assert (await client.get("/wards", params={"q": "_"})).json() == []
 
     @pytest.mark.parametrize(
-        "params", [{"limit": 0}, {"limit": 101}, {"borough": "Westminster"}, {"q": "x" * 101}]
+        "params",
+        [
+            {"limit": 0},
+            {"limit": 101},
+            {"borough": "Westminster"},
+            {"q": "x" * 101},
+            {"q": "\x00"},
+            {"q": "st\x00j"},
+        ],
     )
     async def test_bad_query_parameters_are_422(
         self, client: httpx.AsyncClient, params: dict[str, Any]

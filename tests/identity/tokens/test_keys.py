@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.identity.config import IdentitySettings
 from services.identity.models import SigningKey
 from services.identity.tokens.service import SigningKeyService, key_thumbprint
 from shared.db import build_engine, build_sessionmaker, session_scope
@@ -59,11 +60,11 @@ class TestJwks:
 
 class TestSigningKeys:
     async def test_replicas_starting_together_create_one_key(
-        self, keyless_sessions: async_sessionmaker[AsyncSession]
+        self, keyless_sessions: async_sessionmaker[AsyncSession], settings: IdentitySettings
     ) -> None:
         async def start_replica() -> str:
             async with session_scope(keyless_sessions) as session:
-                return await SigningKeyService(session).ensure_active_key()
+                return await SigningKeyService(session, settings).ensure_active_key()
 
         kids = await asyncio.gather(*(start_replica() for _ in range(3)))
 
@@ -73,11 +74,11 @@ class TestSigningKeys:
         assert len(set(kids)) == 1
 
     async def test_a_restart_keeps_the_existing_key(
-        self, keyless_sessions: async_sessionmaker[AsyncSession]
+        self, keyless_sessions: async_sessionmaker[AsyncSession], settings: IdentitySettings
     ) -> None:
         async with session_scope(keyless_sessions) as session:
-            first = await SigningKeyService(session).ensure_active_key()
+            first = await SigningKeyService(session, settings).ensure_active_key()
         async with session_scope(keyless_sessions) as session:
-            second = await SigningKeyService(session).ensure_active_key()
+            second = await SigningKeyService(session, settings).ensure_active_key()
 
         assert first == second

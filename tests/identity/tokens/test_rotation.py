@@ -82,9 +82,9 @@ class TestKeyRotation:
 
 class TestPublishAhead:
     async def test_a_rotated_in_key_is_published_before_it_signs(
-        self, session: AsyncSession
+        self, session: AsyncSession, settings: IdentitySettings
     ) -> None:
-        keys = SigningKeyService(session)
+        keys = SigningKeyService(session, settings)
         signing_kid, _ = await keys.signing_key()
 
         plan = await keys.rotate(publish_ahead=timedelta(minutes=6), grace=timedelta(minutes=30))

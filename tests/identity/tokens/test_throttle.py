@@ -76,6 +76,7 @@ class TestSignInThrottle:
         problem = response.json()
         assert problem["type"].endswith("/too-many-attempts")
         assert 1 <= problem["retry_after_s"] <= 33
+        assert response.headers["retry-after"] == str(problem["retry_after_s"])
 
     async def test_the_member_still_signs_in_from_their_own_ip(
         self,
