@@ -54,6 +54,9 @@ class ClientFileNotFoundError(GatewayError):
 
 
 def _file_in(root: Path, relative: str) -> FileResponse:
+    if "\x00" in relative:
+        # No file name holds a NUL, and the operating system refuses to look one up (ValueError).
+        raise ClientFileNotFoundError(f"there is no file {relative!r} here")
     candidate = (root / relative).resolve()
     if not candidate.is_relative_to(root) or not candidate.is_file():
         raise ClientFileNotFoundError(f"there is no file {relative!r} here")

@@ -88,6 +88,9 @@ class TestClientFiles:
             "/app/../client/endpoints.py",
             "/app/%2e%2e/client/endpoints.py",
             "/app/js/..%2F..%2Fclient%2Fendpoints.py",
+            "/app/%00",
+            "/app/index.html%00.js",
+            "/vendor/leaflet/leaflet.css%00",
         ],
     )
     async def test_anything_else_is_a_problem_404(self, path: str) -> None:
