@@ -64,6 +64,20 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = Field(
         default=10, ge=1, le=100, description="Connections kept open to this service's database"
     )
+    database_pool_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Seconds a request waits for a free database connection before it is "
+        "answered 503 with Retry-After (a short wait: a long one only queues the overload)",
+    )
+    max_in_flight_requests: int = Field(
+        default=64,
+        ge=1,
+        le=100_000,
+        description="Most HTTP requests one worker process works on at once; beyond it an "
+        "immediate 503 with Retry-After (probes and /metrics are never refused)",
+    )
 
     @model_validator(mode="after")
     def _refuse_dev_defaults_in_production(self) -> ServiceSettings:

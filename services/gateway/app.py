@@ -88,7 +88,9 @@ def create_app(
         redoc_url=None,
     )
     # The gateway answers readiness for the whole platform, in its own shape.
-    install_common(app, readiness_route=False, forwarded_prefix=False)
+    install_common(
+        app, readiness_route=False, forwarded_prefix=False, max_in_flight=settings.max_in_flight
+    )
     # Added after install_common, so outermost: every answer, errors included, gets them.
     app.add_middleware(SecurityHeadersMiddleware, extra_img_src=settings.map_tile_url)
     if settings.cors_origins:

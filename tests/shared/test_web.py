@@ -72,6 +72,9 @@ class TestProblemDetails:
         bug = await client.get("/boom")
         assert bug.status_code == 500
         assert "a bug" not in bug.text
+        # uvicorn drops the connection after an unhandled error: a caller's pool must not
+        # keep it for the next request.
+        assert bug.headers["connection"] == "close"
 
 
 class TestOperationalEndpoints:

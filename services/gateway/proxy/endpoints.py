@@ -66,11 +66,14 @@ async def forward_to_service(
         service=service,
         decoded_path=path,
     )
-    body = await read_capped_body(
-        request.stream(),
-        declared_length=request.headers.get("content-length"),
-        limit=upstreams.max_body_bytes,
-    )
+    headers = request.headers
+    declared_length = headers.get("content-length")
+    if declared_length is None and "transfer-encoding" not in headers:
+        body = b""  # no body was sent (most GETs): nothing to wait for
+    else:
+        body = await read_capped_body(
+            request.stream(), declared_length=declared_length, limit=upstreams.max_body_bytes
+        )
     reply = await forward(
         upstreams,
         service,
@@ -82,7 +85,7 @@ async def forward_to_service(
             body=body,
             client_host=request.client.host if request.client else None,
             scheme=request.url.scheme,
-            host=request.headers.get("host"),
+            host=headers.get("host"),
             prefix=prefix,
             request_id=request_id_var.get(),
             member_id=str(caller.member_id) if caller.member_id else None,
