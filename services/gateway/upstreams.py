@@ -19,6 +19,7 @@ import httpx
 from fastapi import Depends, Request
 from httpx_aiohttp import AiohttpTransport
 
+from services.gateway.caching import PublicReadCache
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import UnknownServiceError, UpstreamBusyError
 from shared.overload import REFUSED_REQUESTS
@@ -54,6 +55,7 @@ class Upstreams:
     max_body_bytes: int
     readiness_timeout_s: float
     limits: InFlightLimits
+    public_cache: PublicReadCache
 
     def base_url(self, service: str) -> httpx.URL:
         try:
@@ -111,6 +113,11 @@ async def open_upstreams(
             readiness_timeout_s=settings.readiness_timeout_s,
             limits=InFlightLimits(
                 settings.max_in_flight_per_service, settings.overload_retry_after_s
+            ),
+            public_cache=PublicReadCache(
+                ttl_s=settings.public_cache_ttl_s,
+                max_entries=settings.public_cache_max_entries,
+                max_body_bytes=settings.public_cache_max_body_bytes,
             ),
         )
 
