@@ -5,9 +5,10 @@
 
 It starts embedded PostgreSQL and the Kafka-compatible broker Tansu unless ``DATABASE_URL`` and
 ``KAFKA_BOOTSTRAP_SERVERS`` point at real ones; creates each service's database and the topics;
-runs every migration; starts the SMTP sink and each service as its own process; loads demo data;
-and prints the URLs. Ctrl-C (or SIGTERM) stops every process it started, and the kernel stops
-them too if this supervisor is killed outright. The end-to-end tests reuse :class:`DevStack`.
+runs every migration; starts the SMTP sink and each service as its own process (one uvicorn
+worker each unless ``WEB_CONCURRENCY`` says more); loads demo data; and prints the URLs.
+Ctrl-C (or SIGTERM) stops every process it started, and the kernel stops them too if this
+supervisor is killed outright. The end-to-end tests reuse :class:`DevStack`.
 """
 
 from __future__ import annotations
@@ -254,6 +255,9 @@ class DevStack:
         env = {
             **os.environ,
             "TAWNY_ENV": "development",
+            # One uvicorn worker per service: five services, the dispatchers, PostgreSQL and the
+            # broker already share this machine's cores. WEB_CONCURRENCY=2 runs two each.
+            "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "1"),
             "LOG_JSON": "true" if self.options.log_json else "false",
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": str(self.kafka_enable_idempotence).lower(),

@@ -13,9 +13,9 @@ from typing import Final
 
 import httpx
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from shared.settings import Environment, platform_field
+from shared.settings import Environment, ServerProcessSettings, platform_field
 
 MIB: Final = 1024 * 1024
 
@@ -30,7 +30,7 @@ UPSTREAM_SERVICES: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(ServerProcessSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     environment: Environment = platform_field(  # type: ignore[assignment]

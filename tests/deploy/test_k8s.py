@@ -68,7 +68,9 @@ def environment_of(service: str) -> dict[str, str]:
     config = find("ConfigMap", "tawny-platform")["data"]
     env: dict[str, str] = {key: str(value) for key, value in config.items()}
     for variable in container(service).get("env", []):
-        if "valueFrom" in variable:
+        if "resourceFieldRef" in variable.get("valueFrom", {}):
+            value = "1"  # what the downward API gives for a request of up to one CPU
+        elif "valueFrom" in variable:
             secret = variable["valueFrom"]["secretKeyRef"]
             value = fake_secret(secret["name"], secret["key"])
         else:
@@ -99,6 +101,13 @@ def test_each_service_is_probed_limited_and_unprivileged(service: str) -> None:
     assert annotations["prometheus.io/path"] == "/metrics"
     service_object = find("Service", service)
     assert service_object["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_runs_a_worker_per_cpu_it_requests(service: str) -> None:
+    (workers,) = [v for v in container(service)["env"] if v["name"] == "WEB_CONCURRENCY"]
+    field = workers["valueFrom"]["resourceFieldRef"]
+    assert (field["resource"], field["divisor"]) == ("requests.cpu", "1")
 
 
 @pytest.mark.parametrize("service", DATABASE_SERVICES)
