@@ -18,7 +18,7 @@ from services.gateway.caching import (
     not_modified_headers,
 )
 from services.gateway.config import UPSTREAM_SERVICES
-from services.gateway.edge.caller import EdgeCallerDep
+from services.gateway.edge.caller import EdgeCaller, EdgeCallerDep
 from services.gateway.errors import InternalEndpointError
 from services.gateway.proxy.service import (
     IncomingRequest,
@@ -26,7 +26,7 @@ from services.gateway.proxy.service import (
     read_capped_body,
     upstream_path,
 )
-from services.gateway.upstreams import UpstreamsDep
+from services.gateway.upstreams import Upstreams, UpstreamsDep
 from shared.errors import problem_responses
 from shared.logs import request_id_var
 
@@ -66,6 +66,13 @@ async def forward_to_service(
     upstreams: UpstreamsDep,
     caller: EdgeCallerDep,
 ) -> Response:
+    return await proxy_request(request, upstreams, caller, service, path)
+
+
+async def proxy_request(
+    request: Request, upstreams: Upstreams, caller: EdgeCaller, service: str, path: str
+) -> Response:
+    """Forward one request below /api/<service>/, or answer it from the public-read cache."""
     upstreams.base_url(service)  # an unknown service is a 404 before any body is read
     if path.rstrip("/") in INTERNAL_PATHS:
         raise InternalEndpointError(service, path)
