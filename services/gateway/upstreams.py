@@ -51,6 +51,12 @@ class Upstreams:
     """The services behind /api/<name>/ and the pooled client every forwarded request shares."""
 
     client: httpx.AsyncClient
+    """For the gateway's own calls (readiness, JWKS)."""
+    transport: httpx.AsyncBaseTransport
+    """The client's transport, which forwarded requests go to directly: the client's own steps
+    (merging headers and cookies, auth and redirect handling) are not a proxy's to take, and
+    cost about half of the gateway's CPU per forwarded request."""
+    timeouts: Mapping[str, float | None]
     base_urls: Mapping[str, httpx.URL]
     max_body_bytes: int
     readiness_timeout_s: float
@@ -105,9 +111,12 @@ def build_client(
 async def open_upstreams(
     settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None = None
 ) -> AsyncIterator[Upstreams]:
+    transport = transport or aiohttp_transport(settings)
     async with build_client(settings, transport) as client:
         yield Upstreams(
             client=client,
+            transport=transport,
+            timeouts=client.timeout.as_dict(),
             base_urls={name: httpx.URL(url) for name, url in settings.upstream_urls().items()},
             max_body_bytes=settings.max_body_bytes,
             readiness_timeout_s=settings.readiness_timeout_s,

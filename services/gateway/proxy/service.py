@@ -274,9 +274,9 @@ def _broken_connection(error: httpx.TransportError) -> bool:
 
 
 async def _exchange(
-    client: httpx.AsyncClient, request: httpx.Request
+    transport: httpx.AsyncBaseTransport, request: httpx.Request
 ) -> tuple[httpx.Response, bytes]:
-    response = await client.send(request, stream=True)
+    response = await transport.handle_async_request(request)
     try:
         # Raw bytes: the body stays exactly as encoded (gzip...) with its Content-Encoding.
         body = b"".join([chunk async for chunk in response.aiter_raw()])
@@ -326,11 +326,12 @@ async def forward(upstreams: Upstreams, service: str, incoming: IncomingRequest)
         url = base_url.copy_with(raw_path=target)
     except httpx.InvalidURL as error:
         raise InvalidPathError("the request path cannot be forwarded") from error
-    request = upstreams.client.build_request(
+    request = httpx.Request(
         incoming.method,
         url,
         headers=forwarded_request_headers(incoming),
         content=incoming.body,
+        extensions={"timeout": upstreams.timeouts},
     )
     attempts = 2 if incoming.method in IDEMPOTENT_METHODS else 1
     with upstreams.limits.slot(service):
@@ -339,7 +340,7 @@ async def forward(upstreams: Upstreams, service: str, incoming: IncomingRequest)
         try:
             for attempt in range(1, attempts + 1):
                 try:
-                    response, body = await _exchange(upstreams.client, request)
+                    response, body = await _exchange(upstreams.transport, request)
                     break
                 except httpx.TransportError as error:
                     if attempt < attempts and _broken_connection(error):
