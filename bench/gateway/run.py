@@ -42,6 +42,7 @@ from typing import Any
 import httpx
 
 from bench.gateway.loadgen import Target, client_session, open_loop
+from deploy import devstack
 from deploy.devstack import DEMO_OFFICER, DEMO_RESIDENT, DevStack, Ports, StackOptions
 from deploy.infra import free_port, wait_for_port
 from tests.support import tokens
@@ -211,8 +212,17 @@ def sign_in(gateway_url: str, email: str, password: str) -> str:
         return token
 
 
+def _patient_wait_for_port(
+    host: str, port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    wait_for_port(host, port, max(timeout_s, 120), process)
+
+
 def platform_part(duration_s: float) -> dict[str, Any]:
     """The dev stack starts outside the event loop (it runs its own for set-up steps)."""
+    # On the shared machine a dozen Python processes starting at once can each take longer
+    # than the dev stack's 30 s to listen; the bench waits longer rather than fail.
+    devstack.wait_for_port = _patient_wait_for_port  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory(prefix="tawny-bench-gateway-") as work_dir:
         options = StackOptions.from_environment(
             ports=Ports.free(), work_dir=Path(work_dir), extra_env=dict(UNLIMITED), progress=False
