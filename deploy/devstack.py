@@ -38,6 +38,7 @@ from deploy.infra import (
     wait_for_port,
 )
 from shared import migrations
+from shared.settings import ServerProcessSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_LONDON_DATA = REPO_ROOT.parent / "shared" / "data" / "london"
@@ -252,12 +253,16 @@ class DevStack:
 
     def _environment(self) -> dict[str, str]:
         ports = self.ports
+        server = ServerProcessSettings()
         env = {
             **os.environ,
             "TAWNY_ENV": "development",
-            # One uvicorn worker per service: five services, the dispatchers, PostgreSQL and the
-            # broker already share this machine's cores. WEB_CONCURRENCY=2 runs two each.
-            "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "1"),
+            # uvicorn reads these itself: one worker per service unless WEB_CONCURRENCY says more
+            # (five services, the dispatchers, PostgreSQL and the broker already share this
+            # machine's cores), and the settings' short backlog and last concurrency bound.
+            "WEB_CONCURRENCY": str(server.web_concurrency),
+            "UVICORN_BACKLOG": str(server.uvicorn_backlog),
+            "UVICORN_LIMIT_CONCURRENCY": str(server.uvicorn_limit_concurrency),
             "LOG_JSON": "true" if self.options.log_json else "false",
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": str(self.kafka_enable_idempotence).lower(),

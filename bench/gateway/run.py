@@ -218,6 +218,14 @@ def _patient_wait_for_port(
     wait_for_port(host, port, max(timeout_s, 120), process)
 
 
+class PatientDevStack(DevStack):
+    """The dev stack, given longer to become ready (consumers joining their groups) on a crowded
+    machine."""
+
+    def wait_until_ready(self, timeout_s: float) -> None:
+        super().wait_until_ready(max(timeout_s, 300))
+
+
 def platform_part(duration_s: float) -> dict[str, Any]:
     """The dev stack starts outside the event loop (it runs its own for set-up steps)."""
     # On the shared machine a dozen Python processes starting at once can each take longer
@@ -228,7 +236,7 @@ def platform_part(duration_s: float) -> dict[str, Any]:
             ports=Ports.free(), work_dir=Path(work_dir), extra_env=dict(UNLIMITED), progress=False
         )
         say("starting the dev stack (PostgreSQL, broker, migrations, demo data)")
-        with DevStack(options).running() as stack:
+        with PatientDevStack(options).running() as stack:
             assert stack.demo_ward is not None
             ward = stack.demo_ward[0]
             bearer = {
