@@ -312,10 +312,17 @@ def main() -> int:
         loadavg_at_start=load_average(),
         duration_s_per_run=args.duration,
     )
+    # Each part keeps its own date: a run of one part leaves the other's results as they were.
     if "proxy" in parts:
-        report["proxy"] = asyncio.run(proxy_part(args.proxy_rate, args.duration, args.rounds))
+        report["proxy"] = {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            **asyncio.run(proxy_part(args.proxy_rate, args.duration, args.rounds)),
+        }
     if "platform" in parts:
-        report["platform"] = platform_part(args.duration)
+        report["platform"] = {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "routes": platform_part(args.duration),
+        }
     report["loadavg_at_end"] = load_average()
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     say(f"written to {RESULTS}")
