@@ -100,8 +100,12 @@ bench-dispatch: install ## Dispatch benchmark: email, web push and FCM, 1, 2 and
 bench-fanout: install ## Fan-out staging: an all-London alert's 2,000 recipient batches into the outbox, one at a time vs bulk (~1 min; writes bench/results/fanout.json)
 	$(BIN)/python -m bench.fanout
 
+.PHONY: bench-gateway
+bench-gateway: install ## Gateway benchmark: CPU per request against the least-code proxy, then the busiest routes on the dev stack at their target rates and twice them, open loop (~4 min; writes bench/results/gateway.json)
+	$(BIN)/python -m bench.gateway
+
 .PHONY: bench
-bench: bench-geo bench-fanout bench-dispatch ## Every benchmark
+bench: bench-geo bench-fanout bench-dispatch bench-gateway ## Every benchmark
 
 .PHONY: clean
 clean: ## Remove the virtualenv, the dev stack's data and caches

@@ -5,11 +5,12 @@
 
 It starts embedded PostgreSQL and the Kafka-compatible broker Tansu unless ``DATABASE_URL`` and
 ``KAFKA_BOOTSTRAP_SERVERS`` point at real ones; creates each service's database and the topics;
-runs every migration; starts the SMTP sink and each service as its own process; loads demo data;
-and prints the URLs. A process that exits is started again after a backoff (1 s doubling to
-30 s), as Kubernetes restarts a crashed pod. Ctrl-C (or SIGTERM) stops every process it
-started, and the kernel stops them too if this supervisor is killed outright. The end-to-end
-tests reuse :class:`DevStack`.
+runs every migration; starts the SMTP sink and each service as its own process (one uvicorn
+worker each unless ``WEB_CONCURRENCY`` says more); loads demo data; and prints the URLs. A
+process that exits is started again after a backoff (1 s doubling to 30 s), as Kubernetes
+restarts a crashed pod. Ctrl-C (or SIGTERM) stops every process it started, and the kernel
+stops them too if this supervisor is killed outright. The end-to-end tests reuse
+:class:`DevStack`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from deploy.infra import (
     wait_for_port,
 )
 from shared import migrations
+from shared.settings import ServerProcessSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_LONDON_DATA = REPO_ROOT.parent / "shared" / "data" / "london"
@@ -277,9 +279,16 @@ class DevStack:
 
     def _environment(self) -> dict[str, str]:
         ports = self.ports
+        server = ServerProcessSettings()
         env = {
             **os.environ,
             "TAWNY_ENV": "development",
+            # uvicorn reads these itself: one worker per service unless WEB_CONCURRENCY says more
+            # (five services, the dispatchers, PostgreSQL and the broker already share this
+            # machine's cores), and the settings' short backlog and last concurrency bound.
+            "WEB_CONCURRENCY": str(server.web_concurrency),
+            "UVICORN_BACKLOG": str(server.uvicorn_backlog),
+            "UVICORN_LIMIT_CONCURRENCY": str(server.uvicorn_limit_concurrency),
             "LOG_JSON": "true" if self.options.log_json else "false",
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "KAFKA_ENABLE_IDEMPOTENCE": str(self.kafka_enable_idempotence).lower(),

@@ -49,7 +49,7 @@ def create_service_app(
             yield
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
-    install_common(app)
+    install_common(app, max_in_flight=settings.max_in_flight_requests)
     for router in routers:
         app.include_router(router)
     return app

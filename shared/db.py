@@ -63,13 +63,15 @@ TRANSACTION_IDLE_LIMIT_S = 60
 STATEMENT_TIMEOUT_S = 30
 
 
-def build_engine(database_url: str, *, application_name: str, pool_size: int = 10) -> AsyncEngine:
+def build_engine(
+    database_url: str, *, application_name: str, pool_size: int = 10, pool_timeout_s: float = 10
+) -> AsyncEngine:
     return create_async_engine(
         async_url(database_url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        pool_timeout=10,
+        pool_timeout=pool_timeout_s,
         connect_args={
             "timeout": 10,
             "server_settings": {

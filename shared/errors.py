@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import TimeoutError as SQLAlchemyPoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from shared.logs import get_logger, request_id_var
 
@@ -15,6 +17,9 @@ log = get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://tawny.london/problems/"
+# nginx's status for "the client closed the connection before the answer": recorded in metrics
+# and logs, never seen by anyone.
+CLIENT_CLOSED_REQUEST = 499
 
 
 class TawnyError(Exception):
@@ -119,19 +124,45 @@ def install_problem_handlers(app: FastAPI) -> None:
             response.headers.update(exc.headers)
         return response
 
+    async def database_pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+        # Every database connection stayed busy for the whole pool wait: overload, not a bug.
+        log.warning("request.database_pool_exhausted", path=request.url.path)
+        response = problem_response(
+            503,
+            "Too busy",
+            "All database connections are busy; try again shortly.",
+            slug="overloaded",
+            request=request,
+            retry_after_s=1,
+        )
+        response.headers["retry-after"] = "1"
+        return response
+
+    async def client_disconnected(request: Request, exc: Exception) -> Response:
+        # The caller gave up (a timeout, a closed tab) before its request was read: nobody is
+        # left to answer, and it is not a fault of ours, so one line, no traceback.
+        log.info("request.client_disconnected", path=request.url.path)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request.unhandled_error", path=request.url.path)
-        return problem_response(
+        response = problem_response(
             500,
             "Internal error",
             "Something went wrong on our side; it has been logged.",
             slug="internal-error",
             request=request,
         )
+        # uvicorn drops the connection after an unhandled error; saying so lets the caller (the
+        # gateway's pool) retire it instead of sending the next request into a closed socket.
+        response.headers["connection"] = "close"
+        return response
 
     app.add_exception_handler(TawnyError, tawny_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(SQLAlchemyPoolTimeout, database_pool_exhausted)
+    app.add_exception_handler(ClientDisconnect, client_disconnected)
     app.add_exception_handler(Exception, unexpected_error)
 
 

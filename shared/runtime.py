@@ -84,7 +84,10 @@ class ServiceRuntime:
         consumers: tuple[ConsumerSpec, ...] = (),
     ) -> AsyncIterator[ServiceRuntime]:
         engine = build_engine(
-            settings.database_url, application_name=name, pool_size=settings.database_pool_size
+            settings.database_url,
+            application_name=name,
+            pool_size=settings.database_pool_size,
+            pool_timeout_s=settings.database_pool_timeout_s,
         )
         producer = build_producer(
             settings.kafka_bootstrap_servers,

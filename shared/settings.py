@@ -24,7 +24,34 @@ def platform_field(env_name: str, default: object, description: str) -> object:
     return Field(default=default, validation_alias=AliasChoices(env_name), description=description)
 
 
-class ServiceSettings(BaseSettings):
+class ServerProcessSettings(BaseSettings):
+    """How uvicorn runs a service: it reads these variables itself (``WEB_CONCURRENCY``, and
+    ``UVICORN_<OPTION>`` for any option); they are declared here so that they are validated at
+    start-up and listed with every other setting."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    web_concurrency: int = platform_field(  # type: ignore[assignment]
+        "WEB_CONCURRENCY",
+        1,
+        "Worker processes uvicorn starts for the service (each with its own bounds and pools); "
+        "k8s sets it from the pod's CPU request",
+    )
+    uvicorn_backlog: int = platform_field(  # type: ignore[assignment]
+        "UVICORN_BACKLOG",
+        256,
+        "Connections the kernel queues for the service before accepting: short, so a flood is "
+        "refused at the door rather than waiting unseen",
+    )
+    uvicorn_limit_concurrency: int = platform_field(  # type: ignore[assignment]
+        "UVICORN_LIMIT_CONCURRENCY",
+        1000,
+        "uvicorn's own last bound on connections and tasks per worker (plain 503 beyond it); "
+        "the requests in flight are bounded more tightly by the service's setting",
+    )
+
+
+class ServiceSettings(ServerProcessSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     environment: Environment = platform_field(  # type: ignore[assignment]
@@ -79,6 +106,20 @@ class ServiceSettings(BaseSettings):
     )
     database_pool_size: int = Field(
         default=10, ge=1, le=100, description="Connections kept open to this service's database"
+    )
+    database_pool_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Seconds a request waits for a free database connection before it is "
+        "answered 503 with Retry-After (a short wait: a long one only queues the overload)",
+    )
+    max_in_flight_requests: int = Field(
+        default=64,
+        ge=1,
+        le=100_000,
+        description="Most HTTP requests one worker process works on at once; beyond it an "
+        "immediate 503 with Retry-After (probes and /metrics are never refused)",
     )
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import install_problem_handlers
 from shared.logs import get_logger, request_id_var
+from shared.overload import ConcurrencyLimitMiddleware
 
 log = get_logger(__name__)
 
@@ -169,7 +170,11 @@ def install_common(
     *,
     readiness_route: bool = True,
     forwarded_prefix: bool = True,
+    max_in_flight: int | None = None,
 ) -> None:
+    if max_in_flight is not None:
+        # Innermost of the three, so a refusal still gets a request id and a log line.
+        app.add_middleware(ConcurrencyLimitMiddleware, max_in_flight=max_in_flight)
     app.add_middleware(RequestContextMiddleware)
     if forwarded_prefix:
         app.add_middleware(ForwardedPrefixMiddleware)

@@ -23,6 +23,7 @@ from services.gateway.edge.caller import EdgeGuards
 from services.gateway.edge.ratelimit import TokenBucketLimiter
 from services.gateway.edge.security import SecurityHeadersMiddleware
 from services.gateway.pages.endpoints import router as pages_router
+from services.gateway.proxy.direct import DirectProxyMiddleware
 from services.gateway.proxy.endpoints import proxy_router
 from services.gateway.readiness.endpoints import router as readiness_router
 from services.gateway.upstreams import open_upstreams
@@ -87,8 +88,12 @@ def create_app(
         lifespan=lifespan,
         redoc_url=None,
     )
+    # Innermost: inside the concurrency bound, request logs and security headers.
+    app.add_middleware(DirectProxyMiddleware)
     # The gateway answers readiness for the whole platform, in its own shape.
-    install_common(app, readiness_route=False, forwarded_prefix=False)
+    install_common(
+        app, readiness_route=False, forwarded_prefix=False, max_in_flight=settings.max_in_flight
+    )
     # Added after install_common, so outermost: every answer, errors included, gets them.
     app.add_middleware(SecurityHeadersMiddleware, extra_img_src=settings.map_tile_url)
     if settings.cors_origins:

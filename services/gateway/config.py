@@ -13,9 +13,9 @@ from typing import Final
 
 import httpx
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from shared.settings import Environment, platform_field
+from shared.settings import Environment, ServerProcessSettings, platform_field
 
 MIB: Final = 1024 * 1024
 
@@ -30,7 +30,7 @@ UPSTREAM_SERVICES: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(ServerProcessSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     environment: Environment = platform_field(  # type: ignore[assignment]
@@ -93,17 +93,45 @@ class GatewaySettings(BaseSettings):
         le=1024 * MIB,
         description="Largest request body forwarded to a service; larger bodies get 413",
     )
-    max_connections: int = Field(
-        default=100,
+    max_in_flight: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description="Most requests this gateway process works on at once (pages and API); "
+        "beyond it the answer is an immediate 503 with Retry-After",
+    )
+    max_in_flight_per_service: int = Field(
+        default=48,
         ge=1,
         le=10_000,
-        description="Most open connections to all services together",
+        description="Most requests forwarded to one service at once by this process; beyond it "
+        "an immediate 503 with Retry-After (also the size of each service's connection pool)",
     )
-    max_keepalive_connections: int = Field(
-        default=20,
+    overload_retry_after_s: int = Field(
+        default=1,
+        ge=1,
+        le=3600,
+        description="Seconds a refused (503) caller is told to wait in Retry-After",
+    )
+    public_cache_ttl_s: float = Field(
+        default=5.0,
         ge=0,
-        le=10_000,
-        description="Most idle connections kept open for reuse",
+        le=300,
+        description="Seconds an anonymous public read (alert pages, feeds, boundaries) is served "
+        "from the gateway's memory before the service is asked again; 0 turns the cache off",
+    )
+    public_cache_max_entries: int = Field(
+        default=2_000,
+        ge=1,
+        le=1_000_000,
+        description="Most answers kept in the public-read cache (least recently used dropped)",
+    )
+    public_cache_max_body_bytes: int = Field(
+        default=512 * 1024,
+        ge=0,
+        le=64 * MIB,
+        description="Largest answer kept in the public-read cache; larger ones are forwarded "
+        "every time",
     )
 
     cors_origins: list[str] = Field(

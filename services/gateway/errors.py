@@ -87,6 +87,23 @@ class UpstreamUnavailableError(UpstreamError):
         super().__init__(service, f"the {service} service is unavailable")
 
 
+class UpstreamBusyError(UpstreamError):
+    """The service already has as many requests in progress through this gateway as it may:
+    refused at once rather than queued behind them."""
+
+    status_code = 503
+    slug = "overloaded"
+    title = "Too busy"
+
+    def __init__(self, service: str, retry_after_s: int) -> None:
+        super().__init__(
+            service,
+            f"the {service} service is at its limit of requests in progress; try again shortly",
+            headers={"Retry-After": str(retry_after_s)},
+            retry_after_s=retry_after_s,
+        )
+
+
 class UpstreamTimeoutError(UpstreamError):
     status_code = 504
     slug = "gateway-timeout"

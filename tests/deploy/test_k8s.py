@@ -77,7 +77,9 @@ def environment_of(service: str) -> dict[str, str]:
     config = find("ConfigMap", "tawny-platform")["data"]
     env: dict[str, str] = {key: str(value) for key, value in config.items()}
     for variable in container(service).get("env", []):
-        if "valueFrom" in variable:
+        if "resourceFieldRef" in variable.get("valueFrom", {}):
+            value = "1"  # what the downward API gives for a request of up to one CPU
+        elif "valueFrom" in variable:
             secret = variable["valueFrom"]["secretKeyRef"]
             value = fake_secret(secret["name"], secret["key"])
         else:
@@ -112,6 +114,13 @@ def test_each_service_is_probed_limited_and_unprivileged(service: str) -> None:
     assert annotations["prometheus.io/path"] == "/metrics"
     service_object = find("Service", service)
     assert service_object["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_runs_a_worker_per_cpu_it_requests(service: str) -> None:
+    (workers,) = [v for v in container(service)["env"] if v["name"] == "WEB_CONCURRENCY"]
+    field = workers["valueFrom"]["resourceFieldRef"]
+    assert (field["resource"], field["divisor"]) == ("requests.cpu", "1")
 
 
 @pytest.mark.parametrize("service", DATABASE_SERVICES)
@@ -294,3 +303,32 @@ def test_kustomize_builds_the_manifests() -> None:
     ).stdout
     assert "image: ghcr.io/tawny-london/tawny:0.1.0" in built
     assert "namespace: tawny" in built
+
+
+def _ingress_routes(path: str) -> bool:
+    """Whether the Ingress sends ``path`` to the gateway (Kubernetes' Exact and Prefix rules:
+    a prefix matches whole path elements only)."""
+    (ingress,) = [doc for doc in manifests() if doc["kind"] == "Ingress"]
+    for rule in ingress["spec"]["rules"]:
+        for entry in rule["http"]["paths"]:
+            routed, kind = entry["path"], entry["pathType"]
+            if kind == "Exact" and path == routed:
+                return True
+            if kind == "Prefix" and (path == routed or path.startswith(routed.rstrip("/") + "/")):
+                return True
+    return False
+
+
+def test_the_ingress_routes_the_gateways_public_paths_and_not_its_operational_ones() -> None:
+    from services.gateway.app import create_app
+    from services.gateway.config import GatewaySettings
+
+    operational = {"/metrics", "/healthz", "/readyz"}
+    gateway_paths = set(create_app(GatewaySettings()).openapi()["paths"]) | {"/docs"}
+    assert operational <= gateway_paths
+    for path in gateway_paths - operational:
+        example = path.replace("{service}", "alerts").replace("{path}", "x/y")
+        assert _ingress_routes(example), path
+    for path in operational:
+        assert not _ingress_routes(path), path
+        assert not _ingress_routes(path + "/"), path

@@ -7,6 +7,7 @@ way a real connection does. The gateway's own code runs unchanged on top.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import dataclasses
@@ -176,3 +177,54 @@ def header_values(seen: Mapping[str, object], name: str) -> list[str]:
     headers = seen["headers"]
     assert isinstance(headers, list)
     return [value for key, value in headers if key.lower() == name]
+
+
+class RawService:
+    """A service on a real port that speaks HTTP/1.1 by hand, so a test controls exactly what
+    happens on each connection: it answers ``status`` with keep-alive, records each request's
+    head, and, after answering 500 to a request whose path is ``close_after``, closes that
+    connection when the next request arrives on it, without answering (what a service does
+    when it drops a connection the gateway still holds in its pool)."""
+
+    def __init__(self, *, status: int = 200, close_after: str | None = None) -> None:
+        self.status = status
+        self.close_after = close_after
+        self.heads: list[list[bytes]] = []
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def __aenter__(self) -> RawService:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        doomed = False
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                if doomed:
+                    return  # closed without an answer, in the finally below
+                lines = head.split(b"\r\n")
+                self.heads.append(lines)
+                path = lines[0].split(b" ")[1].decode()
+                body = b'{"path": "' + path.encode() + b'"}'
+                status = 500 if path == self.close_after else self.status
+                writer.write(
+                    b"HTTP/1.1 %d X\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (status, len(body), body)
+                )
+                await writer.drain()
+                doomed = path == self.close_after
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from shared.errors import ConflictError
 from shared.settings import Environment, ServiceSettings
@@ -35,6 +36,11 @@ def build_app(ready: bool = True) -> FastAPI:
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError("a bug")
+
+    @app.get("/busy")
+    async def busy() -> None:
+        # What SQLAlchemy's pool raises when no connection came free within its wait.
+        raise PoolTimeout("QueuePool limit of size 10 overflow 10 reached, connection timed out")
 
     return app
 
@@ -72,6 +78,21 @@ class TestProblemDetails:
         bug = await client.get("/boom")
         assert bug.status_code == 500
         assert "a bug" not in bug.text
+        # uvicorn drops the connection after an unhandled error: a caller's pool must not
+        # keep it for the next request.
+        assert bug.headers["connection"] == "close"
+
+
+class TestOverload:
+    async def test_an_exhausted_database_pool_is_503_with_retry_after(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get("/busy")
+
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["type"].endswith("/overloaded")
 
 
 class TestOperationalEndpoints:

@@ -7,13 +7,15 @@ own folder only, so ``..`` can never reach another file."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
+from services.gateway.caching import etag_matches, strong_etag
 from services.gateway.client.schemas import ClientSettings
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import GatewayError
@@ -31,7 +33,8 @@ MEDIA_TYPES: Final = {
     ".css": "text/css; charset=utf-8",
 }
 SERVICE_WORKER_SCOPE: Final = "/app"
-# The client changes with each deployment: browsers revalidate (ETag) rather than guess.
+# The client changes with each deployment: browsers revalidate (ETag, answered 304 when it is
+# unchanged) rather than guess.
 NO_CACHE: Final = {"Cache-Control": "no-cache"}
 
 router = APIRouter(tags=["web client"])
@@ -53,18 +56,51 @@ class ClientFileNotFoundError(GatewayError):
     title = "No such file"
 
 
-def _file_in(root: Path, relative: str) -> FileResponse:
+@dataclass(frozen=True)
+class _LoadedFile:
+    version: tuple[int, int]
+    """Modification time and size when read: a changed file is read again."""
+    body: bytes
+    etag: bytes
+    media_type: str
+
+
+# Read once, kept in memory: a handful of small files, asked for by every visitor.
+_loaded: dict[Path, _LoadedFile] = {}
+
+
+def _load(candidate: Path, media_type: str) -> _LoadedFile:
+    stat = candidate.stat()
+    version = (stat.st_mtime_ns, stat.st_size)
+    loaded = _loaded.get(candidate)
+    if loaded is None or loaded.version != version:
+        body = candidate.read_bytes()
+        loaded = _LoadedFile(version, body, strong_etag(body), media_type)
+        _loaded[candidate] = loaded
+    return loaded
+
+
+def _file_in(root: Path, relative: str, request: Request) -> Response:
+    """The file, or 304 when the caller's If-None-Match names its current ETag."""
+    if "\x00" in relative:
+        # No file name holds a NUL, and the operating system refuses to look one up (ValueError).
+        raise ClientFileNotFoundError(f"there is no file {relative!r} here")
     candidate = (root / relative).resolve()
     if not candidate.is_relative_to(root) or not candidate.is_file():
         raise ClientFileNotFoundError(f"there is no file {relative!r} here")
     media_type = MEDIA_TYPES.get(candidate.suffix)
     if media_type is None:
         raise ClientFileNotFoundError(f"there is no file {relative!r} here")
-    return FileResponse(candidate, media_type=media_type, headers=NO_CACHE)
+    loaded = _load(candidate, media_type)
+    headers = {**NO_CACHE, "ETag": loaded.etag.decode()}
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None and etag_matches(if_none_match.encode("latin-1"), loaded.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(loaded.body, media_type=loaded.media_type, headers=headers)
 
 
-def _index() -> FileResponse:
-    return _file_in(WEB_ROOT, "index.html")
+def _index(request: Request) -> Response:
+    return _file_in(WEB_ROOT, "index.html", request)
 
 
 @router.get(
@@ -75,8 +111,8 @@ def _index() -> FileResponse:
     response_class=FileResponse,
     responses=_FILE_RESPONSE,
 )
-async def client_page() -> FileResponse:
-    return _index()
+async def client_page(request: Request) -> Response:
+    return _index(request)
 
 
 @router.get(
@@ -85,8 +121,8 @@ async def client_page() -> FileResponse:
     response_class=FileResponse,
     responses=_FILE_RESPONSE,
 )
-async def reset_password_page() -> FileResponse:
-    return _index()
+async def reset_password_page(request: Request) -> Response:
+    return _index(request)
 
 
 @router.get(
@@ -107,8 +143,8 @@ async def client_settings(request: Request) -> ClientSettings:
     response_class=FileResponse,
     responses=_FILE_RESPONSE,
 )
-async def service_worker() -> FileResponse:
-    response = _file_in(WEB_ROOT, "sw.js")
+async def service_worker(request: Request) -> Response:
+    response = _file_in(WEB_ROOT, "sw.js", request)
     response.headers["Service-Worker-Allowed"] = SERVICE_WORKER_SCOPE
     return response
 
@@ -119,8 +155,8 @@ async def service_worker() -> FileResponse:
     response_class=FileResponse,
     responses=_FILE_RESPONSE,
 )
-async def client_file(path: ClientPath) -> FileResponse:
-    return _file_in(WEB_ROOT, path or "index.html")
+async def client_file(path: ClientPath, request: Request) -> Response:
+    return _file_in(WEB_ROOT, path or "index.html", request)
 
 
 @router.get(
@@ -129,7 +165,7 @@ async def client_file(path: ClientPath) -> FileResponse:
     response_class=FileResponse,
     responses=_FILE_RESPONSE,
 )
-async def leaflet_file(path: ClientPath) -> FileResponse:
+async def leaflet_file(path: ClientPath, request: Request) -> Response:
     if path not in LEAFLET_FILES:
         raise ClientFileNotFoundError(f"there is no file {path!r} here")
-    return _file_in(LEAFLET_DIST, path)
+    return _file_in(LEAFLET_DIST, path, request)

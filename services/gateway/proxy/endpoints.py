@@ -6,8 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
+from services.gateway.caching import (
+    CONDITIONAL_HEADERS,
+    PRIVATE,
+    anonymous,
+    cache_key,
+    etag_matches,
+    header,
+    is_private_read,
+    is_public_read,
+    not_modified_headers,
+)
 from services.gateway.config import UPSTREAM_SERVICES
-from services.gateway.edge.caller import EdgeCallerDep
+from services.gateway.edge.caller import EdgeCaller, EdgeCallerDep
 from services.gateway.errors import InternalEndpointError
 from services.gateway.proxy.service import (
     IncomingRequest,
@@ -15,7 +26,7 @@ from services.gateway.proxy.service import (
     read_capped_body,
     upstream_path,
 )
-from services.gateway.upstreams import UpstreamsDep
+from services.gateway.upstreams import Upstreams, UpstreamsDep
 from shared.errors import problem_responses
 from shared.logs import request_id_var
 
@@ -55,6 +66,13 @@ async def forward_to_service(
     upstreams: UpstreamsDep,
     caller: EdgeCallerDep,
 ) -> Response:
+    return await proxy_request(request, upstreams, caller, service, path)
+
+
+async def proxy_request(
+    request: Request, upstreams: Upstreams, caller: EdgeCaller, service: str, path: str
+) -> Response:
+    """Forward one request below /api/<service>/, or answer it from the public-read cache."""
     upstreams.base_url(service)  # an unknown service is a 404 before any body is read
     if path.rstrip("/") in INTERNAL_PATHS:
         raise InternalEndpointError(service, path)
@@ -66,32 +84,69 @@ async def forward_to_service(
         service=service,
         decoded_path=path,
     )
-    body = await read_capped_body(
-        request.stream(),
-        declared_length=request.headers.get("content-length"),
-        limit=upstreams.max_body_bytes,
+    headers = request.headers
+    declared_length = headers.get("content-length")
+    if declared_length is None and "transfer-encoding" not in headers:
+        body = b""  # no body was sent (most GETs): nothing to wait for
+    else:
+        body = await read_capped_body(
+            request.stream(), declared_length=declared_length, limit=upstreams.max_body_bytes
+        )
+    raw_headers: list[tuple[bytes, bytes]] = list(scope["headers"])
+    query: bytes = scope.get("query_string", b"")
+    public_path = "/" + path
+    cache = upstreams.public_cache
+    cacheable = (
+        request.method == "GET"
+        and cache.enabled
+        and is_public_read(service, public_path)
+        and anonymous(raw_headers)
     )
-    reply = await forward(
-        upstreams,
-        service,
-        IncomingRequest(
-            method=request.method,
-            path=forward_path,
-            query=scope.get("query_string", b""),
-            headers=list(scope["headers"]),
-            body=body,
-            client_host=request.client.host if request.client else None,
-            scheme=request.url.scheme,
-            host=request.headers.get("host"),
-            prefix=prefix,
-            request_id=request_id_var.get(),
-            member_id=str(caller.member_id) if caller.member_id else None,
-        ),
-    )
-    response = Response(content=reply.body, status_code=reply.status_code)
+    if cacheable:
+        # The service is asked for the whole answer; the caller's validators are checked here.
+        if_none_match = header(raw_headers, b"if-none-match")
+        raw_headers = [(n, v) for n, v in raw_headers if n.lower() not in CONDITIONAL_HEADERS]
+
+    async def fetch() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        reply = await forward(
+            upstreams,
+            service,
+            IncomingRequest(
+                method=request.method,
+                path=forward_path,
+                query=query,
+                headers=raw_headers,
+                body=body,
+                client_host=request.client.host if request.client else None,
+                scheme=request.url.scheme,
+                host=headers.get("host"),
+                prefix=prefix,
+                request_id=request_id_var.get(),
+                member_id=str(caller.member_id) if caller.member_id else None,
+            ),
+        )
+        return reply.status_code, reply.headers, reply.body
+
+    if not cacheable:
+        status, reply_headers, reply_body = await fetch()
+        if is_private_read(service, public_path):
+            reply_headers = [
+                *((n, v) for n, v in reply_headers if n.lower() != b"cache-control"),
+                (b"cache-control", PRIVATE),
+            ]
+        return _raw_response(status, reply_headers, reply_body)
+    key = cache_key(service, forward_path, query, raw_headers)
+    status, reply_headers, reply_body, entry = await cache.get_or_fetch(key, fetch)
+    if entry is not None and if_none_match is not None and etag_matches(if_none_match, entry.etag):
+        return _raw_response(304, not_modified_headers(entry.headers), b"")
+    return _raw_response(status, reply_headers, reply_body)
+
+
+def _raw_response(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> Response:
+    response = Response(content=body, status_code=status)
     # The service's headers replace Starlette's computed ones: repeated headers (Set-Cookie)
     # must survive, and the Content-Length was settled with the body.
-    response.raw_headers = reply.headers
+    response.raw_headers = headers
     return response
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, unquote
 
+import aiohttp
 import httpx
 from prometheus_client import Histogram
 
@@ -172,7 +173,13 @@ def _without(
 
 
 def forwarded_request_headers(incoming: IncomingRequest) -> list[tuple[bytes, bytes]]:
-    headers = _without(incoming.headers, _REPLACED_REQUEST_HEADERS)
+    # RFC 9110 section 5.5: whitespace around a field value is not part of it. Servers (uvicorn)
+    # accept and drop it, but the client side of HTTP/1.1 refuses to send it, which turned
+    # "Authorization: Bearer " into a 502 instead of the service's own 401.
+    headers = [
+        (name, value.strip(b" \t"))
+        for name, value in _without(incoming.headers, _REPLACED_REQUEST_HEADERS)
+    ]
     if incoming.request_id:
         headers.append((b"x-request-id", incoming.request_id.encode("latin-1")))
     # The gateway is the platform's edge, so the peer it sees is the client; behind a trusted
@@ -249,9 +256,69 @@ def _outcome(status_code: int) -> str:
     return f"{status_code // 100}xx"
 
 
+# Safe to send twice (RFC 9110 section 9.2.2): the only requests retried on a connection that
+# turned out to be dead.
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def _broken_connection(error: httpx.TransportError) -> bool:
+    """The connection broke before an answer came: a pooled connection the service had closed
+    (after a 500, or on its keep-alive timeout) looks like this. httpx-aiohttp reports aiohttp's
+    "server disconnected" as a ConnectTimeout, so the cause decides, not the class."""
+    cause = error.__cause__
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return False  # no connection was made: the service is down, not a stale connection
+    if isinstance(cause, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+        return True
+    return isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError)
+
+
+async def _exchange(
+    transport: httpx.AsyncBaseTransport, request: httpx.Request
+) -> tuple[httpx.Response, bytes]:
+    response = await transport.handle_async_request(request)
+    try:
+        # Raw bytes: the body stays exactly as encoded (gzip...) with its Content-Encoding.
+        body = b"".join([chunk async for chunk in response.aiter_raw()])
+    finally:
+        await response.aclose()
+    return response, body
+
+
+_FAILURE_OUTCOMES: Final[dict[type[UpstreamError], str]] = {
+    UpstreamError: "bad_gateway",
+    UpstreamTimeoutError: "timeout",
+    UpstreamUnavailableError: "unavailable",
+}
+
+
+def _upstream_error(service: str, method: str, error: httpx.TransportError) -> UpstreamError:
+    event: str
+    mapped: UpstreamError
+    if isinstance(error.__cause__, aiohttp.ClientConnectorError) and not isinstance(
+        error.__cause__, aiohttp.ServerTimeoutError
+    ):
+        # httpx-aiohttp reports a refused connection as a ConnectTimeout.
+        event, mapped = "gateway.upstream.unavailable", UpstreamUnavailableError(service)
+    elif _broken_connection(error):
+        event, mapped = "gateway.upstream.failed", UpstreamError(service)
+    elif isinstance(error, httpx.TimeoutException):
+        event, mapped = "gateway.upstream.timeout", UpstreamTimeoutError(service)
+    elif isinstance(error, httpx.ConnectError):
+        event, mapped = "gateway.upstream.unavailable", UpstreamUnavailableError(service)
+    else:
+        event, mapped = "gateway.upstream.failed", UpstreamError(service)
+    log.warning(event, service=service, method=method, error=type(error).__name__)
+    return mapped
+
+
 async def forward(upstreams: Upstreams, service: str, incoming: IncomingRequest) -> UpstreamReply:
     """Send ``incoming`` to ``service`` and return its answer; transport failures become
-    ``UpstreamError``s (503 unreachable, 504 too slow, 502 anything else)."""
+    ``UpstreamError``s (503 unreachable or busy, 504 too slow, 502 anything else).
+
+    An idempotent request whose connection broke before any answer is sent once more, on a
+    fresh connection: that is a pooled connection the service had just closed, not a failure of
+    the request."""
     base_url = upstreams.base_url(service)
     base_path = base_url.raw_path.rstrip(b"/")
     target = base_path + incoming.path + (b"?" + incoming.query if incoming.query else b"")
@@ -259,51 +326,37 @@ async def forward(upstreams: Upstreams, service: str, incoming: IncomingRequest)
         url = base_url.copy_with(raw_path=target)
     except httpx.InvalidURL as error:
         raise InvalidPathError("the request path cannot be forwarded") from error
-    request = upstreams.client.build_request(
+    request = httpx.Request(
         incoming.method,
         url,
         headers=forwarded_request_headers(incoming),
         content=incoming.body,
+        extensions={"timeout": upstreams.timeouts},
     )
-    started = time.perf_counter()
-    outcome = "aborted"  # kept only if something other than the transport interrupts us
-    try:
-        response = await upstreams.client.send(request, stream=True)
+    attempts = 2 if incoming.method in IDEMPOTENT_METHODS else 1
+    with upstreams.limits.slot(service):
+        started = time.perf_counter()
+        outcome = "aborted"  # kept only if something other than the transport interrupts us
         try:
-            # Raw bytes: the body stays exactly as encoded (gzip...) with its Content-Encoding.
-            body = b"".join([chunk async for chunk in response.aiter_raw()])
+            for attempt in range(1, attempts + 1):
+                try:
+                    response, body = await _exchange(upstreams.transport, request)
+                    break
+                except httpx.TransportError as error:
+                    if attempt < attempts and _broken_connection(error):
+                        log.info(
+                            "gateway.upstream.retried",
+                            service=service,
+                            method=incoming.method,
+                            error=type(error).__name__,
+                        )
+                        continue
+                    mapped = _upstream_error(service, incoming.method, error)
+                    outcome = _FAILURE_OUTCOMES[type(mapped)]
+                    raise mapped from error
+            outcome = _outcome(response.status_code)
         finally:
-            await response.aclose()
-        outcome = _outcome(response.status_code)
-    except httpx.TimeoutException as error:
-        outcome = "timeout"
-        log.warning(
-            "gateway.upstream.timeout",
-            service=service,
-            method=incoming.method,
-            error=type(error).__name__,
-        )
-        raise UpstreamTimeoutError(service) from error
-    except httpx.ConnectError as error:
-        outcome = "unavailable"
-        log.warning(
-            "gateway.upstream.unavailable",
-            service=service,
-            method=incoming.method,
-            error=type(error).__name__,
-        )
-        raise UpstreamUnavailableError(service) from error
-    except httpx.TransportError as error:
-        outcome = "bad_gateway"
-        log.warning(
-            "gateway.upstream.failed",
-            service=service,
-            method=incoming.method,
-            error=type(error).__name__,
-        )
-        raise UpstreamError(service) from error
-    finally:
-        UPSTREAM_LATENCY.labels(service, outcome).observe(time.perf_counter() - started)
+            UPSTREAM_LATENCY.labels(service, outcome).observe(time.perf_counter() - started)
     if incoming.method == "HEAD":
         body = b""
     return UpstreamReply(

@@ -89,6 +89,9 @@ class TestClientFiles:
             "/app/../client/endpoints.py",
             "/app/%2e%2e/client/endpoints.py",
             "/app/js/..%2F..%2Fclient%2Fendpoints.py",
+            "/app/%00",
+            "/app/index.html%00.js",
+            "/vendor/leaflet/leaflet.css%00",
         ],
     )
     async def test_anything_else_is_a_problem_404(self, path: str) -> None:
@@ -144,3 +147,17 @@ class TestClientSettings:
             "img-src 'self' data: https://tiles.example"
             in (response.headers["content-security-policy"])
         )
+
+
+class TestRevalidation:
+    @pytest.mark.parametrize("path", ["/app", "/app/js/main.js", "/vendor/leaflet/leaflet.css"])
+    async def test_files_carry_an_etag_and_are_304_when_unchanged(self, path: str) -> None:
+        async with running_gateway(network()) as client:
+            first = await client.get(path)
+            again = await client.get(path, headers={"If-None-Match": first.headers["etag"]})
+
+        assert first.status_code == 200
+        assert first.headers["cache-control"] == "no-cache"
+        assert again.status_code == 304
+        assert again.content == b""
+        assert again.headers["etag"] == first.headers["etag"]

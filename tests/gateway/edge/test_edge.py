@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from services.gateway.edge.caller import VerifiedTokens
 from services.gateway.edge.ratelimit import TokenBucketLimiter
 from tests.gateway.fakes import (
     HostRouter,
     gateway_settings,
+    header_values,
     network,
     running_gateway,
     seen_by_upstream,
@@ -141,3 +144,40 @@ class TestHeaders:
                 "/api/geo/wards", headers={"Origin": "https://police.example"}
             )
         assert "access-control-allow-origin" not in response.headers
+
+
+class TestVerifiedTokens:
+    def test_a_token_is_remembered_until_its_own_expiry(self) -> None:
+        now = [float(int(time.time()))]
+        verified = VerifiedTokens(clock=lambda: now[0])
+        member_id = uuid.uuid4()
+        token = tokens.make_token(member_id=member_id, expires_in=60)
+        verified.remember(token, member_id)
+
+        assert verified.member(token) == member_id
+        now[0] += 61
+        assert verified.member(token) is None
+
+    def test_only_the_most_recent_tokens_are_kept(self) -> None:
+        verified = VerifiedTokens(max_entries=2)
+        issued = [(tokens.make_token(), uuid.uuid4()) for _ in range(3)]
+        for token, member_id in issued:
+            verified.remember(token, member_id)
+
+        assert verified.member(issued[0][0]) is None
+        assert [verified.member(token) for token, _ in issued[1:]] == [m for _, m in issued[1:]]
+
+    async def test_a_token_is_checked_once_and_its_member_named_on_each_request(self) -> None:
+        member_id = uuid.uuid4()
+        token = tokens.make_token(member_id=member_id)
+        transport = network()
+        async with running_gateway(transport) as client:
+            answers = [
+                await client.get("/api/geo/x", headers={"Authorization": f"Bearer {token}"})
+                for _ in range(3)
+            ]
+
+        jwks_fetches = [r for r in transport.requests if r.url.path.endswith("jwks.json")]
+        assert len(jwks_fetches) == 1
+        for answer in answers:
+            assert header_values(seen_by_upstream(answer), "x-tawny-member-id") == [str(member_id)]
