@@ -510,7 +510,11 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    from shared.logs import configure_logging
+
     args = build_parser().parse_args(argv)
+    # The services' own code logs every member it seeds: only warnings belong on this screen.
+    configure_logging("replay", level="WARNING", json=False)
     COMMANDS[args.command](args)
 
 

@@ -34,6 +34,7 @@ CHANNELS = ("email", "webpush", "fcm", "sms")
 SMS_SEVERITIES = frozenset({"Extreme", "Severe"})
 TAG = re.compile(r"(Cancelled: )?\[R(?P<run>[0-9a-f]+) (?P<number>\d+)(?P<kind>[aur])\]")
 TOKEN_REFRESH_S = 300.0
+SIGN_IN_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,18 @@ class RunState:
     def expected_total(self) -> int:
         return sum(m.expected_count for m in self.sent.values())
 
+    def matched(self) -> int:
+        """Distinct expected deliveries seen so far (a copy, or a message to someone who should
+        not have it, is left to the final check)."""
+        seen: set[tuple[tuple[int, str], str, str]] = set()
+        for r in self.received.values():
+            message = self.sent.get(r.key)
+            if message is not None and r.recipient in message.expected.get(r.channel, ()):
+                seen.add((r.key, r.channel, r.recipient))
+        return len(seen)
+
     def backlog(self) -> int:
-        return max(0, self.expected_total() - len(self.received))
+        return max(0, self.expected_total() - self.matched())
 
 
 class Audience:
@@ -146,19 +157,33 @@ class Officers:
         self._client = client
         self._credentials = {"author": author, "approver": approver}
         self._tokens: dict[str, tuple[str, float]] = {}
+        self._signing_in = asyncio.Lock()
 
     async def headers(self, role: str) -> dict[str, str]:
-        token, at = self._tokens.get(role, ("", 0.0))
-        if time.monotonic() - at > TOKEN_REFRESH_S:
-            credentials = self._credentials[role]
-            response = await self._client.post(
-                "/api/identity/tokens",
-                json={"email": credentials.email, "password": credentials.password},
-            )
-            response.raise_for_status()
-            token = response.json()["access_token"]
-            self._tokens[role] = (token, time.monotonic())
+        async with self._signing_in:  # one sign-in per officer, not one per waiting request
+            token, at = self._tokens.get(role, ("", 0.0))
+            if time.monotonic() - at > TOKEN_REFRESH_S:
+                token = await self._sign_in(self._credentials[role])
+                self._tokens[role] = (token, time.monotonic())
         return {"Authorization": f"Bearer {token}"}
+
+    async def _sign_in(self, credentials: Credentials) -> str:
+        """Signing in changes nothing, so a timeout or a 5xx is simply tried again."""
+        for attempt in range(SIGN_IN_ATTEMPTS):
+            try:
+                response = await self._client.post(
+                    "/api/identity/tokens",
+                    json={"email": credentials.email, "password": credentials.password},
+                )
+                if response.status_code < 500:
+                    response.raise_for_status()
+                    token: str = response.json()["access_token"]
+                    return token
+            except httpx.TransportError:
+                if attempt == SIGN_IN_ATTEMPTS - 1:
+                    raise
+            await asyncio.sleep(2.0 * (attempt + 1))
+        raise ReplayError(f"could not sign in as {credentials.email}")
 
 
 class ReplayError(RuntimeError):
@@ -417,7 +442,9 @@ class Replayer:
                 if count != last_count:
                     last_count, last_change = count, now
                 if playing.done():
-                    if count >= self.state.expected_total() and now - last_change > interval_s * 2:
+                    # All in: wait a little longer, for any copy that would arrive late.
+                    all_in = self.state.backlog() == 0
+                    if all_in and now - last_change > interval_s * 3:
                         return
                     if now - last_change > settle_s:
                         return
