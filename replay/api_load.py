@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from replay.cli import REPO_ROOT, PatientStack, StackOptions
+from deploy.devstack import StackOptions
+from replay.cli import REPO_ROOT, PatientStack
 from replay.report import load_average, machine
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")

@@ -33,7 +33,7 @@ import csv
 import json
 import random
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,8 @@ SEEDED_DOMAIN = "replay.tawny.london"
 PUSH_SHARE = 2 / 3
 SMS_SHARE = 0.02
 CHUNK = 500
+# Chunks in flight at once per service: enough to overlap database round trips.
+SEED_WORKERS = 4
 # The Ofcom drama range: numbers that are never assigned to anyone.
 SMS_PREFIX = "+4477009"
 
@@ -143,6 +145,23 @@ def _chunks(items: Sequence[SeededMember], size: int) -> Iterator[Sequence[Seede
         yield items[start : start + size]
 
 
+async def _each_chunk(
+    members: Sequence[SeededMember],
+    handle: Callable[[Sequence[SeededMember]], Awaitable[None]],
+    *,
+    workers: int,
+) -> None:
+    """``handle`` every chunk, ``workers`` at a time: each chunk is one transaction, and while
+    one waits on the database another can run."""
+    chunks = iter(list(_chunks(members, CHUNK)))
+
+    async def work() -> None:
+        for chunk in chunks:
+            await handle(chunk)
+
+    await asyncio.gather(*(work() for _ in range(workers)))
+
+
 class Seeder:
     """Seeds members into identity, geo and dispatch through their own layers."""
 
@@ -182,34 +201,37 @@ class Seeder:
         engine = build_engine(self._urls.identity, application_name="replay-seed")
         sessions = build_sessionmaker(engine)
         ids: dict[int, uuid.UUID] = {}
-        try:
-            for chunk in _chunks(members, CHUNK):
-                async with session_scope(sessions) as session:
-                    repository = MemberRepository(session)
-                    events = []
-                    for member in chunk:
-                        row = await repository.insert_if_free(
-                            email_index=personal.email_index(member.email),
-                            email_encrypted=personal.seal_email(member.email),
-                            password_hash=password_hash,
-                            pseudonym=f"Replay {member.index}",
-                            roles=[Role.RESIDENT.value],
-                            email_verified_at=utcnow(),
+
+        async def seed_chunk(chunk: Sequence[SeededMember]) -> None:
+            async with session_scope(sessions) as session:
+                repository = MemberRepository(session)
+                events = []
+                for member in chunk:
+                    row = await repository.insert_if_free(
+                        email_index=personal.email_index(member.email),
+                        email_encrypted=personal.seal_email(member.email),
+                        password_hash=password_hash,
+                        pseudonym=f"Replay {member.index}",
+                        roles=[Role.RESIDENT.value],
+                        email_verified_at=utcnow(),
+                    )
+                    if row is None:
+                        row = await repository.get_by_email_index(
+                            personal.email_index(member.email)
                         )
-                        if row is None:
-                            row = await repository.get_by_email_index(
-                                personal.email_index(member.email)
+                        assert row is not None, "the insert conflicted on a seeded address"
+                    else:
+                        events.append(
+                            MemberEmailVerified(
+                                member_id=row.id, email=member.email, pseudonym=row.pseudonym
                             )
-                            assert row is not None, "the insert conflicted on a seeded address"
-                        else:
-                            events.append(
-                                MemberEmailVerified(
-                                    member_id=row.id, email=member.email, pseudonym=row.pseudonym
-                                )
-                            )
-                        ids[member.index] = row.id
-                    await add_events(session, OutboxMessage, events, producer=PRODUCER)
-                self._progress("identity", len(chunk))
+                        )
+                    ids[member.index] = row.id
+                await add_events(session, OutboxMessage, events, producer=PRODUCER)
+            self._progress("identity", len(chunk))
+
+        try:
+            await _each_chunk(members, seed_chunk, workers=SEED_WORKERS)
         finally:
             await engine.dispose()
         return ids
@@ -226,21 +248,24 @@ class Seeder:
         settings = GeoSettings(database_url=self._urls.geo)
         engine = build_engine(self._urls.geo, application_name="replay-seed")
         sessions = build_sessionmaker(engine)
+
+        async def seed_chunk(chunk: Sequence[SeededMember]) -> None:
+            async with session_scope(sessions) as session:
+                for member in chunk:
+                    body = SubscriptionCreate.model_validate(
+                        {"ward_code": member.ward_code, "categories": member.categories}
+                    )
+                    try:
+                        async with session.begin_nested():
+                            await service.subscribe(
+                                session, member_ids[member.index], body, settings=settings
+                            )
+                    except AlreadySubscribedError:
+                        pass  # seeded before: the subscription stands
+            self._progress("geo", len(chunk))
+
         try:
-            for chunk in _chunks(members, CHUNK):
-                async with session_scope(sessions) as session:
-                    for member in chunk:
-                        body = SubscriptionCreate.model_validate(
-                            {"ward_code": member.ward_code, "categories": member.categories}
-                        )
-                        try:
-                            async with session.begin_nested():
-                                await service.subscribe(
-                                    session, member_ids[member.index], body, settings=settings
-                                )
-                        except AlreadySubscribedError:
-                            pass  # seeded before: the subscription stands
-                self._progress("geo", len(chunk))
+            await _each_chunk(members, seed_chunk, workers=SEED_WORKERS)
         finally:
             await engine.dispose()
 
@@ -274,34 +299,37 @@ class Seeder:
         subscription_ids: dict[int, str] = {}
         engine = build_engine(self._urls.dispatch, application_name="replay-seed")
         sessions = build_sessionmaker(engine)
+
+        async def seed_chunk(chunk: Sequence[SeededMember]) -> None:
+            async with session_scope(sessions) as session:
+                endpoints = MemberEndpointRepository(session)
+                webpush = WebPushSubscriptionService(session, insecure_origins=insecure)
+                for member in chunk:
+                    member_id = member_ids[member.index]
+                    if member.push == "webpush":
+                        browser = next(browsers)
+                        await webpush.subscribe(
+                            member_id, WebPushSubscriptionIn.model_validate(browser)
+                        )
+                        subscription_ids[member.index] = browser["endpoint"].rsplit("/", 1)[1]
+                    elif member.push == "fcm":
+                        await endpoints.record_verified(
+                            member_id=member_id,
+                            channel=ChannelKind.FCM,
+                            address=member.fcm_token,
+                            verified_at=utcnow(),
+                        )
+                    if member.phone is not None:
+                        await endpoints.record_verified(
+                            member_id=member_id,
+                            channel=ChannelKind.SMS,
+                            address=member.phone,
+                            verified_at=utcnow(),
+                        )
+            self._progress("dispatch", len(chunk))
+
         try:
-            for chunk in _chunks(members, CHUNK):
-                async with session_scope(sessions) as session:
-                    endpoints = MemberEndpointRepository(session)
-                    webpush = WebPushSubscriptionService(session, insecure_origins=insecure)
-                    for member in chunk:
-                        member_id = member_ids[member.index]
-                        if member.push == "webpush":
-                            browser = next(browsers)
-                            await webpush.subscribe(
-                                member_id, WebPushSubscriptionIn.model_validate(browser)
-                            )
-                            subscription_ids[member.index] = browser["endpoint"].rsplit("/", 1)[1]
-                        elif member.push == "fcm":
-                            await endpoints.record_verified(
-                                member_id=member_id,
-                                channel=ChannelKind.FCM,
-                                address=member.fcm_token,
-                                verified_at=utcnow(),
-                            )
-                        if member.phone is not None:
-                            await endpoints.record_verified(
-                                member_id=member_id,
-                                channel=ChannelKind.SMS,
-                                address=member.phone,
-                                verified_at=utcnow(),
-                            )
-                self._progress("dispatch", len(chunk))
+            await _each_chunk(members, seed_chunk, workers=SEED_WORKERS)
         finally:
             await engine.dispose()
         return subscription_ids

@@ -15,6 +15,7 @@ from typing import Any
 
 from replay.runner import CHANNELS, RunState
 
+THROUGHPUT_WINDOW = 10
 SIZE_BUCKETS = ((1, 9), (10, 99), (100, 999), (1_000, 9_999), (10_000, 10**9))
 
 
@@ -206,13 +207,19 @@ def plot(data: dict[str, Any], directory: Path, *, prefix: str = "replay") -> li
     figure, axes = plt.subplots(figsize=(8, 4))
     for channel in CHANNELS:
         counts = [s["delivered"].get(channel, 0) for s in timeline]
-        rates = [0.0] + [
-            (counts[i] - counts[i - 1]) / max(1e-6, times[i] - times[i - 1])
-            for i in range(1, len(counts))
+        # Over the last THROUGHPUT_WINDOW samples: one poll's count is too jumpy to read.
+        rates = [
+            (counts[i] - counts[max(0, i - THROUGHPUT_WINDOW)])
+            / max(1e-6, times[i] - times[max(0, i - THROUGHPUT_WINDOW)])
+            for i in range(len(counts))
         ]
         if any(counts):
             axes.plot(times, rates, label=channel)
-    axes.set(xlabel="seconds into the run", ylabel="messages/s", title="Throughput per channel")
+    axes.set(
+        xlabel="seconds into the run",
+        ylabel=f"messages/s (over {THROUGHPUT_WINDOW} polls)",
+        title="Throughput per channel",
+    )
     axes.legend()
     paths.append(directory / f"{prefix}_throughput.png")
     figure.savefig(paths[-1], dpi=100, bbox_inches="tight")
