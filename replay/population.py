@@ -13,10 +13,13 @@ one command. Each member:
 
 Seeding goes through each service's own layers, never around them:
 
-- identity: :class:`MemberRepository` inserts the member (one precomputed password hash for
-  all), and identity's outbox stages ``member.email_verified``, exactly what
-  ``MemberService.seed`` does for the demo members; the relay publishes it and dispatch's
-  consumer records the email endpoint;
+- identity: :class:`MemberRepository` inserts the member, verified (one precomputed password
+  hash for all), as ``MemberService.seed`` does for the demo members;
+- dispatch's email endpoint: :meth:`MemberEndpointService.record_verified_email`, the call its
+  ``member.email_verified`` handler makes. Seeding calls it directly instead of staging that
+  event in identity's outbox: dispatch consumes member events one per transaction (about 8 a
+  second on the loaded 2-core box), so a million members would take a day and keep the
+  platform busy through the replay that follows;
 - geo: :func:`services.geo.subscriptions.service.subscribe`, with its checks and indexes;
 - dispatch: :class:`WebPushSubscriptionService` for web push (subscriptions made by the web
   push sink, as a browser would) and :class:`MemberEndpointRepository` for mobile push tokens and
@@ -64,6 +67,10 @@ class SeededMember:
     @property
     def email(self) -> str:
         return f"member{self.index:07d}@{SEEDED_DOMAIN}"
+
+    @property
+    def pseudonym(self) -> str:
+        return f"Replay {self.index}"
 
     @property
     def fcm_token(self) -> str:
@@ -191,11 +198,8 @@ class Seeder:
         from services.identity.config import IdentitySettings
         from services.identity.crypto import PersonalData
         from services.identity.members.repository import MemberRepository
-        from services.identity.members.service import PRODUCER
-        from services.identity.models import OutboxMessage, Role
+        from services.identity.models import Role
         from shared.db import build_engine, build_sessionmaker, session_scope, utcnow
-        from shared.events import MemberEmailVerified
-        from shared.outbox import add_events
 
         personal = PersonalData.from_settings(IdentitySettings(database_url=self._urls.identity))
         engine = build_engine(self._urls.identity, application_name="replay-seed")
@@ -205,13 +209,12 @@ class Seeder:
         async def seed_chunk(chunk: Sequence[SeededMember]) -> None:
             async with session_scope(sessions) as session:
                 repository = MemberRepository(session)
-                events = []
                 for member in chunk:
                     row = await repository.insert_if_free(
                         email_index=personal.email_index(member.email),
                         email_encrypted=personal.seal_email(member.email),
                         password_hash=password_hash,
-                        pseudonym=f"Replay {member.index}",
+                        pseudonym=member.pseudonym,
                         roles=[Role.RESIDENT.value],
                         email_verified_at=utcnow(),
                     )
@@ -220,14 +223,7 @@ class Seeder:
                             personal.email_index(member.email)
                         )
                         assert row is not None, "the insert conflicted on a seeded address"
-                    else:
-                        events.append(
-                            MemberEmailVerified(
-                                member_id=row.id, email=member.email, pseudonym=row.pseudonym
-                            )
-                        )
                     ids[member.index] = row.id
-                await add_events(session, OutboxMessage, events, producer=PRODUCER)
             self._progress("identity", len(chunk))
 
         try:
@@ -288,10 +284,12 @@ class Seeder:
         self, members: Sequence[SeededMember], member_ids: dict[int, uuid.UUID]
     ) -> dict[int, str]:
         from services.dispatch.members.repository import MemberEndpointRepository
+        from services.dispatch.members.service import MemberEndpointService
         from services.dispatch.models import ChannelKind
         from services.dispatch.webpush.schemas import WebPushSubscriptionIn
         from services.dispatch.webpush.service import WebPushSubscriptionService
         from shared.db import build_engine, build_sessionmaker, session_scope, utcnow
+        from shared.events import MemberEmailVerified
 
         webpush_members = [m for m in members if m.push == "webpush"]
         browsers = iter(await self._new_webpush_subscriptions(len(webpush_members)))
@@ -303,9 +301,14 @@ class Seeder:
         async def seed_chunk(chunk: Sequence[SeededMember]) -> None:
             async with session_scope(sessions) as session:
                 endpoints = MemberEndpointRepository(session)
+                emails = MemberEndpointService(session)
                 webpush = WebPushSubscriptionService(session, insecure_origins=insecure)
                 for member in chunk:
                     member_id = member_ids[member.index]
+                    verified = MemberEmailVerified(
+                        member_id=member_id, email=member.email, pseudonym=member.pseudonym
+                    )
+                    await emails.record_verified_email(verified, verified_at=utcnow())
                     if member.push == "webpush":
                         browser = next(browsers)
                         await webpush.subscribe(
