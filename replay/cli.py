@@ -27,6 +27,7 @@ DEFAULT_RESULTS = REPO_ROOT / "bench" / "results" / "replay.json"
 DEFAULT_STACK = WORK_DIR / "stack.json"
 # A loaded box can take minutes to import and start five services.
 STACK_READY_TIMEOUT_S = 600.0
+LOG_LINE_INTERVAL_S = 10.0
 
 DESCRIPTION = """\
 Replay a year of London's crime alerts against Tawny, and measure publish-to-delivery.
@@ -321,6 +322,8 @@ def _live_display() -> tuple[Callable[[RunState], None], Callable[[], None]]:
     from rich.live import Live
     from rich.table import Table
 
+    if not sys.stdout.isatty():
+        return _log_lines()
     live = Live(refresh_per_second=2)
     live.start()
 
@@ -339,6 +342,25 @@ def _live_display() -> tuple[Callable[[RunState], None], Callable[[], None]]:
         live.update(table)
 
     return show, live.stop
+
+
+def _log_lines() -> tuple[Callable[[RunState], None], Callable[[], None]]:
+    """Without a terminal (CI, a log file): one line every LOG_LINE_INTERVAL_S instead."""
+    last = [0.0]
+
+    def show(state: RunState) -> None:
+        if time.monotonic() - last[0] < LOG_LINE_INTERVAL_S:
+            return
+        last[0] = time.monotonic()
+        delivered = dict(state.delivered_by_channel())
+        print(
+            f"[replay] alerts {state.alerts_done:,}  delivered {delivered}  "
+            f"expected {state.expected_total():,}  backlog {state.backlog():,}  "
+            f"errors {sum(v for k, v in state.errors.items() if not k.startswith('last:'))}",
+            flush=True,
+        )
+
+    return show, lambda: None
 
 
 def _process_sampler(pids: dict[str, int]) -> Callable[[], dict[str, dict[str, float]]]:
