@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import json
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from deploy.devstack import DevStack, Ports, StackOptions
@@ -489,7 +491,15 @@ def _stack_options(args: argparse.Namespace) -> StackOptions:
     )  # fmt: skip
 
 
+def _stop_on_sigterm() -> None:
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, request_stop)
+
+
 def command_stack(args: argparse.Namespace) -> None:
+    _stop_on_sigterm()
     with PatientStack(_stack_options(args)).running() as stack:
         Target.of_stack(stack).write(args.out)
         print(stack.summary())
