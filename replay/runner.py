@@ -249,6 +249,8 @@ class Replayer:
                             await self._follow_up(client, officers, alert, alert_ids, kind)
                         self.state.actions_done += 1
                     except (httpx.HTTPError, ReplayError) as error:
+                        # Not sent, so not expected: the error is reported instead of a loss.
+                        self.state.sent.pop((alert.number, kind), None)
                         self.state.errors[f"{kind}:{type(error).__name__}"] += 1
                         self.state.errors["last:" + str(error)[:200]] = 1
                     finally:
