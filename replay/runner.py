@@ -303,6 +303,9 @@ class Replayer:
                 "severity": alert.severity,
                 "urgency": "Immediate" if alert.severity == "Extreme" else "Expected",
                 "channels": ["email", "push", "sms"],
+                # Appeals and missing people need a way to answer (the alerts service checks).
+                "contact": "Call 101 quoting the reference, or 999 in an emergency.",
+                "reference": f"CAD {alert.number}/{alert.at:%d%b}",
                 "target_ward_codes": alert.ward_codes,
                 "target_borough_codes": alert.borough_codes if not alert.ward_codes else [],
                 "no_victim_details_confirmed": True,
