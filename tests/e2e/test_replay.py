@@ -11,6 +11,7 @@ import pytest
 from deploy.devstack import DevStack
 from replay.cli import Target, build_parser, replay_plan, seed_population
 from replay.plan import Geography, PlanGenerator
+from replay.population import unseed
 
 pytestmark = pytest.mark.e2e
 
@@ -50,3 +51,8 @@ class TestSmallReplay:
         assert results["unexpected"] == 0
         assert results["messages_delivered"] == results["messages_expected"]
         assert set(results["delivered_by_channel"]) >= {"email", "webpush", "fcm"}
+
+        # One command removes them again, through identity's erasure.
+        members = state.members()
+        assert await unseed(target.databases.identity, members, lambda _stage, _n: None) == 1_000
+        assert await unseed(target.databases.identity, members, lambda _stage, _n: None) == 0
