@@ -62,7 +62,7 @@ run: install web ## Start the whole platform with demo data and print the URLs (
 lint: install ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services shared deploy tests bench
+	$(BIN)/mypy services shared deploy tests bench replay
 
 .PHONY: format
 format: install ## Format and autofix
@@ -103,6 +103,15 @@ bench-fanout: install ## Fan-out staging: an all-London alert's 2,000 recipient 
 .PHONY: bench-gateway
 bench-gateway: install ## Gateway benchmark: CPU per request against the least-code proxy, then the busiest routes on the dev stack at their target rates and twice them, open loop (~4 min; writes bench/results/gateway.json)
 	$(BIN)/python -m bench.gateway
+
+.PHONY: replay
+replay: install ## Replay the year at 1:100 on a local stack, an hour a second (plan, seed, run; writes bench/results/replay.json and docs/replay/*.png)
+	test -f .replay/plan.jsonl || $(BIN)/python -m replay plan
+	$(BIN)/python -m replay embedded --scale $(or $(SCALE),0.01) --speed $(or $(SPEED),3600) --plots docs/replay
+
+.PHONY: bench-api
+bench-api: install ## Locust against a local stack: resident and officer API behaviour, headless (writes bench/results/api_load.json)
+	$(BIN)/python -m replay.api_load --users $(or $(USERS),50) --run-time $(or $(RUN_TIME),60)
 
 .PHONY: bench
 bench: bench-geo bench-fanout bench-dispatch bench-gateway ## Every benchmark

@@ -1,0 +1,5 @@
+"""``python -m replay``: see :mod:`replay.cli`."""
+
+from replay.cli import main
+
+main()
