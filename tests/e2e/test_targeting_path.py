@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from deploy.devstack import DEMO_ADMIN, DEMO_OFFICER, DevStack
 from shared.events import Topic
+from shared.kafka import namespaced
 from tests.e2e.test_alert_path import (
     bearer,
     eventually,
@@ -181,7 +182,9 @@ class TestNoSilentLoss:
         await producer.start()
         try:
             await producer.send_and_wait(
-                Topic.ALERTS.value, json.dumps(envelope).encode(), key=alert_id.encode()
+                namespaced(Topic.ALERTS.value, platform.options.kafka_namespace),
+                json.dumps(envelope).encode(),
+                key=alert_id.encode(),
             )
         finally:
             await producer.stop()

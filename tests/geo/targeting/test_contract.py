@@ -108,9 +108,11 @@ class TestPartialFailure:
 
         report, members = await staged(sessions, await send(producer, alert), alert_id)
 
-        assert members == [str(watcher)]
+        # Other tests' members may watch the demo ward too: this one must be among them, once.
+        assert str(watcher) in members
+        assert len(members) == len(set(members)) == report.recipients
         assert report.alert_id == alert_id
-        assert report.recipients == 1
+        first_round = members
         assert [(f.field, f.reason) for f in report.failures] == [
             ("target_ward_codes[1]", "unknown-ward"),
             ("target_circles[0].radius_km", "radius-out-of-range"),
@@ -126,10 +128,10 @@ class TestPartialFailure:
         report, members = await staged(sessions, await send(producer, retry), alert_id)
 
         assert report.failures == []
-        assert report.recipients == 1
-        # Staged again for the same member: dispatch's one delivery per alert, member and
+        assert report.recipients == len(first_round)
+        # Staged again for the same members: dispatch's one delivery per alert, member and
         # channel keeps them from hearing it twice.
-        assert members == [str(watcher), str(watcher)]
+        assert sorted(members) == sorted(first_round * 2)
 
 
 class TestUsableParts:
