@@ -116,7 +116,12 @@ def cap_of(target: dict[str, Any]) -> bytes:
     )
 
 
-CAP_CLIENT = auth_header(roles=["officer"], scope="cap:write", member_id=uuid.uuid4())
+CAP_CLIENT_ID = uuid.uuid4()
+
+
+def cap_client() -> dict[str, str]:
+    """A fresh token for each request: one minted at import would expire in a long run."""
+    return auth_header(roles=["officer"], scope="cap:write", member_id=CAP_CLIENT_ID)
 
 
 class TestIssueTargetsAtDraftTime:
@@ -146,7 +151,7 @@ class TestIssueTargetsAtDraftTime:
         response = await client.post(
             "/alerts/cap",
             content=cap_of(target),
-            headers={**CAP_CLIENT, "Content-Type": CAP_MEDIA_TYPE},
+            headers={**cap_client(), "Content-Type": CAP_MEDIA_TYPE},
         )
 
         if field is None:

@@ -13,7 +13,10 @@ from services.geo.models import AlertRecipientSet
 from tests.geo.factories import PROBLEM_JSON, bow_tie
 from tests.support.tokens import auth_header
 
-OFFICER = auth_header(roles=["officer"])
+
+def officer() -> dict[str, str]:
+    """A fresh token for each request: one minted at import would expire in a long run."""
+    return auth_header(roles=["officer"])
 
 
 class TestPreview:
@@ -39,7 +42,7 @@ class TestPreview:
             "severity": "Moderate",
         }
 
-        response = await client.post("/audience/preview", json=request, headers=OFFICER)
+        response = await client.post("/audience/preview", json=request, headers=officer())
 
         assert response.status_code == 200, response.text
         preview = response.json()
@@ -82,6 +85,8 @@ class TestPreview:
     async def test_bad_targets_are_422(
         self, client: httpx.AsyncClient, target: dict[str, object]
     ) -> None:
-        response = await client.post("/audience/preview", json={"target": target}, headers=OFFICER)
+        response = await client.post(
+            "/audience/preview", json={"target": target}, headers=officer()
+        )
         assert response.status_code == 422, response.text
         assert response.headers["content-type"] == PROBLEM_JSON

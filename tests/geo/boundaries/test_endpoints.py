@@ -16,7 +16,10 @@ from tests.geo.conftest import TEST_MAX_FEATURES, TEST_MAX_VERTICES
 from tests.geo.factories import PROBLEM_JSON, bow_tie, demo_collections
 from tests.support.tokens import auth_header
 
-ADMIN = auth_header(roles=["platform_admin"])
+
+def admin() -> dict[str, str]:
+    """A fresh token for each request: one minted at import would expire in a long run."""
+    return auth_header(roles=["platform_admin"])
 
 
 def body(name: str | None = None) -> dict[str, Any]:
@@ -41,7 +44,7 @@ class TestImportBoundarySet:
         _, _, before = await boundary_state(sessions)
         request = body("demo via the API")
 
-        response = await client.post("/admin/boundary-sets", json=request, headers=ADMIN)
+        response = await client.post("/admin/boundary-sets", json=request, headers=admin())
 
         assert response.status_code == 201, response.text
         summary = response.json()
@@ -66,7 +69,7 @@ class TestImportBoundarySet:
         request = body()
         request["wards"]["features"][1]["geometry"] = bow_tie()
 
-        response = await client.post("/admin/boundary-sets", json=request, headers=ADMIN)
+        response = await client.post("/admin/boundary-sets", json=request, headers=admin())
 
         assert response.status_code == 422
         assert response.headers["content-type"] == PROBLEM_JSON
@@ -85,7 +88,7 @@ class TestImportBoundarySet:
         del request["boroughs"]["features"][0]["properties"]["code"]
         del request["wards"]["features"][0]["properties"]["name"]
 
-        response = await client.post("/admin/boundary-sets", json=request, headers=ADMIN)
+        response = await client.post("/admin/boundary-sets", json=request, headers=admin())
 
         assert response.status_code == 422
         assert response.headers["content-type"] == PROBLEM_JSON
@@ -100,7 +103,7 @@ class TestImportBoundarySet:
         request = body()
         request["wards"] = {"type": "Topology", "objects": {}}
 
-        response = await client.post("/admin/boundary-sets", json=request, headers=ADMIN)
+        response = await client.post("/admin/boundary-sets", json=request, headers=admin())
 
         assert response.status_code == 422
         assert response.headers["content-type"] == PROBLEM_JSON
@@ -135,7 +138,7 @@ class TestImportBoundarySet:
             for i in range(TEST_MAX_FEATURES + 1)
         ]
 
-        response = await client.post("/admin/boundary-sets", json=request, headers=ADMIN)
+        response = await client.post("/admin/boundary-sets", json=request, headers=admin())
 
         assert response.status_code == 413
         assert response.headers["content-type"] == PROBLEM_JSON
@@ -147,7 +150,7 @@ class TestImportBoundarySet:
         ring += [[-0.13, 51.51], ring[0]]
         request["boroughs"]["features"][0]["geometry"] = {"type": "Polygon", "coordinates": [ring]}
 
-        response = await client.post("/admin/boundary-sets", json=request, headers=ADMIN)
+        response = await client.post("/admin/boundary-sets", json=request, headers=admin())
 
         assert response.status_code == 413
         assert response.json()["collection"] == "boroughs"
@@ -158,7 +161,7 @@ class TestImportBoundarySet:
         request = body()
         request["name"] = "x" * 300_000  # over the test cap of 200,000 bytes
 
-        response = await client.post("/admin/boundary-sets", json=request, headers=ADMIN)
+        response = await client.post("/admin/boundary-sets", json=request, headers=admin())
 
         assert response.status_code == 413
         assert response.headers["content-type"] == PROBLEM_JSON
@@ -176,7 +179,7 @@ class TestImportBoundarySet:
         response = await client.post(
             "/admin/boundary-sets",
             content=chunks(),
-            headers={**ADMIN, "content-type": "application/json"},
+            headers={**admin(), "content-type": "application/json"},
         )
 
         assert response.status_code == 413
