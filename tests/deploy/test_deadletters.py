@@ -7,37 +7,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
-from sqlalchemy import String, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from deploy import deadletters
 from deploy.infra import create_databases, database_url_for
-from shared.consumer import IdempotentConsumer, PoisonMessageError, ProcessedEventMixin
-from shared.db import UUIDPrimaryKey, build_engine, build_sessionmaker, new_metadata
-from shared.events import AlertContent, AlertPublished, EventEnvelope, Topic
+from shared.consumer import IdempotentConsumer, PoisonMessageError
+from shared.db import build_engine, build_sessionmaker
+from shared.events import AlertPublished, EventEnvelope, Topic
 from shared.kafka import build_consumer, build_producer, namespaced
+from tests.support.handled_events import Base, HandledAlert, ProcessedEvent, alert_published
 from tests.support.infrastructure import Infrastructure
-
-
-class Base(DeclarativeBase):
-    metadata = new_metadata()
-
-
-class ProcessedEvent(ProcessedEventMixin, Base):
-    pass
-
-
-class HandledAlert(UUIDPrimaryKey, Base):
-    __tablename__ = "handled_alerts"
-    headline: Mapped[str] = mapped_column(String(200))
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -71,31 +58,6 @@ async def producer(infrastructure: Infrastructure) -> AsyncIterator[AIOKafkaProd
     await producer.start()
     yield producer
     await producer.stop()
-
-
-async def until(condition: Callable[[], Awaitable[bool]]) -> None:
-    """Poll a condition; the generous bound (about five minutes) only stops a hung test."""
-    for _ in range(1500):
-        if await condition():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError("the condition never held")
-
-
-def published(headline: str) -> AlertPublished:
-    return AlertPublished(
-        content=AlertContent(
-            alert_id=uuid.uuid4(),
-            headline=headline,
-            body="Please check your doors.",
-            category="burglary",
-            severity="Moderate",
-            urgency="Expected",
-            sender_name="Tawny",
-            sent_at=datetime.now(UTC),
-        ),
-        target_ward_codes=["E05000001"],
-    )
 
 
 class TestDeadLetterCommand:
@@ -161,12 +123,12 @@ class TestDeadLetterCommand:
         async def two_letters() -> bool:
             return len(await mine()) == 2
 
-        envelope = EventEnvelope.wrap(published(headline), producer="tests")
+        envelope = EventEnvelope.wrap(alert_published(headline), producer="tests")
         await producer.send_and_wait(wire_topic, envelope.model_dump_json().encode(), key=b"k")
         await producer.send_and_wait(wire_topic, b"{not an event", key=b"poison")
         task = asyncio.create_task(consumer.run())
         try:
-            await until(two_letters)
+            await eventually(two_letters)
             event_letter, poison = sorted(
                 await mine(), key=lambda letter: letter.envelope() is None
             )
@@ -202,7 +164,7 @@ class TestDeadLetterCommand:
             async def handled_once() -> bool:
                 return await handled() == 1
 
-            await until(handled_once)
+            await eventually(handled_once)
             # Replaying again (forced) puts the event back once more: the consumer skips it.
             await deadletters.main([*command, "replay", "--force", event_letter.ref])
 
@@ -213,7 +175,7 @@ class TestDeadLetterCommand:
                 )
                 return (duplicates or 0) >= 1
 
-            await until(skipped_as_duplicate)
+            await eventually(skipped_as_duplicate)
             assert await handled() == 1
 
             code = await deadletters.main([*command, "purge", poison.ref])

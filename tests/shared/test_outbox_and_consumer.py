@@ -13,53 +13,24 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY
-from sqlalchemy import String, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from deploy.infra import create_databases, database_url_for
-from shared.consumer import IdempotentConsumer, ProcessedEventMixin
-from shared.db import UUIDPrimaryKey, build_engine, build_sessionmaker, new_metadata, session_scope
-from shared.events import AlertContent, AlertPublished, EventEnvelope, Topic
+from shared.consumer import IdempotentConsumer
+from shared.db import build_engine, build_sessionmaker, session_scope
+from shared.events import AlertPublished, EventEnvelope, Topic
 from shared.kafka import build_consumer, build_producer, namespaced
-from shared.outbox import OutboxMixin, OutboxRelay, add_event, add_events
+from shared.outbox import OutboxRelay, add_event, add_events
+from tests.support.handled_events import (
+    Base,
+    HandledAlert,
+    OutboxMessage,
+    ProcessedEvent,
+    alert_published,
+)
 from tests.support.infrastructure import Infrastructure
 from tests.support.waiting import eventually
-
-
-class Base(DeclarativeBase):
-    metadata = new_metadata()
-
-
-class OutboxMessage(OutboxMixin, Base):
-    pass
-
-
-class ProcessedEvent(ProcessedEventMixin, Base):
-    pass
-
-
-class HandledAlert(UUIDPrimaryKey, Base):
-    """What the handler under test writes: one row per handled event."""
-
-    __tablename__ = "handled_alerts"
-    headline: Mapped[str] = mapped_column(String(200))
-
-
-def alert_published(headline: str = "Burglary on Acacia Avenue") -> AlertPublished:
-    return AlertPublished(
-        content=AlertContent(
-            alert_id=uuid.uuid4(),
-            headline=headline,
-            body="Please check your doors.",
-            category="burglary",
-            severity="Moderate",
-            urgency="Expected",
-            sender_name="Tawny",
-            sent_at=datetime.now(UTC),
-        ),
-        target_ward_codes=["E05000001"],
-    )
 
 
 @pytest.fixture(scope="module")
