@@ -12,6 +12,7 @@ from shared.logs import configure_logging
 from shared.outbox import OutboxMixin
 from shared.runtime import ConsumerSpec, ServiceRuntime
 from shared.settings import ServiceSettings
+from shared.tracing import instrument_app
 from shared.web import install_common, set_readiness_checks
 
 StartupHook = Callable[[FastAPI, ServiceRuntime], Awaitable[None]]
@@ -50,6 +51,7 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     install_common(app, max_in_flight=settings.max_in_flight_requests)
+    instrument_app(app, name, settings)
     for router in routers:
         app.include_router(router)
     return app

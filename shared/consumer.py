@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import DateTime, String
@@ -26,6 +27,7 @@ from shared.db import session_scope, utcnow
 from shared.events import EventEnvelope, EventPayload, Topic, UnknownEventError
 from shared.kafka import namespaced
 from shared.logs import get_logger, request_id_var
+from shared.tracing import continued_span
 
 log = get_logger(__name__)
 
@@ -76,6 +78,7 @@ class IdempotentConsumer:
         max_attempts: int = 8,
         retry_base_delay_s: float = 0.5,
         after_commit: Callable[[], None] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.name = name
         self._consumer = consumer
@@ -88,6 +91,7 @@ class IdempotentConsumer:
         self._retry_base_delay_s = retry_base_delay_s
         # A handler may have staged outbox events: the runtime passes the relay's wake-up here.
         self._after_commit = after_commit
+        self._tracer = tracer or NoOpTracer()
         self.started = False
 
     async def run(self) -> None:
@@ -155,8 +159,7 @@ class IdempotentConsumer:
             envelope = EventEnvelope.model_validate_json(record.value or b"")
         except ValidationError as error:
             raise PoisonMessageError(f"not an event envelope: {error}") from error
-        handler = self._handlers.get(envelope.type)
-        if handler is None:
+        if envelope.type not in self._handlers:
             EVENTS_CONSUMED.labels(self.name, envelope.type, "ignored").inc()
             return
         try:
@@ -166,27 +169,46 @@ class IdempotentConsumer:
 
         token = request_id_var.set(envelope.request_id)
         try:
-            async with session_scope(self._sessions) as session:
-                first_time = await session.scalar(
-                    insert(self._processed)
-                    .values(consumer=self.name, event_id=envelope.event_id)
-                    .on_conflict_do_nothing()
-                    .returning(self._processed.event_id)
-                )
-                if first_time is None:
-                    EVENTS_CONSUMED.labels(self.name, envelope.type, "duplicate").inc()
-                    log.info(
-                        "consumer.duplicate_skipped",
-                        consumer=self.name,
-                        event_id=str(envelope.event_id),
-                    )
-                    return
-                await handler(session, envelope, payload)
-            EVENTS_CONSUMED.labels(self.name, envelope.type, "handled").inc()
-            if self._after_commit is not None:
-                self._after_commit()
+            # Handled inside the trace that staged the event: events the handler stages in
+            # turn (geo's recipient batches) carry this span's context onwards.
+            with continued_span(
+                self._tracer,
+                f"{record.topic} process",
+                envelope.trace,
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": record.topic,
+                    "messaging.consumer.group.name": self.name,
+                    "messaging.message.id": str(envelope.event_id),
+                    "tawny.event.type": envelope.type,
+                },
+            ):
+                await self._handle_in_session(envelope, payload)
         finally:
             request_id_var.reset(token)
+
+    async def _handle_in_session(self, envelope: EventEnvelope, payload: EventPayload) -> None:
+        handler = self._handlers[envelope.type]
+        async with session_scope(self._sessions) as session:
+            first_time = await session.scalar(
+                insert(self._processed)
+                .values(consumer=self.name, event_id=envelope.event_id)
+                .on_conflict_do_nothing()
+                .returning(self._processed.event_id)
+            )
+            if first_time is None:
+                EVENTS_CONSUMED.labels(self.name, envelope.type, "duplicate").inc()
+                log.info(
+                    "consumer.duplicate_skipped",
+                    consumer=self.name,
+                    event_id=str(envelope.event_id),
+                )
+                return
+            await handler(session, envelope, payload)
+        EVENTS_CONSUMED.labels(self.name, envelope.type, "handled").inc()
+        if self._after_commit is not None:
+            self._after_commit()
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         EVENTS_CONSUMED.labels(self.name, "unknown", "dead_lettered").inc()

@@ -51,17 +51,27 @@ class EventEnvelope(BaseModel):
     occurred_at: datetime = Field(default_factory=utcnow)
     producer: str
     request_id: str | None = None
+    # The W3C trace context (``traceparent``, ``tracestate``) of the work that staged the
+    # event, so that publishing and handling it continue that trace (shared/tracing.py).
+    # Absent when nothing was being traced.
+    trace: dict[str, str] | None = None
     payload: dict[str, Any]
 
     @classmethod
     def wrap(
-        cls, payload: EventPayload, *, producer: str, request_id: str | None = None
+        cls,
+        payload: EventPayload,
+        *,
+        producer: str,
+        request_id: str | None = None,
+        trace: dict[str, str] | None = None,
     ) -> EventEnvelope:
         return cls(
             type=payload.event_type,
             version=payload.event_version,
             producer=producer,
             request_id=request_id,
+            trace=trace,
             payload=payload.model_dump(mode="json"),
         )
 

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 from prometheus_client import Counter, Gauge
 from sqlalchemy import (
     BigInteger,
@@ -36,6 +38,7 @@ from shared.db import session_scope, utcnow
 from shared.events import EventEnvelope, EventPayload
 from shared.kafka import namespaced
 from shared.logs import get_logger, request_id_var
+from shared.tracing import continued_span, current_trace_carrier
 
 log = get_logger(__name__)
 
@@ -91,7 +94,12 @@ async def add_event(
     producer: str,
 ) -> EventEnvelope:
     """Stage an event in the caller's transaction. It is published only if that commits."""
-    envelope = EventEnvelope.wrap(payload, producer=producer, request_id=request_id_var.get())
+    envelope = EventEnvelope.wrap(
+        payload,
+        producer=producer,
+        request_id=request_id_var.get(),
+        trace=current_trace_carrier(),
+    )
     session.add(
         outbox_model(
             event_id=envelope.event_id,
@@ -118,8 +126,9 @@ async def add_events(
     if not payloads:
         return []
     request_id = request_id_var.get()
+    trace = current_trace_carrier()
     envelopes = [
-        EventEnvelope.wrap(payload, producer=producer, request_id=request_id)
+        EventEnvelope.wrap(payload, producer=producer, request_id=request_id, trace=trace)
         for payload in payloads
     ]
     await session.execute(
@@ -154,6 +163,7 @@ class OutboxRelay:
         poll_interval_s: float = 0.2,
         batch_size: int = 500,
         retention: timedelta = timedelta(days=1),
+        tracer: Tracer | None = None,
     ) -> None:
         self._sessions = sessions
         self._model = outbox_model
@@ -164,6 +174,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._retention = retention
         self._wake = asyncio.Event()
+        self._tracer = tracer or NoOpTracer()
 
     def wake(self) -> None:
         """Ask for a pass now rather than at the next poll (after a commit that added events)."""
@@ -183,15 +194,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            deliveries = [
-                await self._producer.send(
-                    namespaced(row.topic, self._namespace),
-                    value=json.dumps(row.envelope).encode(),
-                    key=row.key.encode(),
-                    headers=[("event_type", str(row.envelope["type"]).encode())],
-                )
-                for row in rows
-            ]
+            deliveries = [await self._send(row) for row in rows]
             await asyncio.gather(*deliveries)
             await session.execute(
                 update(model)
@@ -202,6 +205,29 @@ class OutboxRelay:
             OUTBOX_PUBLISHED.labels(row.topic).inc()
         log.debug("outbox.published", count=len(rows))
         return len(rows)
+
+    async def _send(self, row: OutboxMixin) -> asyncio.Future[Any]:
+        """Hand one row to the producer inside the trace that staged it (its span ends at the
+        hand-over; the broker's ack is awaited for the whole batch)."""
+        topic = namespaced(row.topic, self._namespace)
+        with continued_span(
+            self._tracer,
+            f"{topic} publish",
+            row.envelope.get("trace"),
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": topic,
+                "messaging.message.id": str(row.event_id),
+            },
+        ):
+            delivery: asyncio.Future[Any] = await self._producer.send(
+                topic,
+                value=json.dumps(row.envelope).encode(),
+                key=row.key.encode(),
+                headers=[("event_type", str(row.envelope["type"]).encode())],
+            )
+        return delivery
 
     async def report_waiting(self) -> None:
         """Refresh the waiting gauges (a count over the partial index of unpublished rows)."""
@@ -230,13 +256,16 @@ class OutboxRelay:
         next_report = 0.0
         while True:
             try:
-                published = await self.publish_pending()
-                passes += 1
-                if time.monotonic() >= next_report:
-                    await self.report_waiting()
-                    next_report = time.monotonic() + WAITING_REPORT_INTERVAL_S
-                if passes % 3000 == 0:
-                    await self.purge_published()
+                # Polling is no one's trace: only each row's publish joins the trace that
+                # staged it (its span sets a context of its own).
+                with suppress_instrumentation():
+                    published = await self.publish_pending()
+                    passes += 1
+                    if time.monotonic() >= next_report:
+                        await self.report_waiting()
+                        next_report = time.monotonic() + WAITING_REPORT_INTERVAL_S
+                    if passes % 3000 == 0:
+                        await self.purge_published()
             except asyncio.CancelledError:
                 raise
             except Exception:

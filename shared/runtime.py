@@ -11,6 +11,7 @@ from typing import Annotated
 
 from aiokafka import AIOKafkaProducer
 from fastapi import Depends, Request
+from opentelemetry.trace import NoOpTracer, Tracer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.auth import JWKSVerifier
@@ -21,6 +22,7 @@ from shared.kafka import build_consumer, build_producer
 from shared.logs import get_logger
 from shared.outbox import OutboxMixin, OutboxRelay
 from shared.settings import ServiceSettings
+from shared.tracing import instrument_engine, tracer_for
 from shared.web import ReadinessCheck, database_check
 
 log = get_logger(__name__)
@@ -46,6 +48,8 @@ class ServiceRuntime:
     sessions: async_sessionmaker[AsyncSession]
     producer: AIOKafkaProducer
     verifier: JWKSVerifier
+    # The service's own spans start here (a no-op tracer when tracing is off).
+    tracer: Tracer = field(default_factory=NoOpTracer)
     relay: OutboxRelay | None = None
     consumers: list[IdempotentConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -100,6 +104,7 @@ class ServiceRuntime:
             audience=settings.jwt_audience,
             max_lifetime_s=settings.jwt_max_lifetime_s,
         )
+        instrument_engine(engine, name, settings)
         await producer.start()
         runtime = cls(
             name=name,
@@ -108,6 +113,7 @@ class ServiceRuntime:
             sessions=build_sessionmaker(engine),
             producer=producer,
             verifier=verifier,
+            tracer=tracer_for(name, settings),
         )
         try:
             if outbox_model is not None:
@@ -117,6 +123,7 @@ class ServiceRuntime:
                     producer=producer,
                     namespace=settings.kafka_namespace,
                     poll_interval_s=settings.outbox_poll_interval_s,
+                    tracer=runtime.tracer,
                 )
                 runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
             for spec in consumers:
@@ -137,6 +144,7 @@ class ServiceRuntime:
                     dead_letter_producer=producer,
                     namespace=settings.kafka_namespace,
                     after_commit=runtime.relay.wake if runtime.relay is not None else None,
+                    tracer=runtime.tracer,
                 )
                 runtime.consumers.append(consumer)
                 runtime.tasks.append(asyncio.create_task(consumer.run(), name=spec.group_id))

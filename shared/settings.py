@@ -50,6 +50,38 @@ class ServerProcessSettings(BaseSettings):
         "the requests in flight are bounded more tightly by the service's setting",
     )
 
+    # OpenTelemetry's standard variables (shared/tracing.py): the exporter and the SDK read
+    # them (and the rest of OTEL_EXPORTER_OTLP_*) themselves; declared here to be validated,
+    # listed, and to decide whether tracing is on at all.
+    otel_exporter_otlp_endpoint: str = platform_field(  # type: ignore[assignment]
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "",
+        "OTLP/HTTP collector base URL (http://collector:4318); traces are exported only when "
+        "this or the traces endpoint is set (unset in the dev stack: no tracing, no cost)",
+    )
+    otel_exporter_otlp_traces_endpoint: str = platform_field(  # type: ignore[assignment]
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "",
+        "OTLP/HTTP traces URL in full (http://collector:4318/v1/traces), instead of the base URL",
+    )
+    otel_sdk_disabled: bool = platform_field(  # type: ignore[assignment]
+        "OTEL_SDK_DISABLED", False, "true turns tracing off even with an endpoint set"
+    )
+    otel_service_name: str = platform_field(  # type: ignore[assignment]
+        "OTEL_SERVICE_NAME",
+        "",
+        "Service name on the spans (default tawny-<service>); OTEL_RESOURCE_ATTRIBUTES adds more",
+    )
+    otel_traces_sampler: str = platform_field(  # type: ignore[assignment]
+        "OTEL_TRACES_SAMPLER",
+        "parentbased_always_on",
+        "Which requests are traced (parentbased_traceidratio with OTEL_TRACES_SAMPLER_ARG=0.1: "
+        "one in ten, and every span of a sampled trace)",
+    )
+    otel_traces_sampler_arg: str = platform_field(  # type: ignore[assignment]
+        "OTEL_TRACES_SAMPLER_ARG", "", "The sampler's argument (the ratio for traceidratio)"
+    )
+
 
 class ServiceSettings(ServerProcessSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)

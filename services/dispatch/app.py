@@ -90,7 +90,10 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
 
     async def start_workers(app: FastAPI, runtime: ServiceRuntime) -> None:
         worker = DeliveryWorker(
-            sessions=runtime.sessions, channels=channels, settings=worker_settings
+            sessions=runtime.sessions,
+            channels=channels,
+            settings=worker_settings,
+            tracer=runtime.tracer,
         )
         workers.append(worker)
         app.state.delivery_worker = worker

@@ -141,6 +141,9 @@ class DispatchAlert(Base):
     # A member who verifies an address after this gets nothing of the alert: its ``expires``,
     # or ``pending_max_age_s`` after it was sent when it has none.
     deliver_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The W3C trace context of the recipient batch that brought the alert (shared/tracing.py):
+    # the workers' sends, whenever and wherever they run, join the alert's trace through it.
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, server_default=func.now()
     )

@@ -29,6 +29,7 @@ from services.gateway.readiness.endpoints import router as readiness_router
 from services.gateway.upstreams import open_upstreams
 from shared.auth import JWKSVerifier
 from shared.logs import configure_logging, get_logger
+from shared.tracing import instrument_app
 from shared.web import install_common
 
 SERVICE_NAME = "gateway"
@@ -109,4 +110,5 @@ def create_app(
     app.include_router(pages_router)
     app.include_router(client_router)
     app.include_router(proxy_router())
+    instrument_app(app, SERVICE_NAME, settings)
     return app

@@ -97,6 +97,7 @@ class DeliveryRepository:
         content: dict[str, Any],
         priority: int,
         deliver_until: datetime,
+        trace_context: dict[str, str] | None = None,
     ) -> None:
         """Keep the alert's content once (the first batch to arrive stores it)."""
         await self._session.execute(
@@ -106,6 +107,7 @@ class DeliveryRepository:
                 content=content,
                 priority=priority,
                 deliver_until=deliver_until,
+                trace_context=trace_context,
             )
             .on_conflict_do_nothing(index_elements=[DispatchAlert.alert_id])
         )
@@ -156,6 +158,19 @@ class DeliveryRepository:
             )
         )
         return {alert_id: content for alert_id, content in rows.all()}
+
+    async def alert_trace_contexts(
+        self, alert_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[str, str]]:
+        """The trace each alert's sends join (only alerts that arrived inside a trace)."""
+        if not alert_ids:
+            return {}
+        rows = await self._session.execute(
+            select(DispatchAlert.alert_id, DispatchAlert.trace_context).where(
+                DispatchAlert.alert_id.in_(alert_ids), DispatchAlert.trace_context.is_not(None)
+            )
+        )
+        return {alert_id: trace for alert_id, trace in rows.all() if trace is not None}
 
     # --- the worker's claims and results -----------------------------------------------------
 

@@ -46,6 +46,7 @@ from services.dispatch.preferences.service import PreferencesService
 from shared.db import utcnow
 from shared.events import AlertContent, RecipientBatch
 from shared.logs import get_logger
+from shared.tracing import current_trace_carrier
 
 log = get_logger(__name__)
 
@@ -113,6 +114,7 @@ class DeliveryService:
             content=content.model_dump(mode="json"),
             priority=priority,
             deliver_until=deliver_until(content, self._pending_max_age),
+            trace_context=current_trace_carrier(),
         )
         reachable_on: dict[uuid.UUID, set[ChannelKind]] = defaultdict(set)
         for endpoint in await self._endpoints.usable_for(member_ids):

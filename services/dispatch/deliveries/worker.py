@@ -55,6 +55,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import NoOpTracer, Tracer
 from prometheus_client import Counter as MetricCounter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -72,6 +74,7 @@ from services.dispatch.preferences.repository import PreferencesRepository
 from shared.db import session_scope, utcnow
 from shared.events import AlertContent, primary_language
 from shared.logs import get_logger
+from shared.tracing import batch_span
 
 log = get_logger(__name__)
 
@@ -153,6 +156,7 @@ class DeliveryWorker:
         sessions: async_sessionmaker[AsyncSession],
         channels: Mapping[ChannelKind, Channel],
         settings: WorkerSettings,
+        tracer: Tracer | None = None,
     ) -> None:
         self._sessions = sessions
         self._channels = channels
@@ -160,6 +164,9 @@ class DeliveryWorker:
         self._circuits = {kind: ProviderCircuit(channel) for kind, channel in channels.items()}
         self._settings = settings
         self._contents: dict[uuid.UUID, AlertContent] = {}
+        self._tracer = tracer or NoOpTracer()
+        # The trace each alert's sends join, loaded with its content (only when tracing).
+        self._traces: dict[uuid.UUID, dict[str, str]] = {}
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -207,9 +214,7 @@ class DeliveryWorker:
 
         sent = await asyncio.gather(
             *(
-                self._circuits[channel].send_alert(
-                    contents[alert_id].in_language(language), recipients
-                )
+                self._send(contents[alert_id], channel, language, recipients)
                 for (alert_id, channel, language), recipients in groups.items()
             )
         )
@@ -235,6 +240,32 @@ class DeliveryWorker:
         for (channel_name, status), count in recorded.items():
             DELIVERIES_RECORDED.labels(channel_name, status).inc(count)
         return len(claimed)
+
+    async def _send(
+        self,
+        content: AlertContent,
+        channel: ChannelKind,
+        language: str,
+        recipients: Sequence[Recipient],
+    ) -> Mapping[uuid.UUID, SendResult]:
+        """One send of one alert to a group of recipients: one span in the alert's trace for
+        the whole group (the provider calls inside it), never a span per recipient."""
+        trace = self._traces.get(content.alert_id)
+        with batch_span(
+            self._tracer,
+            f"dispatch send {channel.value}",
+            [trace],
+            parent=trace,
+            attributes={
+                "tawny.alert_id": str(content.alert_id),
+                "tawny.channel": channel.value,
+                "tawny.language": language,
+                "tawny.recipients": len(recipients),
+            },
+        ):
+            return await self._circuits[channel].send_alert(
+                content.in_language(language), recipients
+            )
 
     def _as_recorded(
         self, row: ClaimedDelivery, result: SendResult, now: datetime
@@ -335,10 +366,13 @@ class DeliveryWorker:
         if missing:
             if len(self._contents) + len(missing) > CONTENT_CACHE_MAX:
                 self._contents.clear()
-            for alert_id, content in (
-                await DeliveryRepository(session).alert_contents(missing)
-            ).items():
+            repository = DeliveryRepository(session)
+            for alert_id, content in (await repository.alert_contents(missing)).items():
                 self._contents[alert_id] = AlertContent.model_validate(content)
+            if not isinstance(self._tracer, NoOpTracer):
+                if len(self._traces) + len(missing) > CONTENT_CACHE_MAX:
+                    self._traces.clear()
+                self._traces.update(await repository.alert_trace_contexts(missing))
         return {a: self._contents[a] for a in alert_ids if a in self._contents}
 
     # --- the sweeper -------------------------------------------------------------------------
@@ -384,7 +418,10 @@ class DeliveryWorker:
 
     async def _work(self) -> None:
         while True:
-            chunk = asyncio.ensure_future(self.run_once())
+            # Claiming and recording are no trace of their own (an idle worker polls); each
+            # send joins its alert's trace with a span of its own (``_send``).
+            with suppress_instrumentation():
+                chunk = asyncio.ensure_future(self.run_once())
             try:
                 # A shutdown (SIGTERM) lets the chunk in hand finish and record its outcome,
                 # rather than leave it 'sending' for the sweeper to send again.

@@ -1,0 +1,308 @@
+"""One alert is one trace: the officer's request, alerts' outbox and its publish, geo's handling
+and its recipient batches, dispatch's handling of each batch and its send to the batch's
+recipients, joined across three services' databases and Kafka by the context the event
+envelope carries.
+
+The chain is built from the platform's own parts (a FastAPI app instrumented as the services
+are, ``add_event``/``add_events``, ``OutboxRelay``, ``IdempotentConsumer`` and the span the
+delivery worker opens per send), on real PostgreSQL and the Kafka protocol, with the spans
+collected by an in-memory exporter."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from deploy.infra import create_databases, database_url_for
+from shared.consumer import IdempotentConsumer
+from shared.db import build_engine, build_sessionmaker, session_scope
+from shared.events import AlertPublished, EventEnvelope, RecipientBatch, Topic
+from shared.kafka import build_consumer, build_producer
+from shared.outbox import OutboxRelay, add_event, add_events
+from shared.settings import ServerProcessSettings
+from shared.tracing import (
+    batch_span,
+    current_trace_carrier,
+    instrument_app,
+    instrument_engine,
+    tracer_for,
+    tracing_configured,
+    use_exporter,
+)
+from tests.support.handled_events import Base, OutboxMessage, ProcessedEvent, alert_published
+from tests.support.infrastructure import Infrastructure
+from tests.support.waiting import eventually
+
+SERVICES = ("alerts", "geo", "dispatch")
+SETTINGS = ServerProcessSettings()
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    use_exporter(exporter)
+    try:
+        yield exporter
+    finally:
+        # Later tests in the session run untraced again, as the services do by default.
+        use_exporter(None)
+
+
+@dataclass
+class Service:
+    """One service's database (outbox and processed events) and Kafka producer."""
+
+    name: str
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    producer: AIOKafkaProducer
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def relay(self, namespace: str) -> OutboxRelay:
+        relay = OutboxRelay(
+            sessions=self.sessions,
+            outbox_model=OutboxMessage,
+            producer=self.producer,
+            namespace=namespace,
+            poll_interval_s=0.05,
+            tracer=tracer_for(self.name, SETTINGS),
+        )
+        self.tasks.append(asyncio.create_task(relay.run()))
+        return relay
+
+    def consume(
+        self, infrastructure: Infrastructure, namespace: str, topic: Topic, handler: Any
+    ) -> None:
+        payload_class = AlertPublished if topic is Topic.ALERTS else RecipientBatch
+        consumer = IdempotentConsumer(
+            name=f"{self.name}.tracing-test",
+            consumer=build_consumer(
+                topic.value,
+                bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+                group_id=f"{self.name}.tracing-test",
+                client_id=self.name,
+                namespace=namespace,
+            ),
+            sessions=self.sessions,
+            processed_model=ProcessedEvent,
+            handlers={payload_class: handler},
+            dead_letter_producer=self.producer,
+            namespace=namespace,
+            tracer=tracer_for(self.name, SETTINGS),
+        )
+        self.tasks.append(asyncio.create_task(consumer.run()))
+
+
+@pytest.fixture(scope="module")
+def database_urls(infrastructure: Infrastructure) -> dict[str, str]:
+    """A database per service (synchronous: creating them runs its own event loop)."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {service: f"test_tracing_{service}_{suffix}" for service in SERVICES}
+    create_databases(infrastructure.server_url, list(names.values()))
+    return {
+        service: database_url_for(infrastructure.server_url, name)
+        for service, name in names.items()
+    }
+
+
+@pytest.fixture
+def namespace(infrastructure: Infrastructure) -> str:
+    """The three services' Kafka namespace, topics created (synchronous too)."""
+    return infrastructure.kafka_namespace_for(f"tracing-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+async def services(
+    infrastructure: Infrastructure,
+    database_urls: dict[str, str],
+    exporter: InMemorySpanExporter,
+) -> AsyncIterator[dict[str, Service]]:
+    built: dict[str, Service] = {}
+    try:
+        for service, database_url in database_urls.items():
+            engine = build_engine(
+                database_url,
+                application_name=f"tracing-{service}",
+                pool_size=4,
+            )
+            async with engine.begin() as connection:
+                await connection.run_sync(Base.metadata.create_all)
+            instrument_engine(engine, service, SETTINGS)
+            producer = build_producer(
+                infrastructure.kafka_bootstrap_servers,
+                enable_idempotence=infrastructure.kafka_enable_idempotence,
+                client_id=service,
+            )
+            await producer.start()
+            built[service] = Service(service, engine, build_sessionmaker(engine), producer)
+        yield built
+    finally:
+        for running in built.values():
+            for task in running.tasks:
+                task.cancel()
+            for task in running.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await running.producer.stop()
+            await running.engine.dispose()
+
+
+def officers_app(alerts: Service) -> FastAPI:
+    """Alerts' publish, reduced to what matters here: the request stages alert.published in
+    its transaction, instrumented as every service's app is."""
+    app = FastAPI()
+
+    @app.post("/alerts/{headline}/publication", status_code=202)
+    async def publish(headline: str) -> dict[str, str]:
+        async with session_scope(alerts.sessions) as session:
+            envelope = await add_event(
+                session, OutboxMessage, alert_published(headline), producer="alerts"
+            )
+        return {"event_id": str(envelope.event_id)}
+
+    instrument_app(app, "alerts", SETTINGS)
+    return app
+
+
+def service_of(span: ReadableSpan) -> str:
+    return str(span.resource.attributes["service.name"])
+
+
+class TestOneAlertIsOneTrace:
+    async def test_spans_of_one_alert_join_across_services(
+        self,
+        services: dict[str, Service],
+        infrastructure: Infrastructure,
+        namespace: str,
+        exporter: InMemorySpanExporter,
+    ) -> None:
+        alerts, geo, dispatch = services["alerts"], services["geo"], services["dispatch"]
+        dispatch_tracer = tracer_for("dispatch", SETTINGS)
+        # What dispatch keeps per batch: the trace its handling ran in (as record_batch
+        # stores it on the alert's row), and its recipients.
+        batches: list[tuple[dict[str, str] | None, list[uuid.UUID]]] = []
+
+        async def geo_resolves(
+            session: AsyncSession, _envelope: EventEnvelope, payload: AlertPublished
+        ) -> None:
+            # Geo's fan-out: the batches are staged in the handler's transaction.
+            await add_events(
+                session,
+                OutboxMessage,
+                [
+                    RecipientBatch(
+                        content=payload.content,
+                        batch_number=number,
+                        member_ids=[uuid.uuid4(), uuid.uuid4()],
+                    )
+                    for number in range(2)
+                ],
+                producer="geo",
+            )
+
+        async def dispatch_records(
+            session: AsyncSession, _envelope: EventEnvelope, payload: RecipientBatch
+        ) -> None:
+            await session.execute(select(1))
+            batches.append((current_trace_carrier(), payload.member_ids))
+
+        alerts.relay(namespace)
+        geo.relay(namespace)
+        geo.consume(infrastructure, namespace, Topic.ALERTS, geo_resolves)
+        dispatch.consume(infrastructure, namespace, Topic.RECIPIENT_BATCHES, dispatch_records)
+
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=officers_app(alerts)), base_url="http://test"
+        ) as client:
+            response = await client.post("/alerts/traced/publication")
+        assert response.status_code == 202
+
+        async def both_batches_handled() -> bool:
+            return len(batches) == 2
+
+        await eventually(both_batches_handled)
+
+        # The worker's send: one span for both batches' recipients, in the alert's trace
+        # and linked to each batch's handling.
+        carriers = [carrier for carrier, _members in batches]
+        with batch_span(
+            dispatch_tracer,
+            "dispatch send email",
+            carriers,
+            parent=carriers[0],
+            attributes={"tawny.recipients": sum(len(members) for _c, members in batches)},
+        ):
+            pass
+
+        spans = exporter.get_finished_spans()
+        request = next(
+            span
+            for span in spans
+            if span.kind is SpanKind.SERVER and service_of(span) == "tawny-alerts"
+        )
+        assert request.context is not None
+        trace_id = request.context.trace_id
+        in_trace = [s for s in spans if s.context is not None and s.context.trace_id == trace_id]
+
+        def named(suffix: str, service: str) -> list[ReadableSpan]:
+            return [s for s in in_trace if s.name.endswith(suffix) and service_of(s) == service]
+
+        # Alerts: the request, its SQL (the outbox INSERT), and the relay's publish.
+        assert named("INSERT", "tawny-alerts")
+        assert len(named(f"{Topic.ALERTS.value} publish", "tawny-alerts")) == 1
+        # Geo: alert.published handled once, and each of its two batches published.
+        assert len(named(f"{Topic.ALERTS.value} process", "tawny-geo")) == 1
+        assert len(named(f"{Topic.RECIPIENT_BATCHES.value} publish", "tawny-geo")) == 2
+        # Dispatch: each batch handled, and one send for all four recipients.
+        handled = named(f"{Topic.RECIPIENT_BATCHES.value} process", "tawny-dispatch")
+        assert len(handled) == 2
+        (send,) = named("dispatch send email", "tawny-dispatch")
+        assert send.attributes is not None and send.attributes["tawny.recipients"] == 4
+        assert {link.context.span_id for link in send.links} == {
+            span.context.span_id for span in handled if span.context is not None
+        }
+        # Each handling is a child of the span that staged its event (the request's, geo's).
+        (geo_handling,) = named(f"{Topic.ALERTS.value} process", "tawny-geo")
+        assert geo_handling.parent is not None
+        assert geo_handling.parent.span_id == request.context.span_id
+        assert all(
+            span.parent and span.parent.span_id == geo_handling.context.span_id
+            for span in handled
+            if geo_handling.context
+        )
+        # The relay's polling is no trace of its own: nothing else in the spans but this one
+        # alert's trace and Kafka's receive spans of it.
+        assert not [s for s in spans if s not in in_trace and s.kind is not SpanKind.CONSUMER]
+
+
+class TestTracingIsOffByDefault:
+    def test_no_endpoint_means_no_tracing_and_no_context_in_the_envelope(self) -> None:
+        assert not tracing_configured(ServerProcessSettings())
+        assert tracing_configured(
+            ServerProcessSettings(otel_exporter_otlp_endpoint="http://collector:4318")
+        )
+        assert not tracing_configured(
+            ServerProcessSettings(
+                otel_exporter_otlp_endpoint="http://collector:4318", otel_sdk_disabled=True
+            )
+        )
+        assert current_trace_carrier() is None
+        envelope = EventEnvelope.wrap(
+            alert_published(), producer="alerts", trace=current_trace_carrier()
+        )
+        assert envelope.trace is None
+        assert "trace" in envelope.model_dump(mode="json")
