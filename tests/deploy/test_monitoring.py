@@ -21,6 +21,7 @@ import shared
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "k8s" / "monitoring"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
+ARCHITECTURE = ROOT / "ARCHITECTURE.md"
 RUNBOOK_BASE = "https://github.com/tawny-london/tawny/blob/main/docs/runbooks.md#"
 # Labels Prometheus adds when it scrapes (k8s/monitoring/podmonitor.yaml), not the code.
 SCRAPE_LABELS = {"app", "namespace", "pod", "job", "instance", "le"}
@@ -120,6 +121,21 @@ class TestMetricsNamedExist:
             for series in series_names(metric, labels)
             if series in exported
         ]
+
+
+def test_every_metric_of_the_code_is_in_architectures_table() -> None:
+    exported_metrics()  # imports every module, so every metric is registered
+    families = {
+        f"{family.name}_total" if family.type == "counter" else family.name
+        for family in REGISTRY.collect()
+        if family.name.startswith("tawny_")
+    }
+    table = {
+        match.group(1)
+        for match in re.finditer(r"^\| `(tawny_[a-z0-9_]+)` \|", ARCHITECTURE.read_text(), re.M)
+    }
+    assert families <= table
+    assert table - families == set(AWAITING_DISPATCH_BRANCH)
 
 
 class TestRules:
