@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from contextvars import ContextVar
+from types import TracebackType
 
 import structlog
 
@@ -64,9 +66,34 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers = []
         uvicorn_logger.propagate = True
+    # What Python prints to stderr by itself (a warning, an exception that ends a thread or
+    # the process) would be loose plain-text lines: send it through the same renderer.
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught_exception
+    threading.excepthook = _log_uncaught_thread_exception
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     logging.getLogger("uvicorn.access").disabled = True
+
+
+def _log_uncaught_exception(
+    exc_type: type[BaseException], exc: BaseException, traceback: TracebackType | None
+) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, traceback)
+        return
+    logging.getLogger("tawny").critical(
+        "process.uncaught_exception", exc_info=(exc_type, exc, traceback)
+    )
+
+
+def _log_uncaught_thread_exception(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None:
+        return
+    logging.getLogger("tawny").error(
+        "thread.uncaught_exception",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

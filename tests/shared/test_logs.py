@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import logging.config
+import socket
 import sys
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import structlog
 
 from shared.logs import configure_logging, get_logger
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -22,7 +29,10 @@ def restored_logging() -> Iterator[None]:
     saved = (root.handlers[:], root.level)
     uvicorn_loggers = [logging.getLogger(n) for n in ("uvicorn", "uvicorn.error", "uvicorn.asgi")]
     saved_uvicorn = [(lg.handlers[:], lg.propagate) for lg in uvicorn_loggers]
+    hooks = (sys.excepthook, threading.excepthook)
     yield None
+    sys.excepthook, threading.excepthook = hooks
+    logging.captureWarnings(False)
     root.handlers, root.level = saved[0], saved[1]
     for logger, (handlers, propagate) in zip(uvicorn_loggers, saved_uvicorn, strict=True):
         logger.handlers, logger.propagate = handlers, propagate
@@ -75,3 +85,59 @@ class TestJsonLogs:
         assert line["alert_id"] == "a1"
         assert "ValueError" in json.dumps(line["exception"])
         assert sys.exc_info() == (None, None, None)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class TestARealServiceProcess:
+    """uvicorn as the services run it, its app failing in each way that used to leave
+    plain-text lines in a service's log (tests/support/json_log_app.py): every line of its
+    stderr must be one JSON object, tracebacks as fields."""
+
+    async def test_every_line_it_writes_is_json_whatever_fails(self, tmp_path: Path) -> None:
+        port = free_port()
+        stderr = tmp_path / "stderr.log"
+        with stderr.open("wb") as sink:
+            process = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).parent / "uvicorn"),
+                "tests.support.json_log_app:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--no-access-log",
+                stdout=sink,
+                stderr=sink,
+            )
+            try:
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
+                    async def started() -> bool:
+                        with contextlib.suppress(httpx.TransportError):
+                            return (await client.get("/healthz")).status_code == 200
+                        return False
+
+                    await eventually(started)
+                    assert (await client.get("/unhandled")).status_code == 500
+                    for route in ("/forgotten-task", "/library-logs", "/thread"):
+                        assert (await client.get(route)).status_code == 200
+            finally:
+                process.terminate()
+                async with asyncio.timeout(30):
+                    await process.wait()
+
+        lines = json_lines(stderr.read_text())
+        events = {line["event"].splitlines()[0]: line for line in lines}
+        for failure in (
+            "Exception in ASGI application",  # uvicorn's, after the 500 went out
+            "Task exception was never retrieved",  # asyncio's
+            "a library's own message",  # any standard-library logger's
+            "thread.uncaught_exception",  # an exception that ended a thread
+        ):
+            assert "RuntimeError" in json.dumps(events[failure]["exception"]), failure
+        assert any("UserWarning" in event for event in events)
+        assert "Shutting down" in events
