@@ -268,8 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def wire_topic(topic: str | None, namespace: str) -> str | None:
+    """``--topic`` as the operator names it (``tawny.alerts.lifecycle.v1``, as shared/events.py
+    registers it) or as it is on the wire: letters record the wire name, namespace included."""
+    if topic is None or not namespace or topic.startswith(f"{namespace}."):
+        return topic
+    return namespaced(topic, namespace)
+
+
 async def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(args, "topic"):  # `show` names one letter, no topic
+        args.topic = wire_topic(args.topic, args.namespace)
     dead_letter_topic = namespaced(Topic.DEAD_LETTER.value, args.namespace)
     letters = await read_dead_letters(args.bootstrap_servers, dead_letter_topic)
     if args.command == "list":

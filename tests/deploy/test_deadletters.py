@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -155,6 +156,13 @@ class TestDeadLetterCommand:
             listing = capsys.readouterr().out
             assert event_letter.ref in listing and poison.ref in listing
             assert "2 dead letter(s)" in listing
+            # By topic, named as registered (the letters record the name on the wire).
+            await deadletters.main([*command, "list", "--topic", topic])
+            assert "2 dead letter(s)" in capsys.readouterr().out
+            await deadletters.main([*command, "show", event_letter.ref])
+            shown = json.loads(capsys.readouterr().out)
+            assert shown["record"]["payload"]["content"]["headline"] == headline
+            assert "a bug in the handler" in shown["reason"]
 
             fixed = True
             code = await deadletters.main([*command, "replay", "--consumer", group])
