@@ -8,6 +8,7 @@ after that transaction has committed, so a crash replays rather than loses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -92,6 +93,7 @@ class IdempotentConsumer:
         # A handler may have staged outbox events: the runtime passes the relay's wake-up here.
         self._after_commit = after_commit
         self._tracer = tracer or NoOpTracer()
+        self._lag_reported: set[TopicPartition] = set()
         self.started = False
 
     async def run(self) -> None:
@@ -117,8 +119,15 @@ class IdempotentConsumer:
         await self._consumer.commit({partition: records[-1].offset + 1})
 
     async def _report_lag(self) -> None:
-        """Lag per assigned partition: what an autoscaler and the "consumer stalled" alert read."""
-        for partition in self._consumer.assignment():
+        """Lag per assigned partition: what an autoscaler and the "consumer stalled" alert read.
+        A partition a rebalance took away is no longer reported by this process (its new
+        owner reports it), or its last value would linger as lag nobody has."""
+        assigned = self._consumer.assignment()
+        for partition in self._lag_reported - assigned:
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self.name, partition.topic, str(partition.partition))
+        self._lag_reported &= assigned
+        for partition in assigned:
             highwater = self._consumer.highwater(partition)
             if highwater is None:
                 continue  # no fetch answered for it yet
@@ -126,6 +135,7 @@ class IdempotentConsumer:
             CONSUMER_LAG.labels(self.name, partition.topic, str(partition.partition)).set(
                 max(0, highwater - position)
             )
+            self._lag_reported.add(partition)
 
     async def _handle_with_retries(self, record: ConsumerRecord[bytes, bytes]) -> None:
         attempt = 0

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -276,6 +276,61 @@ class TestIdempotentConsumer:
         assert rows == 1
         assert [letter["consumer"] for letter in dead] == [group]
         assert "not an event envelope" in str(dead[0]["reason"])
+
+
+class TestConsumerLag:
+    async def test_a_partition_taken_away_is_no_longer_reported(
+        self,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        infrastructure: Infrastructure,
+        namespace: str,
+    ) -> None:
+        """After a rebalance the partition's new owner reports its lag; the old owner's last
+        value must not linger beside it as lag nobody has. (Partitions assigned by hand here:
+        what a rebalance does to the assignment, without waiting for one.)"""
+        wire_topic = namespaced(Topic.ALERTS.value, namespace)
+        group = f"tests.lag.{uuid.uuid4().hex[:8]}"
+        for partition in (0, 1):
+            await producer.send_and_wait(wire_topic, b"{}", partition=partition)
+        kafka_consumer = AIOKafkaConsumer(
+            bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        consumer = IdempotentConsumer(
+            name=group,
+            consumer=kafka_consumer,
+            sessions=build_sessionmaker(engine),
+            processed_model=ProcessedEvent,
+            handlers={},
+            dead_letter_producer=producer,
+            namespace=namespace,
+        )
+        first, second = TopicPartition(wire_topic, 0), TopicPartition(wire_topic, 1)
+
+        def lag(partition: TopicPartition) -> float | None:
+            return REGISTRY.get_sample_value(
+                "tawny_consumer_lag_records",
+                {"consumer": group, "topic": wire_topic, "partition": str(partition.partition)},
+            )
+
+        await kafka_consumer.start()
+        try:
+            kafka_consumer.assign([first, second])
+
+            async def both_reported() -> bool:
+                await kafka_consumer.getmany(timeout_ms=200, max_records=1)
+                await consumer._report_lag()
+                return lag(first) is not None and lag(second) is not None
+
+            await eventually(both_reported)
+            kafka_consumer.assign([first])
+            await consumer._report_lag()
+            assert lag(first) is not None
+            assert lag(second) is None
+        finally:
+            await kafka_consumer.stop()
 
 
 async def session_count_processed(
