@@ -83,6 +83,11 @@ test-future: install browser | $(FAKETIME) ## The tests with the clock a year ah
 test-fast: install web ## Tests without the end-to-end ones
 	$(BIN)/pytest -m "not e2e"
 
+.PHONY: check-deploy
+check-deploy: install ## The k8s manifests against Kubernetes' and the operators' schemas, the Dockerfile (hadolint, its dependencies), dashboard and rules against the code (part of make test)
+	$(BIN)/pytest -q tests/deploy/test_schemas.py tests/deploy/test_image.py \
+		tests/deploy/test_monitoring.py tests/deploy/test_k8s.py
+
 .PHONY: screenshots
 screenshots: install browser ## Run the browser journeys and save the main screens to docs/screenshots
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/browser/test_journeys.py \

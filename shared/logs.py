@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from types import TracebackType
 
 import structlog
+from opentelemetry import trace
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -22,11 +23,23 @@ def _add_request_id(
     return event_dict
 
 
+def _add_trace_ids(
+    _logger: object, _method: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """The current span's ids (when tracing is on), so a log line leads to its trace."""
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        event_dict.setdefault("trace_id", format(span_context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(span_context.span_id, "016x"))
+    return event_dict
+
+
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     """Send structlog and the standard library (uvicorn, aiokafka, alembic) to one renderer."""
     shared_processors: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,
+        _add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import structlog
+from opentelemetry.sdk.trace import TracerProvider
 
 from shared.logs import configure_logging, get_logger
 from tests.support.waiting import eventually
@@ -85,6 +86,22 @@ class TestJsonLogs:
         assert line["alert_id"] == "a1"
         assert "ValueError" in json.dumps(line["exception"])
         assert sys.exc_info() == (None, None, None)
+
+
+class TestTraceIds:
+    def test_a_line_logged_in_a_span_names_its_trace(
+        self, restored_logging: object, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        configure_logging("tests")
+        tracer = TracerProvider().get_tracer("tests")
+        with tracer.start_as_current_span("work") as span:
+            get_logger("tests").info("tests.inside_a_span")
+        get_logger("tests").info("tests.outside_any_span")
+
+        inside, outside = json_lines(capsys.readouterr().err)
+        assert inside["trace_id"] == format(span.get_span_context().trace_id, "032x")
+        assert inside["span_id"] == format(span.get_span_context().span_id, "016x")
+        assert "trace_id" not in outside
 
 
 def free_port() -> int:
