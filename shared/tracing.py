@@ -185,6 +185,10 @@ def continued_span(
     attributes: Mapping[str, Any] | None = None,
 ) -> Iterator[trace.Span]:
     """A span continuing the trace an envelope carries (publishing or handling the event)."""
+    if isinstance(tracer, trace.NoOpTracer):
+        # Tracing is off: run on a row's or an event's path, so skip even the no-op span.
+        yield trace.INVALID_SPAN
+        return
     with tracer.start_as_current_span(
         name, context=context_from(carrier), kind=kind, attributes=attributes
     ) as span:
@@ -204,6 +208,9 @@ def batch_span(
     """One span for work done for many messages at once (a send to a batch of recipients),
     linked to the traces those messages came from: one span per batch, not per recipient.
     ``parent`` puts the span inside one of those traces (the alert the batch is of)."""
+    if isinstance(tracer, trace.NoOpTracer):
+        yield trace.INVALID_SPAN
+        return
     links = [link for link in (link_to(carrier) for carrier in carriers) if link is not None]
     with tracer.start_as_current_span(
         name, context=context_from(parent), kind=kind, links=links, attributes=attributes
