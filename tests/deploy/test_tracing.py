@@ -41,10 +41,10 @@ from shared.tracing import (
     instrument_engine,
     tracer_for,
     tracing_configured,
-    use_exporter,
 )
 from tests.support.handled_events import Base, OutboxMessage, ProcessedEvent, alert_published
 from tests.support.infrastructure import Infrastructure
+from tests.support.tracing import collected_spans
 from tests.support.waiting import eventually
 
 SERVICES = ("alerts", "geo", "dispatch")
@@ -53,13 +53,8 @@ SETTINGS = ServerProcessSettings()
 
 @pytest.fixture
 def exporter() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    use_exporter(exporter)
-    try:
+    with collected_spans() as exporter:
         yield exporter
-    finally:
-        # Later tests in the session run untraced again, as the services do by default.
-        use_exporter(None)
 
 
 @dataclass

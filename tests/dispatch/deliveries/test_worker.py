@@ -8,6 +8,7 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry.trace import Tracer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,7 +34,11 @@ VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 def worker_for(
-    sessions: async_sessionmaker[AsyncSession], channel: EmailChannel, **overrides: float
+    sessions: async_sessionmaker[AsyncSession],
+    channel: EmailChannel,
+    *,
+    tracer: Tracer | None = None,
+    **overrides: float,
 ) -> DeliveryWorker:
     options: dict[str, float] = {
         "claim_size": 50,
@@ -58,6 +63,7 @@ def worker_for(
             sending_timeout_s=options["sending_timeout_s"],
             sweep_interval_s=options["sweep_interval_s"],
         ),
+        tracer=tracer,
     )
 
 

@@ -4,67 +4,43 @@ alert, which dispatch keeps on the alert's row for whichever worker sends it lat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.smtp import SmtpSink
 from services.dispatch.channels.email import EmailChannel
-from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings
-from services.dispatch.models import ChannelKind, DeliveryStatus
+from services.dispatch.models import DeliveryStatus
 from shared.settings import ServerProcessSettings
-from shared.tracing import tracer_for, use_exporter
+from shared.tracing import tracer_for
 from tests.dispatch.deliveries.test_worker import (
     drain_until_final,
     recorded_batch,
+    worker_for,
 )
 from tests.dispatch.helpers import unique_email
-
-
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    use_exporter(exporter)
-    try:
-        yield exporter
-    finally:
-        use_exporter(None)
+from tests.support.tracing import collected_spans
 
 
 async def test_a_send_is_one_span_in_the_trace_of_the_batch_that_brought_the_alert(
     quiet_sessions: async_sessionmaker[AsyncSession],
     email_channel: EmailChannel,
     sink: SmtpSink,
-    exporter: InMemorySpanExporter,
 ) -> None:
-    tracer = tracer_for("dispatch", ServerProcessSettings())
-    addresses = [unique_email() for _ in range(3)]
-    # As the consumer records it: inside the span that handles the recipient batch.
-    with tracer.start_as_current_span("recipients.batch process", kind=SpanKind.CONSUMER) as span:
-        batch, _members = await recorded_batch(quiet_sessions, addresses)
-    handling = span.get_span_context()
+    with collected_spans() as exporter:
+        tracer = tracer_for("dispatch", ServerProcessSettings())
+        addresses = [unique_email() for _ in range(3)]
+        # As the consumer records it: inside the span that handles the recipient batch.
+        with tracer.start_as_current_span("recipients.batch process", kind=SpanKind.CONSUMER):
+            batch, _members = await recorded_batch(quiet_sessions, addresses)
+            handling = trace.get_current_span().get_span_context()
 
-    worker = DeliveryWorker(
-        sessions=quiet_sessions,
-        channels={ChannelKind.EMAIL: email_channel},
-        settings=WorkerSettings(
-            claim_size=50,
-            poll_interval_s=0.05,
-            max_attempts=4,
-            retry_base_delay_s=0.01,
-            retry_max_delay_s=0.02,
-            sending_timeout_s=60,
-            sweep_interval_s=1,
-        ),
-        tracer=tracer,
-    )
-    rows = await drain_until_final(worker, quiet_sessions, batch.content.alert_id)
+        worker = worker_for(quiet_sessions, email_channel, tracer=tracer)
+        rows = await drain_until_final(worker, quiet_sessions, batch.content.alert_id)
+        spans = exporter.get_finished_spans()
 
     assert all(row.status is DeliveryStatus.SENT for row in rows.values())
-    sends = [s for s in exporter.get_finished_spans() if s.name == "dispatch send email"]
+    sends = [s for s in spans if s.name == "dispatch send email"]
     assert len(sends) == 1
     (send,) = sends
     assert send.context is not None and send.context.trace_id == handling.trace_id
