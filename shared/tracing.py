@@ -33,6 +33,13 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
 from opentelemetry.trace import Link, SpanKind, Tracer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -78,8 +85,25 @@ def use_exporter(exporter: SpanExporter | None) -> None:
         _state.libraries_instrumented = False
 
 
-def tracer_provider_for(service: str, settings: ServerProcessSettings) -> TracerProvider | None:
-    """The service's tracer provider, built on first use; ``None`` when tracing is off."""
+def edge_sampler(settings: ServerProcessSettings) -> Sampler:
+    """The sampler where requests come from the internet (the gateway): a caller's
+    ``traceparent`` may name the trace but never decides that it is recorded (anyone could
+    otherwise have every request of theirs traced); the configured sampler decides, and every
+    service behind follows the gateway's decision."""
+    name = settings.otel_traces_sampler.removeprefix("parentbased_")
+    root: Sampler = ALWAYS_ON
+    if name == "always_off":
+        root = ALWAYS_OFF
+    elif name == "traceidratio":
+        root = TraceIdRatioBased(float(settings.otel_traces_sampler_arg or 1.0))
+    return ParentBased(root, remote_parent_sampled=root, remote_parent_not_sampled=root)
+
+
+def tracer_provider_for(
+    service: str, settings: ServerProcessSettings, *, edge: bool = False
+) -> TracerProvider | None:
+    """The service's tracer provider, built on first use; ``None`` when tracing is off.
+    ``edge``: the service takes requests from the internet (see ``edge_sampler``)."""
     if service in _state.providers:
         return _state.providers[service]
     if _state.exporter is None and not tracing_configured(settings):
@@ -90,9 +114,9 @@ def tracer_provider_for(service: str, settings: ServerProcessSettings) -> Tracer
             "service.namespace": "tawny",
         }
     )
-    # The sampler comes from OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG (parent-based,
-    # so a trace sampled at the gateway is sampled in every service it reaches).
-    provider = TracerProvider(resource=resource)
+    # Elsewhere the sampler comes from OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG
+    # (parent-based, so a trace sampled at the gateway is sampled in every service it reaches).
+    provider = TracerProvider(resource=resource, sampler=edge_sampler(settings) if edge else None)
     if _state.exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(_state.exporter))
     else:
@@ -123,9 +147,12 @@ def tracer_for(service: str, settings: ServerProcessSettings) -> Tracer:
     return provider.get_tracer(TRACER_NAME)
 
 
-def instrument_app(app: FastAPI, service: str, settings: ServerProcessSettings) -> None:
-    """Server spans for the app's requests, continuing a caller's ``traceparent``."""
-    provider = tracer_provider_for(service, settings)
+def instrument_app(
+    app: FastAPI, service: str, settings: ServerProcessSettings, *, edge: bool = False
+) -> None:
+    """Server spans for the app's requests, continuing a caller's ``traceparent`` (at the
+    ``edge``, without letting the caller decide whether the request is traced)."""
+    provider = tracer_provider_for(service, settings, edge=edge)
     if provider is not None:
         FastAPIInstrumentor.instrument_app(
             app,

@@ -110,5 +110,5 @@ def create_app(
     app.include_router(pages_router)
     app.include_router(client_router)
     app.include_router(proxy_router())
-    instrument_app(app, SERVICE_NAME, settings)
+    instrument_app(app, SERVICE_NAME, settings, edge=True)
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import ReadableSpan
@@ -28,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from deploy.infra import create_databases, database_url_for
+from services.gateway.app import create_app as create_gateway
 from shared.consumer import IdempotentConsumer
 from shared.db import build_engine, build_sessionmaker, session_scope
 from shared.events import AlertPublished, EventEnvelope, RecipientBatch, Topic
@@ -42,6 +45,7 @@ from shared.tracing import (
     tracer_for,
     tracing_configured,
 )
+from tests.gateway.fakes import GATEWAY_BASE_URL, echo_service, gateway_settings
 from tests.support.handled_events import Base, OutboxMessage, ProcessedEvent, alert_published
 from tests.support.infrastructure import Infrastructure
 from tests.support.tracing import collected_spans
@@ -301,3 +305,66 @@ class TestTracingIsOffByDefault:
         )
         assert envelope.trace is None
         assert "trace" in envelope.model_dump(mode="json")
+
+
+class TestTheGatewayPassesTheTraceOn:
+    async def test_a_forwarded_request_continues_the_gateways_trace(self) -> None:
+        """The officer's request enters at the gateway: its aiohttp connection to the service
+        carries the gateway's trace (``traceparent``), so the service's spans continue it."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        upstream = uvicorn.Server(
+            uvicorn.Config(echo_service("alerts"), host="127.0.0.1", port=port, log_config=None)
+        )
+        serving = asyncio.create_task(upstream.serve())
+        try:
+
+            async def upstream_started() -> bool:
+                return upstream.started
+
+            await eventually(upstream_started)
+            with collected_spans() as exporter:
+                gateway = create_gateway(gateway_settings(alerts_url=f"http://127.0.0.1:{port}"))
+                async with (
+                    gateway.router.lifespan_context(gateway),
+                    httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=gateway), base_url=GATEWAY_BASE_URL
+                    ) as client,
+                ):
+                    response = await client.get("/api/alerts/feeds/E09000001")
+                spans = exporter.get_finished_spans()
+        finally:
+            upstream.should_exit = True
+            await serving
+
+        assert response.status_code == 200
+        forwarded = dict(response.json()["headers"])
+        (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
+        assert server.context is not None
+        assert service_of(server) == "tawny-gateway"
+        _version, trace_id, _parent, _flags = forwarded["traceparent"].split("-")
+        assert int(trace_id, 16) == server.context.trace_id
+
+    async def test_a_callers_traceparent_does_not_decide_that_the_request_is_traced(
+        self,
+    ) -> None:
+        """Anyone may send ``traceparent`` with the sampled flag; at the gateway the configured
+        sampler still decides (here: trace nothing)."""
+        settings = gateway_settings(
+            otel_traces_sampler="parentbased_traceidratio", otel_traces_sampler_arg="0"
+        )
+        with collected_spans() as exporter:
+            gateway = create_gateway(settings)
+            async with (
+                gateway.router.lifespan_context(gateway),
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=gateway), base_url=GATEWAY_BASE_URL
+                ) as client,
+            ):
+                await client.get(
+                    "/",
+                    headers={"traceparent": f"00-{'1' * 32}-{'2' * 16}-01"},
+                )
+            spans = exporter.get_finished_spans()
+        assert not [s for s in spans if s.kind is SpanKind.SERVER]
