@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -368,3 +372,62 @@ class TestTheGatewayPassesTheTraceOn:
                 )
             spans = exporter.get_finished_spans()
         assert not [s for s in spans if s.kind is SpanKind.SERVER]
+
+
+class TestExportOverOtlp:
+    async def test_the_standard_variables_send_spans_to_a_collector(self) -> None:
+        """The production path: a service process with ``OTEL_EXPORTER_OTLP_ENDPOINT`` set
+        exports its spans over OTLP/HTTP (here to a collector stand-in that decodes them)."""
+        received: list[ExportTraceServiceRequest] = []
+        collector = FastAPI()
+
+        @collector.post("/v1/traces")
+        async def traces(request: Request) -> Response:
+            received.append(ExportTraceServiceRequest.FromString(await request.body()))
+            return Response(status_code=200, media_type="application/x-protobuf")
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = uvicorn.Server(
+            uvicorn.Config(collector, host="127.0.0.1", port=port, log_config=None)
+        )
+        serving = asyncio.create_task(server.serve())
+        try:
+
+            async def collector_started() -> bool:
+                return server.started
+
+            await eventually(collector_started)
+            # Its own process: a tracer provider set for OTLP is global to the process.
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                "from shared.settings import ServerProcessSettings\n"
+                "from shared.tracing import tracer_provider_for\n"
+                "provider = tracer_provider_for('alerts', ServerProcessSettings())\n"
+                "with provider.get_tracer('check').start_as_current_span('otlp.check'):\n"
+                "    pass\n"
+                "provider.shutdown()\n",
+                cwd=Path(__file__).resolve().parents[2],
+                env={
+                    **os.environ,
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+                    "OTEL_TRACES_SAMPLER": "always_on",
+                },
+            )
+            assert await process.wait() == 0
+        finally:
+            server.should_exit = True
+            await serving
+
+        spans = [
+            (resource.resource, span.name)
+            for request in received
+            for resource in request.resource_spans
+            for scope in resource.scope_spans
+            for span in scope.spans
+        ]
+        assert [name for _resource, name in spans] == ["otlp.check"]
+        attributes = {a.key: a.value.string_value for a in spans[0][0].attributes}
+        assert attributes["service.name"] == "tawny-alerts"
