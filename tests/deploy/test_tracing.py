@@ -55,6 +55,7 @@ from tests.support.infrastructure import Infrastructure
 from tests.support.tracing import collected_spans
 from tests.support.waiting import eventually
 
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("alerts", "geo", "dispatch")
 SETTINGS = ServerProcessSettings()
 
@@ -409,7 +410,7 @@ class TestExportOverOtlp:
                 "with provider.get_tracer('check').start_as_current_span('otlp.check'):\n"
                 "    pass\n"
                 "provider.shutdown()\n",
-                cwd=Path(__file__).resolve().parents[2],
+                cwd=ROOT,
                 env={
                     **os.environ,
                     "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
