@@ -26,10 +26,11 @@ import pytest
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request, Response
+from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import NoOpTracer, SpanKind
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -310,6 +311,15 @@ class TestTracingIsOffByDefault:
         )
         assert envelope.trace is None
         assert "trace" in envelope.model_dump(mode="json")
+
+    def test_without_an_endpoint_nothing_is_instrumented(self) -> None:
+        """The dev stack's and the tests' default: no tracer, no instrumented app or library."""
+        settings = ServerProcessSettings()
+        assert isinstance(tracer_for("alerts", settings), NoOpTracer)
+        app = FastAPI()
+        instrument_app(app, "alerts", settings)
+        assert not getattr(app, "_is_instrumented_by_opentelemetry", False)
+        assert not AIOKafkaInstrumentor().is_instrumented_by_opentelemetry
 
 
 class TestTheGatewayPassesTheTraceOn:
