@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from shared import idempotency
 from shared.consumer import ProcessedEventMixin
 from shared.logs import configure_logging
 from shared.outbox import OutboxMixin
@@ -28,7 +29,10 @@ def create_service_app(
     processed_model: type[ProcessedEventMixin] | None = None,
     consumers: tuple[ConsumerSpec, ...] = (),
     on_startup: StartupHook | None = None,
+    idempotency_model: type[idempotency.IdempotencyKeyMixin] | None = None,
 ) -> FastAPI:
+    """``idempotency_model``: the service's ``idempotency_keys`` table; with it, every POST
+    of ``routers`` that answers 201 honours ``Idempotency-Key`` (``shared.idempotency``)."""
     configure_logging(name, settings.log_level, settings.log_json)
 
     @asynccontextmanager
@@ -50,6 +54,15 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     install_common(app, max_in_flight=settings.max_in_flight_requests)
+    dependencies = []
+    if idempotency_model is not None:
+        dependencies.append(idempotency.guard(idempotency_model))
+
+        def sessions() -> object:
+            runtime = getattr(app.state, "runtime", None)
+            return None if runtime is None else runtime.sessions
+
+        idempotency.install_idempotency(app, idempotency_model, sessions)  # type: ignore[arg-type]
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=dependencies)
     return app

@@ -115,6 +115,27 @@ async def preview_alert(
     return service.preview(data)
 
 
+@router.put(
+    "/{alert_id}/crime-type",
+    summary="Correct an alert's crime type before approval",
+    description="An officer covering the alert, while it is a draft or submitted: most often "
+    "a CAP message received without tawny:crimeType, whose crime type was derived "
+    "(`crime_type_derived`). Audited.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def reclassify_alert(
+    officer: Officer,
+    service: AlertServiceDep,
+    alert_id: AlertId,
+    data: Annotated[
+        schemas.Reclassification,
+        Body(openapi_examples=openapi_examples(burglary={"crime_type": "burglary"})),
+    ],
+) -> schemas.Alert:
+    alert = await service.reclassify(alert_id, officer=officer, crime_type=data.crime_type)
+    return schemas.Alert.from_model(alert)
+
+
 @router.post(
     "/{alert_id}/submit",
     summary="Submit a draft for an officer's approval",

@@ -150,7 +150,6 @@ def atom_feed(
             element.text = text
         return element
 
-    ET.register_namespace("", ATOM_NS)
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     sub(feed, "id", feed_url)
     sub(feed, "title", title)
@@ -179,7 +178,11 @@ def atom_feed(
                 title=image.description,
                 href=image_url(settings.public_base_url, image),
             )
-    body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=False)
+    # The namespace is this document's default only: register_namespace would change it for
+    # every later document the process writes (CAP included).
+    body: bytes = ET.tostring(
+        feed, encoding="utf-8", xml_declaration=False, default_namespace=ATOM_NS
+    )
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
