@@ -131,7 +131,7 @@ def to_cap_message(message: ReceivedMessage, geography: Geography) -> CapMessage
         "suspects": [_suspect(value) for value in parameters.get(PARAM_SUSPECT, [])],
         "expires": message.expires,
         "no_victim_details_confirmed": True,
-        "area_desc": (first.area_desc or "")[:500] or None,
+        "area_desc": first.area_desc,
         **target,
     }
     try:

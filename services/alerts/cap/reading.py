@@ -185,7 +185,8 @@ def _schema_path(path: str | None) -> str:
     """xmlschema's ``/cap:alert/cap:info[1]/cap:area[1]`` as ``alert/info[1]/area[1]``."""
     if not path:
         return "alert"
-    return "/".join(part.split(":")[-1] for part in path.strip("/").split("/"))
+    bare = re.sub(r"\{[^}]*\}", "", path)
+    return "/".join(part.split(":")[-1] for part in bare.strip("/").split("/"))
 
 
 def _refuse_deep_nesting(root: ET.Element) -> None:

@@ -145,12 +145,15 @@ def atom_feed(
     settings: AlertsSettings, title: str, feed_url: str, items: Sequence[FeedItem]
 ) -> bytes:
     def sub(parent: ET.Element, name: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{name}", attrs)
+        element = ET.SubElement(parent, name, attrs)
         if text is not None:
             element.text = text
         return element
 
-    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    # Unqualified names under an xmlns attribute: Atom is this document's default namespace
+    # without ElementTree.register_namespace, which would change it for every later document
+    # the process writes (CAP included). (default_namespace= refuses Atom's plain attributes.)
+    feed = ET.Element("feed", xmlns=ATOM_NS)
     sub(feed, "id", feed_url)
     sub(feed, "title", title)
     updated = max((_iso(i.message.published_at) for i in items), default=utcnow().isoformat())
@@ -178,11 +181,7 @@ def atom_feed(
                 title=image.description,
                 href=image_url(settings.public_base_url, image),
             )
-    # The namespace is this document's default only: register_namespace would change it for
-    # every later document the process writes (CAP included).
-    body: bytes = ET.tostring(
-        feed, encoding="utf-8", xml_declaration=False, default_namespace=ATOM_NS
-    )
+    body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=False)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
