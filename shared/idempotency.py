@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import utcnow
-from shared.errors import TawnyError
+from shared.errors import TawnyError, problem_responses
 from shared.logs import get_logger
 from shared.runtime import SessionDep
 
@@ -101,6 +101,30 @@ class IdempotencyKeyInvalidError(TawnyError):
     title = "The Idempotency-Key is not valid"
 
 
+class IdempotencyKeyUnsupportedError(TawnyError):
+    status_code = 400
+    slug = "idempotency-key-unsupported"
+    title = "Idempotency-Key is not accepted here"
+
+
+# ``openapi_extra`` of a creating route whose answer carries a secret shown once (an API
+# client's secret, a TOTP seed): storing the answer to replay it would keep the secret at rest,
+# so such a route refuses the header instead of honouring it.
+EXTENSION_KEY = "x-tawny-idempotency"
+SECRET_IN_ANSWER = {EXTENSION_KEY: "unsupported: the answer carries a secret shown once"}
+HEADER_PARAMETER: dict[str, Any] = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: a request repeated with the same key and body gets "
+    "the first answer again (header Idempotent-Replayed: true) and creates nothing more; "
+    "the same key with another body is 422 idempotency-key-reused. Keys are 1 to 255 "
+    "visible ASCII characters, per caller, kept 24 hours.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "example": "5f0c8a7e-2d41-4b8e-9a53-0c6e1f2b7d94",
+}
+
+
 class IdempotentReplay(Exception):  # noqa: N818 (a signal carrying the stored answer)
     """Raised by the guard to answer with the stored response instead of running the route."""
 
@@ -118,7 +142,14 @@ def _applies(request: Request) -> bool:
     if request.method != "POST" or HEADER.lower() not in request.headers:
         return False
     route = request.scope.get("route")
-    return getattr(route, "status_code", None) == 201
+    if getattr(route, "status_code", None) != 201:
+        return False
+    if EXTENSION_KEY in (getattr(route, "openapi_extra", None) or {}):
+        raise IdempotencyKeyUnsupportedError(
+            f"{HEADER} is not accepted here: the answer carries a secret shown only once, "
+            "which Tawny does not keep in order to replay it. Retry without the header."
+        )
+    return True
 
 
 def _caller(request: Request) -> str:
@@ -282,3 +313,26 @@ def install_idempotency(
 
     app.add_exception_handler(IdempotentReplay, replay)
     app.add_middleware(IdempotencyRecorder, model=model, sessions=sessions)
+    _document(app)
+
+
+def _document(app: FastAPI) -> None:
+    """The header, and the problems it may bring, on every creating POST of the document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = generate()
+        for operations in document.get("paths", {}).values():
+            operation = operations.get("post")
+            if operation is None or "201" not in operation.get("responses", {}):
+                continue
+            if EXTENSION_KEY in operation:
+                continue
+            operation.setdefault("parameters", []).append(HEADER_PARAMETER)
+            for status, response in problem_responses(400, 409, 422).items():
+                operation["responses"].setdefault(str(status), response)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -13,11 +13,14 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
+from sqlalchemy import ColumnElement, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from shared.errors import TawnyError
 
@@ -82,3 +85,23 @@ def announce_next_page(
     url = request.url.remove_query_params(["cursor", "offset"]).include_query_params(cursor=cursor)
     response.headers[NEXT_CURSOR_HEADER] = cursor
     response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+def before(
+    created_at: InstrumentedAttribute[datetime],
+    item_id: InstrumentedAttribute[uuid.UUID],
+    cursor: Cursor,
+) -> ColumnElement[bool]:
+    """The rows after ``cursor`` in newest-first order (for a repository's WHERE)."""
+    return tuple_(created_at, item_id) < tuple_(cursor.created_at, cursor.id)
+
+
+def announce_if_full(
+    request: Request,
+    response: Response,
+    page: Sequence[Any],
+    limit: int,
+) -> None:
+    """Announce the next page when this one is full (its last item is the cursor)."""
+    if len(page) == limit and page:
+        announce_next_page(request, response, (page[-1].created_at, page[-1].id))

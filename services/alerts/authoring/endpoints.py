@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from services.alerts.authoring import schemas
 from services.alerts.authoring.repository import AlertFilters
@@ -16,6 +16,7 @@ from services.alerts.authoring.service import AlertService
 from services.alerts.dependencies import AlertsSettingsDep, Officer, Staff
 from services.alerts.models import AlertState, CrimeType, MsgType, Severity, Urgency
 from shared.errors import problem_responses
+from shared.pagination import CursorParam, announce_if_full, decode_cursor
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
 
@@ -303,12 +304,17 @@ async def get_alert(_staff: Staff, service: AlertServiceDep, alert_id: AlertId) 
     "",
     summary="List alerts, newest first",
     description="Staff only. Filter by status, crime type, message type, author, ward, "
-    "borough and creation time; page with limit and offset.",
-    responses=problem_responses(401, 403, 422),
+    "borough and creation time. Page with `cursor`: when more may follow, the next page's "
+    "address is in the `Link` (rel=next) and `Next-Cursor` headers. `offset` still works "
+    "(deprecated: a cursor never skips or repeats an alert written meanwhile).",
+    responses=problem_responses(400, 401, 403, 422),
 )
 async def list_alerts(
+    request: Request,
+    response: Response,
     _staff: Staff,
     service: AlertServiceDep,
+    cursor: CursorParam = None,
     status: Annotated[
         AlertState | None,
         Query(
@@ -330,7 +336,7 @@ async def list_alerts(
         Query(
             ge=0,
             le=MAX_OFFSET,
-            description="How many of the newest alerts to skip",
+            description="How many of the newest alerts to skip (deprecated: use cursor)",
             openapi_examples=openapi_examples(second_page=20),
         ),
     ] = 0,
@@ -398,5 +404,8 @@ async def list_alerts(
         created_from=created_from,
         created_before=created_before,
     )
-    alerts = await service.list_newest_first(filters=filters, limit=limit, offset=offset)
+    alerts = await service.list_newest_first(
+        filters=filters, limit=limit, offset=offset, cursor=decode_cursor(cursor, offset=offset)
+    )
+    announce_if_full(request, response, alerts, limit)
     return [schemas.Alert.from_model(alert) for alert in alerts]

@@ -89,6 +89,7 @@ from shared.events import (
 )
 from shared.logs import get_logger
 from shared.outbox import add_event
+from shared.pagination import Cursor
 from shared.sms import alert_sms_text
 
 log = get_logger(__name__)
@@ -133,9 +134,16 @@ class AlertService:
         return await self._alerts.get_by_identifier(sender, identifier)
 
     async def list_newest_first(
-        self, *, filters: AlertFilters | None = None, limit: int, offset: int
+        self,
+        *,
+        filters: AlertFilters | None = None,
+        limit: int,
+        offset: int = 0,
+        cursor: Cursor | None = None,
     ) -> Sequence[Alert]:
-        return await self._alerts.list_newest_first(filters=filters, limit=limit, offset=offset)
+        return await self._alerts.list_newest_first(
+            filters=filters, limit=limit, offset=offset, cursor=cursor
+        )
 
     async def audit(self, alert_id: uuid.UUID) -> Sequence[AuditEntry]:
         await self.get(alert_id)

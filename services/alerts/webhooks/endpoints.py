@@ -15,7 +15,7 @@ from services.alerts.webhooks import schemas
 from services.alerts.webhooks.service import WebhookService
 from shared.auth import CurrentPrincipal
 from shared.errors import problem_responses
-from shared.pagination import CursorParam, announce_next_page, decode_cursor
+from shared.pagination import CursorParam, announce_if_full, decode_cursor
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
 
@@ -116,6 +116,5 @@ async def webhook_deliveries(
     deliveries = await service.deliveries(
         client, webhook_id, limit=limit, cursor=decode_cursor(cursor)
     )
-    if len(deliveries) == limit:
-        announce_next_page(request, response, (deliveries[-1].created_at, deliveries[-1].id))
+    announce_if_full(request, response, deliveries, limit)
     return [schemas.WebhookDeliveryOut.from_model(d) for d in deliveries]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.models import (
@@ -16,7 +16,7 @@ from services.alerts.models import (
     WebhookDeliveryStatus,
     WebhookEvent,
 )
-from shared.pagination import Cursor
+from shared.pagination import Cursor, before
 
 
 class WebhookRepository:
@@ -80,10 +80,7 @@ class WebhookRepository:
         """Newest first, after ``cursor`` when given."""
         query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
         if cursor is not None:
-            query = query.where(
-                tuple_(WebhookDelivery.created_at, WebhookDelivery.id)
-                < tuple_(cursor.created_at, cursor.id)
-            )
+            query = query.where(before(WebhookDelivery.created_at, WebhookDelivery.id, cursor))
         return (
             await self._session.scalars(
                 query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()).limit(
