@@ -31,7 +31,7 @@ class TestCursorPages:
         seen += [a["id"] for a in first.json()]
         # Written after the first page: offsets would now repeat an alert.
         await _write(client, author, 1)
-        url = first.links["next"]["url"]
+        url: str | None = first.links["next"]["url"]
         while url:
             page = await client.get(url, headers=headers)
             assert page.status_code == 200, page.text
