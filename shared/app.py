@@ -16,6 +16,10 @@ from shared.settings import ServiceSettings
 from shared.web import install_common, set_readiness_checks
 
 StartupHook = Callable[[FastAPI, ServiceRuntime], Awaitable[None]]
+# The version of every service's HTTP API, published in its OpenAPI document and under
+# docs/api/v<major>/ (deploy/openapi_documents.py). A minor for each compatible addition; a
+# new major (and folder) for anything a client would have to change for.
+API_VERSION = "1.1.0"
 
 
 def create_service_app(
@@ -52,7 +56,7 @@ def create_service_app(
                 await on_startup(app, runtime)
             yield
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version=API_VERSION, lifespan=lifespan)
     install_common(app, max_in_flight=settings.max_in_flight_requests)
     dependencies = []
     if idempotency_model is not None:

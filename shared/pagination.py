@@ -82,7 +82,12 @@ def announce_next_page(
     if last is None:
         return
     cursor = Cursor(*last).encode()
-    url = request.url.remove_query_params(["cursor", "offset"]).include_query_params(cursor=cursor)
+    # A query-only reference (RFC 3986, 5.2): it resolves against the URL the client used, so
+    # it stays right behind the gateway, where this service's own URL is not the public one.
+    query = request.url.remove_query_params(["cursor", "offset"]).include_query_params(
+        cursor=cursor
+    )
+    url = f"?{query.query}"
     response.headers[NEXT_CURSOR_HEADER] = cursor
     response.headers["Link"] = f'<{url}>; rel="next"'
 

@@ -33,7 +33,8 @@ class TestCursorPages:
         await _write(client, author, 1)
         url: str | None = first.links["next"]["url"]
         while url:
-            page = await client.get(url, headers=headers)
+            # The link is relative to the page it came with.
+            page = await client.get(first.url.join(url), headers=headers)
             assert page.status_code == 200, page.text
             seen += [a["id"] for a in page.json()]
             url = page.links.get("next", {}).get("url")
