@@ -21,6 +21,7 @@ from services.alerts.cap.document import CAP_MEDIA_TYPE
 from services.alerts.webhooks import signing
 from shared.events import DeliveryCounts, DeliveryStatsReported, EventEnvelope
 from tests.alerts.cap.test_corpus import CAMDEN, LONDON_WARD_AREA, message
+from tests.alerts.cap.test_corpus import client_headers as partner
 from tests.alerts.delivery.test_stats import publish
 from tests.support.tokens import auth_header
 from tests.support.waiting import eventually
@@ -76,16 +77,6 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield receiver
     finally:
         await runner.cleanup()
-
-
-def partner() -> dict[str, str]:
-    return auth_header(
-        roles=[],
-        area_boroughs=[CAMDEN],
-        scope="cap:write",
-        org=uuid.uuid4(),
-        member_id=uuid.uuid4(),
-    )
 
 
 def camden_officer() -> dict[str, str]:
