@@ -331,3 +331,51 @@ class TestHostile:
         response = await post(client, amber().encode())
 
         assert response.status_code == 201, response.text
+
+
+def _leaf_variants() -> list[tuple[str, bytes]]:
+    """The London Amber Alert with each leaf element's text replaced by something hostile, and
+    with each leaf removed: every element, every kind of bad value."""
+    import xml.etree.ElementTree as ET
+
+    from services.alerts.cap.document import CAP_NS
+
+    values = {
+        "long": "x" * 10_000,
+        "empty": "",
+        "overflow": "-1e309",
+        "unicode": "\u202e" + "é" * 300,
+        "control": "a\x01b",
+        "spaces": "   ",
+    }
+    base = message("amber-alert-en-es.xml", area=LONDON_WARD_AREA)
+    leaves = [e for e in ET.fromstring(base).iter() if len(e) == 0]
+    variants: list[tuple[str, bytes]] = []
+    for index in range(len(leaves)):
+        for name, value in [*values.items(), ("removed", None)]:
+            root = ET.fromstring(base)
+            leaf = [e for e in root.iter() if len(e) == 0][index]
+            if value is None:
+                parent = next(p for p in root.iter() if leaf in list(p))
+                parent.remove(leaf)
+            else:
+                leaf.text = value
+            tag = leaf.tag.rsplit("}", 1)[-1]
+            document = ET.tostring(root, encoding="utf-8", default_namespace=CAP_NS)
+            variants.append((f"{index}-{tag}-{name}", document))
+    return variants
+
+
+class TestNoCapInputIsA500:
+    async def test_every_element_with_every_bad_value_is_answered_4xx_or_accepted(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        answers: dict[int, int] = {}
+        for name, document in _leaf_variants():
+            response = await post(client, document)
+            answers[response.status_code] = answers.get(response.status_code, 0) + 1
+            assert response.status_code < 500, (name, response.text)
+            if response.status_code >= 400:
+                assert response.headers["content-type"] == "application/problem+json", name
+
+        assert set(answers) - {201, 400, 409, 413, 422} == set(), answers
