@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import xml.etree.ElementTree as ET
 from datetime import timedelta, timezone
 from pathlib import Path
 from string import Template
@@ -17,7 +18,8 @@ import httpx
 import pytest
 import xmlschema
 
-from services.alerts.cap.document import CAP_MEDIA_TYPE
+from services.alerts.cap.document import CAP_MEDIA_TYPE, CAP_NS
+from services.alerts.cap.reading import parse_xml
 from shared.db import utcnow
 from tests.alerts.conftest import CAP_XSD, requires_cap_schema
 from tests.support.tokens import auth_header
@@ -336,10 +338,6 @@ class TestHostile:
 def _leaf_variants() -> list[tuple[str, bytes]]:
     """The London Amber Alert with each leaf element's text replaced by something hostile, and
     with each leaf removed: every element, every kind of bad value."""
-    import xml.etree.ElementTree as ET
-
-    from services.alerts.cap.document import CAP_NS
-
     values = {
         "long": "x" * 10_000,
         "empty": "",
@@ -349,11 +347,11 @@ def _leaf_variants() -> list[tuple[str, bytes]]:
         "spaces": "   ",
     }
     base = message("amber-alert-en-es.xml", area=LONDON_WARD_AREA)
-    leaves = [e for e in ET.fromstring(base).iter() if len(e) == 0]
+    leaves = [e for e in parse_xml(base).iter() if len(e) == 0]
     variants: list[tuple[str, bytes]] = []
     for index in range(len(leaves)):
         for name, value in [*values.items(), ("removed", None)]:
-            root = ET.fromstring(base)
+            root = parse_xml(base)
             leaf = [e for e in root.iter() if len(e) == 0][index]
             if value is None:
                 parent = next(p for p in root.iter() if leaf in list(p))
