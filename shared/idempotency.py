@@ -47,6 +47,7 @@ from shared.runtime import SessionDep
 log = get_logger(__name__)
 
 HEADER = "Idempotency-Key"
+HEADER_BYTES = HEADER.lower().encode()
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 ANONYMOUS = "anonymous"
@@ -253,7 +254,11 @@ class IdempotencyRecorder:
         self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") != "POST":
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "POST"
+            or not any(name == HEADER_BYTES for name, _ in scope.get("headers", []))
+        ):
             await self.app(scope, receive, send)
             return
         answer: dict[str, Any] = {"body": bytearray()}
