@@ -9,15 +9,17 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.alerts.cap.document import CAP_MEDIA_TYPE
+from services.alerts.models import WebhookDelivery, WebhookDeliveryStatus, WebhookEvent
 from services.alerts.webhooks import signing
 from shared.events import DeliveryCounts, DeliveryStatsReported, EventEnvelope
 from tests.alerts.cap.test_corpus import CAMDEN, LONDON_WARD_AREA, message
@@ -215,6 +217,45 @@ class TestCallbacks:
         delivery = await eventually(failed)
         assert delivery["attempts"] == 3
         assert delivery["last_error"]
+
+
+class TestRestart:
+    async def test_a_callback_claimed_by_a_replica_that_died_is_sent_when_its_lease_ends(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        receiver: Receiver,
+    ) -> None:
+        headers = partner()
+        registered = await client.post(
+            "/webhooks", json={"url": receiver.url, "secret": SECRET}, headers=headers
+        )
+        webhook_id = uuid.UUID(registered.json()["id"])
+        receiver.refused_id = "none refused in this test"
+        delivery_id = uuid.uuid4()
+        now = datetime.now(UTC)
+        async with sessions() as session, session.begin():
+            # As a replica leaves a row when it dies after claiming it, before recording.
+            session.add(
+                WebhookDelivery(
+                    id=delivery_id,
+                    webhook_id=webhook_id,
+                    event=WebhookEvent.PUBLISHED,
+                    alert_id=uuid.uuid4(),
+                    payload={"id": str(delivery_id), "event": "alert.published"},
+                    status=WebhookDeliveryStatus.PENDING,
+                    attempts=1,
+                    last_attempt_at=now,
+                    next_attempt_at=now + timedelta(seconds=1),
+                )
+            )
+
+        await eventually(lambda: _has(receiver, "alert.published"))
+
+        assert receiver.ids_seen == [str(delivery_id)]
+        log = await client.get(f"/webhooks/{webhook_id}/deliveries", headers=headers)
+        (delivery,) = log.json()
+        assert (delivery["status"], delivery["attempts"]) == ("delivered", 2)
 
 
 class TestRegistration:
