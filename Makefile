@@ -121,6 +121,10 @@ bench-api: install ## Locust against a local stack: resident and officer API beh
 .PHONY: bench
 bench: bench-geo bench-fanout bench-dispatch bench-gateway ## Every benchmark
 
+.PHONY: openapi
+openapi: install ## Publish every service's OpenAPI document to docs/api/v1/ (a test checks they match the services)
+	$(BIN)/python -m deploy.openapi_documents
+
 .PHONY: clean
 clean: ## Remove the virtualenv, the dev stack's data and caches
 	rm -rf $(VENV) .tools .devstack .pytest_cache .mypy_cache .ruff_cache node_modules

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from shared import idempotency
 from shared.consumer import ProcessedEventMixin
 from shared.logs import configure_logging
 from shared.outbox import OutboxMixin
@@ -16,6 +17,10 @@ from shared.tracing import instrument_app
 from shared.web import install_common, set_readiness_checks
 
 StartupHook = Callable[[FastAPI, ServiceRuntime], Awaitable[None]]
+# The version of every service's HTTP API, published in its OpenAPI document and under
+# docs/api/v<major>/ (deploy/openapi_documents.py). A minor for each compatible addition; a
+# new major (and folder) for anything a client would have to change for.
+API_VERSION = "1.1.0"
 
 
 def create_service_app(
@@ -29,7 +34,10 @@ def create_service_app(
     processed_model: type[ProcessedEventMixin] | None = None,
     consumers: tuple[ConsumerSpec, ...] = (),
     on_startup: StartupHook | None = None,
+    idempotency_model: type[idempotency.IdempotencyKeyMixin] | None = None,
 ) -> FastAPI:
+    """``idempotency_model``: the service's ``idempotency_keys`` table; with it, every POST
+    of ``routers`` that answers 201 honours ``Idempotency-Key`` (``shared.idempotency``)."""
     configure_logging(name, settings.log_level, settings.log_json)
 
     @asynccontextmanager
@@ -49,9 +57,18 @@ def create_service_app(
                 await on_startup(app, runtime)
             yield
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version=API_VERSION, lifespan=lifespan)
     install_common(app, max_in_flight=settings.max_in_flight_requests)
     instrument_app(app, name, settings)
+    dependencies = []
+    if idempotency_model is not None:
+        dependencies.append(idempotency.guard(idempotency_model))
+
+        def sessions() -> object:
+            runtime = getattr(app.state, "runtime", None)
+            return None if runtime is None else runtime.sessions
+
+        idempotency.install_idempotency(app, idempotency_model, sessions)  # type: ignore[arg-type]
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=dependencies)
     return app

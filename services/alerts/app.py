@@ -20,11 +20,16 @@ from services.alerts.feedback.endpoints import router as feedback_router
 from services.alerts.feeds.endpoints import router as feeds_router
 from services.alerts.geography import geography_for
 from services.alerts.images.endpoints import router as images_router
-from services.alerts.models import OutboxMessage, ProcessedEvent
+from services.alerts.models import IdempotencyKey, OutboxMessage, ProcessedEvent
 from services.alerts.targeting.consumers import targeting_consumer
 from services.alerts.targeting.endpoints import router as targeting_router
+from services.alerts.webhooks import worker as webhook_worker
+from services.alerts.webhooks.endpoints import router as webhooks_router
 from shared.app import create_service_app
+from shared.logs import get_logger
 from shared.runtime import ServiceRuntime
+
+log = get_logger(__name__)
 
 
 def create_app(settings: AlertsSettings | None = None) -> FastAPI:
@@ -37,6 +42,11 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         runtime.tasks.append(
             asyncio.create_task(scheduler.run(runtime, settings), name="alerts-scheduler")
         )
+        runtime.tasks.append(
+            asyncio.create_task(webhook_worker.run(runtime, settings), name="alerts-webhooks")
+        )
+        if settings.cap_schema() is None:
+            log.warning("alerts.cap.schema_missing", hint="set ALERTS_CAP_SCHEMA_PATH")
 
     return create_service_app(
         name="alerts",
@@ -52,9 +62,11 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
             images_router,
             feedback_router,
             feeds_router,
+            webhooks_router,
         ],
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,
         consumers=(delivery_stats_consumer(), targeting_consumer()),
         on_startup=on_startup,
+        idempotency_model=IdempotencyKey,
     )

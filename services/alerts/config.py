@@ -13,6 +13,10 @@ from shared.settings import Environment, ServiceSettings
 DEV_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "london"
 DEV_WARDS_CSV = DEV_DATA / "wards.csv"
 DEV_WARDS_GEOJSON = DEV_DATA / "wards.geojson"
+# The OASIS schema beside the checkout (../shared/data/cap), as in CI. It is not copied into
+# the repository: OASIS publishes it "All Rights Reserved", and the project's reference data
+# stays outside it.
+BESIDE_CAP_XSD = Path(__file__).resolve().parents[3] / "shared" / "data" / "cap" / "CAP-v1.2.xsd"
 
 
 class AlertsSettings(ServiceSettings):
@@ -50,13 +54,15 @@ class AlertsSettings(ServiceSettings):
         default=256 * 1024,
         ge=1024,
         le=4 * 1024 * 1024,
-        description="The largest CAP XML document accepted",
+        description="The largest CAP XML document accepted (one alert per request; real "
+        "messages are a few kB to a few tens of kB)",
     )
     cap_schema_path: str | None = Field(
         default=None,
         max_length=1000,
-        description="The official OASIS CAP-v1.2.xsd; when set, received CAP documents are "
-        "validated against it (Tawny's own checks apply either way)",
+        description="The official OASIS CAP-v1.2.xsd every received CAP document is validated "
+        "against. Unset: ../shared/data/cap/CAP-v1.2.xsd beside the checkout when present; "
+        "production refuses to start without one",
     )
     scheduler_interval_s: float = Field(
         default=5.0,
@@ -93,6 +99,46 @@ class AlertsSettings(ServiceSettings):
         "unset: yes outside production (the seeded demo officer), never in production",
     )
 
+    webhook_poll_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often each replica looks for partners' webhook callbacks due",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="How long a partner's webhook may take to answer one callback",
+    )
+    webhook_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        le=50,
+        description="Attempts at one callback before it is marked failed in the delivery log",
+    )
+    webhook_backoff_base_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="The pause after a callback's first failed attempt; it doubles each time "
+        "(with jitter) up to ALERTS_WEBHOOK_BACKOFF_MAX_S",
+    )
+    webhook_backoff_max_s: float = Field(
+        default=3600.0,
+        gt=0,
+        le=86_400,
+        description="The longest pause between attempts at one callback",
+    )
+    webhook_batch_size: int = Field(
+        default=50, ge=1, le=1000, description="Callbacks one replica sends at once"
+    )
+    webhook_allow_http: bool | None = Field(
+        default=None,
+        description="Whether webhook URLs may be plain http; unset: yes outside production "
+        "(a partner's test receiver on 127.0.0.1), never in production",
+    )
+
     wards_csv: Path | None = Field(
         default=None,
         description="CSV with code and borough_code columns (ONS wards, as identity's "
@@ -122,12 +168,30 @@ class AlertsSettings(ServiceSettings):
             return DEV_WARDS_GEOJSON
         return None
 
+    def cap_schema(self) -> str | None:
+        """The CAP schema to validate against: the configured path, else the one beside the
+        checkout (None only outside production, where it is then logged at startup)."""
+        if self.cap_schema_path is not None:
+            return self.cap_schema_path
+        return str(BESIDE_CAP_XSD) if BESIDE_CAP_XSD.is_file() else None
+
     def check_production(self) -> None:
+        if self.cap_schema() is None:
+            raise ValueError(
+                "ALERTS_CAP_SCHEMA_PATH must name the OASIS CAP-v1.2.xsd in production: "
+                "received CAP is validated against it"
+            )
         if self.wards_csv is None:
             raise ValueError(
                 "ALERTS_WARDS_CSV must be set in production: without it nobody can tell which "
                 "boroughs' officers must approve an alert"
             )
+
+    @property
+    def webhooks_may_use_http(self) -> bool:
+        if self.environment is Environment.PRODUCTION:
+            return False
+        return True if self.webhook_allow_http is None else self.webhook_allow_http
 
     @property
     def allow_unscoped_officers(self) -> bool:

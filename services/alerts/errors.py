@@ -68,6 +68,14 @@ class CapDocumentError(AlertsError):
     title = "The CAP document cannot be accepted"
 
 
+class CapAreaOutsideCoverageError(AlertsError):
+    """A CAP message whose area has nothing Tawny can resolve inside Greater London."""
+
+    status_code = 422
+    slug = "cap-area-outside-coverage"
+    title = "The alert's area is outside the platform's coverage"
+
+
 class CapDocumentTooLargeError(AlertsError):
     status_code = 413
     slug = "cap-document-too-large"
@@ -110,3 +118,9 @@ class ReplyNotFoundError(AlertsError):
     status_code = 404
     slug = "reply-not-found"
     title = "Reply not found"
+
+
+class WebhookNotFoundError(AlertsError):
+    status_code = 404
+    slug = "webhook-not-found"
+    title = "Webhook not found"

@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
+from shared.idempotency import IdempotencyKeyMixin
 from shared.outbox import OutboxMixin
 
 HEADLINE_MAX_LENGTH = 160
@@ -167,6 +168,9 @@ class CrimeType(StrEnum):
     SAFETY_ADVICE = "safety_advice"
     COMMUNITY_EVENT = "community_event"
     ROAD_CLOSURE = "road_closure"
+    # Received CAP whose category, event and eventCode say no more (cap/crime_types.py): an
+    # officer corrects it before approval.
+    OTHER = "other"
 
 
 class Audience(StrEnum):
@@ -263,6 +267,10 @@ class Alert(UUIDPrimaryKey, Timestamps, Base):
         _text_enum(AlertState, "alert_state"), default=AlertState.DRAFT
     )
     crime_type: Mapped[CrimeType] = mapped_column(_text_enum(CrimeType, "alert_crime_type"))
+    # Received CAP without tawny:crimeType: derived (cap/crime_types.py), for an officer to check.
+    crime_type_derived: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     reference: Mapped[str | None] = mapped_column(String(REFERENCE_MAX_LENGTH))
     audience: Mapped[Audience] = mapped_column(
         _text_enum(Audience, "alert_audience"), default=Audience.RESIDENTS
@@ -337,6 +345,7 @@ class Alert(UUIDPrimaryKey, Timestamps, Base):
         ),
         # The officers' list: newest first, optionally one state only.
         Index("ix_alerts_created_at", "created_at"),
+        Index("ix_alerts_created_at_id", "created_at", "id"),
         Index("ix_alerts_state_created_at", "state", "created_at"),
         Index("ix_alerts_references_id", "references_id"),
         # What the schedulers look for.
@@ -370,6 +379,7 @@ class AuditAction(StrEnum):
     CANCELLED = "cancelled"
     RESOLVED = "resolved"
     EXPIRED = "expired"
+    RECLASSIFIED = "reclassified"
 
 
 class AuditEntry(UUIDPrimaryKey, Base):
@@ -512,3 +522,79 @@ class ProcessedEvent(ProcessedEventMixin, Base):
 
 class OutboxMessage(OutboxMixin, Base):
     """``AlertPublished`` events wait here, committed with the change that caused them."""
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    """Claimed ``Idempotency-Key`` values and the answers given (``shared.idempotency``)."""
+
+
+WEBHOOK_URL_MAX_LENGTH = 1000
+WEBHOOK_SECRET_MAX_LENGTH = 200
+
+
+class WebhookEvent(StrEnum):
+    """What a partner's webhook is told about its alerts."""
+
+    APPROVED = "alert.approved"
+    PUBLISHED = "alert.published"
+    UPDATED = "alert.updated"
+    CANCELLED = "alert.cancelled"
+    DELIVERY_TOTALS = "alert.delivery_totals"
+
+
+class WebhookDeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Webhook(UUIDPrimaryKey, Timestamps, Base):
+    """An API client's callback URL: told about the alerts it sent (author_id = client id).
+    The secret signs each callback (HMAC-SHA256); it is never returned."""
+
+    __tablename__ = "alert_webhooks"
+
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    url: Mapped[str] = mapped_column(String(WEBHOOK_URL_MAX_LENGTH))
+    secret: Mapped[str] = mapped_column(String(WEBHOOK_SECRET_MAX_LENGTH))
+    events: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+
+    __table_args__ = (Index("ix_alert_webhooks_client_id", "client_id"),)
+
+
+class WebhookDelivery(UUIDPrimaryKey, Timestamps, Base):
+    """One callback to one webhook, written in the transaction of the change it reports (so it
+    is never lost, and never written twice), then sent by ``webhooks.worker`` with retries.
+    Its id is the ``Tawny-Webhook-Id`` header, the same on every attempt: receivers drop
+    repeats by it. The rows are the delivery log the client reads."""
+
+    __tablename__ = "alert_webhook_deliveries"
+
+    webhook_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alert_webhooks.id", ondelete="CASCADE")
+    )
+    event: Mapped[WebhookEvent] = mapped_column(_text_enum(WebhookEvent, "webhook_event"))
+    alert_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[WebhookDeliveryStatus] = mapped_column(
+        _text_enum(WebhookDeliveryStatus, "webhook_delivery_status"),
+        default=WebhookDeliveryStatus.PENDING,
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # The worker's claim: due pending deliveries, oldest first.
+        Index(
+            "ix_alert_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # The client's log: a webhook's deliveries, newest first.
+        Index("ix_alert_webhook_deliveries_webhook_created", "webhook_id", "created_at", "id"),
+    )

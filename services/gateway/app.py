@@ -27,6 +27,7 @@ from services.gateway.proxy.direct import DirectProxyMiddleware
 from services.gateway.proxy.endpoints import proxy_router
 from services.gateway.readiness.endpoints import router as readiness_router
 from services.gateway.upstreams import open_upstreams
+from shared.app import API_VERSION
 from shared.auth import JWKSVerifier
 from shared.logs import configure_logging, get_logger
 from shared.tracing import instrument_app
@@ -85,7 +86,7 @@ def create_app(
         title="Tawny gateway",
         description="The public origin of Tawny: pages, API documentation, and /api/<service>/ "
         "forwarded to the identity, alerts, geo and dispatch services.",
-        version="0.1.0",
+        version=API_VERSION,
         lifespan=lifespan,
         redoc_url=None,
     )

@@ -18,7 +18,7 @@ from services.geo.boundaries.endpoints import admin_router as boundaries_admin_r
 from services.geo.boundaries.endpoints import router as boundaries_router
 from services.geo.config import GeoSettings
 from services.geo.lookup.endpoints import router as lookup_router
-from services.geo.models import OutboxMessage, ProcessedEvent
+from services.geo.models import IdempotencyKey, OutboxMessage, ProcessedEvent
 from services.geo.subscriptions.consumers import members_consumer
 from services.geo.subscriptions.endpoints import router as subscriptions_router
 from shared.app import create_service_app
@@ -59,6 +59,7 @@ def create_app(settings: GeoSettings | None = None) -> FastAPI:
         processed_model=ProcessedEvent,
         consumers=(audience_consumer(settings), members_consumer()),
         on_startup=on_startup,
+        idempotency_model=IdempotencyKey,
     )
     service_lifespan = app.router.lifespan_context
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
 from shared.db import UUIDPrimaryKey, new_metadata, utcnow
+from shared.idempotency import IdempotencyKeyMixin
 from shared.outbox import OutboxMixin
 
 CODE_LENGTH = 9  # ONS GSS codes: one letter and eight digits, e.g. E05013806
@@ -293,3 +294,7 @@ class OutboxMessage(OutboxMixin, Base):
 
 class ProcessedEvent(ProcessedEventMixin, Base):
     pass
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    """Claimed ``Idempotency-Key`` values and the answers given (``shared.idempotency``)."""

@@ -20,7 +20,7 @@ from services.identity.config import IdentitySettings
 from services.identity.coordinators.endpoints import router as coordinators_router
 from services.identity.members.endpoints import router as members_router
 from services.identity.members.service import MemberService
-from services.identity.models import OutboxMessage, Role
+from services.identity.models import IdempotencyKey, OutboxMessage, Role
 from services.identity.organisations.endpoints import router as organisations_router
 from services.identity.organisations.repository import OrganisationRepository
 from services.identity.organisations.service import OrganisationService
@@ -155,6 +155,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         ],
         outbox_model=OutboxMessage,
         on_startup=on_startup,
+        idempotency_model=IdempotencyKey,
     )
     service_lifespan = app.router.lifespan_context
 

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
+from shared.idempotency import IdempotencyKeyMixin
 from shared.outbox import OutboxMixin
 
 
@@ -513,3 +514,7 @@ class IdentityReveal(UUIDPrimaryKey, Base):
 
 class OutboxMessage(OutboxMixin, Base):
     pass
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    """Claimed ``Idempotency-Key`` values and the answers given (``shared.idempotency``)."""

@@ -86,6 +86,11 @@ def settings(
         cap_schema_path=str(CAP_XSD) if CAP_XSD.is_file() else None,
         cap_max_bytes=64 * 1024,
         scheduler_interval_s=0.5,
+        # Partners' callbacks looked for often, and retried soon, so tests wait little.
+        webhook_poll_interval_s=0.1,
+        webhook_backoff_base_s=0.2,
+        webhook_backoff_max_s=1.0,
+        webhook_max_attempts=3,
         wards_csv=wards_csv_with_test_wards(),
         wards_geojson=WARDS_GEOJSON,
     )

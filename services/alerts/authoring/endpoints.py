@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from services.alerts.authoring import schemas
 from services.alerts.authoring.repository import AlertFilters
@@ -16,6 +16,7 @@ from services.alerts.authoring.service import AlertService
 from services.alerts.dependencies import AlertsSettingsDep, Officer, Staff
 from services.alerts.models import AlertState, CrimeType, MsgType, Severity, Urgency
 from shared.errors import problem_responses
+from shared.pagination import CursorParam, announce_if_full, decode_cursor
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
 
@@ -113,6 +114,27 @@ async def preview_alert(
     data: Annotated[schemas.AlertCreate, Body(openapi_examples=CREATE_EXAMPLES)],
 ) -> schemas.ChannelPreview:
     return service.preview(data)
+
+
+@router.put(
+    "/{alert_id}/crime-type",
+    summary="Correct an alert's crime type before approval",
+    description="An officer covering the alert, while it is a draft or submitted: most often "
+    "a CAP message received without tawny:crimeType, whose crime type was derived "
+    "(`crime_type_derived`). Audited.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def reclassify_alert(
+    officer: Officer,
+    service: AlertServiceDep,
+    alert_id: AlertId,
+    data: Annotated[
+        schemas.Reclassification,
+        Body(openapi_examples=openapi_examples(burglary={"crime_type": "burglary"})),
+    ],
+) -> schemas.Alert:
+    alert = await service.reclassify(alert_id, officer=officer, crime_type=data.crime_type)
+    return schemas.Alert.from_model(alert)
 
 
 @router.post(
@@ -282,12 +304,17 @@ async def get_alert(_staff: Staff, service: AlertServiceDep, alert_id: AlertId) 
     "",
     summary="List alerts, newest first",
     description="Staff only. Filter by status, crime type, message type, author, ward, "
-    "borough and creation time; page with limit and offset.",
-    responses=problem_responses(401, 403, 422),
+    "borough and creation time. Page with `cursor`: when more may follow, the next page's "
+    "address is in the `Link` (rel=next) and `Next-Cursor` headers. `offset` still works "
+    "(deprecated: a cursor never skips or repeats an alert written meanwhile).",
+    responses=problem_responses(400, 401, 403, 422),
 )
 async def list_alerts(
+    request: Request,
+    response: Response,
     _staff: Staff,
     service: AlertServiceDep,
+    cursor: CursorParam = None,
     status: Annotated[
         AlertState | None,
         Query(
@@ -309,7 +336,7 @@ async def list_alerts(
         Query(
             ge=0,
             le=MAX_OFFSET,
-            description="How many of the newest alerts to skip",
+            description="How many of the newest alerts to skip (deprecated: use cursor)",
             openapi_examples=openapi_examples(second_page=20),
         ),
     ] = 0,
@@ -377,5 +404,8 @@ async def list_alerts(
         created_from=created_from,
         created_before=created_before,
     )
-    alerts = await service.list_newest_first(filters=filters, limit=limit, offset=offset)
+    alerts = await service.list_newest_first(
+        filters=filters, limit=limit, offset=offset, cursor=decode_cursor(cursor, offset=offset)
+    )
+    announce_if_full(request, response, alerts, limit)
     return [schemas.Alert.from_model(alert) for alert in alerts]

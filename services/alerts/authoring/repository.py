@@ -20,6 +20,7 @@ from services.alerts.models import (
     MsgType,
     Scope,
 )
+from shared.pagination import Cursor, before
 
 LIVE_STATES = (AlertState.PUBLISHED, AlertState.UPDATED)
 
@@ -104,9 +105,16 @@ class AlertRepository:
         ).all()
 
     async def list_newest_first(
-        self, *, filters: AlertFilters | None = None, limit: int, offset: int
+        self,
+        *,
+        filters: AlertFilters | None = None,
+        limit: int,
+        offset: int = 0,
+        cursor: Cursor | None = None,
     ) -> Sequence[Alert]:
         query = select(Alert)
+        if cursor is not None:
+            query = query.where(before(Alert.created_at, Alert.id, cursor))
         f = filters or AlertFilters()
         if f.state is not None:
             query = query.where(Alert.state == f.state)

@@ -98,6 +98,21 @@ Contact = Annotated[
 ]
 Web = Annotated[str, StringConstraints(max_length=WEB_MAX_LENGTH, pattern=r"^https://[^\s<>\"]+$")]
 Language = Annotated[str, StringConstraints(max_length=35, pattern=LANGUAGE_PATTERN)]
+EventName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=EVENT_MAX_LENGTH, pattern=HEADLINE_PATTERN
+    ),
+]
+AreaDesc = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=AREA_DESC_MAX_LENGTH,
+        pattern=HEADLINE_PATTERN,
+    ),
+]
 SuspectText = Annotated[
     str,
     StringConstraints(
@@ -114,6 +129,7 @@ DEFAULT_CATEGORIES: dict[CrimeType, Category] = {
     CrimeType.SAFETY_ADVICE: Category.SAFETY,
     CrimeType.COMMUNITY_EVENT: Category.OTHER,
     CrimeType.ROAD_CLOSURE: Category.TRANSPORT,
+    CrimeType.OTHER: Category.OTHER,
 }
 EVENT_NAMES: dict[CrimeType, str] = {
     CrimeType.BURGLARY: "Burglary",
@@ -129,6 +145,7 @@ EVENT_NAMES: dict[CrimeType, str] = {
     CrimeType.SAFETY_ADVICE: "Safety advice",
     CrimeType.COMMUNITY_EVENT: "Community event",
     CrimeType.ROAD_CLOSURE: "Road closure",
+    CrimeType.OTHER: "Other",
 }
 
 
@@ -152,6 +169,12 @@ class Translation(BaseModel):
     headline: Headline
     description: Description
     instruction: Instruction | None = None
+    # What CAP lets a translated info block say in its own words as well (received CAP:
+    # the OASIS examples translate event and areaDesc); unset, the first block's apply.
+    event: EventName | None = None
+    area_desc: AreaDesc | None = None
+    contact: Contact | None = None
+    web: Web | None = None
 
 
 class Circle(BaseModel):
@@ -384,6 +407,14 @@ class Schedule(BaseModel):
         return at
 
 
+class Reclassification(BaseModel):
+    """An officer's correction of a received alert's crime type, before approval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    crime_type: CrimeType = Field(examples=["burglary"])
+
+
 class ReturnToDraft(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -423,6 +454,12 @@ class Alert(BaseModel):
     contact: str | None
     translations: list[Translation]
     crime_type: CrimeType
+    crime_type_derived: bool = Field(
+        default=False,
+        description="Received CAP that named no tawny:crimeType: the crime type was derived "
+        "from its category, event and eventCode (cap/crime_types.py) and an officer may "
+        "correct it before approval (PUT /alerts/{id}/crime-type)",
+    )
     severity: Severity
     urgency: Urgency
     certainty: Certainty
@@ -481,6 +518,7 @@ class Alert(BaseModel):
             contact=alert.contact,
             translations=[Translation.model_validate(t) for t in alert.translations],
             crime_type=alert.crime_type,
+            crime_type_derived=alert.crime_type_derived,
             severity=alert.severity,
             urgency=alert.urgency,
             certainty=alert.certainty,

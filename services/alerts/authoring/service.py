@@ -69,12 +69,14 @@ from services.alerts.models import (
     AuditEntry,
     CapStatus,
     Channel,
+    CrimeType,
     MsgType,
     OutboxMessage,
     ResponseType,
     Scope,
     Severity,
 )
+from services.alerts.webhooks.service import CallbackRecorder
 from shared import targeting
 from shared.auth import Principal
 from shared.db import utcnow
@@ -87,6 +89,7 @@ from shared.events import (
 )
 from shared.logs import get_logger
 from shared.outbox import add_event
+from shared.pagination import Cursor
 from shared.sms import alert_sms_text
 
 log = get_logger(__name__)
@@ -117,6 +120,7 @@ class AlertService:
         self._settings = settings
         self._geography = geography_for(settings)
         self._policy = Policy.for_settings(settings)
+        self._callbacks = CallbackRecorder(session)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -130,9 +134,16 @@ class AlertService:
         return await self._alerts.get_by_identifier(sender, identifier)
 
     async def list_newest_first(
-        self, *, filters: AlertFilters | None = None, limit: int, offset: int
+        self,
+        *,
+        filters: AlertFilters | None = None,
+        limit: int,
+        offset: int = 0,
+        cursor: Cursor | None = None,
     ) -> Sequence[Alert]:
-        return await self._alerts.list_newest_first(filters=filters, limit=limit, offset=offset)
+        return await self._alerts.list_newest_first(
+            filters=filters, limit=limit, offset=offset, cursor=cursor
+        )
 
     async def audit(self, alert_id: uuid.UUID) -> Sequence[AuditEntry]:
         await self.get(alert_id)
@@ -193,9 +204,11 @@ class AlertService:
         identifier: str | None = None,
         sender: str | None = None,
         sent: datetime | None = None,
+        crime_type_derived: bool = False,
     ) -> Alert:
         """A draft, by someone who may author for every part of its target. ``identifier``,
-        ``sender`` and ``sent`` are kept from a CAP document received from another system."""
+        ``sender`` and ``sent`` are kept from a CAP document received from another system,
+        and ``crime_type_derived`` says its crime type was derived rather than given."""
         if not self._policy.may_author(author):
             raise AlertForbiddenError("Only officers, coordinators and partners write alerts.")
         self._require_usable_target(
@@ -272,6 +285,7 @@ class AlertService:
                 touched_borough_codes=sorted(touched.borough_codes),
                 state=AlertState.DRAFT,
                 crime_type=data.crime_type,
+                crime_type_derived=crime_type_derived,
                 reference=data.reference,
                 audience=data.audience,
                 channels=[c.value for c in data.channels],
@@ -325,6 +339,34 @@ class AlertService:
             officer,
             note=None if gap.closed else gap.describe(),
         )
+
+    async def reclassify(
+        self, alert_id: uuid.UUID, *, officer: Principal, crime_type: CrimeType
+    ) -> Alert:
+        """An officer corrects the crime type before approval (received CAP's derived one,
+        most often); audited with the old and new types."""
+        alert = await self._locked(
+            alert_id, AlertState.DRAFT, AlertState.SUBMITTED, action="reclassified"
+        )
+        self._require_officer_covering(officer, alert)
+        previous = alert.crime_type
+        alert.crime_type = crime_type
+        alert.crime_type_derived = False
+        await self._session.flush()
+        await self._record(
+            alert,
+            AuditAction.RECLASSIFIED,
+            alert.state,
+            officer,
+            note=f"crime type {previous.value} -> {crime_type.value}",
+        )
+        log.info(
+            "alerts.alert.reclassified",
+            alert_id=str(alert.id),
+            officer_id=str(officer.member_id),
+            crime_type=crime_type.value,
+        )
+        return alert
 
     async def return_to_draft(
         self, alert_id: uuid.UUID, *, officer: Principal, reason: str
@@ -883,6 +925,9 @@ class AlertService:
                 at=utcnow(),
             )
         )
+        # Every move worth telling a partner about is audited here: its callback is recorded
+        # in the same transaction.
+        await self._callbacks.alert_moved(alert, action, message_id=message_id)
 
 
 def _update_severity(original: Alert, current: Alert, message: Alert) -> Severity:

@@ -9,8 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 from services.alerts.authoring import schemas
 from services.alerts.authoring.endpoints import AlertId, AlertServiceDep
 from services.alerts.authoring.policy import CAP_WRITE_SCOPE
-from services.alerts.cap.document import CAP_MEDIA_TYPE, CapResource, from_xml, to_xml
-from services.alerts.cap.service import apply_follow_up
+from services.alerts.cap.document import CAP_MEDIA_TYPE, CapResource, to_xml
+from services.alerts.cap.service import receive
 from services.alerts.dependencies import AlertsSettingsDep, require_staff
 from services.alerts.errors import (
     CapDocumentTooLargeError,
@@ -18,7 +18,7 @@ from services.alerts.errors import (
 )
 from services.alerts.images.schemas import image_url
 from services.alerts.images.service import ImageService
-from services.alerts.models import Alert, AlertState, CapStatus, MsgType, Scope
+from services.alerts.models import Alert, AlertState, CapStatus, Scope
 from shared.auth import CurrentPrincipal, bearer_scheme, current_principal
 from shared.errors import ForbiddenError, problem_responses
 from shared.logs import get_logger
@@ -55,13 +55,20 @@ async def read_limited(request: Request, limit: int) -> bytes:
     """The body, refused as soon as it passes ``limit`` bytes (never buffered beyond it)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise CapDocumentTooLargeError(f"CAP documents are limited to {limit} bytes.")
+        raise CapDocumentTooLargeError(_too_large(limit))
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise CapDocumentTooLargeError(f"CAP documents are limited to {limit} bytes.")
+            raise CapDocumentTooLargeError(_too_large(limit))
     return bytes(body)
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"CAP documents are limited to {limit} bytes. Post one CAP alert per request: a feed "
+        "(Atom or RSS) of many is not a CAP document; post each of its entries in turn."
+    )
 
 
 @router.post(
@@ -69,16 +76,25 @@ async def read_limited(request: Request, limit: int) -> bytes:
     status_code=201,
     summary="Receive a CAP 1.2 alert, Update or Cancel from another system",
     description="API clients whose token has the scope cap:write (and a role and area that "
-    "may author for the target). The body is application/cap+xml, parsed without DTDs or "
-    "entities and validated against CAP 1.2. Tawny's own fields travel as parameters "
-    "(tawny:crimeType, tawny:noVictimDetails=confirmed, ...); targets as ONS_WARD and "
-    "ONS_BOROUGH geocodes. An Alert becomes a draft (201), submitted for officers' approval "
-    "at once unless the client is itself an officer. An Update or Cancel whose "
-    "references (sender,identifier,sent) name an alert Tawny holds is applied to it, as Tawny's "
-    "own Update or Cancel to the same recipients, by a client of the organisation that sent "
-    "the original or an officer of its area (403 otherwise); unknown references are refused "
-    "(422), as is anything the alert's state does not allow (409). An Update of an Extreme or "
-    "cross-borough alert is returned as submitted until officers approve it.",
+    "may author for the target). The body is application/cap+xml, one alert, parsed without "
+    "DTDs or entities and validated against the OASIS CAP 1.2 schema, then by CAP's rules the "
+    "schema leaves to prose (identifier and sender without spaces, commas, < or &; dateTimes "
+    "with an offset; references as sender,identifier,sent). Every refusal is problem+json "
+    "whose `element` names the CAP element at fault. Info blocks are one per language: "
+    "translations may word event, senderName, headline, description, instruction, contact, "
+    "web and areaDesc in their own language. The area must be in Greater London: ONS_WARD "
+    "and ONS_BOROUGH geocodes, or circles and polygons (alone, they target the wards they "
+    "touch); anything else is 422 `cap-area-outside-coverage`. Tawny's own fields travel as "
+    "optional parameters (tawny:crimeType, tawny:reference, tawny:channels, ...); without "
+    "tawny:crimeType the crime type is derived from category, event and eventCode "
+    "(`crime_type_derived`, corrected by an officer before approval). An Alert becomes a "
+    "draft (201), submitted for officers' approval at once unless the client is itself an "
+    "officer. An Update or Cancel whose references name an alert Tawny holds is applied to "
+    "it, as Tawny's own Update or Cancel to the same recipients, by a client of the "
+    "organisation that sent the original or an officer of its area (403 otherwise); unknown "
+    "references are refused (422), as is anything the alert's state does not allow (409). "
+    "An Update of an Extreme or cross-borough alert is returned as submitted until officers "
+    "approve it. Send `Idempotency-Key` to make a retry safe.",
     responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
     openapi_extra={
         "requestBody": {
@@ -99,33 +115,7 @@ async def receive_cap(
     if media_type != CAP_MEDIA_TYPE:
         raise UnsupportedMediaTypeError(f"Send the document as {CAP_MEDIA_TYPE}.")
     data = await read_limited(request, settings.cap_max_bytes)
-    message = from_xml(data, schema_path=settings.cap_schema_path)
-    if message.msg_type is not MsgType.ALERT:
-        follow_up = await apply_follow_up(service, message, client=principal)
-        log.info(
-            "alerts.cap.follow_up_applied",
-            alert_id=str(follow_up.references_id),
-            message_id=str(follow_up.id),
-            msg_type=follow_up.msg_type.value,
-            client_id=str(principal.member_id),
-        )
-        return schemas.Alert.from_model(follow_up)
-    alert = await service.create_draft(
-        message.alert,
-        author=principal,
-        identifier=message.identifier,
-        sender=message.sender,
-        sent=message.sent,
-    )
-    if not alert.author_is_officer:
-        # Another system cannot press "submit": what it sends waits for officers at once.
-        alert = await service.submit(alert.id, author=principal)
-    log.info(
-        "alerts.cap.received",
-        alert_id=str(alert.id),
-        sender=message.sender,
-        client_id=str(principal.member_id),
-    )
+    alert = await receive(service, settings, data, client=principal)
     return schemas.Alert.from_model(alert)
 
 

@@ -13,15 +13,69 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import DataError
+
 from services.alerts.authoring.schemas import AlertChange, Cancellation
 from services.alerts.authoring.service import AlertService, ReceivedCap
 from services.alerts.cap.document import CapMessage
+from services.alerts.cap.intake import read_cap
+from services.alerts.config import AlertsSettings
 from services.alerts.errors import AlertInvalidError, AlertStateConflictError, CapDocumentError
+from services.alerts.geography import geography_for
 from services.alerts.models import Alert, MsgType
 from shared.auth import Principal
 from shared.logs import get_logger
 
 log = get_logger(__name__)
+
+
+async def receive(
+    service: AlertService, settings: AlertsSettings, data: bytes, *, client: Principal
+) -> Alert:
+    """A received CAP document, read (``reading``), understood (``intake``) and applied: an
+    Alert becomes a draft, submitted for approval at once unless the client is an officer; an
+    Update or Cancel is applied to the alert it references."""
+    message = read_cap(data, schema_path=settings.cap_schema(), geography=geography_for(settings))
+    try:
+        if message.msg_type is not MsgType.ALERT:
+            follow_up = await apply_follow_up(service, message, client=client)
+            log.info(
+                "alerts.cap.follow_up_applied",
+                alert_id=str(follow_up.references_id),
+                message_id=str(follow_up.id),
+                msg_type=follow_up.msg_type.value,
+                client_id=str(client.member_id),
+            )
+            return follow_up
+        alert = await service.create_draft(
+            message.alert,
+            author=client,
+            identifier=message.identifier,
+            sender=message.sender,
+            sent=message.sent,
+            crime_type_derived=message.crime_type_derived,
+        )
+    except DataError as error:
+        # Every limit is checked while reading; this is the backstop that keeps a value the
+        # checks missed a 4xx (the request's transaction is rolled back either way).
+        raise CapDocumentError(
+            "A value in the message is longer or larger than Tawny keeps.",
+            element="alert",
+            reason=str(error.orig)[:200],
+        ) from error
+    if not alert.author_is_officer:
+        # Another system cannot press "submit": what it sends waits for officers at once.
+        alert = await service.submit(alert.id, author=client)
+    log.info(
+        "alerts.cap.received",
+        alert_id=str(alert.id),
+        sender=message.sender,
+        client_id=str(client.member_id),
+        crime_type=alert.crime_type.value,
+        crime_type_derived=message.crime_type_derived,
+        languages=1 + len(message.alert.translations),
+    )
+    return alert
 
 
 async def apply_follow_up(
@@ -67,12 +121,8 @@ async def _referenced_original(service: AlertService, references: tuple[str, ...
         raise CapDocumentError("An Update or Cancel must name what it refers to (references).")
     originals: dict[object, Alert] = {}
     for reference in references:
-        parts = reference.split(",")
-        if len(parts) != 3:
-            raise CapDocumentError(
-                "Each reference is sender,identifier,sent.", reference=reference[:300]
-            )
-        sender, identifier, sent = parts
+        # The syntax was checked while reading (``reading._references``).
+        sender, identifier, sent = reference.split(",")
         try:
             sent_at = datetime.fromisoformat(sent)
         except ValueError as error:

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.alerts.authoring.repository import AlertRepository
 from services.alerts.delivery.repository import DeliveryStatsRepository
 from services.alerts.models import CHANNEL_NAME_MAX_LENGTH
+from services.alerts.webhooks.service import CallbackRecorder
 from shared.events import DeliveryStatsReported
 from shared.logs import get_logger
 
@@ -30,5 +31,20 @@ async def record_delivery_stats(session: AsyncSession, report: DeliveryStatsRepo
             alert_id=str(report.alert_id),
             refused=len(report.channels) - len(channels),
         )
-    await DeliveryStatsRepository(session).keep_latest(report.alert_id, report.as_of, channels)
+    stats = DeliveryStatsRepository(session)
+    await stats.keep_latest(report.alert_id, report.as_of, channels)
+    await _tell_partner(session, report)
     return True
+
+
+async def _tell_partner(session: AsyncSession, report: DeliveryStatsReported) -> None:
+    """The author's webhooks hear the message's latest totals (a callback waiting unsent is
+    refreshed rather than joined by another)."""
+    alerts = AlertRepository(session)
+    message = await alerts.get(report.alert_id)
+    assert message is not None, "checked by the caller"
+    original = message if message.references_id is None else await alerts.get(message.references_id)
+    if original is None:
+        return
+    totals = await DeliveryStatsRepository(session).for_messages([message.id])
+    await CallbackRecorder(session).delivery_totals(original, message, totals)

@@ -14,6 +14,7 @@ from services.alerts.feedback.service import FeedbackService
 from services.alerts.images.processing import read_picture_form
 from shared.auth import CurrentPrincipal
 from shared.errors import problem_responses
+from shared.pagination import CursorParam, announce_if_full, decode_cursor
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
 
@@ -79,19 +80,26 @@ async def reply_to_alert(
 @router.get(
     "/{alert_id}/replies",
     summary="The replies to an alert, newest first",
-    description="Staff only.",
-    responses=problem_responses(401, 403, 404, 422),
+    description="Staff only. Page with `cursor` (the next page's address is in the `Link` "
+    "rel=next and `Next-Cursor` headers); `offset` still works (deprecated).",
+    responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def alert_replies(
+    request: Request,
+    response: Response,
     _staff: Staff,
     service: FeedbackServiceDep,
     alert_id: AlertId,
+    cursor: CursorParam = None,
     limit: Annotated[int, Query(ge=1, le=200, openapi_examples=openapi_examples(a_page=50))] = 50,
     offset: Annotated[
         int, Query(ge=0, le=100_000, openapi_examples=openapi_examples(next_page=50))
     ] = 0,
 ) -> list[schemas.ReplyOut]:
-    replies, with_photos = await service.replies(alert_id, limit=limit, offset=offset)
+    replies, with_photos = await service.replies(
+        alert_id, limit=limit, offset=offset, cursor=decode_cursor(cursor, offset=offset)
+    )
+    announce_if_full(request, response, replies, limit)
     return [
         schemas.ReplyOut.from_model(reply, has_photo=reply.id in with_photos) for reply in replies
     ]

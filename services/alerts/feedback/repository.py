@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.models import Alert, Reply, ReplyPhoto, Usefulness
+from shared.pagination import Cursor, before
 
 
 class FeedbackRepository:
@@ -48,14 +49,15 @@ class FeedbackRepository:
         )
         return int(count or 0)
 
-    async def replies(self, alert_id: uuid.UUID, *, limit: int, offset: int) -> Sequence[Reply]:
+    async def replies(
+        self, alert_id: uuid.UUID, *, limit: int, offset: int = 0, cursor: Cursor | None = None
+    ) -> Sequence[Reply]:
+        query = select(Reply).where(Reply.alert_id == alert_id)
+        if cursor is not None:
+            query = query.where(before(Reply.created_at, Reply.id, cursor))
         return (
             await self._session.scalars(
-                select(Reply)
-                .where(Reply.alert_id == alert_id)
-                .order_by(Reply.created_at.desc(), Reply.id.desc())
-                .limit(limit)
-                .offset(offset)
+                query.order_by(Reply.created_at.desc(), Reply.id.desc()).limit(limit).offset(offset)
             )
         ).all()
 

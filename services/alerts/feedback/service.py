@@ -28,6 +28,7 @@ from services.alerts.models import Alert, AlertState, Reply, ReplyPhoto
 from shared.auth import Principal
 from shared.db import utcnow
 from shared.logs import get_logger
+from shared.pagination import Cursor
 
 log = get_logger(__name__)
 
@@ -93,11 +94,11 @@ class FeedbackService:
         return reply
 
     async def replies(
-        self, alert_id: uuid.UUID, *, limit: int, offset: int
+        self, alert_id: uuid.UUID, *, limit: int, offset: int = 0, cursor: Cursor | None = None
     ) -> tuple[Sequence[Reply], set[uuid.UUID]]:
         """A page of replies, and which of them have a photo."""
         alert = await self._original(alert_id, must_be_out=False)
-        replies = await self._feedback.replies(alert.id, limit=limit, offset=offset)
+        replies = await self._feedback.replies(alert.id, limit=limit, offset=offset, cursor=cursor)
         return replies, await self._feedback.replies_with_photos([r.id for r in replies])
 
     async def attach_photo(

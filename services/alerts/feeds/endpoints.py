@@ -145,13 +145,15 @@ def atom_feed(
     settings: AlertsSettings, title: str, feed_url: str, items: Sequence[FeedItem]
 ) -> bytes:
     def sub(parent: ET.Element, name: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{name}", attrs)
+        element = ET.SubElement(parent, name, attrs)
         if text is not None:
             element.text = text
         return element
 
-    ET.register_namespace("", ATOM_NS)
-    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    # Unqualified names under an xmlns attribute: Atom is this document's default namespace
+    # without ElementTree.register_namespace, which would change it for every later document
+    # the process writes (CAP included). (default_namespace= refuses Atom's plain attributes.)
+    feed = ET.Element("feed", xmlns=ATOM_NS)
     sub(feed, "id", feed_url)
     sub(feed, "title", title)
     updated = max((_iso(i.message.published_at) for i in items), default=utcnow().isoformat())

@@ -26,6 +26,9 @@ CrimeType = Literal[
     "safety_advice",
     "community_event",
     "road_closure",
+    # Received CAP that named no crime type and matched nothing more specific (alerts'
+    # cap/crime_types.py); an officer may correct it before approval.
+    "other",
 ]
 CRIME_TYPES: tuple[str, ...] = get_args(CrimeType)
 _BIT = {name: 1 << i for i, name in enumerate(CRIME_TYPES)}

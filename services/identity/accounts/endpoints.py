@@ -22,6 +22,7 @@ from services.identity.accounts.two_factor import TwoFactorService
 from services.identity.dependencies import CallerDep, PlatformAdminDep, SettingsDep
 from services.identity.members.service import MemberService
 from services.identity.tokens.service import TokenService
+from shared import idempotency
 from shared.errors import problem_responses
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
@@ -77,6 +78,7 @@ async def confirm_password_reset(
     status_code=status.HTTP_201_CREATED,
     summary="Start two-factor enrolment: a new TOTP secret for an authenticator app",
     responses=problem_responses(401, 403, 409),
+    openapi_extra=idempotency.SECRET_IN_ANSWER,
 )
 async def start_totp(
     caller: CallerDep, session: SessionDep, settings: SettingsDep, response: Response

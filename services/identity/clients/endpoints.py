@@ -19,6 +19,7 @@ from services.identity.clients.schemas import (
 from services.identity.clients.service import ApiClientService
 from services.identity.dependencies import MemberAdminDep, SettingsDep
 from services.identity.errors import InvalidClientError, UnsupportedGrantError
+from shared import idempotency
 from shared.errors import UnprocessableError, problem_responses
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
@@ -42,6 +43,7 @@ def _with_secret(client: Any, secret: str) -> ApiClientWithSecret:
     summary="Register an API client for another police system (platform and org admins)",
     description="The secret is in this response only; identity keeps its hash. Audited.",
     responses=problem_responses(401, 403, 404, 422),
+    openapi_extra=idempotency.SECRET_IN_ANSWER,
 )
 async def create_client(
     body: Annotated[

@@ -11,7 +11,8 @@ import httpx
 import pytest
 import xmlschema
 
-from services.alerts.cap.document import CAP_MEDIA_TYPE, cap_datetime, from_xml
+from services.alerts.cap.document import CAP_MEDIA_TYPE, cap_datetime
+from services.alerts.cap.intake import read_cap as from_xml
 from shared.db import utcnow
 from tests.alerts.conftest import CAP_XSD, requires_cap_schema
 from tests.alerts.helpers import alert_request, create_alert, unique_ward_code

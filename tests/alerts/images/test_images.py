@@ -13,7 +13,8 @@ import pytest
 import xmlschema
 from PIL import Image
 
-from services.alerts.cap.document import CAP_NS, parse_xml
+from services.alerts.cap.document import CAP_NS
+from services.alerts.cap.reading import parse_xml
 from tests.alerts.conftest import CAP_XSD
 from tests.alerts.helpers import create_alert, officer_headers
 from tests.alerts.images.pictures import (

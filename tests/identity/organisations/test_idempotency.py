@@ -1,0 +1,59 @@
+"""Idempotency-Key in identity (shared/idempotency.py): a retried registration returns the first
+answer; where the answer carries a secret shown once, the header is refused, not honoured."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.identity.config import IdentitySettings
+from tests.identity.factories import bearer, create_member, create_organisation, sign_in_body
+from tests.identity.organisations.test_organisations import scheme
+
+
+async def admin(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: IdentitySettings,
+) -> dict[str, str]:
+    _, email = await create_member(sessions, settings, "platform_admin")
+    return bearer((await sign_in_body(client, email))["access_token"])
+
+
+class TestIdempotencyKey:
+    async def test_a_retried_registration_is_answered_as_the_first(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        headers = {**await admin(client, sessions, settings), "Idempotency-Key": str(uuid.uuid4())}
+        body = scheme()
+
+        first = await client.post("/organisations", json=body, headers=headers)
+        retry = await client.post("/organisations", json=body, headers=headers)
+
+        assert first.status_code == 201, first.text
+        # Without the key the same body is a 409 (the code is taken): the retry is not.
+        assert (retry.status_code, retry.json()) == (201, first.json())
+        assert retry.headers["idempotent-replayed"] == "true"
+
+    async def test_an_answer_with_a_secret_refuses_the_header(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        headers = {**await admin(client, sessions, settings), "Idempotency-Key": str(uuid.uuid4())}
+        command = await create_organisation(sessions, ward_codes=("E05009288",))
+
+        response = await client.post(
+            "/api-clients",
+            json={"name": "CAD", "organisation_id": str(command), "scopes": ["cap:write"]},
+            headers=headers,
+        )
+
+        assert response.status_code == 400, response.text
+        assert response.json()["type"].endswith("/idempotency-key-unsupported")
