@@ -107,6 +107,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 retry_base_delay_s=settings.retry_base_delay_s,
                 retry_max_delay_s=settings.retry_max_delay_s,
             ),
+            lease=worker.lease,
         )
         app.state.digest_sender = digests
         runtime.tasks.append(

@@ -111,8 +111,23 @@ class DispatchSettings(ServiceSettings):
         default=120.0,
         gt=0,
         le=3600,
-        description="A delivery left 'sending' this long (its worker died) is sent again; must "
-        "exceed send_budget_s + the longer of smtp_timeout_s and webpush_timeout_s + 10",
+        description="A backstop: a delivery held 'sending' this long is sent again even while "
+        "its process renews the lease; must exceed send_budget_s + the longest channel "
+        "timeout + 10",
+    )
+    lease_s: float = Field(
+        default=10.0,
+        ge=1,
+        le=600,
+        description="How long a claim on deliveries lasts unless its process renews it: a "
+        "dispatcher that dies has its deliveries sent again within lease_s + sweep_interval_s",
+    )
+    lease_renew_interval_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=300,
+        description="How often a dispatcher renews the leases of the deliveries it holds; at "
+        "most a third of lease_s, so one late renewal never lets a lease lapse",
     )
     sweep_interval_s: float = Field(
         default=5.0,
@@ -435,6 +450,15 @@ class DispatchSettings(ServiceSettings):
             raise ValueError(
                 f"sending_timeout_s must exceed send_budget_s + the longest channel timeout + "
                 f"{RECORDING_MARGIN_S:g} ({slowest_chunk:g}): a slow chunk would be sent twice"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _leases_are_renewed_in_time(self) -> DispatchSettings:
+        if self.lease_renew_interval_s * 3 > self.lease_s:
+            raise ValueError(
+                "lease_renew_interval_s must be at most a third of lease_s: a live dispatcher's "
+                "lease would lapse after one slow renewal, and its deliveries be sent twice"
             )
         return self
 

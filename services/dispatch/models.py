@@ -42,6 +42,8 @@ ADDRESS_MAX_LENGTH = 254
 # keys, as JSON), which push services make several hundred characters long.
 ENDPOINT_ADDRESS_MAX_LENGTH = 2048
 LAST_ERROR_MAX_LENGTH = 500
+# "host/pid/random": a pod name is at most 253 characters.
+LEASE_HOLDER_MAX_LENGTH = 300
 # Notify's notification ids are UUIDs, FCM's message names "projects/P/messages/ID".
 PROVIDER_REFERENCE_MAX_LENGTH = 200
 
@@ -166,6 +168,12 @@ class Delivery(UUIDPrimaryKey, Timestamps, Base):
     )
     # When a worker last claimed it: the sweeper resumes ``sending`` rows claimed too long ago.
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The claim's lease (``sending`` only): the claiming process renews it while it holds the
+    # row; once it has lapsed (the process died) the sweeper makes the row due again. On the
+    # database's clock, so processes on skewed clocks agree.
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Which dispatch process holds (or last held) the claim: host, pid and a random part.
+    claimed_by: Mapped[str | None] = mapped_column(String(LEASE_HOLDER_MAX_LENGTH))
     # Claims so far (one per hand-over attempted or lost to a crash).
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_MAX_LENGTH))
@@ -190,7 +198,8 @@ class Delivery(UUIDPrimaryKey, Timestamps, Base):
             "next_attempt_at",
             postgresql_where=text("status = 'created'"),
         ),
-        Index("ix_deliveries_sending", "claimed_at", postgresql_where=text("status = 'sending'")),
+        # The claims in flight: renewed by holder, swept by lapsed lease, counted by channel.
+        Index("ix_deliveries_leases", "claimed_by", postgresql_where=text("status = 'sending'")),
         Index("ix_deliveries_pending", "member_id", postgresql_where=text("status = 'pending'")),
         Index(
             "ix_deliveries_provider_reference",

@@ -1,6 +1,11 @@
 """kill -9 of a real dispatcher process mid-batch, then a restart: every recipient gets the alert,
 and none twice beyond the in-flight window, which the test measures and prints.
 
+The rows the dead process held come back through their lapsed leases alone: the sending timeout
+is set far beyond the test's backstop, so a recovery at all shows the lease did it; the time
+from the kill to the last of them being due again is printed beside its bound
+(``lease_s + sweep_interval_s``), never asserted.
+
 The dispatcher runs as devstack runs it (uvicorn, settings from the environment), send-only
 (``DISPATCH_RUN_CONSUMERS=false``) on a database of its own, so it shares no consumer group with
 the in-process app of the other tests; the batches are recorded as the consumer records them.
@@ -26,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from deploy.infra import free_port
 from deploy.sinks.smtp import Fault, SmtpSink
 from services.dispatch.deliveries.service import DeliveryService
-from services.dispatch.models import Delivery
+from services.dispatch.models import Delivery, DeliveryStatus
 from shared.db import build_engine, build_sessionmaker, session_scope
 from tests.dispatch.helpers import add_email_endpoint, alert_content, recipient_batch
 from tests.support.infrastructure import Infrastructure
@@ -37,7 +42,11 @@ RECIPIENTS = 2000
 BATCH_SIZE = 500
 WORKER_TASKS = 2
 CLAIM_SIZE = 50
-SENDING_TIMEOUT_S = 15
+# Only a backstop here: longer than the test's own, so the leases alone can recover the rows.
+SENDING_TIMEOUT_S = 3600
+LEASE_S = 10
+LEASE_RENEW_INTERVAL_S = 3
+SWEEP_INTERVAL_S = 5
 # Each message waits this long at the sink, so the kill lands mid-batch.
 SINK_DELAY_S = 0.02
 KILL_AFTER_MESSAGES = 600
@@ -116,7 +125,9 @@ def dispatcher_env(
         "DISPATCH_WEBPUSH_TIMEOUT_S": "2",
         "DISPATCH_SEND_BUDGET_S": "2",
         "DISPATCH_SENDING_TIMEOUT_S": str(SENDING_TIMEOUT_S),
-        "DISPATCH_SWEEP_INTERVAL_S": "1",
+        "DISPATCH_SWEEP_INTERVAL_S": str(SWEEP_INTERVAL_S),
+        "DISPATCH_LEASE_S": str(LEASE_S),
+        "DISPATCH_LEASE_RENEW_INTERVAL_S": str(LEASE_RENEW_INTERVAL_S),
         "DISPATCH_WORKER_TASKS": str(WORKER_TASKS),
         "DISPATCH_CLAIM_SIZE": str(CLAIM_SIZE),
         "DISPATCH_SEND_CONCURRENCY": "8",
@@ -129,6 +140,24 @@ async def count_by_status(sessions: async_sessionmaker[AsyncSession]) -> dict[st
             select(Delivery.status, func.count()).group_by(Delivery.status)
         )
         return {status.value: count for status, count in rows.all()}
+
+
+async def held_by(sessions: async_sessionmaker[AsyncSession], holders: set[str]) -> int:
+    async with sessions() as session:
+        held = await session.scalar(
+            select(func.count()).where(
+                Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by.in_(holders)
+            )
+        )
+        return int(held or 0)
+
+
+async def holders(sessions: async_sessionmaker[AsyncSession]) -> set[str]:
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(Delivery.claimed_by).where(Delivery.claimed_by.is_not(None)).distinct()
+        )
+        return {holder for holder in rows if holder is not None}
 
 
 async def test_kill_9_mid_batch_then_restart_sends_everything_once_but_the_in_flight(
@@ -163,19 +192,28 @@ async def test_kill_9_mid_batch_then_restart_sends_everything_once_but_the_in_fl
             assert dispatcher.running(), log_path.read_text()[-3000:]
             return (await count_by_status(crash_sessions)).get("sent", 0) >= RECIPIENTS
 
+        loop = asyncio.get_running_loop()
         try:
             dispatcher.start()
             # Conditions, not deadlines: a loaded machine only makes this slower. The timeouts
             # are a backstop against a dispatcher that hangs.
             await eventually(enough_received_to_kill, timeout_s=BACKSTOP_S, interval_s=0.01)
             dispatcher.kill_9()
+            killed_at = loop.time()
             received_at_kill = len(sink.messages)
             # Let the sink finish reading what the dead process's sockets had already sent.
             await asyncio.sleep(0.2)
             at_kill = await count_by_status(crash_sessions)
             in_flight = at_kill.get("sending", 0)
+            dead = await holders(crash_sessions)
 
             dispatcher.start()
+
+            async def dead_holders_rows_taken_back() -> bool:
+                return await held_by(crash_sessions, dead) == 0
+
+            await eventually(dead_holders_rows_taken_back, timeout_s=BACKSTOP_S, interval_s=0.1)
+            recovered_after_s = loop.time() - killed_at
             await eventually(everyone_sent, timeout_s=BACKSTOP_S, interval_s=0.25)
         finally:
             dispatcher.stop()
@@ -187,7 +225,9 @@ async def test_kill_9_mid_batch_then_restart_sends_everything_once_but_the_in_fl
     print(
         f"\nkill -9 test: {RECIPIENTS} recipients; killed after {received_at_kill} messages "
         f"received; rows at the kill {at_kill}; in-flight window (rows 'sending') {in_flight} "
-        f"(bound {WORKER_TASKS * CLAIM_SIZE}); duplicates received {duplicates}"
+        f"(bound {WORKER_TASKS * CLAIM_SIZE}); duplicates received {duplicates}; the dead "
+        f"process's rows due again {recovered_after_s:.1f} s after the kill (bound "
+        f"lease_s + sweep_interval_s = {LEASE_S + SWEEP_INTERVAL_S} s, plus the restart)"
     )
     assert await count_by_status(crash_sessions) == {"sent": RECIPIENTS}
     assert set(per_address) == {address for _, address in members}

@@ -5,10 +5,11 @@ Each dispatch process runs ``worker_tasks`` workers and one sweeper; any number 
 share the same tables. A worker loops over three steps, each its own short transaction except
 the sending:
 
-1. **claim**: ``UPDATE deliveries SET status = 'sending', claimed_at = now(), attempts + 1`` on
-   up to ``claim_size`` due ``created`` rows chosen ``ORDER BY priority, next_attempt_at ... FOR
-   UPDATE SKIP LOCKED`` (Immediate urgency or Extreme severity first; rows another worker is
-   claiming are skipped, not waited for); in the same transaction, load their alerts' content
+1. **claim**: ``UPDATE deliveries SET status = 'sending', claimed_at, claimed_by, lease_expires_at,
+   attempts + 1`` on up to ``claim_size`` due ``created`` rows chosen ``ORDER BY priority,
+   next_attempt_at ... FOR UPDATE SKIP LOCKED`` (Immediate urgency or Extreme severity first;
+   rows another worker is claiming are skipped, not waited for), under the process's lease
+   (:mod:`services.dispatch.deliveries.leases`); in the same transaction, load their alerts' content
    and their members' endpoints. Commit.
 2. **send** the chunk through its channels (bounded concurrency, at most ``send_budget_s``),
    once per alert, channel and language: each member reads the alert in the language they
@@ -24,15 +25,17 @@ the sending:
    - no usable endpoint any more (disabled since): back to ``pending``, until one is verified.
 
 **The in-flight window.** A process that dies between a provider accepting a message and
-step 3 leaves that row ``sending``. The sweeper (every ``sweep_interval_s``, in every process)
-makes rows claimed more than ``sending_timeout_s`` ago ``created`` again, and they are sent a
-second time. So a crash resends at most the rows its workers held: ``worker_tasks x
-claim_size`` per process (100 with the defaults), and in practice only those of them already
-accepted. A resend carries the same Message-ID (the delivery id), so mail software that removes
-duplicates by Message-ID can. Nothing is lost: every row ends ``sent`` or ``failed``. The
-settings refuse a ``sending_timeout_s`` that a live, slow chunk could outlast (``send_budget_s``
-+ ``smtp_timeout_s`` + 10 s), so the sweeper never takes rows from a worker that is alive;
-a process stalled for longer than that (a stopped VM) can cause the same resends.
+step 3 leaves that row ``sending``, and stops renewing its lease. The sweeper (every
+``sweep_interval_s``, in every process) makes rows whose lease lapsed ``created`` again, and
+they are sent a second time: due again within ``lease_s + sweep_interval_s`` of the death (15 s
+with the defaults). So a crash resends at most the rows of the chunks its workers held
+(``worker_tasks x claim_size`` per process, 100 with the defaults), and in practice only those
+of them the provider had already accepted when it died: outcomes are recorded per chunk.
+A resend carries the same Message-ID (the delivery id), so mail software that removes
+duplicates by Message-ID can. Nothing is lost: every row ends ``sent`` or ``failed``. A live
+process renews its leases however slow its chunk, so the sweeper never takes rows from it; the
+sending timeout (``sending_timeout_s``, which the settings keep above ``send_budget_s`` + the
+slowest channel timeout + 10 s) remains a backstop for a chunk that never ends.
 
 A graceful shutdown (SIGTERM) claims nothing more and lets each worker's chunk in hand finish
 and be recorded (at most ``send_budget_s`` + ``smtp_timeout_s``), so a deploy resends nothing.
@@ -61,10 +64,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.dispatch.channels.base import Channel, Outcome, Recipient, SendResult
 from services.dispatch.channels.circuit import ProviderCircuit
 from services.dispatch.config import DispatchSettings
+from services.dispatch.deliveries.leases import LeaseKeeper
 from services.dispatch.deliveries.repository import (
     ClaimedDelivery,
     DeliveryRepository,
     DeliveryResult,
+    Lease,
 )
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import LAST_ERROR_MAX_LENGTH, ChannelKind, DeliveryStatus
@@ -112,6 +117,8 @@ class WorkerSettings:
     sending_timeout_s: float
     sweep_interval_s: float
     tasks: int = 1
+    lease_s: float = 10.0
+    lease_renew_interval_s: float = 3.0
 
     @classmethod
     def from_settings(cls, settings: DispatchSettings) -> WorkerSettings:
@@ -124,6 +131,8 @@ class WorkerSettings:
             sending_timeout_s=settings.sending_timeout_s,
             sweep_interval_s=settings.sweep_interval_s,
             tasks=settings.worker_tasks,
+            lease_s=settings.lease_s,
+            lease_renew_interval_s=settings.lease_renew_interval_s,
         )
 
 
@@ -159,8 +168,18 @@ class DeliveryWorker:
         # One per provider, shared by the process's worker tasks.
         self._circuits = {kind: ProviderCircuit(channel) for kind, channel in channels.items()}
         self._settings = settings
+        self._leases = LeaseKeeper(
+            sessions=sessions,
+            lease=Lease.for_this_process(settings.lease_s),
+            renew_every_s=settings.lease_renew_interval_s,
+        )
         self._contents: dict[uuid.UUID, AlertContent] = {}
         self._wake = asyncio.Event()
+
+    @property
+    def lease(self) -> Lease:
+        """The process's lease: its claims, the digest job's included, are renewed under it."""
+        return self._leases.lease
 
     def wake(self) -> None:
         """Look for deliveries now rather than at the next poll (after a batch committed)."""
@@ -171,7 +190,9 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim, send and record one chunk; return how many deliveries were claimed."""
         async with session_scope(self._sessions) as session:
-            claimed = await DeliveryRepository(session).claim(limit=self._settings.claim_size)
+            claimed = await DeliveryRepository(session).claim(
+                limit=self._settings.claim_size, lease=self.lease
+            )
             if not claimed:
                 return 0
             contents = await self._load_contents(session, {row.alert_id for row in claimed})
@@ -302,8 +323,8 @@ class DeliveryWorker:
         results: Sequence[DeliveryResult],
         invalid: Sequence[tuple[uuid.UUID, ChannelKind, str]],
     ) -> None:
-        # The messages are out: losing these writes means sending them again after
-        # sending_timeout_s. A brief database hiccup is worth a couple of quick tries.
+        # The messages are out: losing these writes means sending them again once the
+        # lease lapses. A brief database hiccup is worth a couple of quick tries.
         for attempt in range(1, RECORD_TRIES + 1):
             try:
                 async with session_scope(self._sessions) as session:
@@ -378,9 +399,17 @@ class DeliveryWorker:
     # --- the loops ---------------------------------------------------------------------------
 
     async def run_workers(self) -> None:
-        async with asyncio.TaskGroup() as group:
-            for index in range(self._settings.tasks):
-                group.create_task(self._work(), name=f"delivery-worker-{index}")
+        # The leases outlive the workers: on shutdown each finishes its chunk in hand, whose
+        # rows must not lapse meanwhile and be sent again by another process.
+        renewing = asyncio.create_task(self._leases.run(), name="delivery-leases")
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index in range(self._settings.tasks):
+                    group.create_task(self._work(), name=f"delivery-worker-{index}")
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
 
     async def _work(self) -> None:
         while True:

@@ -16,9 +16,10 @@ Each run, like a delivery worker, takes three steps:
    address any more.
 
 Exactly once: a claimed row belongs to one run. A process that dies between the server's
-acceptance and step 3 leaves its rows ``sending``; the sweeper makes them ``created`` and the
-delivery workers send each as its own alert email. Nothing is lost, and only the digests in
-flight (one run's claim) can be received twice, once as a digest and once one by one.
+acceptance and step 3 leaves its rows ``sending``; once their lease lapses the sweeper makes
+them ``created`` and the delivery workers send each as its own alert email. Nothing is lost,
+and only the digests in flight (one run's claim) can be received twice, once as a digest and
+once one by one.
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.channels.base import Outcome, SendResult
 from services.dispatch.channels.email import EmailChannel
-from services.dispatch.deliveries.repository import DeliveryRepository, DeliveryResult
+from services.dispatch.deliveries.repository import (
+    ClaimedDelivery,
+    DeliveryRepository,
+    DeliveryResult,
+    Lease,
+)
 from services.dispatch.deliveries.worker import retry_delay
-from services.dispatch.digests.repository import DigestRepository, HeldDelivery
+from services.dispatch.digests.repository import DigestRepository
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import ChannelKind, DeliveryStatus
 from services.dispatch.preferences.rules import DEFAULT_PREFERENCES, choose_language
@@ -81,11 +87,11 @@ class _Digest:
     member_id: uuid.UUID
     address: str | None
     language: str
-    rows: list[HeldDelivery]
+    rows: list[ClaimedDelivery]
     contents: list[AlertContent]
 
 
-def digest_id(rows: list[HeldDelivery]) -> uuid.UUID:
+def digest_id(rows: list[ClaimedDelivery]) -> uuid.UUID:
     return uuid.uuid5(_DIGEST_NAMESPACE, ",".join(sorted(str(row.delivery_id) for row in rows)))
 
 
@@ -96,8 +102,11 @@ class DigestSender:
         sessions: async_sessionmaker[AsyncSession],
         email: EmailChannel,
         settings: DigestSettings,
+        lease: Lease,
     ) -> None:
         self._sessions = sessions
+        # The process's lease, which its delivery workers' lease keeper renews.
+        self._lease = lease
         self._email = email
         self._settings = settings
 
@@ -131,7 +140,7 @@ class DigestSender:
     async def _claim(self, now: datetime) -> list[_Digest]:
         async with session_scope(self._sessions) as session:
             claimed = await DigestRepository(session).claim_due(
-                now=now, limit=self._settings.claim_size
+                now=now, limit=self._settings.claim_size, lease=self._lease
             )
             if not claimed:
                 return []
@@ -142,7 +151,7 @@ class DigestSender:
             endpoints = await MemberEndpointRepository(session).usable_for(member_ids)
             preferences = await PreferencesService(session).of_members(member_ids)
         address_of = {e.member_id: e.address for e in endpoints if e.channel is ChannelKind.EMAIL}
-        rows_of: dict[uuid.UUID, list[HeldDelivery]] = defaultdict(list)
+        rows_of: dict[uuid.UUID, list[ClaimedDelivery]] = defaultdict(list)
         for row in claimed:
             rows_of[row.member_id].append(row)
         return [

@@ -8,12 +8,13 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.smtp import Fault, SmtpSink
 from services.dispatch.channels.email import EmailChannel
-from services.dispatch.deliveries.repository import DeliveryRepository, DeliveryResult
+from services.dispatch.deliveries.leases import LeaseKeeper
+from services.dispatch.deliveries.repository import DeliveryRepository, DeliveryResult, Lease
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings, retry_delay
 from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, MemberEndpoint
@@ -22,11 +23,13 @@ from services.dispatch.preferences.service import PreferencesService
 from shared.db import session_scope, utcnow
 from shared.events import AlertTranslation, RecipientBatch
 from tests.dispatch.helpers import (
+    DEAD_WORKER,
     add_email_endpoint,
     alert_content,
     recipient_batch,
     unique_email,
 )
+from tests.support.waiting import eventually
 
 # An address verified a day before the test runs: never a fixed date, whose alerts would expire.
 VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
@@ -44,6 +47,8 @@ def worker_for(
         "retry_max_delay_s": 0.02,
         "sending_timeout_s": 60,
         "sweep_interval_s": 1,
+        "lease_s": 60,
+        "lease_renew_interval_s": 20,
     }
     options.update(overrides)
     return DeliveryWorker(
@@ -57,6 +62,8 @@ def worker_for(
             retry_max_delay_s=options["retry_max_delay_s"],
             sending_timeout_s=options["sending_timeout_s"],
             sweep_interval_s=options["sweep_interval_s"],
+            lease_s=options["lease_s"],
+            lease_renew_interval_s=options["lease_renew_interval_s"],
         ),
     )
 
@@ -262,8 +269,23 @@ class TestLanguages:
             assert "Shed burglaries on Acacia Avenue" in as_written.subject
 
 
-class TestSweeper:
-    async def test_resumes_a_delivery_its_worker_left_sending(
+# A claim whose holder died at once: its lease lapses moments later and is never renewed.
+def lapsing_lease() -> Lease:
+    return Lease(holder=f"died-{uuid.uuid4().hex[:8]}", duration_s=0.3)
+
+
+async def lease_lapsed(sessions: async_sessionmaker[AsyncSession], alert_id: uuid.UUID) -> bool:
+    async with sessions() as session:
+        lapsed = await session.scalar(
+            select(func.bool_and(Delivery.lease_expires_at < func.now())).where(
+                Delivery.alert_id == alert_id
+            )
+        )
+        return bool(lapsed)
+
+
+class TestLeases:
+    async def test_resumes_a_delivery_whose_worker_died_long_before_the_sending_timeout(
         self,
         quiet_sessions: async_sessionmaker[AsyncSession],
         email_channel: EmailChannel,
@@ -271,19 +293,20 @@ class TestSweeper:
     ) -> None:
         address = unique_email("stuck")
         batch, [member_id] = await recorded_batch(quiet_sessions, [address])
-        # A worker claims everything due, then "dies" without recording anything.
+        # A worker claims everything due, then "dies" without recording or renewing anything.
         async with session_scope(quiet_sessions) as session:
-            claimed = await DeliveryRepository(session).claim(limit=1000)
+            claimed = await DeliveryRepository(session).claim(limit=1000, lease=lapsing_lease())
         assert batch.content.alert_id in {row.alert_id for row in claimed}
-        worker = worker_for(quiet_sessions, email_channel, sending_timeout_s=0.3)
+        worker = worker_for(quiet_sessions, email_channel, sending_timeout_s=3600)
 
-        await asyncio.sleep(0.4)
+        await eventually(lambda: lease_lapsed(quiet_sessions, batch.content.alert_id))
         report = await worker.sweep()
         rows = await drain_until_final(worker, quiet_sessions, batch.content.alert_id)
 
         assert report.resumed >= 1
         assert rows[member_id].status is DeliveryStatus.SENT
         assert rows[member_id].attempts == 2
+        assert rows[member_id].claimed_by == worker.lease.holder
         assert len(sink.messages_to(address)) == 1
 
     async def test_a_live_chunk_is_not_taken_back(
@@ -291,27 +314,69 @@ class TestSweeper:
     ) -> None:
         batch, [member_id] = await recorded_batch(quiet_sessions, [unique_email()])
         async with session_scope(quiet_sessions) as session:
-            await DeliveryRepository(session).claim(limit=1000)
+            await DeliveryRepository(session).claim(limit=1000, lease=DEAD_WORKER)
 
         await worker_for(quiet_sessions, email_channel, sending_timeout_s=60).sweep()
 
         rows = await rows_of(quiet_sessions, batch.content.alert_id)
         assert rows[member_id].status is DeliveryStatus.SENDING
 
+    async def test_a_renewed_lease_keeps_a_slow_chunk_from_the_sweeper(
+        self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
+    ) -> None:
+        batch, [member_id] = await recorded_batch(quiet_sessions, [unique_email()])
+        # Renewed thirty times per lease: only a stall of seconds could let it lapse.
+        lease = Lease(holder=f"alive-{uuid.uuid4().hex[:8]}", duration_s=3)
+        async with session_scope(quiet_sessions) as session:
+            await DeliveryRepository(session).claim(limit=1000, lease=lease)
+        keeper = LeaseKeeper(sessions=quiet_sessions, lease=lease, renew_every_s=0.1)
+        renewing = asyncio.create_task(keeper.run())
+        sweeper = worker_for(quiet_sessions, email_channel, sending_timeout_s=3600)
+        try:
+            # Sweep for two lease lengths while the holder lives: nothing is taken back.
+            for _ in range(6):
+                await asyncio.sleep(1)
+                await sweeper.sweep()
+                row = (await rows_of(quiet_sessions, batch.content.alert_id))[member_id]
+                assert row.status is DeliveryStatus.SENDING
+        finally:
+            renewing.cancel()
+        # The holder stops renewing (it died): the row comes back.
+        await eventually(lambda: lease_lapsed(quiet_sessions, batch.content.alert_id))
+        await sweeper.sweep()
+        row = (await rows_of(quiet_sessions, batch.content.alert_id))[member_id]
+        assert row.status is DeliveryStatus.CREATED
+
+    async def test_the_sending_timeout_is_a_backstop_for_a_chunk_that_never_ends(
+        self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
+    ) -> None:
+        batch, [member_id] = await recorded_batch(quiet_sessions, [unique_email()])
+        async with session_scope(quiet_sessions) as session:
+            await DeliveryRepository(session).claim(limit=1000, lease=DEAD_WORKER)
+        await asyncio.sleep(0.4)
+
+        await worker_for(quiet_sessions, email_channel, sending_timeout_s=0.3).sweep()
+
+        row = (await rows_of(quiet_sessions, batch.content.alert_id))[member_id]
+        assert row.status is DeliveryStatus.CREATED
+
     async def test_a_late_outcome_of_a_claim_taken_back_changes_nothing(
         self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
     ) -> None:
         batch, [member_id] = await recorded_batch(quiet_sessions, [unique_email()])
         async with session_scope(quiet_sessions) as session:
-            first = {r.delivery_id: r for r in await DeliveryRepository(session).claim(limit=1000)}
-        await asyncio.sleep(0.4)
-        await worker_for(quiet_sessions, email_channel, sending_timeout_s=0.3).sweep()
+            first = {
+                r.delivery_id: r
+                for r in await DeliveryRepository(session).claim(limit=1000, lease=lapsing_lease())
+            }
+        await eventually(lambda: lease_lapsed(quiet_sessions, batch.content.alert_id))
+        await worker_for(quiet_sessions, email_channel).sweep()
         async with session_scope(quiet_sessions) as session:
-            await DeliveryRepository(session).claim(limit=1000)
+            await DeliveryRepository(session).claim(limit=1000, lease=DEAD_WORKER)
         row = (await rows_of(quiet_sessions, batch.content.alert_id))[member_id]
         assert row.attempts == 2
 
-        # The first claim's worker was only slow: its outcome arrives after the second claim.
+        # The first claim's worker was only cut off: its outcome arrives after the second claim.
         async with session_scope(quiet_sessions) as session:
             await DeliveryRepository(session).record_results(
                 [
@@ -324,6 +389,8 @@ class TestSweeper:
         row = (await rows_of(quiet_sessions, batch.content.alert_id))[member_id]
         assert (row.status, row.attempts) == (DeliveryStatus.SENDING, 2)
 
+
+class TestSweeper:
     async def test_releases_a_pending_delivery_whose_member_verified_meanwhile(
         self,
         quiet_sessions: async_sessionmaker[AsyncSession],

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.smtp import Fault, SmtpSink
 from services.dispatch.channels.email import EmailChannel
+from services.dispatch.deliveries.repository import Lease
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.digests.service import DigestReport, DigestSender, DigestSettings
 from services.dispatch.models import Delivery, DeliveryStatus
@@ -40,6 +41,7 @@ def sender(
             retry_base_delay_s=1,
             retry_max_delay_s=1,
         ),
+        lease=Lease.for_this_process(60),
     )
 
 
