@@ -45,6 +45,7 @@ from services.dispatch.preferences.endpoints import router as preferences_router
 from services.dispatch.receipts.endpoints import router as receipts_router
 from services.dispatch.registrations.endpoints import router as registrations_router
 from services.dispatch.retention.service import purge_old_alerts
+from services.dispatch.status.backlog import BacklogGauges
 from services.dispatch.status.reporter import StatsReporter
 from services.dispatch.webpush.endpoints import router as webpush_router
 from shared.app import create_service_app
@@ -124,6 +125,13 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         runtime.tasks.append(
             asyncio.create_task(
                 run_every(settings.purge_interval_s, purge, name="purge"), name="purge"
+            )
+        )
+        backlog = BacklogGauges(runtime.sessions)
+        runtime.tasks.append(
+            asyncio.create_task(
+                run_every(settings.backlog_report_interval_s, backlog.report, name="backlog"),
+                name="backlog-gauges",
             )
         )
         reporter = StatsReporter(

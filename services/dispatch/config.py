@@ -349,6 +349,14 @@ class DispatchSettings(ServiceSettings):
         "(delivery.stats_reported) for alerts whose deliveries changed, seconds",
     )
 
+    backlog_report_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=600,
+        description="How often each process counts the deliveries due and in flight per channel "
+        "for its Prometheus gauges (every process reports the deployment's totals), seconds",
+    )
+
     webpush_vapid_private_key: SecretStr | None = Field(
         default=None,
         max_length=512,

@@ -54,11 +54,12 @@ import contextlib
 import random
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter as MetricCounter
+from prometheus_client import Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.channels.base import Channel, Outcome, Recipient, SendResult
@@ -74,6 +75,7 @@ from services.dispatch.deliveries.repository import (
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import LAST_ERROR_MAX_LENGTH, ChannelKind, DeliveryStatus
 from services.dispatch.preferences.repository import PreferencesRepository
+from services.dispatch.preferences.rules import SEVERITIES
 from shared.db import session_scope, utcnow
 from shared.events import AlertContent, primary_language
 from shared.logs import get_logger
@@ -84,6 +86,15 @@ DELIVERIES_RECORDED = MetricCounter(
     "tawny_dispatch_deliveries_total",
     "Delivery outcomes recorded, by channel and status (created: a retry was scheduled)",
     ["channel", "status"],
+)
+PUBLISH_TO_SEND = Histogram(
+    "tawny_dispatch_publish_to_send_seconds",
+    "From an alert's publication (the CAP sent time its alert.published event carries) to a "
+    "provider accepting it for one member, by channel and the alert's severity; digest "
+    "deliveries, held on purpose, are not counted",
+    ["channel", "severity"],
+    # Seconds for an urgent alert on a healthy path, hours for a backlog or quiet hours.
+    buckets=(1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400),
 )
 SWEPT = MetricCounter(
     "tawny_dispatch_swept_total",
@@ -149,6 +160,21 @@ def retry_delay(attempt: int, *, base_s: float, max_s: float) -> float:
     failed together do not all come back together."""
     ceiling = min(max_s, base_s * 2.0 ** max(0, attempt - 1))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def observe_publish_to_send(
+    content: AlertContent, channel: ChannelKind, results: Iterable[SendResult], now: datetime
+) -> None:
+    """One observation per accepted message of a group (one alert, one channel), all at the
+    group's recording time."""
+    accepted = sum(1 for result in results if result.outcome is Outcome.ACCEPTED)
+    if not accepted:
+        return
+    severity = content.severity if content.severity in SEVERITIES else "Unknown"
+    latency_s = max(0.0, (now - content.sent_at).total_seconds())
+    histogram = PUBLISH_TO_SEND.labels(channel.value, severity)
+    for _ in range(accepted):
+        histogram.observe(latency_s)
 
 
 def _short_error(text: str) -> str:
@@ -237,9 +263,10 @@ class DeliveryWorker:
         invalid: list[tuple[uuid.UUID, ChannelKind, str]] = []
         by_id = {row.delivery_id: row for row in claimed}
         now = utcnow()
-        for ((_alert_id, channel, _language), recipients), outcome in zip(
+        for ((alert_id, channel, _language), recipients), outcome in zip(
             groups.items(), sent, strict=True
         ):
+            observe_publish_to_send(contents[alert_id], channel, outcome.values(), now)
             for recipient in recipients:
                 result = outcome.get(
                     recipient.delivery_id, SendResult.deferred("the channel gave no result")

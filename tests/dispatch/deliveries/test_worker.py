@@ -8,6 +8,7 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -68,6 +69,16 @@ def worker_for(
     )
 
 
+def published_to_sent_count(sample: str = "count") -> float:
+    return (
+        REGISTRY.get_sample_value(
+            f"tawny_dispatch_publish_to_send_seconds_{sample}",
+            {"channel": "email", "severity": "Severe"},
+        )
+        or 0.0
+    )
+
+
 async def recorded_batch(
     sessions: async_sessionmaker[AsyncSession], addresses: list[str]
 ) -> tuple[RecipientBatch, list[uuid.UUID]]:
@@ -110,6 +121,7 @@ class TestSending:
     ) -> None:
         addresses = [unique_email() for _ in range(3)]
         batch, members = await recorded_batch(quiet_sessions, addresses)
+        observed_before = published_to_sent_count()
 
         rows = await drain_until_final(
             worker_for(quiet_sessions, email_channel), quiet_sessions, batch.content.alert_id
@@ -121,6 +133,10 @@ class TestSending:
             [message] = sink.messages_to(address)
             # The Message-ID is the delivery's: a resend after a crash carries the same one.
             assert message.headers["Message-ID"].startswith(f"<{rows[member_id].id}@")
+        # Each accepted message is one observation of the publish-to-send time (the helper's
+        # alerts are Severe, published a minute before the test).
+        assert published_to_sent_count() == observed_before + 3
+        assert (published_to_sent_count("sum") or 0) >= 3 * 60
 
     async def test_a_temporary_failure_is_retried_until_it_succeeds(
         self,
