@@ -42,6 +42,7 @@ from services.dispatch.members.endpoints import router as endpoints_router
 from services.dispatch.models import ChannelKind, OutboxMessage, ProcessedEvent
 from services.dispatch.periodic import run_every
 from services.dispatch.preferences.endpoints import router as preferences_router
+from services.dispatch.ratelimits.service import shared_rate_limits
 from services.dispatch.receipts.endpoints import router as receipts_router
 from services.dispatch.registrations.endpoints import router as registrations_router
 from services.dispatch.retention.service import purge_old_alerts
@@ -91,7 +92,10 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
 
     async def start_workers(app: FastAPI, runtime: ServiceRuntime) -> None:
         worker = DeliveryWorker(
-            sessions=runtime.sessions, channels=channels, settings=worker_settings
+            sessions=runtime.sessions,
+            channels=channels,
+            settings=worker_settings,
+            rate_limits=shared_rate_limits(runtime.sessions, settings),
         )
         workers.append(worker)
         app.state.delivery_worker = worker

@@ -159,8 +159,9 @@ class DispatchSettings(ServiceSettings):
         default=0.0,
         ge=0,
         le=100_000,
-        description="Emails per second one process may hand to the SMTP provider (token "
-        "bucket); 0: no limit. Divide the provider's limit by the number of processes",
+        description="Alert emails per second the whole deployment may hand to the SMTP "
+        "provider, however many dispatchers run (a token bucket shared through PostgreSQL); "
+        "0: no limit",
     )
     email_rate_burst: int = Field(
         default=50, ge=1, le=100_000, description="Token bucket size for email_rate_per_s"
@@ -258,7 +259,8 @@ class DispatchSettings(ServiceSettings):
         default=0.0,
         ge=0,
         le=100_000,
-        description="FCM requests per second one process may make (token bucket); 0: no limit",
+        description="FCM requests per second the whole deployment may make (a token bucket "
+        "shared through PostgreSQL, fcm_concurrency tokens deep); 0: no limit",
     )
     fcm_timeout_s: float = Field(
         default=10.0,
@@ -299,8 +301,9 @@ class DispatchSettings(ServiceSettings):
         default=0.0,
         ge=0,
         le=10_000,
-        description="Notify requests per second one process may make (token bucket; Notify "
-        "allows 3,000 a minute per service: divide by the number of processes); 0: no limit",
+        description="Notify requests per second the whole deployment may make (a token bucket "
+        "shared through PostgreSQL, notify_concurrency tokens deep; Notify allows 3,000 a "
+        "minute per service); 0: no limit",
     )
     notify_timeout_s: float = Field(
         default=10.0,
@@ -394,7 +397,8 @@ class DispatchSettings(ServiceSettings):
         default=0.0,
         ge=0,
         le=100_000,
-        description="Web pushes per second one process may send (token bucket); 0: no limit",
+        description="Web pushes per second the whole deployment may send (a token bucket "
+        "shared through PostgreSQL); 0: no limit",
     )
     webpush_rate_burst: int = Field(
         default=100, ge=1, le=100_000, description="Token bucket size for webpush_rate_per_s"
@@ -453,11 +457,14 @@ class DispatchSettings(ServiceSettings):
         if self.notify_api_key_value is not None:
             timeouts.append(self.notify_timeout_s)
         slowest_send = max(timeouts)
-        slowest_chunk = self.send_budget_s + slowest_send + RECORDING_MARGIN_S
+        # A chunk may first wait up to send_budget_s for a shared provider rate limit's tokens.
+        waits = 2 if self.rate_limited else 1
+        slowest_chunk = waits * self.send_budget_s + slowest_send + RECORDING_MARGIN_S
         if self.sending_timeout_s <= slowest_chunk:
             raise ValueError(
-                f"sending_timeout_s must exceed send_budget_s + the longest channel timeout + "
-                f"{RECORDING_MARGIN_S:g} ({slowest_chunk:g}): a slow chunk would be sent twice"
+                f"sending_timeout_s must exceed send_budget_s (twice with a rate limit) + the "
+                f"longest channel timeout + {RECORDING_MARGIN_S:g} ({slowest_chunk:g}): a slow "
+                "chunk would be sent twice"
             )
         return self
 
@@ -479,6 +486,18 @@ class DispatchSettings(ServiceSettings):
         ):
             self.webpush_vapid_private_key = SecretStr(new_vapid_private_key())
         return self
+
+    @property
+    def rate_limited(self) -> bool:
+        return any(
+            rate > 0
+            for rate in (
+                self.email_rate_per_s,
+                self.webpush_rate_per_s,
+                self.fcm_rate_per_s,
+                self.notify_rate_per_s,
+            )
+        )
 
     @property
     def webpush_insecure_origin_list(self) -> tuple[str, ...]:

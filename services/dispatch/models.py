@@ -322,3 +322,16 @@ class DeliveryStatsReport(Base):
     # ``DeliveryStatsReported.channels`` as last published.
     totals: Mapped[dict[str, Any]] = mapped_column(JSONB)
     reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProviderRateBucket(Base):
+    """One provider's token bucket, shared by every dispatcher: its configured rate holds for
+    the whole deployment whatever the number of replicas (``services.dispatch.ratelimits``).
+    The rate and size are the settings', passed with each take, so a change applies at once."""
+
+    __tablename__ = "provider_rate_buckets"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tokens: Mapped[float]
+    # On the database's clock, like the refill computed from it.
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -14,13 +14,9 @@ the in-process app of the other tests; the batches are recorded as the consumer 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,16 +24,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from deploy.infra import free_port
 from deploy.sinks.smtp import Fault, SmtpSink
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.models import Delivery, DeliveryStatus
 from shared.db import build_engine, build_sessionmaker, session_scope
 from tests.dispatch.helpers import add_email_endpoint, alert_content, recipient_batch
+from tests.dispatch.processes import Dispatcher, dispatcher_environment
 from tests.support.infrastructure import Infrastructure
 from tests.support.waiting import eventually
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 RECIPIENTS = 2000
 BATCH_SIZE = 500
 WORKER_TASKS = 2
@@ -69,69 +64,25 @@ async def crash_sessions(
     await engine.dispose()
 
 
-class Dispatcher:
-    """One dispatcher process, started and killed by the test."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self._env = env
-        self._log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        port = free_port()
-        with self._log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "services.dispatch.app:create_app",
-                 "--factory", "--host", "127.0.0.1", "--port", str(port),
-                 "--no-access-log", "--log-level", "warning"],
-                cwd=REPO_ROOT, env=self._env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill_9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @pytest.fixture
 def dispatcher_env(
-    infrastructure: Infrastructure, kafka_namespace: str, crash_database_url: str, tmp_path: Path
-) -> Iterator[dict[str, str]]:
-    yield {
-        **os.environ,
-        "TAWNY_ENV": "test",
-        "LOG_JSON": "false",
-        "LOG_LEVEL": "WARNING",
-        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
-        "KAFKA_ENABLE_IDEMPOTENCE": str(infrastructure.kafka_enable_idempotence).lower(),
-        "KAFKA_NAMESPACE": kafka_namespace,
-        "DISPATCH_DATABASE_URL": crash_database_url,
-        "DISPATCH_RUN_CONSUMERS": "false",
-        "DISPATCH_SMTP_HOST": "127.0.0.1",
-        "DISPATCH_SMTP_TIMEOUT_S": "2",
-        "DISPATCH_WEBPUSH_TIMEOUT_S": "2",
-        "DISPATCH_SEND_BUDGET_S": "2",
-        "DISPATCH_SENDING_TIMEOUT_S": str(SENDING_TIMEOUT_S),
-        "DISPATCH_SWEEP_INTERVAL_S": str(SWEEP_INTERVAL_S),
-        "DISPATCH_LEASE_S": str(LEASE_S),
-        "DISPATCH_LEASE_RENEW_INTERVAL_S": str(LEASE_RENEW_INTERVAL_S),
-        "DISPATCH_WORKER_TASKS": str(WORKER_TASKS),
-        "DISPATCH_CLAIM_SIZE": str(CLAIM_SIZE),
-        "DISPATCH_SEND_CONCURRENCY": "8",
-    }
+    infrastructure: Infrastructure, kafka_namespace: str, crash_database_url: str
+) -> dict[str, str]:
+    return dispatcher_environment(
+        infrastructure,
+        kafka_namespace=kafka_namespace,
+        database_url=crash_database_url,
+        SMTP_TIMEOUT_S="2",
+        WEBPUSH_TIMEOUT_S="2",
+        SEND_BUDGET_S="2",
+        SENDING_TIMEOUT_S=str(SENDING_TIMEOUT_S),
+        SWEEP_INTERVAL_S=str(SWEEP_INTERVAL_S),
+        LEASE_S=str(LEASE_S),
+        LEASE_RENEW_INTERVAL_S=str(LEASE_RENEW_INTERVAL_S),
+        WORKER_TASKS=str(WORKER_TASKS),
+        CLAIM_SIZE=str(CLAIM_SIZE),
+        SEND_CONCURRENCY="8",
+    )
 
 
 async def count_by_status(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:

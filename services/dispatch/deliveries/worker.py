@@ -76,6 +76,7 @@ from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import LAST_ERROR_MAX_LENGTH, ChannelKind, DeliveryStatus
 from services.dispatch.preferences.repository import PreferencesRepository
 from services.dispatch.preferences.rules import SEVERITIES
+from services.dispatch.ratelimits.service import SharedTokenBucket
 from shared.db import session_scope, utcnow
 from shared.events import AlertContent, primary_language
 from shared.logs import get_logger
@@ -102,6 +103,10 @@ SWEPT = MetricCounter(
     ["action"],
 )
 
+# A recipient the provider's shared rate limit gave no token for within the send budget: not
+# attempted, due again after OVER_RATE_RETRY_S with its attempt given back.
+OVER_RATE = SendResult.deferred("not attempted: over the provider's rate limit", attempted=False)
+OVER_RATE_RETRY_S = 1.0
 # Alerts whose content a process keeps in memory; a chunk usually has one.
 CONTENT_CACHE_MAX = 256
 RECORD_TRIES = 3
@@ -130,6 +135,8 @@ class WorkerSettings:
     tasks: int = 1
     lease_s: float = 10.0
     lease_renew_interval_s: float = 3.0
+    # Longest a chunk waits for its provider's shared rate limit (the send budget).
+    rate_wait_s: float = 30.0
 
     @classmethod
     def from_settings(cls, settings: DispatchSettings) -> WorkerSettings:
@@ -144,6 +151,7 @@ class WorkerSettings:
             tasks=settings.worker_tasks,
             lease_s=settings.lease_s,
             lease_renew_interval_s=settings.lease_renew_interval_s,
+            rate_wait_s=settings.send_budget_s,
         )
 
 
@@ -188,9 +196,12 @@ class DeliveryWorker:
         sessions: async_sessionmaker[AsyncSession],
         channels: Mapping[ChannelKind, Channel],
         settings: WorkerSettings,
+        rate_limits: Mapping[ChannelKind, SharedTokenBucket] | None = None,
     ) -> None:
         self._sessions = sessions
         self._channels = channels
+        # Deployment-wide provider limits (services.dispatch.ratelimits), where configured.
+        self._rate_limits = rate_limits or {}
         # One per provider, shared by the process's worker tasks.
         self._circuits = {kind: ProviderCircuit(channel) for kind, channel in channels.items()}
         self._settings = settings
@@ -254,8 +265,8 @@ class DeliveryWorker:
 
         sent = await asyncio.gather(
             *(
-                self._circuits[channel].send_alert(
-                    contents[alert_id].in_language(language), recipients
+                self._send_within_rate(
+                    channel, contents[alert_id].in_language(language), recipients
                 )
                 for (alert_id, channel, language), recipients in groups.items()
             )
@@ -263,6 +274,17 @@ class DeliveryWorker:
         invalid: list[tuple[uuid.UUID, ChannelKind, str]] = []
         by_id = {row.delivery_id: row for row in claimed}
         now = utcnow()
+        for outcome in sent:
+            for delivery_id, result in outcome.items():
+                if result is OVER_RATE:
+                    results[delivery_id] = DeliveryResult(
+                        delivery_id,
+                        by_id[delivery_id].attempts,
+                        DeliveryStatus.CREATED,
+                        last_error="not attempted: over the provider's rate limit",
+                        next_attempt_at=now + timedelta(seconds=OVER_RATE_RETRY_S),
+                        attempt_given_back=True,
+                    )
         for ((alert_id, channel, _language), recipients), outcome in zip(
             groups.items(), sent, strict=True
         ):
@@ -271,6 +293,8 @@ class DeliveryWorker:
                 result = outcome.get(
                     recipient.delivery_id, SendResult.deferred("the channel gave no result")
                 )
+                if result is OVER_RATE:
+                    continue
                 if result.address_invalid:
                     invalid.append((recipient.member_id, channel, recipient.address))
                 results[recipient.delivery_id] = self._as_recorded(
@@ -283,6 +307,20 @@ class DeliveryWorker:
         for (channel_name, status), count in recorded.items():
             DELIVERIES_RECORDED.labels(channel_name, status).inc(count)
         return len(claimed)
+
+    async def _send_within_rate(
+        self, channel: ChannelKind, content: AlertContent, recipients: Sequence[Recipient]
+    ) -> Mapping[uuid.UUID, SendResult]:
+        """Send through the provider's circuit the recipients the deployment-wide rate limit
+        grants tokens for within the send budget; the others are ``OVER_RATE``."""
+        circuit = self._circuits[channel]
+        limit = self._rate_limits.get(channel)
+        if limit is None or circuit.is_open:
+            return await circuit.send_alert(content, recipients)
+        granted = await limit.take(len(recipients), within_s=self._settings.rate_wait_s)
+        results = dict(await circuit.send_alert(content, recipients[:granted])) if granted else {}
+        results.update((recipient.delivery_id, OVER_RATE) for recipient in recipients[granted:])
+        return results
 
     def _as_recorded(
         self, row: ClaimedDelivery, result: SendResult, now: datetime
