@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +22,7 @@ from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings, 
 from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, MemberEndpoint
 from services.dispatch.preferences.rules import DEFAULT_PREFERENCES
 from services.dispatch.preferences.service import PreferencesService
+from services.dispatch.ratelimits.service import RateLimit, SharedTokenBucket
 from shared.db import session_scope, utcnow
 from shared.events import AlertTranslation, RecipientBatch
 from tests.dispatch.helpers import (
@@ -37,7 +39,11 @@ VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 def worker_for(
-    sessions: async_sessionmaker[AsyncSession], channel: EmailChannel, **overrides: float
+    sessions: async_sessionmaker[AsyncSession],
+    channel: EmailChannel,
+    *,
+    rate_limits: Mapping[ChannelKind, SharedTokenBucket] | None = None,
+    **overrides: float,
 ) -> DeliveryWorker:
     options: dict[str, float] = {
         "claim_size": 50,
@@ -50,6 +56,7 @@ def worker_for(
         "sweep_interval_s": 1,
         "lease_s": 60,
         "lease_renew_interval_s": 20,
+        "rate_wait_s": 30,
     }
     options.update(overrides)
     return DeliveryWorker(
@@ -65,7 +72,9 @@ def worker_for(
             sweep_interval_s=options["sweep_interval_s"],
             lease_s=options["lease_s"],
             lease_renew_interval_s=options["lease_renew_interval_s"],
+            rate_wait_s=options["rate_wait_s"],
         ),
+        rate_limits=rate_limits,
     )
 
 
@@ -239,6 +248,39 @@ class TestSending:
         async with quiet_sessions() as session:
             endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.EMAIL))
             assert endpoint is not None and endpoint.disabled_at is None
+
+
+class TestSharedRateLimit:
+    async def test_sends_only_what_the_provider_limit_grants_and_gives_the_rest_back(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        # Whatever other tests left due is sent first, so that the tokens go to this batch.
+        unlimited = worker_for(quiet_sessions, email_channel)
+        while await unlimited.run_once():
+            pass
+        addresses = [unique_email("limited") for _ in range(3)]
+        batch, _members = await recorded_batch(quiet_sessions, addresses)
+        # Two tokens, refilled far too slowly to matter, and no time to wait for more.
+        limit = RateLimit(f"test-{uuid.uuid4().hex[:8]}", rate_per_s=0.001, burst=2)
+        worker = worker_for(
+            quiet_sessions,
+            email_channel,
+            rate_wait_s=0,
+            rate_limits={ChannelKind.EMAIL: SharedTokenBucket(quiet_sessions, limit)},
+        )
+
+        assert await worker.run_once() == 3
+
+        rows = await rows_of(quiet_sessions, batch.content.alert_id)
+        statuses = sorted(row.status.value for row in rows.values())
+        assert statuses == ["created", "sent", "sent"]
+        [waiting] = [row for row in rows.values() if row.status is DeliveryStatus.CREATED]
+        # Not attempted: the attempt does not count towards max_attempts.
+        assert waiting.attempts == 0 and "rate limit" in (waiting.last_error or "")
+        assert sum(len(sink.messages_to(address)) for address in addresses) == 2
 
 
 class TestLanguages:
