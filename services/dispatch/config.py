@@ -342,6 +342,20 @@ class DispatchSettings(ServiceSettings):
         le=3600,
         description="Shortest time between two confirmation codes for one member, seconds",
     )
+    sms_codes_per_number: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Confirmation codes one phone number may be sent per "
+        "sms_code_limit_window_min, whichever members ask; past it the answer is the same but "
+        "nothing is sent",
+    )
+    sms_code_limit_window_min: int = Field(
+        default=60,
+        ge=1,
+        le=10_080,
+        description="The window of sms_codes_per_number, minutes",
+    )
 
     # --- delivery status reports -----------------------------------------------------------
     stats_interval_s: float = Field(

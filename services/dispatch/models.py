@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.consumer import ProcessedEventMixin
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
 from shared.outbox import OutboxMixin
+from shared.request_limits import RequestCountMixin
 
 # RFC 5321's limit on a forward path; the same limit identity applies to members' emails.
 ADDRESS_MAX_LENGTH = 254
@@ -335,3 +336,12 @@ class ProviderRateBucket(Base):
     tokens: Mapped[float]
     # On the database's clock, like the refill computed from it.
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PhoneCodeRequestCount(RequestCountMixin, Base):
+    """How many confirmation codes were asked for one phone number in the current window, by
+    any member: past the limit, no more are sent to it until the window ends. The key is a
+    keyed hash of the number, never the number, so the count keeps no one's number after
+    their erasure."""
+
+    __tablename__ = "phone_code_request_counts"
