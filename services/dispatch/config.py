@@ -95,6 +95,14 @@ class DispatchSettings(ServiceSettings):
         description="Deliveries a worker claims at once; the in-flight window of a process that "
         "dies is at most worker_tasks x claim_size messages",
     )
+    record_slice: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="A worker hands a chunk to its channel in slices of this many recipients, "
+        "all under way at once, and records each slice's accepted messages as it ends: a "
+        "dispatcher that dies resends only the messages on the wire and the slices under way",
+    )
     poll_interval_s: float = Field(
         default=0.25,
         gt=0,

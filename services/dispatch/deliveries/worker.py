@@ -54,7 +54,7 @@ import contextlib
 import random
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -137,6 +137,8 @@ class WorkerSettings:
     lease_renew_interval_s: float = 3.0
     # Longest a chunk waits for its provider's shared rate limit (the send budget).
     rate_wait_s: float = 30.0
+    # Recipients per slice of a chunk's group, whose acceptances are recorded as it ends.
+    record_slice: int = 10
 
     @classmethod
     def from_settings(cls, settings: DispatchSettings) -> WorkerSettings:
@@ -152,7 +154,44 @@ class WorkerSettings:
             lease_s=settings.lease_s,
             lease_renew_interval_s=settings.lease_renew_interval_s,
             rate_wait_s=settings.send_budget_s,
+            record_slice=settings.record_slice,
         )
+
+
+class AcceptanceRecorder:
+    """Records a chunk's accepted deliveries as ``sent`` while the rest of it is still being
+    sent: one statement at a time, each carrying every acceptance since the previous one. A
+    process that dies then resends only what was accepted and not yet written (the messages on
+    the wire and the slices under way), not the whole chunk. The chunk's own record still
+    writes every outcome at its end; for rows already ``sent`` it changes nothing."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._waiting: list[DeliveryResult] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    def add(self, results: Sequence[DeliveryResult]) -> None:
+        if not results:
+            return
+        self._waiting.extend(results)
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_waiting())
+
+    async def finish(self) -> None:
+        if self._writing is not None:
+            await self._writing
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                async with session_scope(self._sessions) as session:
+                    await DeliveryRepository(session).record_results(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The chunk's record at its end writes them: only the window is wider.
+                log.warning("dispatch.delivery.early_record_failed", exc_info=True)
 
 
 @dataclass(frozen=True)
@@ -263,16 +302,23 @@ class DeliveryWorker:
                     Recipient(row.delivery_id, row.member_id, address)
                 )
 
+        by_id = {row.delivery_id: row for row in claimed}
+        acceptances = AcceptanceRecorder(self._sessions)
         sent = await asyncio.gather(
             *(
                 self._send_within_rate(
-                    channel, contents[alert_id].in_language(language), recipients
+                    channel,
+                    contents[alert_id].in_language(language),
+                    recipients,
+                    on_accepted=lambda accepted: acceptances.add(
+                        [self._as_recorded(by_id[i], r, utcnow()) for i, r in accepted.items()]
+                    ),
                 )
                 for (alert_id, channel, language), recipients in groups.items()
             )
         )
+        await acceptances.finish()
         invalid: list[tuple[uuid.UUID, ChannelKind, str]] = []
-        by_id = {row.delivery_id: row for row in claimed}
         now = utcnow()
         for outcome in sent:
             for delivery_id, result in outcome.items():
@@ -309,16 +355,36 @@ class DeliveryWorker:
         return len(claimed)
 
     async def _send_within_rate(
-        self, channel: ChannelKind, content: AlertContent, recipients: Sequence[Recipient]
+        self,
+        channel: ChannelKind,
+        content: AlertContent,
+        recipients: Sequence[Recipient],
+        *,
+        on_accepted: Callable[[Mapping[uuid.UUID, SendResult]], None],
     ) -> Mapping[uuid.UUID, SendResult]:
         """Send through the provider's circuit the recipients the deployment-wide rate limit
-        grants tokens for within the send budget; the others are ``OVER_RATE``."""
+        grants tokens for within the send budget; the others are ``OVER_RATE``. The group goes
+        out in slices of ``record_slice`` recipients, all under way at once (the channel
+        bounds its concurrency), and each slice's acceptances are handed to ``on_accepted``
+        as soon as it ends, so that they are recorded while the rest is still being sent."""
         circuit = self._circuits[channel]
         limit = self._rate_limits.get(channel)
-        if limit is None or circuit.is_open:
-            return await circuit.send_alert(content, recipients)
-        granted = await limit.take(len(recipients), within_s=self._settings.rate_wait_s)
-        results = dict(await circuit.send_alert(content, recipients[:granted])) if granted else {}
+        granted = len(recipients)
+        if limit is not None and not circuit.is_open:
+            granted = await limit.take(len(recipients), within_s=self._settings.rate_wait_s)
+        size = self._settings.record_slice
+
+        async def send_slice(part: Sequence[Recipient]) -> Mapping[uuid.UUID, SendResult]:
+            outcome = await circuit.send_alert(content, part)
+            on_accepted(
+                {i: result for i, result in outcome.items() if result.outcome is Outcome.ACCEPTED}
+            )
+            return outcome
+
+        slices = await asyncio.gather(
+            *(send_slice(recipients[i : min(i + size, granted)]) for i in range(0, granted, size))
+        )
+        results = {i: result for outcome in slices for i, result in outcome.items()}
         results.update((recipient.delivery_id, OVER_RATE) for recipient in recipients[granted:])
         return results
 
