@@ -28,9 +28,11 @@ the sending:
 step 3 leaves that row ``sending``, and stops renewing its lease. The sweeper (every
 ``sweep_interval_s``, in every process) makes rows whose lease lapsed ``created`` again, and
 they are sent a second time: due again within ``lease_s + sweep_interval_s`` of the death (15 s
-with the defaults). So a crash resends at most the rows of the chunks its workers held
-(``worker_tasks x claim_size`` per process, 100 with the defaults), and in practice only those
-of them the provider had already accepted when it died: outcomes are recorded per chunk.
+with the defaults). Only those the provider had accepted and the worker had not yet written
+come twice: a chunk's group goes out in slices of ``record_slice`` recipients, all under way at
+once, and each slice's acceptances are written as ``sent`` as soon as it ends
+(:class:`AcceptanceRecorder`), so the window is the messages on the wire and the slices under
+way, not the ``worker_tasks x claim_size`` rows a process holds.
 A resend carries the same Message-ID (the delivery id), so mail software that removes
 duplicates by Message-ID can. Nothing is lost: every row ends ``sent`` or ``failed``. A live
 process renews its leases however slow its chunk, so the sweeper never takes rows from it; the
