@@ -61,13 +61,16 @@ class Dispatcher:
 
     async def ready(self) -> bool:
         """Its lifespan has started (workers included) and it answers /readyz."""
-        assert self.running(), self._log_path.read_text()[-3000:]
+        assert self.running(), self.log_tail()
         try:
             async with httpx.AsyncClient(timeout=2) as client:
                 response = await client.get(f"http://127.0.0.1:{self.port}/readyz")
         except httpx.HTTPError:
             return False
         return response.status_code == 200
+
+    def log_tail(self) -> str:
+        return self._log_path.read_text()[-3000:]
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
