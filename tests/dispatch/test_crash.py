@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +33,7 @@ from services.dispatch.channels.webpush import PushSubscription, subscription_ad
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus
-from shared.db import build_engine, build_sessionmaker, session_scope
+from shared.db import session_scope
 from tests.dispatch.helpers import add_email_endpoint, alert_content, recipient_batch
 from tests.dispatch.processes import Dispatcher, dispatcher_environment
 from tests.support.infrastructure import Infrastructure
@@ -62,27 +62,13 @@ VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 
 
 @pytest.fixture
-def crash_database_url(infrastructure: Infrastructure) -> str:
-    return infrastructure.fresh_database("dispatch")
-
-
-@pytest.fixture
-async def crash_sessions(
-    crash_database_url: str,
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = build_engine(crash_database_url, application_name="dispatch-crash-test", pool_size=2)
-    yield build_sessionmaker(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
 def dispatcher_env(
-    infrastructure: Infrastructure, kafka_namespace: str, crash_database_url: str
+    infrastructure: Infrastructure, kafka_namespace: str, own_database_url: str
 ) -> dict[str, str]:
     return dispatcher_environment(
         infrastructure,
         kafka_namespace=kafka_namespace,
-        database_url=crash_database_url,
+        database_url=own_database_url,
         SMTP_TIMEOUT_S="2",
         WEBPUSH_TIMEOUT_S="2",
         SEND_BUDGET_S="2",
@@ -237,16 +223,16 @@ def assert_recovered_with_only_the_unrecorded_twice(
 
 
 async def test_email_kill_9_mid_batch_then_restart_sends_everyone_once_but_the_unrecorded(
-    crash_sessions: async_sessionmaker[AsyncSession],
+    own_sessions: async_sessionmaker[AsyncSession],
     dispatcher_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     members = [uuid.uuid4() for _ in range(RECIPIENTS)]
-    async with session_scope(crash_sessions) as session:
+    async with session_scope(own_sessions) as session:
         for number, member_id in enumerate(members):
             address = f"crash-{number}-{uuid.uuid4().hex[:6]}@example.org"
             await add_email_endpoint(session, member_id, address, verified_at=VERIFIED_AT)
-    await record_deliveries(crash_sessions, members, ChannelKind.EMAIL)
+    await record_deliveries(own_sessions, members, ChannelKind.EMAIL)
 
     async with SmtpSink(smtp_port=0, max_messages=RECIPIENTS * 2) as sink:
         sink.add_fault(Fault(delay_s=SINK_DELAY_S))
@@ -254,7 +240,7 @@ async def test_email_kill_9_mid_batch_then_restart_sends_everyone_once_but_the_u
             {**dispatcher_env, "DISPATCH_SMTP_PORT": str(sink.smtp_port)}, tmp_path / "dispatch.log"
         )
         report = await kill_mid_send_and_restart(
-            crash_sessions,
+            own_sessions,
             dispatcher,
             recipients=RECIPIENTS,
             kill_after=KILL_AFTER_MESSAGES,
@@ -264,20 +250,20 @@ async def test_email_kill_9_mid_batch_then_restart_sends_everyone_once_but_the_u
 
     report.print("email", RECIPIENTS)
     assert_recovered_with_only_the_unrecorded_twice(
-        report, await count_by_status(crash_sessions), RECIPIENTS
+        report, await count_by_status(own_sessions), RECIPIENTS
     )
     # A resend is the same delivery: the copies share one Message-ID.
     assert sum(count - 1 for count in message_ids.values()) == report.duplicates
 
 
 async def test_web_push_kill_9_mid_batch_then_restart_sends_everyone_once_but_the_unrecorded(
-    crash_sessions: async_sessionmaker[AsyncSession],
+    own_sessions: async_sessionmaker[AsyncSession],
     dispatcher_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     async with WebPushSink(port=0, max_messages=PUSH_RECIPIENTS * 2) as sink:
         members = [uuid.uuid4() for _ in range(PUSH_RECIPIENTS)]
-        async with session_scope(crash_sessions) as session:
+        async with session_scope(own_sessions) as session:
             for member_id in members:
                 subscription = sink.subscribe()
                 await MemberEndpointRepository(session).record_verified(
@@ -292,14 +278,14 @@ async def test_web_push_kill_9_mid_batch_then_restart_sends_everyone_once_but_th
                     ),
                     verified_at=VERIFIED_AT,
                 )
-        await record_deliveries(crash_sessions, members, ChannelKind.WEBPUSH)
+        await record_deliveries(own_sessions, members, ChannelKind.WEBPUSH)
         sink.add_fault(PushFault(delay_s=PUSH_SINK_DELAY_S))
         dispatcher = Dispatcher(
             {**dispatcher_env, "DISPATCH_WEBPUSH_INSECURE_ORIGINS": sink.origin},
             tmp_path / "dispatch.log",
         )
         report = await kill_mid_send_and_restart(
-            crash_sessions,
+            own_sessions,
             dispatcher,
             recipients=PUSH_RECIPIENTS,
             kill_after=PUSH_KILL_AFTER,
@@ -308,5 +294,5 @@ async def test_web_push_kill_9_mid_batch_then_restart_sends_everyone_once_but_th
 
     report.print("web push", PUSH_RECIPIENTS)
     assert_recovered_with_only_the_unrecorded_twice(
-        report, await count_by_status(crash_sessions), PUSH_RECIPIENTS
+        report, await count_by_status(own_sessions), PUSH_RECIPIENTS
     )

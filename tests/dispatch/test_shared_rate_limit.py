@@ -6,18 +6,16 @@ measure; the test asserts the limit (an upper bound on the rate), never a speed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.smtp import SmtpSink
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.models import Delivery, DeliveryStatus
-from shared.db import build_engine, build_sessionmaker, session_scope
+from shared.db import session_scope
 from tests.dispatch.helpers import add_email_endpoint, recipient_batch
 from tests.dispatch.processes import Dispatcher, dispatcher_environment
 from tests.support.infrastructure import Infrastructure
@@ -33,18 +31,6 @@ SLACK = 15
 WINDOW_S = 4.0
 BACKSTOP_S = 600
 VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def rate_database_url(infrastructure: Infrastructure) -> str:
-    return infrastructure.fresh_database("dispatch")
-
-
-@pytest.fixture(scope="module")
-async def rate_sessions(rate_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = build_engine(rate_database_url, application_name="dispatch-rate-test", pool_size=2)
-    yield build_sessionmaker(engine)
-    await engine.dispose()
 
 
 async def sent_count(sessions: async_sessionmaker[AsyncSession]) -> int:
@@ -66,15 +52,15 @@ async def senders(sessions: async_sessionmaker[AsyncSession]) -> set[str]:
 async def test_two_dispatchers_together_keep_to_one_providers_rate(
     infrastructure: Infrastructure,
     kafka_namespace: str,
-    rate_database_url: str,
-    rate_sessions: async_sessionmaker[AsyncSession],
+    own_database_url: str,
+    own_sessions: async_sessionmaker[AsyncSession],
     tmp_path: Path,
 ) -> None:
     async with SmtpSink(smtp_port=0, max_messages=MESSAGES * 2) as sink:
         env = dispatcher_environment(
             infrastructure,
             kafka_namespace=kafka_namespace,
-            database_url=rate_database_url,
+            database_url=own_database_url,
             SMTP_PORT=str(sink.smtp_port),
             EMAIL_RATE_PER_S=str(RATE_PER_S),
             EMAIL_RATE_BURST=str(BURST),
@@ -90,7 +76,7 @@ async def test_two_dispatchers_together_keep_to_one_providers_rate(
                 await eventually(dispatcher.ready, timeout_s=BACKSTOP_S, interval_s=0.2)
             # Recorded once both run, so that both take part from the first chunk.
             members = [uuid.uuid4() for _ in range(MESSAGES)]
-            async with session_scope(rate_sessions) as session:
+            async with session_scope(own_sessions) as session:
                 for member_id in members:
                     await add_email_endpoint(
                         session,
@@ -102,7 +88,7 @@ async def test_two_dispatchers_together_keep_to_one_providers_rate(
 
             async def all_sent() -> bool:
                 assert all(d.running() for d in dispatchers)
-                return await sent_count(rate_sessions) >= MESSAGES
+                return await sent_count(own_sessions) >= MESSAGES
 
             await eventually(all_sent, timeout_s=BACKSTOP_S, interval_s=0.25)
         finally:
@@ -122,6 +108,6 @@ async def test_two_dispatchers_together_keep_to_one_providers_rate(
     )
     assert len(arrivals) == MESSAGES
     # Both processes sent: the limit held across replicas, not because one did all the work.
-    assert len(await senders(rate_sessions)) == 2
+    assert len(await senders(own_sessions)) == 2
     assert len(arrivals) <= BURST + RATE_PER_S * span_s + SLACK
     assert busiest <= BURST + RATE_PER_S * WINDOW_S + SLACK

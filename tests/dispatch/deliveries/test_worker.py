@@ -16,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from deploy.sinks.smtp import Fault, SmtpSink
 from services.dispatch.channels.email import EmailChannel
 from services.dispatch.deliveries.leases import LeaseKeeper
-from services.dispatch.deliveries.repository import DeliveryRepository, DeliveryResult, Lease
+from services.dispatch.deliveries.repository import (
+    ClaimedDelivery,
+    DeliveryRepository,
+    DeliveryResult,
+    Lease,
+)
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings, retry_delay
 from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, MemberEndpoint
@@ -347,6 +352,17 @@ async def lease_lapsed(sessions: async_sessionmaker[AsyncSession], alert_id: uui
         return bool(lapsed)
 
 
+async def recorded_and_claimed(
+    sessions: async_sessionmaker[AsyncSession], lease: Lease
+) -> tuple[RecipientBatch, uuid.UUID, list[ClaimedDelivery]]:
+    """One member's delivery, claimed with everything else due under ``lease``, by a worker
+    that records nothing."""
+    batch, [member_id] = await recorded_batch(sessions, [unique_email()])
+    async with session_scope(sessions) as session:
+        claimed = await DeliveryRepository(session).claim(limit=1000, lease=lease)
+    return batch, member_id, claimed
+
+
 class TestLeases:
     async def test_resumes_a_delivery_whose_worker_died_long_before_the_sending_timeout(
         self,
@@ -375,9 +391,7 @@ class TestLeases:
     async def test_a_live_chunk_is_not_taken_back(
         self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
     ) -> None:
-        batch, [member_id] = await recorded_batch(quiet_sessions, [unique_email()])
-        async with session_scope(quiet_sessions) as session:
-            await DeliveryRepository(session).claim(limit=1000, lease=DEAD_WORKER)
+        batch, member_id, _claimed = await recorded_and_claimed(quiet_sessions, DEAD_WORKER)
 
         await worker_for(quiet_sessions, email_channel, sending_timeout_s=60).sweep()
 
@@ -387,11 +401,9 @@ class TestLeases:
     async def test_a_renewed_lease_keeps_a_slow_chunk_from_the_sweeper(
         self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
     ) -> None:
-        batch, [member_id] = await recorded_batch(quiet_sessions, [unique_email()])
         # Renewed thirty times per lease: only a stall of seconds could let it lapse.
         lease = Lease(holder=f"alive-{uuid.uuid4().hex[:8]}", duration_s=3)
-        async with session_scope(quiet_sessions) as session:
-            await DeliveryRepository(session).claim(limit=1000, lease=lease)
+        batch, member_id, _claimed = await recorded_and_claimed(quiet_sessions, lease)
         keeper = LeaseKeeper(sessions=quiet_sessions, lease=lease, renew_every_s=0.1)
         renewing = asyncio.create_task(keeper.run())
         sweeper = worker_for(quiet_sessions, email_channel, sending_timeout_s=3600)
@@ -413,9 +425,7 @@ class TestLeases:
     async def test_the_sending_timeout_is_a_backstop_for_a_chunk_that_never_ends(
         self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
     ) -> None:
-        batch, [member_id] = await recorded_batch(quiet_sessions, [unique_email()])
-        async with session_scope(quiet_sessions) as session:
-            await DeliveryRepository(session).claim(limit=1000, lease=DEAD_WORKER)
+        batch, member_id, _claimed = await recorded_and_claimed(quiet_sessions, DEAD_WORKER)
         await asyncio.sleep(0.4)
 
         await worker_for(quiet_sessions, email_channel, sending_timeout_s=0.3).sweep()
@@ -426,12 +436,8 @@ class TestLeases:
     async def test_a_late_outcome_of_a_claim_taken_back_changes_nothing(
         self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
     ) -> None:
-        batch, [member_id] = await recorded_batch(quiet_sessions, [unique_email()])
-        async with session_scope(quiet_sessions) as session:
-            first = {
-                r.delivery_id: r
-                for r in await DeliveryRepository(session).claim(limit=1000, lease=lapsing_lease())
-            }
+        batch, member_id, claimed = await recorded_and_claimed(quiet_sessions, lapsing_lease())
+        first = {row.delivery_id: row for row in claimed}
         await eventually(lambda: lease_lapsed(quiet_sessions, batch.content.alert_id))
         await worker_for(quiet_sessions, email_channel).sweep()
         async with session_scope(quiet_sessions) as session:

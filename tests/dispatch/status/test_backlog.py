@@ -4,10 +4,8 @@ database of their own (the counts are deployment-wide, so no other test's rows m
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,30 +14,15 @@ from services.dispatch.deliveries.repository import DeliveryRepository, Lease
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus
 from services.dispatch.status.backlog import BacklogGauges
-from shared.db import build_engine, build_sessionmaker, session_scope
+from shared.db import session_scope
 from tests.dispatch.helpers import (
     DEAD_WORKER,
     add_email_endpoint,
     recipient_batch,
     unique_email,
 )
-from tests.support.infrastructure import Infrastructure
 
 VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def backlog_database_url(infrastructure: Infrastructure) -> str:
-    return infrastructure.fresh_database("dispatch")
-
-
-@pytest.fixture(scope="module")
-async def backlog_sessions(
-    backlog_database_url: str,
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = build_engine(backlog_database_url, application_name="dispatch-backlog-test")
-    yield build_sessionmaker(engine)
-    await engine.dispose()
 
 
 def gauge(name: str, **labels: str) -> float | None:
@@ -47,10 +30,10 @@ def gauge(name: str, **labels: str) -> float | None:
 
 
 async def test_counts_due_held_and_lapsed_deliveries_per_channel(
-    backlog_sessions: async_sessionmaker[AsyncSession],
+    own_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     members = [uuid.uuid4() for _ in range(5)]
-    async with session_scope(backlog_sessions) as session:
+    async with session_scope(own_sessions) as session:
         for member_id in members:
             await add_email_endpoint(session, member_id, unique_email(), verified_at=VERIFIED_AT)
         await DeliveryService(session).record_batch(recipient_batch(members))
@@ -58,13 +41,13 @@ async def test_counts_due_held_and_lapsed_deliveries_per_channel(
         await session.execute(
             update(Delivery).values(next_attempt_at=Delivery.next_attempt_at - timedelta(hours=1))
         )
-    async with session_scope(backlog_sessions) as session:
+    async with session_scope(own_sessions) as session:
         repository = DeliveryRepository(session)
         await repository.claim(limit=2, lease=DEAD_WORKER)
         lapsed = Lease(holder="a process that died", duration_s=0)
         await repository.claim(limit=1, lease=lapsed)
 
-    backlog = await BacklogGauges(backlog_sessions).report()
+    backlog = await BacklogGauges(own_sessions).report()
 
     email = backlog[ChannelKind.EMAIL]
     assert (email.due, email.leased, email.lapsed) == (2, 2, 1)
@@ -79,12 +62,12 @@ async def test_counts_due_held_and_lapsed_deliveries_per_channel(
     assert gauge("tawny_dispatch_deliveries_due", channel="sms") == 0
     assert gauge("tawny_dispatch_deliveries_in_flight", channel="sms", lease="held") == 0
 
-    async with session_scope(backlog_sessions) as session:
+    async with session_scope(own_sessions) as session:
         await session.execute(
             update(Delivery)
             .where(Delivery.status != DeliveryStatus.SENDING)
             .values(status=DeliveryStatus.SENT, sent_at=VERIFIED_AT)
         )
-    await BacklogGauges(backlog_sessions).report()
+    await BacklogGauges(own_sessions).report()
     assert gauge("tawny_dispatch_deliveries_due", channel="email") == 0
     assert gauge("tawny_dispatch_oldest_due_delivery_seconds", channel="email") == 0
