@@ -25,6 +25,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from services.dispatch.account_emails.service import AccountEmailSender, AccountEmailSettings
 from services.dispatch.channels.base import Channel
 from services.dispatch.channels.email import EmailChannel
 from services.dispatch.channels.fcm import FcmChannel
@@ -77,10 +78,18 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         for worker in workers:
             worker.wake()
 
+    account_email_senders: list[AccountEmailSender] = []
+
+    def wake_account_emails() -> None:
+        for sender in account_email_senders:
+            sender.wake()
+
     consumers: tuple[ConsumerSpec, ...] = ()
     if settings.run_consumers:
         consumers = (
-            member_events_consumer(email, wake_workers=wake_workers),
+            member_events_consumer(
+                email, wake_workers=wake_workers, wake_account_emails=wake_account_emails
+            ),
             recipient_batches_consumer(
                 tuple(channels),
                 pending_max_age=timedelta(seconds=settings.pending_max_age_s),
@@ -115,6 +124,20 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             lease=worker.lease,
         )
         app.state.digest_sender = digests
+        account_emails = AccountEmailSender(
+            sessions=runtime.sessions,
+            email=email,
+            lease=worker.lease,
+            settings=AccountEmailSettings(
+                claim_size=settings.claim_size,
+                max_attempts=settings.max_attempts,
+                retry_base_delay_s=settings.retry_base_delay_s,
+                retry_max_delay_s=settings.retry_max_delay_s,
+            ),
+        )
+        account_email_senders.append(account_emails)
+        app.state.account_email_sender = account_emails
+        runtime.tasks.append(asyncio.create_task(account_emails.run(), name="account-emails"))
         runtime.tasks.append(
             asyncio.create_task(
                 run_every(settings.digest_interval_s, digests.run_until_done, name="digests"),

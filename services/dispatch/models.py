@@ -345,3 +345,47 @@ class PhoneCodeRequestCount(RequestCountMixin, Base):
     their erasure."""
 
     __tablename__ = "phone_code_request_counts"
+
+
+class AccountEmailKind(StrEnum):
+    VERIFICATION = "verification"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind of email, not a password)
+
+
+class AccountEmail(Timestamps, Base):
+    """A verification or password-reset email identity asked for, recorded once per event by
+    the consumer and sent like a delivery (``services.dispatch.members.account_emails``):
+    claimed under the process's lease, retried with backoff, its outcome recorded once."""
+
+    __tablename__ = "account_emails"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    kind: Mapped[AccountEmailKind] = mapped_column(
+        _text_enum(AccountEmailKind, "account_email_kind")
+    )
+    # The event's payload (address and link): cleared once the email is sent or given up.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _text_enum(DeliveryStatus, "account_email_status"), default=DeliveryStatus.CREATED
+    )
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(LEASE_HOLDER_MAX_LENGTH))
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_MAX_LENGTH))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index(
+            "ix_account_emails_claimable",
+            "next_attempt_at",
+            postgresql_where=text("status = 'created'"),
+        ),
+        Index(
+            "ix_account_emails_leases", "claimed_by", postgresql_where=text("status = 'sending'")
+        ),
+    )

@@ -7,8 +7,8 @@ A claim marks rows ``sending`` with the claiming process's id (``claimed_by``) a
 statement; the sweeper makes ``sending`` rows whose lease lapsed due again. So rows held by a
 process killed with ``kill -9`` are due again within ``lease_s + sweep_interval_s`` (15 s with
 the defaults), while a slow chunk of a live process is never taken from it, however long its
-provider takes. One lease holder per process: the delivery workers and the digest job of a
-process share it.
+provider takes. One lease holder per process: the delivery workers, the digest job and the
+account email sender of a process share it.
 
 Times are the database's (``now()``), never the process's clock, so processes on skewed clocks
 agree on when a lease has lapsed.
@@ -25,6 +25,7 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.dispatch.account_emails.repository import AccountEmailRepository
 from services.dispatch.deliveries.repository import DeliveryRepository, Lease
 from shared.db import session_scope
 from shared.logs import get_logger
@@ -49,7 +50,9 @@ class LeaseKeeper:
     async def renew(self) -> int:
         """Extend this process's leases; return how many rows it holds."""
         async with session_scope(self._sessions) as session:
-            return await DeliveryRepository(session).renew_leases(self.lease)
+            deliveries = await DeliveryRepository(session).renew_leases(self.lease)
+            emails = await AccountEmailRepository(session).renew_leases(self.lease)
+            return deliveries + emails
 
     async def run(self) -> None:
         while True:

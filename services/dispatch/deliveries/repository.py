@@ -117,6 +117,62 @@ _RECORD_RESULTS = text(
 )
 
 
+# The one claim query, for every table of rows sent under a lease (deliveries, account emails):
+# columns status, next_attempt_at, claimed_at, claimed_by, lease_expires_at, attempts,
+# updated_at.
+async def claim_due(
+    session: AsyncSession,
+    model: Any,
+    *,
+    limit: int,
+    lease: Lease,
+    status: DeliveryStatus,
+    order: Sequence[ColumnElement[Any]],
+    returning: Sequence[Any],
+    now: datetime | None = None,
+) -> Sequence[Row[Any]]:
+    """Take up to ``limit`` rows of ``model`` in ``status`` due by ``now``, in ``order``, and
+    mark them ``sending`` under ``lease``. Rows another claim is taking are skipped, not
+    waited for. Each claim counts as an attempt."""
+    now = now or utcnow()
+    primary_key = model.__mapper__.primary_key[0]
+    due = (
+        select(primary_key)
+        .where(model.status == status, model.next_attempt_at <= now)
+        .order_by(*order)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        update(model)
+        .where(primary_key.in_(due))
+        .values(
+            status=DeliveryStatus.SENDING,
+            claimed_at=now,
+            claimed_by=lease.holder,
+            lease_expires_at=func.now() + timedelta(seconds=lease.duration_s),
+            attempts=model.attempts + 1,
+            updated_at=now,
+        )
+        .returning(*returning)
+        .execution_options(synchronize_session=False)
+    )
+    return rows.all()
+
+
+async def renew_leases(session: AsyncSession, model: Any, lease: Lease) -> int:
+    """Extend every lease ``lease.holder`` holds on ``model``'s rows; return how many."""
+    result = await session.execute(
+        update(model)
+        .where(model.status == DeliveryStatus.SENDING, model.claimed_by == lease.holder)
+        .values(lease_expires_at=func.now() + timedelta(seconds=lease.duration_s))
+        .returning(model.__mapper__.primary_key[0])
+        .execution_options(synchronize_session=False)
+    )
+    return len(result.all())
+
+
 class DeliveryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -201,39 +257,34 @@ class DeliveryRepository:
         order: Sequence[ColumnElement[Any]] = URGENT_FIRST,
         now: datetime | None = None,
     ) -> list[ClaimedDelivery]:
-        """The one claim query: take up to ``limit`` rows in ``status`` due by ``now``, in
-        ``order``, and mark them ``sending`` under ``lease``. Rows another claim is taking are
-        skipped, not waited for. Each claim counts as an attempt."""
-        now = now or utcnow()
-        due = (
-            select(Delivery.id)
-            .where(Delivery.status == status, Delivery.next_attempt_at <= now)
-            .order_by(*order)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        rows = await self._session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(due))
-            .values(
-                status=DeliveryStatus.SENDING,
-                claimed_at=now,
-                claimed_by=lease.holder,
-                lease_expires_at=func.now() + timedelta(seconds=lease.duration_s),
-                attempts=Delivery.attempts + 1,
-                updated_at=now,
-            )
-            .returning(
+        """Take up to ``limit`` deliveries in ``status`` due by ``now``, in ``order``, and mark
+        them ``sending`` under ``lease`` (:func:`claim_due`)."""
+        rows = await claim_due(
+            self._session,
+            Delivery,
+            limit=limit,
+            lease=lease,
+            status=status,
+            order=order,
+            now=now,
+            returning=(
                 Delivery.id,
                 Delivery.alert_id,
                 Delivery.member_id,
                 Delivery.channel,
                 Delivery.attempts,
-            )
-            .execution_options(synchronize_session=False)
+            ),
         )
-        return [ClaimedDelivery(*row) for row in rows.all()]
+        return [
+            ClaimedDelivery(
+                delivery_id=row.id,
+                alert_id=row.alert_id,
+                member_id=row.member_id,
+                channel=row.channel,
+                attempts=row.attempts,
+            )
+            for row in rows
+        ]
 
     async def give_back(self, delivery_ids: Sequence[uuid.UUID], *, status: DeliveryStatus) -> None:
         """Undo a claim of rows still ``sending``: back to ``status``, the attempt not counted."""
@@ -252,14 +303,7 @@ class DeliveryRepository:
 
     async def renew_leases(self, lease: Lease) -> int:
         """Extend every lease ``lease.holder`` holds; return how many rows it holds."""
-        result = await self._session.execute(
-            update(Delivery)
-            .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == lease.holder)
-            .values(lease_expires_at=func.now() + timedelta(seconds=lease.duration_s))
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
-        )
-        return len(result.all())
+        return await renew_leases(self._session, Delivery, lease)
 
     async def record_results(self, results: Sequence[DeliveryResult]) -> None:
         """Write each claimed row's outcome. Only rows still ``sending`` under the same claim
