@@ -149,20 +149,10 @@ class DispatchAlert(Base):
     )
 
 
-class Delivery(UUIDPrimaryKey, Timestamps, Base):
-    """One alert to one member on one channel, and where it is (see ``DeliveryStatus``)."""
+class LeasedSendMixin:
+    """The columns of a row sent under a lease, that the one claim query works on
+    (``services.dispatch.deliveries.repository.claim_due``): deliveries and account emails."""
 
-    __tablename__ = "deliveries"
-
-    alert_id: Mapped[uuid.UUID]
-    member_id: Mapped[uuid.UUID]
-    channel: Mapped[ChannelKind] = mapped_column(_text_enum(ChannelKind, "delivery_channel"))
-    status: Mapped[DeliveryStatus] = mapped_column(
-        _text_enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.CREATED
-    )
-    priority: Mapped[int] = mapped_column(
-        SmallInteger, default=Priority.NORMAL, server_default=str(Priority.NORMAL)
-    )
     # When a worker may claim it (``created`` only): now, or later after a temporary failure.
     next_attempt_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, server_default=func.now()
@@ -179,6 +169,22 @@ class Delivery(UUIDPrimaryKey, Timestamps, Base):
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_MAX_LENGTH))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Delivery(UUIDPrimaryKey, LeasedSendMixin, Timestamps, Base):
+    """One alert to one member on one channel, and where it is (see ``DeliveryStatus``)."""
+
+    __tablename__ = "deliveries"
+
+    alert_id: Mapped[uuid.UUID]
+    member_id: Mapped[uuid.UUID]
+    channel: Mapped[ChannelKind] = mapped_column(_text_enum(ChannelKind, "delivery_channel"))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _text_enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.CREATED
+    )
+    priority: Mapped[int] = mapped_column(
+        SmallInteger, default=Priority.NORMAL, server_default=str(Priority.NORMAL)
+    )
     # The provider's id for the accepted message, which its delivery receipts quote.
     provider_reference: Mapped[str | None] = mapped_column(String(PROVIDER_REFERENCE_MAX_LENGTH))
     # When the provider's receipt said it reached the member's device (SMS only: email, web
@@ -352,7 +358,7 @@ class AccountEmailKind(StrEnum):
     PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind of email, not a password)
 
 
-class AccountEmail(Timestamps, Base):
+class AccountEmail(LeasedSendMixin, Timestamps, Base):
     """A verification or password-reset email identity asked for, recorded once per event by
     the consumer and sent like a delivery (``services.dispatch.members.account_emails``):
     claimed under the process's lease, retried with backoff, its outcome recorded once."""
@@ -369,15 +375,6 @@ class AccountEmail(Timestamps, Base):
     status: Mapped[DeliveryStatus] = mapped_column(
         _text_enum(DeliveryStatus, "account_email_status"), default=DeliveryStatus.CREATED
     )
-    next_attempt_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, server_default=func.now()
-    )
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    claimed_by: Mapped[str | None] = mapped_column(String(LEASE_HOLDER_MAX_LENGTH))
-    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
-    last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_MAX_LENGTH))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         Index(
