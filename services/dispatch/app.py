@@ -100,11 +100,12 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             consumers += (letter_requests_consumer(notify),)
 
     async def start_workers(app: FastAPI, runtime: ServiceRuntime) -> None:
+        rate_limits = shared_rate_limits(runtime.sessions, settings)
         worker = DeliveryWorker(
             sessions=runtime.sessions,
             channels=channels,
             settings=worker_settings,
-            rate_limits=shared_rate_limits(runtime.sessions, settings),
+            rate_limits=rate_limits,
         )
         workers.append(worker)
         app.state.delivery_worker = worker
@@ -120,8 +121,10 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 max_attempts=settings.max_attempts,
                 retry_base_delay_s=settings.retry_base_delay_s,
                 retry_max_delay_s=settings.retry_max_delay_s,
+                rate_wait_s=settings.send_budget_s,
             ),
             lease=worker.lease,
+            rate_limit=rate_limits.get(ChannelKind.EMAIL),
         )
         app.state.digest_sender = digests
         account_emails = AccountEmailSender(

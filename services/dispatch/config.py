@@ -92,8 +92,8 @@ class DispatchSettings(ServiceSettings):
         default=50,
         ge=1,
         le=1000,
-        description="Deliveries a worker claims at once; the in-flight window of a process that "
-        "dies is at most worker_tasks x claim_size messages",
+        description="Deliveries a worker claims at once and holds under its process's lease "
+        "until their outcomes are written",
     )
     record_slice: int = Field(
         default=10,

@@ -13,8 +13,9 @@ of settings. Each process's channel also keeps its own bucket of the same rate
 (``services.dispatch.channels.ratelimit``), which spreads the tokens a chunk took over time
 instead of sending them in one burst.
 
-What it does not cover: single transactional sends outside the workers (verification emails,
-SMS confirmation codes, letters) take only their process's bucket.
+The digest job takes a run's tokens the same way. What it does not cover: single transactional
+sends (verification and password-reset emails, SMS confirmation codes, letters) take only their
+process's bucket.
 """
 
 from __future__ import annotations
