@@ -25,6 +25,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from services.dispatch.account_emails.service import AccountEmailSender, AccountEmailSettings
 from services.dispatch.channels.base import Channel
 from services.dispatch.channels.email import EmailChannel
 from services.dispatch.channels.fcm import FcmChannel
@@ -42,9 +43,11 @@ from services.dispatch.members.endpoints import router as endpoints_router
 from services.dispatch.models import ChannelKind, OutboxMessage, ProcessedEvent
 from services.dispatch.periodic import run_every
 from services.dispatch.preferences.endpoints import router as preferences_router
+from services.dispatch.ratelimits.service import shared_rate_limits
 from services.dispatch.receipts.endpoints import router as receipts_router
 from services.dispatch.registrations.endpoints import router as registrations_router
 from services.dispatch.retention.service import purge_old_alerts
+from services.dispatch.status.backlog import BacklogGauges
 from services.dispatch.status.reporter import StatsReporter
 from services.dispatch.webpush.endpoints import router as webpush_router
 from shared.app import create_service_app
@@ -75,10 +78,18 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         for worker in workers:
             worker.wake()
 
+    account_email_senders: list[AccountEmailSender] = []
+
+    def wake_account_emails() -> None:
+        for sender in account_email_senders:
+            sender.wake()
+
     consumers: tuple[ConsumerSpec, ...] = ()
     if settings.run_consumers:
         consumers = (
-            member_events_consumer(email, wake_workers=wake_workers),
+            member_events_consumer(
+                email, wake_workers=wake_workers, wake_account_emails=wake_account_emails
+            ),
             recipient_batches_consumer(
                 tuple(channels),
                 pending_max_age=timedelta(seconds=settings.pending_max_age_s),
@@ -89,11 +100,13 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             consumers += (letter_requests_consumer(notify),)
 
     async def start_workers(app: FastAPI, runtime: ServiceRuntime) -> None:
+        rate_limits = shared_rate_limits(runtime.sessions, settings)
         worker = DeliveryWorker(
             sessions=runtime.sessions,
             channels=channels,
             settings=worker_settings,
             tracer=runtime.tracer,
+            rate_limits=rate_limits,
         )
         workers.append(worker)
         app.state.delivery_worker = worker
@@ -109,9 +122,26 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 max_attempts=settings.max_attempts,
                 retry_base_delay_s=settings.retry_base_delay_s,
                 retry_max_delay_s=settings.retry_max_delay_s,
+                rate_wait_s=settings.send_budget_s,
             ),
+            lease=worker.lease,
+            rate_limit=rate_limits.get(ChannelKind.EMAIL),
         )
         app.state.digest_sender = digests
+        account_emails = AccountEmailSender(
+            sessions=runtime.sessions,
+            email=email,
+            lease=worker.lease,
+            settings=AccountEmailSettings(
+                claim_size=settings.claim_size,
+                max_attempts=settings.max_attempts,
+                retry_base_delay_s=settings.retry_base_delay_s,
+                retry_max_delay_s=settings.retry_max_delay_s,
+            ),
+        )
+        account_email_senders.append(account_emails)
+        app.state.account_email_sender = account_emails
+        runtime.tasks.append(asyncio.create_task(account_emails.run(), name="account-emails"))
         runtime.tasks.append(
             asyncio.create_task(
                 run_every(settings.digest_interval_s, digests.run_until_done, name="digests"),
@@ -126,6 +156,13 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         runtime.tasks.append(
             asyncio.create_task(
                 run_every(settings.purge_interval_s, purge, name="purge"), name="purge"
+            )
+        )
+        backlog = BacklogGauges(runtime.sessions)
+        runtime.tasks.append(
+            asyncio.create_task(
+                run_every(settings.backlog_report_interval_s, backlog.report, name="backlog"),
+                name="backlog-gauges",
             )
         )
         reporter = StatsReporter(

@@ -92,8 +92,16 @@ class DispatchSettings(ServiceSettings):
         default=50,
         ge=1,
         le=1000,
-        description="Deliveries a worker claims at once; the in-flight window of a process that "
-        "dies is at most worker_tasks x claim_size messages",
+        description="Deliveries a worker claims at once and holds under its process's lease "
+        "until their outcomes are written",
+    )
+    record_slice: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="A worker hands a chunk to its channel in slices of this many recipients, "
+        "all under way at once, and records each slice's accepted messages as it ends: a "
+        "dispatcher that dies resends only the messages on the wire and the slices under way",
     )
     poll_interval_s: float = Field(
         default=0.25,
@@ -111,8 +119,23 @@ class DispatchSettings(ServiceSettings):
         default=120.0,
         gt=0,
         le=3600,
-        description="A delivery left 'sending' this long (its worker died) is sent again; must "
-        "exceed send_budget_s + the longer of smtp_timeout_s and webpush_timeout_s + 10",
+        description="A backstop: a delivery held 'sending' this long is sent again even while "
+        "its process renews the lease; must exceed send_budget_s + the longest channel "
+        "timeout + 10",
+    )
+    lease_s: float = Field(
+        default=10.0,
+        ge=1,
+        le=600,
+        description="How long a claim on deliveries lasts unless its process renews it: a "
+        "dispatcher that dies has its deliveries sent again within lease_s + sweep_interval_s",
+    )
+    lease_renew_interval_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=300,
+        description="How often a dispatcher renews the leases of the deliveries it holds; at "
+        "most a third of lease_s, so one late renewal never lets a lease lapse",
     )
     sweep_interval_s: float = Field(
         default=5.0,
@@ -144,8 +167,9 @@ class DispatchSettings(ServiceSettings):
         default=0.0,
         ge=0,
         le=100_000,
-        description="Emails per second one process may hand to the SMTP provider (token "
-        "bucket); 0: no limit. Divide the provider's limit by the number of processes",
+        description="Alert emails per second the whole deployment may hand to the SMTP "
+        "provider, however many dispatchers run (a token bucket shared through PostgreSQL); "
+        "0: no limit",
     )
     email_rate_burst: int = Field(
         default=50, ge=1, le=100_000, description="Token bucket size for email_rate_per_s"
@@ -243,7 +267,8 @@ class DispatchSettings(ServiceSettings):
         default=0.0,
         ge=0,
         le=100_000,
-        description="FCM requests per second one process may make (token bucket); 0: no limit",
+        description="FCM requests per second the whole deployment may make (a token bucket "
+        "shared through PostgreSQL, fcm_concurrency tokens deep); 0: no limit",
     )
     fcm_timeout_s: float = Field(
         default=10.0,
@@ -284,8 +309,9 @@ class DispatchSettings(ServiceSettings):
         default=0.0,
         ge=0,
         le=10_000,
-        description="Notify requests per second one process may make (token bucket; Notify "
-        "allows 3,000 a minute per service: divide by the number of processes); 0: no limit",
+        description="Notify requests per second the whole deployment may make (a token bucket "
+        "shared through PostgreSQL, notify_concurrency tokens deep; Notify allows 3,000 a "
+        "minute per service); 0: no limit",
     )
     notify_timeout_s: float = Field(
         default=10.0,
@@ -324,6 +350,20 @@ class DispatchSettings(ServiceSettings):
         le=3600,
         description="Shortest time between two confirmation codes for one member, seconds",
     )
+    sms_codes_per_number: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Confirmation codes one phone number may be sent per "
+        "sms_code_limit_window_min, whichever members ask; past it the answer is the same but "
+        "nothing is sent",
+    )
+    sms_code_limit_window_min: int = Field(
+        default=60,
+        ge=1,
+        le=10_080,
+        description="The window of sms_codes_per_number, minutes",
+    )
 
     # --- delivery status reports -----------------------------------------------------------
     stats_interval_s: float = Field(
@@ -332,6 +372,14 @@ class DispatchSettings(ServiceSettings):
         le=300,
         description="How often dispatch publishes per-alert delivery totals "
         "(delivery.stats_reported) for alerts whose deliveries changed, seconds",
+    )
+
+    backlog_report_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=600,
+        description="How often each process counts the deliveries due and in flight per channel "
+        "for its Prometheus gauges (every process reports the deployment's totals), seconds",
     )
 
     webpush_vapid_private_key: SecretStr | None = Field(
@@ -371,7 +419,8 @@ class DispatchSettings(ServiceSettings):
         default=0.0,
         ge=0,
         le=100_000,
-        description="Web pushes per second one process may send (token bucket); 0: no limit",
+        description="Web pushes per second the whole deployment may send (a token bucket "
+        "shared through PostgreSQL); 0: no limit",
     )
     webpush_rate_burst: int = Field(
         default=100, ge=1, le=100_000, description="Token bucket size for webpush_rate_per_s"
@@ -430,11 +479,23 @@ class DispatchSettings(ServiceSettings):
         if self.notify_api_key_value is not None:
             timeouts.append(self.notify_timeout_s)
         slowest_send = max(timeouts)
-        slowest_chunk = self.send_budget_s + slowest_send + RECORDING_MARGIN_S
+        # A chunk may first wait up to send_budget_s for a shared provider rate limit's tokens.
+        waits = 2 if self.rate_limited else 1
+        slowest_chunk = waits * self.send_budget_s + slowest_send + RECORDING_MARGIN_S
         if self.sending_timeout_s <= slowest_chunk:
             raise ValueError(
-                f"sending_timeout_s must exceed send_budget_s + the longest channel timeout + "
-                f"{RECORDING_MARGIN_S:g} ({slowest_chunk:g}): a slow chunk would be sent twice"
+                f"sending_timeout_s must exceed send_budget_s (twice with a rate limit) + the "
+                f"longest channel timeout + {RECORDING_MARGIN_S:g} ({slowest_chunk:g}): a slow "
+                "chunk would be sent twice"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _leases_are_renewed_in_time(self) -> DispatchSettings:
+        if self.lease_renew_interval_s * 3 > self.lease_s:
+            raise ValueError(
+                "lease_renew_interval_s must be at most a third of lease_s: a live dispatcher's "
+                "lease would lapse after one slow renewal, and its deliveries be sent twice"
             )
         return self
 
@@ -447,6 +508,18 @@ class DispatchSettings(ServiceSettings):
         ):
             self.webpush_vapid_private_key = SecretStr(new_vapid_private_key())
         return self
+
+    @property
+    def rate_limited(self) -> bool:
+        return any(
+            rate > 0
+            for rate in (
+                self.email_rate_per_s,
+                self.webpush_rate_per_s,
+                self.fcm_rate_per_s,
+                self.notify_rate_per_s,
+            )
+        )
 
     @property
     def webpush_insecure_origin_list(self) -> tuple[str, ...]:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.consumer import ProcessedEventMixin
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
 from shared.outbox import OutboxMixin
+from shared.request_limits import RequestCountMixin
 
 # RFC 5321's limit on a forward path; the same limit identity applies to members' emails.
 ADDRESS_MAX_LENGTH = 254
@@ -42,6 +43,8 @@ ADDRESS_MAX_LENGTH = 254
 # keys, as JSON), which push services make several hundred characters long.
 ENDPOINT_ADDRESS_MAX_LENGTH = 2048
 LAST_ERROR_MAX_LENGTH = 500
+# "host/pid/random": a pod name is at most 253 characters.
+LEASE_HOLDER_MAX_LENGTH = 300
 # Notify's notification ids are UUIDs, FCM's message names "projects/P/messages/ID".
 PROVIDER_REFERENCE_MAX_LENGTH = 200
 
@@ -149,7 +152,29 @@ class DispatchAlert(Base):
     )
 
 
-class Delivery(UUIDPrimaryKey, Timestamps, Base):
+class LeasedSendMixin:
+    """The columns of a row sent under a lease, that the one claim query works on
+    (``services.dispatch.deliveries.repository.claim_due``): deliveries and account emails."""
+
+    # When a worker may claim it (``created`` only): now, or later after a temporary failure.
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, server_default=func.now()
+    )
+    # When a worker last claimed it: the sweeper resumes ``sending`` rows claimed too long ago.
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The claim's lease (``sending`` only): the claiming process renews it while it holds the
+    # row; once it has lapsed (the process died) the sweeper makes the row due again. On the
+    # database's clock, so processes on skewed clocks agree.
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Which dispatch process holds (or last held) the claim: host, pid and a random part.
+    claimed_by: Mapped[str | None] = mapped_column(String(LEASE_HOLDER_MAX_LENGTH))
+    # Claims so far (one per hand-over attempted or lost to a crash).
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_MAX_LENGTH))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Delivery(UUIDPrimaryKey, LeasedSendMixin, Timestamps, Base):
     """One alert to one member on one channel, and where it is (see ``DeliveryStatus``)."""
 
     __tablename__ = "deliveries"
@@ -163,16 +188,6 @@ class Delivery(UUIDPrimaryKey, Timestamps, Base):
     priority: Mapped[int] = mapped_column(
         SmallInteger, default=Priority.NORMAL, server_default=str(Priority.NORMAL)
     )
-    # When a worker may claim it (``created`` only): now, or later after a temporary failure.
-    next_attempt_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, server_default=func.now()
-    )
-    # When a worker last claimed it: the sweeper resumes ``sending`` rows claimed too long ago.
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Claims so far (one per hand-over attempted or lost to a crash).
-    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
-    last_error: Mapped[str | None] = mapped_column(String(LAST_ERROR_MAX_LENGTH))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The provider's id for the accepted message, which its delivery receipts quote.
     provider_reference: Mapped[str | None] = mapped_column(String(PROVIDER_REFERENCE_MAX_LENGTH))
     # When the provider's receipt said it reached the member's device (SMS only: email, web
@@ -193,7 +208,8 @@ class Delivery(UUIDPrimaryKey, Timestamps, Base):
             "next_attempt_at",
             postgresql_where=text("status = 'created'"),
         ),
-        Index("ix_deliveries_sending", "claimed_at", postgresql_where=text("status = 'sending'")),
+        # The claims in flight: renewed by holder, swept by lapsed lease, counted by channel.
+        Index("ix_deliveries_leases", "claimed_by", postgresql_where=text("status = 'sending'")),
         Index("ix_deliveries_pending", "member_id", postgresql_where=text("status = 'pending'")),
         Index(
             "ix_deliveries_provider_reference",
@@ -316,3 +332,60 @@ class DeliveryStatsReport(Base):
     # ``DeliveryStatsReported.channels`` as last published.
     totals: Mapped[dict[str, Any]] = mapped_column(JSONB)
     reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProviderRateBucket(Base):
+    """One provider's token bucket, shared by every dispatcher: its configured rate holds for
+    the whole deployment whatever the number of replicas (``services.dispatch.ratelimits``).
+    The rate and size are the settings', passed with each take, so a change applies at once."""
+
+    __tablename__ = "provider_rate_buckets"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tokens: Mapped[float]
+    # On the database's clock, like the refill computed from it.
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PhoneCodeRequestCount(RequestCountMixin, Base):
+    """How many confirmation codes were asked for one phone number in the current window, by
+    any member: past the limit, no more are sent to it until the window ends. The key is a
+    keyed hash of the number, never the number, so the count keeps no one's number after
+    their erasure."""
+
+    __tablename__ = "phone_code_request_counts"
+
+
+class AccountEmailKind(StrEnum):
+    VERIFICATION = "verification"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind of email, not a password)
+
+
+class AccountEmail(LeasedSendMixin, Timestamps, Base):
+    """A verification or password-reset email identity asked for, recorded once per event by
+    the consumer and sent like a delivery (``services.dispatch.members.account_emails``):
+    claimed under the process's lease, retried with backoff, its outcome recorded once."""
+
+    __tablename__ = "account_emails"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    kind: Mapped[AccountEmailKind] = mapped_column(
+        _text_enum(AccountEmailKind, "account_email_kind")
+    )
+    # The event's payload (address and link): cleared once the email is sent or given up.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _text_enum(DeliveryStatus, "account_email_status"), default=DeliveryStatus.CREATED
+    )
+
+    __table_args__ = (
+        Index(
+            "ix_account_emails_claimable",
+            "next_attempt_at",
+            postgresql_where=text("status = 'created'"),
+        ),
+        Index(
+            "ix_account_emails_leases", "claimed_by", postgresql_where=text("status = 'sending'")
+        ),
+    )

@@ -28,11 +28,6 @@ SCRAPE_LABELS = {"app", "namespace", "pod", "job", "instance", "le"}
 # Dispatch's backlog gauges and publish-to-send histogram are written on the dispatch branch
 # (issue 18, item 2) under these names. Once it is merged they are in the code, this test says
 # so, and the set must go.
-AWAITING_DISPATCH_BRANCH = {
-    "tawny_dispatch_deliveries_due": {"channel"},
-    "tawny_dispatch_deliveries_in_flight": {"channel"},
-    "tawny_dispatch_publish_to_send_seconds": {"channel", "severity"},
-}
 _METRIC = re.compile(r"\btawny_[a-z0-9_]+")
 _SELECTOR = re.compile(r"\b(tawny_[a-z0-9_]+)\{([^}]*)\}")
 _MATCHER = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")
@@ -87,21 +82,16 @@ def github_anchor(heading: str) -> str:
 class TestMetricsNamedExist:
     def test_every_metric_in_the_dashboard_and_rules_is_exported_by_the_code(self) -> None:
         exported = exported_metrics()
-        awaited: dict[str, set[str]] = {}
-        for metric, labels in AWAITING_DISPATCH_BRANCH.items():
-            awaited.update(series_names(metric, labels))
         unknown = {
             (where, name)
             for where, expression in expressions()
             for name in _METRIC.findall(expression)
-            if name not in exported and name not in awaited
+            if name not in exported
         }
         assert not unknown
 
     def test_every_label_matched_is_a_label_of_the_metric(self) -> None:
         known = exported_metrics()
-        for metric, labels in AWAITING_DISPATCH_BRANCH.items():
-            known.update(series_names(metric, labels))
         wrong = {
             (where, metric, label)
             for where, expression in expressions()
@@ -110,17 +100,6 @@ class TestMetricsNamedExist:
             if label not in known.get(metric, set()) | SCRAPE_LABELS
         }
         assert not wrong
-
-    def test_the_names_awaited_from_the_dispatch_branch_are_not_yet_in_the_code(self) -> None:
-        """When this fails, the dispatch branch has landed: delete AWAITING_DISPATCH_BRANCH
-        (and check its label names against the ones above)."""
-        exported = exported_metrics()
-        assert not [
-            series
-            for metric, labels in AWAITING_DISPATCH_BRANCH.items()
-            for series in series_names(metric, labels)
-            if series in exported
-        ]
 
 
 def test_every_metric_of_the_code_is_in_architectures_table() -> None:
@@ -135,7 +114,7 @@ def test_every_metric_of_the_code_is_in_architectures_table() -> None:
         for match in re.finditer(r"^\| `(tawny_[a-z0-9_]+)` \|", ARCHITECTURE.read_text(), re.M)
     }
     assert families <= table
-    assert table - families == set(AWAITING_DISPATCH_BRANCH)
+    assert table == families
 
 
 class TestRules:

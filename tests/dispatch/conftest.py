@@ -58,6 +58,20 @@ async def quiet_sessions(
     await engine.dispose()
 
 
+@pytest.fixture
+def own_database_url(infrastructure: Infrastructure) -> str:
+    """A database of the test's own: for a test that counts every row, or whose dispatcher
+    processes must not meet another test's deliveries."""
+    return infrastructure.fresh_database("dispatch")
+
+
+@pytest.fixture
+async def own_sessions(own_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = build_engine(own_database_url, application_name="dispatch-own-tests", pool_size=2)
+    yield build_sessionmaker(engine)
+    await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 async def sink() -> AsyncIterator[SmtpSink]:
     """One sink for the session; tests tell their messages apart by unique addresses."""

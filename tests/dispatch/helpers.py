@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.dispatch.deliveries.repository import Lease
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import ChannelKind, Delivery, ProcessedEvent
 from shared.events import (
@@ -109,3 +110,8 @@ async def add_email_endpoint(
     await MemberEndpointRepository(session).record_verified(
         member_id=member_id, channel=ChannelKind.EMAIL, address=address, verified_at=verified_at
     )
+
+
+# A claim taken by the test itself, standing for a worker that holds its rows and records
+# nothing: its lease outlasts any test unless the test says otherwise.
+DEAD_WORKER = Lease(holder="a worker the test stands for", duration_s=600)

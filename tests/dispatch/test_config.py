@@ -94,6 +94,26 @@ class TestDispatchSettings:
 
         assert settings.sending_timeout_s == 16
 
+    def test_a_rate_limited_chunk_may_first_wait_a_send_budget_for_its_tokens(self) -> None:
+        def limited(sending_timeout_s: float) -> DispatchSettings:
+            return DispatchSettings(
+                send_budget_s=3,
+                smtp_timeout_s=2,
+                webpush_timeout_s=1,
+                email_rate_per_s=10,
+                sending_timeout_s=sending_timeout_s,
+            )
+
+        with pytest.raises(ValidationError, match="twice with a rate limit"):
+            limited(16)
+        assert limited(19).rate_limited
+
+    def test_refuses_leases_renewed_too_rarely_to_outlive_one_late_renewal(self) -> None:
+        with pytest.raises(ValidationError, match="lease_renew_interval_s"):
+            DispatchSettings(lease_s=10, lease_renew_interval_s=5)
+
+        assert DispatchSettings(lease_s=9, lease_renew_interval_s=3).lease_s == 9
+
     def test_the_slowest_chunk_is_the_slower_channels(self) -> None:
         with pytest.raises(ValidationError, match="sending_timeout_s must exceed"):
             DispatchSettings(

@@ -92,15 +92,21 @@ class ProviderCircuit:
             if accepted:
                 self._outages_in_a_row = 0
             return results
-        self._outages_in_a_row += 1
-        backoff_s = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (self._outages_in_a_row - 1))
-        self._open_until = asyncio.get_running_loop().time() + backoff_s
-        log.warning(
-            "dispatch.provider.circuit_opened",
-            channel=self._channel.kind.value,
-            failures_in_a_row=self._failures_in_a_row,
-            backoff_s=backoff_s,
-        )
+        now = asyncio.get_running_loop().time()
+        if now < self._open_until:
+            # Another send that was under way when the circuit opened (a concurrent slice or
+            # worker) saw the same outage: it is one outage, not another doubling.
+            backoff_s = self._open_until - now
+        else:
+            self._outages_in_a_row += 1
+            backoff_s = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (self._outages_in_a_row - 1))
+            self._open_until = now + backoff_s
+            log.warning(
+                "dispatch.provider.circuit_opened",
+                channel=self._channel.kind.value,
+                failures_in_a_row=self._failures_in_a_row,
+                backoff_s=backoff_s,
+            )
         return {
             delivery_id: (
                 replace(

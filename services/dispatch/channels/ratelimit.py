@@ -1,7 +1,8 @@
 """A token bucket: at most ``rate_per_s`` operations per second on average, ``burst`` at once.
 
-One per provider and process. Several dispatcher processes each have their own, so a provider's
-limit is divided between them in the settings (``DISPATCH_EMAIL_RATE_PER_S``)."""
+One per provider and process: it spreads a process's sends over time. The deployment-wide limit
+(the same rate, whatever the number of dispatchers) is the shared bucket in PostgreSQL that the
+delivery workers take a chunk's tokens from before sending (``services.dispatch.ratelimits``)."""
 
 from __future__ import annotations
 

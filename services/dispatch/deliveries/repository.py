@@ -3,13 +3,17 @@ caller owns the transaction (a consumer's, a request's, or one of the worker's s
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     Integer,
     Row,
@@ -18,6 +22,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    or_,
     select,
     text,
     update,
@@ -27,6 +32,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.models import (
+    LEASE_HOLDER_MAX_LENGTH,
     ChannelKind,
     Delivery,
     DeliveryStatus,
@@ -56,6 +62,33 @@ class DeliveryResult:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """Who claims, and for how long a claim lasts without renewal."""
+
+    holder: str
+    duration_s: float
+
+    @classmethod
+    def for_this_process(cls, duration_s: float) -> Lease:
+        # The host (a pod's name) and pid say where to look; the random part tells a restarted
+        # process with a recycled pid from its predecessor.
+        holder = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(4)}"
+        return cls(holder=holder[-LEASE_HOLDER_MAX_LENGTH:], duration_s=duration_s)
+
+
+# The orders claims take rows in: the workers' (Immediate and Extreme first, then the longest
+# due), and the digest job's (whole members together).
+URGENT_FIRST: tuple[ColumnElement[Any], ...] = (
+    Delivery.priority.expression,
+    Delivery.next_attempt_at.expression,
+)
+BY_MEMBER: tuple[ColumnElement[Any], ...] = (
+    Delivery.member_id.expression,
+    Delivery.next_attempt_at.expression,
+)
+
+
+@dataclass(frozen=True)
 class ClaimedDelivery:
     delivery_id: uuid.UUID
     alert_id: uuid.UUID
@@ -82,6 +115,62 @@ _RECORD_RESULTS = text(
     bindparam("given_back", type_=ARRAY(Integer)),
     bindparam("now", type_=DateTime(timezone=True)),
 )
+
+
+# The one claim query, for every table of rows sent under a lease (deliveries, account emails):
+# columns status, next_attempt_at, claimed_at, claimed_by, lease_expires_at, attempts,
+# updated_at.
+async def claim_due(
+    session: AsyncSession,
+    model: Any,
+    *,
+    limit: int,
+    lease: Lease,
+    status: DeliveryStatus,
+    order: Sequence[ColumnElement[Any]],
+    returning: Sequence[Any],
+    now: datetime | None = None,
+) -> Sequence[Row[Any]]:
+    """Take up to ``limit`` rows of ``model`` in ``status`` due by ``now``, in ``order``, and
+    mark them ``sending`` under ``lease``. Rows another claim is taking are skipped, not
+    waited for. Each claim counts as an attempt."""
+    now = now or utcnow()
+    primary_key = model.__mapper__.primary_key[0]
+    due = (
+        select(primary_key)
+        .where(model.status == status, model.next_attempt_at <= now)
+        .order_by(*order)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        update(model)
+        .where(primary_key.in_(due))
+        .values(
+            status=DeliveryStatus.SENDING,
+            claimed_at=now,
+            claimed_by=lease.holder,
+            lease_expires_at=func.now() + timedelta(seconds=lease.duration_s),
+            attempts=model.attempts + 1,
+            updated_at=now,
+        )
+        .returning(*returning)
+        .execution_options(synchronize_session=False)
+    )
+    return rows.all()
+
+
+async def renew_leases(session: AsyncSession, model: Any, lease: Lease) -> int:
+    """Extend every lease ``lease.holder`` holds on ``model``'s rows; return how many."""
+    result = await session.execute(
+        update(model)
+        .where(model.status == DeliveryStatus.SENDING, model.claimed_by == lease.holder)
+        .values(lease_expires_at=func.now() + timedelta(seconds=lease.duration_s))
+        .returning(model.__mapper__.primary_key[0])
+        .execution_options(synchronize_session=False)
+    )
+    return len(result.all())
 
 
 class DeliveryRepository:
@@ -174,37 +263,62 @@ class DeliveryRepository:
 
     # --- the worker's claims and results -----------------------------------------------------
 
-    async def claim(self, *, limit: int) -> list[ClaimedDelivery]:
-        """Take up to ``limit`` due ``created`` rows, most urgent first, and mark them
-        ``sending``. Rows other workers hold are skipped, not waited for."""
-        now = utcnow()
-        due = (
-            select(Delivery.id)
-            .where(Delivery.status == DeliveryStatus.CREATED, Delivery.next_attempt_at <= now)
-            .order_by(Delivery.priority, Delivery.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        rows = await self._session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(due))
-            .values(
-                status=DeliveryStatus.SENDING,
-                claimed_at=now,
-                attempts=Delivery.attempts + 1,
-                updated_at=now,
-            )
-            .returning(
+    async def claim(
+        self,
+        *,
+        limit: int,
+        lease: Lease,
+        status: DeliveryStatus = DeliveryStatus.CREATED,
+        order: Sequence[ColumnElement[Any]] = URGENT_FIRST,
+        now: datetime | None = None,
+    ) -> list[ClaimedDelivery]:
+        """Take up to ``limit`` deliveries in ``status`` due by ``now``, in ``order``, and mark
+        them ``sending`` under ``lease`` (:func:`claim_due`)."""
+        rows = await claim_due(
+            self._session,
+            Delivery,
+            limit=limit,
+            lease=lease,
+            status=status,
+            order=order,
+            now=now,
+            returning=(
                 Delivery.id,
                 Delivery.alert_id,
                 Delivery.member_id,
                 Delivery.channel,
                 Delivery.attempts,
+            ),
+        )
+        return [
+            ClaimedDelivery(
+                delivery_id=row.id,
+                alert_id=row.alert_id,
+                member_id=row.member_id,
+                channel=row.channel,
+                attempts=row.attempts,
+            )
+            for row in rows
+        ]
+
+    async def give_back(self, delivery_ids: Sequence[uuid.UUID], *, status: DeliveryStatus) -> None:
+        """Undo a claim of rows still ``sending``: back to ``status``, the attempt not counted."""
+        await self._session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.SENDING)
+            .values(
+                status=status,
+                attempts=Delivery.attempts - 1,
+                claimed_at=None,
+                claimed_by=None,
+                lease_expires_at=None,
             )
             .execution_options(synchronize_session=False)
         )
-        return [ClaimedDelivery(*row) for row in rows.all()]
+
+    async def renew_leases(self, lease: Lease) -> int:
+        """Extend every lease ``lease.holder`` holds; return how many rows it holds."""
+        return await renew_leases(self._session, Delivery, lease)
 
     async def record_results(self, results: Sequence[DeliveryResult]) -> None:
         """Write each claimed row's outcome. Only rows still ``sending`` under the same claim
@@ -234,12 +348,16 @@ class DeliveryRepository:
     # --- the sweeper -------------------------------------------------------------------------
 
     async def resume_stuck(self, *, claimed_before: datetime, max_attempts: int) -> tuple[int, int]:
-        """Rows left ``sending`` by a worker that died: due again now, or ``failed`` once they
-        have been claimed ``max_attempts`` times (a delivery that kills its worker every time).
-        Whatever that worker handed over before it died is sent again: the in-flight window.
-        Returns (resumed, given up)."""
+        """Rows left ``sending`` by a process that died (their lease lapsed), or held longer
+        than any live chunk takes (claimed before ``claimed_before``): due again now, or
+        ``failed`` once they have been claimed ``max_attempts`` times (a delivery that kills
+        its worker every time). Whatever that worker handed over before it died is sent again:
+        the in-flight window. Returns (resumed, given up)."""
         now = utcnow()
-        stuck = [Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at < claimed_before]
+        stuck = [
+            Delivery.status == DeliveryStatus.SENDING,
+            or_(Delivery.lease_expires_at < func.now(), Delivery.claimed_at < claimed_before),
+        ]
         given_up = await self._session.execute(
             update(Delivery)
             .where(*stuck, Delivery.attempts >= max_attempts)

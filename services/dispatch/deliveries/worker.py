@@ -5,10 +5,11 @@ Each dispatch process runs ``worker_tasks`` workers and one sweeper; any number 
 share the same tables. A worker loops over three steps, each its own short transaction except
 the sending:
 
-1. **claim**: ``UPDATE deliveries SET status = 'sending', claimed_at = now(), attempts + 1`` on
-   up to ``claim_size`` due ``created`` rows chosen ``ORDER BY priority, next_attempt_at ... FOR
-   UPDATE SKIP LOCKED`` (Immediate urgency or Extreme severity first; rows another worker is
-   claiming are skipped, not waited for); in the same transaction, load their alerts' content
+1. **claim**: ``UPDATE deliveries SET status = 'sending', claimed_at, claimed_by, lease_expires_at,
+   attempts + 1`` on up to ``claim_size`` due ``created`` rows chosen ``ORDER BY priority,
+   next_attempt_at ... FOR UPDATE SKIP LOCKED`` (Immediate urgency or Extreme severity first;
+   rows another worker is claiming are skipped, not waited for), under the process's lease
+   (:mod:`services.dispatch.deliveries.leases`); in the same transaction, load their alerts' content
    and their members' endpoints. Commit.
 2. **send** the chunk through its channels (bounded concurrency, at most ``send_budget_s``),
    once per alert, channel and language: each member reads the alert in the language they
@@ -24,15 +25,19 @@ the sending:
    - no usable endpoint any more (disabled since): back to ``pending``, until one is verified.
 
 **The in-flight window.** A process that dies between a provider accepting a message and
-step 3 leaves that row ``sending``. The sweeper (every ``sweep_interval_s``, in every process)
-makes rows claimed more than ``sending_timeout_s`` ago ``created`` again, and they are sent a
-second time. So a crash resends at most the rows its workers held: ``worker_tasks x
-claim_size`` per process (100 with the defaults), and in practice only those of them already
-accepted. A resend carries the same Message-ID (the delivery id), so mail software that removes
-duplicates by Message-ID can. Nothing is lost: every row ends ``sent`` or ``failed``. The
-settings refuse a ``sending_timeout_s`` that a live, slow chunk could outlast (``send_budget_s``
-+ ``smtp_timeout_s`` + 10 s), so the sweeper never takes rows from a worker that is alive;
-a process stalled for longer than that (a stopped VM) can cause the same resends.
+step 3 leaves that row ``sending``, and stops renewing its lease. The sweeper (every
+``sweep_interval_s``, in every process) makes rows whose lease lapsed ``created`` again, and
+they are sent a second time: due again within ``lease_s + sweep_interval_s`` of the death (15 s
+with the defaults). Only those the provider had accepted and the worker had not yet written
+come twice: a chunk's group goes out in slices of ``record_slice`` recipients, all under way at
+once, and each slice's acceptances are written as ``sent`` as soon as it ends
+(:class:`AcceptanceRecorder`), so the window is the messages on the wire and the slices under
+way, not the ``worker_tasks x claim_size`` rows a process holds.
+A resend carries the same Message-ID (the delivery id), so mail software that removes
+duplicates by Message-ID can. Nothing is lost: every row ends ``sent`` or ``failed``. A live
+process renews its leases however slow its chunk, so the sweeper never takes rows from it; the
+sending timeout (``sending_timeout_s``, which the settings keep above ``send_budget_s`` + the
+slowest channel timeout + 10 s) remains a backstop for a chunk that never ends.
 
 A graceful shutdown (SIGTERM) claims nothing more and lets each worker's chunk in hand finish
 and be recorded (at most ``send_budget_s`` + ``smtp_timeout_s``), so a deploy resends nothing.
@@ -51,26 +56,31 @@ import contextlib
 import random
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import NoOpTracer, Tracer
 from prometheus_client import Counter as MetricCounter
+from prometheus_client import Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.channels.base import Channel, Outcome, Recipient, SendResult
 from services.dispatch.channels.circuit import ProviderCircuit
 from services.dispatch.config import DispatchSettings
+from services.dispatch.deliveries.leases import LeaseKeeper
 from services.dispatch.deliveries.repository import (
     ClaimedDelivery,
     DeliveryRepository,
     DeliveryResult,
+    Lease,
 )
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import LAST_ERROR_MAX_LENGTH, ChannelKind, DeliveryStatus
 from services.dispatch.preferences.repository import PreferencesRepository
+from services.dispatch.preferences.rules import SEVERITIES
+from services.dispatch.ratelimits.service import SharedTokenBucket
 from shared.db import session_scope, utcnow
 from shared.events import AlertContent, primary_language
 from shared.logs import get_logger
@@ -83,12 +93,25 @@ DELIVERIES_RECORDED = MetricCounter(
     "Delivery outcomes recorded, by channel and status (created: a retry was scheduled)",
     ["channel", "status"],
 )
+PUBLISH_TO_SEND = Histogram(
+    "tawny_dispatch_publish_to_send_seconds",
+    "From an alert's publication (the CAP sent time its alert.published event carries) to a "
+    "provider accepting it for one member, by channel and the alert's severity; digest "
+    "deliveries, held on purpose, are not counted",
+    ["channel", "severity"],
+    # Seconds for an urgent alert on a healthy path, hours for a backlog or quiet hours.
+    buckets=(1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400),
+)
 SWEPT = MetricCounter(
     "tawny_dispatch_swept_total",
     "Deliveries the sweeper changed, by what it did",
     ["action"],
 )
 
+# A recipient the provider's shared rate limit gave no token for within the send budget: not
+# attempted, due again after OVER_RATE_RETRY_S with its attempt given back.
+OVER_RATE = SendResult.deferred("not attempted: over the provider's rate limit", attempted=False)
+OVER_RATE_RETRY_S = 1.0
 # Alerts whose content a process keeps in memory; a chunk usually has one.
 CONTENT_CACHE_MAX = 256
 RECORD_TRIES = 3
@@ -115,6 +138,12 @@ class WorkerSettings:
     sending_timeout_s: float
     sweep_interval_s: float
     tasks: int = 1
+    lease_s: float = 10.0
+    lease_renew_interval_s: float = 3.0
+    # Longest a chunk waits for its provider's shared rate limit (the send budget).
+    rate_wait_s: float = 30.0
+    # Recipients per slice of a chunk's group, whose acceptances are recorded as it ends.
+    record_slice: int = 10
 
     @classmethod
     def from_settings(cls, settings: DispatchSettings) -> WorkerSettings:
@@ -127,7 +156,47 @@ class WorkerSettings:
             sending_timeout_s=settings.sending_timeout_s,
             sweep_interval_s=settings.sweep_interval_s,
             tasks=settings.worker_tasks,
+            lease_s=settings.lease_s,
+            lease_renew_interval_s=settings.lease_renew_interval_s,
+            rate_wait_s=settings.send_budget_s,
+            record_slice=settings.record_slice,
         )
+
+
+class AcceptanceRecorder:
+    """Records a chunk's accepted deliveries as ``sent`` while the rest of it is still being
+    sent: one statement at a time, each carrying every acceptance since the previous one. A
+    process that dies then resends only what was accepted and not yet written (the messages on
+    the wire and the slices under way), not the whole chunk. The chunk's own record still
+    writes every outcome at its end; for rows already ``sent`` it changes nothing."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._waiting: list[DeliveryResult] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    def add(self, results: Sequence[DeliveryResult]) -> None:
+        if not results:
+            return
+        self._waiting.extend(results)
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_waiting())
+
+    async def finish(self) -> None:
+        if self._writing is not None:
+            await self._writing
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                async with session_scope(self._sessions) as session:
+                    await DeliveryRepository(session).record_results(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The chunk's record at its end writes them: only the window is wider.
+                log.warning("dispatch.delivery.early_record_failed", exc_info=True)
 
 
 @dataclass(frozen=True)
@@ -145,6 +214,21 @@ def retry_delay(attempt: int, *, base_s: float, max_s: float) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
+def observe_publish_to_send(
+    content: AlertContent, channel: ChannelKind, results: Iterable[SendResult], now: datetime
+) -> None:
+    """One observation per accepted message of a group (one alert, one channel), all at the
+    group's recording time."""
+    accepted = sum(1 for result in results if result.outcome is Outcome.ACCEPTED)
+    if not accepted:
+        return
+    severity = content.severity if content.severity in SEVERITIES else "Unknown"
+    latency_s = max(0.0, (now - content.sent_at).total_seconds())
+    histogram = PUBLISH_TO_SEND.labels(channel.value, severity)
+    for _ in range(accepted):
+        histogram.observe(latency_s)
+
+
 def _short_error(text: str) -> str:
     return text[:LAST_ERROR_MAX_LENGTH]
 
@@ -157,17 +241,30 @@ class DeliveryWorker:
         channels: Mapping[ChannelKind, Channel],
         settings: WorkerSettings,
         tracer: Tracer | None = None,
+        rate_limits: Mapping[ChannelKind, SharedTokenBucket] | None = None,
     ) -> None:
         self._sessions = sessions
         self._channels = channels
+        # Deployment-wide provider limits (services.dispatch.ratelimits), where configured.
+        self._rate_limits = rate_limits or {}
         # One per provider, shared by the process's worker tasks.
         self._circuits = {kind: ProviderCircuit(channel) for kind, channel in channels.items()}
         self._settings = settings
+        self._leases = LeaseKeeper(
+            sessions=sessions,
+            lease=Lease.for_this_process(settings.lease_s),
+            renew_every_s=settings.lease_renew_interval_s,
+        )
         self._contents: dict[uuid.UUID, AlertContent] = {}
         self._tracer = tracer or NoOpTracer()
         # The trace each alert's sends join, loaded with its content (only when tracing).
         self._traces: dict[uuid.UUID, dict[str, str]] = {}
         self._wake = asyncio.Event()
+
+    @property
+    def lease(self) -> Lease:
+        """The process's lease: its claims, the digest job's included, are renewed under it."""
+        return self._leases.lease
 
     def wake(self) -> None:
         """Look for deliveries now rather than at the next poll (after a batch committed)."""
@@ -178,7 +275,9 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim, send and record one chunk; return how many deliveries were claimed."""
         async with session_scope(self._sessions) as session:
-            claimed = await DeliveryRepository(session).claim(limit=self._settings.claim_size)
+            claimed = await DeliveryRepository(session).claim(
+                limit=self._settings.claim_size, lease=self.lease
+            )
             if not claimed:
                 return 0
             contents = await self._load_contents(session, {row.alert_id for row in claimed})
@@ -212,22 +311,46 @@ class DeliveryWorker:
                     Recipient(row.delivery_id, row.member_id, address)
                 )
 
+        by_id = {row.delivery_id: row for row in claimed}
+        acceptances = AcceptanceRecorder(self._sessions)
         sent = await asyncio.gather(
             *(
-                self._send(contents[alert_id], channel, language, recipients)
+                self._send(
+                    contents[alert_id],
+                    channel,
+                    language,
+                    recipients,
+                    on_accepted=lambda accepted: acceptances.add(
+                        [self._as_recorded(by_id[i], r, utcnow()) for i, r in accepted.items()]
+                    ),
+                )
                 for (alert_id, channel, language), recipients in groups.items()
             )
         )
+        await acceptances.finish()
         invalid: list[tuple[uuid.UUID, ChannelKind, str]] = []
-        by_id = {row.delivery_id: row for row in claimed}
         now = utcnow()
-        for ((_alert_id, channel, _language), recipients), outcome in zip(
+        for outcome in sent:
+            for delivery_id, result in outcome.items():
+                if result is OVER_RATE:
+                    results[delivery_id] = DeliveryResult(
+                        delivery_id,
+                        by_id[delivery_id].attempts,
+                        DeliveryStatus.CREATED,
+                        last_error="not attempted: over the provider's rate limit",
+                        next_attempt_at=now + timedelta(seconds=OVER_RATE_RETRY_S),
+                        attempt_given_back=True,
+                    )
+        for ((alert_id, channel, _language), recipients), outcome in zip(
             groups.items(), sent, strict=True
         ):
+            observe_publish_to_send(contents[alert_id], channel, outcome.values(), now)
             for recipient in recipients:
                 result = outcome.get(
                     recipient.delivery_id, SendResult.deferred("the channel gave no result")
                 )
+                if result is OVER_RATE:
+                    continue
                 if result.address_invalid:
                     invalid.append((recipient.member_id, channel, recipient.address))
                 results[recipient.delivery_id] = self._as_recorded(
@@ -247,6 +370,8 @@ class DeliveryWorker:
         channel: ChannelKind,
         language: str,
         recipients: Sequence[Recipient],
+        *,
+        on_accepted: Callable[[Mapping[uuid.UUID, SendResult]], None],
     ) -> Mapping[uuid.UUID, SendResult]:
         """One send of one alert to a group of recipients: one span in the alert's trace for
         the whole group (the provider calls inside it), never a span per recipient."""
@@ -263,9 +388,43 @@ class DeliveryWorker:
                 "tawny.recipients": len(recipients),
             },
         ):
-            return await self._circuits[channel].send_alert(
-                content.in_language(language), recipients
+            return await self._send_within_rate(
+                channel, content.in_language(language), recipients, on_accepted=on_accepted
             )
+
+    async def _send_within_rate(
+        self,
+        channel: ChannelKind,
+        content: AlertContent,
+        recipients: Sequence[Recipient],
+        *,
+        on_accepted: Callable[[Mapping[uuid.UUID, SendResult]], None],
+    ) -> Mapping[uuid.UUID, SendResult]:
+        """Send through the provider's circuit the recipients the deployment-wide rate limit
+        grants tokens for within the send budget; the others are ``OVER_RATE``. The group goes
+        out in slices of ``record_slice`` recipients, all under way at once (the channel
+        bounds its concurrency), and each slice's acceptances are handed to ``on_accepted``
+        as soon as it ends, so that they are recorded while the rest is still being sent."""
+        circuit = self._circuits[channel]
+        limit = self._rate_limits.get(channel)
+        granted = len(recipients)
+        if limit is not None and not circuit.is_open:
+            granted = await limit.take(len(recipients), within_s=self._settings.rate_wait_s)
+        size = self._settings.record_slice
+
+        async def send_slice(part: Sequence[Recipient]) -> Mapping[uuid.UUID, SendResult]:
+            outcome = await circuit.send_alert(content, part)
+            on_accepted(
+                {i: result for i, result in outcome.items() if result.outcome is Outcome.ACCEPTED}
+            )
+            return outcome
+
+        slices = await asyncio.gather(
+            *(send_slice(recipients[i : min(i + size, granted)]) for i in range(0, granted, size))
+        )
+        results = {i: result for outcome in slices for i, result in outcome.items()}
+        results.update((recipient.delivery_id, OVER_RATE) for recipient in recipients[granted:])
+        return results
 
     def _as_recorded(
         self, row: ClaimedDelivery, result: SendResult, now: datetime
@@ -333,8 +492,8 @@ class DeliveryWorker:
         results: Sequence[DeliveryResult],
         invalid: Sequence[tuple[uuid.UUID, ChannelKind, str]],
     ) -> None:
-        # The messages are out: losing these writes means sending them again after
-        # sending_timeout_s. A brief database hiccup is worth a couple of quick tries.
+        # The messages are out: losing these writes means sending them again once the
+        # lease lapses. A brief database hiccup is worth a couple of quick tries.
         for attempt in range(1, RECORD_TRIES + 1):
             try:
                 async with session_scope(self._sessions) as session:
@@ -412,9 +571,17 @@ class DeliveryWorker:
     # --- the loops ---------------------------------------------------------------------------
 
     async def run_workers(self) -> None:
-        async with asyncio.TaskGroup() as group:
-            for index in range(self._settings.tasks):
-                group.create_task(self._work(), name=f"delivery-worker-{index}")
+        # The leases outlive the workers: on shutdown each finishes its chunk in hand, whose
+        # rows must not lapse meanwhile and be sent again by another process.
+        renewing = asyncio.create_task(self._leases.run(), name="delivery-leases")
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index in range(self._settings.tasks):
+                    group.create_task(self._work(), name=f"delivery-worker-{index}")
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
 
     async def _work(self) -> None:
         while True:

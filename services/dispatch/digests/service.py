@@ -16,9 +16,10 @@ Each run, like a delivery worker, takes three steps:
    address any more.
 
 Exactly once: a claimed row belongs to one run. A process that dies between the server's
-acceptance and step 3 leaves its rows ``sending``; the sweeper makes them ``created`` and the
-delivery workers send each as its own alert email. Nothing is lost, and only the digests in
-flight (one run's claim) can be received twice, once as a digest and once one by one.
+acceptance and step 3 leaves its rows ``sending``; once their lease lapses the sweeper makes
+them ``created`` and the delivery workers send each as its own alert email. Nothing is lost,
+and only the digests in flight (one run's claim) can be received twice, once as a digest and
+once one by one.
 """
 
 from __future__ import annotations
@@ -34,13 +35,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.channels.base import Outcome, SendResult
 from services.dispatch.channels.email import EmailChannel
-from services.dispatch.deliveries.repository import DeliveryRepository, DeliveryResult
-from services.dispatch.deliveries.worker import retry_delay
-from services.dispatch.digests.repository import DigestRepository, HeldDelivery
+from services.dispatch.deliveries.repository import (
+    ClaimedDelivery,
+    DeliveryRepository,
+    DeliveryResult,
+    Lease,
+)
+from services.dispatch.deliveries.worker import OVER_RATE_RETRY_S, retry_delay
+from services.dispatch.digests.repository import DigestRepository
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import ChannelKind, DeliveryStatus
 from services.dispatch.preferences.rules import DEFAULT_PREFERENCES, choose_language
 from services.dispatch.preferences.service import PreferencesService
+from services.dispatch.ratelimits.service import SharedTokenBucket
 from services.dispatch.rendering.email import digest_email
 from shared.db import session_scope, utcnow
 from shared.events import AlertContent
@@ -67,6 +74,8 @@ class DigestSettings:
     max_attempts: int
     retry_base_delay_s: float
     retry_max_delay_s: float
+    # Longest a run waits for the SMTP provider's shared rate limit (the send budget).
+    rate_wait_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -81,11 +90,11 @@ class _Digest:
     member_id: uuid.UUID
     address: str | None
     language: str
-    rows: list[HeldDelivery]
+    rows: list[ClaimedDelivery]
     contents: list[AlertContent]
 
 
-def digest_id(rows: list[HeldDelivery]) -> uuid.UUID:
+def digest_id(rows: list[ClaimedDelivery]) -> uuid.UUID:
     return uuid.uuid5(_DIGEST_NAMESPACE, ",".join(sorted(str(row.delivery_id) for row in rows)))
 
 
@@ -96,8 +105,14 @@ class DigestSender:
         sessions: async_sessionmaker[AsyncSession],
         email: EmailChannel,
         settings: DigestSettings,
+        lease: Lease,
+        rate_limit: SharedTokenBucket | None = None,
     ) -> None:
         self._sessions = sessions
+        # The SMTP provider's deployment-wide limit (services.dispatch.ratelimits), if set.
+        self._rate_limit = rate_limit
+        # The process's lease, which its delivery workers' lease keeper renews.
+        self._lease = lease
         self._email = email
         self._settings = settings
 
@@ -112,10 +127,15 @@ class DigestSender:
         digests = await self._claim(now)
         if not digests:
             return DigestReport(0, 0, 0)
-        outcomes = await asyncio.gather(*(self._send(digest) for digest in digests))
+        granted = len(digests)
+        if self._rate_limit is not None:
+            granted = await self._rate_limit.take(granted, within_s=self._settings.rate_wait_s)
+        outcomes = await asyncio.gather(*(self._send(digest) for digest in digests[:granted]))
         results: list[DeliveryResult] = []
-        for digest, outcome in zip(digests, outcomes, strict=True):
+        for digest, outcome in zip(digests[:granted], outcomes, strict=True):
             results.extend(self._as_recorded(digest, outcome, utcnow()))
+        for digest in digests[granted:]:
+            results.extend(self._over_rate(digest, utcnow()))
         async with session_scope(self._sessions) as session:
             await DeliveryRepository(session).record_results(results)
         sent = sum(1 for result in results if result.status is DeliveryStatus.SENT)
@@ -131,7 +151,7 @@ class DigestSender:
     async def _claim(self, now: datetime) -> list[_Digest]:
         async with session_scope(self._sessions) as session:
             claimed = await DigestRepository(session).claim_due(
-                now=now, limit=self._settings.claim_size
+                now=now, limit=self._settings.claim_size, lease=self._lease
             )
             if not claimed:
                 return []
@@ -142,7 +162,7 @@ class DigestSender:
             endpoints = await MemberEndpointRepository(session).usable_for(member_ids)
             preferences = await PreferencesService(session).of_members(member_ids)
         address_of = {e.member_id: e.address for e in endpoints if e.channel is ChannelKind.EMAIL}
-        rows_of: dict[uuid.UUID, list[HeldDelivery]] = defaultdict(list)
+        rows_of: dict[uuid.UUID, list[ClaimedDelivery]] = defaultdict(list)
         for row in claimed:
             rows_of[row.member_id].append(row)
         return [
@@ -180,6 +200,21 @@ class DigestSender:
         result = await self._email.send_email(message, to=digest.address)
         DIGESTS_SENT.labels(result.outcome.value).inc()
         return result
+
+    def _over_rate(self, digest: _Digest, now: datetime) -> list[DeliveryResult]:
+        """Not attempted (the provider's shared rate limit gave no token in time): held again
+        for a moment, the attempt given back."""
+        return [
+            DeliveryResult(
+                row.delivery_id,
+                row.attempts,
+                DeliveryStatus.HELD,
+                last_error="digest not attempted: over the provider's rate limit",
+                next_attempt_at=now + timedelta(seconds=OVER_RATE_RETRY_S),
+                attempt_given_back=True,
+            )
+            for row in digest.rows
+        ]
 
     def _as_recorded(
         self, digest: _Digest, result: SendResult | None, now: datetime

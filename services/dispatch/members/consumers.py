@@ -6,14 +6,11 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.dispatch.account_emails.service import AccountEmailService
 from services.dispatch.channels.email import EmailChannel
 from services.dispatch.deliveries.consumers import wake_after_commit
 from services.dispatch.deliveries.service import DeliveryService
-from services.dispatch.members.service import (
-    MemberEndpointService,
-    send_password_reset_email,
-    send_verification_email,
-)
+from services.dispatch.members.service import MemberEndpointService
 from services.dispatch.notices.service import send_notice
 from services.dispatch.preferences.service import PreferencesService
 from shared.events import (
@@ -31,17 +28,27 @@ GROUP_ID = "dispatch.members"
 
 
 def member_events_consumer(
-    email: EmailChannel, *, wake_workers: Callable[[], None] | None = None
+    email: EmailChannel,
+    *,
+    wake_workers: Callable[[], None] | None = None,
+    wake_account_emails: Callable[[], None] | None = None,
 ) -> ConsumerSpec:
+    # Account emails are only recorded here, and sent once this transaction committed.
     async def on_verification_email_requested(
         session: AsyncSession, envelope: EventEnvelope, payload: VerificationEmailRequested
     ) -> None:
-        await send_verification_email(email, payload, event_id=envelope.event_id)
+        if await AccountEmailService(session).request_verification(
+            payload, event_id=envelope.event_id
+        ):
+            wake_after_commit(session, wake_account_emails)
 
     async def on_password_reset_requested(
         session: AsyncSession, envelope: EventEnvelope, payload: PasswordResetRequested
     ) -> None:
-        await send_password_reset_email(email, payload, event_id=envelope.event_id)
+        if await AccountEmailService(session).request_password_reset(
+            payload, event_id=envelope.event_id
+        ):
+            wake_after_commit(session, wake_account_emails)
 
     async def on_member_erased(
         session: AsyncSession, envelope: EventEnvelope, payload: MemberErased

@@ -37,7 +37,11 @@ RegistrationServiceDep = Annotated[RegistrationService, Depends(registration_ser
     description="Any signed-in member. Sends a six-digit code to the number by SMS; the number "
     "is used once the code is entered (`POST /endpoints/me/sms/confirmation`) before it "
     "expires. Asking again replaces the code (at most one per `DISPATCH_SMS_CODE_RESEND_S`: "
-    "429 with `Retry-After` before that). 503 if the SMS provider can't take the message now.",
+    "429 with `Retry-After` before that). A number is sent at most "
+    "`DISPATCH_SMS_CODES_PER_NUMBER` codes per `DISPATCH_SMS_CODE_LIMIT_WINDOW_MIN`, whichever "
+    "members ask; past that the answer is the same 202 but no text is sent, so the answer never "
+    "tells whether a number is limited or someone else's. 503 if the SMS provider can't take "
+    "the message now.",
     responses=problem_responses(401, 422, 429, 503),
 )
 async def request_sms_code(

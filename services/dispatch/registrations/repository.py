@@ -10,8 +10,14 @@ from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.models import ChannelKind, MemberEndpoint, PhoneConfirmation
+from services.dispatch.models import (
+    ChannelKind,
+    MemberEndpoint,
+    PhoneCodeRequestCount,
+    PhoneConfirmation,
+)
 from shared.db import utcnow
+from shared.request_limits import count_request
 
 
 class RegistrationRepository:
@@ -74,3 +80,15 @@ class RegistrationRepository:
             .returning(MemberEndpoint.member_id)
         )
         return result.first() is not None
+
+    async def count_code_request(
+        self, key: str, *, at: datetime, window_started_after: datetime
+    ) -> int:
+        """One more code asked for the number under ``key`` (``shared.request_limits``)."""
+        return await count_request(
+            self._session,
+            PhoneCodeRequestCount,
+            key,
+            at=at,
+            window_started_after=window_started_after,
+        )

@@ -3,7 +3,14 @@ six-digit code sent to it by SMS, and an app installation's FCM registration tok
 
 The code. Six random digits, valid for ``sms_code_ttl_s`` and ``sms_code_max_tries`` wrong
 guesses (so a guesser has at most tries-in-a-million per code), and one new code per
-``sms_code_resend_s``. Only an Argon2 hash of it is stored, so reading the database does not
+``sms_code_resend_s`` per member.
+
+Nobody's phone can be flooded through Tawny: every request that gets this far counts against the
+number (``sms_codes_per_number`` per ``sms_code_limit_window_min``, whichever members ask, keyed
+by an HMAC of the number), and past the limit no text is sent, while the answer and what is
+stored are the same as for a code that was sent (a confirmation waiting for a code nobody has).
+So neither the answer nor the confirmation that follows tells whether the number is limited,
+registered, or someone else's. Only an Argon2 hash of it is stored, so reading the database does not
 confirm anyone's number. The code goes to the provider before the request's transaction
 commits: a commit that then fails leaves the member with a code that doesn't work, and they ask
 again; a code that was never sent is never stored.
@@ -13,10 +20,12 @@ Flushes, never commits: the request owns the transaction."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -57,6 +66,10 @@ class CodeSettings:
     ttl_s: float
     max_tries: int
     resend_s: float
+    per_number: int
+    limit_window_min: int
+    # Keys the HMAC under which requests per number are counted.
+    number_key: bytes
 
     @classmethod
     def from_settings(cls, settings: DispatchSettings) -> CodeSettings:
@@ -64,7 +77,16 @@ class CodeSettings:
             ttl_s=settings.sms_code_ttl_s,
             max_tries=settings.sms_code_max_tries,
             resend_s=settings.sms_code_resend_s,
+            per_number=settings.sms_codes_per_number,
+            limit_window_min=settings.sms_code_limit_window_min,
+            # Dispatch's one secret, put to a second use under its own label.
+            number_key=hmac.new(
+                settings.unsubscribe_key_value, b"phone-code-limit", hashlib.sha256
+            ).digest(),
         )
+
+    def count_key(self, phone_number: str) -> str:
+        return hmac.new(self.number_key, phone_number.encode(), hashlib.sha256).hexdigest()
 
 
 def _matches(code_hash: str, code: str) -> bool:
@@ -106,6 +128,13 @@ class RegistrationService:
             expires_at=expires_at,
             tries=self._codes.max_tries,
         )
+        started = PhoneConfirmationStarted(
+            phone_number=mask_phone(phone_number),
+            expires_at=expires_at,
+            tries=self._codes.max_tries,
+        )
+        if not await self._number_allows_another_code(phone_number, now):
+            return started
         result = await self._notify.send_sms(
             phone_number=phone_number,
             body=CODE_SMS.format(code=code, minutes=round(self._codes.ttl_s / 60)),
@@ -118,11 +147,18 @@ class RegistrationService:
         if result.outcome is Outcome.REJECTED:
             raise PhoneNumberRefusedError("The SMS provider can't send to this number.")
         log.info("dispatch.phone.code_sent", member_id=str(member_id))
-        return PhoneConfirmationStarted(
-            phone_number=mask_phone(phone_number),
-            expires_at=expires_at,
-            tries=self._codes.max_tries,
+        return started
+
+    async def _number_allows_another_code(self, phone_number: str, now: datetime) -> bool:
+        requests = await self._registrations.count_code_request(
+            self._codes.count_key(phone_number),
+            at=now,
+            window_started_after=now - timedelta(minutes=self._codes.limit_window_min),
         )
+        if requests > self._codes.per_number:
+            log.info("dispatch.phone.code_limit_reached", requests=requests)
+            return False
+        return True
 
     async def confirm_phone(self, member_id: uuid.UUID, code: str) -> str:
         """The member's number becomes their SMS endpoint; returns it. A wrong code uses up a

@@ -11,7 +11,13 @@ from sqlalchemy import DateTime, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.models import Delivery, DeliveryStatsReport, DeliveryStatus, DispatchAlert
+from services.dispatch.models import (
+    ChannelKind,
+    Delivery,
+    DeliveryStatsReport,
+    DeliveryStatus,
+    DispatchAlert,
+)
 from shared.events import DeliveryCounts
 
 # Before any check: every alert's first look finds its deliveries changed.
@@ -94,3 +100,52 @@ class StatusRepository:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+
+
+@dataclass(frozen=True)
+class ChannelBacklog:
+    """One channel's deliveries waiting and in hand, as of the database's now."""
+
+    due: int = 0
+    # How long the oldest due delivery has been due, seconds (0 when none is).
+    oldest_due_s: float = 0.0
+    # Claimed ('sending') under a live lease, and under one that lapsed (its process died:
+    # the sweeper's to take back).
+    leased: int = 0
+    lapsed: int = 0
+
+
+class BacklogRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def by_channel(self) -> dict[ChannelKind, ChannelBacklog]:
+        """Two statements, each over one partial index's rows (due ``created`` rows; the
+        claims in flight), never over the whole table."""
+        found: dict[ChannelKind, dict[str, Any]] = {}
+        due = await self._session.execute(
+            select(
+                Delivery.channel,
+                func.count(),
+                func.extract("epoch", func.now() - func.min(Delivery.next_attempt_at)),
+            )
+            .where(
+                Delivery.status == DeliveryStatus.CREATED, Delivery.next_attempt_at <= func.now()
+            )
+            .group_by(Delivery.channel)
+        )
+        for channel, count, oldest_s in due.all():
+            found.setdefault(channel, {}).update(due=count, oldest_due_s=max(0.0, float(oldest_s)))
+        lapsed = Delivery.lease_expires_at.is_(None) | (Delivery.lease_expires_at < func.now())
+        in_flight = await self._session.execute(
+            select(
+                Delivery.channel,
+                func.count().filter(~lapsed),
+                func.count().filter(lapsed),
+            )
+            .where(Delivery.status == DeliveryStatus.SENDING)
+            .group_by(Delivery.channel)
+        )
+        for channel, leased, lapsed_count in in_flight.all():
+            found.setdefault(channel, {}).update(leased=leased, lapsed=lapsed_count)
+        return {channel: ChannelBacklog(**values) for channel, values in found.items()}

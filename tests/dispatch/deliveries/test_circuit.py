@@ -4,6 +4,7 @@ refusal of that address (issue 15, item 2)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.infra import free_port
 from deploy.sinks.smtp import Fault, SmtpSink
+from services.dispatch.channels.base import Recipient
+from services.dispatch.channels.circuit import FIRST_BACKOFF_S, ProviderCircuit
 from services.dispatch.channels.email import EmailChannel, SmtpServer
 from services.dispatch.deliveries.worker import DeliveryWorker
 from services.dispatch.models import Delivery, DeliveryStatus
@@ -22,7 +25,7 @@ from tests.dispatch.deliveries.test_worker import (
     rows_of,
     worker_for,
 )
-from tests.dispatch.helpers import unique_email
+from tests.dispatch.helpers import alert_content, unique_email
 
 RECIPIENTS = 10
 
@@ -145,3 +148,26 @@ class TestProviderOutage:
         assert {row.status for row in rows.values()} == {DeliveryStatus.CREATED}
         assert {row.attempts for row in rows.values()} == {1}
         assert not any("failing for everyone" in (row.last_error or "") for row in rows.values())
+
+
+class TestConcurrentSends:
+    async def test_slices_under_way_when_the_circuit_opens_count_as_one_outage(
+        self, email_channel: EmailChannel, sink: SmtpSink
+    ) -> None:
+        circuit = ProviderCircuit(email_channel)
+        slices = [
+            [Recipient(uuid.uuid4(), uuid.uuid4(), unique_email("slice")) for _ in range(6)]
+            for _ in range(4)
+        ]
+        sink.add_fault(Fault(reply="554 5.3.0 Relay out of order"))
+        try:
+            outcomes = await asyncio.gather(
+                *(circuit.send_alert(alert_content(), part) for part in slices)
+            )
+        finally:
+            sink.clear_faults()
+
+        results = [result for outcome in outcomes for result in outcome.values()]
+        assert all(result.provider_outage for result in results)
+        # One outage: the first backoff for every slice, not one doubling per slice.
+        assert max(result.retry_after_s or 0 for result in results) <= FIRST_BACKOFF_S

@@ -22,7 +22,13 @@ from services.dispatch.models import (
     Priority,
 )
 from shared.db import utcnow
-from tests.dispatch.helpers import add_email_endpoint, alert_content, recipient_batch, unique_email
+from tests.dispatch.helpers import (
+    DEAD_WORKER,
+    add_email_endpoint,
+    alert_content,
+    recipient_batch,
+    unique_email,
+)
 
 # An address verified a day before the test runs: never a fixed date, whose alerts would expire.
 VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
@@ -242,10 +248,11 @@ class TestClaim:
         await service.record_batch(normal)
         await service.record_batch(urgent)
 
-        [claimed] = await DeliveryRepository(session).claim(limit=1)
+        [claimed] = await DeliveryRepository(session).claim(limit=1, lease=DEAD_WORKER)
 
         assert claimed.alert_id == urgent.content.alert_id
         assert claimed.attempts == 1
         row = (await deliveries(session, urgent.content.alert_id))[member_id]
         await session.refresh(row)
         assert row.status is DeliveryStatus.SENDING and row.claimed_at is not None
+        assert row.claimed_by == DEAD_WORKER.holder and row.lease_expires_at is not None

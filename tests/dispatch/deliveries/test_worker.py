@@ -5,29 +5,40 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from opentelemetry.trace import Tracer
-from sqlalchemy import select
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.smtp import Fault, SmtpSink
 from services.dispatch.channels.email import EmailChannel
-from services.dispatch.deliveries.repository import DeliveryRepository, DeliveryResult
+from services.dispatch.deliveries.leases import LeaseKeeper
+from services.dispatch.deliveries.repository import (
+    ClaimedDelivery,
+    DeliveryRepository,
+    DeliveryResult,
+    Lease,
+)
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings, retry_delay
 from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, MemberEndpoint
 from services.dispatch.preferences.rules import DEFAULT_PREFERENCES
 from services.dispatch.preferences.service import PreferencesService
+from services.dispatch.ratelimits.service import RateLimit, SharedTokenBucket
 from shared.db import session_scope, utcnow
 from shared.events import AlertTranslation, RecipientBatch
 from tests.dispatch.helpers import (
+    DEAD_WORKER,
     add_email_endpoint,
     alert_content,
     recipient_batch,
     unique_email,
 )
+from tests.support.waiting import eventually
 
 # An address verified a day before the test runs: never a fixed date, whose alerts would expire.
 VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
@@ -38,6 +49,7 @@ def worker_for(
     channel: EmailChannel,
     *,
     tracer: Tracer | None = None,
+    rate_limits: Mapping[ChannelKind, SharedTokenBucket] | None = None,
     **overrides: float,
 ) -> DeliveryWorker:
     options: dict[str, float] = {
@@ -49,6 +61,9 @@ def worker_for(
         "retry_max_delay_s": 0.02,
         "sending_timeout_s": 60,
         "sweep_interval_s": 1,
+        "lease_s": 60,
+        "lease_renew_interval_s": 20,
+        "rate_wait_s": 30,
     }
     options.update(overrides)
     return DeliveryWorker(
@@ -62,8 +77,28 @@ def worker_for(
             retry_max_delay_s=options["retry_max_delay_s"],
             sending_timeout_s=options["sending_timeout_s"],
             sweep_interval_s=options["sweep_interval_s"],
+            lease_s=options["lease_s"],
+            lease_renew_interval_s=options["lease_renew_interval_s"],
+            rate_wait_s=options["rate_wait_s"],
         ),
         tracer=tracer,
+        rate_limits=rate_limits,
+    )
+
+
+async def send_whatever_is_due(worker: DeliveryWorker) -> None:
+    """What earlier tests left due in the shared database, out of the way of this test's."""
+    while await worker.run_once():
+        pass
+
+
+def published_to_sent_count(sample: str = "count") -> float:
+    return (
+        REGISTRY.get_sample_value(
+            f"tawny_dispatch_publish_to_send_seconds_{sample}",
+            {"channel": "email", "severity": "Severe"},
+        )
+        or 0.0
     )
 
 
@@ -107,8 +142,10 @@ class TestSending:
         email_channel: EmailChannel,
         sink: SmtpSink,
     ) -> None:
+        await send_whatever_is_due(worker_for(quiet_sessions, email_channel))
         addresses = [unique_email() for _ in range(3)]
         batch, members = await recorded_batch(quiet_sessions, addresses)
+        observed_before = published_to_sent_count()
 
         rows = await drain_until_final(
             worker_for(quiet_sessions, email_channel), quiet_sessions, batch.content.alert_id
@@ -120,6 +157,10 @@ class TestSending:
             [message] = sink.messages_to(address)
             # The Message-ID is the delivery's: a resend after a crash carries the same one.
             assert message.headers["Message-ID"].startswith(f"<{rows[member_id].id}@")
+        # Each accepted message is one observation of the publish-to-send time (the helper's
+        # alerts are Severe, published a minute before the test).
+        assert published_to_sent_count() == observed_before + 3
+        assert (published_to_sent_count("sum") or 0) >= 3 * 60
 
     async def test_a_temporary_failure_is_retried_until_it_succeeds(
         self,
@@ -224,6 +265,37 @@ class TestSending:
             assert endpoint is not None and endpoint.disabled_at is None
 
 
+class TestSharedRateLimit:
+    async def test_sends_only_what_the_provider_limit_grants_and_gives_the_rest_back(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        # Whatever other tests left due is sent first, so that the tokens go to this batch.
+        await send_whatever_is_due(worker_for(quiet_sessions, email_channel))
+        addresses = [unique_email("limited") for _ in range(3)]
+        batch, _members = await recorded_batch(quiet_sessions, addresses)
+        # Two tokens, refilled far too slowly to matter, and no time to wait for more.
+        limit = RateLimit(f"test-{uuid.uuid4().hex[:8]}", rate_per_s=0.001, burst=2)
+        worker = worker_for(
+            quiet_sessions,
+            email_channel,
+            rate_wait_s=0,
+            rate_limits={ChannelKind.EMAIL: SharedTokenBucket(quiet_sessions, limit)},
+        )
+
+        assert await worker.run_once() == 3
+
+        rows = await rows_of(quiet_sessions, batch.content.alert_id)
+        statuses = sorted(row.status.value for row in rows.values())
+        assert statuses == ["created", "sent", "sent"]
+        [waiting] = [row for row in rows.values() if row.status is DeliveryStatus.CREATED]
+        # Not attempted: the attempt does not count towards max_attempts.
+        assert waiting.attempts == 0 and "rate limit" in (waiting.last_error or "")
+        assert sum(len(sink.messages_to(address)) for address in addresses) == 2
+
+
 class TestLanguages:
     async def test_each_member_reads_the_alert_in_the_language_they_chose_if_it_has_it(
         self,
@@ -268,8 +340,34 @@ class TestLanguages:
             assert "Shed burglaries on Acacia Avenue" in as_written.subject
 
 
-class TestSweeper:
-    async def test_resumes_a_delivery_its_worker_left_sending(
+# A claim whose holder died at once: its lease lapses moments later and is never renewed.
+def lapsing_lease() -> Lease:
+    return Lease(holder=f"died-{uuid.uuid4().hex[:8]}", duration_s=0.3)
+
+
+async def lease_lapsed(sessions: async_sessionmaker[AsyncSession], alert_id: uuid.UUID) -> bool:
+    async with sessions() as session:
+        lapsed = await session.scalar(
+            select(func.bool_and(Delivery.lease_expires_at < func.now())).where(
+                Delivery.alert_id == alert_id
+            )
+        )
+        return bool(lapsed)
+
+
+async def recorded_and_claimed(
+    sessions: async_sessionmaker[AsyncSession], lease: Lease
+) -> tuple[RecipientBatch, uuid.UUID, list[ClaimedDelivery]]:
+    """One member's delivery, claimed with everything else due under ``lease``, by a worker
+    that records nothing."""
+    batch, [member_id] = await recorded_batch(sessions, [unique_email()])
+    async with session_scope(sessions) as session:
+        claimed = await DeliveryRepository(session).claim(limit=1000, lease=lease)
+    return batch, member_id, claimed
+
+
+class TestLeases:
+    async def test_resumes_a_delivery_whose_worker_died_long_before_the_sending_timeout(
         self,
         quiet_sessions: async_sessionmaker[AsyncSession],
         email_channel: EmailChannel,
@@ -277,47 +375,80 @@ class TestSweeper:
     ) -> None:
         address = unique_email("stuck")
         batch, [member_id] = await recorded_batch(quiet_sessions, [address])
-        # A worker claims everything due, then "dies" without recording anything.
+        # A worker claims everything due, then "dies" without recording or renewing anything.
         async with session_scope(quiet_sessions) as session:
-            claimed = await DeliveryRepository(session).claim(limit=1000)
+            claimed = await DeliveryRepository(session).claim(limit=1000, lease=lapsing_lease())
         assert batch.content.alert_id in {row.alert_id for row in claimed}
-        worker = worker_for(quiet_sessions, email_channel, sending_timeout_s=0.3)
+        worker = worker_for(quiet_sessions, email_channel, sending_timeout_s=3600)
 
-        await asyncio.sleep(0.4)
+        await eventually(lambda: lease_lapsed(quiet_sessions, batch.content.alert_id))
         report = await worker.sweep()
         rows = await drain_until_final(worker, quiet_sessions, batch.content.alert_id)
 
         assert report.resumed >= 1
         assert rows[member_id].status is DeliveryStatus.SENT
         assert rows[member_id].attempts == 2
+        assert rows[member_id].claimed_by == worker.lease.holder
         assert len(sink.messages_to(address)) == 1
 
     async def test_a_live_chunk_is_not_taken_back(
         self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
     ) -> None:
-        batch, [member_id] = await recorded_batch(quiet_sessions, [unique_email()])
-        async with session_scope(quiet_sessions) as session:
-            await DeliveryRepository(session).claim(limit=1000)
+        batch, member_id, _claimed = await recorded_and_claimed(quiet_sessions, DEAD_WORKER)
 
         await worker_for(quiet_sessions, email_channel, sending_timeout_s=60).sweep()
 
         rows = await rows_of(quiet_sessions, batch.content.alert_id)
         assert rows[member_id].status is DeliveryStatus.SENDING
 
+    async def test_a_renewed_lease_keeps_a_slow_chunk_from_the_sweeper(
+        self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
+    ) -> None:
+        # Renewed thirty times per lease: only a stall of seconds could let it lapse.
+        lease = Lease(holder=f"alive-{uuid.uuid4().hex[:8]}", duration_s=3)
+        batch, member_id, _claimed = await recorded_and_claimed(quiet_sessions, lease)
+        keeper = LeaseKeeper(sessions=quiet_sessions, lease=lease, renew_every_s=0.1)
+        renewing = asyncio.create_task(keeper.run())
+        sweeper = worker_for(quiet_sessions, email_channel, sending_timeout_s=3600)
+        try:
+            # Sweep for two lease lengths while the holder lives: nothing is taken back.
+            for _ in range(6):
+                await asyncio.sleep(1)
+                await sweeper.sweep()
+                row = (await rows_of(quiet_sessions, batch.content.alert_id))[member_id]
+                assert row.status is DeliveryStatus.SENDING
+        finally:
+            renewing.cancel()
+        # The holder stops renewing (it died): the row comes back.
+        await eventually(lambda: lease_lapsed(quiet_sessions, batch.content.alert_id))
+        await sweeper.sweep()
+        row = (await rows_of(quiet_sessions, batch.content.alert_id))[member_id]
+        assert row.status is DeliveryStatus.CREATED
+
+    async def test_the_sending_timeout_is_a_backstop_for_a_chunk_that_never_ends(
+        self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
+    ) -> None:
+        batch, member_id, _claimed = await recorded_and_claimed(quiet_sessions, DEAD_WORKER)
+        await asyncio.sleep(0.4)
+
+        await worker_for(quiet_sessions, email_channel, sending_timeout_s=0.3).sweep()
+
+        row = (await rows_of(quiet_sessions, batch.content.alert_id))[member_id]
+        assert row.status is DeliveryStatus.CREATED
+
     async def test_a_late_outcome_of_a_claim_taken_back_changes_nothing(
         self, quiet_sessions: async_sessionmaker[AsyncSession], email_channel: EmailChannel
     ) -> None:
-        batch, [member_id] = await recorded_batch(quiet_sessions, [unique_email()])
+        batch, member_id, claimed = await recorded_and_claimed(quiet_sessions, lapsing_lease())
+        first = {row.delivery_id: row for row in claimed}
+        await eventually(lambda: lease_lapsed(quiet_sessions, batch.content.alert_id))
+        await worker_for(quiet_sessions, email_channel).sweep()
         async with session_scope(quiet_sessions) as session:
-            first = {r.delivery_id: r for r in await DeliveryRepository(session).claim(limit=1000)}
-        await asyncio.sleep(0.4)
-        await worker_for(quiet_sessions, email_channel, sending_timeout_s=0.3).sweep()
-        async with session_scope(quiet_sessions) as session:
-            await DeliveryRepository(session).claim(limit=1000)
+            await DeliveryRepository(session).claim(limit=1000, lease=DEAD_WORKER)
         row = (await rows_of(quiet_sessions, batch.content.alert_id))[member_id]
         assert row.attempts == 2
 
-        # The first claim's worker was only slow: its outcome arrives after the second claim.
+        # The first claim's worker was only cut off: its outcome arrives after the second claim.
         async with session_scope(quiet_sessions) as session:
             await DeliveryRepository(session).record_results(
                 [
@@ -330,6 +461,8 @@ class TestSweeper:
         row = (await rows_of(quiet_sessions, batch.content.alert_id))[member_id]
         assert (row.status, row.attempts) == (DeliveryStatus.SENDING, 2)
 
+
+class TestSweeper:
     async def test_releases_a_pending_delivery_whose_member_verified_meanwhile(
         self,
         quiet_sessions: async_sessionmaker[AsyncSession],

@@ -12,11 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.smtp import Fault, SmtpSink
 from services.dispatch.channels.email import EmailChannel
+from services.dispatch.deliveries.repository import Lease
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.digests.service import DigestReport, DigestSender, DigestSettings
 from services.dispatch.models import Delivery, DeliveryStatus
 from services.dispatch.preferences.rules import Preferences
 from services.dispatch.preferences.service import PreferencesService
+from services.dispatch.ratelimits.service import RateLimit, SharedTokenBucket
 from shared.db import utcnow
 from shared.events import AlertContent
 from tests.dispatch.helpers import add_email_endpoint, alert_content, recipient_batch, unique_email
@@ -28,7 +30,11 @@ DIGEST_TIME = utcnow() + timedelta(days=2)
 
 
 def sender(
-    sessions: async_sessionmaker[AsyncSession], email: EmailChannel, **overrides: int
+    sessions: async_sessionmaker[AsyncSession],
+    email: EmailChannel,
+    *,
+    rate_limit: SharedTokenBucket | None = None,
+    **overrides: int,
 ) -> DigestSender:
     settings = {"claim_size": 200, "max_attempts": 3, **overrides}
     return DigestSender(
@@ -39,7 +45,10 @@ def sender(
             max_attempts=settings["max_attempts"],
             retry_base_delay_s=1,
             retry_max_delay_s=1,
+            rate_wait_s=0,
         ),
+        lease=Lease.for_this_process(60),
+        rate_limit=rate_limit,
     )
 
 
@@ -73,6 +82,38 @@ async def statuses(
     async with sessions() as session:
         rows = await session.scalars(select(Delivery.status).where(Delivery.member_id == member_id))
         return list(rows)
+
+
+class TestSharedRateLimit:
+    async def test_a_digest_without_a_token_is_held_again_its_attempt_given_back(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        # What earlier tests left held goes first, so that the one token goes to these.
+        while (await sender(quiet_sessions, email_channel).run_once(DIGEST_TIME)).members:
+            pass
+        addresses = [unique_email("limited-digest") for _ in range(2)]
+        members = [await member_with_digest(quiet_sessions, a) for a in addresses]
+        await held_alerts(quiet_sessions, members, 1)
+        # One token, refilled far too slowly to matter, and no time to wait for another.
+        limit = RateLimit(f"test-{uuid.uuid4().hex[:8]}", rate_per_s=0.001, burst=1)
+        limited = sender(
+            quiet_sessions, email_channel, rate_limit=SharedTokenBucket(quiet_sessions, limit)
+        )
+
+        report = await limited.run_once(DIGEST_TIME)
+
+        assert (report.members, report.sent) == (2, 1)
+        assert sum(len(sink.messages_to(address)) for address in addresses) == 1
+        async with quiet_sessions() as session:
+            rows = list(
+                await session.scalars(select(Delivery).where(Delivery.member_id.in_(members)))
+            )
+        assert sorted(row.status.value for row in rows) == ["held", "sent"]
+        [waiting] = [row for row in rows if row.status is DeliveryStatus.HELD]
+        assert waiting.attempts == 0 and "rate limit" in (waiting.last_error or "")
 
 
 class TestDigest:

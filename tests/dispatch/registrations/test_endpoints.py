@@ -12,7 +12,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.notify import NotifySink
+from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind, MemberEndpoint, PhoneConfirmation
+from services.dispatch.registrations.repository import RegistrationRepository
 from shared.db import utcnow
 from tests.support.tokens import auth_header
 
@@ -221,3 +223,80 @@ class TestAppInstallations:
             headers=auth_header(member_id=uuid.uuid4()),
         )
         assert response.status_code == 422
+
+
+class TestCodeLimitsPerNumber:
+    async def test_past_the_limit_a_number_gets_no_text_and_the_answer_is_unchanged(
+        self, client: httpx.AsyncClient, notify_sink: NotifySink, settings: DispatchSettings
+    ) -> None:
+        typed, e164 = unique_mobile()
+        limit = settings.sms_codes_per_number
+        # Different members asking for one number (someone else's, for all they know).
+        members = [uuid.uuid4() for _ in range(limit + 2)]
+
+        answers = [
+            await client.put(
+                "/endpoints/me/sms", json={"phone_number": typed}, headers=auth_header(member_id=m)
+            )
+            for m in members
+        ]
+
+        assert [answer.status_code for answer in answers] == [202] * len(members)
+        shapes = {
+            (answer.json()["phone_number"], answer.json()["tries"], tuple(sorted(answer.json())))
+            for answer in answers
+        }
+        assert len(shapes) == 1
+        assert len(notify_sink.sms_to(e164)) == limit
+        # The member past the limit can try a code like anyone else: the same 422 and tries.
+        late = await client.post(
+            "/endpoints/me/sms/confirmation",
+            json={"code": "000000"},
+            headers=auth_header(member_id=members[-1]),
+        )
+        early = await client.post(
+            "/endpoints/me/sms/confirmation",
+            json={"code": wrong(code_sent_to(notify_sink, e164))},
+            headers=auth_header(member_id=members[limit - 1]),
+        )
+        assert (late.status_code, late.json()["tries_left"]) == (
+            early.status_code,
+            early.json()["tries_left"],
+        )
+
+    async def test_the_limit_is_per_number(
+        self, client: httpx.AsyncClient, notify_sink: NotifySink, settings: DispatchSettings
+    ) -> None:
+        headers = auth_header(member_id=uuid.uuid4())
+        flooded, flooded_e164 = unique_mobile()
+        for _ in range(settings.sms_codes_per_number + 1):
+            await client.put("/endpoints/me/sms", json={"phone_number": flooded}, headers=headers)
+        other, other_e164 = unique_mobile()
+
+        answer = await client.put(
+            "/endpoints/me/sms", json={"phone_number": other}, headers=headers
+        )
+
+        assert answer.status_code == 202
+        assert len(notify_sink.sms_to(flooded_e164)) == settings.sms_codes_per_number
+        assert len(notify_sink.sms_to(other_e164)) == 1
+
+
+class TestRequestCounts:
+    async def test_a_window_that_ended_starts_over(self, session: AsyncSession) -> None:
+        repository = RegistrationRepository(session)
+        key = uuid.uuid4().hex
+        now = utcnow()
+
+        first = await repository.count_code_request(
+            key, at=now, window_started_after=now - timedelta(hours=1)
+        )
+        second = await repository.count_code_request(
+            key, at=now, window_started_after=now - timedelta(hours=1)
+        )
+        later = now + timedelta(hours=2)
+        after_the_window = await repository.count_code_request(
+            key, at=later, window_started_after=later - timedelta(hours=1)
+        )
+
+        assert (first, second, after_the_window) == (1, 2, 1)
