@@ -165,12 +165,17 @@ class MemberAddressVerified(EventPayload):
 
 class MemberErased(EventPayload):
     """A member's account and personal data were erased from identity: every service deletes
-    what it holds about this member id (dispatch its email endpoint, geo its subscriptions)."""
+    or irreversibly anonymises every row that names this member id (dispatch its endpoints,
+    preferences and deliveries; geo its subscriptions and the recipient sets naming them;
+    alerts their replies, photos and usefulness marks)."""
 
     event_type = "member.erased"
     topic = Topic.MEMBERS
 
     member_id: uuid.UUID
+    # The member chose to leave their replies' text for the police, anonymised (no member
+    # id, no pseudonym); otherwise the replies are deleted. Photos are deleted either way.
+    keep_reply_text: bool = False
 
     def partition_key(self) -> str:
         return str(self.member_id)

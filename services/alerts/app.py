@@ -20,6 +20,7 @@ from services.alerts.feedback.endpoints import router as feedback_router
 from services.alerts.feeds.endpoints import router as feeds_router
 from services.alerts.geography import geography_for
 from services.alerts.images.endpoints import router as images_router
+from services.alerts.members.consumers import members_consumer
 from services.alerts.models import OutboxMessage, ProcessedEvent
 from services.alerts.targeting.consumers import targeting_consumer
 from services.alerts.targeting.endpoints import router as targeting_router
@@ -55,6 +56,6 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         ],
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,
-        consumers=(delivery_stats_consumer(), targeting_consumer()),
+        consumers=(delivery_stats_consumer(), targeting_consumer(), members_consumer()),
         on_startup=on_startup,
     )

@@ -110,3 +110,11 @@ class ReplyNotFoundError(AlertsError):
     status_code = 404
     slug = "reply-not-found"
     title = "Reply not found"
+
+
+class MemberSuspendedError(AlertsError):
+    """Identity suspended the caller (``member.suspended``); their token may still be valid."""
+
+    status_code = 403
+    slug = "member-suspended"
+    title = "Your account is suspended"

@@ -506,6 +506,17 @@ class DeliveryStats(Base):
     )
 
 
+class SuspendedMember(Base):
+    """A member identity suspended (``member.suspended``): they may not reply to alerts nor mark
+    them until ``member.reinstated`` removes the row. Their access token may still be valid
+    for up to 15 minutes, so its signature alone does not say whether they may act."""
+
+    __tablename__ = "suspended_members"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    suspended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ProcessedEvent(ProcessedEventMixin, Base):
     """Events the alerts consumers have handled, written with their effects."""
 

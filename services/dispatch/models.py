@@ -251,6 +251,16 @@ class SentNotice(Base):
     )
 
 
+class SuspendedMember(Base):
+    """A member identity suspended (``member.suspended``): new recipient batches record
+    nothing for them and what waited to be sent was given up, until ``member.reinstated``."""
+
+    __tablename__ = "suspended_members"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    suspended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ProcessedEvent(ProcessedEventMixin, Base):
     """Events the dispatch consumers have handled, recorded with their effects."""
 

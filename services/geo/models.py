@@ -287,6 +287,18 @@ class AlertAudience(UUIDPrimaryKey, Base):
     resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class SuspendedMember(Base):
+    """A member identity suspended (``member.suspended``): left out of audience previews until
+    ``member.reinstated``. Resolution still finds them, so that the alert's stored recipient
+    set (which its Updates reach) is right once they are reinstated; dispatch sends them
+    nothing meanwhile."""
+
+    __tablename__ = "suspended_members"
+
+    member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    suspended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class OutboxMessage(OutboxMixin, Base):
     pass
 

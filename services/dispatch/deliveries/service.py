@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.deliveries.repository import DeliveryRepository
 from services.dispatch.deliveries.schemas import DeliverySummary
-from services.dispatch.members.repository import MemberEndpointRepository
+from services.dispatch.members.repository import MemberEndpointRepository, SuspensionRepository
 from services.dispatch.models import ChannelKind, DeliveryStatus, Priority
 from services.dispatch.preferences.rules import DeliveryTarget, plan_deliveries
 from services.dispatch.preferences.service import PreferencesService
@@ -99,6 +99,7 @@ class DeliveryService:
         pending_max_age: timedelta = DEFAULT_PENDING_MAX_AGE,
     ) -> None:
         self._endpoints = MemberEndpointRepository(session)
+        self._suspensions = SuspensionRepository(session)
         self._deliveries = DeliveryRepository(session)
         self._preferences = PreferencesService(session)
         self._channels = channels
@@ -107,6 +108,10 @@ class DeliveryService:
     async def record_batch(self, batch: RecipientBatch) -> BatchReport:
         content = batch.content
         member_ids = list(dict.fromkeys(batch.member_ids))
+        # A suspended member receives nothing (not even a pending row to release later).
+        suspended = await self._suspensions.suspended_among(member_ids)
+        if suspended:
+            member_ids = [member_id for member_id in member_ids if member_id not in suspended]
         priority = priority_of(content)
         await self._deliveries.store_alert(
             alert_id=content.alert_id,

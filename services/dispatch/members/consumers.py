@@ -11,6 +11,7 @@ from services.dispatch.deliveries.consumers import wake_after_commit
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.members.service import (
     MemberEndpointService,
+    MemberSuspensionService,
     send_password_reset_email,
     send_verification_email,
 )
@@ -21,6 +22,8 @@ from shared.events import (
     MemberEmailVerified,
     MemberErased,
     MemberNoticeRequested,
+    MemberReinstated,
+    MemberSuspended,
     PasswordResetRequested,
     Topic,
     VerificationEmailRequested,
@@ -49,6 +52,16 @@ def member_events_consumer(
         await MemberEndpointService(session).erase(payload.member_id)
         await PreferencesService(session).erase(payload.member_id)
 
+    async def on_member_suspended(
+        session: AsyncSession, envelope: EventEnvelope, payload: MemberSuspended
+    ) -> None:
+        await MemberSuspensionService(session).suspend(payload.member_id, at=envelope.occurred_at)
+
+    async def on_member_reinstated(
+        session: AsyncSession, envelope: EventEnvelope, payload: MemberReinstated
+    ) -> None:
+        await MemberSuspensionService(session).reinstate(payload.member_id)
+
     async def on_member_notice_requested(
         session: AsyncSession, envelope: EventEnvelope, payload: MemberNoticeRequested
     ) -> None:
@@ -73,6 +86,8 @@ def member_events_consumer(
             MemberEmailVerified: on_member_email_verified,
             PasswordResetRequested: on_password_reset_requested,
             MemberErased: on_member_erased,
+            MemberSuspended: on_member_suspended,
+            MemberReinstated: on_member_reinstated,
             MemberNoticeRequested: on_member_notice_requested,
         },
     )

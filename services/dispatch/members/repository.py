@@ -11,7 +11,7 @@ from sqlalchemy import Row, any_, case, delete, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.models import ChannelKind, MemberEndpoint, uuid_array
+from services.dispatch.models import ChannelKind, MemberEndpoint, SuspendedMember, uuid_array
 
 
 class MemberEndpointRepository:
@@ -99,3 +99,34 @@ class MemberEndpointRepository:
             delete(MemberEndpoint).where(MemberEndpoint.member_id == member_id)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class SuspensionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
+        statement = insert(SuspendedMember).values(member_id=member_id, suspended_at=at)
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[SuspendedMember.member_id],
+                set_={"suspended_at": statement.excluded.suspended_at},
+            )
+        )
+
+    async def reinstate(self, member_id: uuid.UUID) -> bool:
+        result = await self._session.execute(
+            delete(SuspendedMember).where(SuspendedMember.member_id == member_id)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def suspended_among(self, member_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of ``member_ids`` are suspended (one query for a whole batch)."""
+        if not member_ids:
+            return set()
+        found = await self._session.scalars(
+            select(SuspendedMember.member_id).where(
+                SuspendedMember.member_id == any_(uuid_array(member_ids))
+            )
+        )
+        return set(found.all())

@@ -17,7 +17,7 @@ from services.dispatch.channels.email import EmailChannel
 from services.dispatch.deliveries.repository import DeliveryRepository
 from services.dispatch.errors import ChannelUnavailableError
 from services.dispatch.letters.repository import LetterRepository
-from services.dispatch.members.repository import MemberEndpointRepository
+from services.dispatch.members.repository import MemberEndpointRepository, SuspensionRepository
 from services.dispatch.models import ChannelKind, MemberEndpoint
 from services.dispatch.notices.repository import NoticeRepository
 from services.dispatch.registrations.repository import RegistrationRepository
@@ -68,6 +68,7 @@ class MemberEndpointService:
         deliveries = await DeliveryRepository(self._session).delete_for_member(member_id)
         letters = await LetterRepository(self._session).delete_for_member(member_id)
         notices = await NoticeRepository(self._session).delete_for_member(member_id)
+        await SuspensionRepository(self._session).reinstate(member_id)
         log.info(
             "dispatch.member.erased",
             member_id=str(member_id),
@@ -77,6 +78,30 @@ class MemberEndpointService:
             notices=notices,
         )
         return erased
+
+
+class MemberSuspensionService:
+    """A suspended member receives nothing: what waits to be sent to them is given up, and
+    recipient batches record nothing for them (``DeliveryService.record_batch``) until they
+    are reinstated, from when alerts reach them again."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._suspensions = SuspensionRepository(session)
+        self._deliveries = DeliveryRepository(session)
+
+    async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
+        await self._suspensions.suspend(member_id, at=at)
+        given_up = await self._deliveries.give_up_unsent_for_member(
+            member_id, reason="the member was suspended"
+        )
+        log.info("dispatch.member.suspended", member_id=str(member_id), given_up=given_up)
+
+    async def reinstate(self, member_id: uuid.UUID) -> None:
+        await self._suspensions.reinstate(member_id)
+        log.info("dispatch.member.reinstated", member_id=str(member_id))
+
+    async def suspended_among(self, member_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        return await self._suspensions.suspended_among(member_ids)
 
 
 async def send_verification_email(

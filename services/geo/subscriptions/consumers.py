@@ -1,14 +1,23 @@
-"""Kafka handlers of identity's member events: a verified address sets the home ward, and an
-erased member's subscriptions go with them."""
+"""Kafka handlers of identity's member events: a verified address sets the home ward; an
+erased member's subscriptions and recipient-set entries go with them; a suspended member is
+left out of audience previews until reinstated."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.errors import UnknownWardError
+from services.geo.members.service import MemberLifecycleService
 from services.geo.subscriptions import service
 from shared.consumer import PoisonMessageError
-from shared.events import EventEnvelope, MemberAddressVerified, MemberErased, Topic
+from shared.events import (
+    EventEnvelope,
+    MemberAddressVerified,
+    MemberErased,
+    MemberReinstated,
+    MemberSuspended,
+    Topic,
+)
 from shared.runtime import ConsumerSpec
 
 MEMBERS_GROUP = "geo.members"
@@ -28,12 +37,29 @@ async def on_address_verified(
 async def on_member_erased(
     session: AsyncSession, envelope: EventEnvelope, payload: MemberErased
 ) -> None:
-    await service.erase_member(session, payload.member_id)
+    await MemberLifecycleService(session).erase(payload.member_id)
+
+
+async def on_member_suspended(
+    session: AsyncSession, envelope: EventEnvelope, payload: MemberSuspended
+) -> None:
+    await MemberLifecycleService(session).suspend(payload.member_id, at=envelope.occurred_at)
+
+
+async def on_member_reinstated(
+    session: AsyncSession, envelope: EventEnvelope, payload: MemberReinstated
+) -> None:
+    await MemberLifecycleService(session).reinstate(payload.member_id)
 
 
 def members_consumer() -> ConsumerSpec:
     return ConsumerSpec(
         group_id=MEMBERS_GROUP,
         topics=(Topic.MEMBERS.value,),
-        handlers={MemberAddressVerified: on_address_verified, MemberErased: on_member_erased},
+        handlers={
+            MemberAddressVerified: on_address_verified,
+            MemberErased: on_member_erased,
+            MemberSuspended: on_member_suspended,
+            MemberReinstated: on_member_reinstated,
+        },
     )

@@ -1,0 +1,93 @@
+"""Every SQL statement about a member's standing and what alerts holds about them: replies,
+their photos, usefulness marks, suspensions. Flushes, never commits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.alerts.models import Reply, ReplyPhoto, SuspendedMember, Usefulness
+
+# What staff see in place of an erased member's pseudonym on a reply they chose to leave.
+ERASED_PSEUDONYM = "Former member"
+# ... and in place of an erased staff member's on their answers.
+ERASED_STAFF_PSEUDONYM = "Former staff member"
+
+
+class MemberDataRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def delete_reply_photos(self, member_id: uuid.UUID) -> int:
+        result = await self._session.execute(
+            delete(ReplyPhoto).where(
+                ReplyPhoto.reply_id.in_(select(Reply.id).where(Reply.member_id == member_id))
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def delete_replies(self, member_id: uuid.UUID) -> int:
+        result = await self._session.execute(delete(Reply).where(Reply.member_id == member_id))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def anonymise_replies(self, member_id: uuid.UUID) -> int:
+        """Keep the replies' text but cut them from the member: each gets a fresh random id
+        (so no two of them can even be linked to one writer) and no pseudonym."""
+        result = await self._session.execute(
+            update(Reply)
+            .where(Reply.member_id == member_id)
+            .values(
+                member_id=func.gen_random_uuid(),
+                member_pseudonym=ERASED_PSEUDONYM,
+                updated_at=func.now(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def anonymise_answers(self, staff_id: uuid.UUID) -> int:
+        """An erased staff member's answers to replies stay (the resident was answered) but
+        no longer name them."""
+        result = await self._session.execute(
+            update(Reply)
+            .where(Reply.answered_by_id == staff_id)
+            .values(answered_by_id=None, answered_by_pseudonym=ERASED_STAFF_PSEUDONYM)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def anonymise_usefulness(self, member_id: uuid.UUID) -> int:
+        """Each mark keeps counting (useful or not) under a fresh random id: the counts stay
+        right and no mark can be traced back to the member or linked to another of theirs."""
+        result = await self._session.execute(
+            update(Usefulness)
+            .where(Usefulness.member_id == member_id)
+            .values(member_id=func.gen_random_uuid())
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
+        statement = insert(SuspendedMember).values(member_id=member_id, suspended_at=at)
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[SuspendedMember.member_id],
+                set_={"suspended_at": statement.excluded.suspended_at},
+            )
+        )
+
+    async def reinstate(self, member_id: uuid.UUID) -> bool:
+        result = await self._session.execute(
+            delete(SuspendedMember).where(SuspendedMember.member_id == member_id)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def is_suspended(self, member_id: uuid.UUID) -> bool:
+        found = await self._session.scalar(
+            select(SuspendedMember.member_id).where(SuspendedMember.member_id == member_id)
+        )
+        return found is not None

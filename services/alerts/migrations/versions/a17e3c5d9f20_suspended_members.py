@@ -1,0 +1,29 @@
+"""members suspended by identity: no replies or usefulness marks until reinstated
+
+Revision ID: a17e3c5d9f20
+Revises: 7e3a9c41d2b6
+Create Date: 2026-12-06 23:50:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "a17e3c5d9f20"
+down_revision: str | None = "7e3a9c41d2b6"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "suspended_members",
+        sa.Column("member_id", sa.Uuid(), nullable=False),
+        sa.Column("suspended_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("member_id", name=op.f("pk_suspended_members")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("suspended_members")

@@ -1,0 +1,29 @@
+"""members' lifecycle: suspended members receive nothing until reinstated
+
+Revision ID: d4e6f8a0b2c4
+Revises: 161619fab0d6
+Create Date: 2026-12-07 00:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "d4e6f8a0b2c4"
+down_revision: str | None = "161619fab0d6"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "suspended_members",
+        sa.Column("member_id", sa.Uuid(), nullable=False),
+        sa.Column("suspended_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("member_id", name=op.f("pk_suspended_members")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("suspended_members")

@@ -1,0 +1,64 @@
+"""Every SQL statement about suspended members and the recipient sets naming a member.
+Flushes, never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Row, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.geo.models import AlertRecipientSet, SuspendedMember
+
+_SUSPENDED_NUMBERS = text(
+    """
+    SELECT coalesce(string_agg(int4send(n.member_no), ''::bytea), ''::bytea)
+    FROM suspended_members AS s JOIN member_numbers AS n USING (member_id)
+    """
+)
+
+
+class MemberStandingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
+        statement = insert(SuspendedMember).values(member_id=member_id, suspended_at=at)
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[SuspendedMember.member_id],
+                set_={"suspended_at": statement.excluded.suspended_at},
+            )
+        )
+
+    async def reinstate(self, member_id: uuid.UUID) -> bool:
+        result = await self._session.execute(
+            delete(SuspendedMember).where(SuspendedMember.member_id == member_id)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def suspended_numbers(self) -> bytes:
+        """The member numbers of suspended members, big-endian int32 each (few: suspension
+        is rare, so one small join per preview)."""
+        return bytes(await self._session.scalar(_SUSPENDED_NUMBERS) or b"")
+
+    async def recipient_sets_naming(self, member: bytes) -> Sequence[Row[uuid.UUID, bytes]]:
+        """Recipient sets whose packed ids contain ``member`` somewhere (the caller checks the
+        16-byte alignment), locked until the transaction ends."""
+        result = await self._session.execute(
+            select(AlertRecipientSet.alert_id, AlertRecipientSet.members)
+            .where(func.position(member, AlertRecipientSet.members) > 0)
+            .with_for_update()
+        )
+        return result.all()
+
+    async def replace_recipients(self, alert_id: uuid.UUID, members: bytes) -> None:
+        await self._session.execute(
+            update(AlertRecipientSet)
+            .where(AlertRecipientSet.alert_id == alert_id)
+            .values(members=members, recipient_count=len(members) // 16)
+            .execution_options(synchronize_session=False)
+        )
