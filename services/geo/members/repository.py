@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, delete, func, select, text, update
+from sqlalchemy import Row, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,9 @@ _SUSPENDED_NUMBERS = text(
     FROM suspended_members AS s JOIN member_numbers AS n USING (member_id)
     """
 )
+
+# bytea's position(); SQLAlchemy's func.position would render it with a comma.
+_NAMING_MEMBER = text("position(:member in alert_recipient_sets.members) > 0")
 
 
 class MemberStandingRepository:
@@ -50,7 +53,7 @@ class MemberStandingRepository:
         16-byte alignment), locked until the transaction ends."""
         result = await self._session.execute(
             select(AlertRecipientSet.alert_id, AlertRecipientSet.members)
-            .where(func.position(member, AlertRecipientSet.members) > 0)
+            .where(_NAMING_MEMBER.bindparams(member=member))
             .with_for_update()
         )
         return result.all()
