@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.models import AlertRecipientSet, SuspendedMember
+from shared.events import Topic
 
 _SUSPENDED_NUMBERS = text(
     """
@@ -22,6 +23,18 @@ _SUSPENDED_NUMBERS = text(
 
 # bytea's position(); SQLAlchemy's func.position would render it with a comma.
 _NAMING_MEMBER = text("position(:member in alert_recipient_sets.members) > 0")
+
+
+# A recipient batch's envelope without one member id (jsonb's "-" drops a string element).
+_BATCH_WITHOUT_MEMBER = text(
+    """
+    UPDATE outbox
+    SET envelope = jsonb_set(
+        envelope, '{payload,member_ids}', (envelope -> 'payload' -> 'member_ids') - :member_id
+    )
+    WHERE topic = :topic AND envelope -> 'payload' -> 'member_ids' ? :member_id
+    """
+)
 
 
 class MemberStandingRepository:
@@ -65,3 +78,12 @@ class MemberStandingRepository:
             .values(members=members, recipient_count=len(members) // 16)
             .execution_options(synchronize_session=False)
         )
+
+    async def remove_from_staged_batches(self, member_id: uuid.UUID) -> int:
+        """Take the member's id out of the recipient batches still in the outbox (kept a day
+        after publication, or waiting for it: the relay then publishes them without it)."""
+        result = await self._session.execute(
+            _BATCH_WITHOUT_MEMBER,
+            {"member_id": str(member_id), "topic": Topic.RECIPIENT_BATCHES.value},
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

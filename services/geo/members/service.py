@@ -51,11 +51,13 @@ class MemberLifecycleService:
             if len(remaining) != len(packed):
                 await self._standing.replace_recipients(alert_id, remaining)
                 purged += 1
+        batches = await self._standing.remove_from_staged_batches(member_id)
         log.info(
             "geo.member.erased",
             member_id=str(member_id),
             subscriptions=subscriptions_deleted,
             recipient_sets=purged,
+            staged_batches=batches,
         )
 
     async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:

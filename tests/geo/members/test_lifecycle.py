@@ -13,8 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.geo.audience.members import sort_packed
 from services.geo.members.service import without_member
-from services.geo.models import AlertRecipientSet
-from shared.events import MemberErased, MemberReinstated, MemberSuspended
+from services.geo.models import AlertRecipientSet, OutboxMessage
+from shared.db import utcnow
+from shared.events import (
+    AlertContent,
+    EventEnvelope,
+    MemberErased,
+    MemberReinstated,
+    MemberSuspended,
+    RecipientBatch,
+)
 from tests.geo.subscriptions.test_consumers import publish
 from tests.support.tokens import auth_header
 from tests.support.waiting import eventually
@@ -57,6 +65,30 @@ class TestErasure:
                     )
                 )
 
+            batch = RecipientBatch(
+                content=AlertContent(
+                    alert_id=alerts[0],
+                    headline="Bikes stolen",
+                    body="Lock them.",
+                    category="theft",
+                    severity="Minor",
+                    urgency="Expected",
+                    sender_name="Tests",
+                    sent_at=utcnow(),
+                ),
+                batch_number=0,
+                member_ids=[erased, kept_a],
+            )
+            staged = OutboxMessage(
+                event_id=uuid.uuid4(),
+                topic=batch.topic.value,
+                key=batch.partition_key(),
+                envelope=EventEnvelope.wrap(batch, producer="geo").model_dump(mode="json"),
+                # Published already: the relay leaves it, the outbox keeps it a while.
+                published_at=utcnow(),
+            )
+            session.add(staged)
+
         await publish(producer, MemberErased(member_id=erased))
 
         async def purged() -> list[AlertRecipientSet] | None:
@@ -67,6 +99,10 @@ class TestErasure:
 
         for row in await eventually(purged):
             assert row.members == packed(kept_a, kept_b)
+        async with sessions() as session:
+            kept_batch = await session.get(OutboxMessage, staged.position)
+        assert kept_batch is not None
+        assert kept_batch.envelope["payload"]["member_ids"] == [str(kept_a)]
 
 
 class TestSuspension:
