@@ -22,9 +22,11 @@ from services.alerts.geography import geography_for
 from services.alerts.images.endpoints import router as images_router
 from services.alerts.members.consumers import members_consumer
 from services.alerts.models import OutboxMessage, ProcessedEvent
+from services.alerts.retention.service import purge_expired_feedback
 from services.alerts.targeting.consumers import targeting_consumer
 from services.alerts.targeting.endpoints import router as targeting_router
 from shared.app import create_service_app
+from shared.periodic import run_every
 from shared.runtime import ServiceRuntime
 
 
@@ -37,6 +39,16 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         # In runtime.tasks, so it is cancelled at shutdown and shows in readiness.
         runtime.tasks.append(
             asyncio.create_task(scheduler.run(runtime, settings), name="alerts-scheduler")
+        )
+
+        async def purge() -> None:
+            await purge_expired_feedback(runtime.sessions, settings)
+
+        runtime.tasks.append(
+            asyncio.create_task(
+                run_every(settings.retention_interval_s, purge, name="alerts-retention"),
+                name="alerts-retention",
+            )
         )
 
     return create_service_app(
