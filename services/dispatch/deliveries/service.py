@@ -181,6 +181,8 @@ class DeliveryService:
         released = await self._deliveries.release_pending(member_id=member_id)
         if released:
             log.info("dispatch.pending.released", member_id=str(member_id), count=released)
+            # Released, they respect quiet hours and the digest like any other delivery.
+            await self._preferences.replan_unsent(member_id)
         return released
 
     async def summarise(self, alert_id: uuid.UUID) -> DeliverySummary:
