@@ -21,6 +21,7 @@ from services.alerts.feeds.endpoints import router as feeds_router
 from services.alerts.geography import geography_for
 from services.alerts.images.endpoints import router as images_router
 from services.alerts.members.consumers import members_consumer
+from services.alerts.members.endpoints import router as members_router
 from services.alerts.models import OutboxMessage, ProcessedEvent
 from services.alerts.retention.service import purge_expired_feedback
 from services.alerts.targeting.consumers import targeting_consumer
@@ -65,6 +66,7 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
             images_router,
             feedback_router,
             feeds_router,
+            members_router,
         ],
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,

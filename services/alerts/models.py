@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
+from shared.exports import ExportPartMixin
 from shared.outbox import OutboxMixin
 
 HEADLINE_MAX_LENGTH = 160
@@ -515,6 +516,11 @@ class SuspendedMember(Base):
 
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     suspended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MemberExportPart(ExportPartMixin, Base):
+    """Alerts' part of a member's export (``member.export_requested``): their replies and
+    marks, kept a few days for them to download (``shared.exports``)."""
 
 
 class ProcessedEvent(ProcessedEventMixin, Base):

@@ -38,13 +38,14 @@ from services.dispatch.digests.service import DigestSender, DigestSettings
 from services.dispatch.inbox.endpoints import router as inbox_router
 from services.dispatch.letters.consumers import letter_requests_consumer
 from services.dispatch.members.consumers import member_events_consumer
+from services.dispatch.members.endpoints import exports_router
 from services.dispatch.members.endpoints import router as endpoints_router
 from services.dispatch.models import ChannelKind, OutboxMessage, ProcessedEvent
 from services.dispatch.periodic import run_every
 from services.dispatch.preferences.endpoints import router as preferences_router
 from services.dispatch.receipts.endpoints import router as receipts_router
 from services.dispatch.registrations.endpoints import router as registrations_router
-from services.dispatch.retention.service import purge_old_alerts
+from services.dispatch.retention.service import purge_old_alerts, purge_old_export_parts
 from services.dispatch.status.reporter import StatsReporter
 from services.dispatch.webpush.endpoints import router as webpush_router
 from shared.app import create_service_app
@@ -119,6 +120,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
 
         async def purge() -> None:
             await purge_old_alerts(runtime.sessions, retention=retention)
+            await purge_old_export_parts(runtime.sessions)
 
         runtime.tasks.append(
             asyncio.create_task(
@@ -166,6 +168,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             receipts_router,
             webpush_router,
             inbox_router,
+            exports_router,
         ],
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,

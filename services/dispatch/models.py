@@ -34,6 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
+from shared.exports import ExportPartMixin
 from shared.outbox import OutboxMixin
 
 # RFC 5321's limit on a forward path; the same limit identity applies to members' emails.
@@ -259,6 +260,11 @@ class SuspendedMember(Base):
 
     member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     suspended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MemberExportPart(ExportPartMixin, Base):
+    """Dispatch's part of a member's export (``member.export_requested``): where alerts reach
+    them, their preferences and what was sent, kept a few days to download (``shared.exports``)."""
 
 
 class ProcessedEvent(ProcessedEventMixin, Base):

@@ -20,6 +20,7 @@ from services.geo.boundaries.endpoints import admin_router as boundaries_admin_r
 from services.geo.boundaries.endpoints import router as boundaries_router
 from services.geo.config import GeoSettings
 from services.geo.lookup.endpoints import router as lookup_router
+from services.geo.members.endpoints import router as members_router
 from services.geo.models import OutboxMessage, ProcessedEvent
 from services.geo.retention.service import purge_expired_recipient_sets
 from services.geo.subscriptions.consumers import members_consumer
@@ -70,6 +71,7 @@ def create_app(settings: GeoSettings | None = None) -> FastAPI:
             lookup_router,
             subscriptions_router,
             audience_router,
+            members_router,
         ),
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,

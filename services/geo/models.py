@@ -32,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
 from shared.db import UUIDPrimaryKey, new_metadata, utcnow
+from shared.exports import ExportPartMixin
 from shared.outbox import OutboxMixin
 
 CODE_LENGTH = 9  # ONS GSS codes: one letter and eight digits, e.g. E05013806
@@ -297,6 +298,11 @@ class SuspendedMember(Base):
 
     member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     suspended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MemberExportPart(ExportPartMixin, Base):
+    """Geo's part of a member's export (``member.export_requested``): their watched areas,
+    kept a few days for them to download (``shared.exports``)."""
 
 
 class OutboxMessage(OutboxMixin, Base):

@@ -5,7 +5,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.members.service import MemberLifecycleService
-from shared.events import EventEnvelope, MemberErased, MemberReinstated, MemberSuspended, Topic
+from shared.events import (
+    EventEnvelope,
+    MemberErased,
+    MemberExportRequested,
+    MemberReinstated,
+    MemberSuspended,
+    Topic,
+)
 from shared.runtime import ConsumerSpec
 
 MEMBERS_GROUP = "alerts.members"
@@ -31,6 +38,12 @@ async def on_member_reinstated(
     await MemberLifecycleService(session).reinstate(payload.member_id)
 
 
+async def on_export_requested(
+    session: AsyncSession, envelope: EventEnvelope, payload: MemberExportRequested
+) -> None:
+    await MemberLifecycleService(session).collect_export(payload.member_id, payload.export_id)
+
+
 def members_consumer() -> ConsumerSpec:
     return ConsumerSpec(
         group_id=MEMBERS_GROUP,
@@ -39,5 +52,6 @@ def members_consumer() -> ConsumerSpec:
             MemberErased: on_member_erased,
             MemberSuspended: on_member_suspended,
             MemberReinstated: on_member_reinstated,
+            MemberExportRequested: on_export_requested,
         },
     )

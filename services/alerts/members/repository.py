@@ -4,13 +4,21 @@ their photos, usefulness marks, suspensions. Flushes, never commits."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerts.models import Reply, ReplyPhoto, SuspendedMember, Usefulness
+from services.alerts.models import (
+    MemberExportPart,
+    Reply,
+    ReplyPhoto,
+    SuspendedMember,
+    Usefulness,
+)
+from shared.exports import ExportPartRepository
 
 # What staff see in place of an erased member's pseudonym on a reply they chose to leave.
 ERASED_PSEUDONYM = "Former member"
@@ -91,3 +99,39 @@ class MemberDataRepository:
             select(SuspendedMember.member_id).where(SuspendedMember.member_id == member_id)
         )
         return found is not None
+
+    async def suspended_at(self, member_id: uuid.UUID) -> datetime | None:
+        suspended: datetime | None = await self._session.scalar(
+            select(SuspendedMember.suspended_at).where(SuspendedMember.member_id == member_id)
+        )
+        return suspended
+
+    async def replies_of(
+        self, member_id: uuid.UUID
+    ) -> Sequence[Row[uuid.UUID, str, datetime, str | None, datetime | None, bool]]:
+        has_photo = select(ReplyPhoto.reply_id).where(ReplyPhoto.reply_id == Reply.id).exists()
+        result = await self._session.execute(
+            select(
+                Reply.alert_id,
+                Reply.text,
+                Reply.created_at,
+                Reply.answer,
+                Reply.answered_at,
+                has_photo,
+            )
+            .where(Reply.member_id == member_id)
+            .order_by(Reply.created_at)
+        )
+        return result.all()
+
+    async def marks_of(self, member_id: uuid.UUID) -> Sequence[Usefulness]:
+        return (
+            await self._session.scalars(
+                select(Usefulness)
+                .where(Usefulness.member_id == member_id)
+                .order_by(Usefulness.updated_at)
+            )
+        ).all()
+
+    def export_parts(self) -> ExportPartRepository:
+        return ExportPartRepository(self._session, MemberExportPart)

@@ -11,8 +11,10 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.alerts.config import AlertsSettings
+from services.alerts.models import MemberExportPart
 from services.alerts.retention.repository import RetentionRepository
 from shared.db import session_scope, utcnow
+from shared.exports import EXPORT_PART_RETENTION, ExportPartRepository
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -28,7 +30,8 @@ PURGE_CHUNK = 500
 async def purge_expired_feedback(
     sessions: async_sessionmaker[AsyncSession], settings: AlertsSettings
 ) -> tuple[int, int]:
-    """Delete photos and replies past their retention; returns (photos, replies)."""
+    """Delete photos and replies past their retention, and export parts a week old; returns
+    (photos, replies)."""
     now = utcnow()
     photos_before = now - timedelta(days=settings.reply_photo_retention_days)
     replies_before = now - timedelta(days=settings.reply_retention_days)
@@ -49,6 +52,12 @@ async def purge_expired_feedback(
         replies += deleted
         if deleted < PURGE_CHUNK:
             break
+    async with session_scope(sessions) as session:
+        exports = await ExportPartRepository(session, MemberExportPart).delete_older_than(
+            now - EXPORT_PART_RETENTION
+        )
+    if exports:
+        PURGED.labels("export_parts").inc(exports)
     if photos or replies:
         PURGED.labels("alert_reply_photos").inc(photos)
         PURGED.labels("alert_replies").inc(replies)

@@ -11,6 +11,7 @@ from services.dispatch.deliveries.consumers import wake_after_commit
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.members.service import (
     MemberEndpointService,
+    MemberExportService,
     MemberSuspensionService,
     send_password_reset_email,
     send_verification_email,
@@ -21,6 +22,7 @@ from shared.events import (
     EventEnvelope,
     MemberEmailVerified,
     MemberErased,
+    MemberExportRequested,
     MemberNoticeRequested,
     MemberReinstated,
     MemberSuspended,
@@ -62,6 +64,11 @@ def member_events_consumer(
     ) -> None:
         await MemberSuspensionService(session).reinstate(payload.member_id)
 
+    async def on_export_requested(
+        session: AsyncSession, envelope: EventEnvelope, payload: MemberExportRequested
+    ) -> None:
+        await MemberExportService(session).collect(payload.member_id, payload.export_id)
+
     async def on_member_notice_requested(
         session: AsyncSession, envelope: EventEnvelope, payload: MemberNoticeRequested
     ) -> None:
@@ -88,6 +95,7 @@ def member_events_consumer(
             MemberErased: on_member_erased,
             MemberSuspended: on_member_suspended,
             MemberReinstated: on_member_reinstated,
+            MemberExportRequested: on_export_requested,
             MemberNoticeRequested: on_member_notice_requested,
         },
     )

@@ -15,13 +15,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch.channels.base import Outcome
 from services.dispatch.channels.email import EmailChannel
 from services.dispatch.deliveries.repository import DeliveryRepository
-from services.dispatch.errors import ChannelUnavailableError
+from services.dispatch.errors import ChannelUnavailableError, ExportNotReadyError
 from services.dispatch.letters.repository import LetterRepository
-from services.dispatch.members.repository import MemberEndpointRepository, SuspensionRepository
+from services.dispatch.members.repository import (
+    MemberEndpointRepository,
+    MemberExportRepository,
+    SuspensionRepository,
+)
+from services.dispatch.members.schemas import (
+    DispatchExport,
+    Endpoint,
+    ExportedDelivery,
+    ExportedLetter,
+    ExportedNotice,
+)
 from services.dispatch.models import ChannelKind, MemberEndpoint
 from services.dispatch.notices.repository import NoticeRepository
+from services.dispatch.preferences.schemas import PreferencesDocument
+from services.dispatch.preferences.service import PreferencesService
 from services.dispatch.registrations.repository import RegistrationRepository
 from shared.events import MemberEmailVerified, PasswordResetRequested, VerificationEmailRequested
+from shared.exports import ExportPart
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -69,6 +83,7 @@ class MemberEndpointService:
         letters = await LetterRepository(self._session).delete_for_member(member_id)
         notices = await NoticeRepository(self._session).delete_for_member(member_id)
         await SuspensionRepository(self._session).reinstate(member_id)
+        await MemberExportRepository(self._session).parts.delete_for_member(member_id)
         log.info(
             "dispatch.member.erased",
             member_id=str(member_id),
@@ -102,6 +117,66 @@ class MemberSuspensionService:
 
     async def suspended_among(self, member_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         return await self._suspensions.suspended_among(member_ids)
+
+
+class MemberExportService:
+    """Dispatch's part of a member's export, collected on ``member.export_requested`` and kept
+    for the member to download (``shared.exports``)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._exports = MemberExportRepository(session)
+
+    async def collect(self, member_id: uuid.UUID, export_id: uuid.UUID) -> None:
+        data = DispatchExport(
+            endpoints=[
+                Endpoint.from_model(endpoint)
+                for endpoint in await MemberEndpointRepository(self._session).of_member(member_id)
+            ],
+            preferences=PreferencesDocument.from_preferences(
+                await PreferencesService(self._session).of_member(member_id)
+            ),
+            deliveries=[
+                ExportedDelivery(
+                    alert_id=alert_id,
+                    headline=headline,
+                    channel=channel,
+                    status=status.value,
+                    sent_at=sent_at,
+                    delivered_at=delivered_at,
+                )
+                for alert_id, headline, channel, status, sent_at, delivered_at in (
+                    await self._exports.deliveries_of(member_id)
+                )
+            ],
+            letters=[
+                ExportedLetter(
+                    letter_id=letter.letter_id,
+                    status=letter.status.value,
+                    sent_at=letter.sent_at,
+                    delivered_at=letter.delivered_at,
+                )
+                for letter in await self._exports.letters_of(member_id)
+            ],
+            notices=[
+                ExportedNotice(kind=notice.kind, sent_at=notice.sent_at)
+                for notice in await self._exports.notices_of(member_id)
+            ],
+            suspended_at=await SuspensionRepository(self._session).suspended_at(member_id),
+        )
+        await self._exports.parts.save(export_id=export_id, member_id=member_id, data=data)
+        log.info("dispatch.member.export_collected", member_id=str(member_id))
+
+    async def part(self, member_id: uuid.UUID, export_id: uuid.UUID) -> ExportPart[DispatchExport]:
+        part = await self._exports.parts.of_member(export_id, member_id)
+        if part is None:
+            raise ExportNotReadyError("This part of your export is not ready yet; try shortly.")
+        return ExportPart[DispatchExport](
+            service="dispatch",
+            export_id=part.export_id,
+            generated_at=part.generated_at,
+            data=DispatchExport.model_validate(part.data),
+        )
 
 
 async def send_verification_email(

@@ -11,8 +11,9 @@ from sqlalchemy import Row, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.geo.models import AlertRecipientSet, SuspendedMember
+from services.geo.models import AlertRecipientSet, MemberExportPart, SuspendedMember
 from shared.events import Topic
+from shared.exports import ExportPartRepository
 
 _SUSPENDED_NUMBERS = text(
     """
@@ -87,3 +88,12 @@ class MemberStandingRepository:
             {"member_id": str(member_id), "topic": Topic.RECIPIENT_BATCHES.value},
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def suspended_at(self, member_id: uuid.UUID) -> datetime | None:
+        suspended: datetime | None = await self._session.scalar(
+            select(SuspendedMember.suspended_at).where(SuspendedMember.member_id == member_id)
+        )
+        return suspended
+
+    def export_parts(self) -> ExportPartRepository:
+        return ExportPartRepository(self._session, MemberExportPart)

@@ -11,8 +11,11 @@ import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.audience.members import ID_BYTES, NUMBER, PACKED
+from services.geo.errors import ExportNotReadyError
 from services.geo.members.repository import MemberStandingRepository
+from services.geo.members.schemas import GeoExport
 from services.geo.subscriptions import service as subscriptions
+from shared.exports import ExportPart
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -37,6 +40,7 @@ class MemberLifecycleService:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._standing = MemberStandingRepository(session)
+        self._exports = self._standing.export_parts()
 
     async def erase(self, member_id: uuid.UUID) -> None:
         """Subscriptions (with their index rows and the member's number), the suspension if
@@ -52,6 +56,7 @@ class MemberLifecycleService:
                 await self._standing.replace_recipients(alert_id, remaining)
                 purged += 1
         batches = await self._standing.remove_from_staged_batches(member_id)
+        await self._exports.delete_for_member(member_id)
         log.info(
             "geo.member.erased",
             member_id=str(member_id),
@@ -71,3 +76,25 @@ class MemberLifecycleService:
     async def suspended_numbers(self) -> npt.NDArray[np.int32]:
         packed = await self._standing.suspended_numbers()
         return np.frombuffer(packed, dtype=NUMBER).astype(np.int32)
+
+    async def collect_export(self, member_id: uuid.UUID, export_id: uuid.UUID) -> None:
+        """Geo's part of the member's export, kept for them to download."""
+        data = GeoExport(
+            subscriptions=await subscriptions.list_mine(self._session, member_id),
+            suspended_at=await self._standing.suspended_at(member_id),
+        )
+        await self._exports.save(export_id=export_id, member_id=member_id, data=data)
+        log.info("geo.member.export_collected", member_id=str(member_id))
+
+    async def export_part(
+        self, member_id: uuid.UUID, export_id: uuid.UUID
+    ) -> ExportPart[GeoExport]:
+        part = await self._exports.of_member(export_id, member_id)
+        if part is None:
+            raise ExportNotReadyError("This part of your export is not ready yet; try shortly.")
+        return ExportPart[GeoExport](
+            service="geo",
+            export_id=part.export_id,
+            generated_at=part.generated_at,
+            data=GeoExport.model_validate(part.data),
+        )

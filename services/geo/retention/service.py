@@ -10,8 +10,10 @@ from datetime import timedelta
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.geo.models import MemberExportPart
 from services.geo.retention.repository import RetentionRepository
 from shared.db import session_scope, utcnow
+from shared.exports import EXPORT_PART_RETENTION, ExportPartRepository
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -35,6 +37,12 @@ async def purge_expired_recipient_sets(
         purged += deleted
         if deleted < PURGE_CHUNK:
             break
+    async with session_scope(sessions) as session:
+        exports = await ExportPartRepository(session, MemberExportPart).delete_older_than(
+            utcnow() - EXPORT_PART_RETENTION
+        )
+    if exports:
+        PURGED.labels("export_parts").inc(exports)
     if purged:
         PURGED.labels("alert_recipient_sets").inc(purged)
         log.info("geo.retention.purged", recipient_sets=purged)

@@ -14,6 +14,7 @@ from shared.events import (
     EventEnvelope,
     MemberAddressVerified,
     MemberErased,
+    MemberExportRequested,
     MemberReinstated,
     MemberSuspended,
     Topic,
@@ -52,6 +53,12 @@ async def on_member_reinstated(
     await MemberLifecycleService(session).reinstate(payload.member_id)
 
 
+async def on_export_requested(
+    session: AsyncSession, envelope: EventEnvelope, payload: MemberExportRequested
+) -> None:
+    await MemberLifecycleService(session).collect_export(payload.member_id, payload.export_id)
+
+
 def members_consumer() -> ConsumerSpec:
     return ConsumerSpec(
         group_id=MEMBERS_GROUP,
@@ -61,5 +68,6 @@ def members_consumer() -> ConsumerSpec:
             MemberErased: on_member_erased,
             MemberSuspended: on_member_suspended,
             MemberReinstated: on_member_reinstated,
+            MemberExportRequested: on_export_requested,
         },
     )

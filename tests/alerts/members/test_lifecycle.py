@@ -19,6 +19,7 @@ from shared.events import (
     EventEnvelope,
     EventPayload,
     MemberErased,
+    MemberExportRequested,
     MemberReinstated,
     MemberSuspended,
 )
@@ -173,3 +174,30 @@ class TestSuspension:
         )
         assert again.status_code == 201, again.text
         assert (await stats(client, alert))["useful"] == 1
+
+
+class TestExport:
+    async def test_the_members_replies_and_marks_are_their_part_of_the_export(
+        self, client: httpx.AsyncClient, producer: AIOKafkaProducer
+    ) -> None:
+        alert = await published(client)
+        member_id, export_id = uuid.uuid4(), uuid.uuid4()
+        headers = resident(member_id)
+        await reply_with_photo(client, alert, headers, "Two men in a grey van.")
+        assert (await mark(client, alert, headers, True)).status_code == 204
+        url = f"/members/me/exports/{export_id}"
+        assert (await client.get(url, headers=headers)).status_code == 404
+
+        await publish(producer, MemberExportRequested(member_id=member_id, export_id=export_id))
+
+        async def part() -> dict[str, Any] | None:
+            response = await client.get(url, headers=headers)
+            return response.json() if response.status_code == 200 else None
+
+        exported = await eventually(part)
+        assert exported["service"] == "alerts"
+        [reply] = exported["data"]["replies"]
+        assert (reply["text"], reply["has_photo"]) == ("Two men in a grey van.", True)
+        assert [m["useful"] for m in exported["data"]["usefulness_marks"]] == [True]
+        # Nobody else's.
+        assert (await client.get(url, headers=resident(uuid.uuid4()))).status_code == 404

@@ -5,6 +5,7 @@ not counted in audience previews until reinstated."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import numpy as np
@@ -19,6 +20,7 @@ from shared.events import (
     AlertContent,
     EventEnvelope,
     MemberErased,
+    MemberExportRequested,
     MemberReinstated,
     MemberSuspended,
     RecipientBatch,
@@ -137,3 +139,23 @@ class TestSuspension:
             return await recipients() == counted
 
         await eventually(counted_again)
+
+
+class TestExport:
+    async def test_the_watched_areas_are_the_members_part_of_the_export(
+        self, client: httpx.AsyncClient, producer: AIOKafkaProducer
+    ) -> None:
+        member_id, export_id = uuid.uuid4(), uuid.uuid4()
+        headers = auth_header(roles=["resident"], member_id=member_id)
+        watched = await client.post("/subscriptions", json={"ward_code": WARD}, headers=headers)
+        assert watched.status_code == 201, watched.text
+
+        await publish(producer, MemberExportRequested(member_id=member_id, export_id=export_id))
+
+        async def part() -> dict[str, Any] | None:
+            response = await client.get(f"/members/me/exports/{export_id}", headers=headers)
+            return response.json() if response.status_code == 200 else None
+
+        exported = await eventually(part)
+        assert exported["service"] == "geo"
+        assert [s["ward_code"] for s in exported["data"]["subscriptions"]] == [WARD]

@@ -1,4 +1,4 @@
-"""members suspended by identity: no replies or usefulness marks until reinstated
+"""members suspended by identity (no replies or usefulness marks until reinstated), and members' export parts
 
 Revision ID: a17e3c5d9f20
 Revises: 7e3a9c41d2b6
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "a17e3c5d9f20"
 down_revision: str | None = "7e3a9c41d2b6"
@@ -18,6 +19,15 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "export_parts",
+        sa.Column("export_id", sa.Uuid(), nullable=False),
+        sa.Column("member_id", sa.Uuid(), nullable=False),
+        sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("export_id", name=op.f("pk_export_parts")),
+    )
+    op.create_index(op.f("ix_export_parts_member_id"), "export_parts", ["member_id"])
+    op.create_table(
         "suspended_members",
         sa.Column("member_id", sa.Uuid(), nullable=False),
         sa.Column("suspended_at", sa.DateTime(timezone=True), nullable=False),
@@ -26,4 +36,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_export_parts_member_id"), table_name="export_parts")
+    op.drop_table("export_parts")
     op.drop_table("suspended_members")
