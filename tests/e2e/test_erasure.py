@@ -1,6 +1,7 @@
-"""Erasure across the platform. A member who registered, verified an address, watched a ward,
-set preferences, added a phone and two devices, received an alert on every channel, replied
-with a photo and marked the alert useful erases their account. Then no table of any service's
+"""Export and erasure across the platform. A member who registered, verified an address,
+watched a ward, set preferences, added a phone and two devices, received an alert on every
+channel, replied with a photo and marked the alert useful downloads their data (every
+service's part is there) and then erases their account. Then no table of any service's
 database holds their email, name, phone, address or pseudonym, and their member id is left only
 where identity keeps it on purpose (the append-only audit log, and the ``member.erased`` event
 in its outbox). In the broker, only the topics that name members hold any of it, and those keep
@@ -335,6 +336,28 @@ class TestErasureEverywhere:
             f"/api/alerts/alerts/{alert_id}/usefulness", json={"useful": True}, headers=headers
         )
         assert marked.status_code == 204, marked.text
+
+        # The export: identity's part at once, every other service's a moment later.
+        export = await gateway.get("/api/identity/members/me/export", headers=headers)
+        assert export.status_code == 200, export.text
+        export_id = export.json()["export_id"]
+        assert export.json()["member"]["name"] == name
+
+        async def part(service: str) -> dict[str, Any] | None:
+            response = await gateway.get(
+                f"/api/{service}/members/me/exports/{export_id}", headers=headers
+            )
+            found: dict[str, Any] | None = response.json() if response.status_code == 200 else None
+            return found
+
+        alerts_part = await eventually(lambda: part("alerts"))
+        assert [r["alert_id"] for r in alerts_part["data"]["replies"]] == [alert_id]
+        assert [m["useful"] for m in alerts_part["data"]["usefulness_marks"]] == [True]
+        geo_part = await eventually(lambda: part("geo"))
+        assert ward in [s["ward_code"] for s in geo_part["data"]["subscriptions"]]
+        dispatch_part = await eventually(lambda: part("dispatch"))
+        assert {d["channel"] for d in dispatch_part["data"]["deliveries"]} == set(every_channel)
+        assert {e["channel"] for e in dispatch_part["data"]["endpoints"]} == set(every_channel)
 
         personal = [email, name, phone, mobile, street, pseudonym]
         member = [member_id, member_id.replace("-", "")]
