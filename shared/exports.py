@@ -2,9 +2,9 @@
 own part and stages ``member.export_requested`` (member id, export id); alerts, geo and dispatch
 each collect what they hold about the member into an ``export_parts`` row under that export id,
 and serve it to that member at ``GET /members/me/exports/{export_id}`` in the one envelope
-below (``ExportPart``); each service documents its ``data`` schema in its OpenAPI. The web
-client puts the four parts into one archive. A part is kept ``EXPORT_PART_RETENTION`` and
-deleted with the member's other data when they are erased."""
+below (``ExportPart``; 202 while it is being collected); each service documents its ``data``
+schema in its OpenAPI. The web client puts the four parts into one archive. A part is kept
+``EXPORT_PART_RETENTION`` and deleted with the member's other data when they are erased."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import DateTime, delete, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
@@ -33,6 +34,32 @@ class ExportPart(BaseModel, Generic[DataT]):
     export_id: uuid.UUID
     generated_at: datetime
     data: DataT
+
+
+def still_collecting(export_id: uuid.UUID) -> JSONResponse:
+    """The answer while a part is not there: 202, ask again shortly. The same for an export id
+    the caller never asked for, so an answer never says whose an export is."""
+    return JSONResponse(
+        {"export_id": str(export_id), "status": "collecting"},
+        status_code=202,
+        headers={"Retry-After": "1", "Cache-Control": "no-store"},
+    )
+
+
+STILL_COLLECTING_RESPONSE: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "The part is being collected (or there is no such export of yours): "
+        "ask again after Retry-After",
+        "content": {
+            "application/json": {
+                "example": {
+                    "export_id": "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                    "status": "collecting",
+                }
+            }
+        },
+    }
+}
 
 
 class ExportPartMixin:

@@ -118,11 +118,3 @@ class MemberSuspendedError(AlertsError):
     status_code = 403
     slug = "member-suspended"
     title = "Your account is suspended"
-
-
-class ExportNotReadyError(AlertsError):
-    """No part of this export (yet): the request is still on its way, or it is not theirs."""
-
-    status_code = 404
-    slug = "export-not-ready"
-    title = "This export is not ready"

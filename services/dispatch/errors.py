@@ -77,11 +77,3 @@ class InvalidSubscriptionError(DispatchError):
     status_code = 422
     slug = "invalid-push-subscription"
     title = "The push subscription is not usable"
-
-
-class ExportNotReadyError(DispatchError):
-    """No part of this export (yet): the request is still on its way, or it is not theirs."""
-
-    status_code = 404
-    slug = "export-not-ready"
-    title = "This export is not ready"

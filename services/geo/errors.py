@@ -151,11 +151,3 @@ class PostcodeNotFoundError(GeoError):
 
     def __init__(self, postcode: str) -> None:
         super().__init__(f"The postcode {postcode} is not known.", postcode=postcode)
-
-
-class ExportNotReadyError(GeoError):
-    """No part of this export (yet): the request is still on its way, or it is not theirs."""
-
-    status_code = 404
-    slug = "export-not-ready"
-    title = "This export is not ready"

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerts.errors import ExportNotReadyError, MemberSuspendedError
+from services.alerts.errors import MemberSuspendedError
 from services.alerts.members.repository import MemberDataRepository
 from services.alerts.members.schemas import AlertsExport, ExportedMark, ExportedReply
 from shared.exports import ExportPart
@@ -83,10 +83,10 @@ class MemberLifecycleService:
 
     async def export_part(
         self, member_id: uuid.UUID, export_id: uuid.UUID
-    ) -> ExportPart[AlertsExport]:
+    ) -> ExportPart[AlertsExport] | None:
         part = await self._exports.of_member(export_id, member_id)
         if part is None:
-            raise ExportNotReadyError("This part of your export is not ready yet; try shortly.")
+            return None
         return ExportPart[AlertsExport](
             service="alerts",
             export_id=part.export_id,

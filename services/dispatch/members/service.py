@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch.channels.base import Outcome
 from services.dispatch.channels.email import EmailChannel
 from services.dispatch.deliveries.repository import DeliveryRepository
-from services.dispatch.errors import ChannelUnavailableError, ExportNotReadyError
+from services.dispatch.errors import ChannelUnavailableError
 from services.dispatch.letters.repository import LetterRepository
 from services.dispatch.members.repository import (
     MemberEndpointRepository,
@@ -167,10 +167,12 @@ class MemberExportService:
         await self._exports.parts.save(export_id=export_id, member_id=member_id, data=data)
         log.info("dispatch.member.export_collected", member_id=str(member_id))
 
-    async def part(self, member_id: uuid.UUID, export_id: uuid.UUID) -> ExportPart[DispatchExport]:
+    async def part(
+        self, member_id: uuid.UUID, export_id: uuid.UUID
+    ) -> ExportPart[DispatchExport] | None:
         part = await self._exports.parts.of_member(export_id, member_id)
         if part is None:
-            raise ExportNotReadyError("This part of your export is not ready yet; try shortly.")
+            return None
         return ExportPart[DispatchExport](
             service="dispatch",
             export_id=part.export_id,

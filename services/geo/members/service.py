@@ -11,7 +11,6 @@ import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.audience.members import ID_BYTES, NUMBER, PACKED
-from services.geo.errors import ExportNotReadyError
 from services.geo.members.repository import MemberStandingRepository
 from services.geo.members.schemas import GeoExport
 from services.geo.subscriptions import service as subscriptions
@@ -88,10 +87,10 @@ class MemberLifecycleService:
 
     async def export_part(
         self, member_id: uuid.UUID, export_id: uuid.UUID
-    ) -> ExportPart[GeoExport]:
+    ) -> ExportPart[GeoExport] | None:
         part = await self._exports.of_member(export_id, member_id)
         if part is None:
-            raise ExportNotReadyError("This part of your export is not ready yet; try shortly.")
+            return None
         return ExportPart[GeoExport](
             service="geo",
             export_id=part.export_id,

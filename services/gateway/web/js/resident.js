@@ -542,13 +542,11 @@ async function collectExport() {
   const missing = [];
   for (const service of EXPORT_PARTS) {
     let part = null;
+    // 202 {"status": "collecting"} until the service has its part.
     for (let attempt = 0; attempt < 30 && part === null; attempt += 1) {
-      try {
-        part = await api(`/${service}/members/me/exports/${identity.export_id}`);
-      } catch (error) {
-        if (error.status !== 404) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
+      const answer = await api(`/${service}/members/me/exports/${identity.export_id}`);
+      if (answer && answer.status === "collecting") await new Promise((resolve) => setTimeout(resolve, 500));
+      else part = answer;
     }
     if (part === null) missing.push(service);
     else archive[service] = part;
