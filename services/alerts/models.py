@@ -36,6 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.consumer import ProcessedEventMixin
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
 from shared.exports import ExportPartMixin
+from shared.members import SuspendedMemberMixin
 from shared.outbox import OutboxMixin
 
 HEADLINE_MAX_LENGTH = 160
@@ -507,15 +508,10 @@ class DeliveryStats(Base):
     )
 
 
-class SuspendedMember(Base):
+class SuspendedMember(SuspendedMemberMixin, Base):
     """A member identity suspended (``member.suspended``): they may not reply to alerts nor mark
     them until ``member.reinstated`` removes the row. Their access token may still be valid
     for up to 15 minutes, so its signature alone does not say whether they may act."""
-
-    __tablename__ = "suspended_members"
-
-    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    suspended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class MemberExportPart(ExportPartMixin, Base):

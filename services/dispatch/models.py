@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.consumer import ProcessedEventMixin
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
 from shared.exports import ExportPartMixin
+from shared.members import SuspendedMemberMixin
 from shared.outbox import OutboxMixin
 
 # RFC 5321's limit on a forward path; the same limit identity applies to members' emails.
@@ -252,14 +253,9 @@ class SentNotice(Base):
     )
 
 
-class SuspendedMember(Base):
+class SuspendedMember(SuspendedMemberMixin, Base):
     """A member identity suspended (``member.suspended``): new recipient batches record
     nothing for them and what waited to be sent was given up, until ``member.reinstated``."""
-
-    __tablename__ = "suspended_members"
-
-    member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    suspended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class MemberExportPart(ExportPartMixin, Base):

@@ -33,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.consumer import ProcessedEventMixin
 from shared.db import UUIDPrimaryKey, new_metadata, utcnow
 from shared.exports import ExportPartMixin
+from shared.members import SuspendedMemberMixin
 from shared.outbox import OutboxMixin
 
 CODE_LENGTH = 9  # ONS GSS codes: one letter and eight digits, e.g. E05013806
@@ -288,16 +289,11 @@ class AlertAudience(UUIDPrimaryKey, Base):
     resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class SuspendedMember(Base):
+class SuspendedMember(SuspendedMemberMixin, Base):
     """A member identity suspended (``member.suspended``): left out of audience previews until
     ``member.reinstated``. Resolution still finds them, so that the alert's stored recipient
     set (which its Updates reach) is right once they are reinstated; dispatch sends them
     nothing meanwhile."""
-
-    __tablename__ = "suspended_members"
-
-    member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    suspended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class MemberExportPart(ExportPartMixin, Base):

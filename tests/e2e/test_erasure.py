@@ -14,7 +14,6 @@ import io
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -44,22 +43,6 @@ pytestmark = [
 # Where identity keeps a member id after erasure by design: neither holds personal data.
 KEPT_MEMBER_ID = {("identity", "audit_log"), ("identity", "outbox")}
 SEVERITIES = ("Minor", "Moderate", "Severe", "Extreme")
-
-
-@pytest.fixture
-async def gateway(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def mailbox(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=platform.smtp_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
-    ) as client:
-        yield client
 
 
 async def letter_code(platform: DevStack, member_id: str) -> str:

@@ -6,7 +6,6 @@ watching the same ward receives. Reinstated, they receive the next alert and may
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -24,7 +23,6 @@ from tests.e2e.test_alert_path import (
     two_wards,
 )
 from tests.e2e.test_erasure import letter_code
-from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
 
 pytestmark = [
     pytest.mark.e2e,
@@ -33,22 +31,6 @@ pytestmark = [
         reason="identity's address lookup needs the London postcodes file",
     ),
 ]
-
-
-@pytest.fixture
-async def gateway(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def mailbox(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=platform.smtp_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
-    ) as client:
-        yield client
 
 
 async def publish_alert(

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Row, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.models import (
@@ -19,6 +18,7 @@ from services.alerts.models import (
     Usefulness,
 )
 from shared.exports import ExportPartRepository
+from shared.members import SuspensionRepository
 
 # What staff see in place of an erased member's pseudonym on a reply they chose to leave.
 ERASED_PSEUDONYM = "Former member"
@@ -79,33 +79,6 @@ class MemberDataRepository:
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
-        statement = insert(SuspendedMember).values(member_id=member_id, suspended_at=at)
-        await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[SuspendedMember.member_id],
-                set_={"suspended_at": statement.excluded.suspended_at},
-            )
-        )
-
-    async def reinstate(self, member_id: uuid.UUID) -> bool:
-        result = await self._session.execute(
-            delete(SuspendedMember).where(SuspendedMember.member_id == member_id)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    async def is_suspended(self, member_id: uuid.UUID) -> bool:
-        found = await self._session.scalar(
-            select(SuspendedMember.member_id).where(SuspendedMember.member_id == member_id)
-        )
-        return found is not None
-
-    async def suspended_at(self, member_id: uuid.UUID) -> datetime | None:
-        suspended: datetime | None = await self._session.scalar(
-            select(SuspendedMember.suspended_at).where(SuspendedMember.member_id == member_id)
-        )
-        return suspended
-
     async def replies_of(
         self, member_id: uuid.UUID
     ) -> Sequence[Row[uuid.UUID, str, datetime, str | None, datetime | None, bool]]:
@@ -135,3 +108,6 @@ class MemberDataRepository:
 
     def export_parts(self) -> ExportPartRepository:
         return ExportPartRepository(self._session, MemberExportPart)
+
+    def suspensions(self) -> SuspensionRepository:
+        return SuspensionRepository(self._session, SuspendedMember)

@@ -21,6 +21,7 @@ class MemberLifecycleService:
     def __init__(self, session: AsyncSession) -> None:
         self._members = MemberDataRepository(session)
         self._exports = self._members.export_parts()
+        self._suspensions = self._members.suspensions()
 
     async def erase(self, member_id: uuid.UUID, *, keep_reply_text: bool) -> None:
         """Photos always go; replies go too unless the member chose to leave their text, in
@@ -33,7 +34,7 @@ class MemberLifecycleService:
         marks = await self._members.anonymise_usefulness(member_id)
         answers = await self._members.anonymise_answers(member_id)
         await self._exports.delete_for_member(member_id)
-        await self._members.reinstate(member_id)
+        await self._suspensions.reinstate(member_id)
         log.info(
             "alerts.member.erased",
             member_id=str(member_id),
@@ -45,15 +46,15 @@ class MemberLifecycleService:
         )
 
     async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
-        await self._members.suspend(member_id, at=at)
+        await self._suspensions.suspend(member_id, at=at)
         log.info("alerts.member.suspended", member_id=str(member_id))
 
     async def reinstate(self, member_id: uuid.UUID) -> None:
-        await self._members.reinstate(member_id)
+        await self._suspensions.reinstate(member_id)
         log.info("alerts.member.reinstated", member_id=str(member_id))
 
     async def ensure_not_suspended(self, member_id: uuid.UUID) -> None:
-        if await self._members.is_suspended(member_id):
+        if await self._suspensions.suspended_at(member_id) is not None:
             raise MemberSuspendedError("Your account is suspended: you cannot do this now.")
 
     async def collect_export(self, member_id: uuid.UUID, export_id: uuid.UUID) -> None:
@@ -76,7 +77,7 @@ class MemberLifecycleService:
                 ExportedMark(alert_id=mark.alert_id, useful=mark.useful, marked_at=mark.updated_at)
                 for mark in await self._members.marks_of(member_id)
             ],
-            suspended_at=await self._members.suspended_at(member_id),
+            suspended_at=await self._suspensions.suspended_at(member_id),
         )
         await self._exports.save(export_id=export_id, member_id=member_id, data=data)
         log.info("alerts.member.export_collected", member_id=str(member_id))

@@ -39,13 +39,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.deliveries.repository import DeliveryRepository
 from services.dispatch.deliveries.schemas import DeliverySummary
-from services.dispatch.members.repository import MemberEndpointRepository, SuspensionRepository
-from services.dispatch.models import ChannelKind, DeliveryStatus, Priority
+from services.dispatch.members.repository import MemberEndpointRepository
+from services.dispatch.models import ChannelKind, DeliveryStatus, Priority, SuspendedMember
 from services.dispatch.preferences.rules import DeliveryTarget, plan_deliveries
 from services.dispatch.preferences.service import PreferencesService
 from shared.db import utcnow
 from shared.events import AlertContent, RecipientBatch
 from shared.logs import get_logger
+from shared.members import SuspensionRepository
 
 log = get_logger(__name__)
 
@@ -99,7 +100,7 @@ class DeliveryService:
         pending_max_age: timedelta = DEFAULT_PENDING_MAX_AGE,
     ) -> None:
         self._endpoints = MemberEndpointRepository(session)
-        self._suspensions = SuspensionRepository(session)
+        self._suspensions = SuspensionRepository(session, SuspendedMember)
         self._deliveries = DeliveryRepository(session)
         self._preferences = PreferencesService(session)
         self._channels = channels

@@ -20,7 +20,6 @@ from services.dispatch.models import (
     MemberEndpoint,
     MemberExportPart,
     SentNotice,
-    SuspendedMember,
     uuid_array,
 )
 from shared.exports import ExportPartRepository
@@ -114,43 +113,6 @@ class MemberEndpointRepository:
             delete(MemberEndpoint).where(MemberEndpoint.member_id == member_id)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-class SuspensionRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
-        statement = insert(SuspendedMember).values(member_id=member_id, suspended_at=at)
-        await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[SuspendedMember.member_id],
-                set_={"suspended_at": statement.excluded.suspended_at},
-            )
-        )
-
-    async def reinstate(self, member_id: uuid.UUID) -> bool:
-        result = await self._session.execute(
-            delete(SuspendedMember).where(SuspendedMember.member_id == member_id)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    async def suspended_among(self, member_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-        """Which of ``member_ids`` are suspended (one query for a whole batch)."""
-        if not member_ids:
-            return set()
-        found = await self._session.scalars(
-            select(SuspendedMember.member_id).where(
-                SuspendedMember.member_id == any_(uuid_array(member_ids))
-            )
-        )
-        return set(found.all())
-
-    async def suspended_at(self, member_id: uuid.UUID) -> datetime | None:
-        suspended: datetime | None = await self._session.scalar(
-            select(SuspendedMember.suspended_at).where(SuspendedMember.member_id == member_id)
-        )
-        return suspended
 
 
 class MemberExportRepository:

@@ -20,7 +20,6 @@ from services.dispatch.letters.repository import LetterRepository
 from services.dispatch.members.repository import (
     MemberEndpointRepository,
     MemberExportRepository,
-    SuspensionRepository,
 )
 from services.dispatch.members.schemas import (
     DispatchExport,
@@ -29,7 +28,7 @@ from services.dispatch.members.schemas import (
     ExportedLetter,
     ExportedNotice,
 )
-from services.dispatch.models import ChannelKind, MemberEndpoint
+from services.dispatch.models import ChannelKind, MemberEndpoint, SuspendedMember
 from services.dispatch.notices.repository import NoticeRepository
 from services.dispatch.preferences.schemas import PreferencesDocument
 from services.dispatch.preferences.service import PreferencesService
@@ -37,6 +36,7 @@ from services.dispatch.registrations.repository import RegistrationRepository
 from shared.events import MemberEmailVerified, PasswordResetRequested, VerificationEmailRequested
 from shared.exports import ExportPart
 from shared.logs import get_logger
+from shared.members import SuspensionRepository
 
 log = get_logger(__name__)
 
@@ -82,7 +82,7 @@ class MemberEndpointService:
         deliveries = await DeliveryRepository(self._session).delete_for_member(member_id)
         letters = await LetterRepository(self._session).delete_for_member(member_id)
         notices = await NoticeRepository(self._session).delete_for_member(member_id)
-        await SuspensionRepository(self._session).reinstate(member_id)
+        await SuspensionRepository(self._session, SuspendedMember).reinstate(member_id)
         await MemberExportRepository(self._session).parts.delete_for_member(member_id)
         log.info(
             "dispatch.member.erased",
@@ -101,7 +101,7 @@ class MemberSuspensionService:
     are reinstated, from when alerts reach them again."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self._suspensions = SuspensionRepository(session)
+        self._suspensions = SuspensionRepository(session, SuspendedMember)
         self._deliveries = DeliveryRepository(session)
 
     async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
@@ -126,6 +126,7 @@ class MemberExportService:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._exports = MemberExportRepository(session)
+        self._suspensions = SuspensionRepository(session, SuspendedMember)
 
     async def collect(self, member_id: uuid.UUID, export_id: uuid.UUID) -> None:
         data = DispatchExport(
@@ -162,7 +163,7 @@ class MemberExportService:
                 ExportedNotice(kind=notice.kind, sent_at=notice.sent_at)
                 for notice in await self._exports.notices_of(member_id)
             ],
-            suspended_at=await SuspensionRepository(self._session).suspended_at(member_id),
+            suspended_at=await self._suspensions.suspended_at(member_id),
         )
         await self._exports.parts.save(export_id=export_id, member_id=member_id, data=data)
         log.info("dispatch.member.export_collected", member_id=str(member_id))

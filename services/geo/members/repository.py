@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 
-from sqlalchemy import Row, delete, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.models import AlertRecipientSet, MemberExportPart, SuspendedMember
 from shared.events import Topic
 from shared.exports import ExportPartRepository
+from shared.members import SuspensionRepository
 
 _SUSPENDED_NUMBERS = text(
     """
@@ -41,21 +40,6 @@ _BATCH_WITHOUT_MEMBER = text(
 class MemberStandingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
-        statement = insert(SuspendedMember).values(member_id=member_id, suspended_at=at)
-        await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[SuspendedMember.member_id],
-                set_={"suspended_at": statement.excluded.suspended_at},
-            )
-        )
-
-    async def reinstate(self, member_id: uuid.UUID) -> bool:
-        result = await self._session.execute(
-            delete(SuspendedMember).where(SuspendedMember.member_id == member_id)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def suspended_numbers(self) -> bytes:
         """The member numbers of suspended members, big-endian int32 each (few: suspension
@@ -89,11 +73,8 @@ class MemberStandingRepository:
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def suspended_at(self, member_id: uuid.UUID) -> datetime | None:
-        suspended: datetime | None = await self._session.scalar(
-            select(SuspendedMember.suspended_at).where(SuspendedMember.member_id == member_id)
-        )
-        return suspended
-
     def export_parts(self) -> ExportPartRepository:
         return ExportPartRepository(self._session, MemberExportPart)
+
+    def suspensions(self) -> SuspensionRepository:
+        return SuspensionRepository(self._session, SuspendedMember)

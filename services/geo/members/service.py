@@ -40,13 +40,15 @@ class MemberLifecycleService:
         self._session = session
         self._standing = MemberStandingRepository(session)
         self._exports = self._standing.export_parts()
+        self._suspensions = self._standing.suspensions()
 
-    async def erase(self, member_id: uuid.UUID) -> None:
+    async def erase(self, member_id: uuid.UUID, *, keep_reply_text: bool = False) -> None:
         """Subscriptions (with their index rows and the member's number), the suspension if
         any, and the member's id in every past alert's recipient set: an Update or Cancel of
-        those alerts then reaches everyone else, as before, and not them."""
+        those alerts then reaches everyone else, as before, and not them. (Geo holds no
+        replies, so ``keep_reply_text`` changes nothing here.)"""
         subscriptions_deleted = await subscriptions.erase_member(self._session, member_id)
-        await self._standing.reinstate(member_id)
+        await self._suspensions.reinstate(member_id)
         member = member_id.bytes
         purged = 0
         for alert_id, packed in await self._standing.recipient_sets_naming(member):
@@ -65,11 +67,11 @@ class MemberLifecycleService:
         )
 
     async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
-        await self._standing.suspend(member_id, at=at)
+        await self._suspensions.suspend(member_id, at=at)
         log.info("geo.member.suspended", member_id=str(member_id))
 
     async def reinstate(self, member_id: uuid.UUID) -> None:
-        await self._standing.reinstate(member_id)
+        await self._suspensions.reinstate(member_id)
         log.info("geo.member.reinstated", member_id=str(member_id))
 
     async def suspended_numbers(self) -> npt.NDArray[np.int32]:
@@ -80,7 +82,7 @@ class MemberLifecycleService:
         """Geo's part of the member's export, kept for them to download."""
         data = GeoExport(
             subscriptions=await subscriptions.list_mine(self._session, member_id),
-            suspended_at=await self._standing.suspended_at(member_id),
+            suspended_at=await self._suspensions.suspended_at(member_id),
         )
         await self._exports.save(export_id=export_id, member_id=member_id, data=data)
         log.info("geo.member.export_collected", member_id=str(member_id))
