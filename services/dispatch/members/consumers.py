@@ -11,25 +11,20 @@ from services.dispatch.deliveries.consumers import wake_after_commit
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.members.service import (
     MemberEndpointService,
-    MemberExportService,
-    MemberSuspensionService,
+    MemberLifecycleService,
     send_password_reset_email,
     send_verification_email,
 )
 from services.dispatch.notices.service import send_notice
-from services.dispatch.preferences.service import PreferencesService
 from shared.events import (
     EventEnvelope,
     MemberEmailVerified,
-    MemberErased,
-    MemberExportRequested,
     MemberNoticeRequested,
-    MemberReinstated,
-    MemberSuspended,
     PasswordResetRequested,
     Topic,
     VerificationEmailRequested,
 )
+from shared.members import lifecycle_handlers
 from shared.runtime import ConsumerSpec
 
 GROUP_ID = "dispatch.members"
@@ -47,27 +42,6 @@ def member_events_consumer(
         session: AsyncSession, envelope: EventEnvelope, payload: PasswordResetRequested
     ) -> None:
         await send_password_reset_email(email, payload, event_id=envelope.event_id)
-
-    async def on_member_erased(
-        session: AsyncSession, envelope: EventEnvelope, payload: MemberErased
-    ) -> None:
-        await MemberEndpointService(session).erase(payload.member_id)
-        await PreferencesService(session).erase(payload.member_id)
-
-    async def on_member_suspended(
-        session: AsyncSession, envelope: EventEnvelope, payload: MemberSuspended
-    ) -> None:
-        await MemberSuspensionService(session).suspend(payload.member_id, at=envelope.occurred_at)
-
-    async def on_member_reinstated(
-        session: AsyncSession, envelope: EventEnvelope, payload: MemberReinstated
-    ) -> None:
-        await MemberSuspensionService(session).reinstate(payload.member_id)
-
-    async def on_export_requested(
-        session: AsyncSession, envelope: EventEnvelope, payload: MemberExportRequested
-    ) -> None:
-        await MemberExportService(session).collect(payload.member_id, payload.export_id)
 
     async def on_member_notice_requested(
         session: AsyncSession, envelope: EventEnvelope, payload: MemberNoticeRequested
@@ -92,10 +66,8 @@ def member_events_consumer(
             VerificationEmailRequested: on_verification_email_requested,
             MemberEmailVerified: on_member_email_verified,
             PasswordResetRequested: on_password_reset_requested,
-            MemberErased: on_member_erased,
-            MemberSuspended: on_member_suspended,
-            MemberReinstated: on_member_reinstated,
-            MemberExportRequested: on_export_requested,
             MemberNoticeRequested: on_member_notice_requested,
+            # Erasure, suspension, reinstatement and export requests.
+            **lifecycle_handlers(MemberLifecycleService),
         },
     )

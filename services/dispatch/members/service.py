@@ -182,6 +182,27 @@ class MemberExportService:
         )
 
 
+class MemberLifecycleService:
+    """Identity's lifecycle events as dispatch handles them (``shared.members``)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def erase(self, member_id: uuid.UUID, *, keep_reply_text: bool = False) -> None:
+        """Dispatch holds no replies: ``keep_reply_text`` changes nothing here."""
+        await MemberEndpointService(self._session).erase(member_id)
+        await PreferencesService(self._session).erase(member_id)
+
+    async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
+        await MemberSuspensionService(self._session).suspend(member_id, at=at)
+
+    async def reinstate(self, member_id: uuid.UUID) -> None:
+        await MemberSuspensionService(self._session).reinstate(member_id)
+
+    async def collect_export(self, member_id: uuid.UUID, export_id: uuid.UUID) -> None:
+        await MemberExportService(self._session).collect(member_id, export_id)
+
+
 async def send_verification_email(
     channel: EmailChannel, requested: VerificationEmailRequested, *, event_id: uuid.UUID
 ) -> None:
