@@ -7,7 +7,7 @@ consumers can never disagree about a name or a field.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -25,6 +25,20 @@ class Topic(StrEnum):
     DELIVERY_STATUS = "tawny.dispatch.delivery-status.v1"
     AUDIENCES = "tawny.geo.audiences.v1"
     DEAD_LETTER = "tawny.dead-letter.v1"
+
+
+# Topics whose events name members: member.* events carry an email address, a pseudonym or,
+# for a letter, a postal address; recipient batches carry member ids; a dead letter may be a
+# copy of either. Kafka deletes no single record, so an erasure reaches these topics through
+# their retention alone: just long enough for a consumer's outage to end (and, for dead
+# letters, for an operator to look). Every other topic carries no member's data. Topics are
+# created with these (``shared.kafka.ensure_topics``; k8s/infrastructure/kafka.yaml in
+# production, checked against this by tests/shared/test_topic_retention.py).
+PERSONAL_DATA_RETENTION: dict[Topic, timedelta] = {
+    Topic.MEMBERS: timedelta(days=7),
+    Topic.RECIPIENT_BATCHES: timedelta(days=7),
+    Topic.DEAD_LETTER: timedelta(days=30),
+}
 
 
 class EventPayload(BaseModel):
@@ -175,12 +189,17 @@ class MemberAddressVerified(EventPayload):
 
 class MemberErased(EventPayload):
     """A member's account and personal data were erased from identity: every service deletes
-    what it holds about this member id (dispatch its email endpoint, geo its subscriptions)."""
+    or irreversibly anonymises every row that names this member id (dispatch its endpoints,
+    preferences and deliveries; geo its subscriptions and the recipient sets naming them;
+    alerts their replies, photos and usefulness marks)."""
 
     event_type = "member.erased"
     topic = Topic.MEMBERS
 
     member_id: uuid.UUID
+    # The member chose to leave their replies' text for the police, anonymised (no member
+    # id, no pseudonym); otherwise the replies are deleted. Photos are deleted either way.
+    keep_reply_text: bool = False
 
     def partition_key(self) -> str:
         return str(self.member_id)

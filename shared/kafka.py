@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from shared.events import Topic
+from shared.events import PERSONAL_DATA_RETENTION, Topic
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -73,6 +73,14 @@ def build_consumer(
     )
 
 
+def topic_configs(topic: Topic) -> dict[str, str]:
+    """A topic's settings at creation: a bounded retention for those naming members."""
+    retention = PERSONAL_DATA_RETENTION.get(topic)
+    if retention is None:
+        return {}
+    return {"retention.ms": str(int(retention.total_seconds() * 1000))}
+
+
 async def ensure_topics(
     bootstrap_servers: str, *, namespace: str, partitions: int, replication_factor: int = 1
 ) -> list[str]:
@@ -81,16 +89,24 @@ async def ensure_topics(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [namespaced(topic.value, namespace) for topic in Topic]
-        missing = [name for name in wanted if name not in existing]
+        missing = [topic for topic in Topic if namespaced(topic.value, namespace) not in existing]
         if missing:
             try:
                 await admin.create_topics(
-                    [NewTopic(name, partitions, replication_factor) for name in missing]
+                    [
+                        NewTopic(
+                            namespaced(topic.value, namespace),
+                            partitions,
+                            replication_factor,
+                            topic_configs=topic_configs(topic),
+                        )
+                        for topic in missing
+                    ]
                 )
             except TopicAlreadyExistsError:
-                log.info("kafka.topics.raced", topics=missing)
-        log.info("kafka.topics.ready", created=missing, partitions=partitions)
-        return missing
+                log.info("kafka.topics.raced", topics=[topic.value for topic in missing])
+        created = [namespaced(topic.value, namespace) for topic in missing]
+        log.info("kafka.topics.ready", created=created, partitions=partitions)
+        return created
     finally:
         await admin.close()

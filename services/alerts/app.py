@@ -20,13 +20,17 @@ from services.alerts.feedback.endpoints import router as feedback_router
 from services.alerts.feeds.endpoints import router as feeds_router
 from services.alerts.geography import geography_for
 from services.alerts.images.endpoints import router as images_router
+from services.alerts.members.consumers import members_consumer
+from services.alerts.members.endpoints import router as members_router
 from services.alerts.models import IdempotencyKey, OutboxMessage, ProcessedEvent
+from services.alerts.retention.service import purge_expired_feedback
 from services.alerts.targeting.consumers import targeting_consumer
 from services.alerts.targeting.endpoints import router as targeting_router
 from services.alerts.webhooks import worker as webhook_worker
 from services.alerts.webhooks.endpoints import router as webhooks_router
 from shared.app import create_service_app
 from shared.logs import get_logger
+from shared.periodic import run_every
 from shared.runtime import ServiceRuntime
 
 log = get_logger(__name__)
@@ -48,6 +52,16 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         if settings.cap_schema() is None:
             log.warning("alerts.cap.schema_missing", hint="set ALERTS_CAP_SCHEMA_PATH")
 
+        async def purge() -> None:
+            await purge_expired_feedback(runtime.sessions, settings)
+
+        runtime.tasks.append(
+            asyncio.create_task(
+                run_every(settings.retention_interval_s, purge, name="alerts-retention"),
+                name="alerts-retention",
+            )
+        )
+
     return create_service_app(
         name="alerts",
         title="Tawny alerts",
@@ -63,10 +77,11 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
             feedback_router,
             feeds_router,
             webhooks_router,
+            members_router,
         ],
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,
-        consumers=(delivery_stats_consumer(), targeting_consumer()),
+        consumers=(delivery_stats_consumer(), targeting_consumer(), members_consumer()),
         on_startup=on_startup,
         idempotency_model=IdempotencyKey,
     )

@@ -70,6 +70,26 @@ class AlertsSettings(ServiceSettings):
         le=3600,
         description="How often scheduled alerts are published and due alerts expired",
     )
+    reply_retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="Members' replies (and staff's answers) are deleted this many days after "
+        "they were written",
+    )
+    reply_photo_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Photos attached to replies are deleted this many days after the upload "
+        "(the reply's text stays until reply_retention_days)",
+    )
+    retention_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        le=86400,
+        description="How often each process deletes replies and photos past their retention",
+    )
     replies_per_member_per_hour: int = Field(
         default=5, ge=1, le=1000, description="How many replies one member may send in an hour"
     )

@@ -124,3 +124,11 @@ class WebhookNotFoundError(AlertsError):
     status_code = 404
     slug = "webhook-not-found"
     title = "Webhook not found"
+
+
+class MemberSuspendedError(AlertsError):
+    """Identity suspended the caller (``member.suspended``); their token may still be valid."""
+
+    status_code = 403
+    slug = "member-suspended"
+    title = "Your account is suspended"

@@ -35,7 +35,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
+from shared.exports import ExportPartMixin
 from shared.idempotency import IdempotencyKeyMixin
+from shared.members import SuspendedMemberMixin
 from shared.outbox import OutboxMixin
 
 HEADLINE_MAX_LENGTH = 160
@@ -514,6 +516,17 @@ class DeliveryStats(Base):
             name="counts_not_negative",
         ),
     )
+
+
+class SuspendedMember(SuspendedMemberMixin, Base):
+    """A member identity suspended (``member.suspended``): they may not reply to alerts nor mark
+    them until ``member.reinstated`` removes the row. Their access token may still be valid
+    for up to 15 minutes, so its signature alone does not say whether they may act."""
+
+
+class MemberExportPart(ExportPartMixin, Base):
+    """Alerts' part of a member's export (``member.export_requested``): their replies and
+    marks, kept a few days for them to download (``shared.exports``)."""
 
 
 class ProcessedEvent(ProcessedEventMixin, Base):

@@ -39,18 +39,19 @@ from services.dispatch.digests.service import DigestSender, DigestSettings
 from services.dispatch.inbox.endpoints import router as inbox_router
 from services.dispatch.letters.consumers import letter_requests_consumer
 from services.dispatch.members.consumers import member_events_consumer
+from services.dispatch.members.endpoints import exports_router
 from services.dispatch.members.endpoints import router as endpoints_router
 from services.dispatch.models import ChannelKind, OutboxMessage, ProcessedEvent
-from services.dispatch.periodic import run_every
 from services.dispatch.preferences.endpoints import router as preferences_router
 from services.dispatch.ratelimits.service import shared_rate_limits
 from services.dispatch.receipts.endpoints import router as receipts_router
 from services.dispatch.registrations.endpoints import router as registrations_router
-from services.dispatch.retention.service import purge_old_alerts
+from services.dispatch.retention.service import purge_old_alerts, purge_old_export_parts
 from services.dispatch.status.backlog import BacklogGauges
 from services.dispatch.status.reporter import StatsReporter
 from services.dispatch.webpush.endpoints import router as webpush_router
 from shared.app import create_service_app
+from shared.periodic import run_every
 from shared.runtime import ConsumerSpec, ServiceRuntime
 from shared.web import set_readiness_checks
 
@@ -152,6 +153,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
 
         async def purge() -> None:
             await purge_old_alerts(runtime.sessions, retention=retention)
+            await purge_old_export_parts(runtime.sessions)
 
         runtime.tasks.append(
             asyncio.create_task(
@@ -206,6 +208,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             receipts_router,
             webpush_router,
             inbox_router,
+            exports_router,
         ],
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,

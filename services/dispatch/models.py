@@ -34,6 +34,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
+from shared.exports import ExportPartMixin
+from shared.members import SuspendedMemberMixin
 from shared.outbox import OutboxMixin
 from shared.request_limits import RequestCountMixin
 
@@ -268,6 +270,16 @@ class SentNotice(Base):
     sent_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, server_default=func.now()
     )
+
+
+class SuspendedMember(SuspendedMemberMixin, Base):
+    """A member identity suspended (``member.suspended``): new recipient batches record
+    nothing for them and what waited to be sent was given up, until ``member.reinstated``."""
+
+
+class MemberExportPart(ExportPartMixin, Base):
+    """Dispatch's part of a member's export (``member.export_requested``): where alerts reach
+    them, their preferences and what was sent, kept a few days to download (``shared.exports``)."""
 
 
 class ProcessedEvent(ProcessedEventMixin, Base):

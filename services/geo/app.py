@@ -7,8 +7,10 @@ uvicorn services.geo.app:create_app --factory
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -18,11 +20,14 @@ from services.geo.boundaries.endpoints import admin_router as boundaries_admin_r
 from services.geo.boundaries.endpoints import router as boundaries_router
 from services.geo.config import GeoSettings
 from services.geo.lookup.endpoints import router as lookup_router
+from services.geo.members.endpoints import router as members_router
 from services.geo.models import IdempotencyKey, OutboxMessage, ProcessedEvent
+from services.geo.retention.service import purge_expired_recipient_sets
 from services.geo.subscriptions.consumers import members_consumer
 from services.geo.subscriptions.endpoints import router as subscriptions_router
 from shared.app import create_service_app
 from shared.geocoding import build_geocoder
+from shared.periodic import run_every
 from shared.runtime import ServiceRuntime
 
 DESCRIPTION = """\
@@ -35,12 +40,24 @@ resolution of each published alert into batches of recipients for dispatch."""
 def create_app(settings: GeoSettings | None = None) -> FastAPI:
     settings = settings or GeoSettings()
 
-    async def on_startup(app: FastAPI, _runtime: ServiceRuntime) -> None:
+    async def on_startup(app: FastAPI, runtime: ServiceRuntime) -> None:
         app.state.geocoder = build_geocoder(
             settings.geocoder,
             csv_path=settings.postcodes_csv_path,
             api_url=settings.postcodes_api_url,
             timeout_s=settings.geocoder_timeout_s,
+        )
+        retention = timedelta(days=settings.recipient_set_retention_days)
+
+        async def purge() -> None:
+            await purge_expired_recipient_sets(runtime.sessions, retention=retention)
+
+        # In runtime.tasks, so it is cancelled at shutdown.
+        runtime.tasks.append(
+            asyncio.create_task(
+                run_every(settings.retention_interval_s, purge, name="geo-retention"),
+                name="geo-retention",
+            )
         )
 
     app = create_service_app(
@@ -54,6 +71,7 @@ def create_app(settings: GeoSettings | None = None) -> FastAPI:
             lookup_router,
             subscriptions_router,
             audience_router,
+            members_router,
         ),
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,

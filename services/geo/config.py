@@ -23,6 +23,19 @@ class GeoSettings(ServiceSettings):
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/geo",
         description="The geo service's PostgreSQL database: boundaries, subscriptions, audiences",
     )
+    recipient_set_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Each alert's stored recipient set (who it reached, for its Updates and "
+        "Cancels) is deleted this many days after it was resolved",
+    )
+    retention_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        le=86400,
+        description="How often each process deletes recipient sets past their retention",
+    )
     recipient_batch_size: int = Field(
         default=500,
         ge=1,

@@ -32,7 +32,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
 from shared.db import UUIDPrimaryKey, new_metadata, utcnow
+from shared.exports import ExportPartMixin
 from shared.idempotency import IdempotencyKeyMixin
+from shared.members import SuspendedMemberMixin
 from shared.outbox import OutboxMixin
 
 CODE_LENGTH = 9  # ONS GSS codes: one letter and eight digits, e.g. E05013806
@@ -286,6 +288,18 @@ class AlertAudience(UUIDPrimaryKey, Base):
     resolve_ms: Mapped[float] = mapped_column(Float, default=0.0)
     duration_ms: Mapped[float] = mapped_column(Float)
     resolved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SuspendedMember(SuspendedMemberMixin, Base):
+    """A member identity suspended (``member.suspended``): left out of audience previews until
+    ``member.reinstated``. Resolution still finds them, so that the alert's stored recipient
+    set (which its Updates reach) is right once they are reinstated; dispatch sends them
+    nothing meanwhile."""
+
+
+class MemberExportPart(ExportPartMixin, Base):
+    """Geo's part of a member's export (``member.export_requested``): their watched areas,
+    kept a few days for them to download (``shared.exports``)."""
 
 
 class OutboxMessage(OutboxMixin, Base):

@@ -52,6 +52,8 @@ RESIDENT_PAGES = [
     "/app#/account",
     "/app#/address",
     "/app#/preferences",
+    "/app#/identity",
+    "/app#/coordinate",
 ]
 OFFICER_PAGES = [
     "/app#/police",

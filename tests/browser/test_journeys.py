@@ -92,7 +92,14 @@ class TestResidentJourney:
             await page.get_by_role("link", name="Save tawny-my-data.json").click()
         download = await download_info.value
         exported = json.loads(await asyncio.to_thread(Path(await download.path()).read_text))
-        assert exported["member"]["email"] == email
+        # One archive: identity's part and every other service's.
+        assert exported["identity"]["member"]["email"] == email
+        assert [exported[service]["service"] for service in ("alerts", "geo", "dispatch")] == [
+            "alerts",
+            "geo",
+            "dispatch",
+        ]
+        assert "missing" not in exported
 
         await page.get_by_label("Your password, to confirm").fill(PASSWORD)
         await page.get_by_role("button", name="Delete my account").click()

@@ -1,7 +1,8 @@
 """Verification in the web client: a resident has a letter posted, reads its code (from the
 Notify sink, where dev posts letters), enters it, and can then reply to an alert; another sends
-a proof of address that a verifier approves from the verification queue, where a verifier also
-records an identity document's check and approves a coordinator application."""
+a proof of address that a verifier approves from the verification queue. Residents upload an
+identity document and apply to coordinate a scheme from their pages, and a verifier records
+the document's check and approves the application from the queue."""
 
 from __future__ import annotations
 
@@ -188,12 +189,21 @@ class TestIdentityDocument:
             pseudonym = (await gateway.get("/api/identity/members/me", headers=headers)).json()[
                 "pseudonym"
             ]
-            uploaded = await gateway.post(
-                "/api/identity/members/me/identity-documents",
-                headers=headers,
-                files={"file": ("passport.png", a_scanned_bill(), "image/png")},
-            )
-            assert uploaded.status_code == 201, uploaded.text
+        resident = desktop
+        await sign_in(resident, platform, email, PASSWORD, then="address")
+        await resident.get_by_role("link", name="Have my identity checked").click()
+        await expect(resident.get_by_role("heading", level=1)).to_have_text(
+            "Have my identity checked"
+        )
+        await resident.get_by_label("Your identity document").set_input_files(
+            FilePayload(name="passport.png", mimeType="image/png", buffer=a_scanned_bill())
+        )
+        await resident.get_by_role("button", name="Send for checking").click()
+        await expect(resident.locator("#identity-document-status")).to_contain_text(
+            "a verifier will check your document"
+        )
+        await screenshot(resident, "resident-identity-document")
+        await resident.get_by_role("button", name="Sign out").click()
         await grant_verifier_role(platform, *DEMO_ADMIN)
         verifier = desktop
 
@@ -224,6 +234,7 @@ class TestCoordinatorApplication:
         email = await resident_watching(platform, ward["code"])
         headers = await bearer(platform, email, PASSWORD)
         statement = f"I have lived on this street for twelve years ({uuid.uuid4().hex[:6]})."
+        scheme_name = f"Browser Street Neighbourhood Watch {uuid.uuid4().hex[:6]}"
         async with httpx.AsyncClient(
             base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
         ) as gateway:
@@ -234,20 +245,27 @@ class TestCoordinatorApplication:
                 json={
                     "kind": "nw_scheme",
                     "code": f"nw-browser-{uuid.uuid4().hex[:8]}",
-                    "name": "Browser Street Neighbourhood Watch",
+                    "name": scheme_name,
                     "ward_codes": [ward["code"]],
                 },
             )
             assert scheme.status_code == 201, scheme.text
-            applied = await gateway.post(
-                "/api/identity/coordinator-applications",
-                headers=headers,
-                json={"scheme_id": scheme.json()["id"], "statement": statement},
-            )
-            assert applied.status_code == 201, applied.text
             pseudonym = (await gateway.get("/api/identity/members/me", headers=headers)).json()[
                 "pseudonym"
             ]
+        resident = desktop
+        await sign_in(resident, platform, email, PASSWORD, then="coordinate")
+        await expect(resident.get_by_role("heading", level=1)).to_have_text(
+            "Coordinate a Neighbourhood Watch scheme"
+        )
+        await resident.get_by_label("Neighbourhood Watch scheme").select_option(scheme.json()["id"])
+        await resident.get_by_label("Why you would like to coordinate it").fill(statement)
+        await resident.get_by_role("button", name="Apply to coordinate").click()
+        await expect(resident.locator("#my-applications")).to_contain_text(
+            f"{scheme_name}: waits for the police to decide"
+        )
+        await screenshot(resident, "resident-coordinator-application")
+        await resident.get_by_role("button", name="Sign out").click()
         await grant_verifier_role(platform, *DEMO_ADMIN)
         verifier = desktop
 

@@ -7,14 +7,19 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from deploy.devstack import DevStack, Ports, StackOptions
 from shared.kafka import namespaced
-from tests.support.infrastructure import SLOW_MACHINE_ENV, Infrastructure
+from tests.support.infrastructure import (
+    PLATFORM_CLIENT_TIMEOUT_S,
+    SLOW_MACHINE_ENV,
+    Infrastructure,
+)
 
 # Every end-to-end test, the fuzzer's thousands of requests included, comes from 127.0.0.1 and
 # a few accounts on one platform: limits sized for one resident would turn later tests' requests
@@ -45,3 +50,20 @@ def platform(infrastructure: Infrastructure) -> Iterator[DevStack]:
         )
         with DevStack(options).running() as stack:
             yield stack
+
+
+# Clients of the platform's gateway and SMTP sink, for the tests that need no more.
+@pytest.fixture
+async def gateway(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def mailbox(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        base_url=platform.smtp_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as client:
+        yield client

@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -24,22 +23,6 @@ from tests.support.waiting import eventually as eventually
 pytestmark = pytest.mark.e2e
 
 VERIFY_LINK = re.compile(r"https?://\S+/api/identity/email-verifications/[A-Za-z0-9_\-]+")
-
-
-@pytest.fixture
-async def gateway(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def mailbox(platform: DevStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=platform.smtp_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
-    ) as client:
-        yield client
 
 
 async def messages_to(mailbox: httpx.AsyncClient, address: str) -> list[dict[str, Any]]:

@@ -18,17 +18,13 @@ from shared.kafka import namespaced
 from tests.e2e.test_alert_path import (
     bearer,
     eventually,
-    gateway,
     log_in,
-    mailbox,
     messages_to,
     published_envelope,
     sign_up_and_verify,
 )
 
 pytestmark = pytest.mark.e2e
-
-__all__ = ["gateway", "mailbox"]  # fixtures shared with test_alert_path
 
 ABBEY_ROAD = "E05013792"  # Westminster
 BELSIZE = "E05013652"  # Camden, about 2 km from Abbey Road: inside the 10 km circle

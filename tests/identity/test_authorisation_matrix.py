@@ -254,6 +254,7 @@ MATRIX: list[tuple[str, str, frozenset[str], Call]] = [
     ("POST", "/organisations", PLATFORM_ADMINS, _new_scheme()),
     ("GET", "/organisations", STAFF, _call("GET", "/organisations")),
     ("GET", "/organisations/{organisation_id}", STAFF, _on_organisation()),
+    ("GET", "/schemes", SIGNED_IN, _call("GET", "/schemes")),
     (
         "PUT",
         "/members/{member_id}/roles",

@@ -40,7 +40,7 @@ ReplyId = Annotated[
     status_code=204,
     summary="Mark an alert useful or not",
     description="Any signed-in member, for a published alert; marking again replaces the mark.",
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def mark_alert(
     member: CurrentPrincipal,
@@ -112,7 +112,7 @@ async def alert_replies(
     description="The reply's writer, once per reply. JPEG, PNG or WebP as multipart/form-data "
     "(field file); re-encoded so that EXIF (GPS position included), XMP and comments are "
     "removed. Too large (413), not an accepted type (415), too many pixels or unreadable (422).",
-    responses=problem_responses(401, 404, 409, 413, 415, 422),
+    responses=problem_responses(401, 403, 404, 409, 413, 415, 422),
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -24,6 +24,7 @@ from services.alerts.errors import (
 from services.alerts.feedback.repository import FeedbackRepository
 from services.alerts.feedback.schemas import AlertStats, ChannelDelivery, MessageDelivery
 from services.alerts.images.processing import clean_image
+from services.alerts.members.service import MemberLifecycleService
 from services.alerts.models import Alert, AlertState, Reply, ReplyPhoto
 from shared.auth import Principal
 from shared.db import utcnow
@@ -50,6 +51,7 @@ class FeedbackService:
         self._alerts = AlertRepository(session)
         self._feedback = FeedbackRepository(session)
         self._delivery = DeliveryStatsRepository(session)
+        self._members = MemberLifecycleService(session)
         self._settings = settings
 
     async def _original(self, alert_id: uuid.UUID, *, must_be_out: bool = True) -> Alert:
@@ -64,6 +66,7 @@ class FeedbackService:
         return alert
 
     async def mark(self, alert_id: uuid.UUID, *, member: Principal, useful: bool) -> None:
+        await self._members.ensure_not_suspended(member.member_id)
         alert = await self._original(alert_id)
         await self._feedback.mark(alert.id, member.member_id, useful=useful)
 
@@ -73,6 +76,7 @@ class FeedbackService:
                 "Replies are open to members whose address is verified.",
                 verification_level=member.verification_level[:20],
             )
+        await self._members.ensure_not_suspended(member.member_id)
         alert = await self._original(alert_id)
         if alert.state is AlertState.CANCELLED:
             raise AlertStateConflictError("This alert was cancelled; replies are closed.")
@@ -105,6 +109,7 @@ class FeedbackService:
         self, alert_id: uuid.UUID, reply_id: uuid.UUID, *, member: Principal, data: bytes
     ) -> ReplyPhoto:
         """The member's one photo to their own reply, re-encoded without its metadata."""
+        await self._members.ensure_not_suspended(member.member_id)
         alert = await self._original(alert_id)
         reply = await self._feedback.reply_for_update(alert.id, reply_id)
         if reply is None or reply.member_id != member.member_id:

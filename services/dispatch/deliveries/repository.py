@@ -453,3 +453,21 @@ class DeliveryRepository:
             delete(Delivery).where(Delivery.member_id == member_id)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def give_up_unsent_for_member(self, member_id: uuid.UUID, *, reason: str) -> int:
+        """The member's deliveries not handed to a provider yet (due, pending, held for a
+        digest or waiting for quiet hours to end) become ``failed`` with ``reason``."""
+        now = utcnow()
+        result = await self._session.execute(
+            update(Delivery)
+            .where(
+                Delivery.member_id == member_id,
+                Delivery.status.in_(
+                    (DeliveryStatus.CREATED, DeliveryStatus.PENDING, DeliveryStatus.HELD)
+                ),
+            )
+            .values(status=DeliveryStatus.FAILED, last_error=reason, updated_at=now)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        return len(result.all())

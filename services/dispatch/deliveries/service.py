@@ -40,12 +40,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch.deliveries.repository import DeliveryRepository
 from services.dispatch.deliveries.schemas import DeliverySummary
 from services.dispatch.members.repository import MemberEndpointRepository
-from services.dispatch.models import ChannelKind, DeliveryStatus, Priority
+from services.dispatch.models import ChannelKind, DeliveryStatus, Priority, SuspendedMember
 from services.dispatch.preferences.rules import DeliveryTarget, plan_deliveries
 from services.dispatch.preferences.service import PreferencesService
 from shared.db import utcnow
 from shared.events import AlertContent, RecipientBatch
 from shared.logs import get_logger
+from shared.members import SuspensionRepository
 from shared.tracing import current_trace_carrier
 
 log = get_logger(__name__)
@@ -100,6 +101,7 @@ class DeliveryService:
         pending_max_age: timedelta = DEFAULT_PENDING_MAX_AGE,
     ) -> None:
         self._endpoints = MemberEndpointRepository(session)
+        self._suspensions = SuspensionRepository(session, SuspendedMember)
         self._deliveries = DeliveryRepository(session)
         self._preferences = PreferencesService(session)
         self._channels = channels
@@ -108,6 +110,10 @@ class DeliveryService:
     async def record_batch(self, batch: RecipientBatch) -> BatchReport:
         content = batch.content
         member_ids = list(dict.fromkeys(batch.member_ids))
+        # A suspended member receives nothing (not even a pending row to release later).
+        suspended = await self._suspensions.suspended_among(member_ids)
+        if suspended:
+            member_ids = [member_id for member_id in member_ids if member_id not in suspended]
         priority = priority_of(content)
         await self._deliveries.store_alert(
             alert_id=content.alert_id,
@@ -178,6 +184,8 @@ class DeliveryService:
         released = await self._deliveries.release_pending(member_id=member_id)
         if released:
             log.info("dispatch.pending.released", member_id=str(member_id), count=released)
+            # Released, they respect quiet hours and the digest like any other delivery.
+            await self._preferences.replan_unsent(member_id)
         return released
 
     async def summarise(self, alert_id: uuid.UUID) -> DeliverySummary:

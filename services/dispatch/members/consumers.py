@@ -10,18 +10,17 @@ from services.dispatch.account_emails.service import AccountEmailService
 from services.dispatch.channels.email import EmailChannel
 from services.dispatch.deliveries.consumers import wake_after_commit
 from services.dispatch.deliveries.service import DeliveryService
-from services.dispatch.members.service import MemberEndpointService
+from services.dispatch.members.service import MemberEndpointService, MemberLifecycleService
 from services.dispatch.notices.service import send_notice
-from services.dispatch.preferences.service import PreferencesService
 from shared.events import (
     EventEnvelope,
     MemberEmailVerified,
-    MemberErased,
     MemberNoticeRequested,
     PasswordResetRequested,
     Topic,
     VerificationEmailRequested,
 )
+from shared.members import lifecycle_handlers
 from shared.runtime import ConsumerSpec
 
 GROUP_ID = "dispatch.members"
@@ -50,12 +49,6 @@ def member_events_consumer(
         ):
             wake_after_commit(session, wake_account_emails)
 
-    async def on_member_erased(
-        session: AsyncSession, envelope: EventEnvelope, payload: MemberErased
-    ) -> None:
-        await MemberEndpointService(session).erase(payload.member_id)
-        await PreferencesService(session).erase(payload.member_id)
-
     async def on_member_notice_requested(
         session: AsyncSession, envelope: EventEnvelope, payload: MemberNoticeRequested
     ) -> None:
@@ -79,7 +72,8 @@ def member_events_consumer(
             VerificationEmailRequested: on_verification_email_requested,
             MemberEmailVerified: on_member_email_verified,
             PasswordResetRequested: on_password_reset_requested,
-            MemberErased: on_member_erased,
             MemberNoticeRequested: on_member_notice_requested,
+            # Erasure, suspension, reinstatement and export requests.
+            **lifecycle_handlers(MemberLifecycleService),
         },
     )

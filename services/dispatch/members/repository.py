@@ -11,7 +11,21 @@ from sqlalchemy import Row, any_, case, delete, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.models import ChannelKind, MemberEndpoint, uuid_array
+from services.dispatch.models import (
+    ChannelKind,
+    Delivery,
+    DeliveryStatus,
+    DispatchAlert,
+    Letter,
+    MemberEndpoint,
+    MemberExportPart,
+    SentNotice,
+    uuid_array,
+)
+from shared.exports import ExportPartRepository
+
+# The most deliveries an export lists (the latest): dispatch keeps them 30 days anyway.
+EXPORTED_DELIVERIES_MAX = 1000
 
 
 class MemberEndpointRepository:
@@ -99,3 +113,48 @@ class MemberEndpointRepository:
             delete(MemberEndpoint).where(MemberEndpoint.member_id == member_id)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class MemberExportRepository:
+    """What dispatch holds about one member, for their export."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self.parts = ExportPartRepository(session, MemberExportPart)
+
+    async def deliveries_of(
+        self, member_id: uuid.UUID
+    ) -> Sequence[
+        Row[uuid.UUID, str | None, ChannelKind, DeliveryStatus, datetime | None, datetime | None]
+    ]:
+        result = await self._session.execute(
+            select(
+                Delivery.alert_id,
+                DispatchAlert.content["headline"].astext,
+                Delivery.channel,
+                Delivery.status,
+                Delivery.sent_at,
+                Delivery.delivered_at,
+            )
+            .outerjoin(DispatchAlert, DispatchAlert.alert_id == Delivery.alert_id)
+            .where(Delivery.member_id == member_id)
+            .order_by(Delivery.created_at.desc())
+            .limit(EXPORTED_DELIVERIES_MAX)
+        )
+        return result.all()
+
+    async def letters_of(self, member_id: uuid.UUID) -> Sequence[Letter]:
+        return (
+            await self._session.scalars(
+                select(Letter).where(Letter.member_id == member_id).order_by(Letter.created_at)
+            )
+        ).all()
+
+    async def notices_of(self, member_id: uuid.UUID) -> Sequence[SentNotice]:
+        return (
+            await self._session.scalars(
+                select(SentNotice)
+                .where(SentNotice.member_id == member_id)
+                .order_by(SentNotice.sent_at)
+            )
+        ).all()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispatch import models
 from services.dispatch.models import ChannelKind
+from services.dispatch.preferences.schemas import PreferencesDocument
 
 
 def mask_email(address: str) -> str:
@@ -60,3 +62,38 @@ class Endpoint(BaseModel):
             verified_at=endpoint.verified_at,
             enabled=endpoint.disabled_at is None,
         )
+
+
+class ExportedDelivery(BaseModel):
+    alert_id: uuid.UUID
+    headline: str | None
+    channel: ChannelKind
+    status: str
+    sent_at: datetime | None
+    delivered_at: datetime | None
+
+
+class ExportedLetter(BaseModel):
+    letter_id: uuid.UUID
+    status: str
+    sent_at: datetime | None
+    delivered_at: datetime | None
+
+
+class ExportedNotice(BaseModel):
+    kind: str
+    sent_at: datetime
+
+
+class DispatchExport(BaseModel):
+    """What dispatch holds about the member: where alerts reach them (addresses masked: the
+    full ones are in identity's part or the member's own devices), their preferences, the
+    alerts sent to them on each channel (the latest 1,000), address letters, account notices,
+    and whether identity suspended them."""
+
+    endpoints: list[Endpoint]
+    preferences: PreferencesDocument
+    deliveries: list[ExportedDelivery]
+    letters: list[ExportedLetter]
+    notices: list[ExportedNotice]
+    suspended_at: datetime | None

@@ -14,12 +14,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch.account_emails.repository import AccountEmailRepository
 from services.dispatch.deliveries.repository import DeliveryRepository
 from services.dispatch.letters.repository import LetterRepository
-from services.dispatch.members.repository import MemberEndpointRepository
-from services.dispatch.models import ChannelKind, MemberEndpoint
+from services.dispatch.members.repository import (
+    MemberEndpointRepository,
+    MemberExportRepository,
+)
+from services.dispatch.members.schemas import (
+    DispatchExport,
+    Endpoint,
+    ExportedDelivery,
+    ExportedLetter,
+    ExportedNotice,
+)
+from services.dispatch.models import ChannelKind, MemberEndpoint, SuspendedMember
 from services.dispatch.notices.repository import NoticeRepository
+from services.dispatch.preferences.schemas import PreferencesDocument
+from services.dispatch.preferences.service import PreferencesService
 from services.dispatch.registrations.repository import RegistrationRepository
 from shared.events import MemberEmailVerified
+from shared.exports import ExportPart
 from shared.logs import get_logger
+from shared.members import SuspensionRepository
 
 log = get_logger(__name__)
 
@@ -59,6 +73,8 @@ class MemberEndpointService:
         letters = await LetterRepository(self._session).delete_for_member(member_id)
         notices = await NoticeRepository(self._session).delete_for_member(member_id)
         account_emails = await AccountEmailRepository(self._session).delete_for_member(member_id)
+        await SuspensionRepository(self._session, SuspendedMember).reinstate(member_id)
+        await MemberExportRepository(self._session).parts.delete_for_member(member_id)
         log.info(
             "dispatch.member.erased",
             member_id=str(member_id),
@@ -69,3 +85,111 @@ class MemberEndpointService:
             account_emails=account_emails,
         )
         return erased
+
+
+class MemberSuspensionService:
+    """A suspended member receives nothing: what waits to be sent to them is given up, and
+    recipient batches record nothing for them (``DeliveryService.record_batch``) until they
+    are reinstated, from when alerts reach them again."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._suspensions = SuspensionRepository(session, SuspendedMember)
+        self._deliveries = DeliveryRepository(session)
+
+    async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
+        await self._suspensions.suspend(member_id, at=at)
+        given_up = await self._deliveries.give_up_unsent_for_member(
+            member_id, reason="the member was suspended"
+        )
+        log.info("dispatch.member.suspended", member_id=str(member_id), given_up=given_up)
+
+    async def reinstate(self, member_id: uuid.UUID) -> None:
+        await self._suspensions.reinstate(member_id)
+        log.info("dispatch.member.reinstated", member_id=str(member_id))
+
+    async def suspended_among(self, member_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        return await self._suspensions.suspended_among(member_ids)
+
+
+class MemberExportService:
+    """Dispatch's part of a member's export, collected on ``member.export_requested`` and kept
+    for the member to download (``shared.exports``)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._exports = MemberExportRepository(session)
+        self._suspensions = SuspensionRepository(session, SuspendedMember)
+
+    async def collect(self, member_id: uuid.UUID, export_id: uuid.UUID) -> None:
+        data = DispatchExport(
+            endpoints=[
+                Endpoint.from_model(endpoint)
+                for endpoint in await MemberEndpointRepository(self._session).of_member(member_id)
+            ],
+            preferences=PreferencesDocument.from_preferences(
+                await PreferencesService(self._session).of_member(member_id)
+            ),
+            deliveries=[
+                ExportedDelivery(
+                    alert_id=alert_id,
+                    headline=headline,
+                    channel=channel,
+                    status=status.value,
+                    sent_at=sent_at,
+                    delivered_at=delivered_at,
+                )
+                for alert_id, headline, channel, status, sent_at, delivered_at in (
+                    await self._exports.deliveries_of(member_id)
+                )
+            ],
+            letters=[
+                ExportedLetter(
+                    letter_id=letter.letter_id,
+                    status=letter.status.value,
+                    sent_at=letter.sent_at,
+                    delivered_at=letter.delivered_at,
+                )
+                for letter in await self._exports.letters_of(member_id)
+            ],
+            notices=[
+                ExportedNotice(kind=notice.kind, sent_at=notice.sent_at)
+                for notice in await self._exports.notices_of(member_id)
+            ],
+            suspended_at=await self._suspensions.suspended_at(member_id),
+        )
+        await self._exports.parts.save(export_id=export_id, member_id=member_id, data=data)
+        log.info("dispatch.member.export_collected", member_id=str(member_id))
+
+    async def part(
+        self, member_id: uuid.UUID, export_id: uuid.UUID
+    ) -> ExportPart[DispatchExport] | None:
+        part = await self._exports.parts.of_member(export_id, member_id)
+        if part is None:
+            return None
+        return ExportPart[DispatchExport](
+            service="dispatch",
+            export_id=part.export_id,
+            generated_at=part.generated_at,
+            data=DispatchExport.model_validate(part.data),
+        )
+
+
+class MemberLifecycleService:
+    """Identity's lifecycle events as dispatch handles them (``shared.members``)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def erase(self, member_id: uuid.UUID, *, keep_reply_text: bool = False) -> None:
+        """Dispatch holds no replies: ``keep_reply_text`` changes nothing here."""
+        await MemberEndpointService(self._session).erase(member_id)
+        await PreferencesService(self._session).erase(member_id)
+
+    async def suspend(self, member_id: uuid.UUID, *, at: datetime) -> None:
+        await MemberSuspensionService(self._session).suspend(member_id, at=at)
+
+    async def reinstate(self, member_id: uuid.UUID) -> None:
+        await MemberSuspensionService(self._session).reinstate(member_id)
+
+    async def collect_export(self, member_id: uuid.UUID, export_id: uuid.UUID) -> None:
+        await MemberExportService(self._session).collect(member_id, export_id)

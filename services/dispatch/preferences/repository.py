@@ -7,11 +7,18 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import any_, delete, func, select
+from sqlalchemy import any_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.models import MemberPreferences, uuid_array
+from services.dispatch.models import (
+    Delivery,
+    DeliveryStatus,
+    DispatchAlert,
+    MemberPreferences,
+    uuid_array,
+)
+from services.dispatch.preferences.rules import Replanned, UnsentDelivery
 
 
 class PreferencesRepository:
@@ -66,3 +73,46 @@ class PreferencesRepository:
             delete(MemberPreferences).where(MemberPreferences.member_id == member_id)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# Not yet handed to a provider: what a preference change may still alter.
+UNSENT = (DeliveryStatus.CREATED, DeliveryStatus.HELD, DeliveryStatus.PENDING)
+
+
+class UnsentDeliveryRepository:
+    """A member's deliveries not yet sent, for re-planning them under new preferences."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def of_member(self, member_id: uuid.UUID) -> list[tuple[UnsentDelivery, dict[str, Any]]]:
+        """Each unsent delivery with its alert's content. Locked ``SKIP LOCKED``: a row a
+        worker is claiming right now is being sent as it was planned."""
+        rows = await self._session.execute(
+            select(
+                Delivery.id,
+                Delivery.channel,
+                Delivery.status,
+                Delivery.next_attempt_at,
+                Delivery.attempts,
+                DispatchAlert.content,
+            )
+            .join(DispatchAlert, DispatchAlert.alert_id == Delivery.alert_id)
+            .where(Delivery.member_id == member_id, Delivery.status.in_(UNSENT))
+            .with_for_update(of=Delivery, skip_locked=True)
+        )
+        return [(UnsentDelivery(*row[:5]), row[5]) for row in rows.all()]
+
+    async def apply(self, changes: Sequence[Replanned], *, reason: str) -> None:
+        for change in changes:
+            await self._session.execute(
+                update(Delivery)
+                .where(Delivery.id == change.delivery_id, Delivery.status.in_(UNSENT))
+                .values(
+                    status=change.status,
+                    next_attempt_at=change.next_attempt_at,
+                    last_error=reason if change.status is DeliveryStatus.FAILED else None,
+                    updated_at=func.now(),
+                )
+                .execution_options(synchronize_session=False)
+            )

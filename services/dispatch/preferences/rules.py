@@ -137,16 +137,23 @@ def _at_london(day: datetime, wall_clock: time) -> datetime:
 def deliver_not_before(preferences: Preferences, content: AlertContent, now: datetime) -> datetime:
     """When the alert may first be sent: ``now``, or the end of the member's quiet hours if
     ``now`` is inside them and the alert is not Immediate."""
+    if content.urgency == URGENT:
+        return now
+    return after_quiet_hours(preferences, now)
+
+
+def after_quiet_hours(preferences: Preferences, moment: datetime) -> datetime:
+    """``moment``, or the end of the member's quiet hours if it falls inside them."""
     quiet = preferences.quiet_hours
-    if quiet is None or content.urgency == URGENT:
-        return now
-    local = now.astimezone(LONDON)
+    if quiet is None:
+        return moment
+    local = moment.astimezone(LONDON)
     if not quiet.contains(local.time()):
-        return now
+        return moment
     end_day = local
     if quiet.start > quiet.end and local.time() >= quiet.start:
         end_day = local + timedelta(days=1)
-    return max(now, _at_london(end_day, quiet.end))
+    return max(moment, _at_london(end_day, quiet.end))
 
 
 def is_for_digest(preferences: Preferences, content: AlertContent) -> bool:
@@ -158,15 +165,16 @@ def is_for_digest(preferences: Preferences, content: AlertContent) -> bool:
 
 
 def next_digest_at(preferences: Preferences, now: datetime) -> datetime:
-    """The next time the member's digest goes out, strictly after ``now``."""
+    """The next time the member's digest goes out, strictly after ``now``: at the digest hour,
+    or when the member's quiet hours end if the hour falls inside them."""
     if preferences.digest_hour is None:
         raise ValueError("the member has no digest hour")
     local = now.astimezone(LONDON)
     digest_time = time(preferences.digest_hour)
     today = _at_london(local, digest_time)
     if today > now:
-        return today
-    return _at_london(local + timedelta(days=1), digest_time)
+        return after_quiet_hours(preferences, today)
+    return after_quiet_hours(preferences, _at_london(local + timedelta(days=1), digest_time))
 
 
 def choose_language(available: Collection[str], preferred: str) -> str:
@@ -197,8 +205,8 @@ def plan_deliveries(
 ) -> list[DeliveryTarget]:
     """The rows the batch consumer proposed, as the members want them: unwanted channels
     dropped, the rest due at the end of quiet hours, or ``held`` for the digest (email only).
-    A ``pending`` row (no endpoint yet) is kept only if its channel is wanted; it is due as
-    soon as it is released (quiet hours and digests are not applied to it then)."""
+    A ``pending`` row (no endpoint yet) is kept only if its channel is wanted; when it is
+    released, :func:`replan_unsent` applies quiet hours and the digest to it."""
     channels_by_member: dict[uuid.UUID, set[ChannelKind]] = defaultdict(set)
     for member_id, channel, _status in targets:
         channels_by_member[member_id].add(channel)
@@ -230,3 +238,50 @@ def plan_deliveries(
                 )
             )
     return planned
+
+
+class UnsentDelivery(NamedTuple):
+    """A delivery not yet handed to a provider (``created``, ``held`` or ``pending``)."""
+
+    delivery_id: uuid.UUID
+    channel: ChannelKind
+    status: DeliveryStatus
+    next_attempt_at: datetime
+    attempts: int
+
+
+class Replanned(NamedTuple):
+    """What an unsent delivery becomes: its status and when it is due, or ``FAILED`` when
+    the member no longer wants it."""
+
+    delivery_id: uuid.UUID
+    status: DeliveryStatus
+    next_attempt_at: datetime
+
+
+def replan_unsent(
+    delivery: UnsentDelivery, preferences: Preferences, content: AlertContent, now: datetime
+) -> Replanned | None:
+    """An unsent delivery as the member's preferences now make it (after they changed them,
+    or once a pending delivery is released): dropped (``FAILED``) if its channel is no longer
+    wanted, ``held`` for the digest or due when quiet hours end otherwise. ``pending`` rows
+    stay pending (they wait for an endpoint); None when nothing changes. A row waiting after
+    a temporary failure keeps its backoff."""
+    if not choose_channels(preferences, content, {delivery.channel}):
+        return Replanned(delivery.delivery_id, DeliveryStatus.FAILED, now)
+    if delivery.status is DeliveryStatus.PENDING:
+        return None
+    if delivery.channel is ChannelKind.EMAIL and is_for_digest(preferences, content):
+        if delivery.status is DeliveryStatus.HELD and delivery.next_attempt_at <= now:
+            return None  # due: the digest job takes it now
+        wanted = Replanned(
+            delivery.delivery_id, DeliveryStatus.HELD, next_digest_at(preferences, now)
+        )
+    else:
+        due = deliver_not_before(preferences, content, now)
+        if delivery.status is DeliveryStatus.CREATED and delivery.attempts > 0:
+            due = max(due, delivery.next_attempt_at)
+        wanted = Replanned(delivery.delivery_id, DeliveryStatus.CREATED, due)
+    if (wanted.status, wanted.next_attempt_at) == (delivery.status, delivery.next_attempt_at):
+        return None
+    return wanted

@@ -12,9 +12,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.preferences.repository import PreferencesRepository
-from services.dispatch.preferences.rules import DEFAULT_PREFERENCES, Preferences
+from services.dispatch.preferences.repository import (
+    PreferencesRepository,
+    UnsentDeliveryRepository,
+)
+from services.dispatch.preferences.rules import DEFAULT_PREFERENCES, Preferences, replan_unsent
 from services.dispatch.preferences.tokens import UnsubscribeScope
+from shared.db import utcnow
+from shared.events import AlertContent
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -40,6 +45,7 @@ def _row_values(preferences: Preferences) -> dict[str, Any]:
 class PreferencesService:
     def __init__(self, session: AsyncSession) -> None:
         self._preferences = PreferencesRepository(session)
+        self._unsent = UnsentDeliveryRepository(session)
 
     async def of_member(self, member_id: uuid.UUID) -> Preferences:
         row = await self._preferences.get(member_id)
@@ -55,7 +61,35 @@ class PreferencesService:
     async def replace(self, member_id: uuid.UUID, preferences: Preferences) -> Preferences:
         row = await self._preferences.save(member_id, _row_values(preferences))
         log.info("dispatch.preferences.saved", member_id=str(member_id))
-        return Preferences.from_model(row)
+        saved = Preferences.from_model(row)
+        # What is not sent yet goes out as the member now wants it.
+        await self.replan_unsent(member_id, saved)
+        return saved
+
+    async def replan_unsent(
+        self, member_id: uuid.UUID, preferences: Preferences | None = None
+    ) -> int:
+        """Apply the member's preferences to their deliveries not yet sent: channels they no
+        longer want are dropped, quiet hours and the digest set when the rest are due (also
+        for deliveries just released from ``pending``). Returns how many changed."""
+        preferences = preferences or await self.of_member(member_id)
+        now = utcnow()
+        changes = [
+            change
+            for delivery, content in await self._unsent.of_member(member_id)
+            if (
+                change := replan_unsent(
+                    delivery, preferences, AlertContent.model_validate(content), now
+                )
+            )
+            is not None
+        ]
+        await self._unsent.apply(changes, reason="no longer wanted by the member's preferences")
+        if changes:
+            log.info(
+                "dispatch.preferences.replanned", member_id=str(member_id), changed=len(changes)
+            )
+        return len(changes)
 
     async def unsubscribe(self, scope: UnsubscribeScope) -> Preferences:
         """Honour a signed unsubscribe link. Doing it twice changes nothing more."""

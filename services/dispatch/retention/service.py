@@ -13,8 +13,10 @@ from datetime import timedelta
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.dispatch.models import MemberExportPart
 from services.dispatch.retention.repository import RetentionRepository
 from shared.db import session_scope, utcnow
+from shared.exports import EXPORT_PART_RETENTION, ExportPartRepository
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -47,3 +49,14 @@ async def purge_old_alerts(
         PURGED.labels("deliveries").inc(deliveries)
         log.info("dispatch.purge.done", alerts=alerts, deliveries=deliveries)
     return alerts, deliveries
+
+
+async def purge_old_export_parts(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Members' export parts are kept a week for them to download, then deleted."""
+    async with session_scope(sessions) as session:
+        purged = await ExportPartRepository(session, MemberExportPart).delete_older_than(
+            utcnow() - EXPORT_PART_RETENTION
+        )
+    if purged:
+        PURGED.labels("export_parts").inc(purged)
+    return purged

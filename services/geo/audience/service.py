@@ -37,6 +37,7 @@ from services.geo.boundaries import repository as boundaries
 from services.geo.boundaries.service import load_ward_map
 from services.geo.config import GeoSettings
 from services.geo.errors import UnknownBoroughError, UnknownWardError
+from services.geo.members.service import MemberLifecycleService, without_numbers
 from services.geo.models import AlertAudience
 from services.geo.targeting.cells import TargetCells, circle_cover, polygon_cover
 from services.geo.targeting.filters import category_bit, severity_rank
@@ -427,9 +428,18 @@ async def preview(
         rank=rank,
         category_bit=bit,
     )
+    # Suspended members receive nothing until reinstated, so they are not counted.
+    suspended = await MemberLifecycleService(session).suspended_numbers()
     # The matched drawn areas' rows add no one the cell path did not already count.
-    recipients = len(members.unique_numbers(cell_numbers, *(w.numbers for w in by_ward)))
-    counts = {w.ward_code: members.count_distinct(w.numbers) for w in by_ward}
+    recipients = len(
+        without_numbers(
+            members.unique_numbers(cell_numbers, *(w.numbers for w in by_ward)), suspended
+        )
+    )
+    counts = {
+        w.ward_code: len(without_numbers(members.unique_numbers(w.numbers), suspended))
+        for w in by_ward
+    }
     wards = []
     for code in all_wards:
         place = ward_map.ward(code) if ward_map else None

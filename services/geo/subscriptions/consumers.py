@@ -1,14 +1,17 @@
-"""Kafka handlers of identity's member events: a verified address sets the home ward, and an
-erased member's subscriptions go with them."""
+"""Kafka handlers of identity's member events: a verified address sets the home ward; an
+erased member's subscriptions and recipient-set entries go with them; a suspended member is
+left out of audience previews until reinstated."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.errors import UnknownWardError
+from services.geo.members.service import MemberLifecycleService
 from services.geo.subscriptions import service
 from shared.consumer import PoisonMessageError
-from shared.events import EventEnvelope, MemberAddressVerified, MemberErased, Topic
+from shared.events import EventEnvelope, MemberAddressVerified, Topic
+from shared.members import lifecycle_handlers
 from shared.runtime import ConsumerSpec
 
 MEMBERS_GROUP = "geo.members"
@@ -25,15 +28,13 @@ async def on_address_verified(
         raise PoisonMessageError(f"unknown home ward: {error.detail}") from error
 
 
-async def on_member_erased(
-    session: AsyncSession, envelope: EventEnvelope, payload: MemberErased
-) -> None:
-    await service.erase_member(session, payload.member_id)
-
-
 def members_consumer() -> ConsumerSpec:
     return ConsumerSpec(
         group_id=MEMBERS_GROUP,
         topics=(Topic.MEMBERS.value,),
-        handlers={MemberAddressVerified: on_address_verified, MemberErased: on_member_erased},
+        handlers={
+            MemberAddressVerified: on_address_verified,
+            # Erasure, suspension, reinstatement and export requests.
+            **lifecycle_handlers(MemberLifecycleService),
+        },
     )

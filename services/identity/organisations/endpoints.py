@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
 
-from services.identity.dependencies import PlatformAdminDep, StaffDep
+from services.identity.dependencies import CallerDep, PlatformAdminDep, StaffDep
 from services.identity.models import OrganisationKind
 from services.identity.organisations.schemas import Organisation, OrganisationCreate
 from services.identity.organisations.service import OrganisationService
@@ -74,3 +74,22 @@ async def get_organisation(
     organisation_id: uuid.UUID, caller: StaffDep, session: SessionDep
 ) -> Organisation:
     return Organisation.model_validate(await OrganisationService(session).get(organisation_id))
+
+
+@router.get(
+    "/schemes",
+    summary="Neighbourhood Watch schemes a member may apply to coordinate",
+    description="Any signed-in member: each scheme's id (for `POST /coordinator-applications`), "
+    "name and wards, by name.",
+    responses=problem_responses(401, 403, 422),
+)
+async def list_schemes(
+    caller: CallerDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 200,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> list[Organisation]:
+    schemes = await OrganisationService(session).list(
+        kind=OrganisationKind.NW_SCHEME, limit=limit, offset=offset
+    )
+    return [Organisation.model_validate(scheme) for scheme in schemes]

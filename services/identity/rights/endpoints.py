@@ -40,13 +40,20 @@ async def export(
 async def erase_me(
     body: Annotated[
         SelfErasure,
-        Body(openapi_examples=openapi_examples(confirm={"password": "correct horse battery"})),
+        Body(
+            openapi_examples=openapi_examples(
+                confirm={"password": "correct horse battery"},
+                keep_replies={"password": "correct horse battery", "keep_reply_text": True},
+            )
+        ),
     ],
     caller: CallerDep,
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
-    await DataRightsService(session, settings).erase_own(caller.member, body.password)
+    await DataRightsService(session, settings).erase_own(
+        caller.member, body.password, keep_reply_text=body.keep_reply_text
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -99,6 +99,11 @@ class SelfErasure(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    keep_reply_text: bool = Field(
+        default=False,
+        description="Leave the text of my replies to alerts for the police, with no name, "
+        "pseudonym or id attached; otherwise they are deleted. Photos are deleted either way.",
+    )
 
 
 class StaffErasure(BaseModel):

@@ -132,11 +132,18 @@ class DataRightsService:
             ],
         )
 
-    async def erase_own(self, member: Member, password: str) -> None:
+    async def erase_own(
+        self, member: Member, password: str, *, keep_reply_text: bool = False
+    ) -> None:
         """The member confirms with their password, so a stolen access token cannot erase."""
         if not await verify_password(member.password_hash, password):
             raise InvalidCredentialsError()
-        await self._erase(member.id, actor_id=member.id, details={"by": "member"})
+        await self._erase(
+            member.id,
+            actor_id=member.id,
+            details={"by": "member", "keep_reply_text": keep_reply_text},
+            keep_reply_text=keep_reply_text,
+        )
 
     async def erase_by_staff(
         self, member_id: uuid.UUID, *, actor_id: uuid.UUID, reason: str
@@ -160,7 +167,12 @@ class DataRightsService:
         return len(stale)
 
     async def _erase(
-        self, member_id: uuid.UUID, *, actor_id: uuid.UUID | None, details: dict[str, object]
+        self,
+        member_id: uuid.UUID,
+        *,
+        actor_id: uuid.UUID | None,
+        details: dict[str, object],
+        keep_reply_text: bool = False,
     ) -> None:
         deleted = await self._session.scalar(
             delete(Member).where(Member.id == member_id).returning(Member.id)
@@ -173,7 +185,10 @@ class DataRightsService:
             delete(OutboxMessage).where(OutboxMessage.key == str(member_id))
         )
         await add_event(
-            self._session, OutboxMessage, MemberErased(member_id=member_id), producer=PRODUCER
+            self._session,
+            OutboxMessage,
+            MemberErased(member_id=member_id, keep_reply_text=keep_reply_text),
+            producer=PRODUCER,
         )
         await self._audit.record(
             "member.erased", actor_id=actor_id, subject=f"member:{member_id}", details=details

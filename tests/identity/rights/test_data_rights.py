@@ -84,11 +84,31 @@ class TestErasure:
             )
         assert remaining == 0
         assert await staged_for_member(sessions, MemberErased.event_type, member_id) == [
-            {"member_id": str(member_id)}
+            {"member_id": str(member_id), "keep_reply_text": False}
         ]
         sign_in = await client.post("/tokens", json={"email": email, "password": PASSWORD})
         assert sign_in.status_code == 401
         assert (await client.get("/members/me", headers=headers)).status_code == 404
+
+    async def test_the_member_may_leave_their_replies_text_for_the_police(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        member_id, email = await create_member(sessions, settings, "resident")
+        tokens = await sign_in_body(client, email)
+
+        response = await client.post(
+            "/members/me/erasure",
+            json={"password": PASSWORD, "keep_reply_text": True},
+            headers=bearer(tokens["access_token"]),
+        )
+
+        assert response.status_code == 204, response.text
+        assert await staged_for_member(sessions, MemberErased.event_type, member_id) == [
+            {"member_id": str(member_id), "keep_reply_text": True}
+        ]
 
     async def test_a_platform_admin_erases_a_member_with_a_reason(
         self,

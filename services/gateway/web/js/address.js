@@ -167,6 +167,7 @@ export async function address(main) {
     proofForm,
     h("h2", {}, "What each level allows"),
     levels,
+    h("p", {}, h("a", { href: "#/identity" }, "Have my identity checked"), " · ", h("a", { href: "#/coordinate" }, "Coordinate a Neighbourhood Watch scheme")),
   );
   showState();
 }

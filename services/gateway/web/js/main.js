@@ -1,6 +1,7 @@
 // The router: each view is addressed after the # (#/inbox, #/police/alerts/<id>), so the
 // gateway serves one page; /reset-password (the emailed link) is the one other path.
 import * as address from "./address.js";
+import * as applications from "./applications.js";
 import { api, canVet, clearSession, currentSession, isOfficer, isStaff } from "./api.js";
 import { add, h } from "./ui.js";
 import * as police from "./police.js";
@@ -20,6 +21,8 @@ const routes = [
   [/^account$/, resident.account, "My account", "member"],
   [/^address$/, address.address, "Verify my address", "member"],
   [/^preferences$/, preferences.preferences, "Alert preferences", "member"],
+  [/^identity$/, applications.identityDocument, "Have my identity checked", "member"],
+  [/^coordinate$/, applications.coordinate, "Coordinate a scheme", "member"],
   [/^police$/, police.alertList, "Alerts", "staff"],
   [/^police\/new$/, police.compose, "Write an alert", "staff"],
   [/^police\/alerts\/([0-9a-f-]{36})$/, police.alertDetail, "Alert", "staff"],

@@ -472,10 +472,14 @@ export async function account(main) {
     "form",
     { novalidate: true },
     field("Your password, to confirm", password),
+    checkbox("Leave the text of my replies to alerts for the police, with no name or pseudonym (photos are deleted)", { name: "keep_reply_text" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "danger" }, "Delete my account")),
   );
   onSubmit(eraseForm, messages, async (data) => {
-    await api("/identity/members/me/erasure", { method: "POST", body: { password: data.get("password") } });
+    await api("/identity/members/me/erasure", {
+      method: "POST",
+      body: { password: data.get("password"), keep_reply_text: data.get("keep_reply_text") === "on" },
+    });
     sessionStorage.clear();
     location.hash = "#/";
     announce("Your account is deleted.");
@@ -484,7 +488,8 @@ export async function account(main) {
   const exportLink = h("p");
   exportButton.addEventListener("click", async () => {
     try {
-      const data = await api("/identity/members/me/export");
+      exportLink.replaceChildren("Collecting your data from every part of Tawny…");
+      const data = await collectExport();
       const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
       const link = h("a", { href: URL.createObjectURL(blob), download: "tawny-my-data.json" }, "Save tawny-my-data.json");
       exportLink.replaceChildren(link);
@@ -517,7 +522,7 @@ export async function account(main) {
           endpoints.map((e) => h("li", {}, `${e.channel}: ${e.address}`, e.enabled ? "" : " (turned off: messages could not be delivered)")),
         ),
     h("h2", {}, "My data"),
-    h("p", {}, "Download everything Tawny's member service holds about you, as JSON."),
+    h("p", {}, "Download everything Tawny holds about you, as one JSON file: your account, the areas you watch, where alerts reach you and what was sent, your replies and marks."),
     exportButton,
     exportLink,
     h("h2", {}, "Delete my account"),
@@ -525,6 +530,29 @@ export async function account(main) {
     messages,
     eraseForm,
   );
+}
+
+// Identity answers with its part and an export id; alerts, geo and dispatch each collect
+// theirs from identity's event a moment later: one archive holds the four.
+const EXPORT_PARTS = ["alerts", "geo", "dispatch"];
+
+async function collectExport() {
+  const identity = await api("/identity/members/me/export");
+  const archive = { export_id: identity.export_id, generated_at: identity.generated_at, identity };
+  const missing = [];
+  for (const service of EXPORT_PARTS) {
+    let part = null;
+    // 202 {"status": "collecting"} until the service has its part.
+    for (let attempt = 0; attempt < 30 && part === null; attempt += 1) {
+      const answer = await api(`/${service}/members/me/exports/${identity.export_id}`);
+      if (answer && answer.status === "collecting") await new Promise((resolve) => setTimeout(resolve, 500));
+      else part = answer;
+    }
+    if (part === null) missing.push(service);
+    else archive[service] = part;
+  }
+  if (missing.length) archive.missing = missing;
+  return archive;
 }
 
 // Staff roles (police, partners, coordinators) need two-step sign-in: until it is set up, the

@@ -1,4 +1,5 @@
-"""Jobs every dispatch process runs on a timer (the digest, the purge)."""
+"""A job every replica of a service runs on a timer (a purge past a retention period). The
+jobs themselves make running in several replicas at once safe (``FOR UPDATE SKIP LOCKED``)."""
 
 from __future__ import annotations
 
@@ -19,5 +20,5 @@ async def run_every(interval_s: float, job: Callable[[], Awaitable[object]], *, 
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("dispatch.periodic.failed", job=name)
+            log.exception("periodic.job_failed", job=name)
         await asyncio.sleep(interval_s)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from services.dispatch.periodic import run_every
+from shared.periodic import run_every
 from tests.support.waiting import DEFAULT_TIMEOUT_S
 
 

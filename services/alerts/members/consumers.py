@@ -1,0 +1,19 @@
+"""The ``alerts.members`` consumer: identity's erasures, suspensions, reinstatements and
+export requests, each handled by :class:`MemberLifecycleService`."""
+
+from __future__ import annotations
+
+from services.alerts.members.service import MemberLifecycleService
+from shared.events import Topic
+from shared.members import lifecycle_handlers
+from shared.runtime import ConsumerSpec
+
+MEMBERS_GROUP = "alerts.members"
+
+
+def members_consumer() -> ConsumerSpec:
+    return ConsumerSpec(
+        group_id=MEMBERS_GROUP,
+        topics=(Topic.MEMBERS.value,),
+        handlers=lifecycle_handlers(MemberLifecycleService),
+    )

@@ -1,0 +1,1 @@
+"""Members' replies and photos deleted past their retention."""

@@ -1,0 +1,1 @@
+"""A member's lifecycle as geo sees it: erasure and suspension."""

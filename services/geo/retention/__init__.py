@@ -1,0 +1,1 @@
+"""Alerts' recipient sets deleted past their retention."""
