@@ -12,7 +12,7 @@ import csv
 import hashlib
 import io
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
@@ -140,7 +140,10 @@ async def figures(
         str | None,
         Query(pattern=r"^E09[0-9]{6}$", description="A borough and its wards"),
     ] = None,
-    crime_type: Annotated[CrimeType | None, Query(description="One crime type")] = None,
+    crime_type: Annotated[
+        CrimeType | Literal["all"] | None,
+        Query(description="One crime type, or all: the cells that add up every crime type"),
+    ] = None,
 ) -> Response:
     first = _month(first_month)
     last = _month(last_month) if last_month else first
@@ -155,7 +158,7 @@ async def figures(
         area_kind=area_kind,
         area_code=area_code,
         borough_code=borough,
-        crime_type=crime_type.value if crime_type else None,
+        crime_type=crime_type,
     )
     found = await DashboardService(session, settings=settings).figures(
         query, viewer, limit=MAX_ROWS

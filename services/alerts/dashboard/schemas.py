@@ -18,9 +18,9 @@ COLUMNS: dict[str, str] = {
     "area_kind": "london, borough or ward",
     "area_code": "The area's ONS GSS code (E12000007 for London, E09 boroughs, E05 wards)",
     "borough_code": "A ward's borough (the borough itself for a borough; empty for London)",
-    "crime_type": "Tawny's crime type; the MOPAC 7 are burglary, criminal_damage, "
-    "theft_from_motor_vehicle, theft_of_motor_vehicle, violence_with_injury, robbery and "
-    "theft_from_person",
+    "crime_type": "Tawny's crime type, or all for every crime type together; the MOPAC 7 are "
+    "burglary, criminal_damage, theft_from_motor_vehicle, theft_of_motor_vehicle, "
+    "violence_with_injury, robbery and theft_from_person",
     "alerts": "Alerts published that touch the area (an alert touching several areas counts in "
     "each, so wards do not add up to their borough)",
     "severity_extreme": "Of those, alerts first published as Extreme",

@@ -53,6 +53,9 @@ DASHBOARD_ACTIONS = frozenset(
 # Roles that see every count unsuppressed (MOPAC's and the platform's own staff).
 LONDON_WIDE_ROLES = ("admin", "platform_admin")
 OFFICER_ROLES = ("officer",)
+# The crime type of the cells that add up every crime type: a reader's totals then come
+# suppressed as a whole, never as a sum of suppressed parts.
+ALL_CRIME_TYPES = "all"
 
 
 def month_of(alert: Alert) -> date:
@@ -197,14 +200,13 @@ class DashboardService:
         sign: int,
     ) -> None:
         geography = geography_for(self._settings)
-        keys = [CellKey(fact.month, "london", LONDON_CODE, fact.crime_type, None)]
-        keys += [
-            CellKey(fact.month, "borough", code, fact.crime_type, code)
-            for code in fact.borough_codes
-        ]
-        keys += [
-            CellKey(fact.month, "ward", code, fact.crime_type, geography.borough_of(code))
-            for code in fact.ward_codes
+        areas: list[tuple[str, str, str | None]] = [("london", LONDON_CODE, None)]
+        areas += [("borough", code, code) for code in fact.borough_codes]
+        areas += [("ward", code, geography.borough_of(code)) for code in fact.ward_codes]
+        keys = [
+            CellKey(fact.month, kind, code, crime_type, borough)
+            for kind, code, borough in areas
+            for crime_type in (fact.crime_type, ALL_CRIME_TYPES)
         ]
         for key in keys:
             for name, n in fact.counts.items():

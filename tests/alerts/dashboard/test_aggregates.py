@@ -118,7 +118,8 @@ async def recount_from_source(
             ("ward", w) for w in alert.touched_ward_codes if w == ward_of(borough)
         ]
         for kind_of_area, code in areas:
-            cells[(month, kind_of_area, code, alert.crime_type.value)].update(counts)
+            for crime_type in (alert.crime_type.value, "all"):
+                cells[(month, kind_of_area, code, crime_type)].update(counts)
     return {key: +counts for key, counts in cells.items()}
 
 
