@@ -186,15 +186,16 @@ function shadeOf(value, breaks) {
   return SHADES[step === -1 ? SHADES.length - 1 : step];
 }
 
-// Five equal steps from 1 to the largest value (rounded up), as upper limits.
-function breaksFor(values) {
-  const max = Math.max(1, ...values.filter((v) => typeof v === "number"));
-  return SHADES.map((_, i) => Math.ceil((max * (i + 1)) / SHADES.length));
+// Five equal steps from the lowest shown count to the largest (rounded up), as upper limits.
+// The public never see 1 to 9, so their steps start at the threshold.
+function breaksFor(values, lowest) {
+  const max = Math.max(lowest, ...values.filter((v) => typeof v === "number"));
+  return SHADES.map((_, i) => lowest - 1 + Math.ceil(((max - lowest + 1) * (i + 1)) / SHADES.length));
 }
 
-function legend(breaks, measure) {
+function legend(breaks, measure, lowest) {
   const items = [[NO_DATA_SHADE, "none"]];
-  let low = 1;
+  let low = lowest;
   breaks.forEach((limit, i) => {
     if (limit >= low) items.push([SHADES[i], low === limit ? `${limit}` : `${low} to ${limit}`]);
     low = limit + 1;
@@ -247,12 +248,13 @@ export async function london(main, { params }) {
   ]);
   add(main, suppressionNote(boroughRows));
   const byBorough = new Map(boroughRows.rows.map((r) => [r.area_code, r[measure]]));
-  const breaks = breaksFor([...byBorough.values()]);
+  const lowest = boroughRows.exact_for === "nobody" ? boroughRows.suppress_below : 1;
+  const breaks = breaksFor([...byBorough.values()], lowest);
   const title = `${measureName(measure)}, ${crimeType === "all" ? "all crime types" : crimeTypeName(crimeType)}, ${monthName(month)}`;
 
   add(main, h("h2", {}, "Boroughs"));
   const mapElement = h("div", { class: "map dash-map", role: "region", "aria-label": `Map of London's boroughs shaded by ${title}; the same figures are in the table below` });
-  add(main, mapElement, legend(breaks, measure));
+  add(main, mapElement, legend(breaks, measure, lowest));
   const map = L.map(mapElement, { center: [51.5072, -0.1276], zoom: 9, zoomSnap: 0.25, attributionControl: false });
   const layer = L.geoJSON(shapes, {
     style: (feature) => ({
