@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from shared import migrations
+from shared.db import async_url
 from tests.alerts.test_migrations import VALID_ROW, insert_alert
 from tests.support.infrastructure import Infrastructure
 
@@ -19,7 +20,7 @@ SPLIT = "b41f7d2e9c3a"
 
 def in_database(url: str, work: Callable[[AsyncSession], Awaitable[object]]) -> object:
     async def run() -> object:
-        engine = create_async_engine(url)
+        engine = create_async_engine(async_url(url))
         try:
             async with async_sessionmaker(engine)() as session, session.begin():
                 return await work(session)

@@ -75,7 +75,7 @@ class TestAlertEmail:
             headline=headline, severity="Severe", category="theft_from_motor_vehicle"
         )
 
-        assert alert_subject(content) == f"[Severe] Vehicle crime: {headline}"
+        assert alert_subject(content) == f"[Severe] Theft from motor vehicle: {headline}"
         assert alert_email(content).subject == alert_subject(content)
 
     def test_subject_turns_control_characters_into_spaces(self) -> None:
