@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
+from services.alerts.config import AlertsSettings
 from services.alerts.dashboard.repository import CellQuery
 from services.alerts.dashboard.schemas import (
     COLUMNS,
@@ -103,6 +104,13 @@ def _answer(
     if _cached(response, body, request, public=public, max_age=max_age):
         return Response(status_code=304, headers=dict(response.headers))
     return response
+
+
+def _open_data(
+    request: Request, settings: AlertsSettings, body: bytes, media_type: str
+) -> Response:
+    """Open data is the same for everyone (always the public's counts): cacheable anywhere."""
+    return _answer(request, body, media_type, public=True, max_age=settings.dashboard_max_age_s)
 
 
 @router.get(
@@ -203,13 +211,7 @@ async def open_data_index(
             for m in months
         ],
     )
-    return _answer(
-        request,
-        body.model_dump_json().encode(),
-        "application/json",
-        public=True,
-        max_age=settings.dashboard_max_age_s,
-    )
+    return _open_data(request, settings, body.model_dump_json().encode(), "application/json")
 
 
 async def _public_month(
@@ -237,13 +239,7 @@ async def open_data_json(
         columns=COLUMNS,
         rows=await _public_month(session, settings, month),
     )
-    return _answer(
-        request,
-        body.model_dump_json().encode(),
-        "application/json",
-        public=True,
-        max_age=settings.dashboard_max_age_s,
-    )
+    return _open_data(request, settings, body.model_dump_json().encode(), "application/json")
 
 
 @router.get(
@@ -281,10 +277,4 @@ async def open_data_csv(
                 for name in COLUMNS
             ]
         )
-    return _answer(
-        request,
-        out.getvalue().encode(),
-        CSV_MEDIA_TYPE,
-        public=True,
-        max_age=settings.dashboard_max_age_s,
-    )
+    return _open_data(request, settings, out.getvalue().encode(), CSV_MEDIA_TYPE)

@@ -53,7 +53,12 @@ class TestFigures:
     ) -> None:
         borough = unique_borough_code()
         await marked_alert(client, borough, useful=12, not_useful=3)
-        query = {"from": this_month(), "area_kind": "borough", "area_code": borough}
+        query = {
+            "from": this_month(),
+            "area_kind": "borough",
+            "area_code": borough,
+            "crime_type": "all",
+        }
 
         public = await client.get("/dashboard/figures", params=query)
         [row] = public.json()["rows"]
@@ -102,14 +107,16 @@ class TestOpenData:
 
         document = await client.get(f"/dashboard/open-data/{month}.json")
         assert document.headers["cache-control"].startswith("public")
-        [row] = [r for r in document.json()["rows"] if r["area_code"] == borough]
+        rows = [r for r in document.json()["rows"] if r["area_code"] == borough]
+        assert {r["crime_type"] for r in rows} == {"burglary", "all"}
+        [row] = [r for r in rows if r["crime_type"] == "all"]
         assert (row["marked_useful"], row["marked_not_useful"]) == (10, None)
 
         table = await client.get(f"/dashboard/open-data/{month}.csv")
         assert table.headers["content-type"].startswith("text/csv")
         reader = csv.DictReader(io.StringIO(table.text))
         assert reader.fieldnames == list(index["columns"])
-        [line] = [r for r in reader if r["area_code"] == borough]
+        [line] = [r for r in reader if r["area_code"] == borough and r["crime_type"] == "all"]
         assert (line["marked_useful"], line["marked_not_useful"]) == ("10", "fewer than 10")
         assert line["alerts"] == "fewer than 10"
 
