@@ -11,7 +11,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.alerts.models import DASHBOARD_COUNTS, DashboardAlertFact, DashboardCell
+from services.alerts.models import (
+    DASHBOARD_COUNTS,
+    Alert,
+    DashboardAlertFact,
+    DashboardCell,
+    MsgType,
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -104,6 +110,24 @@ class DashboardRepository:
             DashboardCell.area_code,
             DashboardCell.crime_type,
         ).limit(limit)
+        return (await self._session.scalars(statement)).all()
+
+    async def uncounted_alerts(self, after: uuid.UUID | None, *, limit: int) -> Sequence[uuid.UUID]:
+        """Published originals without a fact yet (written before the dashboard existed, or by
+        a tool that bypassed the service), in id order after ``after``."""
+        statement = (
+            select(Alert.id)
+            .outerjoin(DashboardAlertFact, DashboardAlertFact.alert_id == Alert.id)
+            .where(
+                Alert.msg_type == MsgType.ALERT,
+                Alert.published_at.is_not(None),
+                DashboardAlertFact.alert_id.is_(None),
+            )
+            .order_by(Alert.id)
+            .limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(Alert.id > after)
         return (await self._session.scalars(statement)).all()
 
     async def months(self) -> Sequence[date]:
