@@ -179,26 +179,38 @@ function controls(params, path, extra = []) {
   return { form, month, measure, months };
 }
 
-function shadeOf(value, breaks) {
+// The shading: the lowest count shown gets the lightest step and the largest the darkest, in
+// five equal steps between. The public never see 1 to 9, so their scale starts at 10.
+function scaleFor(values, lowest) {
+  const max = Math.max(lowest, ...values.filter((v) => typeof v === "number"));
+  return { lowest, max, span: max - lowest };
+}
+
+function stepOf(value, scale) {
+  if (scale.span === 0) return SHADES.length - 1;
+  return Math.min(SHADES.length - 1, Math.max(0, Math.round(((value - scale.lowest) * (SHADES.length - 1)) / scale.span)));
+}
+
+function shadeOf(value, scale) {
   if (value === null) return SUPPRESSED_SHADE;
   if (value === undefined || value === 0) return NO_DATA_SHADE;
-  const step = breaks.findIndex((limit) => value <= limit);
-  return SHADES[step === -1 ? SHADES.length - 1 : step];
+  return SHADES[stepOf(value, scale)];
 }
 
-// Five equal steps from the lowest shown count to the largest (rounded up), as upper limits.
-// The public never see 1 to 9, so their steps start at the threshold.
-function breaksFor(values, lowest) {
-  const max = Math.max(lowest, ...values.filter((v) => typeof v === "number"));
-  return SHADES.map((_, i) => lowest - 1 + Math.ceil(((max - lowest + 1) * (i + 1)) / SHADES.length));
-}
-
-function legend(breaks, measure, lowest) {
+// Each step's range of counts (the inverse of stepOf's rounding); empty steps left out.
+function legend(scale, measure) {
   const items = [[NO_DATA_SHADE, "none"]];
-  let low = lowest;
-  breaks.forEach((limit, i) => {
-    if (limit >= low) items.push([SHADES[i], low === limit ? `${limit}` : `${low} to ${limit}`]);
-    low = limit + 1;
+  const last = SHADES.length - 1;
+  SHADES.forEach((colour, i) => {
+    let low = scale.lowest;
+    let high = scale.max;
+    if (scale.span > 0) {
+      low = i === 0 ? scale.lowest : scale.lowest + Math.ceil(((i - 0.5) * scale.span) / last);
+      high = i === last ? scale.max : scale.lowest + Math.ceil(((i + 0.5) * scale.span) / last) - 1;
+    } else if (i !== last) {
+      return;
+    }
+    if (low <= high) items.push([colour, low === high ? `${low}` : `${low} to ${high}`]);
   });
   items.push([SUPPRESSED_SHADE, FEWER]);
   return h(
@@ -249,19 +261,19 @@ export async function london(main, { params }) {
   add(main, suppressionNote(boroughRows));
   const byBorough = new Map(boroughRows.rows.map((r) => [r.area_code, r[measure]]));
   const lowest = boroughRows.exact_for === "nobody" ? boroughRows.suppress_below : 1;
-  const breaks = breaksFor([...byBorough.values()], lowest);
+  const scale = scaleFor([...byBorough.values()], lowest);
   const title = `${measureName(measure)}, ${crimeType === "all" ? "all crime types" : crimeTypeName(crimeType)}, ${monthName(month)}`;
 
   add(main, h("h2", {}, "Boroughs"));
   const mapElement = h("div", { class: "map dash-map", role: "region", "aria-label": `Map of London's boroughs shaded by ${title}; the same figures are in the table below` });
-  add(main, mapElement, legend(breaks, measure, lowest));
+  add(main, mapElement, legend(scale, measure));
   const map = L.map(mapElement, { center: [51.5072, -0.1276], zoom: 9, zoomSnap: 0.25, attributionControl: false });
   const layer = L.geoJSON(shapes, {
     style: (feature) => ({
       color: "#1b1b1b",
       weight: 1,
       fillOpacity: 0.85,
-      fillColor: shadeOf(byBorough.get(feature.properties.code), breaks),
+      fillColor: shadeOf(byBorough.get(feature.properties.code), scale),
       className: `dash-borough dash-borough-${feature.properties.code}`,
     }),
     onEachFeature: (feature, shape) => {
