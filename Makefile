@@ -91,7 +91,8 @@ check-deploy: install ## The k8s manifests against Kubernetes' and the operators
 .PHONY: screenshots
 screenshots: install browser ## Run the browser journeys and save the main screens to docs/screenshots
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/browser/test_journeys.py \
-		tests/browser/test_verification.py tests/browser/test_preferences.py
+		tests/browser/test_verification.py tests/browser/test_preferences.py \
+		tests/browser/test_dashboard.py
 
 .PHONY: bench-geo
 bench-geo: install ## Geo benchmark: 1M synthetic subscribers, resolution and fan-out times, measured twice (~8 min on a quiet box; writes bench/results/geo.json)

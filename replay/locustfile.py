@@ -113,14 +113,17 @@ class Officer(_SignedIn):
         draft = {
             "headline": f"Load test {number}: vehicle crime reported",
             "body": "Catalytic converters taken overnight. Park in lit areas.",
-            "crime_type": "vehicle_crime",
+            "crime_type": "theft_from_motor_vehicle",
             "severity": "Minor",
             "target_ward_codes": [self.ward_code],
             "no_victim_details_confirmed": True,
         }
         self.client.post(
             "/api/geo/audience/preview",
-            json={"target": {"ward_codes": [self.ward_code]}, "category": "vehicle_crime"},
+            json={
+                "target": {"ward_codes": [self.ward_code]},
+                "category": "theft_from_motor_vehicle",
+            },
             headers=self.headers,
             name="/api/geo/audience/preview",
         )

@@ -63,13 +63,15 @@ MOPAC_7 = (
     "burglary",
     "robbery",
     "violence_with_injury",
-    "vehicle_crime",
+    "theft_from_motor_vehicle",
+    "theft_of_motor_vehicle",
     "theft_from_person",
     "criminal_damage",
 )
 CRIME_TYPE_WEIGHTS: dict[str, float] = {
     "burglary": 20,
-    "vehicle_crime": 14,
+    "theft_from_motor_vehicle": 8,
+    "theft_of_motor_vehicle": 6,
     "robbery": 9,
     "theft_from_person": 8,
     "criminal_damage": 7,

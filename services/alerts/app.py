@@ -15,6 +15,7 @@ from services.alerts import scheduler
 from services.alerts.authoring.endpoints import router as authoring_router
 from services.alerts.cap.endpoints import router as cap_router
 from services.alerts.config import AlertsSettings
+from services.alerts.dashboard.endpoints import router as dashboard_router
 from services.alerts.delivery.consumers import delivery_stats_consumer
 from services.alerts.feedback.endpoints import router as feedback_router
 from services.alerts.feeds.endpoints import router as feeds_router
@@ -78,10 +79,15 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
             feeds_router,
             webhooks_router,
             members_router,
+            dashboard_router,
         ],
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,
-        consumers=(delivery_stats_consumer(), targeting_consumer(), members_consumer()),
+        consumers=(
+            delivery_stats_consumer(settings),
+            targeting_consumer(),
+            members_consumer(settings),
+        ),
         on_startup=on_startup,
         idempotency_model=IdempotencyKey,
     )

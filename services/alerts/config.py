@@ -174,6 +174,19 @@ class AlertsSettings(ServiceSettings):
         "count toward no ward or borough",
     )
 
+    dashboard_suppress_below: int = Field(
+        default=10,
+        ge=1,
+        description="The public dashboard and its open data show any count from 1 up to this "
+        'minus one as "fewer than N", so that nobody can be singled out; officers see their own '
+        "boroughs' counts unsuppressed",
+    )
+    dashboard_max_age_s: int = Field(
+        default=300,
+        ge=0,
+        description="Cache-Control max-age of the public dashboard figures and open data",
+    )
+
     def ward_boroughs_path(self) -> Path | None:
         if self.wards_csv is not None:
             return self.wards_csv

@@ -11,13 +11,14 @@ Tawny keeps them the same across languages).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -160,7 +161,10 @@ class CrimeType(StrEnum):
     BURGLARY = "burglary"
     ROBBERY = "robbery"
     VIOLENCE_WITH_INJURY = "violence_with_injury"
-    VEHICLE_CRIME = "vehicle_crime"
+    # MOPAC's two vehicle categories, apart as its statistics count them (one merged
+    # "vehicle_crime" type until 2026-12; its alerts became theft from motor vehicles).
+    THEFT_FROM_MOTOR_VEHICLE = "theft_from_motor_vehicle"
+    THEFT_OF_MOTOR_VEHICLE = "theft_of_motor_vehicle"
     THEFT_FROM_PERSON = "theft_from_person"
     CRIMINAL_DAMAGE = "criminal_damage"
     ANTISOCIAL_BEHAVIOUR = "antisocial_behaviour"
@@ -173,6 +177,15 @@ class CrimeType(StrEnum):
     # Received CAP whose category, event and eventCode say no more (cap/crime_types.py): an
     # officer corrects it before approval.
     OTHER = "other"
+
+
+class AuthorKind(StrEnum):
+    """Who wrote an alert, as the dashboard counts them: police officers, Neighbourhood Watch
+    coordinators, and partner agencies (councils, TfL...) including their systems sending CAP."""
+
+    OFFICER = "officer"
+    COORDINATOR = "coordinator"
+    PARTNER = "partner"
 
 
 class Audience(StrEnum):
@@ -287,6 +300,11 @@ class Alert(UUIDPrimaryKey, Timestamps, Base):
     author_id: Mapped[uuid.UUID]
     author_pseudonym: Mapped[str] = mapped_column(String(PSEUDONYM_MAX_LENGTH))
     author_is_officer: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The author's kind for the public dashboard, from their roles when they drafted it. None on
+    # alerts older than the dashboard whose author was no officer (roles were not kept then).
+    author_kind: Mapped[AuthorKind | None] = mapped_column(
+        _text_enum(AuthorKind, "alert_author_kind")
+    )
     # The touched boroughs an officer author's own area covers: their writing is their sign-off
     # for those. Empty for anyone else.
     author_borough_codes: Mapped[list[str]] = mapped_column(
@@ -611,3 +629,82 @@ class WebhookDelivery(UUIDPrimaryKey, Timestamps, Base):
         # The client's log: a webhook's deliveries, newest first.
         Index("ix_alert_webhook_deliveries_webhook_created", "webhook_id", "created_at", "id"),
     )
+
+
+class DashboardAlertFact(Base):
+    """What one published alert adds to the dashboard, as last counted from its own rows (the
+    original, its follow-ups, their delivery stats, marks and replies). Recounting one alert
+    and applying the difference to ``DashboardCell`` is how the cells stay right without ever
+    scanning all alerts; the row lock on this fact serialises two recounts of one alert."""
+
+    __tablename__ = "dashboard_alert_facts"
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The first day of the month (London time) the alert was first published in.
+    month: Mapped[date] = mapped_column(Date)
+    crime_type: Mapped[str] = mapped_column(String(32))
+    borough_codes: Mapped[list[str]] = mapped_column(ARRAY(String(WARD_CODE_LENGTH)))
+    ward_codes: Mapped[list[str]] = mapped_column(ARRAY(String(WARD_CODE_LENGTH)))
+    # The counts as ``DashboardCell`` names them: {"alerts": 1, "severity_severe": 1, ...}.
+    counts: Mapped[dict[str, int]] = mapped_column(JSONB)
+
+
+class DashboardCell(Base):
+    """Running totals for one month, area (London, a borough or a ward) and crime type. An
+    alert counts once in every area it touches, so wards do not add up to their borough."""
+
+    __tablename__ = "dashboard_cells"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    area_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    area_code: Mapped[str] = mapped_column(String(WARD_CODE_LENGTH), primary_key=True)
+    crime_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # A ward's borough (the borough itself for a borough; None for London and for wards the
+    # ward map places in no borough), so that a borough's wards are one index range.
+    borough_code: Mapped[str | None] = mapped_column(String(WARD_CODE_LENGTH))
+    alerts: Mapped[int] = mapped_column(Integer, default=0)
+    severity_extreme: Mapped[int] = mapped_column(Integer, default=0)
+    severity_severe: Mapped[int] = mapped_column(Integer, default=0)
+    severity_moderate: Mapped[int] = mapped_column(Integer, default=0)
+    severity_minor: Mapped[int] = mapped_column(Integer, default=0)
+    severity_unknown: Mapped[int] = mapped_column(Integer, default=0)
+    by_officer: Mapped[int] = mapped_column(Integer, default=0)
+    by_coordinator: Mapped[int] = mapped_column(Integer, default=0)
+    by_partner: Mapped[int] = mapped_column(Integer, default=0)
+    updates: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    reached_email: Mapped[int] = mapped_column(Integer, default=0)
+    reached_sms: Mapped[int] = mapped_column(Integer, default=0)
+    reached_push: Mapped[int] = mapped_column(Integer, default=0)
+    marked_useful: Mapped[int] = mapped_column(Integer, default=0)
+    marked_not_useful: Mapped[int] = mapped_column(Integer, default=0)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        Index("ix_dashboard_cells_borough_month", "borough_code", "month"),
+        Index("ix_dashboard_cells_area_month", "area_kind", "area_code", "month"),
+    )
+
+
+# The counters of a cell, in the order the open data's columns list them.
+DASHBOARD_COUNTS: tuple[str, ...] = (
+    "alerts",
+    "severity_extreme",
+    "severity_severe",
+    "severity_moderate",
+    "severity_minor",
+    "severity_unknown",
+    "by_officer",
+    "by_coordinator",
+    "by_partner",
+    "updates",
+    "cancelled",
+    "reached_email",
+    "reached_sms",
+    "reached_push",
+    "marked_useful",
+    "marked_not_useful",
+    "replies",
+)

@@ -32,6 +32,9 @@ PUBLIC_READS: Final = (
     ("alerts", re.compile(r"/feeds/(wards|boroughs)/[^/]+\.(json|atom)")),
     ("alerts", re.compile(r"/alerts/[^/]+/cap")),
     ("alerts", re.compile(r"/alerts/[^/]+/images(/[0-9]+)?")),
+    # The public crime-alert dashboard and its open data (an officer's token is never cached).
+    ("alerts", re.compile(r"/dashboard/figures")),
+    ("alerts", re.compile(r"/dashboard/open-data(/[0-9]{4}-[0-9]{2}\.(csv|json))?")),
     ("geo", re.compile(r"/wards(/[^/]+)?")),
     ("geo", re.compile(r"/boroughs")),
     ("geo", re.compile(r"/map/[^/]+\.geojson")),

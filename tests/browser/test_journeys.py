@@ -149,7 +149,7 @@ async def publish_in_the_console(page: Page, platform: DevStack, ward: dict[str,
     headline = f"Van break-ins on the high street ({uuid.uuid4().hex[:6]})"
     await sign_in(page, platform, *DEMO_OFFICER)
     await page.get_by_role("navigation").get_by_role("link", name="Write an alert").click()
-    await page.get_by_label("Crime type").select_option("vehicle_crime")
+    await page.get_by_label("Crime type").select_option("theft_from_motor_vehicle")
     await page.get_by_label("Headline").fill(headline)
     await page.get_by_label("What residents should know").fill(
         "Three vans were broken into overnight and tools taken."

@@ -273,7 +273,7 @@ class TestErasureEverywhere:
             json={
                 "headline": headline,
                 "body": "Park in lit areas where you can.",
-                "crime_type": "vehicle_crime",
+                "crime_type": "theft_from_motor_vehicle",
                 "severity": "Moderate",
                 "urgency": "Expected",
                 "target_ward_codes": [ward],

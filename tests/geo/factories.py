@@ -71,7 +71,7 @@ def alert_published(
     target_ward_codes: list[str],
     alert_id: uuid.UUID | None = None,
     *,
-    category: str = "vehicle_crime",
+    category: str = "theft_from_motor_vehicle",
     severity: str = "Moderate",
 ) -> AlertPublished:
     return AlertPublished(

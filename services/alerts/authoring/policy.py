@@ -27,7 +27,7 @@ from typing import Any
 
 from services.alerts.config import AlertsSettings
 from services.alerts.geography import Geography, geography_for
-from services.alerts.models import Alert, MsgType, Severity
+from services.alerts.models import Alert, AuthorKind, MsgType, Severity
 from shared.auth import Principal
 
 OFFICER_ROLES = ("officer", "admin")
@@ -52,6 +52,15 @@ class Policy:
 
     def is_officer(self, principal: Principal) -> bool:
         return principal.has_any_role(*OFFICER_ROLES)
+
+    def author_kind(self, principal: Principal) -> AuthorKind:
+        """Officers first (an officer who also coordinates writes as police); anyone else who
+        may write (partner agencies, systems sending CAP) counts as a partner."""
+        if self.is_officer(principal):
+            return AuthorKind.OFFICER
+        if principal.has_any_role("coordinator"):
+            return AuthorKind.COORDINATOR
+        return AuthorKind.PARTNER
 
     def may_author(self, principal: Principal) -> bool:
         return principal.has_any_role(*AUTHOR_ROLES) or CAP_WRITE_SCOPE in principal.scopes

@@ -52,6 +52,7 @@ from services.alerts.authoring.schemas import (
     default_categories,
 )
 from services.alerts.config import AlertsSettings
+from services.alerts.dashboard.service import DASHBOARD_ACTIONS, DashboardService
 from services.alerts.errors import (
     AlertForbiddenError,
     AlertInvalidError,
@@ -294,6 +295,7 @@ class AlertService:
                 author_id=author.member_id,
                 author_pseudonym=author.pseudonym,
                 author_is_officer=self._policy.is_officer(author),
+                author_kind=self._policy.author_kind(author),
                 author_borough_codes=sorted(
                     self._policy.boroughs_signed_by(author, touched.borough_codes)
                 ),
@@ -816,6 +818,7 @@ class AlertService:
                 "author_id",
                 "author_pseudonym",
                 "author_is_officer",
+                "author_kind",
                 "author_organisation_id",
             )
         }
@@ -900,6 +903,8 @@ class AlertService:
         alert.state = state
         await self._session.flush()
         await self._record(alert, action, before, actor, message_id=message_id, note=note)
+        if action in DASHBOARD_ACTIONS:
+            await DashboardService(self._session, settings=self._settings).recount(alert.id)
         return alert
 
     async def _record(

@@ -37,9 +37,15 @@ EVENT_WORDS: Sequence[tuple[tuple[str, ...], CrimeType]] = (
     (("burglary", "burglaries", "break-in"), CrimeType.BURGLARY),
     (("robbery", "robberies", "mugging"), CrimeType.ROBBERY),
     (("pickpocket", "snatch theft", "theft from the person"), CrimeType.THEFT_FROM_PERSON),
+    # MOPAC counts the two apart: "theft from" is checked first, and the general words
+    # fall to it as well, since thefts from vehicles are by far the larger group.
     (
-        ("vehicle crime", "car theft", "theft from vehicle", "theft of vehicle"),
-        CrimeType.VEHICLE_CRIME,
+        ("theft from motor vehicle", "theft from vehicle", "vehicle crime"),
+        CrimeType.THEFT_FROM_MOTOR_VEHICLE,
+    ),
+    (
+        ("theft of motor vehicle", "theft of vehicle", "car theft", "stolen vehicle"),
+        CrimeType.THEFT_OF_MOTOR_VEHICLE,
     ),
     (("fraud", "scam"), CrimeType.FRAUD_OR_SCAM),
     (("criminal damage", "vandalism", "arson"), CrimeType.CRIMINAL_DAMAGE),

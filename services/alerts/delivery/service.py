@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.authoring.repository import AlertRepository
+from services.alerts.config import AlertsSettings
+from services.alerts.dashboard.service import DashboardService
 from services.alerts.delivery.repository import DeliveryStatsRepository
 from services.alerts.models import CHANNEL_NAME_MAX_LENGTH
 from services.alerts.webhooks.service import CallbackRecorder
@@ -14,7 +16,9 @@ from shared.logs import get_logger
 log = get_logger(__name__)
 
 
-async def record_delivery_stats(session: AsyncSession, report: DeliveryStatsReported) -> bool:
+async def record_delivery_stats(
+    session: AsyncSession, report: DeliveryStatsReported, *, settings: AlertsSettings
+) -> bool:
     """Keep the report's totals; False when it is about a message this service never wrote
     (nothing to attach it to, and retrying would not change that)."""
     if await AlertRepository(session).get(report.alert_id) is None:
@@ -31,8 +35,8 @@ async def record_delivery_stats(session: AsyncSession, report: DeliveryStatsRepo
             alert_id=str(report.alert_id),
             refused=len(report.channels) - len(channels),
         )
-    stats = DeliveryStatsRepository(session)
-    await stats.keep_latest(report.alert_id, report.as_of, channels)
+    await DeliveryStatsRepository(session).keep_latest(report.alert_id, report.as_of, channels)
+    await DashboardService(session, settings=settings).recount(report.alert_id)
     await _tell_partner(session, report)
     return True
 

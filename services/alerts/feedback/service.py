@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.alerts.authoring.repository import AlertRepository
 from services.alerts.config import AlertsSettings
+from services.alerts.dashboard.service import DashboardService
 from services.alerts.delivery.repository import DeliveryStatsRepository
 from services.alerts.errors import (
     AlertForbiddenError,
@@ -51,7 +52,8 @@ class FeedbackService:
         self._alerts = AlertRepository(session)
         self._feedback = FeedbackRepository(session)
         self._delivery = DeliveryStatsRepository(session)
-        self._members = MemberLifecycleService(session)
+        self._members = MemberLifecycleService(session, settings=settings)
+        self._dashboard = DashboardService(session, settings=settings)
         self._settings = settings
 
     async def _original(self, alert_id: uuid.UUID, *, must_be_out: bool = True) -> Alert:
@@ -69,6 +71,7 @@ class FeedbackService:
         await self._members.ensure_not_suspended(member.member_id)
         alert = await self._original(alert_id)
         await self._feedback.mark(alert.id, member.member_id, useful=useful)
+        await self._dashboard.recount(alert.id)
 
     async def reply(self, alert_id: uuid.UUID, *, member: Principal, text: str) -> Reply:
         if member.verification_level not in REPLY_VERIFICATION_LEVELS:
@@ -94,6 +97,7 @@ class FeedbackService:
                 text=text,
             )
         )
+        await self._dashboard.recount(alert.id)
         log.info("alerts.reply.received", alert_id=str(alert.id), reply_id=str(reply.id))
         return reply
 

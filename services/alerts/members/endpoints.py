@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
+from services.alerts.dependencies import AlertsSettingsDep
 from services.alerts.members.schemas import AlertsExport
 from services.alerts.members.service import MemberLifecycleService
 from shared.auth import CurrentPrincipal
@@ -26,8 +27,14 @@ router = APIRouter(tags=["data rights"])
     responses={**STILL_COLLECTING_RESPONSE, **problem_responses(401, 422)},
 )
 async def my_export_part(
-    export_id: uuid.UUID, member: CurrentPrincipal, session: SessionDep, response: Response
+    export_id: uuid.UUID,
+    member: CurrentPrincipal,
+    session: SessionDep,
+    settings: AlertsSettingsDep,
+    response: Response,
 ) -> ExportPart[AlertsExport] | JSONResponse:
     response.headers["Cache-Control"] = "no-store"
-    part = await MemberLifecycleService(session).export_part(member.member_id, export_id)
+    part = await MemberLifecycleService(session, settings=settings).export_part(
+        member.member_id, export_id
+    )
     return part if part is not None else still_collecting(export_id)

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.alerts.config import AlertsSettings
+from services.alerts.dashboard.service import DashboardService
 from services.alerts.errors import MemberSuspendedError
 from services.alerts.members.repository import MemberDataRepository
 from services.alerts.members.schemas import AlertsExport, ExportedMark, ExportedReply
@@ -18,14 +20,17 @@ log = get_logger(__name__)
 
 
 class MemberLifecycleService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, settings: AlertsSettings) -> None:
+        self._dashboard = DashboardService(session, settings=settings)
         self._members = MemberDataRepository(session)
         self._exports = self._members.export_parts()
         self._suspensions = self._members.suspensions()
 
     async def erase(self, member_id: uuid.UUID, *, keep_reply_text: bool) -> None:
         """Photos always go; replies go too unless the member chose to leave their text, in
-        which case they are cut from the member. Usefulness marks keep counting, anonymously."""
+        which case they are cut from the member. Usefulness marks keep counting, anonymously.
+        The dashboard's counts of the alerts they replied to are recounted."""
+        replied_to = {row.alert_id for row in await self._members.replies_of(member_id)}
         photos = await self._members.delete_reply_photos(member_id)
         if keep_reply_text:
             replies = await self._members.anonymise_replies(member_id)
@@ -33,6 +38,7 @@ class MemberLifecycleService:
             replies = await self._members.delete_replies(member_id)
         marks = await self._members.anonymise_usefulness(member_id)
         answers = await self._members.anonymise_answers(member_id)
+        await self._dashboard.recount_all(replied_to)
         await self._exports.delete_for_member(member_id)
         await self._suspensions.reinstate(member_id)
         log.info(

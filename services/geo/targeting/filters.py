@@ -16,7 +16,9 @@ CrimeType = Literal[
     "burglary",
     "robbery",
     "violence_with_injury",
-    "vehicle_crime",
+    # Bit 3 was "vehicle_crime": its alerts and filters became theft from motor vehicles,
+    # and filters on it also gained theft of motor vehicles (geo migration a7d20c5e91b3).
+    "theft_from_motor_vehicle",
     "theft_from_person",
     "criminal_damage",
     "antisocial_behaviour",
@@ -26,6 +28,7 @@ CrimeType = Literal[
     "safety_advice",
     "community_event",
     "road_closure",
+    "theft_of_motor_vehicle",
     # Received CAP that named no crime type and matched nothing more specific (alerts'
     # cap/crime_types.py); an officer may correct it before approval.
     "other",

@@ -48,7 +48,7 @@ class TestCreateAlert:
         member_id = uuid.uuid4()
         ward_codes = [unique_ward_code(), unique_ward_code()]
         request = alert_request(
-            crime_type="vehicle_crime",
+            crime_type="theft_from_motor_vehicle",
             severity="Severe",
             urgency="Immediate",
             target_ward_codes=ward_codes,
@@ -66,7 +66,7 @@ class TestCreateAlert:
         assert alert["msg_type"] == "Alert"
         assert alert["headline"] == request["headline"]
         assert alert["body"] == request["body"]
-        assert alert["crime_type"] == "vehicle_crime"
+        assert alert["crime_type"] == "theft_from_motor_vehicle"
         assert (alert["severity"], alert["urgency"]) == ("Severe", "Immediate")
         assert alert["target_ward_codes"] == ward_codes
         assert alert["author_id"] == str(member_id)

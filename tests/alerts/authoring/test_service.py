@@ -41,7 +41,7 @@ def new_alert(**overrides: object) -> AlertCreate:
     fields: dict[str, object] = {
         "headline": f"Vehicle break-ins {uuid.uuid4().hex[:8]}",
         "body": "Several cars were broken into on Mill Lane. Leave nothing on show.",
-        "crime_type": CrimeType.VEHICLE_CRIME,
+        "crime_type": CrimeType.THEFT_FROM_MOTOR_VEHICLE,
         "target_ward_codes": [unique_ward_code()],
         "no_victim_details_confirmed": True,
     }
@@ -90,7 +90,7 @@ class TestAlertService:
         assert isinstance(event, AlertPublished)
         assert event.content.alert_id == alert.id
         assert event.content.sender_name == "Met Police Safer Neighbourhoods"
-        assert event.content.category == CrimeType.VEHICLE_CRIME.value
+        assert event.content.category == CrimeType.THEFT_FROM_MOTOR_VEHICLE.value
         assert event.content.sent_at == published.published_at
 
     async def test_publishing_a_published_alert_raises_and_stages_nothing(

@@ -17,7 +17,14 @@ from services.alerts.delivery.repository import DeliveryStatsRepository
 from services.alerts.delivery.service import record_delivery_stats
 from services.alerts.models import DeliveryStats, ProcessedEvent
 from shared.events import DeliveryCounts, DeliveryStatsReported, EventEnvelope
-from tests.alerts.helpers import create_alert, draft, officer, officer_headers, service_for
+from tests.alerts.helpers import (
+    create_alert,
+    draft,
+    mapped_settings,
+    officer,
+    officer_headers,
+    service_for,
+)
 from tests.support.waiting import eventually
 
 # Reports are about alerts sent today: a fixed day would age past any retention window.
@@ -145,19 +152,27 @@ class TestKeepingTheLatest:
         repository = DeliveryStatsRepository(session)
 
         assert await record_delivery_stats(
-            session, report(alert.id, 3, email=DeliveryCounts(recipients=10, sent=3))
+            session,
+            report(alert.id, 3, email=DeliveryCounts(recipients=10, sent=3)),
+            settings=mapped_settings(),
         )
         await record_delivery_stats(
-            session, report(alert.id, 2, email=DeliveryCounts(recipients=10, sent=1))
+            session,
+            report(alert.id, 2, email=DeliveryCounts(recipients=10, sent=1)),
+            settings=mapped_settings(),
         )
         await record_delivery_stats(
-            session, report(alert.id, 3, email=DeliveryCounts(recipients=10, sent=2))
+            session,
+            report(alert.id, 3, email=DeliveryCounts(recipients=10, sent=2)),
+            settings=mapped_settings(),
         )
         [row] = await repository.for_messages([alert.id])
         assert (row.sent, row.as_of) == (3, T0 + timedelta(minutes=3))
 
         await record_delivery_stats(
-            session, report(alert.id, 4, email=DeliveryCounts(recipients=10, sent=9, failed=1))
+            session,
+            report(alert.id, 4, email=DeliveryCounts(recipients=10, sent=9, failed=1)),
+            settings=mapped_settings(),
         )
         await session.refresh(row)
         assert (row.sent, row.failed) == (9, 1)
@@ -168,7 +183,9 @@ class TestKeepingTheLatest:
         unknown = uuid.uuid4()
 
         kept = await record_delivery_stats(
-            session, report(unknown, 1, email=DeliveryCounts(recipients=1))
+            session,
+            report(unknown, 1, email=DeliveryCounts(recipients=1)),
+            settings=mapped_settings(),
         )
 
         assert not kept

@@ -123,17 +123,20 @@ class TestOneClickUnsubscribe:
     ) -> None:
         member_id, address = uuid.uuid4(), unique_email()
         await email_channel.send_alert(
-            alert_content(category="vehicle_crime"), [Recipient(uuid.uuid4(), member_id, address)]
+            alert_content(category="theft_from_motor_vehicle"),
+            [Recipient(uuid.uuid4(), member_id, address)],
         )
         [message] = sink.messages_to(address)
-        line = next(x for x in message.text.splitlines() if x.startswith("Stop vehicle crime"))
+        line = next(
+            x for x in message.text.splitlines() if x.startswith("Stop theft from motor vehicle")
+        )
         link = line.partition(": ")[2].removeprefix("http://127.0.0.1:8000/api/dispatch")
 
         page = await client.get(link)
 
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
-        assert "Stop vehicle crime alerts?" in page.text
+        assert "Stop theft from motor vehicle alerts?" in page.text
         assert '<form method="post" action="?token=' in page.text
         # Opening the link (as mail scanners do) changed nothing.
         assert (await preferences_of(client, member_id))["unsubscribed_categories"] == []
@@ -142,7 +145,7 @@ class TestOneClickUnsubscribe:
 
         assert response.status_code == 200
         preferences = await preferences_of(client, member_id)
-        assert preferences["unsubscribed_categories"] == ["vehicle_crime"]
+        assert preferences["unsubscribed_categories"] == ["theft_from_motor_vehicle"]
         assert preferences["unsubscribed_all"] is False
 
     async def test_refuses_a_forged_token(self, client: httpx.AsyncClient) -> None:

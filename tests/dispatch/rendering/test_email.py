@@ -71,9 +71,11 @@ def outline(html: str) -> _Outline:
 class TestAlertEmail:
     def test_subject_carries_severity_category_and_the_headline_verbatim(self) -> None:
         headline = "Two men seen trying car doors — Mare St & Well St (E8)"
-        content = alert_content(headline=headline, severity="Severe", category="vehicle_crime")
+        content = alert_content(
+            headline=headline, severity="Severe", category="theft_from_motor_vehicle"
+        )
 
-        assert alert_subject(content) == f"[Severe] Vehicle crime: {headline}"
+        assert alert_subject(content) == f"[Severe] Theft from motor vehicle: {headline}"
         assert alert_email(content).subject == alert_subject(content)
 
     def test_subject_turns_control_characters_into_spaces(self) -> None:

@@ -2,6 +2,7 @@
 // gateway serves one page; /reset-password (the emailed link) is the one other path.
 import * as address from "./address.js";
 import * as applications from "./applications.js";
+import * as dashboard from "./dashboard.js";
 import { api, canVet, clearSession, currentSession, isOfficer, isStaff } from "./api.js";
 import { add, h } from "./ui.js";
 import * as police from "./police.js";
@@ -11,6 +12,9 @@ import * as vetting from "./vetting.js";
 
 const routes = [
   [/^$/, home, "Tawny"],
+  [/^dashboard$/, dashboard.london, "London crime alerts dashboard"],
+  [/^dashboard\/borough\/(E[0-9]{8})$/, dashboard.borough, "Borough dashboard"],
+  [/^dashboard\/compare$/, dashboard.compare, "Compare boroughs"],
   [/^sign-in$/, resident.signIn, "Sign in"],
   [/^sign-up$/, resident.signUp, "Sign up"],
   [/^verify$/, resident.verifyEmail, "Verify your email"],
@@ -41,6 +45,7 @@ function navLinks(session) {
     return [
       ["#/sign-in", "Sign in"],
       ["#/sign-up", "Sign up"],
+      ["#/dashboard", "Dashboard"],
     ];
   }
   const links = [
@@ -48,6 +53,7 @@ function navLinks(session) {
     ["#/areas", "Areas I watch"],
     ["#/preferences", "Preferences"],
     ["#/account", "My account"],
+    ["#/dashboard", "Dashboard"],
   ];
   if (isStaff(session)) {
     links.push(["#/police", "Alerts"], ["#/police/new", "Write an alert"], ["#/police/replies", "Replies"]);

@@ -1,0 +1,238 @@
+"""The public crime-alert dashboard: counts per month, area and crime type, kept up to date as
+alerts are published, followed up and cancelled, as dispatch reports deliveries and as members
+mark and reply (and are erased), never by scanning deliveries when someone reads them.
+
+Each published alert has a fact (``DashboardAlertFact``): what it adds to the cells, as last
+counted from its own rows. An event about an alert recounts that one alert and adds the
+difference to every cell it touches, so a report that arrives twice, or a mark replaced by
+another, changes nothing twice. An alert counts in the month it was first published (London
+time), under the crime type, severity and author it was first published with, once in London,
+once in each borough and once in each ward it touches.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.alerts.authoring.repository import AlertRepository
+from services.alerts.config import AlertsSettings
+from services.alerts.dashboard.repository import CellKey, CellQuery, DashboardRepository
+from services.alerts.delivery.repository import DeliveryStatsRepository
+from services.alerts.feedback.repository import FeedbackRepository
+from services.alerts.geography import geography_for
+from services.alerts.models import (
+    DASHBOARD_COUNTS,
+    Alert,
+    AuditAction,
+    AuthorKind,
+    CapStatus,
+    Channel,
+    DashboardAlertFact,
+    DashboardCell,
+    MsgType,
+)
+from shared.auth import Principal
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+LONDON_TIME = ZoneInfo("Europe/London")
+# The ONS code of the London region: the area of the London-wide cells.
+LONDON_CODE = "E12000007"
+# Workflow steps that change what an alert adds to the dashboard (expiry changes nothing).
+DASHBOARD_ACTIONS = frozenset(
+    {AuditAction.PUBLISHED, AuditAction.UPDATED, AuditAction.RESOLVED, AuditAction.CANCELLED}
+)
+# Roles that see every count unsuppressed (MOPAC's and the platform's own staff).
+LONDON_WIDE_ROLES = ("admin", "platform_admin")
+OFFICER_ROLES = ("officer",)
+# The crime type of the cells that add up every crime type: a reader's totals then come
+# suppressed as a whole, never as a sum of suppressed parts.
+ALL_CRIME_TYPES = "all"
+
+
+def month_of(alert: Alert) -> date:
+    assert alert.published_at is not None, "only published alerts are counted"
+    return alert.published_at.astimezone(LONDON_TIME).date().replace(day=1)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whose figures these are: the public's (small counts suppressed) or staff's."""
+
+    london_wide: bool = False
+    borough_codes: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, principal: Principal | None) -> Viewer:
+        if principal is None:
+            return cls()
+        if principal.has_any_role(*LONDON_WIDE_ROLES):
+            return cls(london_wide=True)
+        if principal.has_any_role(*OFFICER_ROLES):
+            return cls(borough_codes=frozenset(principal.area_borough_codes))
+        return cls()
+
+    @property
+    def is_public(self) -> bool:
+        return not self.london_wide and not self.borough_codes
+
+    def sees_exactly(self, cell: DashboardCell) -> bool:
+        return self.london_wide or (
+            cell.borough_code is not None and cell.borough_code in self.borough_codes
+        )
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One cell as a reader may see it: a count they may not see exactly is None."""
+
+    month: date
+    area_kind: str
+    area_code: str
+    borough_code: str | None
+    crime_type: str
+    counts: Mapping[str, int | None]
+
+    @property
+    def suppressed(self) -> list[str]:
+        return [name for name in DASHBOARD_COUNTS if self.counts[name] is None]
+
+
+class DashboardService:
+    def __init__(self, session: AsyncSession, *, settings: AlertsSettings) -> None:
+        self._settings = settings
+        self._alerts = AlertRepository(session)
+        self._feedback = FeedbackRepository(session)
+        self._delivery = DeliveryStatsRepository(session)
+        self._cells = DashboardRepository(session)
+
+    # --- keeping the counts -------------------------------------------------------------
+
+    async def recount(self, alert_id: uuid.UUID) -> None:
+        """Recount one alert (or the original of an Update or Cancel) from its own rows and
+        apply the difference to the cells. Safe to call for any alert, counted or not."""
+        alert = await self._alerts.get(alert_id)
+        if alert is not None and alert.references_id is not None:
+            alert = await self._alerts.get(alert.references_id)
+        if alert is None:
+            return
+        await self._cells.lock_alert(alert.id)
+        old = await self._cells.fact(alert.id)
+        counted = (
+            alert.published_at is not None
+            and alert.msg_type is MsgType.ALERT
+            and alert.cap_status is CapStatus.ACTUAL
+        )
+        new = await self._count(alert) if counted else None
+        if old is not None and new is not None and old.counts == new:
+            return
+        deltas: dict[CellKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        if old is not None:
+            self._add(deltas, old, sign=-1)
+        if new is None:
+            if old is not None:
+                await self._cells.delete_fact(old)
+        else:
+            fact = old or DashboardAlertFact(
+                alert_id=alert.id,
+                month=month_of(alert),
+                crime_type=alert.crime_type.value,
+                borough_codes=sorted(alert.touched_borough_codes),
+                ward_codes=sorted(alert.touched_ward_codes),
+            )
+            fact.counts = new
+            self._add(deltas, fact, sign=1)
+            await self._cells.save_fact(fact)
+        changed = {
+            key: {name: n for name, n in counts.items() if n}
+            for key, counts in deltas.items()
+            if any(counts.values())
+        }
+        await self._cells.add_to_cells(changed)
+        log.info("alerts.dashboard.recounted", alert_id=str(alert.id), cells=len(changed))
+
+    async def recount_all(self, alert_ids: Iterable[uuid.UUID]) -> None:
+        """For an erasure: every alert the member had marked or replied to."""
+        for alert_id in sorted(set(alert_ids)):
+            await self.recount(alert_id)
+
+    async def _count(self, alert: Alert) -> dict[str, int]:
+        follow_ups = await self._alerts.follow_ups(alert.id)
+        useful, not_useful = await self._feedback.usefulness(alert.id)
+        replies, _answered = await self._feedback.reply_counts(alert.id)
+        # People reached on a channel: the most any one of its messages was delivered to (an
+        # Update goes to the same people again, so adding them up would count them twice).
+        reached = dict.fromkeys(Channel, 0)
+        for row in await self._delivery.for_messages([alert.id, *(m.id for m in follow_ups)]):
+            if row.channel in reached:
+                channel = Channel(row.channel)
+                reached[channel] = max(reached[channel], row.delivered)
+        kind = alert.author_kind or (
+            AuthorKind.OFFICER if alert.author_is_officer else AuthorKind.PARTNER
+        )
+        counts = dict.fromkeys(DASHBOARD_COUNTS, 0)
+        counts |= {
+            "alerts": 1,
+            f"severity_{alert.severity.value.lower()}": 1,
+            f"by_{kind.value}": 1,
+            "updates": sum(1 for m in follow_ups if m.msg_type is MsgType.UPDATE),
+            "cancelled": int(any(m.msg_type is MsgType.CANCEL for m in follow_ups)),
+            **{f"reached_{channel.value}": n for channel, n in reached.items()},
+            "marked_useful": useful,
+            "marked_not_useful": not_useful,
+            "replies": replies,
+        }
+        return counts
+
+    def _add(
+        self,
+        deltas: dict[CellKey, dict[str, int]],
+        fact: DashboardAlertFact,
+        *,
+        sign: int,
+    ) -> None:
+        geography = geography_for(self._settings)
+        areas: list[tuple[str, str, str | None]] = [("london", LONDON_CODE, None)]
+        areas += [("borough", code, code) for code in fact.borough_codes]
+        areas += [("ward", code, geography.borough_of(code)) for code in fact.ward_codes]
+        keys = [
+            CellKey(fact.month, kind, code, crime_type, borough)
+            for kind, code, borough in areas
+            for crime_type in (fact.crime_type, ALL_CRIME_TYPES)
+        ]
+        for key in keys:
+            for name, n in fact.counts.items():
+                deltas[key][name] += sign * n
+
+    # --- reading them -------------------------------------------------------------------
+
+    async def figures(self, query: CellQuery, viewer: Viewer, *, limit: int) -> list[Figures]:
+        cells = await self._cells.cells(query, limit=limit)
+        return [self._as_seen(cell, viewer) for cell in cells]
+
+    async def months(self) -> Sequence[date]:
+        return await self._cells.months()
+
+    def _as_seen(self, cell: DashboardCell, viewer: Viewer) -> Figures:
+        below = self._settings.dashboard_suppress_below
+        exact = viewer.sees_exactly(cell)
+        counts: dict[str, int | None] = {}
+        for name in DASHBOARD_COUNTS:
+            n: int = getattr(cell, name)
+            counts[name] = n if exact or n == 0 or n >= below else None
+        return Figures(
+            month=cell.month,
+            area_kind=cell.area_kind,
+            area_code=cell.area_code,
+            borough_code=cell.borough_code,
+            crime_type=cell.crime_type,
+            counts=counts,
+        )
