@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.devstack import StackOptions
-from replay.cli import REPO_ROOT, PatientStack
+from replay.cli import LOAD_TEST_RATE_LIMITS, REPO_ROOT, PatientStack
 from replay.report import load_average, machine
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -79,7 +79,11 @@ def main() -> None:
         )
     else:
         with tempfile.TemporaryDirectory(prefix="tawny-api-load-") as work_dir:
-            options = StackOptions(work_dir=Path(work_dir), durable_postgres=False)
+            options = StackOptions(
+                work_dir=Path(work_dir),
+                durable_postgres=False,
+                extra_env=dict(LOAD_TEST_RATE_LIMITS),
+            )
             options.ports = options.ports.free()
             with PatientStack(options).running() as stack:
                 routes = run_locust(
