@@ -175,6 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--to", dest="end", type=_date, help="window end, exclusive")
         command.add_argument("--busiest-week", action="store_true", help="window: busiest week")
         command.add_argument("--limit", type=int, help="only the first N alerts of the window")
+        command.add_argument(
+            "--publish-for",
+            type=float,
+            help="stop publishing after this many seconds (a loaded box that cannot keep pace "
+            "still ends in time); what went out is watched to the end and the results say "
+            "how far into the window it got",
+        )
         command.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
         command.add_argument("--plots", type=Path, help="write PNG plots into this directory")
         command.add_argument(
@@ -446,6 +453,7 @@ async def replay_plan(
         audience=audience,
         run_id=secrets.token_hex(3),
         speed=args.speed,
+        publish_for_s=getattr(args, "publish_for", None),
     )
     if show:
         on_sample, stop_display = _live_display()
@@ -476,6 +484,9 @@ async def replay_plan(
         speed=args.speed,
         members=state.count,
         window=(start.isoformat(), end.isoformat() if end else None),
+        played_until=replayer.state.played_until.isoformat()
+        if replayer.state.alerts_done
+        else None,
         wall_s=time.monotonic() - started,
     )
     report.write_json(data, args.results)
