@@ -214,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     population_options(london)
     london.add_argument("--settle", type=float, default=300.0, help="seconds to wait once quiet")
     london.add_argument("--results", type=Path, default=DEFAULT_LONDON_RESULTS)
+    london.add_argument(
+        "--no-bare",
+        dest="bare",
+        action="store_false",
+        help="skip the bare sender (for the extra dispatcher counts of the curve)",
+    )
     london.add_argument("--officer", default="officer@demo.tawny.london:demo-officer-password")
     london.add_argument("--approver", default="admin@demo.tawny.london:demo-admin-password")
 
@@ -605,15 +611,17 @@ def command_london(args: argparse.Namespace) -> None:
     async def play_and_compare() -> dict[str, Any]:
         assert target.smtp_port is not None and target.stack_dir is not None
         data = await replay_plan(args, plan, state, target, keep=played)
-        print("bare sender: the same messages to the same sinks…")
-        bare = await london.bare_send(
-            members,
-            smtp_port=target.smtp_port,
-            webpush_sink=target.sinks.webpush,
-            fcm_sink=target.sinks.fcm,
-            stack_dir=Path(target.stack_dir),
-            gateway_url=target.gateway,
-        )
+        bare: dict[str, Any] = {"bare_s": None, "by_channel": None}
+        if args.bare:
+            print("bare sender: the same messages to the same sinks…")
+            bare = await london.bare_send(
+                members,
+                smtp_port=target.smtp_port,
+                webpush_sink=target.sinks.webpush,
+                fcm_sink=target.sinks.fcm,
+                stack_dir=Path(target.stack_dir),
+                gateway_url=target.gateway,
+            )
         figures = london.platform_figures(played["state"])
         return {
             "members": len(members),
@@ -625,7 +633,7 @@ def command_london(args: argparse.Namespace) -> None:
             "bare_s": bare["bare_s"],
             "bare_by_channel": bare["by_channel"],
             "ratio": round(figures["publish_to_last_s"] / bare["bare_s"], 2)
-            if figures["publish_to_last_s"]
+            if figures["publish_to_last_s"] and bare["bare_s"]
             else None,
             "processes": data["processes"],
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
