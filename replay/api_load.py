@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.devstack import StackOptions
-from replay.cli import LOAD_TEST_RATE_LIMITS, REPO_ROOT, PatientStack
+from replay.cli import LOAD_TEST_RATE_LIMITS, REPO_ROOT, PatientStack, Target
 from replay.report import load_average, machine
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -150,9 +150,19 @@ def main() -> None:
         "--steps", action="store_true", help="fixed request rates per kind (local stack only)"
     )
     parser.add_argument("--step-time", type=int, default=30, help="seconds per step")
+    parser.add_argument(
+        "--stack", type=Path, help="a stack `python -m replay stack` keeps up (its gateway)"
+    )
     args = parser.parse_args()
     steps: list[dict[str, Any]] = []
-    if args.host:
+    if args.stack:
+        target = Target.read(args.stack)
+        if args.steps:
+            steps = run_steps(target.gateway, target.pids, step_s=args.step_time)
+        routes = run_locust(
+            target.gateway, users=args.users, spawn_rate=args.spawn_rate, run_time_s=args.run_time
+        )
+    elif args.host:
         routes = run_locust(
             args.host, users=args.users, spawn_rate=args.spawn_rate, run_time_s=args.run_time
         )
