@@ -119,6 +119,10 @@ replay: install ## Replay the year at 1:100 on a local stack, an hour a second (
 bench-api: install ## Locust against a local stack: resident and officer API behaviour, headless (writes bench/results/api_load.json)
 	$(BIN)/python -m replay.api_load --users $(or $(USERS),50) --run-time $(or $(RUN_TIME),60)
 
+.PHONY: bench-api-steps
+bench-api-steps: install ## Locust at fixed rates on a local stack: creates 50/100/200 a second, reads 100 to 750, until errors (bench/results/api_load.json)
+	$(BIN)/python -m replay.api_load --steps --step-time $(or $(STEP_TIME),30)
+
 .PHONY: bench
 bench: bench-geo bench-fanout bench-dispatch bench-gateway ## Every benchmark
 

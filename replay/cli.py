@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -27,9 +27,19 @@ DEFAULT_PLAN = WORK_DIR / "plan.jsonl"
 DEFAULT_STATE = WORK_DIR / "population.json"
 DEFAULT_RESULTS = REPO_ROOT / "bench" / "results" / "replay.json"
 DEFAULT_STACK = WORK_DIR / "stack.json"
+DEFAULT_LONDON_RESULTS = REPO_ROOT / "bench" / "results" / "london_alert.json"
 # A loaded box can take minutes to import and start five services.
 STACK_READY_TIMEOUT_S = 600.0
 LOG_LINE_INTERVAL_S = 10.0
+# A replay plays a whole force's officers (and Locust a crowd of residents) from one address
+# and one or two accounts: the gateway's per-address and per-account limits, sized for one
+# person, would measure themselves (429s) instead of the platform. Lifted on local stacks only.
+LOAD_TEST_RATE_LIMITS = {
+    "GATEWAY_RATE_LIMIT_PER_IP_PER_MINUTE": "1000000",
+    "GATEWAY_RATE_LIMIT_IP_BURST": "100000",
+    "GATEWAY_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE": "1000000",
+    "GATEWAY_RATE_LIMIT_ACCOUNT_BURST": "100000",
+}
 
 DESCRIPTION = """\
 Replay a year of London's crime alerts against Tawny, and measure publish-to-delivery.
@@ -71,6 +81,9 @@ class Target:
     sinks: Sinks
     databases: population.DatabaseUrls | None = None
     pids: dict[str, int] = field(default_factory=dict)
+    # A local stack's SMTP port and work directory (its VAPID and FCM keys): the bare sender's.
+    smtp_port: int | None = None
+    stack_dir: str | None = None
 
     @classmethod
     def of_stack(cls, stack: DevStack) -> Target:
@@ -88,6 +101,8 @@ class Target:
                 stack.database_urls["dispatch"],
             ),
             pids={p.name: p.process.pid for p in stack.processes},
+            smtp_port=stack.ports.smtp,
+            stack_dir=str(stack.options.work_dir),
         )
 
     def write(self, path: Path) -> None:
@@ -103,6 +118,8 @@ class Target:
             sinks=Sinks(**data["sinks"]),
             databases=population.DatabaseUrls(**databases) if databases else None,
             pids=data["pids"],
+            smtp_port=data.get("smtp_port"),
+            stack_dir=data.get("stack_dir"),
         )
 
 
@@ -158,6 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--to", dest="end", type=_date, help="window end, exclusive")
         command.add_argument("--busiest-week", action="store_true", help="window: busiest week")
         command.add_argument("--limit", type=int, help="only the first N alerts of the window")
+        command.add_argument(
+            "--publish-for",
+            type=float,
+            help="stop publishing after this many seconds (a loaded box that cannot keep pace "
+            "still ends in time); what went out is watched to the end and the results say "
+            "how far into the window it got",
+        )
         command.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
         command.add_argument("--plots", type=Path, help="write PNG plots into this directory")
         command.add_argument(
@@ -181,6 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("--dispatchers", type=int, default=1)
     stack.add_argument("--work-dir", type=Path, default=WORK_DIR / "stack")
     stack.add_argument("--out", type=Path, default=DEFAULT_STACK, help=f"({DEFAULT_STACK})")
+
+    london = commands.add_parser(
+        "london",
+        help="one London-wide Extreme alert to every seeded member, beside a bare sender "
+        "(a local stack: --stack); writes bench/results/london_alert.json",
+    )
+    population_options(london)
+    london.add_argument("--settle", type=float, default=300.0, help="seconds to wait once quiet")
+    london.add_argument("--results", type=Path, default=DEFAULT_LONDON_RESULTS)
+    london.add_argument(
+        "--no-bare",
+        dest="bare",
+        action="store_false",
+        help="skip the bare sender (for the extra dispatcher counts of the curve)",
+    )
+    london.add_argument("--officer", default="officer@demo.tawny.london:demo-officer-password")
+    london.add_argument("--approver", default="admin@demo.tawny.london:demo-admin-password")
 
     embedded = commands.add_parser("embedded", help="local stack: start, seed, run, stop")
     population_options(embedded)
@@ -285,7 +326,11 @@ async def seed_population(
         stop()
     state = population.PopulationState(plan.header.seed, count, plan.header.reach, subscriptions)
     state.write(state_path)
-    print(f"seeded {count:,} members in {time.monotonic() - started:.0f}s ({state_path})")
+    elapsed = time.monotonic() - started
+    print(
+        f"seeded {count:,} members in {elapsed:.0f}s, {count / elapsed:,.0f} a second "
+        f"(load average {' '.join(map(str, report.load_average()))}; {state_path})"
+    )
     return state
 
 
@@ -399,7 +444,9 @@ async def replay_plan(
     target: Target,
     *,
     show: bool = True,
+    keep: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Play the plan's window; ``keep`` (if given) receives the run's state under "state"."""
     start, end = _window(args, plan)
     alerts = plan.window(start, end)[: args.limit]
     members = state.members()
@@ -412,6 +459,7 @@ async def replay_plan(
         audience=audience,
         run_id=secrets.token_hex(3),
         speed=args.speed,
+        publish_for_s=getattr(args, "publish_for", None),
     )
     if show:
         on_sample, stop_display = _live_display()
@@ -430,6 +478,8 @@ async def replay_plan(
         await playing
     finally:
         stop_display()
+    if keep is not None:
+        keep["state"] = replayer.state
     seeded = {m.email for m in members} | {m.fcm_token for m in members if m.push == "fcm"}
     seeded |= set(state.webpush_subscriptions.values())
     seeded |= {m.phone for m in members if m.phone}
@@ -440,6 +490,9 @@ async def replay_plan(
         speed=args.speed,
         members=state.count,
         window=(start.isoformat(), end.isoformat() if end else None),
+        played_until=replayer.state.played_until.isoformat()
+        if replayer.state.alerts_done
+        else None,
         wall_s=time.monotonic() - started,
     )
     report.write_json(data, args.results)
@@ -487,7 +540,7 @@ def command_run(args: argparse.Namespace) -> None:
 def _stack_options(args: argparse.Namespace) -> StackOptions:
     return StackOptions(
         ports=Ports.free(), work_dir=args.work_dir, dispatchers=args.dispatchers,
-        durable_postgres=False,
+        durable_postgres=False, extra_env=dict(LOAD_TEST_RATE_LIMITS),
     )  # fmt: skip
 
 
@@ -531,7 +584,69 @@ def command_embedded(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def command_london(args: argparse.Namespace) -> None:
+    from replay import london
+
+    if not args.stack:
+        sys.exit(
+            "the London-wide alert runs against a local stack: --stack (python -m replay stack)"
+        )
+    target = Target.read(args.stack)
+    if not args.state.exists():
+        sys.exit(f"no seeded population ({args.state}): run `python -m replay seed` first")
+    state = population.PopulationState.read(args.state)
+    members = state.members()
+    plan = _plan(args.plan)
+    alert = london.london_wide_alert(plan)
+    # A window holding that alert alone, and none of its follow-ups.
+    args.speed, args.start, args.end = 1.0, alert.at, alert.at + timedelta(microseconds=1)
+    args.limit, args.plots = 1, None
+    args.busiest_week = False
+    dispatchers = sum(1 for name in target.pids if name.startswith("dispatch"))
+    print(
+        f"London-wide alert {alert.number} to {len(members):,} members, {dispatchers} dispatcher(s)"
+    )
+    played: dict[str, Any] = {}
+
+    async def play_and_compare() -> dict[str, Any]:
+        assert target.smtp_port is not None and target.stack_dir is not None
+        data = await replay_plan(args, plan, state, target, keep=played)
+        bare: dict[str, Any] = {"bare_s": None, "by_channel": None}
+        if args.bare:
+            print("bare sender: the same messages to the same sinks…")
+            bare = await london.bare_send(
+                members,
+                smtp_port=target.smtp_port,
+                webpush_sink=target.sinks.webpush,
+                fcm_sink=target.sinks.fcm,
+                stack_dir=Path(target.stack_dir),
+                gateway_url=target.gateway,
+            )
+        figures = london.platform_figures(played["state"])
+        return {
+            "members": len(members),
+            "dispatchers": dispatchers,
+            **figures,
+            "lost": data["lost"],
+            "doubled": data["doubled"],
+            "delivered_by_channel": data["delivered_by_channel"],
+            "bare_s": bare["bare_s"],
+            "bare_by_channel": bare["by_channel"],
+            "ratio": round(figures["publish_to_last_s"] / bare["bare_s"], 2)
+            if figures["publish_to_last_s"] and bare["bare_s"]
+            else None,
+            "processes": data["processes"],
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "load_average": report.load_average(),
+        }
+
+    run = asyncio.run(play_and_compare())
+    written = london.write_run(args.results, dispatchers, run)
+    print(json.dumps({k: v for k, v in written.items() if k != "runs"}, indent=2))
+
+
 COMMANDS = {
+    "london": command_london,
     "plan": command_plan,
     "seed": command_seed,
     "unseed": command_unseed,

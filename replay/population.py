@@ -11,19 +11,23 @@ one command. Each member:
 - has a verified email; two thirds have a push endpoint (web push or mobile push, half each);
   a few (:data:`SMS_SHARE`) a verified phone number.
 
-Seeding goes through each service's own layers, never around them:
+Seeding goes through each service's own bulk import, never around it: the same checks and the
+same rows as one member at a time, in a few set-based statements per chunk of :data:`CHUNK`
+(one member at a time managed about 115 a second on a quiet box, geo's subscriptions the
+slowest stage at about 220; BENCHMARKS.md, "Seeding"):
 
-- identity: :class:`MemberRepository` inserts the member, verified (one precomputed password
-  hash for all), as ``MemberService.seed`` does for the demo members;
-- dispatch's email endpoint: :meth:`MemberEndpointService.record_verified_email`, the call its
-  ``member.email_verified`` handler makes. Seeding calls it directly instead of staging that
-  event in identity's outbox: dispatch consumes member events one per transaction (about 8 a
-  second on the loaded 2-core box), so a million members would take a day and keep the
-  platform busy through the replay that follows;
-- geo: :func:`services.geo.subscriptions.service.subscribe`, with its checks and indexes;
-- dispatch: :class:`WebPushSubscriptionService` for web push (subscriptions made by the web
-  push sink, as a browser would) and :class:`MemberEndpointRepository` for mobile push tokens and
-  phone numbers (what the registration endpoints record once a code is confirmed).
+- identity: :meth:`MemberService.import_verified` inserts the members, verified, with one
+  precomputed password hash for all (as ``MemberService.seed`` does for the demo members);
+- geo: :func:`services.geo.subscriptions.service.subscribe_many`, ``subscribe``'s checks and
+  resolution index rows for a batch;
+- dispatch: :meth:`MemberEndpointService.record_verified_emails` (what its
+  ``member.email_verified`` handler records; the importer hands dispatch the addresses instead
+  of staging that event per member, which dispatch consumes one per transaction, so a million
+  would take hours and keep the platform busy through the replay that follows),
+  :meth:`WebPushSubscriptionService.subscribe_many` for web push (subscriptions made by the web
+  push sink, as a browser would) and :meth:`MemberEndpointRepository.record_verified_many` for
+  mobile push tokens and phone numbers (what the registration endpoints record once a code is
+  confirmed).
 
 Removal (``unseed``) erases each seeded member through identity's rights service, whose
 ``member.erased`` event makes geo and dispatch delete what they hold.
@@ -36,21 +40,24 @@ import csv
 import json
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from replay.plan import ALWAYS_RECEIVED, CRIME_TYPE_WEIGHTS, POSTCODES_CSV
 
 SEEDED_DOMAIN = "replay.tawny.london"
 PUSH_SHARE = 2 / 3
 SMS_SHARE = 0.02
-CHUNK = 500
-# Chunks in flight at once per service: enough to overlap database round trips.
-SEED_WORKERS = 4
+# Members per bulk import: a few statements per service per chunk.
+CHUNK = 2000
+# Chunks in flight at once: while one waits on a database, another is built.
+SEED_WORKERS = 3
 # The Ofcom drama range: numbers that are never assigned to anyone.
 SMS_PREFIX = "+4477009"
 
@@ -170,7 +177,9 @@ async def _each_chunk(
 
 
 class Seeder:
-    """Seeds members into identity, geo and dispatch through their own layers."""
+    """Seeds members into identity, geo and dispatch through each service's bulk import: the
+    same checks and rows as one member at a time, in a few statements per chunk. Each chunk
+    goes through the three services in turn, :data:`SEED_WORKERS` chunks at a time."""
 
     def __init__(
         self, urls: DatabaseUrls, *, webpush_sink_url: str | None, progress: Progress
@@ -186,84 +195,63 @@ class Seeder:
         # One hash for every seeded member: hashing a million passwords would take hours, and
         # nobody signs in as a seeded member with a password anyway.
         password_hash = await hash_password(uuid.uuid4().hex)
-        member_ids = await self._seed_identity(members, password_hash)
-        await self._seed_geo(members, member_ids)
-        subscriptions = await self._seed_dispatch(members, member_ids)
-        await self._wait_for_email_endpoints(member_ids)
-        return subscriptions
+        webpush_members = [m for m in members if m.push == "webpush"]
+        browsers = dict(
+            zip(
+                (m.index for m in webpush_members),
+                await self._new_webpush_subscriptions(len(webpush_members)),
+                strict=True,
+            )
+        )
+        async with _Databases.open(self._urls) as databases:
+
+            async def seed_chunk(chunk: Sequence[SeededMember]) -> None:
+                member_ids = await self._seed_identity(databases, chunk, password_hash)
+                self._progress("identity", len(chunk))
+                await self._seed_geo(databases, chunk, member_ids)
+                self._progress("geo", len(chunk))
+                await self._seed_dispatch(databases, chunk, member_ids, browsers)
+                self._progress("dispatch", len(chunk))
+
+            await _each_chunk(members, seed_chunk, workers=SEED_WORKERS)
+        return {index: b["endpoint"].rsplit("/", 1)[1] for index, b in browsers.items()}
 
     async def _seed_identity(
-        self, members: Sequence[SeededMember], password_hash: str
+        self, databases: _Databases, chunk: Sequence[SeededMember], password_hash: str
     ) -> dict[int, uuid.UUID]:
-        from services.identity.config import IdentitySettings
-        from services.identity.crypto import PersonalData
-        from services.identity.members.repository import MemberRepository
+        from services.identity.members.service import MemberService
         from services.identity.models import Role
-        from shared.db import build_engine, build_sessionmaker, session_scope, utcnow
+        from shared.db import session_scope
 
-        personal = PersonalData.from_settings(IdentitySettings(database_url=self._urls.identity))
-        engine = build_engine(self._urls.identity, application_name="replay-seed")
-        sessions = build_sessionmaker(engine)
-        ids: dict[int, uuid.UUID] = {}
-
-        async def seed_chunk(chunk: Sequence[SeededMember]) -> None:
-            async with session_scope(sessions) as session:
-                repository = MemberRepository(session)
-                for member in chunk:
-                    row = await repository.insert_if_free(
-                        email_index=personal.email_index(member.email),
-                        email_encrypted=personal.seal_email(member.email),
-                        password_hash=password_hash,
-                        pseudonym=member.pseudonym,
-                        roles=[Role.RESIDENT.value],
-                        email_verified_at=utcnow(),
-                    )
-                    if row is None:
-                        row = await repository.get_by_email_index(
-                            personal.email_index(member.email)
-                        )
-                        assert row is not None, "the insert conflicted on a seeded address"
-                    ids[member.index] = row.id
-            self._progress("identity", len(chunk))
-
-        try:
-            await _each_chunk(members, seed_chunk, workers=SEED_WORKERS)
-        finally:
-            await engine.dispose()
-        return ids
+        async with session_scope(databases.identity) as session:
+            ids = await MemberService(session, databases.identity_settings).import_verified(
+                [(m.email, m.pseudonym) for m in chunk],
+                password_hash=password_hash,
+                roles=[Role.RESIDENT.value],
+            )
+        return {m.index: ids[m.email] for m in chunk}
 
     async def _seed_geo(
-        self, members: Sequence[SeededMember], member_ids: dict[int, uuid.UUID]
+        self,
+        databases: _Databases,
+        chunk: Sequence[SeededMember],
+        member_ids: dict[int, uuid.UUID],
     ) -> None:
-        from services.geo.config import GeoSettings
-        from services.geo.errors import AlreadySubscribedError
         from services.geo.subscriptions import service
         from services.geo.subscriptions.schemas import SubscriptionCreate
-        from shared.db import build_engine, build_sessionmaker, session_scope
+        from shared.db import session_scope
 
-        settings = GeoSettings(database_url=self._urls.geo)
-        engine = build_engine(self._urls.geo, application_name="replay-seed")
-        sessions = build_sessionmaker(engine)
-
-        async def seed_chunk(chunk: Sequence[SeededMember]) -> None:
-            async with session_scope(sessions) as session:
-                for member in chunk:
-                    body = SubscriptionCreate.model_validate(
-                        {"ward_code": member.ward_code, "categories": member.categories}
-                    )
-                    try:
-                        async with session.begin_nested():
-                            await service.subscribe(
-                                session, member_ids[member.index], body, settings=settings
-                            )
-                    except AlreadySubscribedError:
-                        pass  # seeded before: the subscription stands
-            self._progress("geo", len(chunk))
-
-        try:
-            await _each_chunk(members, seed_chunk, workers=SEED_WORKERS)
-        finally:
-            await engine.dispose()
+        requests = [
+            (
+                member_ids[m.index],
+                SubscriptionCreate.model_validate(
+                    {"ward_code": m.ward_code, "categories": m.categories}
+                ),
+            )
+            for m in chunk
+        ]
+        async with session_scope(databases.geo) as session:
+            await service.subscribe_many(session, requests, settings=databases.geo_settings)
 
     async def _new_webpush_subscriptions(self, count: int) -> list[dict[str, Any]]:
         if count == 0:
@@ -281,92 +269,90 @@ class Seeder:
         return made
 
     async def _seed_dispatch(
-        self, members: Sequence[SeededMember], member_ids: dict[int, uuid.UUID]
-    ) -> dict[int, str]:
-        from services.dispatch.members.repository import MemberEndpointRepository
+        self,
+        databases: _Databases,
+        chunk: Sequence[SeededMember],
+        member_ids: dict[int, uuid.UUID],
+        browsers: dict[int, dict[str, Any]],
+    ) -> None:
+        """Dispatch's bulk imports: the verified emails (what its ``member.email_verified``
+        handler records), browsers' web push subscriptions (as ``PUT /endpoints/me/webpush``
+        checks them), and mobile push tokens and phone numbers (what the registration
+        endpoints record once a code is confirmed)."""
+        from services.dispatch.members.repository import MemberEndpointRepository, VerifiedEndpoint
         from services.dispatch.members.service import MemberEndpointService
         from services.dispatch.models import ChannelKind
         from services.dispatch.webpush.schemas import WebPushSubscriptionIn
         from services.dispatch.webpush.service import WebPushSubscriptionService
-        from shared.db import build_engine, build_sessionmaker, session_scope, utcnow
+        from shared.db import session_scope, utcnow
         from shared.events import MemberEmailVerified
 
-        webpush_members = [m for m in members if m.push == "webpush"]
-        browsers = iter(await self._new_webpush_subscriptions(len(webpush_members)))
         insecure = [self._webpush_sink_url] if self._webpush_sink_url else []
-        subscription_ids: dict[int, str] = {}
-        engine = build_engine(self._urls.dispatch, application_name="replay-seed")
-        sessions = build_sessionmaker(engine)
-
-        async def seed_chunk(chunk: Sequence[SeededMember]) -> None:
-            async with session_scope(sessions) as session:
-                endpoints = MemberEndpointRepository(session)
-                emails = MemberEndpointService(session)
-                webpush = WebPushSubscriptionService(session, insecure_origins=insecure)
-                for member in chunk:
-                    member_id = member_ids[member.index]
-                    verified = MemberEmailVerified(
-                        member_id=member_id, email=member.email, pseudonym=member.pseudonym
+        now = utcnow()
+        async with session_scope(databases.dispatch) as session:
+            await MemberEndpointService(session).record_verified_emails(
+                [
+                    MemberEmailVerified(
+                        member_id=member_ids[m.index], email=m.email, pseudonym=m.pseudonym
                     )
-                    await emails.record_verified_email(verified, verified_at=utcnow())
-                    if member.push == "webpush":
-                        browser = next(browsers)
-                        await webpush.subscribe(
-                            member_id, WebPushSubscriptionIn.model_validate(browser)
-                        )
-                        subscription_ids[member.index] = browser["endpoint"].rsplit("/", 1)[1]
-                    elif member.push == "fcm":
-                        await endpoints.record_verified(
-                            member_id=member_id,
-                            channel=ChannelKind.FCM,
-                            address=member.fcm_token,
-                            verified_at=utcnow(),
-                        )
-                    if member.phone is not None:
-                        await endpoints.record_verified(
-                            member_id=member_id,
-                            channel=ChannelKind.SMS,
-                            address=member.phone,
-                            verified_at=utcnow(),
-                        )
-            self._progress("dispatch", len(chunk))
+                    for m in chunk
+                ],
+                verified_at=now,
+            )
+            await WebPushSubscriptionService(session, insecure_origins=insecure).subscribe_many(
+                [
+                    (member_ids[m.index], WebPushSubscriptionIn.model_validate(browsers[m.index]))
+                    for m in chunk
+                    if m.push == "webpush"
+                ]
+            )
+            await MemberEndpointRepository(session).record_verified_many(
+                [
+                    VerifiedEndpoint(member_ids[m.index], ChannelKind.FCM, m.fcm_token, now)
+                    for m in chunk
+                    if m.push == "fcm"
+                ]
+                + [
+                    VerifiedEndpoint(member_ids[m.index], ChannelKind.SMS, m.phone, now)
+                    for m in chunk
+                    if m.phone is not None
+                ]
+            )
 
+
+@dataclass
+class _Databases:
+    """One engine per service's database for a seeding run, with the settings its code needs."""
+
+    identity: async_sessionmaker[AsyncSession]
+    geo: async_sessionmaker[AsyncSession]
+    dispatch: async_sessionmaker[AsyncSession]
+    identity_settings: Any
+    geo_settings: Any
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, urls: DatabaseUrls) -> AsyncIterator[_Databases]:
+        from services.geo.config import GeoSettings
+        from services.identity.config import IdentitySettings
+        from shared.db import build_engine, build_sessionmaker
+
+        engines = [
+            build_engine(url, application_name="replay-seed")
+            for url in (urls.identity, urls.geo, urls.dispatch)
+        ]
+        identity, geo, dispatch = (build_sessionmaker(engine) for engine in engines)
         try:
-            await _each_chunk(members, seed_chunk, workers=SEED_WORKERS)
+            yield cls(
+                identity,
+                geo,
+                dispatch,
+                identity_settings=IdentitySettings(database_url=urls.identity),
+                geo_settings=GeoSettings(database_url=urls.geo),
+            )
         finally:
-            await engine.dispose()
-        return subscription_ids
-
-    async def _wait_for_email_endpoints(
-        self, member_ids: dict[int, uuid.UUID], timeout_s: float = 1800.0
-    ) -> None:
-        """Dispatch learns each email address from identity's event; an alert reaches only
-        members whose address it knows, so the replay starts once it knows every one."""
-        from services.dispatch.members.repository import MemberEndpointRepository
-        from services.dispatch.models import ChannelKind
-        from shared.db import build_engine, build_sessionmaker, session_scope
-
-        engine = build_engine(self._urls.dispatch, application_name="replay-seed")
-        sessions = build_sessionmaker(engine)
-        waiting = list(member_ids.values())
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        try:
-            while waiting:
-                async with session_scope(sessions) as session:
-                    known: set[uuid.UUID] = set()
-                    repository = MemberEndpointRepository(session)
-                    for start in range(0, len(waiting), 5_000):
-                        rows = await repository.usable_for(waiting[start : start + 5_000])
-                        known.update(r.member_id for r in rows if r.channel is ChannelKind.EMAIL)
-                still = [m for m in waiting if m not in known]
-                self._progress("email endpoints", len(waiting) - len(still))
-                waiting = still
-                if waiting:
-                    if asyncio.get_running_loop().time() > deadline:
-                        raise TimeoutError(f"dispatch still lacks {len(waiting)} email addresses")
-                    await asyncio.sleep(1.0)
-        finally:
-            await engine.dispose()
+            for engine in engines:
+                await engine.dispose()
 
 
 async def unseed(identity_url: str, members: Sequence[SeededMember], progress: Progress) -> int:

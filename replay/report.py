@@ -161,6 +161,7 @@ def results(
     members: int,
     window: tuple[str | None, str | None],
     wall_s: float,
+    played_until: str | None = None,
 ) -> dict[str, Any]:
     check = check_exactly_once(state, seeded)
     timing = latencies(state)
@@ -168,7 +169,7 @@ def results(
         "scale": scale,
         "speed": speed,
         "members": members,
-        "window": {"from": window[0], "to": window[1]},
+        "window": {"from": window[0], "to": window[1], "played_until": played_until},
         "alerts": state.alerts_done,
         "messages_sent": len(state.sent),
         **check,

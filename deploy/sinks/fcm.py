@@ -29,7 +29,6 @@ import secrets
 import signal
 import time
 import uuid
-from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +41,7 @@ from fastapi import FastAPI, Form, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from deploy.sinks import AFTER_DESCRIPTION, ReceivedLog
 from deploy.sinks.http import (
     TARGET_MAX_LENGTH,
     EmbeddedHttpServer,
@@ -147,7 +147,7 @@ class FcmSink:
         self.token_lifetime_s = token_lifetime_s
         self.faults = HttpFaultBook()
         self.unregistered: set[str] = set()
-        self._messages: deque[ReceivedPush] = deque(maxlen=max_messages)
+        self._messages: ReceivedLog[ReceivedPush] = ReceivedLog(max_messages)
         self._access_tokens: dict[str, float] = {}
         self.tokens_issued = 0
         self.app = self._build_app()
@@ -302,8 +302,10 @@ class FcmSink:
                 str | None,
                 Query(max_length=TARGET_MAX_LENGTH, description="Only those to this token"),
             ] = None,
+            after: Annotated[int, Query(ge=0, description=AFTER_DESCRIPTION)] = 0,
         ) -> list[ReceivedPush]:
-            return self.messages if token is None else self.messages_to(token)
+            found = self._messages.after(after)
+            return found if token is None else [m for m in found if m.token == token]
 
         @app.delete("/messages", status_code=204, summary="Forget every message")
         async def clear_messages() -> Response:

@@ -28,7 +28,6 @@ import re
 import signal
 import time
 import uuid
-from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -39,6 +38,7 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from deploy.sinks import AFTER_DESCRIPTION, ReceivedLog
 from deploy.sinks.http import (
     EmbeddedHttpServer,
     HttpFault,
@@ -103,7 +103,7 @@ class NotifySink:
         self.receipts_token = receipts_token
         self.auto_receipts = auto_receipts
         self.faults = HttpFaultBook()
-        self._notifications: deque[SentNotification] = deque(maxlen=max_notifications)
+        self._notifications: ReceivedLog[SentNotification] = ReceivedLog(max_notifications)
         self._background: set[asyncio.Task[None]] = set()
         self.app = self._build_app()
         self._server = EmbeddedHttpServer(self.app, host=host, port=port, name="notify-sink")
@@ -314,8 +314,9 @@ class NotifySink:
         async def list_notifications(
             phone_number: Annotated[str | None, Query(max_length=20)] = None,
             reference: Annotated[str | None, Query(max_length=1000)] = None,
+            after: Annotated[int, Query(ge=0, description=AFTER_DESCRIPTION)] = 0,
         ) -> list[SentNotification]:
-            found = self.notifications
+            found = self._notifications.after(after)
             if phone_number is not None:
                 found = [n for n in found if n.phone_number == _e164(phone_number)]
             if reference is not None:

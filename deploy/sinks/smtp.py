@@ -37,7 +37,6 @@ import signal
 import socket
 import uuid
 import weakref
-from collections import deque
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from email import policy
@@ -50,6 +49,7 @@ from aiosmtpd.smtp import SMTP
 from fastapi import FastAPI, Query, Response
 from pydantic import BaseModel, Field, field_validator
 
+from deploy.sinks import AFTER_DESCRIPTION, ReceivedLog
 from shared.db import utcnow
 from shared.logs import configure_logging, get_logger
 
@@ -145,16 +145,17 @@ class MessageStore:
     def __init__(self, max_messages: int = DEFAULT_MAX_MESSAGES) -> None:
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
-        self._messages: deque[ReceivedMessage] = deque(maxlen=max_messages)
+        self._messages: ReceivedLog[ReceivedMessage] = ReceivedLog(max_messages)
 
     def add(self, message: ReceivedMessage) -> None:
         self._messages.append(message)
 
-    def find(self, *, to: str | None = None) -> list[ReceivedMessage]:
+    def find(self, *, to: str | None = None, after: int = 0) -> list[ReceivedMessage]:
+        found = self._messages.after(after)
         if to is None:
-            return list(self._messages)
+            return found
         wanted = to.strip().lower()
-        return [m for m in self._messages if wanted in (r.lower() for r in m.rcpt_tos)]
+        return [m for m in found if wanted in (r.lower() for r in m.rcpt_tos)]
 
     def clear(self) -> None:
         self._messages.clear()
@@ -328,8 +329,9 @@ def create_http_app(store: MessageStore, faults: FaultBook | None = None) -> Fas
                 examples=["resident@demo.tawny.london"],
             ),
         ] = None,
+        after: Annotated[int, Query(ge=0, description=AFTER_DESCRIPTION)] = 0,
     ) -> list[ReceivedMessage]:
-        return store.find(to=to)
+        return store.find(to=to, after=after)
 
     @app.delete("/messages", status_code=204, summary="Forget every message received")
     async def clear_messages() -> Response:

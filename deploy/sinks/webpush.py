@@ -41,7 +41,6 @@ import secrets
 import signal
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,6 +55,7 @@ from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from deploy.sinks import AFTER_DESCRIPTION, ReceivedLog
 from deploy.sinks.smtp import _EmbeddedUvicorn, _listening_socket
 from shared.db import utcnow
 from shared.logs import configure_logging, get_logger
@@ -226,7 +226,7 @@ class PushService:
     def __init__(self, max_messages: int = DEFAULT_MAX_MESSAGES) -> None:
         self.origin = ""
         self.subscriptions: dict[str, SinkSubscription] = {}
-        self.messages: deque[ReceivedPush] = deque(maxlen=max_messages)
+        self.messages: ReceivedLog[ReceivedPush] = ReceivedLog(max_messages)
         self.faults = FaultBook()
         # Verified tokens: a sender reuses one for many pushes, as RFC 8292 intends.
         self._verified: dict[str, VapidClaims] = {}
@@ -255,10 +255,12 @@ class PushService:
         subscription.gone = True
         return True
 
-    def received_by(self, subscription_id: str | None = None) -> list[ReceivedPush]:
+    def received_by(
+        self, subscription_id: str | None = None, *, after: int = 0
+    ) -> list[ReceivedPush]:
         return [
             m
-            for m in self.messages
+            for m in self.messages.after(after)
             if subscription_id is None or m.subscription_id == subscription_id
         ]
 
@@ -424,8 +426,9 @@ def create_http_app(service: PushService) -> FastAPI:
         subscription: Annotated[
             str | None, Query(max_length=SUBSCRIPTION_ID_LENGTH, description="Only this one's")
         ] = None,
+        after: Annotated[int, Query(ge=0, description=AFTER_DESCRIPTION)] = 0,
     ) -> list[ReceivedPush]:
-        return service.received_by(subscription)
+        return service.received_by(subscription, after=after)
 
     @app.delete("/messages", status_code=204, summary="Forget every push received")
     async def clear_messages() -> Response:

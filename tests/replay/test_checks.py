@@ -20,7 +20,7 @@ def _state(deliveries: list[tuple[str, str]]) -> RunState:
         1, "a", "Moderate", 0.0, {"email": {"a@x", "b@x"}, "fcm": {"tok"}}
     )
     for number, (channel, recipient) in enumerate(deliveries):
-        state.received[(channel, str(number))] = Received(channel, recipient, (1, "a"), 1.0)
+        state.receive((channel, str(number)), Received(channel, recipient, (1, "a"), 1.0))
     return state
 
 
@@ -56,6 +56,14 @@ class TestExactlyOnceCheck:
     def test_the_backlog_counts_only_expected_deliveries(self) -> None:
         state = _state([("email", "a@x"), ("email", "demo@y"), ("email", "a@x")])
         assert state.backlog() == 2
+        assert state.delivered_by_channel() == {"email": 3}
+
+    def test_a_delivery_seen_before_its_publish_answer_is_matched_later(self) -> None:
+        state = RunState()
+        state.receive(("email", "1"), Received("email", "a@x", (1, "a"), 1.0))
+        assert state.backlog() == 0  # nothing sent yet, as far as the replay knows
+        state.sent[(1, "a")] = SentMessage(1, "a", "Moderate", 0.0, {"email": {"a@x", "b@x"}})
+        assert state.backlog() == 1
 
 
 class TestBuckets:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Row, any_, case, delete, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -27,6 +28,16 @@ from shared.exports import ExportPartRepository
 # The most deliveries an export lists (the latest): dispatch keeps them 30 days anyway.
 EXPORTED_DELIVERIES_MAX = 1000
 
+# Endpoints per multi-row upsert: four parameters each, well under PostgreSQL's 32,767.
+ENDPOINT_CHUNK = 5000
+
+
+class VerifiedEndpoint(NamedTuple):
+    member_id: uuid.UUID
+    channel: ChannelKind
+    address: str
+    verified_at: datetime
+
 
 class MemberEndpointRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -39,25 +50,45 @@ class MemberEndpointRepository:
 
         Returns False, changing nothing, when a later verification is already recorded: an
         older event arriving late must not bring back an address the member has replaced."""
-        insert_endpoint = insert(MemberEndpoint).values(
-            member_id=member_id, channel=channel, address=address, verified_at=verified_at
+        recorded = await self.record_verified_many(
+            [VerifiedEndpoint(member_id, channel, address, verified_at)]
         )
-        new = insert_endpoint.excluded
-        statement = insert_endpoint.on_conflict_do_update(
-            index_elements=[MemberEndpoint.member_id, MemberEndpoint.channel],
-            set_={
-                "address": new.address,
-                "verified_at": new.verified_at,
-                # A new address starts afresh; the same address verified again stays as it was.
-                "disabled_at": case(
-                    (MemberEndpoint.address == new.address, MemberEndpoint.disabled_at),
-                    else_=null(),
-                ),
-                "updated_at": func.now(),
-            },
-            where=MemberEndpoint.verified_at <= new.verified_at,
-        ).returning(MemberEndpoint.member_id)
-        return await self._session.scalar(statement) is not None
+        return recorded == 1
+
+    async def record_verified_many(self, endpoints: Sequence[VerifiedEndpoint]) -> int:
+        """``record_verified`` for many endpoints (at most one per member and channel), in one
+        statement per chunk; returns how many were inserted or changed."""
+        recorded = 0
+        for start in range(0, len(endpoints), ENDPOINT_CHUNK):
+            insert_endpoints = insert(MemberEndpoint).values(
+                [
+                    {
+                        "member_id": e.member_id,
+                        "channel": e.channel,
+                        "address": e.address,
+                        "verified_at": e.verified_at,
+                    }
+                    for e in endpoints[start : start + ENDPOINT_CHUNK]
+                ]
+            )
+            new = insert_endpoints.excluded
+            statement = insert_endpoints.on_conflict_do_update(
+                index_elements=[MemberEndpoint.member_id, MemberEndpoint.channel],
+                set_={
+                    "address": new.address,
+                    "verified_at": new.verified_at,
+                    # A new address starts afresh; the same address verified again stays as
+                    # it was.
+                    "disabled_at": case(
+                        (MemberEndpoint.address == new.address, MemberEndpoint.disabled_at),
+                        else_=null(),
+                    ),
+                    "updated_at": func.now(),
+                },
+                where=MemberEndpoint.verified_at <= new.verified_at,
+            ).returning(MemberEndpoint.member_id)
+            recorded += len((await self._session.scalars(statement)).all())
+        return recorded
 
     async def disable(self, *, member_id: uuid.UUID, channel: ChannelKind, address: str) -> bool:
         """Stop using the endpoint, if it still has ``address`` (the member may have verified

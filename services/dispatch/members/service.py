@@ -17,6 +17,7 @@ from services.dispatch.letters.repository import LetterRepository
 from services.dispatch.members.repository import (
     MemberEndpointRepository,
     MemberExportRepository,
+    VerifiedEndpoint,
 )
 from services.dispatch.members.schemas import (
     DispatchExport,
@@ -58,6 +59,20 @@ class MemberEndpointService:
             member_id=str(verified.member_id),
             channel=ChannelKind.EMAIL.value,
         )
+
+    async def record_verified_emails(
+        self, verified: Sequence[MemberEmailVerified], *, verified_at: datetime
+    ) -> int:
+        """Bulk import (seeding a population): what ``record_verified_email`` does for each
+        ``member.email_verified``, for a batch in set-based statements."""
+        recorded = await self._endpoints.record_verified_many(
+            [
+                VerifiedEndpoint(v.member_id, ChannelKind.EMAIL, v.email, verified_at)
+                for v in verified
+            ]
+        )
+        log.info("dispatch.endpoints.imported", channel=ChannelKind.EMAIL.value, count=recorded)
+        return recorded
 
     async def endpoints_of(self, member_id: uuid.UUID) -> Sequence[MemberEndpoint]:
         return await self._endpoints.of_member(member_id)

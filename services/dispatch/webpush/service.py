@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.channels.webpush import PushSubscription, subscription_address
 from services.dispatch.errors import InvalidSubscriptionError
-from services.dispatch.members.repository import MemberEndpointRepository
+from services.dispatch.members.repository import MemberEndpointRepository, VerifiedEndpoint
 from services.dispatch.models import ChannelKind
 from services.dispatch.webpush.schemas import WebPushSubscriptionIn
 from shared.db import utcnow
@@ -60,6 +60,32 @@ class WebPushSubscriptionService:
             "dispatch.webpush.subscribed", member_id=str(member_id), push_service=pushed.origin
         )
         return pushed
+
+    async def subscribe_many(
+        self, subscriptions: Sequence[tuple[uuid.UUID, WebPushSubscriptionIn]]
+    ) -> int:
+        """Bulk import (seeding a population): ``subscribe``'s checks for every browser first,
+        then one set-based upsert; one endpoint dispatch may not POST to refuses the batch."""
+        endpoints = [
+            VerifiedEndpoint(
+                member_id,
+                ChannelKind.WEBPUSH,
+                subscription_address(
+                    PushSubscription(
+                        endpoint=checked_endpoint(
+                            subscription.endpoint, insecure_origins=self._insecure_origins
+                        ),
+                        p256dh=subscription.keys.p256dh,
+                        auth=subscription.keys.auth,
+                    )
+                ),
+                utcnow(),
+            )
+            for member_id, subscription in subscriptions
+        ]
+        recorded = await self._endpoints.record_verified_many(endpoints)
+        log.info("dispatch.endpoints.imported", channel=ChannelKind.WEBPUSH.value, count=recorded)
+        return recorded
 
     async def unsubscribe(self, member_id: uuid.UUID) -> bool:
         removed = await self._endpoints.delete_one(member_id=member_id, channel=ChannelKind.WEBPUSH)

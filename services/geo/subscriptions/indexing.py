@@ -15,6 +15,7 @@ same question asked once per ward instead of once per subscriber.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,16 +96,33 @@ async def write_index(
     categories_mask: int | None,
     ward_map: WardMap | None,
 ) -> None:
-    filters = {
-        "member_id": member_id,
-        "member_no": await repository.member_number(session, member_id),
-        "min_severity": min_severity,
-        "categories_mask": categories_mask,
-    }
-    by_geometry = area.kind in GEOMETRIC_KINDS
-    await repository.insert_watched_wards(
+    await write_indexes(
         session,
-        [
+        [(subscription_id, member_id, area, min_severity, categories_mask)],
+        ward_map=ward_map,
+    )
+
+
+# subscription id, member id, area, minimum severity rank, categories mask
+IndexedSubscription = tuple[uuid.UUID, uuid.UUID, WatchedArea, int, int | None]
+
+
+async def write_indexes(
+    session: AsyncSession, subscriptions: Sequence[IndexedSubscription], *, ward_map: WardMap | None
+) -> None:
+    """The index rows of every subscription given, in one statement per table (and chunk)."""
+    numbers = await repository.member_numbers(session, [s[1] for s in subscriptions])
+    ward_rows: list[dict[str, Any]] = []
+    cell_rows: list[dict[str, Any]] = []
+    for subscription_id, member_id, area, min_severity, categories_mask in subscriptions:
+        filters = {
+            "member_id": member_id,
+            "member_no": numbers[member_id],
+            "min_severity": min_severity,
+            "categories_mask": categories_mask,
+        }
+        by_geometry = area.kind in GEOMETRIC_KINDS
+        ward_rows.extend(
             {
                 "subscription_id": subscription_id,
                 "ward_code": code,
@@ -112,12 +130,9 @@ async def write_index(
                 **filters,
             }
             for code in dict.fromkeys(ward_codes_of(area, ward_map))
-        ],
-    )
-    circle = area.circle
-    await repository.insert_area_cells(
-        session,
-        [
+        )
+        circle = area.circle
+        cell_rows.extend(
             {
                 "subscription_id": subscription_id,
                 "key": key,
@@ -129,8 +144,9 @@ async def write_index(
                 **filters,
             }
             for key, res, interior in cell_rows_of(area)
-        ],
-    )
+        )
+    await repository.insert_watched_wards(session, ward_rows)
+    await repository.insert_area_cells(session, cell_rows)
 
 
 async def reindex_for_boundary_set(session: AsyncSession, ward_map: WardMap) -> int:

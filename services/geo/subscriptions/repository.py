@@ -14,6 +14,9 @@ from services.geo.models import AreaCell, MemberNumber, Subscription, WardNeighb
 
 AnyRow = Row[*tuple[Any, ...]]
 INSERT_CHUNK = 5000
+# Rows per multi-row INSERT of subscriptions: about ten parameters each, under PostgreSQL's
+# 32,767 parameters per statement.
+SUBSCRIPTION_CHUNK = 2000
 
 
 async def add(session: AsyncSession, values: dict[str, Any]) -> Subscription | None:
@@ -32,20 +35,65 @@ async def add(session: AsyncSession, values: dict[str, Any]) -> Subscription | N
     return row
 
 
-async def member_number(session: AsyncSession, member_id: uuid.UUID) -> int:
-    """The member's number in the resolution indexes, given on first use."""
-    number = await session.scalar(
-        pg_insert(MemberNumber)
-        .values(member_id=member_id)
-        .on_conflict_do_nothing(index_elements=["member_id"])
-        .returning(MemberNumber.member_no)
-    )
-    if number is None:
-        number = await session.scalar(
-            select(MemberNumber.member_no).where(MemberNumber.member_id == member_id)
+async def add_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[uuid.UUID]:
+    """Insert the subscriptions (each row with its ``id``); returns the ids inserted, leaving
+    out those whose member already has this kind of subscription to this ward."""
+    added: list[uuid.UUID] = []
+    # A multi-row VALUES needs the same columns in every row: ward, circle and polygon rows
+    # name different ones, so each shape goes in its own statements.
+    shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(frozenset(row), []).append(row)
+    for start, shaped in (
+        (s, group) for group in shapes.values() for s in range(0, len(group), SUBSCRIPTION_CHUNK)
+    ):
+        statement = (
+            pg_insert(Subscription)
+            .values(shaped[start : start + SUBSCRIPTION_CHUNK])
+            .on_conflict_do_nothing(
+                index_elements=["member_id", "kind", "ward_code"],
+                index_where=text("ward_code IS NOT NULL"),
+            )
+            .returning(Subscription.id)
         )
-    assert number is not None
-    return int(number)
+        added.extend((await session.scalars(statement)).all())
+    return added
+
+
+async def member_numbers(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Each member's number in the resolution indexes, given on first use."""
+    unique = list(dict.fromkeys(member_ids))
+    for start in range(0, len(unique), INSERT_CHUNK):
+        await session.execute(
+            pg_insert(MemberNumber)
+            .values([{"member_id": m} for m in unique[start : start + INSERT_CHUNK]])
+            .on_conflict_do_nothing(index_elements=["member_id"])
+        )
+    numbers: dict[uuid.UUID, int] = {}
+    for start in range(0, len(unique), INSERT_CHUNK):
+        rows = await session.execute(
+            select(MemberNumber.member_id, MemberNumber.member_no).where(
+                MemberNumber.member_id.in_(unique[start : start + INSERT_CHUNK])
+            )
+        )
+        numbers.update({member_id: int(number) for member_id, number in rows})
+    return numbers
+
+
+async def count_for_members(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    counts: dict[uuid.UUID, int] = {}
+    for start in range(0, len(member_ids), INSERT_CHUNK):
+        rows = await session.execute(
+            select(Subscription.member_id, func.count())
+            .where(Subscription.member_id.in_(member_ids[start : start + INSERT_CHUNK]))
+            .group_by(Subscription.member_id)
+        )
+        counts.update({member_id: int(count) for member_id, count in rows})
+    return counts
 
 
 async def insert_watched_wards(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -5,6 +5,7 @@ resolution indexes (watched_wards, area_cells) in the same transaction."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,36 +43,45 @@ async def _ward_map(session: AsyncSession) -> WardMap | None:
     return None if set_id is None else await load_ward_map(session, set_id)
 
 
-async def subscribe(
-    session: AsyncSession, member_id: uuid.UUID, body: SubscriptionCreate, *, settings: GeoSettings
-) -> Subscription:
+def _checked_area(
+    member_id: uuid.UUID,
+    body: SubscriptionCreate,
+    names: dict[str, str],
+    settings: GeoSettings,
+) -> tuple[dict[str, Any], WatchedArea]:
+    """The subscription's columns and its checked area: a ward of the current set (``names``),
+    a circle or a polygon within the limits."""
     values: dict[str, Any] = {"member_id": member_id, "kind": body.kind, "label": body.label}
-    names: dict[str, str] = {}
     if body.ward_code is not None:
-        names = await boundaries.current_ward_names(session, [body.ward_code])
         if body.ward_code not in names:
             raise UnknownWardError(body.ward_code)
-        area = WatchedArea(body.kind, ward_code=body.ward_code)
         values["ward_code"] = body.ward_code
-    elif body.circle is not None:
+        return values, WatchedArea(body.kind, ward_code=body.ward_code)
+    if body.circle is not None:
         circle = check_circle(
             body.circle.lat,
             body.circle.lon,
             body.circle.radius_m,
             max_radius_m=settings.max_circle_radius_m,
         )
-        area = WatchedArea("circle", circle=circle)
         values.update(center_lat=circle.lat, center_lon=circle.lon, radius_m=circle.radius_m)
-    else:
-        assert body.polygon is not None
-        geometry = body.polygon.as_geojson()
-        polygon = check_polygon(
-            geometry,
-            max_vertices=settings.max_polygon_vertices,
-            max_area_km2=settings.max_subscription_area_km2,
-        )
-        area = WatchedArea("polygon", polygon=polygon)
-        values["geometry"] = geometry
+        return values, WatchedArea("circle", circle=circle)
+    assert body.polygon is not None
+    geometry = body.polygon.as_geojson()
+    polygon = check_polygon(
+        geometry,
+        max_vertices=settings.max_polygon_vertices,
+        max_area_km2=settings.max_subscription_area_km2,
+    )
+    values["geometry"] = geometry
+    return values, WatchedArea("polygon", polygon=polygon)
+
+
+async def subscribe(
+    session: AsyncSession, member_id: uuid.UUID, body: SubscriptionCreate, *, settings: GeoSettings
+) -> Subscription:
+    names = await boundaries.current_ward_names(session, [body.ward_code] if body.ward_code else [])
+    values, area = _checked_area(member_id, body, names, settings)
     if (
         await repository.count_for_member(session, member_id)
         >= settings.max_subscriptions_per_member
@@ -79,6 +89,58 @@ async def subscribe(
         raise SubscriptionLimitError(settings.max_subscriptions_per_member)
     categories = [str(c) for c in body.categories] if body.categories is not None else None
     return await _add(session, values, area, categories, str(body.min_severity), names)
+
+
+async def subscribe_many(
+    session: AsyncSession,
+    requests: Sequence[tuple[uuid.UUID, SubscriptionCreate]],
+    *,
+    settings: GeoSettings,
+) -> int:
+    """Bulk import (seeding a population): ``subscribe``'s checks and index rows for a batch,
+    in a few set-based statements instead of several per subscription. Every request is
+    checked before anything is written, so one bad request refuses the batch. A member who
+    already has the same kind of subscription to the same ward keeps it (not an error: an
+    import can be run again). Returns how many subscriptions were added."""
+    if not requests:
+        return 0
+    names = await boundaries.current_ward_names(
+        session, sorted({body.ward_code for _, body in requests if body.ward_code})
+    )
+    checked = [
+        (*_checked_area(member_id, body, names, settings), body) for member_id, body in requests
+    ]
+    adding: dict[uuid.UUID, int] = {}
+    for member_id, _ in requests:
+        adding[member_id] = adding.get(member_id, 0) + 1
+    existing = await repository.count_for_members(session, list(adding))
+    for member_id, count in adding.items():
+        if existing.get(member_id, 0) + count > settings.max_subscriptions_per_member:
+            raise SubscriptionLimitError(settings.max_subscriptions_per_member)
+    rows = []
+    for values, _, body in checked:
+        categories = [str(c) for c in body.categories] if body.categories is not None else None
+        rows.append(
+            {
+                **values,
+                "id": uuid.uuid4(),
+                "categories": categories,
+                "categories_mask": categories_mask(categories),
+                "min_severity": SEVERITY_RANK[str(body.min_severity)],
+            }
+        )
+    added = set(await repository.add_many(session, rows))
+    await indexing.write_indexes(
+        session,
+        [
+            (row["id"], row["member_id"], area, row["min_severity"], row["categories_mask"])
+            for row, (_, area, _) in zip(rows, checked, strict=True)
+            if row["id"] in added
+        ],
+        ward_map=await _ward_map(session),
+    )
+    log.info("geo.subscriptions.imported", requested=len(requests), created=len(added))
+    return len(added)
 
 
 async def _add(

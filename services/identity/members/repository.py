@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.models import EmailVerification, Member
+
+# Members per multi-row INSERT: about ten parameters each, under PostgreSQL's 32,767.
+MEMBER_CHUNK = 2000
 
 
 class MemberRepository:
@@ -49,6 +54,32 @@ class MemberRepository:
             .on_conflict_do_nothing()
             .returning(Member)
         )
+
+    async def insert_many_if_free(self, rows: Sequence[dict[str, Any]]) -> dict[str, uuid.UUID]:
+        """``insert_if_free`` for many members (each row has the columns that takes): returns
+        the id of each member inserted by email index, leaving out those whose address or
+        pseudonym was taken."""
+        inserted: dict[str, uuid.UUID] = {}
+        for start in range(0, len(rows), MEMBER_CHUNK):
+            result = await self._session.execute(
+                insert(Member)
+                .values([{"id": uuid.uuid4(), **row} for row in rows[start : start + MEMBER_CHUNK]])
+                .on_conflict_do_nothing()
+                .returning(Member.email_index, Member.id)
+            )
+            inserted.update({index: member_id for index, member_id in result})
+        return inserted
+
+    async def ids_by_email_index(self, email_indexes: Sequence[str]) -> dict[str, uuid.UUID]:
+        found: dict[str, uuid.UUID] = {}
+        for start in range(0, len(email_indexes), MEMBER_CHUNK):
+            result = await self._session.execute(
+                select(Member.email_index, Member.id).where(
+                    Member.email_index.in_(email_indexes[start : start + MEMBER_CHUNK])
+                )
+            )
+            found.update({index: member_id for index, member_id in result})
+        return found
 
     async def get(self, member_id: uuid.UUID) -> Member | None:
         return await self._session.get(Member, member_id)

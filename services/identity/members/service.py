@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.config import IdentitySettings
@@ -15,12 +16,13 @@ from services.identity.crypto import NAME_PURPOSE, PHONE_PURPOSE, PersonalData
 from services.identity.errors import (
     MemberNotFoundError,
     ServiceUnavailableError,
+    StateConflictError,
     VerificationTokenExpiredError,
     VerificationTokenInvalidError,
     VerificationTokenUsedError,
 )
 from services.identity.members.repository import EmailVerificationRepository, MemberRepository
-from services.identity.members.schemas import PersonalDetails, normalise_email
+from services.identity.members.schemas import EmailAddress, PersonalDetails, normalise_email
 from services.identity.models import Member, OutboxMessage, Role
 from services.identity.passwords import hash_password
 from services.identity.sending.service import EmailKind, RecipientLimit
@@ -34,6 +36,7 @@ log = get_logger(__name__)
 PRODUCER = "identity"
 VERIFICATION_PATH = "/api/identity/email-verifications/"
 PSEUDONYM_ATTEMPTS = 20
+IMPORTED_EMAIL: TypeAdapter[str] = TypeAdapter(EmailAddress)
 
 
 def random_pseudonym() -> str:
@@ -171,6 +174,43 @@ class MemberService:
         await self._announce_verified(member)
         log.info("identity.member.seeded", member_id=str(member.id), roles=roles)
         return member
+
+    async def import_verified(
+        self, members: Sequence[tuple[str, str]], *, password_hash: str, roles: list[str]
+    ) -> dict[str, uuid.UUID]:
+        """Bulk import (seeding a population): verified members, each an (email, pseudonym)
+        pair, sharing one password hash, in set-based statements. Returns each address's
+        member id, whether inserted now or by an earlier import, so an import can be run again.
+
+        No ``member.email_verified`` per member: dispatch consumes those one per transaction,
+        so the importer hands dispatch the addresses through its own bulk import instead."""
+        emails = [str(normalise_email(email)) for email, _ in members]
+        for email in emails:
+            IMPORTED_EMAIL.validate_python(email)
+        indexes = [self._personal.email_index(email) for email in emails]
+        verified_at = utcnow()
+        await self._members.insert_many_if_free(
+            [
+                {
+                    "email_index": index,
+                    "email_encrypted": self._personal.seal_email(email),
+                    "password_hash": password_hash,
+                    "pseudonym": pseudonym,
+                    "roles": roles,
+                    "email_verified_at": verified_at,
+                }
+                for index, email, (_, pseudonym) in zip(indexes, emails, members, strict=True)
+            ]
+        )
+        ids = await self._members.ids_by_email_index(indexes)
+        missing = [email for email, index in zip(emails, indexes, strict=True) if index not in ids]
+        if missing:
+            # The address is free but the pseudonym was someone else's.
+            raise StateConflictError(
+                f"{len(missing)} imported members' pseudonyms belong to other members."
+            )
+        log.info("identity.members.imported", count=len(members), roles=roles)
+        return {email: ids[index] for email, index in zip(emails, indexes, strict=True)}
 
     async def _insert_member(
         self,
