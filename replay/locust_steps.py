@@ -59,7 +59,7 @@ class AlertCreator(_Stepped):
             json={
                 "headline": f"Load test {next(_counter)}: vehicle crime reported",
                 "body": "Catalytic converters taken overnight. Park in lit areas.",
-                "crime_type": "vehicle_crime",
+                "crime_type": "theft_from_motor_vehicle",
                 "severity": "Minor",
                 "target_ward_codes": [DEFAULT_WARD],
                 "no_victim_details_confirmed": True,
