@@ -152,6 +152,7 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         namespace: str,
         poll_interval_s: float = 0.2,
+        idle_poll_max_s: float = 1.0,
         batch_size: int = 500,
         retention: timedelta = timedelta(days=1),
     ) -> None:
@@ -161,6 +162,9 @@ class OutboxRelay:
         # Rows hold the registered topic name; the namespace applies on the way out.
         self._namespace = namespace
         self._poll_interval_s = poll_interval_s
+        # Every commit in this process that stages events wakes the relay; polling only catches
+        # rows nobody announced, so an idle relay backs off to this (never below the interval).
+        self._idle_poll_max_s = max(idle_poll_max_s, poll_interval_s)
         self._batch_size = batch_size
         self._retention = retention
         self._wake = asyncio.Event()
@@ -228,6 +232,7 @@ class OutboxRelay:
     async def run(self) -> None:
         passes = 0
         next_report = 0.0
+        idle_wait_s = self._poll_interval_s
         while True:
             try:
                 published = await self.publish_pending()
@@ -244,10 +249,23 @@ class OutboxRelay:
                 log.exception("outbox.relay_failed")
                 published = 0
                 await asyncio.sleep(min(5.0, self._poll_interval_s * 10))
-            if published < self._batch_size:
-                # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that
-                # arrives as the wait completes, and shutdown would then wait forever.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll_interval_s):
-                        await self._wake.wait()
-                self._wake.clear()
+            if published >= self._batch_size:
+                idle_wait_s = self._poll_interval_s
+                continue
+            woken = await self._wait(idle_wait_s if published == 0 else self._poll_interval_s)
+            # An idle relay doubles its wait up to idle_poll_max_s; a wake-up or a row resets it.
+            if woken or published:
+                idle_wait_s = self._poll_interval_s
+            else:
+                idle_wait_s = min(self._idle_poll_max_s, idle_wait_s * 2)
+
+    async def _wait(self, timeout_s: float) -> bool:
+        """Wait for :meth:`wake` or ``timeout_s``; True when woken."""
+        # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that arrives as
+        # the wait completes, and shutdown would then wait forever.
+        woken = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                woken = await self._wake.wait()
+        self._wake.clear()
+        return woken

@@ -63,6 +63,7 @@ from services.dispatch.channels.webpush import (
     subscription_address,
 )
 from services.dispatch.config import DEV_UNSUBSCRIBE_KEY, DispatchSettings, new_vapid_private_key
+from services.dispatch.deliveries.repository import DELIVERIES_DUE_CHANNEL
 from shared import migrations
 from shared.events import AlertContent
 
@@ -167,9 +168,12 @@ async def release_and_wait(url: str, alert_id: uuid.UUID, recipients: int) -> fl
     connection = await asyncpg.connect(plain_url(url))
     try:
         started = time.perf_counter()
-        await connection.execute(
-            "UPDATE deliveries SET next_attempt_at = now() WHERE alert_id = $1", alert_id
-        )
+        # Due now, announced as a recorded batch is: the dispatchers' idle workers wake at once.
+        async with connection.transaction():
+            await connection.execute(
+                "UPDATE deliveries SET next_attempt_at = now() WHERE alert_id = $1", alert_id
+            )
+            await connection.execute("SELECT pg_notify($1, '')", DELIVERIES_DUE_CHANNEL)
         while True:
             sent = await connection.fetchval(
                 "SELECT count(*) FROM deliveries WHERE alert_id = $1 AND status = 'sent'",

@@ -33,6 +33,7 @@ from services.dispatch.channels.webpush import WebPushChannel
 from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.consumers import recipient_batches_consumer
 from services.dispatch.deliveries.endpoints import router as deliveries_router
+from services.dispatch.deliveries.wakeup import listen_for_due_deliveries
 from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings
 from services.dispatch.digests.service import DigestSender, DigestSettings
 from services.dispatch.inbox.endpoints import router as inbox_router
@@ -98,6 +99,12 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         sending = asyncio.create_task(worker.run_workers(), name="delivery-workers")
         runtime.tasks.append(sending)
         runtime.tasks.append(asyncio.create_task(worker.run_sweeper(), name="delivery-sweeper"))
+        # Rows recorded by any process wake this one's workers at once; they need not poll.
+        runtime.tasks.append(
+            asyncio.create_task(
+                listen_for_due_deliveries(runtime.engine, worker.wake), name="delivery-wakeup"
+            )
+        )
         digests = DigestSender(
             sessions=runtime.sessions,
             email=email,

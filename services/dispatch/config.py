@@ -101,6 +101,14 @@ class DispatchSettings(ServiceSettings):
         le=10,
         description="How long an idle worker waits before looking for deliveries again, seconds",
     )
+    idle_poll_max_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="The longest an idle worker waits between looks for deliveries (its wait "
+        "doubles from poll_interval_s while it finds none; new rows wake it at once through "
+        "PostgreSQL LISTEN/NOTIFY), seconds",
+    )
     send_budget_s: float = Field(
         default=30.0,
         gt=0,

@@ -36,6 +36,9 @@ from services.dispatch.models import (
 from services.dispatch.preferences.rules import DeliveryTarget
 from shared.db import utcnow
 
+# The NOTIFY channel on which dispatchers' workers hear that rows became due (wakeup.py).
+DELIVERIES_DUE_CHANNEL = "tawny_dispatch_deliveries_due"
+
 
 @dataclass(frozen=True)
 class DeliveryResult:
@@ -157,20 +160,46 @@ class DeliveryRepository:
         )
         return {alert_id: content for alert_id, content in rows.all()}
 
+    async def announce_due(self) -> None:
+        """Wake every dispatcher's workers once this transaction commits (PostgreSQL delivers a
+        NOTIFY at commit, and drops it on rollback): rows it made due are claimed at once."""
+        await self._session.execute(
+            text("SELECT pg_notify(:channel, '')"), {"channel": DELIVERIES_DUE_CHANNEL}
+        )
+
     # --- the worker's claims and results -----------------------------------------------------
 
-    async def claim(self, *, limit: int) -> list[ClaimedDelivery]:
+    async def claim(self, *, limit: int, newest_share: int = 0) -> list[ClaimedDelivery]:
         """Take up to ``limit`` due ``created`` rows, most urgent first, and mark them
-        ``sending``. Rows other workers hold are skipped, not waited for."""
+        ``sending``. Rows other workers hold are skipped, not waited for.
+
+        With ``newest_share``, that many of them come from the other end of the queue (least
+        urgent, latest due): a London-wide alert's million rows, all more urgent and due
+        earlier, would otherwise hold back every ward alert published after it until its last
+        row was sent. Both ends are read from the claim index (forwards and backwards), so the
+        share costs one more index probe, not a scan."""
         now = utcnow()
-        due = (
+        is_due = (Delivery.status == DeliveryStatus.CREATED, Delivery.next_attempt_at <= now)
+        most_urgent = (
             select(Delivery.id)
-            .where(Delivery.status == DeliveryStatus.CREATED, Delivery.next_attempt_at <= now)
+            .where(*is_due)
             .order_by(Delivery.priority, Delivery.next_attempt_at)
-            .limit(limit)
+            .limit(limit - newest_share)
             .with_for_update(skip_locked=True)
-            .scalar_subquery()
         )
+        if newest_share > 0:
+            newest = (
+                select(Delivery.id)
+                .where(*is_due)
+                .order_by(Delivery.priority.desc(), Delivery.next_attempt_at.desc())
+                .limit(newest_share)
+                .with_for_update(skip_locked=True)
+            )
+            # CTEs: PostgreSQL takes FOR UPDATE in each, not in a UNION's members.
+            head, tail = most_urgent.cte("most_urgent"), newest.cte("newest")
+            due = select(head.c.id).union(select(tail.c.id)).scalar_subquery()
+        else:
+            due = most_urgent.scalar_subquery()
         rows = await self._session.execute(
             update(Delivery)
             .where(Delivery.id.in_(due))

@@ -131,6 +131,8 @@ class DeliveryService:
         new = await self._deliveries.insert_new(
             alert_id=content.alert_id, priority=priority, targets=planned
         )
+        if new:
+            await self._deliveries.announce_due()
         if unreachable:
             RECIPIENTS_WITHOUT_ENDPOINT.inc(len(unreachable))
             log.info(
@@ -175,6 +177,7 @@ class DeliveryService:
         """The member can now be reached: their pending deliveries become due."""
         released = await self._deliveries.release_pending(member_id=member_id)
         if released:
+            await self._deliveries.announce_due()
             log.info("dispatch.pending.released", member_id=str(member_id), count=released)
         return released
 

@@ -8,8 +8,10 @@ the sending:
 1. **claim**: ``UPDATE deliveries SET status = 'sending', claimed_at = now(), attempts + 1`` on
    up to ``claim_size`` due ``created`` rows chosen ``ORDER BY priority, next_attempt_at ... FOR
    UPDATE SKIP LOCKED`` (Immediate urgency or Extreme severity first; rows another worker is
-   claiming are skipped, not waited for); in the same transaction, load their alerts' content
-   and their members' endpoints. Commit.
+   claiming are skipped, not waited for), except a fifth taken from the other end of the queue
+   (least urgent, latest due), so that a ward alert published while a London-wide one drains
+   is sent within seconds, not after the last of the big one; in the same transaction, load
+   their alerts' content and their members' endpoints. Commit.
 2. **send** the chunk through its channels (bounded concurrency, at most ``send_budget_s``),
    once per alert, channel and language: each member reads the alert in the language they
    chose when it has a block in it (``reading_language``).
@@ -89,6 +91,10 @@ SWEPT = MetricCounter(
 # Alerts whose content a process keeps in memory; a chunk usually has one.
 CONTENT_CACHE_MAX = 256
 RECORD_TRIES = 3
+# A fifth of each claim (10 of the default 50) goes to the newest due rows: at a few hundred
+# messages a second per process, a ward alert of a few thousand arrives within seconds while a
+# London-wide one drains, and the big one keeps four fifths of the pace.
+NEWEST_SHARE_DIVISOR = 5
 # A batch's transaction (seconds at most) is the only time a verification can slip past it;
 # the sweeper looks back far enough to cover that many times over.
 PENDING_RACE_WINDOW = timedelta(minutes=10)
@@ -112,6 +118,9 @@ class WorkerSettings:
     sending_timeout_s: float
     sweep_interval_s: float
     tasks: int = 1
+    # An idle worker doubles its wait after each empty claim up to this (a wake-up, a LISTEN
+    # notification or a claim that finds rows brings it back to ``poll_interval_s``).
+    idle_poll_max_s: float = 2.0
 
     @classmethod
     def from_settings(cls, settings: DispatchSettings) -> WorkerSettings:
@@ -124,6 +133,7 @@ class WorkerSettings:
             sending_timeout_s=settings.sending_timeout_s,
             sweep_interval_s=settings.sweep_interval_s,
             tasks=settings.worker_tasks,
+            idle_poll_max_s=settings.idle_poll_max_s,
         )
 
 
@@ -161,6 +171,9 @@ class DeliveryWorker:
         self._settings = settings
         self._contents: dict[uuid.UUID, AlertContent] = {}
         self._wake = asyncio.Event()
+        # A share of every claim from the newest, least urgent end of the queue, so that a small
+        # alert published while a big one drains is not queued behind all of it.
+        self._newest_share = settings.claim_size // NEWEST_SHARE_DIVISOR
 
     def wake(self) -> None:
         """Look for deliveries now rather than at the next poll (after a batch committed)."""
@@ -171,7 +184,9 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim, send and record one chunk; return how many deliveries were claimed."""
         async with session_scope(self._sessions) as session:
-            claimed = await DeliveryRepository(session).claim(limit=self._settings.claim_size)
+            claimed = await DeliveryRepository(session).claim(
+                limit=self._settings.claim_size, newest_share=self._newest_share
+            )
             if not claimed:
                 return 0
             contents = await self._load_contents(session, {row.alert_id for row in claimed})
@@ -354,6 +369,8 @@ class DeliveryWorker:
                 recorded_after=utcnow() - PENDING_RACE_WINDOW
             )
             expired = await deliveries.expire_pending()
+            if resumed or released:
+                await deliveries.announce_due()
         report = SweepReport(resumed, given_up, released, expired)
         for action, count in (
             ("resumed", resumed),
@@ -383,6 +400,7 @@ class DeliveryWorker:
                 group.create_task(self._work(), name=f"delivery-worker-{index}")
 
     async def _work(self) -> None:
+        idle_wait_s = self._settings.poll_interval_s
         while True:
             chunk = asyncio.ensure_future(self.run_once())
             try:
@@ -398,15 +416,32 @@ class DeliveryWorker:
                 log.exception("dispatch.worker.failed")
                 claimed = 0
                 await asyncio.sleep(min(5.0, self._settings.poll_interval_s * 10))
-            if claimed < self._settings.claim_size:
-                await self._wait(self._settings.poll_interval_s)
+            if claimed >= self._settings.claim_size:
+                idle_wait_s = self._settings.poll_interval_s
+                continue
+            # Nothing at all: back off, so that an idle process costs next to nothing; rows
+            # recorded anywhere wake it through LISTEN/NOTIFY (deliveries/wakeup.py), and the
+            # backed-off poll only catches what nobody announces (retries coming due).
+            woken = await self._wait(
+                idle_wait_s if claimed == 0 else self._settings.poll_interval_s
+            )
+            if woken or claimed:
+                idle_wait_s = self._settings.poll_interval_s
+            else:
+                idle_wait_s = min(
+                    max(self._settings.idle_poll_max_s, self._settings.poll_interval_s),
+                    idle_wait_s * 2,
+                )
 
-    async def _wait(self, timeout_s: float) -> None:
+    async def _wait(self, timeout_s: float) -> bool:
+        """Wait for a wake-up or ``timeout_s``; True when woken."""
         # Not asyncio.wait_for: see shared.outbox for why.
+        woken = False
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
-                await self._wake.wait()
+                woken = await self._wake.wait()
         self._wake.clear()
+        return woken
 
     async def run_sweeper(self) -> None:
         while True:
