@@ -24,6 +24,7 @@ import asyncio
 from datetime import timedelta
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.dispatch.channels.base import Channel
 from services.dispatch.channels.email import EmailChannel
@@ -49,6 +50,7 @@ from services.dispatch.retention.service import purge_old_alerts
 from services.dispatch.status.reporter import StatsReporter
 from services.dispatch.webpush.endpoints import router as webpush_router
 from shared.app import create_service_app
+from shared.db import build_engine, build_sessionmaker
 from shared.runtime import ConsumerSpec, ServiceRuntime
 from shared.web import set_readiness_checks
 
@@ -90,8 +92,17 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             consumers += (letter_requests_consumer(notify),)
 
     async def start_workers(app: FastAPI, runtime: ServiceRuntime) -> None:
+        # The workers' own pool, without a ping per checkout (two checkouts per chunk): a
+        # connection that died fails the claim or the record, and both are tried again.
+        worker_engine = build_engine(
+            settings.database_url,
+            application_name="dispatch-worker",
+            pool_size=settings.worker_tasks + 1,
+            pool_timeout_s=settings.database_pool_timeout_s,
+            pre_ping=False,
+        )
         worker = DeliveryWorker(
-            sessions=runtime.sessions, channels=channels, settings=worker_settings
+            sessions=build_sessionmaker(worker_engine), channels=channels, settings=worker_settings
         )
         workers.append(worker)
         app.state.delivery_worker = worker
@@ -140,11 +151,11 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         app.state.stats_reporter = reporter
         runtime.tasks.append(asyncio.create_task(reporter.run(), name="delivery-stats"))
         runtime.tasks.append(
-            asyncio.create_task(close_after_sending(sending), name="channel-closer")
+            asyncio.create_task(close_after_sending(sending, worker_engine), name="channel-closer")
         )
         set_readiness_checks(app, runtime.readiness_checks())
 
-    async def close_after_sending(sending: asyncio.Task[None]) -> None:
+    async def close_after_sending(sending: asyncio.Task[None], worker_engine: AsyncEngine) -> None:
         # Cancelled with the runtime's other tasks at shutdown; the workers finish the chunks
         # in hand first, so their connections are closed only once those are recorded.
         try:
@@ -157,6 +168,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 await fcm.close()
             if notify is not None:
                 await notify.close()
+            await worker_engine.dispose()
 
     app = create_service_app(
         name="dispatch",
