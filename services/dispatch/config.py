@@ -89,7 +89,7 @@ class DispatchSettings(ServiceSettings):
         description="Delivery workers per process, each claiming and sending one chunk at a time",
     )
     claim_size: int = Field(
-        default=50,
+        default=100,
         ge=1,
         le=1000,
         description="Deliveries a worker claims at once; the in-flight window of a process that "
@@ -99,7 +99,8 @@ class DispatchSettings(ServiceSettings):
         default=0.25,
         gt=0,
         le=10,
-        description="How long an idle worker waits before looking for deliveries again, seconds",
+        description="How long a worker waits before looking for deliveries again after a claim "
+        "that was not full, seconds (one that found none backs off to idle_poll_max_s)",
     )
     idle_poll_max_s: float = Field(
         default=2.0,

@@ -29,7 +29,7 @@ the sending:
 step 3 leaves that row ``sending``. The sweeper (every ``sweep_interval_s``, in every process)
 makes rows claimed more than ``sending_timeout_s`` ago ``created`` again, and they are sent a
 second time. So a crash resends at most the rows its workers held: ``worker_tasks x
-claim_size`` per process (100 with the defaults), and in practice only those of them already
+claim_size`` per process (200 with the defaults), and in practice only those of them already
 accepted. A resend carries the same Message-ID (the delivery id), so mail software that removes
 duplicates by Message-ID can. Nothing is lost: every row ends ``sent`` or ``failed``. The
 settings refuse a ``sending_timeout_s`` that a live, slow chunk could outlast (``send_budget_s``
@@ -91,7 +91,9 @@ SWEPT = MetricCounter(
 # Alerts whose content a process keeps in memory; a chunk usually has one.
 CONTENT_CACHE_MAX = 256
 RECORD_TRIES = 3
-# A fifth of each claim (10 of the default 50) goes to the newest due rows: at a few hundred
+# What a recipient the channel returned nothing for counts as (made once, not per row).
+NO_RESULT = SendResult.deferred("the channel gave no result")
+# A fifth of each claim (20 of the default 100) goes to the newest due rows: at a few hundred
 # messages a second per process, a ward alert of a few thousand arrives within seconds while a
 # London-wide one drains, and the big one keeps four fifths of the pace.
 NEWEST_SHARE_DIVISOR = 5
@@ -235,9 +237,7 @@ class DeliveryWorker:
             groups.items(), sent, strict=True
         ):
             for recipient in recipients:
-                result = outcome.get(
-                    recipient.delivery_id, SendResult.deferred("the channel gave no result")
-                )
+                result = outcome.get(recipient.delivery_id, NO_RESULT)
                 if result.address_invalid:
                     invalid.append((recipient.member_id, channel, recipient.address))
                 results[recipient.delivery_id] = self._as_recorded(
