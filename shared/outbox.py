@@ -5,7 +5,6 @@ and nothing committed is lost if the broker is down for a while."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 import uuid
@@ -36,6 +35,7 @@ from shared.db import session_scope, utcnow
 from shared.events import EventEnvelope, EventPayload
 from shared.kafka import namespaced
 from shared.logs import get_logger, request_id_var
+from shared.polling import PollPause
 
 log = get_logger(__name__)
 
@@ -163,15 +163,14 @@ class OutboxRelay:
         self._namespace = namespace
         self._poll_interval_s = poll_interval_s
         # Every commit in this process that stages events wakes the relay; polling only catches
-        # rows nobody announced, so an idle relay backs off to this (never below the interval).
-        self._idle_poll_max_s = max(idle_poll_max_s, poll_interval_s)
+        # rows nobody announced, so an idle relay backs off to idle_poll_max_s.
+        self._pause = PollPause(interval_s=poll_interval_s, idle_max_s=idle_poll_max_s)
         self._batch_size = batch_size
         self._retention = retention
-        self._wake = asyncio.Event()
 
     def wake(self) -> None:
         """Ask for a pass now rather than at the next poll (after a commit that added events)."""
-        self._wake.set()
+        self._pause.wake()
 
     async def publish_pending(self) -> int:
         model = self._model
@@ -232,7 +231,6 @@ class OutboxRelay:
     async def run(self) -> None:
         passes = 0
         next_report = 0.0
-        idle_wait_s = self._poll_interval_s
         while True:
             try:
                 published = await self.publish_pending()
@@ -250,22 +248,6 @@ class OutboxRelay:
                 published = 0
                 await asyncio.sleep(min(5.0, self._poll_interval_s * 10))
             if published >= self._batch_size:
-                idle_wait_s = self._poll_interval_s
-                continue
-            woken = await self._wait(idle_wait_s if published == 0 else self._poll_interval_s)
-            # An idle relay doubles its wait up to idle_poll_max_s; a wake-up or a row resets it.
-            if woken or published:
-                idle_wait_s = self._poll_interval_s
+                self._pause.reset()
             else:
-                idle_wait_s = min(self._idle_poll_max_s, idle_wait_s * 2)
-
-    async def _wait(self, timeout_s: float) -> bool:
-        """Wait for :meth:`wake` or ``timeout_s``; True when woken."""
-        # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that arrives as
-        # the wait completes, and shutdown would then wait forever.
-        woken = False
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout_s):
-                woken = await self._wake.wait()
-        self._wake.clear()
-        return woken
+                await self._pause.after(published)

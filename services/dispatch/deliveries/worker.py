@@ -74,6 +74,7 @@ from services.dispatch.preferences.repository import PreferencesRepository
 from shared.db import session_scope, utcnow
 from shared.events import AlertContent, primary_language
 from shared.logs import get_logger
+from shared.polling import PollPause
 
 log = get_logger(__name__)
 
@@ -172,14 +173,16 @@ class DeliveryWorker:
         self._circuits = {kind: ProviderCircuit(channel) for kind, channel in channels.items()}
         self._settings = settings
         self._contents: dict[uuid.UUID, AlertContent] = {}
-        self._wake = asyncio.Event()
+        self._pause = PollPause(
+            interval_s=settings.poll_interval_s, idle_max_s=settings.idle_poll_max_s
+        )
         # A share of every claim from the newest, least urgent end of the queue, so that a small
         # alert published while a big one drains is not queued behind all of it.
         self._newest_share = settings.claim_size // NEWEST_SHARE_DIVISOR
 
     def wake(self) -> None:
         """Look for deliveries now rather than at the next poll (after a batch committed)."""
-        self._wake.set()
+        self._pause.wake()
 
     # --- one chunk ---------------------------------------------------------------------------
 
@@ -400,7 +403,6 @@ class DeliveryWorker:
                 group.create_task(self._work(), name=f"delivery-worker-{index}")
 
     async def _work(self) -> None:
-        idle_wait_s = self._settings.poll_interval_s
         while True:
             chunk = asyncio.ensure_future(self.run_once())
             try:
@@ -417,31 +419,12 @@ class DeliveryWorker:
                 claimed = 0
                 await asyncio.sleep(min(5.0, self._settings.poll_interval_s * 10))
             if claimed >= self._settings.claim_size:
-                idle_wait_s = self._settings.poll_interval_s
-                continue
-            # Nothing at all: back off, so that an idle process costs next to nothing; rows
-            # recorded anywhere wake it through LISTEN/NOTIFY (deliveries/wakeup.py), and the
-            # backed-off poll only catches what nobody announces (retries coming due).
-            woken = await self._wait(
-                idle_wait_s if claimed == 0 else self._settings.poll_interval_s
-            )
-            if woken or claimed:
-                idle_wait_s = self._settings.poll_interval_s
+                self._pause.reset()
             else:
-                idle_wait_s = min(
-                    max(self._settings.idle_poll_max_s, self._settings.poll_interval_s),
-                    idle_wait_s * 2,
-                )
-
-    async def _wait(self, timeout_s: float) -> bool:
-        """Wait for a wake-up or ``timeout_s``; True when woken."""
-        # Not asyncio.wait_for: see shared.outbox for why.
-        woken = False
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout_s):
-                woken = await self._wake.wait()
-        self._wake.clear()
-        return woken
+                # Nothing at all: back off, so that an idle process costs next to nothing; rows
+                # recorded anywhere wake it through LISTEN/NOTIFY (deliveries/wakeup.py), and
+                # the backed-off poll only catches what nobody announces (retries coming due).
+                await self._pause.after(claimed)
 
     async def run_sweeper(self) -> None:
         while True:
