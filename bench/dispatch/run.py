@@ -175,19 +175,26 @@ async def release_and_wait(url: str, alert_id: uuid.UUID, recipients: int) -> fl
             )
             await connection.execute("SELECT pg_notify($1, '')", DELIVERIES_DUE_CHANNEL)
         while True:
-            sent = await connection.fetchval(
-                "SELECT count(*) FROM deliveries WHERE alert_id = $1 AND status = 'sent'",
-                alert_id,
+            # Is any row left to send? One row looked up in each of the claim and in-flight
+            # partial indexes (no other alert has such rows here). Counting the sent rows read
+            # every row of the alert ten times a second: at 100,000 that cost PostgreSQL about
+            # as much CPU as the dispatcher spent.
+            left = await connection.fetchval(
+                "SELECT (SELECT id FROM deliveries WHERE status = 'created' "
+                "ORDER BY priority, next_attempt_at LIMIT 1) IS NOT NULL "
+                "OR (SELECT id FROM deliveries WHERE status = 'sending' "
+                "ORDER BY claimed_at LIMIT 1) IS NOT NULL"
             )
-            if sent >= recipients:
-                return time.perf_counter() - started
-            failed = await connection.fetchval(
-                "SELECT count(*) FROM deliveries WHERE alert_id = $1 AND status = 'failed'",
-                alert_id,
-            )
-            if failed:
-                raise RuntimeError(f"{failed} deliveries failed")
+            if not left:
+                elapsed = time.perf_counter() - started
+                break
             await asyncio.sleep(0.1)
+        sent = await connection.fetchval(
+            "SELECT count(*) FROM deliveries WHERE alert_id = $1 AND status = 'sent'", alert_id
+        )
+        if sent < recipients:
+            raise RuntimeError(f"{recipients - sent} deliveries were not sent")
+        return elapsed
     finally:
         await connection.close()
 
