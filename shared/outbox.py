@@ -5,7 +5,6 @@ and nothing committed is lost if the broker is down for a while."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 import uuid
@@ -38,6 +37,7 @@ from shared.db import session_scope, utcnow
 from shared.events import EventEnvelope, EventPayload
 from shared.kafka import namespaced
 from shared.logs import get_logger, request_id_var
+from shared.polling import PollPause
 from shared.tracing import continued_span, current_trace_carrier
 
 log = get_logger(__name__)
@@ -161,6 +161,7 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         namespace: str,
         poll_interval_s: float = 0.2,
+        idle_poll_max_s: float = 1.0,
         batch_size: int = 500,
         retention: timedelta = timedelta(days=1),
         tracer: Tracer | None = None,
@@ -171,14 +172,16 @@ class OutboxRelay:
         # Rows hold the registered topic name; the namespace applies on the way out.
         self._namespace = namespace
         self._poll_interval_s = poll_interval_s
+        # Every commit in this process that stages events wakes the relay; polling only catches
+        # rows nobody announced, so an idle relay backs off to idle_poll_max_s.
+        self._pause = PollPause(interval_s=poll_interval_s, idle_max_s=idle_poll_max_s)
         self._batch_size = batch_size
         self._retention = retention
-        self._wake = asyncio.Event()
         self._tracer = tracer or NoOpTracer()
 
     def wake(self) -> None:
         """Ask for a pass now rather than at the next poll (after a commit that added events)."""
-        self._wake.set()
+        self._pause.wake()
 
     async def publish_pending(self) -> int:
         model = self._model
@@ -273,10 +276,7 @@ class OutboxRelay:
                 log.exception("outbox.relay_failed")
                 published = 0
                 await asyncio.sleep(min(5.0, self._poll_interval_s * 10))
-            if published < self._batch_size:
-                # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that
-                # arrives as the wait completes, and shutdown would then wait forever.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll_interval_s):
-                        await self._wake.wait()
-                self._wake.clear()
+            if published >= self._batch_size:
+                self._pause.reset()
+            else:
+                await self._pause.after(published)

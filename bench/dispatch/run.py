@@ -63,6 +63,7 @@ from services.dispatch.channels.webpush import (
     subscription_address,
 )
 from services.dispatch.config import DEV_UNSUBSCRIBE_KEY, DispatchSettings, new_vapid_private_key
+from services.dispatch.deliveries.repository import DELIVERIES_DUE_CHANNEL
 from shared import migrations
 from shared.events import AlertContent
 
@@ -167,23 +168,33 @@ async def release_and_wait(url: str, alert_id: uuid.UUID, recipients: int) -> fl
     connection = await asyncpg.connect(plain_url(url))
     try:
         started = time.perf_counter()
-        await connection.execute(
-            "UPDATE deliveries SET next_attempt_at = now() WHERE alert_id = $1", alert_id
-        )
+        # Due now, announced as a recorded batch is: the dispatchers' idle workers wake at once.
+        async with connection.transaction():
+            await connection.execute(
+                "UPDATE deliveries SET next_attempt_at = now() WHERE alert_id = $1", alert_id
+            )
+            await connection.execute("SELECT pg_notify($1, '')", DELIVERIES_DUE_CHANNEL)
         while True:
-            sent = await connection.fetchval(
-                "SELECT count(*) FROM deliveries WHERE alert_id = $1 AND status = 'sent'",
-                alert_id,
+            # Is any row left to send? One row looked up in each of the claim and in-flight
+            # partial indexes (no other alert has such rows here). Counting the sent rows read
+            # every row of the alert ten times a second: at 100,000 that cost PostgreSQL about
+            # as much CPU as the dispatcher spent.
+            left = await connection.fetchval(
+                "SELECT (SELECT id FROM deliveries WHERE status = 'created' "
+                "ORDER BY priority, next_attempt_at LIMIT 1) IS NOT NULL "
+                "OR (SELECT id FROM deliveries WHERE status = 'sending' "
+                "ORDER BY claimed_at LIMIT 1) IS NOT NULL"
             )
-            if sent >= recipients:
-                return time.perf_counter() - started
-            failed = await connection.fetchval(
-                "SELECT count(*) FROM deliveries WHERE alert_id = $1 AND status = 'failed'",
-                alert_id,
-            )
-            if failed:
-                raise RuntimeError(f"{failed} deliveries failed")
+            if not left:
+                elapsed = time.perf_counter() - started
+                break
             await asyncio.sleep(0.1)
+        sent = await connection.fetchval(
+            "SELECT count(*) FROM deliveries WHERE alert_id = $1 AND status = 'sent'", alert_id
+        )
+        if sent < recipients:
+            raise RuntimeError(f"{recipients - sent} deliveries were not sent")
+        return elapsed
     finally:
         await connection.close()
 

@@ -22,11 +22,8 @@ public half, and reads it from the same file.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
 import secrets
-import signal
 import time
 import uuid
 from collections.abc import Sequence
@@ -51,8 +48,9 @@ from deploy.sinks.http import (
     apply_fault,
     install_drop_handler,
 )
+from deploy.sinks.running import run_sink
 from shared.db import utcnow
-from shared.logs import configure_logging, get_logger
+from shared.logs import get_logger
 
 log = get_logger(__name__)
 
@@ -338,15 +336,6 @@ class FcmSink:
         await self.stop()
 
 
-async def _serve_until_signalled(sink: FcmSink) -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    async with sink:
-        await stopping.wait()
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A local FCM HTTP v1 API that keeps messages.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -359,18 +348,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--project-id", default="tawny-dev")
     args = parser.parse_args(argv)
-    configure_logging(
-        "fcm-sink",
-        os.environ.get("LOG_LEVEL", "INFO"),
-        os.environ.get("LOG_JSON", "true").lower() == "true",
-    )
-    sink = FcmSink(
-        service_account=json.loads(args.service_account.read_text()),
-        project_id=args.project_id,
-        host=args.host,
-        port=args.port,
-    )
-    asyncio.run(_serve_until_signalled(sink))
+
+    def build() -> FcmSink:
+        return FcmSink(
+            service_account=json.loads(args.service_account.read_text()),
+            project_id=args.project_id,
+            host=args.host,
+            port=args.port,
+        )
+
+    run_sink("fcm-sink", build)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,10 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from deploy.sinks.running import FaultBook
 
 MAX_FAULT_DELAY_S = 120.0
 TARGET_MAX_LENGTH = 4096
@@ -52,7 +54,10 @@ class HttpFault(BaseModel):
     target: str | None = Field(
         default=None,
         max_length=TARGET_MAX_LENGTH,
-        description="The registration token or phone number it applies to; unset: every request",
+        # The web push sink's faults were written with subscription_id before they were these.
+        validation_alias=AliasChoices("target", "subscription_id"),
+        description="The registration token, phone number or web push subscription id "
+        "(also accepted as subscription_id) it applies to; unset: every request",
     )
     status: int | None = Field(
         default=None, ge=400, le=599, description="Answer with this HTTP status"
@@ -71,48 +76,11 @@ class HttpFault(BaseModel):
     )
 
 
-class HttpFaultBook:
+class HttpFaultBook(FaultBook[HttpFault]):
     """The faults in force; a target's own come before those for every request."""
 
     def __init__(self) -> None:
-        self._faults: list[HttpFault] = []
-        self._remaining: dict[int, int] = {}
-
-    def add(self, fault: HttpFault) -> None:
-        self._faults.append(fault)
-        if fault.times is not None:
-            self._remaining[id(fault)] = fault.times
-
-    def clear(self) -> None:
-        self._faults.clear()
-        self._remaining.clear()
-
-    def listed(self) -> list[HttpFault]:
-        return list(self._faults)
-
-    def take(self, target: str | None) -> HttpFault | None:
-        """The fault for one request about ``target``, counting it against ``times``."""
-        for specific in (True, False):
-            for fault in self._faults:
-                matches = (
-                    fault.target is not None and fault.target == target
-                    if specific
-                    else fault.target is None
-                )
-                if matches:
-                    self._count(fault)
-                    return fault
-        return None
-
-    def _count(self, fault: HttpFault) -> None:
-        left = self._remaining.get(id(fault))
-        if left is None:
-            return
-        if left <= 1:
-            self._faults = [kept for kept in self._faults if kept is not fault]
-            del self._remaining[id(fault)]
-        else:
-            self._remaining[id(fault)] = left - 1
+        super().__init__(lambda fault: fault.target)
 
 
 def add_control_routes(app: FastAPI, faults: HttpFaultBook, *, target: str) -> None:

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import os
 import re
-import signal
 import time
 import uuid
 from collections.abc import Sequence
@@ -47,8 +46,9 @@ from deploy.sinks.http import (
     apply_fault,
     install_drop_handler,
 )
+from deploy.sinks.running import run_sink
 from shared.db import utcnow
-from shared.logs import configure_logging, get_logger
+from shared.logs import get_logger
 
 log = get_logger(__name__)
 
@@ -370,15 +370,6 @@ def _e164(phone_number: str) -> str:
     return compact
 
 
-async def _serve_until_signalled(sink: NotifySink) -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    async with sink:
-        await stopping.wait()
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A local Notify-compatible SMS and letter API.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -400,20 +391,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.api_key:
         parser.error("--api-key (or NOTIFY_SINK_API_KEY) is required")
-    configure_logging(
-        "notify-sink",
-        os.environ.get("LOG_LEVEL", "INFO"),
-        os.environ.get("LOG_JSON", "true").lower() == "true",
-    )
-    sink = NotifySink(
-        api_key=args.api_key,
-        host=args.host,
-        port=args.port,
-        receipts_url=args.receipts_url,
-        receipts_token=args.receipts_token,
-        auto_receipts=args.auto_receipts,
-    )
-    asyncio.run(_serve_until_signalled(sink))
+
+    def build() -> NotifySink:
+        return NotifySink(
+            api_key=args.api_key,
+            host=args.host,
+            port=args.port,
+            receipts_url=args.receipts_url,
+            receipts_token=args.receipts_token,
+            auto_receipts=args.auto_receipts,
+        )
+
+    run_sink("notify-sink", build)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 import socket
 import uuid
 import weakref
@@ -50,8 +48,9 @@ from fastapi import FastAPI, Query, Response
 from pydantic import BaseModel, Field, field_validator
 
 from deploy.sinks import AFTER_DESCRIPTION, ReceivedLog
+from deploy.sinks.running import FaultBook, run_sink
 from shared.db import utcnow
-from shared.logs import configure_logging, get_logger
+from shared.logs import get_logger
 
 log = get_logger(__name__)
 
@@ -215,56 +214,18 @@ class Fault(BaseModel):
         return None if reply is None else _check_reply(reply)
 
 
-class FaultBook:
-    """The faults in force; an address's own come before those for everyone."""
+class SmtpFaultBook(FaultBook[Fault]):
+    """The faults in force; an address's own (in any letter case) come before those for
+    everyone."""
 
     def __init__(self) -> None:
-        self._faults: list[Fault] = []
-        # How many more times each limited fault applies, by the fault's identity.
-        self._remaining: dict[int, int] = {}
-
-    def add(self, fault: Fault) -> None:
-        self._faults.append(fault)
-        if fault.times is not None:
-            self._remaining[id(fault)] = fault.times
-
-    def clear(self) -> None:
-        self._faults.clear()
-        self._remaining.clear()
-
-    def listed(self) -> list[Fault]:
-        return list(self._faults)
-
-    def take(self, address: str) -> Fault | None:
-        """The fault for one message to ``address``, counting it against ``times``."""
-        wanted = address.lower()
-        for specific in (True, False):
-            for fault in self._faults:
-                matches = (
-                    fault.address is not None and fault.address.lower() == wanted
-                    if specific
-                    else fault.address is None
-                )
-                if matches:
-                    self._count(fault)
-                    return fault
-        return None
-
-    def _count(self, fault: Fault) -> None:
-        left = self._remaining.get(id(fault))
-        if left is None:
-            return
-        if left <= 1:
-            self._faults = [kept for kept in self._faults if kept is not fault]
-            del self._remaining[id(fault)]
-        else:
-            self._remaining[id(fault)] = left - 1
+        super().__init__(lambda fault: fault.address, normalise=str.lower)
 
 
 class _SinkHandler:
     """aiosmtpd's hooks: misbehave as the faults say, keep everything else."""
 
-    def __init__(self, store: MessageStore, faults: FaultBook, *, headers_only: bool) -> None:
+    def __init__(self, store: MessageStore, faults: SmtpFaultBook, *, headers_only: bool) -> None:
         self._store = store
         self._faults = faults
         self._read = headers_of if headers_only else parse_message
@@ -311,8 +272,8 @@ class _SinkHandler:
         return "250 2.0.0 Message accepted"
 
 
-def create_http_app(store: MessageStore, faults: FaultBook | None = None) -> FastAPI:
-    faults = faults or FaultBook()
+def create_http_app(store: MessageStore, faults: SmtpFaultBook | None = None) -> FastAPI:
+    faults = faults or SmtpFaultBook()
     app = FastAPI(
         title="Tawny SMTP sink",
         description="Every email the platform sent, as the local SMTP sink received it.",
@@ -399,7 +360,7 @@ class SmtpSink:
         self.smtp_port = smtp_port
         self.http_port = http_port
         self.store = MessageStore(max_messages)
-        self.faults = FaultBook()
+        self.faults = SmtpFaultBook()
         self.app = create_http_app(self.store, self.faults)
         self._handler = _SinkHandler(self.store, self.faults, headers_only=headers_only)
         self._smtp_server: asyncio.Server | None = None
@@ -493,16 +454,6 @@ class SmtpSink:
         await self.stop()
 
 
-async def serve_until_signalled(sink: SmtpSink) -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    async with sink:
-        await stopping.wait()
-        log.info("smtp_sink.stopping")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description="A local SMTP server that keeps what it receives, readable over HTTP."
@@ -522,21 +473,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="keep only each message's header lines, unparsed (for throughput runs)",
     )
     args = parser.parse_args(argv)
-    configure_logging(
-        "smtp-sink",
-        os.environ.get("LOG_LEVEL", "INFO"),
-        os.environ.get("LOG_JSON", "true").lower() == "true",
-    )
-    # aiosmtpd logs every SMTP command at INFO; the sink logs one line per message instead.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    sink = SmtpSink(
-        host=args.host,
-        smtp_port=args.smtp_port,
-        http_port=args.http_port,
-        max_messages=args.max_messages,
-        headers_only=args.headers_only,
-    )
-    asyncio.run(serve_until_signalled(sink))
+
+    def build() -> SmtpSink:
+        # aiosmtpd logs every SMTP command at INFO; the sink logs one line per message instead.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
+        return SmtpSink(
+            host=args.host,
+            smtp_port=args.smtp_port,
+            http_port=args.http_port,
+            max_messages=args.max_messages,
+            headers_only=args.headers_only,
+        )
+
+    run_sink("smtp-sink", build)
 
 
 if __name__ == "__main__":

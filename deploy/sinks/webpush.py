@@ -20,10 +20,14 @@ One HTTP server does both jobs:
   ``GET /messages?subscription=ID`` lists decrypted pushes, ``DELETE /messages``; faults with
   ``POST /faults``, ``GET /faults``, ``DELETE /faults``.
 
-Faults, for one subscription or for all, forever or for the next N pushes (``times``):
-``status`` (answer with this status, e.g. 429, 500, 503, 404, 410, 413), ``retry_after_s``
-(with that status, a ``Retry-After`` header), ``delay_s`` (answer slowly), ``drop_connection``
-(close the connection without a complete answer).
+Faults (:class:`deploy.sinks.http.HttpFault`, as the FCM and Notify sinks take), for one
+subscription (``target``: its id, the last part of its endpoint URL; ``subscription_id`` is
+accepted too) or for all, forever or for the next N pushes (``times``): ``status`` (answer with
+this status, e.g. 429, 500, 503, 404, 410, 413), ``retry_after_s`` (with that status, a
+``Retry-After`` header), ``delay_s`` (answer slowly), ``drop_connection`` (close the connection
+without a complete answer). For example ``POST /faults`` with ``{"target": "5f1c...",
+"status": 410}`` makes that subscription gone; ``GET /faults`` lists them (each with
+``target``), ``DELETE /faults`` clears them.
 
 Tests run :class:`WebPushSink` in their own event loop (``port=0`` picks a free port).
 """
@@ -33,12 +37,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import json
-import os
 import re
 import secrets
-import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -56,9 +57,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from deploy.sinks import AFTER_DESCRIPTION, ReceivedLog
+from deploy.sinks.http import HttpFault, HttpFaultBook, add_control_routes
+from deploy.sinks.running import run_sink
 from deploy.sinks.smtp import _EmbeddedUvicorn, _listening_socket
 from shared.db import utcnow
-from shared.logs import configure_logging, get_logger
+from shared.logs import get_logger
 
 log = get_logger(__name__)
 
@@ -133,73 +136,9 @@ class NewSubscriptions(NewSubscription):
     count: int = Field(ge=1, le=10_000, description="How many subscriptions to make")
 
 
-class Fault(BaseModel):
-    """Misbehave for one subscription (or every one), for the next ``times`` pushes or until
-    the faults are cleared."""
-
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {"status": 429, "retry_after_s": 30, "times": 1},
-                {"subscription_id": "5f1c...", "status": 410},
-                {"delay_s": 0.05},
-            ]
-        }
-    }
-
-    subscription_id: str | None = Field(default=None, max_length=SUBSCRIPTION_ID_LENGTH)
-    status: int | None = Field(default=None, ge=400, le=599, description="Answer this status")
-    retry_after_s: int | None = Field(
-        default=None, ge=0, le=86400, description="With status: a Retry-After header"
-    )
-    delay_s: float = Field(default=0.0, ge=0, le=MAX_FAULT_DELAY_S)
-    drop_connection: bool = Field(default=False, description="Close without a full answer")
-    times: int | None = Field(default=None, ge=1, le=1_000_000)
-
-
-class FaultBook:
-    """The faults in force; a subscription's own come before those for every one."""
-
-    def __init__(self) -> None:
-        self._faults: list[Fault] = []
-        self._remaining: dict[int, int] = {}
-
-    def add(self, fault: Fault) -> None:
-        self._faults.append(fault)
-        if fault.times is not None:
-            self._remaining[id(fault)] = fault.times
-
-    def clear(self) -> None:
-        self._faults.clear()
-        self._remaining.clear()
-
-    def listed(self) -> list[Fault]:
-        return list(self._faults)
-
-    def take(self, subscription_id: str) -> Fault | None:
-        if not self._faults:
-            return None
-        for specific in (True, False):
-            for fault in self._faults:
-                matches = (
-                    fault.subscription_id == subscription_id
-                    if specific
-                    else fault.subscription_id is None
-                )
-                if matches:
-                    self._count(fault)
-                    return fault
-        return None
-
-    def _count(self, fault: Fault) -> None:
-        left = self._remaining.get(id(fault))
-        if left is None:
-            return
-        if left <= 1:
-            self._faults = [kept for kept in self._faults if kept is not fault]
-            del self._remaining[id(fault)]
-        else:
-            self._remaining[id(fault)] = left - 1
+# The sink's faults are the HTTP sinks' (deploy/sinks/http.py); a fault's target is a
+# subscription id, which its API also accepts as ``subscription_id``.
+Fault = HttpFault
 
 
 class PushRefusedError(Exception):
@@ -227,7 +166,7 @@ class PushService:
         self.origin = ""
         self.subscriptions: dict[str, SinkSubscription] = {}
         self.messages: ReceivedLog[ReceivedPush] = ReceivedLog(max_messages)
-        self.faults = FaultBook()
+        self.faults = HttpFaultBook()
         # Verified tokens: a sender reuses one for many pushes, as RFC 8292 intends.
         self._verified: dict[str, VapidClaims] = {}
 
@@ -435,24 +374,7 @@ def create_http_app(service: PushService) -> FastAPI:
         service.messages.clear()
         return Response(status_code=204)
 
-    @app.post("/faults", status_code=201, summary="Misbehave for one subscription, or all")
-    async def add_fault(fault: Fault) -> Fault:
-        service.faults.add(fault)
-        return fault
-
-    @app.get("/faults", summary="The faults in force")
-    async def list_faults() -> list[Fault]:
-        return service.faults.listed()
-
-    @app.delete("/faults", status_code=204, summary="Behave again: clear every fault")
-    async def clear_faults() -> Response:
-        service.faults.clear()
-        return Response(status_code=204)
-
-    @app.get("/healthz", summary="Liveness: the sink is up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    add_control_routes(app, service.faults, target="subscription")
     return app
 
 
@@ -561,16 +483,6 @@ def subscription_id(subscription: dict[str, Any]) -> str:
     return str(subscription["endpoint"]).rsplit("/", 1)[1]
 
 
-async def serve_until_signalled(sink: WebPushSink) -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    async with sink:
-        await stopping.wait()
-        log.info("webpush_sink.stopping")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description="A local web push service that checks VAPID and decrypts what it receives."
@@ -584,14 +496,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="how many of the newest pushes to keep",
     )
     args = parser.parse_args(argv)
-    configure_logging(
+    run_sink(
         "webpush-sink",
-        os.environ.get("LOG_LEVEL", "INFO"),
-        os.environ.get("LOG_JSON", "true").lower() == "true",
+        lambda: WebPushSink(host=args.host, port=args.port, max_messages=args.max_messages),
     )
-    sink = WebPushSink(host=args.host, port=args.port, max_messages=args.max_messages)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_until_signalled(sink))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import asyncio
 from datetime import timedelta
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.dispatch.account_emails.service import AccountEmailSender, AccountEmailSettings
 from services.dispatch.channels.base import Channel
@@ -34,6 +35,7 @@ from services.dispatch.channels.webpush import WebPushChannel
 from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.consumers import recipient_batches_consumer
 from services.dispatch.deliveries.endpoints import router as deliveries_router
+from services.dispatch.deliveries.wakeup import listen_for_due_deliveries
 from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings
 from services.dispatch.digests.service import DigestSender, DigestSettings
 from services.dispatch.inbox.endpoints import router as inbox_router
@@ -51,6 +53,7 @@ from services.dispatch.status.backlog import BacklogGauges
 from services.dispatch.status.reporter import StatsReporter
 from services.dispatch.webpush.endpoints import router as webpush_router
 from shared.app import create_service_app
+from shared.db import build_engine, build_sessionmaker
 from shared.periodic import run_every
 from shared.runtime import ConsumerSpec, ServiceRuntime
 from shared.web import set_readiness_checks
@@ -102,8 +105,19 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
 
     async def start_workers(app: FastAPI, runtime: ServiceRuntime) -> None:
         rate_limits = shared_rate_limits(runtime.sessions, settings)
+        # The workers' own pool, without a ping per checkout (two checkouts per chunk): a
+        # connection that died fails the claim or the record, and both are tried again. One
+        # connection per worker task, one for the lease keeper, one for recording a slice
+        # while the next is sent.
+        worker_engine = build_engine(
+            settings.database_url,
+            application_name="dispatch-worker",
+            pool_size=settings.worker_tasks + 2,
+            pool_timeout_s=settings.database_pool_timeout_s,
+            pre_ping=False,
+        )
         worker = DeliveryWorker(
-            sessions=runtime.sessions,
+            sessions=build_sessionmaker(worker_engine),
             channels=channels,
             settings=worker_settings,
             tracer=runtime.tracer,
@@ -115,6 +129,12 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         sending = asyncio.create_task(worker.run_workers(), name="delivery-workers")
         runtime.tasks.append(sending)
         runtime.tasks.append(asyncio.create_task(worker.run_sweeper(), name="delivery-sweeper"))
+        # Rows recorded by any process wake this one's workers at once; they need not poll.
+        runtime.tasks.append(
+            asyncio.create_task(
+                listen_for_due_deliveries(runtime.engine, worker.wake), name="delivery-wakeup"
+            )
+        )
         digests = DigestSender(
             sessions=runtime.sessions,
             email=email,
@@ -175,11 +195,11 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         app.state.stats_reporter = reporter
         runtime.tasks.append(asyncio.create_task(reporter.run(), name="delivery-stats"))
         runtime.tasks.append(
-            asyncio.create_task(close_after_sending(sending), name="channel-closer")
+            asyncio.create_task(close_after_sending(sending, worker_engine), name="channel-closer")
         )
         set_readiness_checks(app, runtime.readiness_checks())
 
-    async def close_after_sending(sending: asyncio.Task[None]) -> None:
+    async def close_after_sending(sending: asyncio.Task[None], worker_engine: AsyncEngine) -> None:
         # Cancelled with the runtime's other tasks at shutdown; the workers finish the chunks
         # in hand first, so their connections are closed only once those are recorded.
         try:
@@ -192,6 +212,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 await fcm.close()
             if notify is not None:
                 await notify.close()
+            await worker_engine.dispose()
 
     app = create_service_app(
         name="dispatch",

@@ -89,7 +89,7 @@ class DispatchSettings(ServiceSettings):
         description="Delivery workers per process, each claiming and sending one chunk at a time",
     )
     claim_size: int = Field(
-        default=50,
+        default=100,
         ge=1,
         le=1000,
         description="Deliveries a worker claims at once and holds under its process's lease "
@@ -107,7 +107,16 @@ class DispatchSettings(ServiceSettings):
         default=0.25,
         gt=0,
         le=10,
-        description="How long an idle worker waits before looking for deliveries again, seconds",
+        description="How long a worker waits before looking for deliveries again after a claim "
+        "that was not full, seconds (one that found none backs off to idle_poll_max_s)",
+    )
+    idle_poll_max_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="The longest an idle worker waits between looks for deliveries (its wait "
+        "doubles from poll_interval_s while it finds none; new rows wake it at once through "
+        "PostgreSQL LISTEN/NOTIFY), seconds",
     )
     send_budget_s: float = Field(
         default=30.0,

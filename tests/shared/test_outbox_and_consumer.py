@@ -205,6 +205,41 @@ class TestOutboxRelay:
         assert sorted(envelope["event_id"] for envelope in published) == sorted(ids)
 
 
+class TestRelayPolling:
+    async def test_an_idle_relay_publishes_as_soon_as_it_is_woken(
+        self, engine: AsyncEngine, producer: AIOKafkaProducer, namespace: str
+    ) -> None:
+        sessions = build_sessionmaker(engine)
+        # An idle relay that would otherwise wait far longer than the test.
+        relay = OutboxRelay(
+            sessions=sessions,
+            outbox_model=OutboxMessage,
+            producer=producer,
+            namespace=namespace,
+            poll_interval_s=600,
+            idle_poll_max_s=600,
+        )
+        while await relay.publish_pending():
+            pass  # whatever other tests of this module left
+        running = asyncio.create_task(relay.run())
+        try:
+            async with session_scope(sessions) as session:
+                envelope = await add_event(session, OutboxMessage, alert_published(), producer="t")
+            relay.wake()
+
+            async def published() -> bool:
+                async with sessions() as session:
+                    row = await session.scalar(
+                        select(OutboxMessage).where(OutboxMessage.event_id == envelope.event_id)
+                    )
+                    return row is not None and row.published_at is not None
+
+            await eventually(published)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+
+
 class TestIdempotentConsumer:
     async def test_same_event_twice_has_one_effect_and_poison_goes_to_dead_letters(
         self,

@@ -10,14 +10,17 @@ results and decides what a temporary failure means for the batch.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Protocol
 
+from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.models import ChannelKind
 from shared.events import AlertContent
 
@@ -125,3 +128,78 @@ class Channel(Protocol):
     ) -> Mapping[uuid.UUID, SendResult]:
         """Send ``content`` to every recipient; one result per recipient, by delivery id."""
         ...
+
+
+SendOne = Callable[[Recipient], Awaitable[SendResult]]
+
+# One instance for every recipient a chunk had no time left for: nothing personal in it.
+OUT_OF_TIME = SendResult(
+    Outcome.DEFERRED, "not attempted: the batch ran out of time", attempted=False
+)
+
+
+class SendingChannel(ABC):
+    """The send skeleton every channel shares; a channel says only what differs: what it does
+    once per alert (:meth:`prepare`: render, encode) and per recipient (the function it returns:
+    stamp, encrypt, post).
+
+    ``send_alert`` runs at most ``concurrency`` lanes, each taking the next recipient (one task
+    per lane, not per recipient: a chunk of 500 costs a handful of tasks). With ``gated`` (the
+    default), each send holds one of the process's ``concurrency`` slots and, with a rate
+    limit, one token; none starts after ``send_budget_s``: those recipients get ``OUT_OF_TIME``,
+    so the worker records the chunk before the sweeper's timeout. A channel whose client gates
+    its own requests (SMS: Notify's client also posts letters) passes ``gated=False`` and
+    honours the deadline :meth:`prepare` receives."""
+
+    kind: ChannelKind
+
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        send_budget_s: float,
+        rate_limit: TokenBucket | None = None,
+        gated: bool = True,
+    ) -> None:
+        self._concurrency = concurrency
+        self._slots = asyncio.Semaphore(concurrency)
+        self._send_budget_s = send_budget_s
+        self._rate_limit = rate_limit
+        self._gated = gated
+
+    @abstractmethod
+    async def prepare(self, content: AlertContent, deadline: float) -> SendOne:
+        """The per-alert work, once per call; returns the per-recipient send. ``deadline`` is
+        the loop time after which no send may start (the skeleton checks it when gated)."""
+
+    async def send_alert(
+        self, content: AlertContent, recipients: Sequence[Recipient]
+    ) -> dict[uuid.UUID, SendResult]:
+        if not recipients:
+            return {}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._send_budget_s
+        send = await self.prepare(content, deadline)
+        results: dict[uuid.UUID, SendResult] = {}
+        waiting = iter(recipients)
+        slots, rate_limit = self._slots, self._rate_limit
+
+        async def gated_lane() -> None:
+            for recipient in waiting:
+                async with slots:
+                    if rate_limit is not None:
+                        await rate_limit.acquire()
+                    if loop.time() >= deadline:
+                        results[recipient.delivery_id] = OUT_OF_TIME
+                        continue
+                    results[recipient.delivery_id] = await send(recipient)
+
+        async def lane() -> None:
+            for recipient in waiting:
+                results[recipient.delivery_id] = await send(recipient)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(self._concurrency, len(recipients))):
+                group.create_task(gated_lane() if self._gated else lane())
+        # In the recipients' order, as callers and logs expect.
+        return {r.delivery_id: results[r.delivery_id] for r in recipients}

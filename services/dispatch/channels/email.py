@@ -37,7 +37,7 @@ from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
 
-from services.dispatch.channels.base import Recipient, SendResult
+from services.dispatch.channels.base import Recipient, SendingChannel, SendOne, SendResult
 from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.channels.stamping import AlertEmailTemplate, PersonalParts, message_date
 from services.dispatch.config import DispatchSettings
@@ -325,7 +325,7 @@ class _Connections:
             client.close()
 
 
-class EmailChannel:
+class EmailChannel(SendingChannel):
     """The email channel; also sends the platform's own transactional emails."""
 
     kind = ChannelKind.EMAIL
@@ -340,14 +340,14 @@ class EmailChannel:
         rate_limit: TokenBucket | None = None,
         unsubscribe: UnsubscribeLinks | None = None,
     ) -> None:
+        super().__init__(
+            concurrency=concurrency, send_budget_s=send_budget_s, rate_limit=rate_limit
+        )
         self._server = server
         self._unsubscribe = unsubscribe
         self._email_from = email_from
         self.sender_address = parseaddr(email_from)[1]
         self._message_id_domain = self.sender_address.rpartition("@")[2]
-        self._slots = asyncio.Semaphore(concurrency)
-        self._send_budget_s = send_budget_s
-        self._rate_limit = rate_limit
         self._pool: _Connections | None = None
         self._local_hostname: str | None = None
         self._templates: dict[tuple[uuid.UUID, str], AlertEmailTemplate | None] = {}
@@ -537,13 +537,7 @@ class EmailChannel:
         _add_body(message, rendered)
         return message
 
-    async def send_alert(
-        self, content: AlertContent, recipients: Sequence[Recipient]
-    ) -> dict[uuid.UUID, SendResult]:
-        if not recipients:
-            return {}
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._send_budget_s
+    async def prepare(self, content: AlertContent, deadline: float) -> SendOne:
         if self._pool is None:
             self._pool = _Connections(self._server, await self._ehlo_hostname())
         connections = self._pool
@@ -559,24 +553,15 @@ class EmailChannel:
             return self.alert_message(content, recipient)
 
         async def send_one(recipient: Recipient) -> SendResult:
-            async with self._slots:
-                if self._rate_limit is not None:
-                    await self._rate_limit.acquire()
-                if loop.time() >= deadline:
-                    return SendResult.deferred(
-                        "not attempted: the batch ran out of time", attempted=False
-                    )
-                try:
-                    message = outgoing(recipient)
-                except ValueError as error:
-                    return SendResult.rejected(f"cannot address this message: {error}")
-                return await connections.send(
-                    message, sender=self.sender_address, recipient=recipient.address
-                )
+            try:
+                message = outgoing(recipient)
+            except ValueError as error:
+                return SendResult.rejected(f"cannot address this message: {error}")
+            return await connections.send(
+                message, sender=self.sender_address, recipient=recipient.address
+            )
 
-        async with asyncio.TaskGroup() as group:
-            tasks = {r.delivery_id: group.create_task(send_one(r)) for r in recipients}
-        return {delivery_id: task.result() for delivery_id, task in tasks.items()}
+        return send_one
 
     async def send_email(self, message: EmailMessage, *, to: str) -> SendResult:
         """One message on its own connection (a transactional email such as a verification)."""

@@ -33,8 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +41,13 @@ import httpx
 import jwt
 from httpx_aiohttp import AiohttpTransport
 
-from services.dispatch.channels.base import Recipient, SendResult, parse_retry_after
+from services.dispatch.channels.base import (
+    Recipient,
+    SendingChannel,
+    SendOne,
+    SendResult,
+    parse_retry_after,
+)
 from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind
@@ -265,7 +270,7 @@ def classify(response: httpx.Response) -> SendResult:
     return SendResult.rejected(detail)
 
 
-class FcmChannel:
+class FcmChannel(SendingChannel):
     """The mobile push channel."""
 
     kind = ChannelKind.FCM
@@ -282,13 +287,12 @@ class FcmChannel:
         rate_limit: TokenBucket | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._rate_limit = rate_limit
+        super().__init__(
+            concurrency=concurrency, send_budget_s=send_budget_s, rate_limit=rate_limit
+        )
         self._send_url = f"{base_url.rstrip('/')}/v1/projects/{project_id}/messages:send"
         self._tokens = tokens
-        self._concurrency = concurrency
-        self._slots = asyncio.Semaphore(concurrency)
         self._timeout_s = timeout_s
-        self._send_budget_s = send_budget_s
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
 
@@ -328,35 +332,20 @@ class FcmChannel:
             )
         return self._client
 
-    async def send_alert(
-        self, content: AlertContent, recipients: Sequence[Recipient]
-    ) -> dict[uuid.UUID, SendResult]:
-        if not recipients:
-            return {}
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._send_budget_s
+    async def prepare(self, content: AlertContent, deadline: float) -> SendOne:
         # The alert's JSON encoded once; per recipient only their registration token is added.
         opening = json.dumps({"message": _payload(content)}, ensure_ascii=False)[: -len("}}")]
 
         async def send_one(recipient: Recipient) -> SendResult:
-            async with self._slots:
-                if self._rate_limit is not None:
-                    await self._rate_limit.acquire()
-                if loop.time() >= deadline:
-                    return SendResult.deferred(
-                        "not attempted: the batch ran out of time", attempted=False
-                    )
-                message = f'{opening}, "token": {json.dumps(recipient.address)}}}}}'.encode()
-                try:
-                    # The whole hand-over, token renewal and a retry after a 401 included.
-                    async with asyncio.timeout(self._timeout_s):
-                        return await self._send(message)
-                except TimeoutError:
-                    return SendResult.deferred(f"no answer within {self._timeout_s:g}s")
+            message = f'{opening}, "token": {json.dumps(recipient.address)}}}}}'.encode()
+            try:
+                # The whole hand-over, token renewal and a retry after a 401 included.
+                async with asyncio.timeout(self._timeout_s):
+                    return await self._send(message)
+            except TimeoutError:
+                return SendResult.deferred(f"no answer within {self._timeout_s:g}s")
 
-        async with asyncio.TaskGroup() as group:
-            tasks = {r.delivery_id: group.create_task(send_one(r)) for r in recipients}
-        return {delivery_id: task.result() for delivery_id, task in tasks.items()}
+        return send_one
 
     async def _send(self, message: bytes) -> SendResult:
         outcome = await self._post(message)

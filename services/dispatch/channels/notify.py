@@ -39,7 +39,13 @@ from typing import Any
 import aiohttp
 import jwt
 
-from services.dispatch.channels.base import Recipient, SendResult, parse_retry_after
+from services.dispatch.channels.base import (
+    Recipient,
+    SendingChannel,
+    SendOne,
+    SendResult,
+    parse_retry_after,
+)
 from services.dispatch.channels.ratelimit import TokenBucket
 from services.dispatch.config import DispatchSettings
 from services.dispatch.models import ChannelKind
@@ -138,7 +144,7 @@ class NotifyClient:
         self._key = key
         self.sms_template_id = sms_template_id
         self.letter_template_id = letter_template_id
-        self._concurrency = concurrency
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._timeout_s = timeout_s
         self._client: aiohttp.ClientSession | None = None
@@ -167,7 +173,7 @@ class NotifyClient:
         # Made on first use, inside the event loop that will use it.
         if self._client is None:
             self._client = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._concurrency),
+                connector=aiohttp.TCPConnector(limit=self.concurrency),
                 timeout=aiohttp.ClientTimeout(total=self._timeout_s),
             )
         return self._client
@@ -237,23 +243,18 @@ class NotifyClient:
             self._client = None
 
 
-class SmsChannel:
+class SmsChannel(SendingChannel):
     """Alerts by SMS, to the UK mobile numbers members confirmed."""
 
     kind = ChannelKind.SMS
 
     def __init__(self, client: NotifyClient, *, max_segments: int, send_budget_s: float) -> None:
+        # Notify's client holds the slots and the rate limit: letters and codes share them.
+        super().__init__(concurrency=client.concurrency, send_budget_s=send_budget_s, gated=False)
         self._client = client
         self._max_segments = max_segments
-        self._send_budget_s = send_budget_s
 
-    async def send_alert(
-        self, content: AlertContent, recipients: Sequence[Recipient]
-    ) -> dict[uuid.UUID, SendResult]:
-        if not recipients:
-            return {}
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._send_budget_s
+    async def prepare(self, content: AlertContent, deadline: float) -> SendOne:
         text = alert_sms(content, self._max_segments)
 
         async def send_one(recipient: Recipient) -> SendResult:
@@ -264,6 +265,4 @@ class SmsChannel:
                 not_after=deadline,
             )
 
-        async with asyncio.TaskGroup() as group:
-            tasks = {r.delivery_id: group.create_task(send_one(r)) for r in recipients}
-        return {delivery_id: task.result() for delivery_id, task in tasks.items()}
+        return send_one

@@ -42,6 +42,9 @@ from services.dispatch.models import (
 from services.dispatch.preferences.rules import DeliveryTarget
 from shared.db import utcnow
 
+# The NOTIFY channel on which dispatchers' workers hear that rows became due (wakeup.py).
+DELIVERIES_DUE_CHANNEL = "tawny_dispatch_deliveries_due"
+
 
 @dataclass(frozen=True)
 class DeliveryResult:
@@ -130,20 +133,36 @@ async def claim_due(
     order: Sequence[ColumnElement[Any]],
     returning: Sequence[Any],
     now: datetime | None = None,
+    newest_share: int = 0,
 ) -> Sequence[Row[Any]]:
     """Take up to ``limit`` rows of ``model`` in ``status`` due by ``now``, in ``order``, and
     mark them ``sending`` under ``lease``. Rows another claim is taking are skipped, not
-    waited for. Each claim counts as an attempt."""
+    waited for. Each claim counts as an attempt. ``newest_share`` of the rows come from the
+    other end of ``order`` (see :meth:`DeliveryRepository.claim`)."""
     now = now or utcnow()
     primary_key = model.__mapper__.primary_key[0]
-    due = (
+    is_due = (model.status == status, model.next_attempt_at <= now)
+    first = (
         select(primary_key)
-        .where(model.status == status, model.next_attempt_at <= now)
+        .where(*is_due)
         .order_by(*order)
-        .limit(limit)
+        .limit(limit - newest_share)
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
     )
+    due: Any
+    if newest_share > 0:
+        last = (
+            select(primary_key)
+            .where(*is_due)
+            .order_by(*(column.desc() for column in order))
+            .limit(newest_share)
+            .with_for_update(skip_locked=True)
+        )
+        # CTEs: PostgreSQL takes FOR UPDATE in each, not in a UNION's members.
+        head, tail = first.cte("first_in_order"), last.cte("last_in_order")
+        due = select(head.c[0]).union(select(tail.c[0])).scalar_subquery()
+    else:
+        due = first.scalar_subquery()
     rows = await session.execute(
         update(model)
         .where(primary_key.in_(due))
@@ -261,6 +280,13 @@ class DeliveryRepository:
         )
         return {alert_id: trace for alert_id, trace in rows.all() if trace is not None}
 
+    async def announce_due(self) -> None:
+        """Wake every dispatcher's workers once this transaction commits (PostgreSQL delivers a
+        NOTIFY at commit, and drops it on rollback): rows it made due are claimed at once."""
+        await self._session.execute(
+            text("SELECT pg_notify(:channel, '')"), {"channel": DELIVERIES_DUE_CHANNEL}
+        )
+
     # --- the worker's claims and results -----------------------------------------------------
 
     async def claim(
@@ -271,9 +297,16 @@ class DeliveryRepository:
         status: DeliveryStatus = DeliveryStatus.CREATED,
         order: Sequence[ColumnElement[Any]] = URGENT_FIRST,
         now: datetime | None = None,
+        newest_share: int = 0,
     ) -> list[ClaimedDelivery]:
         """Take up to ``limit`` deliveries in ``status`` due by ``now``, in ``order``, and mark
-        them ``sending`` under ``lease`` (:func:`claim_due`)."""
+        them ``sending`` under ``lease`` (:func:`claim_due`).
+
+        With ``newest_share``, that many of them come from the other end of the queue (least
+        urgent, latest due): a London-wide alert's million rows, all more urgent and due
+        earlier, would otherwise hold back every ward alert published after it until its last
+        row was sent. Both ends are read from the claim index (forwards and backwards), so the
+        share costs one more index probe, not a scan."""
         rows = await claim_due(
             self._session,
             Delivery,
@@ -282,6 +315,7 @@ class DeliveryRepository:
             status=status,
             order=order,
             now=now,
+            newest_share=newest_share,
             returning=(
                 Delivery.id,
                 Delivery.alert_id,

@@ -139,6 +139,8 @@ class DeliveryService:
         new = await self._deliveries.insert_new(
             alert_id=content.alert_id, priority=priority, targets=planned
         )
+        if new:
+            await self._deliveries.announce_due()
         if unreachable:
             RECIPIENTS_WITHOUT_ENDPOINT.inc(len(unreachable))
             log.info(
@@ -183,6 +185,7 @@ class DeliveryService:
         """The member can now be reached: their pending deliveries become due."""
         released = await self._deliveries.release_pending(member_id=member_id)
         if released:
+            await self._deliveries.announce_due()
             log.info("dispatch.pending.released", member_id=str(member_id), count=released)
             # Released, they respect quiet hours and the digest like any other delivery.
             await self._preferences.replan_unsent(member_id)

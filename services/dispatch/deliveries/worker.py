@@ -10,7 +10,9 @@ the sending:
    next_attempt_at ... FOR UPDATE SKIP LOCKED`` (Immediate urgency or Extreme severity first;
    rows another worker is claiming are skipped, not waited for), under the process's lease
    (:mod:`services.dispatch.deliveries.leases`); in the same transaction, load their alerts' content
-   and their members' endpoints. Commit.
+   and their members' endpoints. Commit. A fifth of the rows come from the other end of the
+   queue (least urgent, latest due), so that a ward alert published while a London-wide one
+   drains is sent within seconds, not after the last of the big one.
 2. **send** the chunk through its channels (bounded concurrency, at most ``send_budget_s``),
    once per alert, channel and language: each member reads the alert in the language they
    chose when it has a block in it (``reading_language``).
@@ -84,6 +86,7 @@ from services.dispatch.ratelimits.service import SharedTokenBucket
 from shared.db import session_scope, utcnow
 from shared.events import AlertContent, primary_language
 from shared.logs import get_logger
+from shared.polling import PollPause
 from shared.tracing import batch_span
 
 log = get_logger(__name__)
@@ -115,6 +118,12 @@ OVER_RATE_RETRY_S = 1.0
 # Alerts whose content a process keeps in memory; a chunk usually has one.
 CONTENT_CACHE_MAX = 256
 RECORD_TRIES = 3
+# What a recipient the channel returned nothing for counts as (made once, not per row).
+NO_RESULT = SendResult.deferred("the channel gave no result")
+# A fifth of each claim (20 of the default 100) goes to the newest due rows: at a few hundred
+# messages a second per process, a ward alert of a few thousand arrives within seconds while a
+# London-wide one drains, and the big one keeps four fifths of the pace.
+NEWEST_SHARE_DIVISOR = 5
 # A batch's transaction (seconds at most) is the only time a verification can slip past it;
 # the sweeper looks back far enough to cover that many times over.
 PENDING_RACE_WINDOW = timedelta(minutes=10)
@@ -144,6 +153,9 @@ class WorkerSettings:
     rate_wait_s: float = 30.0
     # Recipients per slice of a chunk's group, whose acceptances are recorded as it ends.
     record_slice: int = 10
+    # An idle worker doubles its wait after each empty claim up to this (a wake-up, a LISTEN
+    # notification or a claim that finds rows brings it back to ``poll_interval_s``).
+    idle_poll_max_s: float = 2.0
 
     @classmethod
     def from_settings(cls, settings: DispatchSettings) -> WorkerSettings:
@@ -160,6 +172,7 @@ class WorkerSettings:
             lease_renew_interval_s=settings.lease_renew_interval_s,
             rate_wait_s=settings.send_budget_s,
             record_slice=settings.record_slice,
+            idle_poll_max_s=settings.idle_poll_max_s,
         )
 
 
@@ -259,7 +272,12 @@ class DeliveryWorker:
         self._tracer = tracer or NoOpTracer()
         # The trace each alert's sends join, loaded with its content (only when tracing).
         self._traces: dict[uuid.UUID, dict[str, str]] = {}
-        self._wake = asyncio.Event()
+        self._pause = PollPause(
+            interval_s=settings.poll_interval_s, idle_max_s=settings.idle_poll_max_s
+        )
+        # A share of every claim from the newest, least urgent end of the queue, so that a small
+        # alert published while a big one drains is not queued behind all of it.
+        self._newest_share = settings.claim_size // NEWEST_SHARE_DIVISOR
 
     @property
     def lease(self) -> Lease:
@@ -268,7 +286,7 @@ class DeliveryWorker:
 
     def wake(self) -> None:
         """Look for deliveries now rather than at the next poll (after a batch committed)."""
-        self._wake.set()
+        self._pause.wake()
 
     # --- one chunk ---------------------------------------------------------------------------
 
@@ -276,7 +294,9 @@ class DeliveryWorker:
         """Claim, send and record one chunk; return how many deliveries were claimed."""
         async with session_scope(self._sessions) as session:
             claimed = await DeliveryRepository(session).claim(
-                limit=self._settings.claim_size, lease=self.lease
+                limit=self._settings.claim_size,
+                lease=self.lease,
+                newest_share=self._newest_share,
             )
             if not claimed:
                 return 0
@@ -346,9 +366,7 @@ class DeliveryWorker:
         ):
             observe_publish_to_send(contents[alert_id], channel, outcome.values(), now)
             for recipient in recipients:
-                result = outcome.get(
-                    recipient.delivery_id, SendResult.deferred("the channel gave no result")
-                )
+                result = outcome.get(recipient.delivery_id, NO_RESULT)
                 if result is OVER_RATE:
                     continue
                 if result.address_invalid:
@@ -547,6 +565,8 @@ class DeliveryWorker:
                 recorded_after=utcnow() - PENDING_RACE_WINDOW
             )
             expired = await deliveries.expire_pending()
+            if resumed or released:
+                await deliveries.announce_due()
         report = SweepReport(resumed, given_up, released, expired)
         for action, count in (
             ("resumed", resumed),
@@ -602,15 +622,13 @@ class DeliveryWorker:
                 log.exception("dispatch.worker.failed")
                 claimed = 0
                 await asyncio.sleep(min(5.0, self._settings.poll_interval_s * 10))
-            if claimed < self._settings.claim_size:
-                await self._wait(self._settings.poll_interval_s)
-
-    async def _wait(self, timeout_s: float) -> None:
-        # Not asyncio.wait_for: see shared.outbox for why.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout_s):
-                await self._wake.wait()
-        self._wake.clear()
+            if claimed >= self._settings.claim_size:
+                self._pause.reset()
+            else:
+                # Nothing at all: back off, so that an idle process costs next to nothing; rows
+                # recorded anywhere wake it through LISTEN/NOTIFY (deliveries/wakeup.py), and
+                # the backed-off poll only catches what nobody announces (retries coming due).
+                await self._pause.after(claimed)
 
     async def run_sweeper(self) -> None:
         while True:

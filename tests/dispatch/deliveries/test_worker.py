@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from services.dispatch.preferences.rules import DEFAULT_PREFERENCES
 from services.dispatch.preferences.service import PreferencesService
 from services.dispatch.ratelimits.service import RateLimit, SharedTokenBucket
 from shared.db import session_scope, utcnow
-from shared.events import AlertTranslation, RecipientBatch
+from shared.events import AlertContent, AlertTranslation, RecipientBatch
 from tests.dispatch.helpers import (
     DEAD_WORKER,
     add_email_endpoint,
@@ -103,13 +104,16 @@ def published_to_sent_count(sample: str = "count") -> float:
 
 
 async def recorded_batch(
-    sessions: async_sessionmaker[AsyncSession], addresses: list[str]
+    sessions: async_sessionmaker[AsyncSession],
+    addresses: list[str],
+    *,
+    content: AlertContent | None = None,
 ) -> tuple[RecipientBatch, list[uuid.UUID]]:
     members = [uuid.uuid4() for _ in addresses]
     async with session_scope(sessions) as session:
         for member_id, address in zip(members, addresses, strict=True):
             await add_email_endpoint(session, member_id, address, verified_at=VERIFIED_AT)
-        batch = recipient_batch(members)
+        batch = recipient_batch(members, content=content)
         await DeliveryService(session).record_batch(batch)
     return batch, members
 
@@ -484,6 +488,69 @@ class TestSweeper:
         assert report.released >= 1
         assert rows[member_id].status is DeliveryStatus.SENT
         assert len(sink.messages_to(address)) == 1
+
+
+class TestFairness:
+    async def test_a_small_alert_published_while_a_big_one_drains_is_not_queued_behind_it(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        sink: SmtpSink,
+    ) -> None:
+        # A London-wide alert (Extreme: claimed first) with more rows than one claim takes...
+        big, _ = await recorded_batch(
+            quiet_sessions,
+            [unique_email("london") for _ in range(80)],
+            content=alert_content(severity="Extreme", urgency="Immediate"),
+        )
+        # ...and a ward alert published after it, less urgent and due later.
+        small, small_members = await recorded_batch(
+            quiet_sessions,
+            [unique_email("ward") for _ in range(4)],
+            content=alert_content(severity="Moderate", urgency="Expected"),
+        )
+        worker = worker_for(quiet_sessions, email_channel)
+
+        await worker.run_once()
+
+        small_rows = await rows_of(quiet_sessions, small.content.alert_id)
+        big_rows = await rows_of(quiet_sessions, big.content.alert_id)
+        assert {row.status for row in small_rows.values()} == {DeliveryStatus.SENT}
+        assert set(small_rows) == set(small_members)
+        assert DeliveryStatus.CREATED in {row.status for row in big_rows.values()}
+        # The big alert still has most of each claim, and all of it in the end.
+        assert sum(row.status is DeliveryStatus.SENT for row in big_rows.values()) >= 40
+        drained = await drain_until_final(worker, quiet_sessions, big.content.alert_id)
+        assert {row.status for row in drained.values()} == {DeliveryStatus.SENT}
+
+    async def test_one_claim_takes_the_most_urgent_rows_and_a_share_of_the_newest(
+        self, quiet_sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        big, _ = await recorded_batch(
+            quiet_sessions,
+            [unique_email("london") for _ in range(30)],
+            content=alert_content(severity="Extreme", urgency="Immediate"),
+        )
+        small, _ = await recorded_batch(
+            quiet_sessions,
+            [unique_email("ward") for _ in range(3)],
+            content=alert_content(severity="Minor", urgency="Future"),
+        )
+        async with session_scope(quiet_sessions) as session:
+            claimed = await DeliveryRepository(session).claim(
+                limit=10, lease=Lease.for_this_process(10), newest_share=3
+            )
+            # Claimed rows go back, so that no other test's worker finds them 'sending'.
+            await DeliveryRepository(session).record_results(
+                [
+                    DeliveryResult(row.delivery_id, row.attempts, DeliveryStatus.FAILED)
+                    for row in claimed
+                ]
+            )
+
+        by_alert = Counter(row.alert_id for row in claimed)
+        assert by_alert[small.content.alert_id] == 3
+        assert by_alert[big.content.alert_id] == 7
 
 
 def test_retry_delays_grow_exponentially_with_jitter_and_a_cap() -> None:
