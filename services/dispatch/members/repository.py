@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.models import (
+    SINGLE_DEVICE_KEY,
     ChannelKind,
     Delivery,
     DeliveryStatus,
@@ -33,35 +34,85 @@ class MemberEndpointRepository:
         self._session = session
 
     async def record_verified(
-        self, *, member_id: uuid.UUID, channel: ChannelKind, address: str, verified_at: datetime
-    ) -> bool:
-        """Insert the endpoint, or point the member's existing one at ``address``.
+        self,
+        *,
+        member_id: uuid.UUID,
+        channel: ChannelKind,
+        address: str,
+        verified_at: datetime,
+        device_key: str = SINGLE_DEVICE_KEY,
+    ) -> MemberEndpoint | None:
+        """Insert the endpoint, or point the member's existing one for the same device (the
+        one address, on email and SMS) at ``address``; return it.
 
-        Returns False, changing nothing, when a later verification is already recorded: an
+        Returns None, changing nothing, when a later verification is already recorded: an
         older event arriving late must not bring back an address the member has replaced."""
         insert_endpoint = insert(MemberEndpoint).values(
-            member_id=member_id, channel=channel, address=address, verified_at=verified_at
+            id=uuid.uuid4(),
+            member_id=member_id,
+            channel=channel,
+            device_key=device_key,
+            address=address,
+            verified_at=verified_at,
         )
         new = insert_endpoint.excluded
-        statement = insert_endpoint.on_conflict_do_update(
-            index_elements=[MemberEndpoint.member_id, MemberEndpoint.channel],
-            set_={
-                "address": new.address,
-                "verified_at": new.verified_at,
-                # A new address starts afresh; the same address verified again stays as it was.
-                "disabled_at": case(
-                    (MemberEndpoint.address == new.address, MemberEndpoint.disabled_at),
-                    else_=null(),
-                ),
-                "updated_at": func.now(),
-            },
-            where=MemberEndpoint.verified_at <= new.verified_at,
-        ).returning(MemberEndpoint.member_id)
-        return await self._session.scalar(statement) is not None
+        statement = (
+            insert_endpoint.on_conflict_do_update(
+                index_elements=[
+                    MemberEndpoint.member_id,
+                    MemberEndpoint.channel,
+                    MemberEndpoint.device_key,
+                ],
+                set_={
+                    "address": new.address,
+                    "verified_at": new.verified_at,
+                    # A new address starts afresh; the same address verified again stays as
+                    # it was.
+                    "disabled_at": case(
+                        (MemberEndpoint.address == new.address, MemberEndpoint.disabled_at),
+                        else_=null(),
+                    ),
+                    "updated_at": func.now(),
+                },
+                where=MemberEndpoint.verified_at <= new.verified_at,
+            )
+            .returning(MemberEndpoint)
+            .execution_options(populate_existing=True)
+        )
+        return (await self._session.scalars(statement)).one_or_none()
+
+    async def lock_member_channel(self, member_id: uuid.UUID, channel: ChannelKind) -> None:
+        """Serialise this transaction's device registrations with the member's others on the
+        channel, until it ends: two browsers registering at once then can't both pass the
+        count of devices."""
+        await self._session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(f"{member_id}/{channel}", 0)))
+        )
+
+    async def device_registered(
+        self, *, member_id: uuid.UUID, channel: ChannelKind, device_key: str
+    ) -> bool:
+        found = await self._session.scalar(
+            select(MemberEndpoint.id).where(
+                MemberEndpoint.member_id == member_id,
+                MemberEndpoint.channel == channel,
+                MemberEndpoint.device_key == device_key,
+            )
+        )
+        return found is not None
+
+    async def count_on_channel(self, member_id: uuid.UUID, channel: ChannelKind) -> int:
+        count = await self._session.scalar(
+            select(func.count()).where(
+                MemberEndpoint.member_id == member_id, MemberEndpoint.channel == channel
+            )
+        )
+        return int(count or 0)
 
     async def disable(self, *, member_id: uuid.UUID, channel: ChannelKind, address: str) -> bool:
-        """Stop using the endpoint, if it still has ``address`` (the member may have verified
-        another since the send that failed). Returns whether it changed."""
+        """Stop using the endpoint that has ``address`` (only that device: the member's others
+        on the channel keep receiving; and only if it still has it, the member may have
+        verified another since the send that failed). Returns whether it changed."""
         result = await self._session.execute(
             update(MemberEndpoint)
             .where(
@@ -71,20 +122,25 @@ class MemberEndpointRepository:
                 MemberEndpoint.disabled_at.is_(None),
             )
             .values(disabled_at=func.now(), updated_at=func.now())
-            .returning(MemberEndpoint.member_id)
+            .returning(MemberEndpoint.id)
             .execution_options(synchronize_session=False)
         )
         return result.first() is not None
 
     async def usable_for(
         self, member_ids: Sequence[uuid.UUID]
-    ) -> Sequence[Row[uuid.UUID, ChannelKind, str]]:
-        """Every enabled endpoint of these members, on every channel, in one query (the ids as
-        one array parameter: a worker's chunk has hundreds)."""
+    ) -> Sequence[Row[uuid.UUID, uuid.UUID, ChannelKind, str]]:
+        """Every enabled endpoint of these members, on every channel, every device, in one
+        query (the ids as one array parameter: a worker's chunk has hundreds)."""
         if not member_ids:
             return []
         result = await self._session.execute(
-            select(MemberEndpoint.member_id, MemberEndpoint.channel, MemberEndpoint.address).where(
+            select(
+                MemberEndpoint.id,
+                MemberEndpoint.member_id,
+                MemberEndpoint.channel,
+                MemberEndpoint.address,
+            ).where(
                 MemberEndpoint.member_id == any_(uuid_array(member_ids)),
                 MemberEndpoint.disabled_at.is_(None),
             )
@@ -96,17 +152,41 @@ class MemberEndpointRepository:
             await self._session.scalars(
                 select(MemberEndpoint)
                 .where(MemberEndpoint.member_id == member_id)
-                .order_by(MemberEndpoint.channel)
+                .order_by(MemberEndpoint.channel, MemberEndpoint.created_at, MemberEndpoint.id)
             )
         ).all()
 
-    async def delete_one(self, *, member_id: uuid.UUID, channel: ChannelKind) -> bool:
-        result = await self._session.execute(
-            delete(MemberEndpoint).where(
-                MemberEndpoint.member_id == member_id, MemberEndpoint.channel == channel
+    async def one_of_member(
+        self, member_id: uuid.UUID, channel: ChannelKind
+    ) -> MemberEndpoint | None:
+        """The member's endpoint on a single-endpoint channel (email, SMS)."""
+        return await self._session.scalar(
+            select(MemberEndpoint).where(
+                MemberEndpoint.member_id == member_id,
+                MemberEndpoint.channel == channel,
+                MemberEndpoint.device_key == SINGLE_DEVICE_KEY,
             )
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete_on_channel(
+        self,
+        *,
+        member_id: uuid.UUID,
+        channel: ChannelKind,
+        endpoint_id: uuid.UUID | None = None,
+        device_key: str | None = None,
+    ) -> int:
+        """The member's endpoints on the channel: all of them, or only the one with this id or
+        for this device. Returns how many went."""
+        statement = delete(MemberEndpoint).where(
+            MemberEndpoint.member_id == member_id, MemberEndpoint.channel == channel
+        )
+        if endpoint_id is not None:
+            statement = statement.where(MemberEndpoint.id == endpoint_id)
+        if device_key is not None:
+            statement = statement.where(MemberEndpoint.device_key == device_key)
+        result = await self._session.execute(statement)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def delete_for_member(self, member_id: uuid.UUID) -> int:
         result = await self._session.execute(

@@ -18,7 +18,6 @@ from services.dispatch.models import (
     Delivery,
     DeliveryStatus,
     DispatchAlert,
-    MemberEndpoint,
     Priority,
 )
 from shared.db import utcnow
@@ -26,6 +25,7 @@ from tests.dispatch.helpers import (
     DEAD_WORKER,
     add_email_endpoint,
     alert_content,
+    endpoint_of,
     recipient_batch,
     unique_email,
 )
@@ -85,7 +85,7 @@ class TestRecordBatch:
     ) -> None:
         [(reachable, _)] = await members_with_email(session, 1)
         [(disabled, _)] = await members_with_email(session, 1)
-        endpoint = await session.get(MemberEndpoint, (disabled, ChannelKind.EMAIL))
+        endpoint = await endpoint_of(session, disabled, ChannelKind.EMAIL)
         assert endpoint is not None
         endpoint.disabled_at = VERIFIED_AT
         await session.flush()

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.notify import NotifySink
 from services.dispatch.config import DispatchSettings
-from services.dispatch.models import ChannelKind, MemberEndpoint, PhoneConfirmation
+from services.dispatch.models import ChannelKind, PhoneConfirmation
 from services.dispatch.registrations.repository import RegistrationRepository
 from shared.db import utcnow
+from tests.dispatch.helpers import endpoint_of
 from tests.support.tokens import auth_header
 
 
@@ -65,7 +66,7 @@ class TestPhoneNumbers:
         assert confirmed.json()["channel"] == "sms"
         assert confirmed.json()["enabled"] is True
         async with sessions() as session:
-            endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.SMS))
+            endpoint = await endpoint_of(session, member_id, ChannelKind.SMS)
             assert endpoint is not None and endpoint.address == e164
             assert await session.get(PhoneConfirmation, member_id) is None
         mine = (await client.get("/endpoints/me", headers=headers)).json()
@@ -211,7 +212,7 @@ class TestAppInstallations:
         assert registered.status_code == 200
         assert replaced.json() == {**replaced.json(), "channel": "fcm", "address": "***"}
         async with sessions() as session:
-            endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.FCM))
+            endpoint = await endpoint_of(session, member_id, ChannelKind.FCM)
             assert endpoint is not None and endpoint.address == second
         assert (await client.delete("/endpoints/me/fcm", headers=headers)).status_code == 204
         assert (await client.get("/endpoints/me", headers=headers)).json() == []

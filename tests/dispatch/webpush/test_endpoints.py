@@ -26,6 +26,7 @@ from tests.dispatch.helpers import (
     unique_email,
     wait_until_processed,
 )
+from tests.dispatch.helpers import endpoint_of as stored_endpoint
 from tests.support.tokens import auth_header
 
 
@@ -44,7 +45,7 @@ async def endpoint_of(
     sessions: async_sessionmaker[AsyncSession], member_id: uuid.UUID
 ) -> MemberEndpoint | None:
     async with sessions() as session:
-        return await session.get(MemberEndpoint, (member_id, ChannelKind.WEBPUSH))
+        return await stored_endpoint(session, member_id, ChannelKind.WEBPUSH)
 
 
 class TestVapidPublicKey:
