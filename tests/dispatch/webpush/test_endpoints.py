@@ -76,13 +76,20 @@ class TestSubscribing:
         )
 
         assert response.status_code == 200
-        assert response.json() == {"push_service": webpush_sink.origin, "enabled": True}
-        listed = await client.get("/endpoints/me", headers=auth_header(member_id=member_id))
-        assert [(e["channel"], e["address"]) for e in listed.json()] == [("webpush", "***")]
         endpoint = await endpoint_of(sessions, member_id)
         assert endpoint is not None and subscription["endpoint"] in endpoint.address
+        assert response.json() == {
+            "id": str(endpoint.id),
+            "push_service": webpush_sink.origin,
+            "enabled": True,
+        }
+        listed = await client.get("/endpoints/me", headers=auth_header(member_id=member_id))
+        # The push service says which browser it is; the subscription's URL stays unshown.
+        assert [(e["channel"], e["address"]) for e in listed.json()] == [
+            ("webpush", webpush_sink.origin)
+        ]
 
-    async def test_a_new_browser_replaces_the_previous_one(
+    async def test_a_new_browser_is_added_beside_the_previous_one(
         self,
         app: FastAPI,
         client: httpx.AsyncClient,
@@ -100,9 +107,10 @@ class TestSubscribing:
             )
             assert response.status_code == 200
 
+        listed = await client.get("/endpoints/me", headers=auth_header(member_id=member_id))
+        assert [e["channel"] for e in listed.json()] == ["webpush", "webpush"]
         endpoint = await endpoint_of(sessions, member_id)
-        assert endpoint is not None
-        assert second["endpoint"] in endpoint.address and first["endpoint"] not in endpoint.address
+        assert endpoint is not None and first["endpoint"] in endpoint.address
 
     async def test_unsubscribing_forgets_it(
         self,
