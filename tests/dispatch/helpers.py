@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from deploy.sinks.webpush import WebPushSink
+from services.dispatch.channels.webpush import WebPushChannel
 from services.dispatch.deliveries.repository import Lease
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import ChannelKind, Delivery, MemberEndpoint, ProcessedEvent
@@ -129,3 +132,10 @@ async def endpoint_of(
         .execution_options(populate_existing=True)
     )
     return found.first()
+
+
+def browser_subscription(app: FastAPI, sink: WebPushSink) -> dict[str, Any]:
+    """What a browser's pushManager.subscribe() gives, bound to the app's VAPID key."""
+    channel = app.state.webpush_channel
+    assert isinstance(channel, WebPushChannel)
+    return sink.subscribe(channel.signer.application_server_key)

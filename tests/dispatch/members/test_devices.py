@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from deploy.sinks.fcm import FcmSink
 from deploy.sinks.smtp import SmtpSink
 from deploy.sinks.webpush import WebPushSink
-from services.dispatch.channels.webpush import WebPushChannel
 from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.members.consumers import GROUP_ID as MEMBERS
@@ -26,6 +25,7 @@ from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, Memb
 from services.dispatch.status.repository import StatusRepository
 from shared.db import session_scope
 from tests.dispatch.helpers import (
+    browser_subscription,
     deliveries_of,
     email_verified,
     eventually,
@@ -37,11 +37,8 @@ from tests.dispatch.helpers import (
 from tests.support.tokens import auth_header
 
 
-def a_browser(app: FastAPI, sink: WebPushSink) -> dict[str, Any]:
-    """What a browser's pushManager.subscribe() gives, bound to the app's VAPID key."""
-    channel = app.state.webpush_channel
-    assert isinstance(channel, WebPushChannel)
-    return sink.subscribe(channel.signer.application_server_key)
+def browsers(app: FastAPI, sink: WebPushSink, count: int) -> list[dict[str, Any]]:
+    return [browser_subscription(app, sink) for _ in range(count)]
 
 
 def a_phone() -> str:
@@ -89,7 +86,10 @@ class TestAnAlertReachesEveryDeviceOnce:
         fcm_sink: FcmSink,
     ) -> None:
         member_id, address = await member_with_email(producer, sessions)
-        laptop, desktop = a_browser(app, webpush_sink), a_browser(app, webpush_sink)
+        laptop, desktop = (
+            browser_subscription(app, webpush_sink),
+            browser_subscription(app, webpush_sink),
+        )
         phone = a_phone()
         for browser in (laptop, desktop):
             assert (await register_browser(client, member_id, browser)).status_code == 200
@@ -133,7 +133,10 @@ class TestAnAlertReachesEveryDeviceOnce:
         webpush_sink: WebPushSink,
     ) -> None:
         member_id = uuid.uuid4()
-        gone, live = a_browser(app, webpush_sink), a_browser(app, webpush_sink)
+        gone, live = (
+            browser_subscription(app, webpush_sink),
+            browser_subscription(app, webpush_sink),
+        )
         for browser in (gone, live):
             assert (await register_browser(client, member_id, browser)).status_code == 200
         webpush_sink.expire(gone)
@@ -176,7 +179,7 @@ class TestRegisteringDevices:
         webpush_sink: WebPushSink,
     ) -> None:
         member_id = uuid.uuid4()
-        browser = a_browser(app, webpush_sink)
+        browser = browser_subscription(app, webpush_sink)
 
         first = await register_browser(client, member_id, browser)
         again = await register_browser(client, member_id, browser)
@@ -210,12 +213,12 @@ class TestRegisteringDevices:
         webpush_sink: WebPushSink,
     ) -> None:
         member_id = uuid.uuid4()
-        browsers = [a_browser(app, webpush_sink) for _ in range(settings.devices_per_channel)]
-        for browser in browsers:
+        registered = browsers(app, webpush_sink, settings.devices_per_channel)
+        for browser in registered:
             assert (await register_browser(client, member_id, browser)).status_code == 200
 
-        refused = await register_browser(client, member_id, a_browser(app, webpush_sink))
-        refreshed = await register_browser(client, member_id, browsers[0])
+        refused = await register_browser(client, member_id, browser_subscription(app, webpush_sink))
+        refreshed = await register_browser(client, member_id, registered[0])
         phone = await client.put(
             "/endpoints/me/fcm", json={"token": a_phone()}, headers=auth_header(member_id=member_id)
         )
@@ -239,7 +242,10 @@ class TestRemovingOneDevice:
     ) -> None:
         member_id = uuid.uuid4()
         headers = auth_header(member_id=member_id)
-        first, second = a_browser(app, webpush_sink), a_browser(app, webpush_sink)
+        first, second = (
+            browser_subscription(app, webpush_sink),
+            browser_subscription(app, webpush_sink),
+        )
         first_id = (await register_browser(client, member_id, first)).json()["id"]
         second_id = (await register_browser(client, member_id, second)).json()["id"]
         listed = await client.get("/endpoints/me", headers=headers)
@@ -272,7 +278,10 @@ class TestRemovingOneDevice:
     ) -> None:
         member_id = uuid.uuid4()
         headers = auth_header(member_id=member_id)
-        first, second = a_browser(app, webpush_sink), a_browser(app, webpush_sink)
+        first, second = (
+            browser_subscription(app, webpush_sink),
+            browser_subscription(app, webpush_sink),
+        )
         for browser in (first, second):
             await register_browser(client, member_id, browser)
 
@@ -297,7 +306,10 @@ class TestErasure:
         webpush_sink: WebPushSink,
     ) -> None:
         member_id, _address = await member_with_email(producer, sessions)
-        for browser in (a_browser(app, webpush_sink), a_browser(app, webpush_sink)):
+        for browser in (
+            browser_subscription(app, webpush_sink),
+            browser_subscription(app, webpush_sink),
+        ):
             await register_browser(client, member_id, browser)
         await client.put(
             "/endpoints/me/fcm", json={"token": a_phone()}, headers=auth_header(member_id=member_id)

@@ -5,7 +5,6 @@ and decrypts) and to the SMTP sink."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -18,6 +17,7 @@ from services.dispatch.channels.webpush import WebPushChannel, _payload
 from services.dispatch.members.consumers import GROUP_ID as MEMBERS
 from services.dispatch.models import ChannelKind, DeliveryStatus, MemberEndpoint
 from tests.dispatch.helpers import (
+    browser_subscription,
     deliveries_of,
     email_verified,
     eventually,
@@ -34,11 +34,6 @@ def app_channel(app: FastAPI) -> WebPushChannel:
     channel = app.state.webpush_channel
     assert isinstance(channel, WebPushChannel)
     return channel
-
-
-def browser_subscription(app: FastAPI, sink: WebPushSink) -> dict[str, Any]:
-    """What a browser's pushManager.subscribe() gives, bound to the app's VAPID key."""
-    return sink.subscribe(app_channel(app).signer.application_server_key)
 
 
 async def endpoint_of(
