@@ -209,6 +209,9 @@ class TestPending:
         assert released == 1
         row = (await deliveries(session, batch.content.alert_id))[member_id]
         assert row.status is DeliveryStatus.CREATED
+        # Pointed at the address it now goes to (a pending row has none).
+        endpoint = await endpoint_of(session, member_id, ChannelKind.EMAIL)
+        assert endpoint is not None and row.endpoint_id == endpoint.id
 
     async def test_nothing_is_released_for_an_alert_that_has_expired(
         self, session: AsyncSession

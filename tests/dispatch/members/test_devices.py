@@ -123,6 +123,15 @@ class TestAnAlertReachesEveryDeviceOnce:
         async with sessions() as session:
             totals = await StatusRepository(session).totals(batch.content.alert_id)
         assert totals["webpush"].recipients == 1 and totals["webpush"].sent == 1
+        # And the member's inbox shows each channel once.
+        inbox = await client.get(
+            f"/inbox/{batch.content.alert_id}", headers=auth_header(member_id=member_id)
+        )
+        assert sorted(d["channel"] for d in inbox.json()["deliveries"]) == [
+            "email",
+            "fcm",
+            "webpush",
+        ]
 
     async def test_a_dead_browser_is_disabled_and_the_other_keeps_receiving(
         self,
@@ -158,6 +167,11 @@ class TestAnAlertReachesEveryDeviceOnce:
         assert by_address[failed.endpoint_id].disabled_at is not None
         [kept] = [e for e in by_address.values() if e.id != failed.endpoint_id]
         assert kept.disabled_at is None
+        # Reached on one browser: one recipient, sent, not failed.
+        async with sessions() as session:
+            totals = await StatusRepository(session).totals(first.content.alert_id)
+        assert (totals["webpush"].recipients, totals["webpush"].sent) == (1, 1)
+        assert totals["webpush"].failed == 0
         listed = await client.get("/endpoints/me", headers=auth_header(member_id=member_id))
         assert sorted(e["enabled"] for e in listed.json()) == [False, True]
 
