@@ -86,10 +86,7 @@ class TestAnAlertReachesEveryDeviceOnce:
         fcm_sink: FcmSink,
     ) -> None:
         member_id, address = await member_with_email(producer, sessions)
-        laptop, desktop = (
-            browser_subscription(app, webpush_sink),
-            browser_subscription(app, webpush_sink),
-        )
+        laptop, desktop = browsers(app, webpush_sink, 2)
         phone = a_phone()
         for browser in (laptop, desktop):
             assert (await register_browser(client, member_id, browser)).status_code == 200
@@ -142,10 +139,7 @@ class TestAnAlertReachesEveryDeviceOnce:
         webpush_sink: WebPushSink,
     ) -> None:
         member_id = uuid.uuid4()
-        gone, live = (
-            browser_subscription(app, webpush_sink),
-            browser_subscription(app, webpush_sink),
-        )
+        gone, live = browsers(app, webpush_sink, 2)
         for browser in (gone, live):
             assert (await register_browser(client, member_id, browser)).status_code == 200
         webpush_sink.expire(gone)
@@ -256,10 +250,7 @@ class TestRemovingOneDevice:
     ) -> None:
         member_id = uuid.uuid4()
         headers = auth_header(member_id=member_id)
-        first, second = (
-            browser_subscription(app, webpush_sink),
-            browser_subscription(app, webpush_sink),
-        )
+        first, second = browsers(app, webpush_sink, 2)
         first_id = (await register_browser(client, member_id, first)).json()["id"]
         second_id = (await register_browser(client, member_id, second)).json()["id"]
         listed = await client.get("/endpoints/me", headers=headers)
@@ -292,10 +283,7 @@ class TestRemovingOneDevice:
     ) -> None:
         member_id = uuid.uuid4()
         headers = auth_header(member_id=member_id)
-        first, second = (
-            browser_subscription(app, webpush_sink),
-            browser_subscription(app, webpush_sink),
-        )
+        first, second = browsers(app, webpush_sink, 2)
         for browser in (first, second):
             await register_browser(client, member_id, browser)
 
@@ -320,10 +308,7 @@ class TestErasure:
         webpush_sink: WebPushSink,
     ) -> None:
         member_id, _address = await member_with_email(producer, sessions)
-        for browser in (
-            browser_subscription(app, webpush_sink),
-            browser_subscription(app, webpush_sink),
-        ):
+        for browser in browsers(app, webpush_sink, 2):
             await register_browser(client, member_id, browser)
         await client.put(
             "/endpoints/me/fcm", json={"token": a_phone()}, headers=auth_header(member_id=member_id)
