@@ -431,8 +431,10 @@ class RecipientBatch(EventPayload):
 
 
 class DeliveryCounts(BaseModel):
-    """One channel's deliveries of one alert so far. ``sent``: handed to the provider;
-    ``delivered``: the provider's receipt says it arrived; ``failed``: refused or given up."""
+    """One channel's deliveries of one alert so far, in members (a member's several browsers or
+    app installations count once). ``sent``: handed to the provider for at least one of their
+    devices; ``delivered``: the provider's receipt says it arrived; ``failed``: refused or
+    given up on every device."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

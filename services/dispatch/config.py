@@ -30,6 +30,9 @@ DEV_SMS_TEMPLATE_ID = "2c0d3b4e-2f0a-4a55-9d52-0d6f3d6a7e01"
 DEV_LETTER_TEMPLATE_ID = "7d4b8e1a-5c3f-4a2e-8b6d-1e9f0c2a3b44"
 
 
+DEFAULT_DEVICES_PER_CHANNEL = 10
+
+
 class DispatchSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DISPATCH_", extra="ignore", populate_by_name=True)
 
@@ -439,6 +442,13 @@ class DispatchSettings(ServiceSettings):
         max_length=1000,
         description="Comma-separated http:// origins (scheme://host:port) whose push endpoints "
         "members may register, such as the dev stack's push sink; refused in production",
+    )
+    devices_per_channel: int = Field(
+        default=DEFAULT_DEVICES_PER_CHANNEL,
+        ge=1,
+        le=100,
+        description="Browsers (web push subscriptions) and app installations (FCM tokens) one "
+        "member may register on each of those channels; past it the member removes one first",
     )
 
     @field_validator("webpush_vapid_subject")

@@ -77,3 +77,20 @@ class InvalidSubscriptionError(DispatchError):
     status_code = 422
     slug = "invalid-push-subscription"
     title = "The push subscription is not usable"
+
+
+class TooManyDevicesError(DispatchError):
+    """The member has as many browsers or app installations on the channel as allowed
+    (``devices_per_channel``): they remove one before adding another."""
+
+    status_code = 409
+    slug = "too-many-devices"
+    title = "Too many devices on this channel"
+
+
+class EndpointNotFoundError(DispatchError):
+    """No endpoint of the caller's has this id on this channel (removed already, say)."""
+
+    status_code = 404
+    slug = "endpoint-not-found"
+    title = "No such endpoint"

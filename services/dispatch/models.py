@@ -7,6 +7,7 @@ learns names, passwords or the wards a member watches.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, time
@@ -45,6 +46,8 @@ ADDRESS_MAX_LENGTH = 254
 # keys, as JSON), which push services make several hundred characters long.
 ENDPOINT_ADDRESS_MAX_LENGTH = 2048
 LAST_ERROR_MAX_LENGTH = 500
+# A SHA-256 in hex.
+DEVICE_KEY_LENGTH = 64
 # "host/pid/random": a pod name is at most 253 characters.
 LEASE_HOLDER_MAX_LENGTH = 300
 # Notify's notification ids are UUIDs, FCM's message names "projects/P/messages/ID".
@@ -106,24 +109,46 @@ def _text_enum(enum: type[StrEnum], name: str) -> Enum:
     )
 
 
-class MemberEndpoint(Timestamps, Base):
+# The channels a member has one address on (verified addresses): a new one replaces the old.
+# On the others (web push, FCM) each browser or app installation is an endpoint of its own.
+SINGLE_ENDPOINT_CHANNELS = frozenset({ChannelKind.EMAIL, ChannelKind.SMS, ChannelKind.LETTER})
+# ``device_key`` of an endpoint on a single-endpoint channel: the member's one address.
+SINGLE_DEVICE_KEY = ""
+
+
+def device_key(channel: ChannelKind, identity: str) -> str:
+    """Which of the member's devices an address belongs to: a hash of what identifies it for
+    good (a web push subscription's endpoint URL, an FCM registration token), so registering
+    the same device again updates its endpoint rather than adding one. Empty on the channels
+    with one address per member."""
+    if channel in SINGLE_ENDPOINT_CHANNELS:
+        return SINGLE_DEVICE_KEY
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+class MemberEndpoint(UUIDPrimaryKey, Timestamps, Base):
     """Where one member can be reached on one channel: for email, the address they verified;
-    for web push, the browser's subscription as compact JSON (``{"endpoint": ..., "keys":
-    {"p256dh": ..., "auth": ...}}``). One per member and channel: a browser subscribing
-    replaces the subscription of the member's previous browser."""
+    for web push, one browser's subscription as compact JSON (``{"endpoint": ..., "keys":
+    {"p256dh": ..., "auth": ...}}``); for FCM, one app installation's token. One per member
+    and channel for email and SMS; one per device for web push and FCM (up to
+    ``devices_per_channel``), each removable on its own by its ``id``."""
 
     __tablename__ = "member_endpoints"
 
-    member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    channel: Mapped[ChannelKind] = mapped_column(
-        _text_enum(ChannelKind, "endpoint_channel"), primary_key=True
+    member_id: Mapped[uuid.UUID]
+    channel: Mapped[ChannelKind] = mapped_column(_text_enum(ChannelKind, "endpoint_channel"))
+    # ``device_key(channel, ...)``: empty for email and SMS, the device's hash otherwise.
+    device_key: Mapped[str] = mapped_column(
+        String(DEVICE_KEY_LENGTH), default=SINGLE_DEVICE_KEY, server_default=SINGLE_DEVICE_KEY
     )
     address: Mapped[str] = mapped_column(String(ENDPOINT_ADDRESS_MAX_LENGTH))
     # When identity recorded the verification (the event's time): a late, older event can
     # then never overwrite a newer address.
     verified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # Set when the channel must not be used (a hard bounce, the member's choice: later issues).
+    # Set when the endpoint must not be used (a hard bounce, a push subscription gone).
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("member_id", "channel", "device_key"),)
 
 
 class Priority:
@@ -177,13 +202,18 @@ class LeasedSendMixin:
 
 
 class Delivery(UUIDPrimaryKey, LeasedSendMixin, Timestamps, Base):
-    """One alert to one member on one channel, and where it is (see ``DeliveryStatus``)."""
+    """One alert to one member on one channel's endpoint (one of their devices, for web push
+    and FCM), and where it is (see ``DeliveryStatus``)."""
 
     __tablename__ = "deliveries"
 
     alert_id: Mapped[uuid.UUID]
     member_id: Mapped[uuid.UUID]
     channel: Mapped[ChannelKind] = mapped_column(_text_enum(ChannelKind, "delivery_channel"))
+    # The ``member_endpoints`` row it goes to. NULL only while ``pending`` (the member had no
+    # endpoint yet: set when it is released), or for a row recorded before devices had ids
+    # whose endpoint is gone. No foreign key: removing a device keeps what was sent to it.
+    endpoint_id: Mapped[uuid.UUID | None]
     status: Mapped[DeliveryStatus] = mapped_column(
         _text_enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.CREATED
     )
@@ -198,9 +228,16 @@ class Delivery(UUIDPrimaryKey, LeasedSendMixin, Timestamps, Base):
 
     __table_args__ = (
         # The guard that makes redelivery harmless: a recipient batch handled twice, even under
-        # a new event id, inserts nothing new and so sends nothing twice. Its leading alert_id
-        # also serves the per-alert summary.
-        UniqueConstraint("alert_id", "member_id", "channel"),
+        # a new event id, inserts nothing new and so sends nothing twice to any device (NULLS
+        # NOT DISTINCT: one pending row, whose endpoint is not known yet, per member and
+        # channel). Its leading alert_id also serves the per-alert summary.
+        UniqueConstraint(
+            "alert_id",
+            "member_id",
+            "channel",
+            "endpoint_id",
+            postgresql_nulls_not_distinct=True,
+        ),
         CheckConstraint("status <> 'sent' OR sent_at IS NOT NULL", name="sent_has_time"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         # The claim query's order, over only the rows it can take.

@@ -1,8 +1,9 @@
 """Alert preferences and channels in the web client: the preferences round trip, a mobile
 number confirmed with the code texted to it (read from the Notify sink), and browser
 notifications: the service worker registers for /app, a push subscription reaches dispatch
-through the page, an alert pushed to it arrives, and the worker shows it as a notification
-linking to the alert in the inbox.
+through the page (beside the member's other browser, which the page lists and removes), an
+alert pushed to it arrives, and the worker shows it as a notification linking to the alert in
+the inbox.
 
 Chromium headless has no push service to subscribe with (``pushManager.subscribe()`` is
 refused), so the subscription comes from the web push sink (``POST /subscriptions``, the
@@ -154,8 +155,29 @@ class TestBrowserNotifications:
             subscription,
         )
         assert registered["enabled"] is True
+        # The member's other browser, registered beside this one.
+        async with httpx.AsyncClient(
+            base_url=platform.webpush_sink_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+        ) as sink:
+            other_browser = (await sink.post("/subscriptions", json={})).raise_for_status().json()
+        await page.evaluate(
+            """async (subscription) => {
+                const { api } = await import("/app/js/api.js");
+                return api("/dispatch/endpoints/me/webpush", { method: "PUT", body: subscription });
+            }""",
+            other_browser,
+        )
         await page.reload()
-        await expect(page.locator("#my-endpoints")).to_contain_text("Browser notification: ")
+        browsers = page.locator("#my-endpoints li", has_text="Browser notification: ")
+        await expect(browsers).to_have_count(2)
+        await expect(browsers.filter(has_text="(this browser)")).to_have_count(1)
+        await (
+            browsers.filter(has_not_text="(this browser)")
+            .get_by_role("button", name=re.compile("^Remove"))
+            .click()
+        )
+        await expect(browsers).to_have_count(1)
+        await expect(browsers).to_contain_text("(this browser)")
         await expect(
             page.get_by_role("button", name="Turn off browser notifications")
         ).to_be_visible()

@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from deploy.sinks.webpush import WebPushSink
+from services.dispatch.channels.webpush import WebPushChannel
 from services.dispatch.deliveries.repository import Lease
 from services.dispatch.members.repository import MemberEndpointRepository
-from services.dispatch.models import ChannelKind, Delivery, ProcessedEvent
+from services.dispatch.models import ChannelKind, Delivery, MemberEndpoint, ProcessedEvent
 from shared.events import (
     AlertContent,
     EventEnvelope,
@@ -115,3 +118,24 @@ async def add_email_endpoint(
 # A claim taken by the test itself, standing for a worker that holds its rows and records
 # nothing: its lease outlasts any test unless the test says otherwise.
 DEAD_WORKER = Lease(holder="a worker the test stands for", duration_s=600)
+
+
+async def endpoint_of(
+    session: AsyncSession, member_id: uuid.UUID, channel: ChannelKind
+) -> MemberEndpoint | None:
+    """The member's (first registered) endpoint on the channel, as the database has it now."""
+    found = await session.scalars(
+        select(MemberEndpoint)
+        .where(MemberEndpoint.member_id == member_id, MemberEndpoint.channel == channel)
+        .order_by(MemberEndpoint.created_at)
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+    return found.first()
+
+
+def browser_subscription(app: FastAPI, sink: WebPushSink) -> dict[str, Any]:
+    """What a browser's pushManager.subscribe() gives, bound to the app's VAPID key."""
+    channel = app.state.webpush_channel
+    assert isinstance(channel, WebPushChannel)
+    return sink.subscribe(channel.signer.application_server_key)

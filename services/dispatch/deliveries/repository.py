@@ -30,9 +30,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.dispatch.models import (
     LEASE_HOLDER_MAX_LENGTH,
+    SINGLE_ENDPOINT_CHANNELS,
     ChannelKind,
     Delivery,
     DeliveryStatus,
@@ -98,6 +100,9 @@ class ClaimedDelivery:
     member_id: uuid.UUID
     channel: ChannelKind
     attempts: int
+    # The member's endpoint (device) it goes to; None for a row recorded before endpoints had
+    # ids whose endpoint is gone: nowhere to send it.
+    endpoint_id: uuid.UUID | None = None
 
 
 _RECORD_RESULTS = text(
@@ -227,8 +232,8 @@ class DeliveryRepository:
         priority: int,
         targets: Sequence[DeliveryTarget],
     ) -> int:
-        """Insert a row per (member, channel) with its first status and due time (now unless
-        given); return how many were new.
+        """Insert a row per (member, channel, endpoint) with its first status and due time (now
+        unless given); return how many were new.
         The unique constraint turns a redelivered batch into no new rows, so nothing twice."""
         if not targets:
             return 0
@@ -242,16 +247,22 @@ class DeliveryRepository:
                         "alert_id": alert_id,
                         "member_id": member_id,
                         "channel": channel,
+                        "endpoint_id": endpoint_id,
                         "status": status,
                         "priority": priority,
                         "next_attempt_at": due or now,
                         "attempts": 0,
                     }
-                    for member_id, channel, status, due in targets
+                    for member_id, channel, status, due, endpoint_id in targets
                 ]
             )
             .on_conflict_do_nothing(
-                index_elements=[Delivery.alert_id, Delivery.member_id, Delivery.channel]
+                index_elements=[
+                    Delivery.alert_id,
+                    Delivery.member_id,
+                    Delivery.channel,
+                    Delivery.endpoint_id,
+                ]
             )
             .returning(Delivery.id)
         )
@@ -322,6 +333,7 @@ class DeliveryRepository:
                 Delivery.member_id,
                 Delivery.channel,
                 Delivery.attempts,
+                Delivery.endpoint_id,
             ),
         )
         return [
@@ -331,6 +343,7 @@ class DeliveryRepository:
                 member_id=row.member_id,
                 channel=row.channel,
                 attempts=row.attempts,
+                endpoint_id=row.endpoint_id,
             )
             for row in rows
         ]
@@ -420,18 +433,41 @@ class DeliveryRepository:
     async def release_pending(
         self, *, member_id: uuid.UUID | None = None, recorded_after: datetime | None = None
     ) -> int:
-        """``pending`` rows whose member now has a usable endpoint on the channel, for alerts
-        not past their ``deliver_until``: due now. For one member (their verification), or for
+        """``pending`` rows whose member now has a usable endpoint for them, for alerts not
+        past their ``deliver_until``: due now. For one member (their verification), or for
         rows recorded after ``recorded_after``: the sweeper's, for a verification that committed
         while a batch that missed it was being recorded (only recent rows can be in that race,
-        so the sweeper need not scan every pending row)."""
+        so the sweeper need not scan every pending row).
+
+        A row's usable endpoint: on email and SMS the member's one address (the row is pointed
+        at it, as a pending row never had one or had the member's earlier one), unless the
+        alert already has another row for the member there; on web push and FCM, only the
+        device it was recorded for, enabled again (another device has its own row)."""
         now = utcnow()
-        conditions = [
-            Delivery.status == DeliveryStatus.PENDING,
-            exists().where(
+        sibling = aliased(Delivery)
+        usable = (
+            select(MemberEndpoint.id)
+            .where(
                 MemberEndpoint.member_id == Delivery.member_id,
                 MemberEndpoint.channel == Delivery.channel,
                 MemberEndpoint.disabled_at.is_(None),
+                or_(
+                    MemberEndpoint.id == Delivery.endpoint_id,
+                    Delivery.channel.in_(SINGLE_ENDPOINT_CHANNELS),
+                ),
+            )
+            .limit(1)
+            .scalar_subquery()
+        )
+        conditions = [
+            Delivery.status == DeliveryStatus.PENDING,
+            usable.is_not(None),
+            ~exists().where(
+                sibling.alert_id == Delivery.alert_id,
+                sibling.member_id == Delivery.member_id,
+                sibling.channel == Delivery.channel,
+                sibling.id != Delivery.id,
+                Delivery.channel.in_(SINGLE_ENDPOINT_CHANNELS),
             ),
             exists().where(
                 DispatchAlert.alert_id == Delivery.alert_id, DispatchAlert.deliver_until > now
@@ -444,7 +480,12 @@ class DeliveryRepository:
         result = await self._session.execute(
             update(Delivery)
             .where(*conditions)
-            .values(status=DeliveryStatus.CREATED, next_attempt_at=now, updated_at=now)
+            .values(
+                status=DeliveryStatus.CREATED,
+                endpoint_id=usable,
+                next_attempt_at=now,
+                updated_at=now,
+            )
             .returning(Delivery.id)
             .execution_options(synchronize_session=False)
         )

@@ -34,7 +34,10 @@ class DeliverySummary(BaseModel):
     )
 
     alert_id: uuid.UUID
-    total: int = Field(description="Deliveries recorded for the alert, on every channel")
+    total: int = Field(
+        description="Deliveries recorded for the alert, on every channel: one per device, so a "
+        "member's two browsers are two (the alert's published totals count members instead)"
+    )
     channels: dict[ChannelKind, dict[DeliveryStatus, int]] = Field(
         description="Per channel with any deliveries, the count in each status (zeros included)"
     )

@@ -13,10 +13,12 @@ short transaction, which also records the event as processed; nothing is sent in
    want for the alert's severity or category are not recorded, rows in their quiet hours are
    due when the hours end, and low-severity email for a member with a daily digest is ``held``
    for it;
-5. ``INSERT ... ON CONFLICT (alert_id, member_id, channel) DO NOTHING`` one row per (member,
-   channel) planned: ``created``; and ``pending`` (on email, the channel every member verifies
-   first) for a member with no usable endpoint at all yet. A batch delivered again, even under
-   a new event id, therefore records nothing twice.
+5. ``INSERT ... ON CONFLICT (alert_id, member_id, channel, endpoint_id) DO NOTHING`` one row
+   per (member, channel) planned and live endpoint on it (:func:`per_device`: each browser and
+   app installation of the member's gets its own row, so each is sent once): ``created``; and
+   ``pending`` (on email, the channel every member verifies first, no endpoint yet) for a
+   member with no usable endpoint at all yet. A batch delivered again, even under a new event
+   id, therefore records nothing twice.
 
 Once that commits the consumer commits the offset, and the delivery workers
 (:mod:`services.dispatch.deliveries.worker`) claim and send the ``created`` rows.
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -70,6 +72,24 @@ def channels_for(
     on that this dispatcher sends. An empty list with endpoints is not "pending": the member
     can be reached, just not on a channel sent here."""
     return [channel for channel in offered if channel in reachable_on]
+
+
+def per_device(
+    planned: Iterable[DeliveryTarget],
+    devices: Mapping[tuple[uuid.UUID, ChannelKind], Sequence[uuid.UUID]],
+) -> list[DeliveryTarget]:
+    """A row per live endpoint of each planned (member, channel): one per browser or app
+    installation, one for email and SMS. A pending row has no endpoint yet: it gets one when
+    it is released."""
+    return [
+        target._replace(endpoint_id=endpoint_id)
+        for target in planned
+        for endpoint_id in (
+            [None]
+            if target.status is DeliveryStatus.PENDING
+            else devices.get((target.member_id, target.channel), ())
+        )
+    ]
 
 
 def priority_of(content: AlertContent) -> int:
@@ -123,8 +143,10 @@ class DeliveryService:
             trace_context=current_trace_carrier(),
         )
         reachable_on: dict[uuid.UUID, set[ChannelKind]] = defaultdict(set)
+        devices: dict[tuple[uuid.UUID, ChannelKind], list[uuid.UUID]] = defaultdict(list)
         for endpoint in await self._endpoints.usable_for(member_ids):
             reachable_on[endpoint.member_id].add(endpoint.channel)
+            devices[(endpoint.member_id, endpoint.channel)].append(endpoint.id)
         created = [
             (member_id, channel, DeliveryStatus.CREATED)
             for member_id in member_ids
@@ -135,7 +157,7 @@ class DeliveryService:
         targets = created + [
             (member_id, PENDING_CHANNEL, DeliveryStatus.PENDING) for member_id in unreachable
         ]
-        planned = await self._as_members_want(targets, member_ids, content)
+        planned = per_device(await self._as_members_want(targets, member_ids, content), devices)
         new = await self._deliveries.insert_new(
             alert_id=content.alert_id, priority=priority, targets=planned
         )
@@ -150,6 +172,7 @@ class DeliveryService:
                 count=len(unreachable),
                 member_ids=[str(member_id) for member_id in unreachable[:LOGGED_IDS_MAX]],
             )
+        # Rows, not members: a member's several devices count one each.
         statuses = [target.status for target in planned]
         report = BatchReport(
             members=len(member_ids),

@@ -304,13 +304,14 @@ class DeliveryWorker:
             member_ids = list({row.member_id for row in claimed})
             endpoints = await MemberEndpointRepository(session).usable_for(member_ids)
             languages = await PreferencesRepository(session).languages_of(member_ids)
-        address_of = {(e.member_id, e.channel): e.address for e in endpoints}
+        # Each row goes to its own endpoint: one of the member's devices on web push and FCM.
+        address_of = {e.id: e.address for e in endpoints}
 
         # One send per alert, channel and language the recipients read it in.
         groups: dict[tuple[uuid.UUID, ChannelKind, str], list[Recipient]] = defaultdict(list)
         results: dict[uuid.UUID, DeliveryResult] = {}
         for row in claimed:
-            address = address_of.get((row.member_id, row.channel))
+            address = address_of.get(row.endpoint_id) if row.endpoint_id else None
             if address is None or row.channel not in self._channels:
                 results[row.delivery_id] = DeliveryResult(
                     row.delivery_id,

@@ -38,6 +38,18 @@ class InboxEntry:
     deliveries: tuple[ChannelDelivery, ...]
 
 
+# How far a delivery got, for showing one per channel of a member's several devices.
+_PROGRESS = {DeliveryStatus.CREATED: 0, DeliveryStatus.SENDING: 1, DeliveryStatus.SENT: 2}
+
+
+def _furthest(one: ChannelDelivery, other: ChannelDelivery) -> ChannelDelivery:
+    if _PROGRESS.get(other.status, -1) > _PROGRESS.get(one.status, -1):
+        return other
+    if one.sent_at is not None and other.sent_at is not None and other.sent_at < one.sent_at:
+        return other
+    return one
+
+
 class InboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -46,8 +58,8 @@ class InboxRepository:
         self, member_id: uuid.UUID, *, limit: int, offset: int
     ) -> list[InboxEntry]:
         # Alerts newest first, each probed for a delivery to the member through the unique
-        # (alert_id, member_id, channel) index: there are far fewer alerts than deliveries, and
-        # deliveries have no index by member alone.
+        # (alert_id, member_id, channel, endpoint_id) index: there are far fewer alerts than
+        # deliveries, and deliveries have no index by member alone.
         reached_member = (
             exists()
             .where(
@@ -101,7 +113,15 @@ class InboxRepository:
         deliveries: dict[uuid.UUID, list[ChannelDelivery]] = {}
         for alert_id, content, created_at, channel, status, sent_at in rows:
             contents[alert_id] = (content, created_at)
-            deliveries.setdefault(alert_id, []).append(ChannelDelivery(channel, status, sent_at))
+            on_channels = deliveries.setdefault(alert_id, [])
+            if on_channels and on_channels[-1].channel is channel:
+                # Another device on the same channel: the channel counts once, sent once
+                # any device was.
+                on_channels[-1] = _furthest(
+                    on_channels[-1], ChannelDelivery(channel, status, sent_at)
+                )
+            else:
+                on_channels.append(ChannelDelivery(channel, status, sent_at))
         return [
             InboxEntry(
                 alert_id=alert_id,

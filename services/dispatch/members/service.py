@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.account_emails.repository import AccountEmailRepository
 from services.dispatch.deliveries.repository import DeliveryRepository
+from services.dispatch.errors import TooManyDevicesError
 from services.dispatch.letters.repository import LetterRepository
 from services.dispatch.members.repository import (
     MemberEndpointRepository,
@@ -23,14 +24,16 @@ from services.dispatch.members.schemas import (
     DispatchExport,
     Endpoint,
     ExportedDelivery,
+    ExportedEndpoint,
     ExportedLetter,
     ExportedNotice,
 )
-from services.dispatch.models import ChannelKind, MemberEndpoint, SuspendedMember
+from services.dispatch.models import ChannelKind, MemberEndpoint, SuspendedMember, device_key
 from services.dispatch.notices.repository import NoticeRepository
 from services.dispatch.preferences.schemas import PreferencesDocument
 from services.dispatch.preferences.service import PreferencesService
 from services.dispatch.registrations.repository import RegistrationRepository
+from shared.db import utcnow
 from shared.events import MemberEmailVerified
 from shared.exports import ExportPart
 from shared.logs import get_logger
@@ -74,8 +77,77 @@ class MemberEndpointService:
         log.info("dispatch.endpoints.imported", channel=ChannelKind.EMAIL.value, count=recorded)
         return recorded
 
+    async def register_device(
+        self,
+        member_id: uuid.UUID,
+        channel: ChannelKind,
+        *,
+        identity: str,
+        address: str,
+        limit: int,
+    ) -> MemberEndpoint:
+        """Record one browser's subscription or one app installation's token as an endpoint of
+        its own, beside the member's other devices on the channel. The same device registered
+        again (``identity``: its subscription's endpoint URL, its token) updates its endpoint,
+        so a client may register on every start. A new device past ``limit`` is refused."""
+        key = device_key(channel, identity)
+        await self._endpoints.lock_member_channel(member_id, channel)
+        if not await self._endpoints.device_registered(
+            member_id=member_id, channel=channel, device_key=key
+        ) and (await self._endpoints.count_on_channel(member_id, channel) >= limit):
+            raise TooManyDevicesError(
+                f"At most {limit} devices can receive alerts by {channel.value}; remove one "
+                "first (DELETE /endpoints/me/{channel}/{id}).",
+                limit=limit,
+            )
+        endpoint = await self._endpoints.record_verified(
+            member_id=member_id,
+            channel=channel,
+            address=address,
+            verified_at=utcnow(),
+            device_key=key,
+        )
+        # Never None: nothing records a device's endpoint with a later verification time.
+        assert endpoint is not None
+        log.info(
+            "dispatch.endpoint.recorded",
+            member_id=str(member_id),
+            channel=channel.value,
+            endpoint_id=str(endpoint.id),
+        )
+        return endpoint
+
     async def endpoints_of(self, member_id: uuid.UUID) -> Sequence[MemberEndpoint]:
         return await self._endpoints.of_member(member_id)
+
+    async def remove(
+        self,
+        member_id: uuid.UUID,
+        channel: ChannelKind,
+        *,
+        endpoint_id: uuid.UUID | None = None,
+        identity: str | None = None,
+    ) -> int:
+        """Stop using the member's endpoints on the channel: the one with ``endpoint_id``, the
+        device ``identity`` names, or (neither given) all of them. Returns how many went."""
+        removed = await self._endpoints.delete_on_channel(
+            member_id=member_id,
+            channel=channel,
+            endpoint_id=endpoint_id,
+            device_key=None if identity is None else device_key(channel, identity),
+        )
+        if channel is ChannelKind.SMS:
+            # And a number still waiting for its code.
+            await self._registrations.end_confirmation(member_id)
+        if removed:
+            log.info(
+                "dispatch.endpoint.removed",
+                member_id=str(member_id),
+                channel=channel.value,
+                endpoint_id=None if endpoint_id is None else str(endpoint_id),
+                count=removed,
+            )
+        return removed
 
     async def erase(self, member_id: uuid.UUID) -> int:
         """Forget an erased member: their addresses, a phone number still waiting for its
@@ -138,7 +210,7 @@ class MemberExportService:
     async def collect(self, member_id: uuid.UUID, export_id: uuid.UUID) -> None:
         data = DispatchExport(
             endpoints=[
-                Endpoint.from_model(endpoint)
+                ExportedEndpoint.model_validate(Endpoint.from_model(endpoint).model_dump())
                 for endpoint in await MemberEndpointRepository(self._session).of_member(member_id)
             ],
             preferences=PreferencesDocument.from_preferences(

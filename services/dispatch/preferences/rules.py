@@ -189,12 +189,14 @@ def choose_language(available: Collection[str], preferred: str) -> str:
 
 class DeliveryTarget(NamedTuple):
     """One delivery row to record: whom, on which channel, its first status and when it is due
-    (None: now)."""
+    (None: now), and to which of the member's endpoints (None until planned per device, and
+    for a pending row)."""
 
     member_id: uuid.UUID
     channel: ChannelKind
     status: DeliveryStatus
     next_attempt_at: datetime | None = None
+    endpoint_id: uuid.UUID | None = None
 
 
 def plan_deliveries(

@@ -11,7 +11,8 @@ from services.dispatch.channels.notify import NotifyClient
 from services.dispatch.config import DispatchSettings
 from services.dispatch.errors import WrongCodeError
 from services.dispatch.members.schemas import Endpoint
-from services.dispatch.models import ChannelKind, MemberEndpoint
+from services.dispatch.members.service import MemberEndpointService
+from services.dispatch.models import ChannelKind
 from services.dispatch.registrations import schemas
 from services.dispatch.registrations.service import CodeSettings, RegistrationService
 from shared.auth import CurrentPrincipal
@@ -24,7 +25,12 @@ router = APIRouter(prefix="/endpoints", tags=["endpoints"])
 def registration_service(request: Request, session: SessionDep) -> RegistrationService:
     settings: DispatchSettings = request.app.state.settings
     notify: NotifyClient | None = request.app.state.notify_client
-    return RegistrationService(session, notify=notify, codes=CodeSettings.from_settings(settings))
+    return RegistrationService(
+        session,
+        notify=notify,
+        codes=CodeSettings.from_settings(settings),
+        devices_per_channel=settings.devices_per_channel,
+    )
 
 
 RegistrationServiceDep = Annotated[RegistrationService, Depends(registration_service)]
@@ -72,7 +78,7 @@ async def confirm_sms(
         # The used-up try must stick, though the request fails.
         await session.commit()
         raise
-    endpoint = await session.get(MemberEndpoint, (principal.member_id, ChannelKind.SMS))
+    endpoint = await service.sms_endpoint(principal.member_id)
     assert endpoint is not None
     return Endpoint.from_model(endpoint)
 
@@ -85,39 +91,39 @@ async def confirm_sms(
     "confirmation). Answers 204 whether or not a number was registered.",
     responses=problem_responses(401),
 )
-async def remove_sms(principal: CurrentPrincipal, service: RegistrationServiceDep) -> Response:
-    await service.remove(principal.member_id, ChannelKind.SMS)
+async def remove_sms(principal: CurrentPrincipal, session: SessionDep) -> Response:
+    await MemberEndpointService(session).remove(principal.member_id, ChannelKind.SMS)
     return Response(status_code=204)
 
 
 @router.put(
     "/me/fcm",
     summary="Receive alerts as push notifications in the Tawny app",
-    description="Any signed-in member. The FCM registration token of the member's app "
-    "installation; it replaces an earlier one. Used at once: the token comes from the app "
-    "itself, and FCM answers 404 for one that is not (or no longer) valid, which disables it.",
-    responses=problem_responses(401, 422),
+    description="Any signed-in member. The FCM registration token of one of the member's app "
+    "installations, an endpoint of its own beside their others (at most "
+    "`DISPATCH_DEVICES_PER_CHANNEL`: 409 past that, remove one first); the same token "
+    "registered again changes nothing. Used at once: the token comes from the app itself, "
+    "and FCM answers 404 for one that is not (or no longer) valid, which disables that "
+    "installation only.",
+    responses=problem_responses(401, 409, 422),
 )
 async def register_fcm(
     principal: CurrentPrincipal,
     body: schemas.FcmRegistrationIn,
     service: RegistrationServiceDep,
-    session: SessionDep,
 ) -> Endpoint:
-    await service.register_fcm(principal.member_id, body.token)
-    endpoint = await session.get(MemberEndpoint, (principal.member_id, ChannelKind.FCM))
-    assert endpoint is not None
-    return Endpoint.from_model(endpoint)
+    return Endpoint.from_model(await service.register_fcm(principal.member_id, body.token))
 
 
 @router.delete(
     "/me/fcm",
     status_code=204,
-    summary="Stop receiving push notifications in the app",
-    description="Any signed-in member. Forgets the registration token; 204 whether or not one "
-    "was registered.",
+    summary="Stop receiving push notifications in every installation of the app",
+    description="Any signed-in member. Forgets every registration token of the member's; 204 "
+    "whether or not one was registered. One installation of several is removed by its id: "
+    "`DELETE /endpoints/me/fcm/{endpoint_id}`.",
     responses=problem_responses(401),
 )
-async def remove_fcm(principal: CurrentPrincipal, service: RegistrationServiceDep) -> Response:
-    await service.remove(principal.member_id, ChannelKind.FCM)
+async def remove_fcm(principal: CurrentPrincipal, session: SessionDep) -> Response:
+    await MemberEndpointService(session).remove(principal.member_id, ChannelKind.FCM)
     return Response(status_code=204)

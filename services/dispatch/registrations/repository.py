@@ -10,12 +10,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.models import (
-    ChannelKind,
-    MemberEndpoint,
-    PhoneCodeRequestCount,
-    PhoneConfirmation,
-)
+from services.dispatch.models import PhoneCodeRequestCount, PhoneConfirmation
 from shared.db import utcnow
 from shared.request_limits import count_request
 
@@ -72,14 +67,6 @@ class RegistrationRepository:
         await self._session.execute(
             delete(PhoneConfirmation).where(PhoneConfirmation.member_id == member_id)
         )
-
-    async def remove_endpoint(self, member_id: uuid.UUID, channel: ChannelKind) -> bool:
-        result = await self._session.execute(
-            delete(MemberEndpoint)
-            .where(MemberEndpoint.member_id == member_id, MemberEndpoint.channel == channel)
-            .returning(MemberEndpoint.member_id)
-        )
-        return result.first() is not None
 
     async def count_code_request(
         self, key: str, *, at: datetime, window_started_after: datetime

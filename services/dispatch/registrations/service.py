@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.channels.base import Outcome
 from services.dispatch.channels.notify import NotifyClient
-from services.dispatch.config import DispatchSettings
+from services.dispatch.config import DEFAULT_DEVICES_PER_CHANNEL, DispatchSettings
 from services.dispatch.errors import (
     ChannelUnavailableError,
     ConfirmationExpiredError,
@@ -44,7 +44,8 @@ from services.dispatch.errors import (
 )
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.members.schemas import mask_phone
-from services.dispatch.models import ChannelKind
+from services.dispatch.members.service import MemberEndpointService
+from services.dispatch.models import ChannelKind, MemberEndpoint
 from services.dispatch.registrations.repository import RegistrationRepository
 from services.dispatch.registrations.schemas import PhoneConfirmationStarted
 from shared.db import utcnow
@@ -98,8 +99,15 @@ def _matches(code_hash: str, code: str) -> bool:
 
 class RegistrationService:
     def __init__(
-        self, session: AsyncSession, *, notify: NotifyClient | None, codes: CodeSettings
+        self,
+        session: AsyncSession,
+        *,
+        notify: NotifyClient | None,
+        codes: CodeSettings,
+        devices_per_channel: int = DEFAULT_DEVICES_PER_CHANNEL,
     ) -> None:
+        self._session = session
+        self._devices_per_channel = devices_per_channel
         self._registrations = RegistrationRepository(session)
         self._endpoints = MemberEndpointRepository(session)
         self._notify = notify
@@ -182,15 +190,16 @@ class RegistrationService:
         log.info("dispatch.endpoint.recorded", member_id=str(member_id), channel="sms")
         return pending.phone_number
 
-    async def register_fcm(self, member_id: uuid.UUID, token: str) -> None:
-        await self._endpoints.record_verified(
-            member_id=member_id, channel=ChannelKind.FCM, address=token, verified_at=utcnow()
+    async def register_fcm(self, member_id: uuid.UUID, token: str) -> MemberEndpoint:
+        """The app installation's token, beside the member's other installations (the same
+        token registered again changes nothing)."""
+        return await MemberEndpointService(self._session).register_device(
+            member_id,
+            ChannelKind.FCM,
+            identity=token,
+            address=token,
+            limit=self._devices_per_channel,
         )
-        log.info("dispatch.endpoint.recorded", member_id=str(member_id), channel="fcm")
 
-    async def remove(self, member_id: uuid.UUID, channel: ChannelKind) -> None:
-        """Stop using the channel (and forget a number still waiting for its code)."""
-        if channel is ChannelKind.SMS:
-            await self._registrations.end_confirmation(member_id)
-        if await self._registrations.remove_endpoint(member_id, channel):
-            log.info("dispatch.endpoint.removed", member_id=str(member_id), channel=channel.value)
+    async def sms_endpoint(self, member_id: uuid.UUID) -> MemberEndpoint | None:
+        return await self._endpoints.one_of_member(member_id, ChannelKind.SMS)

@@ -68,20 +68,32 @@ class StatusRepository:
         return [ClaimedReport(alert_id, totals) for alert_id, totals in rows.all()]
 
     async def totals(self, alert_id: uuid.UUID) -> dict[str, DeliveryCounts]:
-        """The alert's running totals per channel, counted from its deliveries."""
-        rows = await self._session.execute(
+        """The alert's running totals per channel, counted from its deliveries, in people: a
+        member with two browsers is one recipient, sent to (delivered) once any device was,
+        and failed only when every device failed. On email and SMS, one row per member, that
+        is the rows."""
+        per_member = (
             select(
-                Delivery.channel,
-                func.count(),
-                func.count(Delivery.sent_at),
-                func.count(Delivery.delivered_at),
-                func.count().filter(Delivery.status == DeliveryStatus.FAILED),
+                Delivery.channel.label("channel"),
+                func.bool_or(Delivery.sent_at.is_not(None)).label("sent"),
+                func.bool_or(Delivery.delivered_at.is_not(None)).label("delivered"),
+                func.bool_and(Delivery.status == DeliveryStatus.FAILED).label("failed"),
             )
             .where(Delivery.alert_id == alert_id)
-            .group_by(Delivery.channel)
+            .group_by(Delivery.member_id, Delivery.channel)
+            .subquery()
+        )
+        rows = await self._session.execute(
+            select(
+                per_member.c.channel,
+                func.count(),
+                func.count().filter(per_member.c.sent),
+                func.count().filter(per_member.c.delivered),
+                func.count().filter(per_member.c.failed),
+            ).group_by(per_member.c.channel)
         )
         return {
-            channel.value: DeliveryCounts(
+            ChannelKind(channel).value: DeliveryCounts(
                 recipients=recipients, sent=sent, delivered=delivered, failed=failed
             )
             for channel, recipients, sent, delivered, failed in rows.all()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from services.dispatch.channels.webpush import WebPushChannel
+from services.dispatch.channels.webpush import ENDPOINT_MAX_LENGTH, WebPushChannel
 from services.dispatch.config import DispatchSettings
 from services.dispatch.webpush import schemas
 from services.dispatch.webpush.service import WebPushSubscriptionService
@@ -27,7 +27,9 @@ def subscription_service(request: Request, session: SessionDep) -> WebPushSubscr
     settings = request.app.state.settings
     assert isinstance(settings, DispatchSettings)
     return WebPushSubscriptionService(
-        session, insecure_origins=settings.webpush_insecure_origin_list
+        session,
+        insecure_origins=settings.webpush_insecure_origin_list,
+        devices_per_channel=settings.devices_per_channel,
     )
 
 
@@ -51,28 +53,47 @@ async def vapid_public_key(channel: WebPushChannelDep) -> schemas.VapidPublicKey
     "/endpoints/me/webpush",
     summary="Receive alerts in this browser",
     description="Any signed-in member. The body is the browser's PushSubscription.toJSON(). "
-    "One browser per member: registering replaces the subscription of the browser registered "
-    "before. The endpoint must be https (an http origin only where the deployment allows it); "
-    "the keys must be a P-256 public key and a 16-octet secret, in base64url.",
-    responses=problem_responses(401, 422),
+    "Each browser is an endpoint of its own, beside the member's others (at most "
+    "`DISPATCH_DEVICES_PER_CHANNEL`: 409 past that, remove one first); registering the same "
+    "subscription again (the same `endpoint` URL) only updates its keys, so a browser may "
+    "register on every visit. The endpoint must be https (an http origin only where the "
+    "deployment allows it); the keys must be a P-256 public key and a 16-octet secret, in "
+    "base64url.",
+    responses=problem_responses(401, 409, 422),
 )
 async def subscribe(
     subscription: schemas.WebPushSubscriptionIn,
     principal: CurrentPrincipal,
     service: SubscriptionServiceDep,
 ) -> schemas.WebPushSubscriptionOut:
-    recorded = await service.subscribe(principal.member_id, subscription)
-    return schemas.WebPushSubscriptionOut(push_service=recorded.origin, enabled=True)
+    recorded, endpoint = await service.subscribe(principal.member_id, subscription)
+    return schemas.WebPushSubscriptionOut(
+        id=endpoint.id, push_service=recorded.origin, enabled=endpoint.disabled_at is None
+    )
 
 
 @router.delete(
     "/endpoints/me/webpush",
     status_code=204,
-    summary="Stop alerts in the browser",
-    description="Any signed-in member. Forgets the member's web push subscription; nothing is "
-    "pushed to it any more. Succeeds also when there was none.",
-    responses=problem_responses(401),
+    summary="Stop alerts in a browser",
+    description="Any signed-in member. With `endpoint` (the subscription's endpoint URL, as "
+    "the browser knows it), forgets that browser's subscription only; without it, every "
+    "browser of the member's. Nothing is pushed to a forgotten subscription any more. "
+    "Succeeds also when there was none. One browser of several is also removed by its id: "
+    "`DELETE /endpoints/me/webpush/{endpoint_id}`.",
+    responses=problem_responses(401, 422),
 )
-async def unsubscribe(principal: CurrentPrincipal, service: SubscriptionServiceDep) -> Response:
-    await service.unsubscribe(principal.member_id)
+async def unsubscribe(
+    principal: CurrentPrincipal,
+    service: SubscriptionServiceDep,
+    endpoint: Annotated[
+        str | None,
+        Query(
+            max_length=ENDPOINT_MAX_LENGTH,
+            description="The subscription's endpoint URL: only this browser",
+            examples=["https://updates.push.services.mozilla.com/wpush/v2/gAAAAABk-example"],
+        ),
+    ] = None,
+) -> Response:
+    await service.unsubscribe(principal.member_id, endpoint=endpoint)
     return Response(status_code=204)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from services.dispatch.channels.webpush import (
@@ -94,10 +96,17 @@ class WebPushSubscriptionOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"push_service": "https://updates.push.services.mozilla.com", "enabled": True}
+                {
+                    "id": "5f0c6a52-1d8e-4c3b-9a57-2f4d8e6b1c90",
+                    "push_service": "https://updates.push.services.mozilla.com",
+                    "enabled": True,
+                }
             ]
         }
     )
 
+    id: uuid.UUID = Field(
+        description="This browser's endpoint id: `DELETE /endpoints/me/webpush/{id}` removes it"
+    )
     push_service: str = Field(description="The origin of the subscription's push service")
     enabled: bool = Field(description="False once the push service said it is gone")

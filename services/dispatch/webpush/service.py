@@ -9,9 +9,11 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.channels.webpush import PushSubscription, subscription_address
+from services.dispatch.config import DEFAULT_DEVICES_PER_CHANNEL
 from services.dispatch.errors import InvalidSubscriptionError
 from services.dispatch.members.repository import MemberEndpointRepository, VerifiedEndpoint
-from services.dispatch.models import ChannelKind
+from services.dispatch.members.service import MemberEndpointService
+from services.dispatch.models import ChannelKind, MemberEndpoint, device_key
 from services.dispatch.webpush.schemas import WebPushSubscriptionIn
 from shared.db import utcnow
 from shared.logs import get_logger
@@ -35,14 +37,24 @@ def checked_endpoint(endpoint: str, *, insecure_origins: Collection[str]) -> str
 
 
 class WebPushSubscriptionService:
-    def __init__(self, session: AsyncSession, *, insecure_origins: Collection[str] = ()) -> None:
-        self._endpoints = MemberEndpointRepository(session)
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        insecure_origins: Collection[str] = (),
+        devices_per_channel: int = DEFAULT_DEVICES_PER_CHANNEL,
+    ) -> None:
+        self._endpoints = MemberEndpointService(session)
+        # The bulk import's upsert (seeding: one browser per member, no device limit to check).
+        self._endpoint_rows = MemberEndpointRepository(session)
         self._insecure_origins = frozenset(insecure_origins)
+        self._devices_per_channel = devices_per_channel
 
     async def subscribe(
         self, member_id: uuid.UUID, subscription: WebPushSubscriptionIn
-    ) -> PushSubscription:
-        """Record the browser's subscription; it replaces any the member had (one browser)."""
+    ) -> tuple[PushSubscription, MemberEndpoint]:
+        """Record the browser's subscription beside the member's other browsers; the same
+        subscription (its endpoint URL) registered again updates its keys."""
         pushed = PushSubscription(
             endpoint=checked_endpoint(
                 subscription.endpoint, insecure_origins=self._insecure_origins
@@ -50,16 +62,17 @@ class WebPushSubscriptionService:
             p256dh=subscription.keys.p256dh,
             auth=subscription.keys.auth,
         )
-        await self._endpoints.record_verified(
-            member_id=member_id,
-            channel=ChannelKind.WEBPUSH,
+        endpoint = await self._endpoints.register_device(
+            member_id,
+            ChannelKind.WEBPUSH,
+            identity=pushed.endpoint,
             address=subscription_address(pushed),
-            verified_at=utcnow(),
+            limit=self._devices_per_channel,
         )
         log.info(
             "dispatch.webpush.subscribed", member_id=str(member_id), push_service=pushed.origin
         )
-        return pushed
+        return pushed, endpoint
 
     async def subscribe_many(
         self, subscriptions: Sequence[tuple[uuid.UUID, WebPushSubscriptionIn]]
@@ -80,15 +93,18 @@ class WebPushSubscriptionService:
                     )
                 ),
                 utcnow(),
+                device_key(ChannelKind.WEBPUSH, subscription.endpoint),
             )
             for member_id, subscription in subscriptions
         ]
-        recorded = await self._endpoints.record_verified_many(endpoints)
+        recorded = await self._endpoint_rows.record_verified_many(endpoints)
         log.info("dispatch.endpoints.imported", channel=ChannelKind.WEBPUSH.value, count=recorded)
         return recorded
 
-    async def unsubscribe(self, member_id: uuid.UUID) -> bool:
-        removed = await self._endpoints.delete_one(member_id=member_id, channel=ChannelKind.WEBPUSH)
+    async def unsubscribe(self, member_id: uuid.UUID, *, endpoint: str | None = None) -> bool:
+        """Forget the browser whose subscription has this endpoint URL, or (None) every
+        browser of the member's."""
+        removed = await self._endpoints.remove(member_id, ChannelKind.WEBPUSH, identity=endpoint)
         if removed:
-            log.info("dispatch.webpush.unsubscribed", member_id=str(member_id))
-        return removed
+            log.info("dispatch.webpush.unsubscribed", member_id=str(member_id), count=removed)
+        return bool(removed)

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.fcm import FcmSink
 from services.dispatch.members.repository import MemberEndpointRepository
-from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, MemberEndpoint
+from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus
 from shared.db import utcnow
-from tests.dispatch.helpers import deliveries_of, eventually, publish, recipient_batch
+from tests.dispatch.helpers import deliveries_of, endpoint_of, eventually, publish, recipient_batch
 
 
 @pytest.mark.usefixtures("app")
@@ -53,5 +53,5 @@ class TestAlertsByMobilePush:
         assert rows[installed].provider_reference == message.name
         assert rows[uninstalled].status is DeliveryStatus.FAILED
         async with sessions() as session:
-            gone = await session.get(MemberEndpoint, (uninstalled, ChannelKind.FCM))
+            gone = await endpoint_of(session, uninstalled, ChannelKind.FCM)
             assert gone is not None and gone.disabled_at is not None

@@ -34,10 +34,10 @@ from services.dispatch.config import DispatchSettings, new_vapid_private_key
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings
 from services.dispatch.members.repository import MemberEndpointRepository
-from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, MemberEndpoint
+from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus
 from shared.db import session_scope, utcnow
 from shared.settings import Environment
-from tests.dispatch.helpers import alert_content, recipient_batch
+from tests.dispatch.helpers import alert_content, endpoint_of, recipient_batch
 
 # An address verified a day before the test runs: never a fixed date, whose alerts would expire.
 VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
@@ -364,7 +364,7 @@ class TestThroughTheWorker:
         assert row.status is DeliveryStatus.FAILED
         assert row.last_error is not None and "410" in row.last_error
         async with quiet_sessions() as session:
-            endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.WEBPUSH))
+            endpoint = await endpoint_of(session, member_id, ChannelKind.WEBPUSH)
         assert endpoint is not None and endpoint.disabled_at is not None
 
     async def test_429_schedules_the_retry_no_sooner_than_retry_after(

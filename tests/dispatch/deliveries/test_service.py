@@ -18,7 +18,6 @@ from services.dispatch.models import (
     Delivery,
     DeliveryStatus,
     DispatchAlert,
-    MemberEndpoint,
     Priority,
 )
 from shared.db import utcnow
@@ -26,6 +25,7 @@ from tests.dispatch.helpers import (
     DEAD_WORKER,
     add_email_endpoint,
     alert_content,
+    endpoint_of,
     recipient_batch,
     unique_email,
 )
@@ -85,7 +85,7 @@ class TestRecordBatch:
     ) -> None:
         [(reachable, _)] = await members_with_email(session, 1)
         [(disabled, _)] = await members_with_email(session, 1)
-        endpoint = await session.get(MemberEndpoint, (disabled, ChannelKind.EMAIL))
+        endpoint = await endpoint_of(session, disabled, ChannelKind.EMAIL)
         assert endpoint is not None
         endpoint.disabled_at = VERIFIED_AT
         await session.flush()
@@ -209,6 +209,9 @@ class TestPending:
         assert released == 1
         row = (await deliveries(session, batch.content.alert_id))[member_id]
         assert row.status is DeliveryStatus.CREATED
+        # Pointed at the address it now goes to (a pending row has none).
+        endpoint = await endpoint_of(session, member_id, ChannelKind.EMAIL)
+        assert endpoint is not None and row.endpoint_id == endpoint.id
 
     async def test_nothing_is_released_for_an_alert_that_has_expired(
         self, session: AsyncSession

@@ -26,7 +26,7 @@ from services.dispatch.deliveries.repository import (
 )
 from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings, retry_delay
-from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, MemberEndpoint
+from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus
 from services.dispatch.preferences.rules import DEFAULT_PREFERENCES
 from services.dispatch.preferences.service import PreferencesService
 from services.dispatch.ratelimits.service import RateLimit, SharedTokenBucket
@@ -36,6 +36,7 @@ from tests.dispatch.helpers import (
     DEAD_WORKER,
     add_email_endpoint,
     alert_content,
+    endpoint_of,
     recipient_batch,
     unique_email,
 )
@@ -242,7 +243,7 @@ class TestSending:
         assert rows[member_id].attempts == 1
         assert rows[member_id].last_error == "refused: 550 5.1.1 No such mailbox"
         async with quiet_sessions() as session:
-            endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.EMAIL))
+            endpoint = await endpoint_of(session, member_id, ChannelKind.EMAIL)
             assert endpoint is not None and endpoint.disabled_at is not None
             # The next alert waits for a new address instead of bouncing again.
             next_alert = recipient_batch([member_id])
@@ -265,7 +266,7 @@ class TestSending:
 
         assert rows[member_id].status is DeliveryStatus.FAILED
         async with quiet_sessions() as session:
-            endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.EMAIL))
+            endpoint = await endpoint_of(session, member_id, ChannelKind.EMAIL)
             assert endpoint is not None and endpoint.disabled_at is None
 
 

@@ -30,13 +30,14 @@ from tests.dispatch.helpers import (
     verification_requested,
     wait_until_processed,
 )
+from tests.dispatch.helpers import endpoint_of as stored_endpoint
 
 
 async def endpoint_of(
     sessions: async_sessionmaker[AsyncSession], member_id: uuid.UUID
 ) -> MemberEndpoint | None:
     async with sessions() as session:
-        return await session.get(MemberEndpoint, (member_id, ChannelKind.EMAIL))
+        return await stored_endpoint(session, member_id, ChannelKind.EMAIL)
 
 
 class TestVerificationEmailRequested:

@@ -9,7 +9,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.members.schemas import mask_email
-from tests.dispatch.helpers import add_email_endpoint
+from services.dispatch.models import ChannelKind
+from tests.dispatch.helpers import add_email_endpoint, endpoint_of
 from tests.support.tokens import auth_header
 
 
@@ -27,8 +28,13 @@ class TestMyEndpoints:
         response = await client.get("/endpoints/me", headers=auth_header(member_id=member_id))
 
         assert response.status_code == 200
+        async with sessions() as session:
+            endpoint = await endpoint_of(session, member_id, ChannelKind.EMAIL)
+        assert endpoint is not None
         assert response.json() == [
             {
+                "id": str(endpoint.id),
+                "registered_at": endpoint.created_at.isoformat().replace("+00:00", "Z"),
                 "channel": "email",
                 "address": "j***@example.org",
                 "verified_at": verified_at.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -13,7 +13,7 @@ from services.dispatch.members.service import MemberEndpointService
 from services.dispatch.models import ChannelKind, MemberEndpoint
 from services.dispatch.webpush.schemas import WebPushSubscriptionIn
 from services.dispatch.webpush.service import WebPushSubscriptionService
-from tests.dispatch.helpers import email_verified, unique_email
+from tests.dispatch.helpers import email_verified, endpoint_of, unique_email
 
 EARLIER = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 LATER = EARLIER + timedelta(minutes=5)
@@ -23,9 +23,7 @@ AUTH = "d1mzX_KzlDs5I0bIX4ZyCw"
 
 
 async def endpoint(session: AsyncSession, member_id: uuid.UUID) -> MemberEndpoint:
-    found = await session.get(
-        MemberEndpoint, (member_id, ChannelKind.EMAIL), populate_existing=True
-    )
+    found = await endpoint_of(session, member_id, ChannelKind.EMAIL)
     assert found is not None
     return found
 

@@ -23,11 +23,10 @@ from services.dispatch.models import (
     DeliveryStatus,
     Letter,
     LetterStatus,
-    MemberEndpoint,
 )
 from shared.db import utcnow
 from tests.dispatch.conftest import NOTIFY_RECEIPT_TOKEN
-from tests.dispatch.helpers import deliveries_of, eventually, publish, recipient_batch
+from tests.dispatch.helpers import deliveries_of, endpoint_of, eventually, publish, recipient_batch
 
 AUTH = {"Authorization": f"Bearer {NOTIFY_RECEIPT_TOKEN}"}
 
@@ -213,7 +212,7 @@ class TestReceipts:
         assert failed.last_error == "provider receipt: permanent-failure"
         assert failed.sent_at is not None
         async with sessions() as session:
-            endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.SMS))
+            endpoint = await endpoint_of(session, member_id, ChannelKind.SMS)
             assert endpoint is not None and endpoint.disabled_at is not None
 
     async def test_a_temporary_failure_fails_it_but_keeps_the_number(
@@ -237,7 +236,7 @@ class TestReceipts:
 
         assert (await reload(sessions, delivery.id)).status is DeliveryStatus.FAILED
         async with sessions() as session:
-            endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.SMS))
+            endpoint = await endpoint_of(session, member_id, ChannelKind.SMS)
             assert endpoint is not None and endpoint.disabled_at is None
 
     async def test_a_receipt_that_overtakes_the_workers_record_is_kept_or_postponed(

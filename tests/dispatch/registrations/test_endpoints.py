@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.sinks.notify import NotifySink
 from services.dispatch.config import DispatchSettings
-from services.dispatch.models import ChannelKind, MemberEndpoint, PhoneConfirmation
+from services.dispatch.models import ChannelKind, PhoneConfirmation
 from services.dispatch.registrations.repository import RegistrationRepository
 from shared.db import utcnow
+from tests.dispatch.helpers import endpoint_of
 from tests.support.tokens import auth_header
 
 
@@ -65,7 +66,7 @@ class TestPhoneNumbers:
         assert confirmed.json()["channel"] == "sms"
         assert confirmed.json()["enabled"] is True
         async with sessions() as session:
-            endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.SMS))
+            endpoint = await endpoint_of(session, member_id, ChannelKind.SMS)
             assert endpoint is not None and endpoint.address == e164
             assert await session.get(PhoneConfirmation, member_id) is None
         mine = (await client.get("/endpoints/me", headers=headers)).json()
@@ -198,7 +199,7 @@ class TestPhoneNumbers:
 
 
 class TestAppInstallations:
-    async def test_registers_replaces_and_removes_a_token(
+    async def test_registers_two_installations_and_removes_them(
         self, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
     ) -> None:
         member_id = uuid.uuid4()
@@ -206,13 +207,16 @@ class TestAppInstallations:
         first, second = (f"device-{uuid.uuid4().hex}:APA91b" for _ in range(2))
 
         registered = await client.put("/endpoints/me/fcm", json={"token": first}, headers=headers)
-        replaced = await client.put("/endpoints/me/fcm", json={"token": second}, headers=headers)
+        added = await client.put("/endpoints/me/fcm", json={"token": second}, headers=headers)
 
         assert registered.status_code == 200
-        assert replaced.json() == {**replaced.json(), "channel": "fcm", "address": "***"}
+        # An installation shows its token's last four characters, never the token.
+        assert added.json() == {**added.json(), "channel": "fcm", "address": "***A91b"}
+        assert added.json()["id"] != registered.json()["id"]
         async with sessions() as session:
-            endpoint = await session.get(MemberEndpoint, (member_id, ChannelKind.FCM))
-            assert endpoint is not None and endpoint.address == second
+            endpoint = await endpoint_of(session, member_id, ChannelKind.FCM)
+            assert endpoint is not None and endpoint.address == first
+        assert len((await client.get("/endpoints/me", headers=headers)).json()) == 2
         assert (await client.delete("/endpoints/me/fcm", headers=headers)).status_code == 204
         assert (await client.get("/endpoints/me", headers=headers)).json() == []
 

@@ -5,7 +5,6 @@ and decrypts) and to the SMTP sink."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -18,6 +17,7 @@ from services.dispatch.channels.webpush import WebPushChannel, _payload
 from services.dispatch.members.consumers import GROUP_ID as MEMBERS
 from services.dispatch.models import ChannelKind, DeliveryStatus, MemberEndpoint
 from tests.dispatch.helpers import (
+    browser_subscription,
     deliveries_of,
     email_verified,
     eventually,
@@ -26,6 +26,7 @@ from tests.dispatch.helpers import (
     unique_email,
     wait_until_processed,
 )
+from tests.dispatch.helpers import endpoint_of as stored_endpoint
 from tests.support.tokens import auth_header
 
 
@@ -35,16 +36,11 @@ def app_channel(app: FastAPI) -> WebPushChannel:
     return channel
 
 
-def browser_subscription(app: FastAPI, sink: WebPushSink) -> dict[str, Any]:
-    """What a browser's pushManager.subscribe() gives, bound to the app's VAPID key."""
-    return sink.subscribe(app_channel(app).signer.application_server_key)
-
-
 async def endpoint_of(
     sessions: async_sessionmaker[AsyncSession], member_id: uuid.UUID
 ) -> MemberEndpoint | None:
     async with sessions() as session:
-        return await session.get(MemberEndpoint, (member_id, ChannelKind.WEBPUSH))
+        return await stored_endpoint(session, member_id, ChannelKind.WEBPUSH)
 
 
 class TestVapidPublicKey:
@@ -75,13 +71,20 @@ class TestSubscribing:
         )
 
         assert response.status_code == 200
-        assert response.json() == {"push_service": webpush_sink.origin, "enabled": True}
-        listed = await client.get("/endpoints/me", headers=auth_header(member_id=member_id))
-        assert [(e["channel"], e["address"]) for e in listed.json()] == [("webpush", "***")]
         endpoint = await endpoint_of(sessions, member_id)
         assert endpoint is not None and subscription["endpoint"] in endpoint.address
+        assert response.json() == {
+            "id": str(endpoint.id),
+            "push_service": webpush_sink.origin,
+            "enabled": True,
+        }
+        listed = await client.get("/endpoints/me", headers=auth_header(member_id=member_id))
+        # The push service says which browser it is; the subscription's URL stays unshown.
+        assert [(e["channel"], e["address"]) for e in listed.json()] == [
+            ("webpush", webpush_sink.origin)
+        ]
 
-    async def test_a_new_browser_replaces_the_previous_one(
+    async def test_a_new_browser_is_added_beside_the_previous_one(
         self,
         app: FastAPI,
         client: httpx.AsyncClient,
@@ -99,9 +102,10 @@ class TestSubscribing:
             )
             assert response.status_code == 200
 
+        listed = await client.get("/endpoints/me", headers=auth_header(member_id=member_id))
+        assert [e["channel"] for e in listed.json()] == ["webpush", "webpush"]
         endpoint = await endpoint_of(sessions, member_id)
-        assert endpoint is not None
-        assert second["endpoint"] in endpoint.address and first["endpoint"] not in endpoint.address
+        assert endpoint is not None and first["endpoint"] in endpoint.address
 
     async def test_unsubscribing_forgets_it(
         self,

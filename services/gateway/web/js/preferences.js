@@ -33,9 +33,20 @@ function base64UrlToBytes(text) {
   return Uint8Array.from(atob(padded), (char) => char.charCodeAt(0));
 }
 
-// The browser's PushSubscription.toJSON(), handed to dispatch for this member.
-export function registerPushSubscription(subscription) {
-  return api("/dispatch/endpoints/me/webpush", { method: "PUT", body: subscription });
+// Which of the member's browsers this one is: the id dispatch gave its subscription. Kept in
+// localStorage, as the subscription outlives the session.
+const THIS_BROWSER_KEY = "tawny.webpush.endpoint_id";
+
+// The browser's PushSubscription.toJSON(), handed to dispatch for this member: one endpoint
+// beside their other browsers (registering it again only refreshes it).
+export async function registerPushSubscription(subscription) {
+  const registered = await api("/dispatch/endpoints/me/webpush", { method: "PUT", body: subscription });
+  localStorage.setItem(THIS_BROWSER_KEY, registered.id);
+  return registered;
+}
+
+function isThisBrowser(endpoint) {
+  return endpoint.channel === "webpush" && endpoint.id === localStorage.getItem(THIS_BROWSER_KEY);
 }
 
 export async function registerServiceWorker() {
@@ -60,39 +71,83 @@ async function turnOnBrowserNotifications() {
   return registerPushSubscription(subscription.toJSON());
 }
 
+// This browser only: the member's other browsers keep their notifications.
 async function turnOffBrowserNotifications() {
   const registration = "serviceWorker" in navigator ? await navigator.serviceWorker.getRegistration(SERVICE_WORKER.scope) : null;
   const subscription = registration ? await registration.pushManager.getSubscription() : null;
+  const endpointId = localStorage.getItem(THIS_BROWSER_KEY);
+  if (endpointId) {
+    await removeEndpoint({ channel: "webpush", id: endpointId });
+  } else if (subscription) {
+    await api(`/dispatch/endpoints/me/webpush?endpoint=${encodeURIComponent(subscription.endpoint)}`, { method: "DELETE" });
+  }
   if (subscription) await subscription.unsubscribe();
-  await api("/dispatch/endpoints/me/webpush", { method: "DELETE" });
+  localStorage.removeItem(THIS_BROWSER_KEY);
+}
+
+async function removeEndpoint(endpoint) {
+  try {
+    await api(`/dispatch/endpoints/me/${endpoint.channel}/${endpoint.id}`, { method: "DELETE" });
+  } catch (error) {
+    // Removed already (from another device, say): what the member wanted.
+    if (error.status !== 404) throw error;
+  }
+  if (isThisBrowser(endpoint)) localStorage.removeItem(THIS_BROWSER_KEY);
 }
 
 function describeEndpoint(endpoint) {
   const name = (CHANNELS.find(([code]) => code === endpoint.channel) || [endpoint.channel, endpoint.channel])[1];
+  const here = isThisBrowser(endpoint) ? " (this browser)" : "";
   const state = endpoint.enabled ? "" : " (turned off: messages could not be delivered)";
-  return `${name}: ${endpoint.address}${state}`;
+  return `${name}: ${endpoint.address}${here}${state}`;
+}
+
+// The member's addresses and devices, each device with a button to remove it on its own.
+function endpointList(endpoints, messages, reload) {
+  return h(
+    "ul",
+    { id: "my-endpoints" },
+    endpoints.map((endpoint) => {
+      const description = describeEndpoint(endpoint);
+      if (endpoint.channel !== "webpush" && endpoint.channel !== "fcm") return h("li", {}, description);
+      const remove = h("button", { type: "button", class: "secondary", "aria-label": `Remove ${description}` }, "Remove");
+      remove.addEventListener("click", async () => {
+        remove.disabled = true;
+        try {
+          await removeEndpoint(endpoint);
+          announce(`${description} removed.`);
+          await reload();
+        } catch (error) {
+          showError(messages, error);
+          remove.disabled = false;
+        }
+      });
+      return h("li", {}, `${description} `, remove);
+    }),
+  );
 }
 
 function channelsSection(endpoints, reload) {
   const messages = h("div");
   const has = (channel) => endpoints.some((e) => e.channel === channel && e.enabled);
+  const onHere = endpoints.some((e) => isThisBrowser(e) && e.enabled);
   const section = h(
     "section",
     { "aria-labelledby": "channels-heading" },
     h("h2", { id: "channels-heading" }, "Where alerts reach me"),
     endpoints.length === 0
       ? h("p", {}, "Nowhere yet: confirm your email address first.")
-      : h("ul", { id: "my-endpoints" }, endpoints.map((e) => h("li", {}, describeEndpoint(e)))),
+      : endpointList(endpoints, messages, reload),
     messages,
   );
 
-  const pushButton = has("webpush")
+  const pushButton = onHere
     ? h("button", { type: "button", class: "secondary" }, "Turn off browser notifications")
     : h("button", { type: "button" }, "Turn on browser notifications");
   pushButton.addEventListener("click", async () => {
     pushButton.disabled = true;
     try {
-      if (has("webpush")) {
+      if (onHere) {
         await turnOffBrowserNotifications();
         announce("Browser notifications are off.");
       } else {
@@ -105,7 +160,7 @@ function channelsSection(endpoints, reload) {
       pushButton.disabled = false;
     }
   });
-  add(section, h("h3", {}, "Browser notifications"), h("p", {}, "Alerts appear on this device even when Tawny is not open. One browser per member: turning them on here turns them off elsewhere."), h("div", { class: "actions" }, pushButton));
+  add(section, h("h3", {}, "Browser notifications"), h("p", {}, "Alerts appear on this device even when Tawny is not open. Each of your browsers and phones gets them; turning them off here leaves the others, which you can remove from the list above."), h("div", { class: "actions" }, pushButton));
 
   const phone = h("input", { type: "tel", name: "phone_number", autocomplete: "tel", required: true, maxlength: "20" });
   const phoneForm = h(
