@@ -62,7 +62,7 @@ run: install web ## Start the whole platform with demo data and print the URLs (
 lint: install ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services shared deploy tests bench replay
+	$(BIN)/mypy services shared deploy tests bench replay chaos
 
 .PHONY: format
 format: install ## Format and autofix
@@ -112,6 +112,10 @@ replay: install ## Replay the year at 1:100 on a local stack, an hour a second (
 .PHONY: bench-api
 bench-api: install ## Locust against a local stack: resident and officer API behaviour, headless (writes bench/results/api_load.json)
 	$(BIN)/python -m replay.api_load --users $(or $(USERS),50) --run-time $(or $(RUN_TIME),60)
+
+.PHONY: chaos
+chaos: install ## Fault suite: starts its own platform, seeds 2,000 watchers of one ward, kills dispatchers, the broker, PostgreSQL and a service, breaks the providers; table of lost, doubled and recovery per fault, non-zero exit on any loss (~20 min; CHAOS_ARGS="--only kill --recipients 500")
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 .PHONY: bench
 bench: bench-geo bench-fanout bench-dispatch bench-gateway ## Every benchmark

@@ -1,0 +1,167 @@
+"""The faults: what each injects, when, and when it is over.
+
+Provider faults are set on the sinks' fault APIs (``deploy/sinks``) before the alert is
+published and cleared ``outage_s`` later, so they meet the first messages of the send. Process
+faults wait for their moment: a dispatcher is killed once a share of the recipients have their
+message, the broker is stopped as soon as the alert is published (its event is then on its way
+through the broker from alerts to geo to dispatch), PostgreSQL is restarted mid-send, and the
+alerts service is killed the moment its publish answered (committed, with the event still in its
+outbox for the relay's next poll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from chaos.suite import Audience, Fault, FaultSpec, Trial
+from shared.kafka import ensure_topics
+
+# How long a provider misbehaves, seconds.
+OUTAGE_S = 10.0
+# How long the broker stays down.
+BROKER_DOWN_S = 5.0
+# Addresses or tokens a per-address fault applies to.
+PER_ADDRESS = 5
+
+
+async def no_fault(trial: Trial) -> float:
+    await trial.publish()
+    return time.time()
+
+
+def kill_dispatch_at(share: float) -> Fault:
+    async def run(trial: Trial) -> float:
+        await trial.publish()
+        await trial.delivered_share(share)
+        return trial.kill("dispatch")
+
+    return run
+
+
+async def kill_alerts_after_commit(trial: Trial) -> float:
+    await trial.publish()
+    return trial.kill("alerts")
+
+
+async def broker_stop_and_restart(trial: Trial) -> float:
+    stack = trial.stack
+    broker = stack.embedded_broker
+    if broker is None:
+        raise RuntimeError("the stack uses an external broker: not ours to stop")
+    await trial.publish()
+    await asyncio.to_thread(broker.stop)
+    await asyncio.sleep(BROKER_DOWN_S)
+    await asyncio.to_thread(broker.start, stack.log_dir / "tansu.log")
+    # A broker that kept nothing (memory storage) comes back without the platform's topics;
+    # creating them is what the dev stack does at start.
+    created = await ensure_topics(
+        stack.kafka_bootstrap_servers,
+        namespace=stack.options.kafka_namespace,
+        partitions=stack.options.kafka_partitions,
+    )
+    if created:
+        trial.note = f"broker came back empty: {len(created)} topics created again"
+    return time.time()
+
+
+async def postgres_restart(trial: Trial) -> float:
+    server = trial.stack.embedded_postgres
+    if server is None:
+        raise RuntimeError("the stack uses an external PostgreSQL: not ours to restart")
+    await trial.publish()
+    await trial.delivered_share(0.3)
+    await asyncio.to_thread(server.stop)
+    await asyncio.to_thread(server.start)
+    return time.time()
+
+
+def smtp_outage(outage_s: float = OUTAGE_S, **fault: object) -> Fault:
+    async def run(trial: Trial) -> float:
+        await trial.smtp_fault(**fault)
+        await trial.publish()
+        await asyncio.sleep(outage_s)
+        return await trial.clear_faults()
+
+    return run
+
+
+def fcm_outage(outage_s: float = OUTAGE_S, **fault: object) -> Fault:
+    async def run(trial: Trial) -> float:
+        await trial.fcm_fault(**fault)
+        await trial.publish()
+        await asyncio.sleep(outage_s)
+        return await trial.clear_faults()
+
+    return run
+
+
+def _first_emails(audience: Audience) -> frozenset[str]:
+    return frozenset(sorted(audience.emails)[:PER_ADDRESS])
+
+
+async def smtp_refuses_some_addresses(trial: Trial) -> float:
+    """A permanent 550 for a few addresses while the rest are accepted: those few are bad
+    addresses (excused, not lost); everyone else must get the alert."""
+    for address in sorted(trial.excused):
+        await trial.smtp_fault(address=address, reply="550 5.1.1 No such mailbox")
+    await trial.publish()
+    return time.time()
+
+
+async def fcm_fails_some_tokens(trial: Trial) -> float:
+    """A 500 for a few tokens, twice each, while the rest are accepted: a passing failure of
+    the provider for those, which retries must get past."""
+    for token in sorted(trial.suite.audience.fcm_tokens)[:PER_ADDRESS]:
+        await trial.fcm_fault(target=token, status=500, times=2)
+    await trial.publish()
+    return time.time()
+
+
+def every_fault() -> list[FaultSpec]:
+    return [
+        FaultSpec("none (baseline)", no_fault),
+        FaultSpec("dispatch kill -9 at 10%", kill_dispatch_at(0.1), kills_a_dispatcher=True),
+        FaultSpec("dispatch kill -9 at 50%", kill_dispatch_at(0.5), kills_a_dispatcher=True),
+        FaultSpec("dispatch kill -9 at 90%", kill_dispatch_at(0.9), kills_a_dispatcher=True),
+        FaultSpec("alerts kill -9 after commit, before relay", kill_alerts_after_commit),
+        FaultSpec("broker stop 5 s and restart", broker_stop_and_restart),
+        FaultSpec("PostgreSQL restart mid-send", postgres_restart),
+        FaultSpec("SMTP 451 for all, 10 s", smtp_outage(reply="451 4.3.0 Try again later")),
+        FaultSpec("SMTP 554 for all, 10 s", smtp_outage(reply="554 5.3.0 Relay unavailable")),
+        FaultSpec(
+            "SMTP 550 for 5 addresses",
+            smtp_refuses_some_addresses,
+            excused=_first_emails,
+        ),
+        FaultSpec("SMTP slow (2 s a message), 10 s", smtp_outage(delay_s=2.0)),
+        FaultSpec("SMTP not answering, 10 s", smtp_outage(drop_connection=True)),
+        FaultSpec("FCM 429 for all, 10 s", fcm_outage(status=429, retry_after_s=2)),
+        FaultSpec("FCM 503 for all, 10 s", fcm_outage(status=503)),
+        FaultSpec("FCM 500 for 5 tokens (twice)", fcm_fails_some_tokens),
+        FaultSpec("FCM slow (3 s an answer), 10 s", fcm_outage(delay_s=3.0)),
+        FaultSpec("FCM not answering, 10 s", fcm_outage(drop_connection=True)),
+    ]
+
+
+# What runs inside `make test` (tests/e2e/test_chaos.py): the faults that need no restart of the
+# test session's shared PostgreSQL and broker.
+REDUCED = (
+    "dispatch kill -9 at 50%",
+    "SMTP 554 for all, 10 s",
+    "SMTP 550 for 5 addresses",
+    "FCM 429 for all, 10 s",
+)
+
+
+def chosen(patterns: Sequence[str] | None) -> list[FaultSpec]:
+    """The faults whose names contain any of ``patterns`` (any letter case); all without."""
+    specs = every_fault()
+    if not patterns:
+        return specs
+    wanted = [p.lower() for p in patterns]
+    picked = [spec for spec in specs if any(p in spec.name.lower() for p in wanted)]
+    if not picked:
+        raise ValueError(f"no fault matches {list(patterns)}; known: {[s.name for s in specs]}")
+    return picked
