@@ -182,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
         "in-flight window, DISPATCH_WORKER_TASKS x DISPATCH_CLAIM_SIZE)",
     )
     parser.add_argument("--results", type=Path, help="write the outcomes here as JSON")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="keep the platform's data and logs here (default: a temporary directory)",
+    )
     return parser
 
 
@@ -190,10 +195,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     max_doubled = args.max_doubled if args.max_doubled is not None else duplicates_window()
     ward_code, members = ward_members(args.recipients)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="tawny-chaos-") as work_dir:
+    with tempfile.TemporaryDirectory(prefix="tawny-chaos-") as temporary:
         options = StackOptions(
             ports=Ports.free(),
-            work_dir=Path(work_dir),
+            work_dir=args.work_dir or Path(temporary),
             dispatchers=args.dispatchers,
             extra_env=UNLIMITED,
         )

@@ -1,19 +1,21 @@
 """The faults: what each injects, when, and when it is over.
 
 Provider faults are set on the sinks' fault APIs (``deploy/sinks``) before the alert is
-published and cleared ``outage_s`` later, so they meet the first messages of the send. Process
+published and cleared ``OUTAGE_S`` later, so they meet the first messages of the send. Process
 faults wait for their moment: a dispatcher is killed once a share of the recipients have their
-message, the broker is stopped as soon as the alert is published (its event is then on its way
-through the broker from alerts to geo to dispatch), PostgreSQL is restarted mid-send, and the
-alerts service is killed the moment its publish answered (committed, with the event still in its
-outbox for the relay's next poll).
+message; the broker is stopped before the alert is published (its event then waits in the
+alerts service's outbox), or restarted while it holds the alert's event unconsumed; PostgreSQL
+is restarted mid-send; and the alerts service is killed the moment its publish answered
+(committed, with the event still in its outbox for the relay's next poll).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from chaos.suite import Audience, Fault, FaultSpec, Trial
 from shared.kafka import ensure_topics
@@ -45,13 +47,13 @@ async def kill_alerts_after_commit(trial: Trial) -> float:
     return trial.kill("alerts")
 
 
-async def broker_stop_and_restart(trial: Trial) -> float:
+async def _restart_broker(trial: Trial, *, before: Callable[[], Awaitable[None]]) -> float:
     stack = trial.stack
     broker = stack.embedded_broker
     if broker is None:
         raise RuntimeError("the stack uses an external broker: not ours to stop")
-    await trial.publish()
     await asyncio.to_thread(broker.stop)
+    await before()
     await asyncio.sleep(BROKER_DOWN_S)
     await asyncio.to_thread(broker.start, stack.log_dir / "tansu.log")
     # A broker that kept nothing (memory storage) comes back without the platform's topics;
@@ -62,8 +64,33 @@ async def broker_stop_and_restart(trial: Trial) -> float:
         partitions=stack.options.kafka_partitions,
     )
     if created:
-        trial.note = f"broker came back empty: {len(created)} topics created again"
+        trial.note = f"the broker came back empty: {len(created)} topics created again"
     return time.time()
+
+
+async def broker_down_at_publish(trial: Trial) -> float:
+    """The broker stops, the alert is published (committed with its event in the outbox, which
+    the relay cannot send), and the broker comes back."""
+    return await _restart_broker(trial, before=trial.publish)
+
+
+async def broker_restart_holding_an_event(trial: Trial) -> float:
+    """Geo, the alert event's consumer, is paused (SIGSTOP) when the alert is published, so the
+    event is in the broker and nowhere else when the broker restarts; geo then carries on.
+    Whatever the broker does not keep across a restart is lost here."""
+    geo = trial.process("geo")
+    relayed = await trial.events_relayed("alerts")
+    os.kill(geo, signal.SIGSTOP)
+    try:
+        await trial.publish()
+        await trial.relayed_since("alerts", relayed)
+        return await _restart_broker(trial, before=_nothing)
+    finally:
+        os.kill(geo, signal.SIGCONT)
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def postgres_restart(trial: Trial) -> float:
@@ -126,7 +153,8 @@ def every_fault() -> list[FaultSpec]:
         FaultSpec("dispatch kill -9 at 50%", kill_dispatch_at(0.5), kills_a_dispatcher=True),
         FaultSpec("dispatch kill -9 at 90%", kill_dispatch_at(0.9), kills_a_dispatcher=True),
         FaultSpec("alerts kill -9 after commit, before relay", kill_alerts_after_commit),
-        FaultSpec("broker stop 5 s and restart", broker_stop_and_restart),
+        FaultSpec("broker down at publish, back after 5 s", broker_down_at_publish),
+        FaultSpec("broker restart holding an unconsumed event", broker_restart_holding_an_event),
         FaultSpec("PostgreSQL restart mid-send", postgres_restart),
         FaultSpec("SMTP 451 for all, 10 s", smtp_outage(reply="451 4.3.0 Try again later")),
         FaultSpec("SMTP 554 for all, 10 s", smtp_outage(reply="554 5.3.0 Relay unavailable")),

@@ -145,11 +145,32 @@ class Trial:
                 received.setdefault(push["token"], []).append(_moment(push["received_at"]))
         self.received = received
 
-    def kill(self, process_name: str) -> float:
+    def process(self, name: str) -> int:
+        """The process id of one of the stack's processes, by name ("dispatch", "geo"...)."""
+        (process,) = [p for p in self.stack.processes if p.name == name]
+        return process.process.pid
+
+    def kill(self, name: str) -> float:
         """kill -9 one of the stack's processes; the suite's supervisor starts it again."""
-        (process,) = [p for p in self.stack.processes if p.name == process_name]
-        os.kill(process.process.pid, signal.SIGKILL)
+        os.kill(self.process(name), signal.SIGKILL)
         return time.time()
+
+    async def events_relayed(self, service: str) -> float:
+        """How many events ``service``'s outbox relay has handed to the broker (its metrics)."""
+        response = await self.suite.client.get(f"{self.stack.service_url(service)}/metrics")
+        total = 0.0
+        for line in response.raise_for_status().text.splitlines():
+            if line.startswith("tawny_outbox_published_total{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    async def relayed_since(self, service: str, before: float, timeout_s: float = 60.0) -> None:
+        """Wait until ``service`` has relayed another event since it had relayed ``before``."""
+        deadline = time.monotonic() + timeout_s
+        while await self.events_relayed(service) <= before:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{service}'s outbox relay sent nothing")
+            await asyncio.sleep(0.1)
 
     async def smtp_fault(self, **fault: object) -> None:
         url = f"{self.stack.smtp_sink_url}/faults"
