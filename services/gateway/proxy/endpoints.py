@@ -173,8 +173,17 @@ class StreamedReply(Response):
                     "headers": self.raw_headers,
                 }
             )
+            # Each chunk goes on as it arrives. When the service declared its length, the chunk
+            # that completes it is sent as the last (most answers are one chunk: one message,
+            # not two); otherwise an empty last message ends the body.
+            remaining = self.reply.declared_length
             async for chunk in self.reply.chunks():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if remaining is not None:
+                    remaining -= len(chunk)
+                done = remaining is not None and remaining <= 0
+                await send({"type": "http.response.body", "body": chunk, "more_body": not done})
+                if done:
+                    return
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except UpstreamError:
             # The service failed half-way through its answer, logged as

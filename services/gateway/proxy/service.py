@@ -186,6 +186,14 @@ class UpstreamReply:
     """The whole body is in ``buffered`` (HEAD answers are complete with none)."""
     _closed: bool = False
 
+    @property
+    def declared_length(self) -> int | None:
+        """The service's Content-Length, when it sent one (and the answer has a body)."""
+        if self.complete and not self.buffered:
+            return 0
+        value = _header(self.headers, b"content-length")
+        return int(value) if value is not None and value.strip().isdigit() else None
+
     async def read_whole(self, limit: int) -> bytes | None:
         """The whole body when it is at most ``limit`` bytes; otherwise None, and what was read
         stays in ``buffered`` to be streamed before the rest."""
