@@ -117,8 +117,9 @@ def failures(outcomes: Sequence[Outcome], max_doubled: int) -> list[str]:
 def table(outcomes: Sequence[Outcome]) -> str:
     """The Markdown table README's reliability section shows."""
     lines = [
-        "| fault | recipients | lost | doubled | recovery after the fault | publish to last |",
-        "|---|---:|---:|---:|---|---|",
+        "| fault | recipients | lost | doubled | recovery after the fault | publish to last "
+        "| note |",
+        "|---|---:|---:|---:|---|---|---|",
     ]
     for o in outcomes:
         excused = f" (+{o.excused} refused by the provider)" if o.excused else ""
@@ -126,7 +127,7 @@ def table(outcomes: Sequence[Outcome]) -> str:
         last = "" if o.publish_to_last_s is None else f"{o.publish_to_last_s:.1f} s"
         lines.append(
             f"| {o.fault} | {o.expected:,}{excused} | {o.lost} | {o.doubled} | {recovery} | "
-            f"{last} |"
+            f"{last} | {o.note.replace('|', '/')} |"
         )
     return "\n".join(lines)
 
