@@ -53,9 +53,11 @@ async def _restart_broker(trial: Trial, *, before: Callable[[], Awaitable[None]]
     if broker is None:
         raise RuntimeError("the stack uses an external broker: not ours to stop")
     await asyncio.to_thread(broker.stop)
-    await before()
-    await asyncio.sleep(BROKER_DOWN_S)
-    await asyncio.to_thread(broker.start, stack.log_dir / "tansu.log")
+    try:
+        await before()
+        await asyncio.sleep(BROKER_DOWN_S)
+    finally:
+        await asyncio.to_thread(broker.start, stack.log_dir / "tansu.log")
     # A broker that kept nothing (memory storage) comes back without the platform's topics;
     # creating them is what the dev stack does at start.
     created = await ensure_topics(
@@ -69,9 +71,15 @@ async def _restart_broker(trial: Trial, *, before: Callable[[], Awaitable[None]]
 
 
 async def broker_down_at_publish(trial: Trial) -> float:
-    """The broker stops, the alert is published (committed with its event in the outbox, which
-    the relay cannot send), and the broker comes back."""
-    return await _restart_broker(trial, before=trial.publish)
+    """The alert is drafted, the broker stops, the alert is published (committed with its event
+    in the outbox, which the relay cannot send), and the broker comes back."""
+    alert_id = await trial.suite.create(trial.tag)
+
+    async def publish() -> None:
+        trial.published_at = time.time()
+        await trial.suite.publish_draft(alert_id)
+
+    return await _restart_broker(trial, before=publish)
 
 
 async def broker_restart_holding_an_event(trial: Trial) -> float:

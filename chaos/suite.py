@@ -33,6 +33,10 @@ log = get_logger(__name__)
 
 # How often the sinks are read while waiting: each read lists every message the sink holds.
 POLL_INTERVAL_S = 2.0
+# Waiting for recipients ends early when none has been added for this long: longer than the
+# dispatcher's sending timeout (DISPATCH_SENDING_TIMEOUT_S, 120 s), after which a dead worker's
+# rows are sent again, so that a slow recovery is not taken for a loss.
+STALL_S = 180.0
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,10 @@ class ChaosSuite:
         return {"Authorization": f"Bearer {self._officer_token[0]}"}
 
     async def publish(self, tag: str) -> None:
+        await self.publish_draft(await self.create(tag))
+
+    async def create(self, tag: str) -> str:
+        """Draft the alert to the suite's ward, headed with ``tag``; returns its id."""
         gateway = self.stack.gateway_url
         created = await self.client.post(
             f"{gateway}/api/alerts/alerts",
@@ -262,7 +270,11 @@ class ChaosSuite:
         )
         if created.status_code != 201:
             raise RuntimeError(f"creating the alert: {created.status_code} {created.text[:300]}")
-        alert_id = created.json()["id"]
+        alert_id: str = created.json()["id"]
+        return alert_id
+
+    async def publish_draft(self, alert_id: str) -> None:
+        gateway = self.stack.gateway_url
         published = await self.client.post(
             f"{gateway}/api/alerts/alerts/{alert_id}/publish", headers=await self._headers()
         )
@@ -286,8 +298,15 @@ class ChaosSuite:
         self._say(f"{spec.name}: publishing to {len(trial.expected):,} recipients")
         healed_at = await spec.run(trial)
         deadline = time.monotonic() + self.recovery_timeout_s
+        progress, progressed_at = -1, time.monotonic()
         while time.monotonic() < deadline:
-            if await trial.count() >= len(trial.expected):
+            count = await trial.count()
+            if count >= len(trial.expected):
+                break
+            if count > progress:
+                progress, progressed_at = count, time.monotonic()
+            elif time.monotonic() - progressed_at > STALL_S:
+                trial.note = (trial.note + f"; no progress for {STALL_S:.0f} s").lstrip("; ")
                 break
             await asyncio.sleep(POLL_INTERVAL_S)
         # Late copies (a reclaimed row sent again) come after the last first copy: wait for them.
@@ -351,7 +370,16 @@ class ChaosSuite:
                         note=f"not played: {error!r}"[:200],
                     )
                 )
-            await self.wait_until_ready()
+            try:
+                await self.wait_until_ready()
+            except RuntimeError as error:
+                # The platform did not come back: the faults left are not played, and the table
+                # says so rather than the run ending without one.
+                self._say(f"stopping after {spec.name}: {error}")
+                outcomes[-1].note = f"{outcomes[-1].note}; the platform did not recover".lstrip(
+                    "; "
+                )
+                break
         return outcomes
 
     async def wait_until_ready(self, timeout_s: float = 300.0) -> None:
