@@ -115,7 +115,7 @@ class Trial:
     @property
     def expected(self) -> frozenset[str]:
         audience = self.suite.audience
-        return (audience.emails | audience.fcm_tokens) - self.excused
+        return (audience.emails | audience.fcm_tokens) - self.excused - self.suite.disabled
 
     async def publish(self) -> None:
         self.published_at = time.time()
@@ -219,6 +219,9 @@ class ChaosSuite:
         self.run_id = uuid.uuid4().hex[:6]
         self._say = on_progress
         self._officer_token: tuple[str, float] | None = None
+        # Addresses a provider refused for good in an earlier fault: dispatch has disabled
+        # them, as it should, so later alerts do not go to them.
+        self.disabled: set[str] = set()
 
     @property
     def fcm_sink_url(self) -> str:
@@ -313,6 +316,7 @@ class ChaosSuite:
         await asyncio.sleep(self.settle_s)
         await trial.read_sinks()
         await self._clear_sinks()
+        self.disabled |= excused
         return self._outcome(trial, healed_at)
 
     def _outcome(self, trial: Trial, healed_at: float) -> Outcome:
