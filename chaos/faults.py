@@ -112,19 +112,11 @@ async def postgres_restart(trial: Trial) -> float:
     return time.time()
 
 
-def smtp_outage(outage_s: float = OUTAGE_S, **fault: object) -> Fault:
+def outage(sink: str, outage_s: float = OUTAGE_S, **fault: object) -> Fault:
+    """``sink`` ("smtp" or "fcm") misbehaves as ``fault`` says for ``outage_s`` seconds."""
+
     async def run(trial: Trial) -> float:
-        await trial.smtp_fault(**fault)
-        await trial.publish()
-        await asyncio.sleep(outage_s)
-        return await trial.clear_faults()
-
-    return run
-
-
-def fcm_outage(outage_s: float = OUTAGE_S, **fault: object) -> Fault:
-    async def run(trial: Trial) -> float:
-        await trial.fcm_fault(**fault)
+        await trial.sink_fault(sink, **fault)
         await trial.publish()
         await asyncio.sleep(outage_s)
         return await trial.clear_faults()
@@ -140,7 +132,7 @@ async def smtp_refuses_some_addresses(trial: Trial) -> float:
     """A permanent 550 for a few addresses while the rest are accepted: those few are bad
     addresses (excused, not lost); everyone else must get the alert."""
     for address in sorted(trial.excused):
-        await trial.smtp_fault(address=address, reply="550 5.1.1 No such mailbox")
+        await trial.sink_fault("smtp", address=address, reply="550 5.1.1 No such mailbox")
     await trial.publish()
     return time.time()
 
@@ -149,7 +141,7 @@ async def fcm_fails_some_tokens(trial: Trial) -> float:
     """A 500 for a few tokens, twice each, while the rest are accepted: a passing failure of
     the provider for those, which retries must get past."""
     for token in sorted(trial.suite.audience.fcm_tokens)[:PER_ADDRESS]:
-        await trial.fcm_fault(target=token, status=500, times=2)
+        await trial.sink_fault("fcm", target=token, status=500, times=2)
     await trial.publish()
     return time.time()
 
@@ -164,20 +156,20 @@ def every_fault() -> list[FaultSpec]:
         FaultSpec("broker down at publish, back after 5 s", broker_down_at_publish),
         FaultSpec("broker restart holding an unconsumed event", broker_restart_holding_an_event),
         FaultSpec("PostgreSQL restart mid-send", postgres_restart),
-        FaultSpec("SMTP 451 for all, 10 s", smtp_outage(reply="451 4.3.0 Try again later")),
-        FaultSpec("SMTP 554 for all, 10 s", smtp_outage(reply="554 5.3.0 Relay unavailable")),
+        FaultSpec("SMTP 451 for all, 10 s", outage("smtp", reply="451 4.3.0 Try again later")),
+        FaultSpec("SMTP 554 for all, 10 s", outage("smtp", reply="554 5.3.0 Relay unavailable")),
         FaultSpec(
             "SMTP 550 for 5 addresses",
             smtp_refuses_some_addresses,
             excused=_first_emails,
         ),
-        FaultSpec("SMTP slow (2 s a message), 10 s", smtp_outage(delay_s=2.0)),
-        FaultSpec("SMTP not answering, 10 s", smtp_outage(drop_connection=True)),
-        FaultSpec("FCM 429 for all, 10 s", fcm_outage(status=429, retry_after_s=2)),
-        FaultSpec("FCM 503 for all, 10 s", fcm_outage(status=503)),
+        FaultSpec("SMTP slow (2 s a message), 10 s", outage("smtp", delay_s=2.0)),
+        FaultSpec("SMTP not answering, 10 s", outage("smtp", drop_connection=True)),
+        FaultSpec("FCM 429 for all, 10 s", outage("fcm", status=429, retry_after_s=2)),
+        FaultSpec("FCM 503 for all, 10 s", outage("fcm", status=503)),
         FaultSpec("FCM 500 for 5 tokens (twice)", fcm_fails_some_tokens),
-        FaultSpec("FCM slow (3 s an answer), 10 s", fcm_outage(delay_s=3.0)),
-        FaultSpec("FCM not answering, 10 s", fcm_outage(drop_connection=True)),
+        FaultSpec("FCM slow (3 s an answer), 10 s", outage("fcm", delay_s=3.0)),
+        FaultSpec("FCM not answering, 10 s", outage("fcm", drop_connection=True)),
     ]
 
 

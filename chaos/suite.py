@@ -176,13 +176,10 @@ class Trial:
                 raise TimeoutError(f"{service}'s outbox relay sent nothing")
             await asyncio.sleep(0.1)
 
-    async def smtp_fault(self, **fault: object) -> None:
-        url = f"{self.stack.smtp_sink_url}/faults"
-        (await self.suite.client.post(url, json=fault)).raise_for_status()
-
-    async def fcm_fault(self, **fault: object) -> None:
-        url = f"{self.suite.fcm_sink_url}/faults"
-        (await self.suite.client.post(url, json=fault)).raise_for_status()
+    async def sink_fault(self, sink: str, **fault: object) -> None:
+        """Set a fault on the "smtp" or "fcm" sink (``deploy/sinks``: their fault APIs)."""
+        base = {"smtp": self.stack.smtp_sink_url, "fcm": self.suite.fcm_sink_url}[sink]
+        (await self.suite.client.post(f"{base}/faults", json=fault)).raise_for_status()
 
     async def clear_faults(self) -> float:
         await asyncio.gather(
