@@ -62,7 +62,7 @@ run: install web ## Start the whole platform with demo data and print the URLs (
 lint: install ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services shared deploy tests bench replay
+	$(BIN)/mypy services shared deploy tests bench replay chaos
 
 .PHONY: format
 format: install ## Format and autofix
@@ -122,6 +122,10 @@ bench-api: install ## Locust against a local stack: resident and officer API beh
 .PHONY: bench-api-steps
 bench-api-steps: install ## Locust at fixed rates on a local stack: creates 50/100/200 a second, reads 100 to 750, until errors (bench/results/api_load.json)
 	$(BIN)/python -m replay.api_load --steps --step-time $(or $(STEP_TIME),30)
+
+.PHONY: chaos
+chaos: install ## Fault suite: starts its own platform, seeds 2,000 watchers of one ward, kills dispatchers, the broker, PostgreSQL and a service, breaks the providers; table of lost, doubled and recovery per fault, non-zero exit on any loss (~20 min; CHAOS_ARGS="--only kill --recipients 500")
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 .PHONY: bench
 bench: bench-geo bench-fanout bench-dispatch bench-gateway ## Every benchmark

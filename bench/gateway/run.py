@@ -175,14 +175,34 @@ async def proxy_part(rate: float, duration_s: float, rounds: int) -> dict[str, A
                         processes={"proxy": pid, "standin": standin_pid},
                     )
                 )
+    return {"rate": rate, "rounds": runs, **cpu_summary(runs)}
+
+
+# A round whose requests were not all answered was starved of CPU (the load generator or the
+# proxy waited for a core): its CPU per answered request counts the idle background over few
+# answers, so only whole rounds, in which every case was served in full, are compared.
+WHOLE_ROUND_SHARE = 0.95
+
+
+def cpu_summary(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Median CPU per request of each case over the rounds every case served in full, and the
+    ratio of each to the least-code proxy's."""
+    rounds = len(next(iter(runs.values())))
+    whole = [
+        index
+        for index in range(rounds)
+        if all(
+            case[index]["served"] >= WHOLE_ROUND_SHARE * case[index]["sent"]
+            for case in runs.values()
+        )
+    ] or list(range(rounds))
     median_cpu = {
-        label: statistics.median(run["cpu_ms_per_request"]["proxy"] for run in rounds_of_case)
-        for label, rounds_of_case in runs.items()
+        label: statistics.median(case[index]["cpu_ms_per_request"]["proxy"] for index in whole)
+        for label, case in runs.items()
     }
     least_cpu = median_cpu["least-code proxy, signed in"]
     return {
-        "rate": rate,
-        "rounds": runs,
+        "whole_rounds": [index + 1 for index in whole],
         "median_cpu_ms_per_request": median_cpu,
         "gateway_over_least_code": {
             label: round(cpu / least_cpu, 2) for label, cpu in median_cpu.items() if least_cpu

@@ -44,6 +44,7 @@ def build_edge_guards(settings: GatewaySettings, client: httpx.AsyncClient) -> E
             f"{settings.identity_url}/.well-known/jwks.json",
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
+            max_lifetime_s=settings.jwt_max_lifetime_s,
             http=client,
         ),
         per_address=TokenBucketLimiter(

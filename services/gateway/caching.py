@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol, TypeVar
 
 from prometheus_client import Counter
 
@@ -84,6 +84,23 @@ def header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     return None
 
 
+class Fetched(Protocol):
+    """A service's answer as the proxy fetched it, its body possibly still arriving."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]: ...
+
+    async def read_whole(self, limit: int) -> bytes | None: ...
+
+    async def close(self) -> None: ...
+
+
+FetchedT = TypeVar("FetchedT", bound=Fetched)
+
+
 @dataclass(frozen=True)
 class CachedReply:
     status_code: int
@@ -135,22 +152,22 @@ class PublicReadCache:
         return entry
 
     async def get_or_fetch(
-        self,
-        key: tuple[bytes, ...],
-        fetch: Callable[[], Awaitable[tuple[int, list[tuple[bytes, bytes]], bytes]]],
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, CachedReply | None]:
+        self, key: tuple[bytes, ...], fetch: Callable[[], Awaitable[FetchedT]]
+    ) -> CachedReply | FetchedT:
         """The answer for ``key``: from the cache, from a fetch already under way, or fetched
-        now (and kept when it may be). The last item is the cache entry when there is one."""
+        now. A fetched answer that may be kept is read whole, stored and returned as its entry;
+        one that may not (an error, private, too large) is returned as fetched, its body still
+        to be streamed by the caller."""
         entry = self._fresh(key)
         if entry is not None:
             CACHE_LOOKUPS.labels("hit").inc()
-            return entry.status_code, entry.headers, entry.body, entry
+            return entry
         pending = self._pending.get(key)
         if pending is not None:
             CACHE_LOOKUPS.labels("joined").inc()
             shared = await asyncio.shield(pending)
             if shared is not None:
-                return shared.status_code, shared.headers, shared.body, shared
+                return shared
         CACHE_LOOKUPS.labels("miss").inc()
         future: asyncio.Future[CachedReply | None] = asyncio.get_running_loop().create_future()
         leader = pending is None
@@ -158,37 +175,43 @@ class PublicReadCache:
             self._pending[key] = future
         stored = None
         try:
-            status, headers, body = await fetch()
-            stored = self._store(key, status, headers, body)
+            fetched = await fetch()
+            stored = await self._store(key, fetched)
         finally:
             if leader:
                 del self._pending[key]
                 future.set_result(stored)
-        if stored is not None:
-            return stored.status_code, stored.headers, stored.body, stored
-        return status, headers, body, None
+        return fetched if stored is None else stored
 
-    def _store(
-        self, key: tuple[bytes, ...], status: int, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> CachedReply | None:
+    async def _store(self, key: tuple[bytes, ...], fetched: Fetched) -> CachedReply | None:
+        headers = fetched.headers
         cache_control = (header(headers, b"cache-control") or b"").lower()
         if (
-            status != 200
-            or len(body) > self.max_body_bytes
+            fetched.status_code != 200
             or b"private" in cache_control
             or b"no-store" in cache_control
             or header(headers, b"set-cookie") is not None
             or header(headers, b"vary") is not None
         ):
             return None
+        try:
+            body = await fetched.read_whole(self.max_body_bytes)
+        except BaseException:
+            await fetched.close()
+            raise
+        if body is None:
+            return None  # too large to keep: the caller streams it
+        await fetched.close()
         headers = list(headers)
         if not cache_control:
             headers.append((b"cache-control", b"public, max-age=%d" % max(1, int(self.ttl_s))))
+        if header(headers, b"content-length") is None:
+            headers.append((b"content-length", b"%d" % len(body)))
         etag = header(headers, b"etag")
         if etag is None:
             etag = strong_etag(body)
             headers.append((b"etag", etag))
-        entry = CachedReply(status, headers, body, etag, self._clock() + self.ttl_s)
+        entry = CachedReply(fetched.status_code, headers, body, etag, self._clock() + self.ttl_s)
         self._entries[key] = entry
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:

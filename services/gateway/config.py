@@ -47,6 +47,11 @@ class GatewaySettings(ServerProcessSettings):
     jwt_audience: str = platform_field(  # type: ignore[assignment]
         "JWT_AUDIENCE", "tawny", "The aud claim of access tokens"
     )
+    jwt_max_lifetime_s: int = platform_field(  # type: ignore[assignment]
+        "JWT_MAX_LIFETIME_S",
+        900,
+        "Longest an access token may live (exp after iat or now); longer-lived ones are refused",
+    )
 
     identity_url: str = Field(
         default="http://127.0.0.1:8001",

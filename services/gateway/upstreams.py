@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -34,16 +34,16 @@ class InFlightLimits:
     retry_after_s: int
     in_flight: Counter[str] = field(default_factory=Counter)
 
-    @contextlib.contextmanager
-    def slot(self, service: str) -> Iterator[None]:
+    def acquire(self, service: str) -> None:
+        """Take one of ``service``'s slots, or refuse with ``UpstreamBusyError``; the slot is
+        held until ``release``, which for a streamed answer is after its last byte."""
         if self.in_flight[service] >= self.per_service:
             REFUSED_REQUESTS.labels(service).inc()
             raise UpstreamBusyError(service, self.retry_after_s)
         self.in_flight[service] += 1
-        try:
-            yield
-        finally:
-            self.in_flight[service] -= 1
+
+    def release(self, service: str) -> None:
+        self.in_flight[service] -= 1
 
 
 @dataclass(frozen=True)

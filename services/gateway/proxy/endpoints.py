@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
+from starlette.types import Receive, Scope, Send
 
 from services.gateway.caching import (
     CONDITIONAL_HEADERS,
     PRIVATE,
+    CachedReply,
     anonymous,
     cache_key,
     etag_matches,
@@ -19,9 +21,13 @@ from services.gateway.caching import (
 )
 from services.gateway.config import UPSTREAM_SERVICES
 from services.gateway.edge.caller import EdgeCaller, EdgeCallerDep
-from services.gateway.errors import InternalEndpointError
+from services.gateway.errors import InternalEndpointError, UpstreamError
 from services.gateway.proxy.service import (
+    BUFFERED_BODY_BYTES,
+    CappedBody,
     IncomingRequest,
+    UpstreamReply,
+    declared_body_length,
     forward,
     read_capped_body,
     upstream_path,
@@ -86,12 +92,16 @@ async def proxy_request(
     )
     headers = request.headers
     declared_length = headers.get("content-length")
+    body: bytes | CappedBody
     if declared_length is None and "transfer-encoding" not in headers:
         body = b""  # no body was sent (most GETs): nothing to wait for
     else:
-        body = await read_capped_body(
-            request.stream(), declared_length=declared_length, limit=upstreams.max_body_bytes
-        )
+        limit = upstreams.max_body_bytes
+        declared = declared_body_length(declared_length, limit=limit)
+        if declared is not None and declared <= BUFFERED_BODY_BYTES:
+            body = await read_capped_body(request.stream(), declared_length=None, limit=limit)
+        else:
+            body = CappedBody(request.stream(), limit=limit)
     raw_headers: list[tuple[bytes, bytes]] = list(scope["headers"])
     query: bytes = scope.get("query_string", b"")
     public_path = "/" + path
@@ -107,8 +117,8 @@ async def proxy_request(
         if_none_match = header(raw_headers, b"if-none-match")
         raw_headers = [(n, v) for n, v in raw_headers if n.lower() not in CONDITIONAL_HEADERS]
 
-    async def fetch() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        reply = await forward(
+    async def fetch() -> UpstreamReply:
+        return await forward(
             upstreams,
             service,
             IncomingRequest(
@@ -125,21 +135,64 @@ async def proxy_request(
                 member_id=str(caller.member_id) if caller.member_id else None,
             ),
         )
-        return reply.status_code, reply.headers, reply.body
 
     if not cacheable:
-        status, reply_headers, reply_body = await fetch()
+        reply = await fetch()
         if is_private_read(service, public_path):
-            reply_headers = [
-                *((n, v) for n, v in reply_headers if n.lower() != b"cache-control"),
+            reply.headers = [
+                *((n, v) for n, v in reply.headers if n.lower() != b"cache-control"),
                 (b"cache-control", PRIVATE),
             ]
-        return _raw_response(status, reply_headers, reply_body)
+        return StreamedReply(reply)
     key = cache_key(service, forward_path, query, raw_headers)
-    status, reply_headers, reply_body, entry = await cache.get_or_fetch(key, fetch)
-    if entry is not None and if_none_match is not None and etag_matches(if_none_match, entry.etag):
-        return _raw_response(304, not_modified_headers(entry.headers), b"")
-    return _raw_response(status, reply_headers, reply_body)
+    answer = await cache.get_or_fetch(key, fetch)
+    if not isinstance(answer, CachedReply):
+        return StreamedReply(answer)
+    if if_none_match is not None and etag_matches(if_none_match, answer.etag):
+        return _raw_response(304, not_modified_headers(answer.headers), b"")
+    return _raw_response(answer.status_code, answer.headers, answer.body)
+
+
+class StreamedReply(Response):
+    """A service's answer passed on while it arrives: the status and headers at once, then each
+    chunk of the body as the service writes it. The upstream connection and the service's
+    in-flight slot are released once the last chunk is sent, or the caller has gone."""
+
+    def __init__(self, reply: UpstreamReply) -> None:
+        self.reply = reply
+        self.status_code = reply.status_code
+        self.raw_headers = reply.headers
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            # Each chunk goes on as it arrives. When the service declared its length, the chunk
+            # that completes it is sent as the last (most answers are one chunk: one message,
+            # not two); otherwise an empty last message ends the body.
+            remaining = self.reply.declared_length
+            async for chunk in self.reply.chunks():
+                if remaining is not None:
+                    remaining -= len(chunk)
+                done = remaining is not None and remaining <= 0
+                await send({"type": "http.response.body", "body": chunk, "more_body": not done})
+                if done:
+                    return
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except UpstreamError:
+            # The service failed half-way through its answer, logged as
+            # gateway.upstream.body_failed. The head is gone, so no 502 can be sent: returning
+            # without finishing makes the server close the connection, and the caller sees an
+            # unfinished body rather than a whole-looking truncated one.
+            return
+        finally:
+            await self.reply.close()
 
 
 def _raw_response(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> Response:

@@ -1,16 +1,27 @@
 """Forwarding one request to a service and bringing its answer back.
 
-Both bodies are buffered: requests are capped at ``max_body_bytes`` before anything is sent, and
-an answer is passed on only once it has arrived whole, so that a service failing half-way through
-becomes a clean 502/504 problem rather than a truncated 200. (Streaming, for server-sent events
-say, would need its own path.)
+Both bodies are streamed, so the gateway holds a few chunks of a request or answer in memory,
+not the whole of it, and an upload or a large document starts moving before it has all arrived:
+
+- A request body is capped at ``max_body_bytes`` as it passes (at once from its Content-Length,
+  or while it is read). A small declared body (``BUFFERED_BODY_BYTES``, every JSON call of the
+  API) is read whole first, because only a body held in memory can be sent again when a pooled
+  connection turns out to be dead.
+- An answer is passed on chunk by chunk while the service writes it. A service failing half-way
+  through an answer therefore aborts the caller's connection (a truncated body the caller can
+  tell from a whole one: its Content-Length or chunked framing is unfinished), as nginx does,
+  rather than becoming a 502. The public-read cache reads the answers it may keep whole
+  (``PublicReadCache.max_body_bytes``) and streams larger ones.
+
+The in-flight slot of the service is held until the answer's last byte is passed on.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import AsyncIterable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import quote, unquote
 
@@ -26,7 +37,7 @@ from services.gateway.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from services.gateway.upstreams import Upstreams
+from services.gateway.upstreams import InFlightLimits, Upstreams
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -55,7 +66,8 @@ HOP_BY_HOP_HEADERS: Final = frozenset(
 )
 
 # Replaced by the gateway's own values: a caller must not be able to choose the address or
-# request id a service sees. The body is already buffered, so "Expect: 100-continue" is moot.
+# request id a service sees. The gateway has already accepted the body, so "Expect:
+# 100-continue" is moot; the body's framing (Content-Length or chunked) is set by the client side.
 _REPLACED_REQUEST_HEADERS: Final = frozenset(
     {
         b"host",
@@ -72,10 +84,13 @@ _REPLACED_REQUEST_HEADERS: Final = frozenset(
 )
 
 # The gateway's server adds its own date, server and (via RequestContextMiddleware) request id;
-# passing the service's on as well would send each twice.
-_REPLACED_RESPONSE_HEADERS: Final = frozenset(
-    {b"content-length", b"date", b"server", b"x-request-id"}
-)
+# passing the service's on as well would send each twice. The service's Content-Length is passed
+# on: the streamed answer is the same bytes.
+_REPLACED_RESPONSE_HEADERS: Final = frozenset({b"date", b"server", b"x-request-id"})
+
+# A declared request body up to this size is read whole before it is forwarded, so that it can be
+# sent again on a fresh connection (see ``forward``); larger ones, and bodies sent chunked, stream.
+BUFFERED_BODY_BYTES: Final = 64 * 1024
 
 # Characters left as they are when a decoded path must be quoted again (RFC 3986 pchar and "/").
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
@@ -90,7 +105,8 @@ class IncomingRequest:
     """Percent-encoded path below /api/<service>, starting with "/"."""
     query: bytes
     headers: list[tuple[bytes, bytes]]
-    body: bytes
+    body: bytes | CappedBody
+    """The whole body, or the caller's body streamed through its cap."""
     client_host: str | None
     scheme: str
     host: str | None
@@ -101,11 +117,17 @@ class IncomingRequest:
     """The caller's member id when the edge verified their token (for the service's logs)."""
 
 
-@dataclass(frozen=True)
-class UpstreamReply:
-    status_code: int
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
+def declared_body_length(declared_length: str | None, *, limit: int) -> int | None:
+    """The Content-Length a caller declared, refused at once when it is not a number or exceeds
+    ``limit``; None when the body is sent without one (chunked)."""
+    if declared_length is None:
+        return None
+    declared = declared_length.strip()
+    if not (declared.isascii() and declared.isdigit()):
+        raise InvalidContentLengthError("Content-Length must be a whole number of bytes")
+    if int(declared) > limit:
+        raise RequestTooLargeError(limit)
+    return int(declared)
 
 
 async def read_capped_body(
@@ -113,18 +135,117 @@ async def read_capped_body(
 ) -> bytes:
     """The whole request body, refusing it as soon as it is known to exceed ``limit`` bytes:
     at once from Content-Length, or while reading a body sent without one."""
-    if declared_length is not None:
-        declared = declared_length.strip()
-        if not (declared.isascii() and declared.isdigit()):
-            raise InvalidContentLengthError("Content-Length must be a whole number of bytes")
-        if int(declared) > limit:
-            raise RequestTooLargeError(limit)
+    declared_body_length(declared_length, limit=limit)
     body = bytearray()
     async for chunk in chunks:
         body += chunk
         if len(body) > limit:
             raise RequestTooLargeError(limit)
     return bytes(body)
+
+
+@dataclass
+class CappedBody:
+    """A caller's request body passed on chunk by chunk, stopped once it passes ``limit`` bytes.
+
+    The client side of the proxy reads it while sending and reports a failing body as a broken
+    connection, so what went wrong is kept here (``refused``) for ``forward`` to raise instead."""
+
+    chunks: AsyncIterable[bytes]
+    limit: int
+    sent_bytes: int = 0
+    refused: Exception | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self.chunks:
+                self.sent_bytes += len(chunk)
+                if self.sent_bytes > self.limit:
+                    raise RequestTooLargeError(self.limit)
+                if chunk:
+                    yield chunk
+        except Exception as error:
+            # The caller's fault (too large, or gone: ClientDisconnect), not the service's.
+            self.refused = error
+            raise
+
+
+@dataclass
+class UpstreamReply:
+    """A service's answer whose body is still arriving. ``close`` must be called once it is done
+    with (``StreamedReply`` does), which frees the connection and the service's in-flight slot."""
+
+    service: str
+    status_code: int
+    headers: list[tuple[bytes, bytes]]
+    response: httpx.Response
+    limits: InFlightLimits
+    started: float
+    buffered: list[bytes] = field(default_factory=list)
+    complete: bool = False
+    """The whole body is in ``buffered`` (HEAD answers are complete with none)."""
+    _closed: bool = False
+
+    @property
+    def declared_length(self) -> int | None:
+        """The service's Content-Length, when it sent one (and the answer has a body)."""
+        if self.complete and not self.buffered:
+            return 0
+        value = _header(self.headers, b"content-length")
+        return int(value) if value is not None and value.strip().isdigit() else None
+
+    async def read_whole(self, limit: int) -> bytes | None:
+        """The whole body when it is at most ``limit`` bytes; otherwise None, and what was read
+        stays in ``buffered`` to be streamed before the rest."""
+        size = sum(map(len, self.buffered))
+        while not self.complete:
+            chunk = await anext(self._source, None)
+            if chunk is None:
+                self.complete = True
+                break
+            self.buffered.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return None
+        return b"".join(self.buffered)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body, from its first byte (those already read included)."""
+        while self.buffered:
+            yield self.buffered.pop(0)
+        if not self.complete:
+            async for chunk in self._source:
+                yield chunk
+            self.complete = True
+
+    @functools.cached_property
+    def _source(self) -> AsyncIterator[bytes]:
+        """The body as it arrives; one iterator, so reading may stop and resume."""
+        return self._raw()
+
+    async def _raw(self) -> AsyncIterator[bytes]:
+        try:
+            # Raw bytes: the body stays exactly as encoded (gzip...) with its Content-Encoding.
+            async for chunk in self.response.aiter_raw():
+                yield chunk
+        except httpx.TransportError as error:
+            log.warning(
+                "gateway.upstream.body_failed", service=self.service, error=type(error).__name__
+            )
+            await self.close(outcome="body_failed")
+            raise UpstreamError(self.service) from error
+
+    async def close(self, *, outcome: str | None = None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.response.aclose()
+        finally:
+            self.limits.release(self.service)
+            UPSTREAM_LATENCY.labels(self.service, outcome or _outcome(self.status_code)).observe(
+                time.perf_counter() - self.started
+            )
 
 
 def upstream_path(
@@ -232,24 +353,15 @@ def public_location(location: bytes, *, base_url: httpx.URL, prefix: str) -> byt
 
 
 def _reply_headers(
-    response: httpx.Response, body: bytes, *, method: str, base_url: httpx.URL, prefix: str
+    response: httpx.Response, *, base_url: httpx.URL, prefix: str
 ) -> list[tuple[bytes, bytes]]:
     headers = _without(response.headers.raw, _REPLACED_RESPONSE_HEADERS)
-    headers = [
+    return [
         (name, public_location(value, base_url=base_url, prefix=prefix))
         if name.lower() == b"location"
         else (name, value)
         for name, value in headers
     ]
-    status = response.status_code
-    if method == "HEAD":
-        # No body, but the length is that of the GET answer and may be useful to the caller.
-        declared = response.headers.get("content-length")
-        if declared is not None:
-            headers.append((b"content-length", declared.encode("ascii")))
-    elif status >= 200 and status not in (204, 304):
-        headers.append((b"content-length", str(len(body)).encode("ascii")))
-    return headers
 
 
 def _outcome(status_code: int) -> str:
@@ -271,18 +383,6 @@ def _broken_connection(error: httpx.TransportError) -> bool:
     if isinstance(cause, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
         return True
     return isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError)
-
-
-async def _exchange(
-    transport: httpx.AsyncBaseTransport, request: httpx.Request
-) -> tuple[httpx.Response, bytes]:
-    response = await transport.handle_async_request(request)
-    try:
-        # Raw bytes: the body stays exactly as encoded (gzip...) with its Content-Encoding.
-        body = b"".join([chunk async for chunk in response.aiter_raw()])
-    finally:
-        await response.aclose()
-    return response, body
 
 
 _FAILURE_OUTCOMES: Final[dict[type[UpstreamError], str]] = {
@@ -313,12 +413,13 @@ def _upstream_error(service: str, method: str, error: httpx.TransportError) -> U
 
 
 async def forward(upstreams: Upstreams, service: str, incoming: IncomingRequest) -> UpstreamReply:
-    """Send ``incoming`` to ``service`` and return its answer; transport failures become
-    ``UpstreamError``s (503 unreachable or busy, 504 too slow, 502 anything else).
+    """Send ``incoming`` to ``service`` and return its answer once its head has arrived, the body
+    still to be read; transport failures become ``UpstreamError``s (503 unreachable or busy, 504
+    too slow, 502 anything else).
 
     An idempotent request whose connection broke before any answer is sent once more, on a
     fresh connection: that is a pooled connection the service had just closed, not a failure of
-    the request."""
+    the request. A streamed body has gone with the first attempt, so it is never sent twice."""
     base_url = upstreams.base_url(service)
     base_path = base_url.raw_path.rstrip(b"/")
     target = base_path + incoming.path + (b"?" + incoming.query if incoming.query else b"")
@@ -326,43 +427,66 @@ async def forward(upstreams: Upstreams, service: str, incoming: IncomingRequest)
         url = base_url.copy_with(raw_path=target)
     except httpx.InvalidURL as error:
         raise InvalidPathError("the request path cannot be forwarded") from error
+    headers = forwarded_request_headers(incoming)
+    streamed = isinstance(incoming.body, CappedBody)
+    if streamed:
+        declared = _header(incoming.headers, b"content-length")
+        if declared is not None:
+            headers.append((b"content-length", declared.strip()))
     request = httpx.Request(
         incoming.method,
         url,
-        headers=forwarded_request_headers(incoming),
+        headers=headers,
         content=incoming.body,
         extensions={"timeout": upstreams.timeouts},
     )
-    attempts = 2 if incoming.method in IDEMPOTENT_METHODS else 1
-    with upstreams.limits.slot(service):
-        started = time.perf_counter()
-        outcome = "aborted"  # kept only if something other than the transport interrupts us
-        try:
-            for attempt in range(1, attempts + 1):
-                try:
-                    response, body = await _exchange(upstreams.transport, request)
-                    break
-                except httpx.TransportError as error:
-                    if attempt < attempts and _broken_connection(error):
-                        log.info(
-                            "gateway.upstream.retried",
-                            service=service,
-                            method=incoming.method,
-                            error=type(error).__name__,
-                        )
-                        continue
-                    mapped = _upstream_error(service, incoming.method, error)
-                    outcome = _FAILURE_OUTCOMES[type(mapped)]
-                    raise mapped from error
-            outcome = _outcome(response.status_code)
-        finally:
-            UPSTREAM_LATENCY.labels(service, outcome).observe(time.perf_counter() - started)
-    if incoming.method == "HEAD":
-        body = b""
-    return UpstreamReply(
+    attempts = 2 if incoming.method in IDEMPOTENT_METHODS and not streamed else 1
+    limits = upstreams.limits
+    limits.acquire(service)
+    started = time.perf_counter()
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await upstreams.transport.handle_async_request(request)
+                break
+            except httpx.TransportError as error:
+                if isinstance(incoming.body, CappedBody) and incoming.body.refused is not None:
+                    raise incoming.body.refused from error
+                if attempt < attempts and _broken_connection(error):
+                    log.info(
+                        "gateway.upstream.retried",
+                        service=service,
+                        method=incoming.method,
+                        error=type(error).__name__,
+                    )
+                    continue
+                mapped = _upstream_error(service, incoming.method, error)
+                raise mapped from error
+    except BaseException as error:
+        limits.release(service)
+        # A body the caller sent too much of, or left half-way, and cancellation: "aborted".
+        outcome = "aborted"
+        if isinstance(error, UpstreamError):
+            outcome = _FAILURE_OUTCOMES.get(type(error), "bad_gateway")
+        UPSTREAM_LATENCY.labels(service, outcome).observe(time.perf_counter() - started)
+        raise
+    reply = UpstreamReply(
+        service=service,
         status_code=response.status_code,
-        headers=_reply_headers(
-            response, body, method=incoming.method, base_url=base_url, prefix=incoming.prefix
-        ),
-        body=body,
+        headers=_reply_headers(response, base_url=base_url, prefix=incoming.prefix),
+        response=response,
+        limits=limits,
+        started=started,
     )
+    if incoming.method == "HEAD":
+        # No body, but the length is that of the GET answer and may be useful to the caller.
+        reply.complete = True
+        await reply.close()
+    return reply
+
+
+def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None

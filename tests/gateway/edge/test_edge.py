@@ -46,6 +46,19 @@ class TestTokensAtTheEdge:
         assert response.status_code == 401
         assert "expired" in response.json()["detail"]
 
+    async def test_a_token_living_longer_than_jwt_max_lifetime_s_is_refused(self) -> None:
+        an_hour = tokens.make_token(expires_in=3600)
+        headers = {"Authorization": f"Bearer {an_hour}"}
+        async with running_gateway(network()) as client:
+            by_default = await client.get("/api/geo/subscriptions", headers=headers)
+        settings = gateway_settings(jwt_max_lifetime_s=7200)
+        async with running_gateway(network(), settings) as client:
+            allowed = await client.get("/api/geo/subscriptions", headers=headers)
+
+        # The services' own limit (900 s unless JWT_MAX_LIFETIME_S says otherwise), here too.
+        assert by_default.status_code == 401
+        assert allowed.status_code == 200
+
     async def test_anonymous_requests_pass_and_cannot_claim_an_identity(self) -> None:
         async with running_gateway(network()) as client:
             response = await client.get(

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass, field
 
 import httpx
 from fastapi import FastAPI, Response
 
-from services.gateway.caching import PublicReadCache
+from services.gateway.caching import CachedReply, PublicReadCache
 from tests.gateway.fakes import gateway_settings, host_of, network, running_gateway
 from tests.support import tokens
 
@@ -124,42 +125,75 @@ class TestPrivateReads:
         assert feeds.calls == 2
 
 
+@dataclass
+class Answer:
+    """A fetched answer as the proxy hands it to the cache, its body read on demand."""
+
+    body: bytes = b"{}"
+    headers: list[tuple[bytes, bytes]] = field(
+        default_factory=lambda: [(b"content-type", b"application/json")]
+    )
+    status_code: int = 200
+    closed: bool = False
+
+    async def read_whole(self, limit: int) -> bytes | None:
+        return self.body if len(self.body) <= limit else None
+
+    async def close(self) -> None:
+        self.closed = True
+
+
 class TestPublicReadCache:
-    async def fetch(self) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        return 200, [(b"content-type", b"application/json")], b"{}"
+    async def fetch(self) -> Answer:
+        return Answer()
 
     async def test_an_answer_expires_after_its_lifetime(self) -> None:
         now = [100.0]
         cache = PublicReadCache(ttl_s=5, max_entries=10, max_body_bytes=100, clock=lambda: now[0])
-        *_, first = await cache.get_or_fetch((b"a",), self.fetch)
+        first = await cache.get_or_fetch((b"a",), self.fetch)
         now[0] += 4.9
-        *_, same = await cache.get_or_fetch((b"a",), self.fetch)
+        same = await cache.get_or_fetch((b"a",), self.fetch)
         now[0] += 0.2
-        *_, refreshed = await cache.get_or_fetch((b"a",), self.fetch)
+        refreshed = await cache.get_or_fetch((b"a",), self.fetch)
 
+        assert isinstance(first, CachedReply)
         assert first is same
-        assert refreshed is not None and refreshed is not first
+        assert isinstance(refreshed, CachedReply) and refreshed is not first
 
     async def test_the_least_recently_used_answer_is_dropped_beyond_the_size(self) -> None:
         cache = PublicReadCache(ttl_s=5, max_entries=2, max_body_bytes=100)
-        *_, a = await cache.get_or_fetch((b"a",), self.fetch)
+        a = await cache.get_or_fetch((b"a",), self.fetch)
         await cache.get_or_fetch((b"b",), self.fetch)
         await cache.get_or_fetch((b"a",), self.fetch)
         await cache.get_or_fetch((b"c",), self.fetch)
-        *_, a_again = await cache.get_or_fetch((b"a",), self.fetch)
-        *_, b_again = await cache.get_or_fetch((b"b",), self.fetch)
+        a_again = await cache.get_or_fetch((b"a",), self.fetch)
+        b_again = await cache.get_or_fetch((b"b",), self.fetch)
 
         assert a_again is a
-        assert b_again is not None  # fetched again: it had been dropped, "c" then was
+        # Fetched again: it had been dropped, "c" then was.
+        assert isinstance(b_again, CachedReply) and b_again.body == b"{}"
 
-    async def test_private_or_large_answers_are_not_kept(self) -> None:
+    async def test_a_kept_answer_is_read_whole_and_its_connection_closed(self) -> None:
+        cache = PublicReadCache(ttl_s=5, max_entries=10, max_body_bytes=100)
+        fetched = Answer(b'{"wards": []}', [])
+
+        kept = await cache.get_or_fetch((b"a",), lambda: _returning(fetched))
+
+        assert isinstance(kept, CachedReply)
+        assert fetched.closed
+        assert (b"content-length", b"13") in kept.headers
+
+    async def test_private_or_large_answers_are_handed_back_unread(self) -> None:
         cache = PublicReadCache(ttl_s=5, max_entries=10, max_body_bytes=1)
+        private = Answer(b"", [(b"cache-control", b"private, no-store")])
 
-        async def private() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-            return 200, [(b"cache-control", b"private, no-store")], b""
+        large = await cache.get_or_fetch((b"a",), self.fetch)
+        personal = await cache.get_or_fetch((b"b",), lambda: _returning(private))
 
-        *_, large = await cache.get_or_fetch((b"a",), self.fetch)
-        *_, personal = await cache.get_or_fetch((b"b",), private)
+        # The caller streams them, and closes them when done.
+        assert isinstance(large, Answer) and not large.closed
+        assert personal is private and not private.closed
 
-        assert large is None
-        assert personal is None
+
+async def _returning(answer: Answer) -> Answer:
+    return answer

@@ -245,8 +245,9 @@ class TestRefusals:
         async with running_gateway(services, settings) as client:
             response = await client.post("/api/alerts/alerts", content=chunks())
 
+        # The body streams to the service as it comes, so the service saw it begin; the gateway
+        # stopped it at the limit (tests/gateway/proxy/test_streaming.py counts the bytes).
         assert_problem(response, 413, "request-too-large")
-        assert services.requests == []
 
     async def test_a_body_at_the_limit_is_forwarded(self) -> None:
         settings = gateway_settings(max_body_bytes=1024)
