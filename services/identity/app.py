@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from services.identity import maintenance
 from services.identity.accounts.endpoints import router as accounts_router
 from services.identity.audit.endpoints import router as audit_router
+from services.identity.audit.retention import purge_expired_audit
 from services.identity.clients.endpoints import router as clients_router
 from services.identity.config import IdentitySettings
 from services.identity.coordinators.endpoints import router as coordinators_router
@@ -33,9 +35,10 @@ from services.identity.tokens.service import SigningKeyService
 from services.identity.verification.endpoints import router as verification_router
 from shared.app import create_service_app
 from shared.auth import JWKSVerifier
-from shared.db import session_scope
+from shared.db import session_scope, utcnow
 from shared.geocoding import build_geocoder
 from shared.logs import get_logger
+from shared.periodic import run_every
 from shared.runtime import ServiceRuntime
 
 log = get_logger(__name__)
@@ -126,6 +129,17 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         # In runtime.tasks, so it is cancelled at shutdown and shows in readiness.
         runtime.tasks.append(
             asyncio.create_task(maintenance.run(runtime, settings), name="identity-maintenance")
+        )
+
+        async def purge_audit() -> None:
+            retention = timedelta(days=settings.audit_retention_days)
+            await purge_expired_audit(runtime.sessions, written_before=utcnow() - retention)
+
+        runtime.tasks.append(
+            asyncio.create_task(
+                run_every(settings.audit_retention_interval_s, purge_audit, name="audit-retention"),
+                name="identity-audit-retention",
+            )
         )
 
     app = create_service_app(

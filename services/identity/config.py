@@ -210,6 +210,25 @@ class IdentitySettings(ServiceSettings):
             "accounts, seconds"
         ),
     )
+    audit_retention_days: int = Field(
+        default=2190,
+        ge=365,
+        le=36500,
+        description=(
+            "Audit-log entries are deleted this many days after they were written, oldest "
+            "first (6 years by default: the entries record identity reveals, vetting and "
+            "verification decisions that may have to be disclosed in criminal proceedings or "
+            "a complaint, and 6 years matches the usual limitation period for civil claims). "
+            "One period for every entry, since only the oldest entries can go without "
+            "breaking the hash chain"
+        ),
+    )
+    audit_retention_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        le=86400,
+        description="How often each replica deletes audit-log entries past their retention",
+    )
     seed_officer_email: EmailStr | None = Field(
         default=None,
         max_length=254,

@@ -3,6 +3,8 @@
 Each entry's hash is SHA-256 over the previous entry's hash and the entry's own canonical JSON,
 so changing, removing or reordering any entry breaks every hash after it. The table also
 refuses UPDATE and DELETE (a trigger), so tampering needs the database owner and still shows.
+The one exception is the retention purge (``audit.retention``), which deletes the oldest
+entries and records the last one's hash as the anchor the oldest kept entry must chain onto.
 """
 
 from __future__ import annotations
@@ -106,5 +108,10 @@ class AuditLog:
         entries = await self._entries.page(after=after, limit=limit)
         if not entries:
             return entries, []
-        previous = await self._entries.previous_hash_before(entries[0].position)
+        # Before the oldest kept entry: the last one the retention purge deleted (the anchor),
+        # or the genesis hash when nothing was ever purged.
+        previous = (
+            await self._entries.previous_hash_before(entries[0].position)
+            or await self._entries.anchor_hash()
+        )
         return entries, chain_breaks(entries, previous or GENESIS_HASH)
