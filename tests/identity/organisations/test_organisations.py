@@ -145,3 +145,50 @@ class TestBoroughCommandSeeding:
         if path is None:
             return
         assert await OrganisationService(session).seed_borough_commands(path) == 33
+
+
+class TestOrganisationPages:
+    async def test_cursor_pages_cover_every_organisation_once_in_order(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        _, admin_email = await create_member(sessions, settings, "platform_admin")
+        admin = bearer((await sign_in_body(client, admin_email))["access_token"])
+        ours: set[str] = set()
+        for _ in range(4):
+            created = await client.post("/organisations", json=scheme(), headers=admin)
+            ours.add(created.json()["code"])
+        codes: list[str] = []
+
+        for path in ("/organisations", "/schemes"):
+            codes = []
+            page = await client.get(path, params={"kind": "nw_scheme", "limit": 3}, headers=admin)
+            while True:
+                assert page.status_code == 200, page.text
+                codes += [organisation["code"] for organisation in page.json()]
+                if "next" not in page.links:
+                    break
+                assert page.headers["next-cursor"] in page.headers["link"]
+                page = await client.get(page.url.join(page.links["next"]["url"]), headers=admin)
+
+            assert codes == sorted(set(codes)), path
+            assert ours <= set(codes), path
+            assert "next-cursor" not in page.headers
+
+    async def test_a_tampered_cursor_is_a_problem(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        _, admin_email = await create_member(sessions, settings, "platform_admin")
+        admin = bearer((await sign_in_body(client, admin_email))["access_token"])
+
+        # Not base64 JSON; one key instead of two; a number where a code belongs.
+        for cursor in ("%%%", "WyJ4Il0", "WyJ4IiwgMV0"):
+            response = await client.get("/organisations", params={"cursor": cursor}, headers=admin)
+
+            assert response.status_code == 400, cursor
+            assert response.headers["content-type"] == "application/problem+json"
