@@ -34,6 +34,7 @@ from tests.browser.journeys import (
     verification_link,
     verify_address_through_the_api,
 )
+from tests.browser.test_accessibility import AXE, serious_violations
 from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
 
 pytestmark = pytest.mark.e2e
@@ -365,6 +366,7 @@ class TestDerivedCrimeType:
         await desktop.goto(f"{platform.gateway_url}/app#/police/alerts/{alert_id}")
         correction = desktop.get_by_role("heading", name="Check the crime type")
         await expect(correction).to_be_visible()
+        assert await serious_violations(desktop, AXE.read_text()) == []
 
         await desktop.get_by_label("Crime type").select_option("criminal_damage")
         await desktop.get_by_role("button", name="Save crime type").click()
