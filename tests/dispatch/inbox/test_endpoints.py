@@ -57,6 +57,22 @@ def an_hour_ago() -> datetime:
     return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
+async def three_delivered_a_minute_apart(
+    sessions: async_sessionmaker[AsyncSession], member_id: uuid.UUID
+) -> list[AlertContent]:
+    start = an_hour_ago()
+    contents = [alert_content() for _ in range(3)]
+    for minutes, content in enumerate(contents):
+        await deliver(
+            sessions,
+            member_id,
+            content,
+            received_at=start + timedelta(minutes=minutes),
+            statuses=SENT_BY_EMAIL,
+        )
+    return contents
+
+
 class TestMyInbox:
     async def test_lists_the_alerts_that_reached_me_newest_first(
         self, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
@@ -95,16 +111,7 @@ class TestMyInbox:
         self, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
     ) -> None:
         member_id = uuid.uuid4()
-        start = an_hour_ago()
-        contents = [alert_content() for _ in range(3)]
-        for minutes, content in enumerate(contents):
-            await deliver(
-                sessions,
-                member_id,
-                content,
-                received_at=start + timedelta(minutes=minutes),
-                statuses=SENT_BY_EMAIL,
-            )
+        contents = await three_delivered_a_minute_apart(sessions, member_id)
         headers = auth_header(member_id=member_id)
 
         first = await client.get("/inbox", params={"limit": 2}, headers=headers)
@@ -120,16 +127,7 @@ class TestMyInbox:
         self, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
     ) -> None:
         member_id = uuid.uuid4()
-        start = an_hour_ago()
-        contents = [alert_content() for _ in range(3)]
-        for minutes, content in enumerate(contents):
-            await deliver(
-                sessions,
-                member_id,
-                content,
-                received_at=start + timedelta(minutes=minutes),
-                statuses=SENT_BY_EMAIL,
-            )
+        contents = await three_delivered_a_minute_apart(sessions, member_id)
         headers = auth_header(member_id=member_id)
 
         first = await client.get("/inbox", params={"limit": 2}, headers=headers)

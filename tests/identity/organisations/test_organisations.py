@@ -29,6 +29,15 @@ def scheme(code: str | None = None) -> dict[str, object]:
     }
 
 
+async def platform_admin(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: IdentitySettings,
+) -> dict[str, str]:
+    _, admin_email = await create_member(sessions, settings, "platform_admin")
+    return bearer((await sign_in_body(client, admin_email))["access_token"])
+
+
 class TestOrganisations:
     async def test_a_platform_admin_registers_a_scheme_with_its_wards(
         self,
@@ -36,8 +45,7 @@ class TestOrganisations:
         sessions: async_sessionmaker[AsyncSession],
         settings: IdentitySettings,
     ) -> None:
-        _, admin_email = await create_member(sessions, settings, "platform_admin")
-        admin = bearer((await sign_in_body(client, admin_email))["access_token"])
+        admin = await platform_admin(client, sessions, settings)
         body = scheme()
 
         response = await client.post("/organisations", json=body, headers=admin)
@@ -59,8 +67,7 @@ class TestOrganisations:
         sessions: async_sessionmaker[AsyncSession],
         settings: IdentitySettings,
     ) -> None:
-        _, admin_email = await create_member(sessions, settings, "platform_admin")
-        admin = bearer((await sign_in_body(client, admin_email))["access_token"])
+        admin = await platform_admin(client, sessions, settings)
         for change in (
             {"ward_codes": ["E09000001"]},
             {"name": "x" * 121},
@@ -154,8 +161,7 @@ class TestOrganisationPages:
         sessions: async_sessionmaker[AsyncSession],
         settings: IdentitySettings,
     ) -> None:
-        _, admin_email = await create_member(sessions, settings, "platform_admin")
-        admin = bearer((await sign_in_body(client, admin_email))["access_token"])
+        admin = await platform_admin(client, sessions, settings)
         ours: set[str] = set()
         for _ in range(4):
             created = await client.post("/organisations", json=scheme(), headers=admin)
@@ -183,8 +189,7 @@ class TestOrganisationPages:
         sessions: async_sessionmaker[AsyncSession],
         settings: IdentitySettings,
     ) -> None:
-        _, admin_email = await create_member(sessions, settings, "platform_admin")
-        admin = bearer((await sign_in_body(client, admin_email))["access_token"])
+        admin = await platform_admin(client, sessions, settings)
 
         # Not base64 JSON; one key instead of two; a number where a code belongs.
         for cursor in ("%%%", "WyJ4Il0", "WyJ4IiwgMV0"):
