@@ -104,8 +104,9 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["authorization", "content-type", "x-request-id"],
-            expose_headers=["x-request-id", "retry-after"],
+            # Partners' browser apps send Idempotency-Key and page by Link / Next-Cursor.
+            allow_headers=["authorization", "content-type", "x-request-id", "idempotency-key"],
+            expose_headers=["x-request-id", "retry-after", "link", "next-cursor"],
             max_age=600,
         )
     app.include_router(readiness_router)

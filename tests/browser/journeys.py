@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
 from playwright.async_api import Page
 
 from deploy.devstack import DEMO_ADMIN, DEMO_OFFICER, DevStack
+from services.alerts.cap.document import cap_datetime
 from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
 from tests.support.waiting import eventually as eventually
 
@@ -233,3 +235,68 @@ async def verify_address_through_the_api(platform: DevStack, email: str) -> None
             json={"code": await letter_code(platform, name)},
         )
         assert confirmed.status_code == 200, confirmed.text
+
+
+async def cap_received_without_a_crime_type(platform: DevStack, headline: str) -> str:
+    """A partner agency's system posts CAP with no tawny:crimeType (so the alert's crime type is
+    derived), through an API client the admin registers for an agency of one ward; its id."""
+    ward = (await a_ward(platform, 19))["code"]
+    admin = await bearer(platform, *DEMO_ADMIN)
+    now = datetime.now(UTC)
+    document = f"""<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+<identifier>CAD-{uuid.uuid4().hex[:12]}</identifier><sender>cad@partner.example</sender>
+<sent>{cap_datetime(now)}</sent><status>Actual</status><msgType>Alert</msgType>
+<scope>Public</scope>
+<info><language>en-GB</language><category>Safety</category><event>Unattended bag</event>
+<urgency>Expected</urgency><severity>Moderate</severity><certainty>Likely</certainty>
+<expires>{cap_datetime(now + timedelta(days=1))}</expires>
+<headline>{headline}</headline><description>An unattended bag was reported.</description>
+<area><areaDesc>Near the station</areaDesc>
+<geocode><valueName>ONS_WARD</valueName><value>{ward}</value></geocode>
+</area></info></alert>"""
+    async with httpx.AsyncClient(
+        base_url=platform.gateway_url, timeout=PLATFORM_CLIENT_TIMEOUT_S
+    ) as gateway:
+        agency = await gateway.post(
+            "/api/identity/organisations",
+            headers=admin,
+            json={
+                "kind": "partner_agency",
+                "code": f"agency-{uuid.uuid4().hex[:10]}",
+                "name": "Station Partnership",
+                "ward_codes": [ward],
+            },
+        )
+        assert agency.status_code == 201, agency.text
+        registered = await gateway.post(
+            "/api/identity/api-clients",
+            headers=admin,
+            json={
+                "name": "Partner CAD",
+                "organisation_id": agency.json()["id"],
+                "scopes": ["cap:write"],
+            },
+        )
+        assert registered.status_code == 201, registered.text
+        token = await gateway.post(
+            "/api/identity/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": registered.json()["id"],
+                "client_secret": registered.json()["client_secret"],
+            },
+        )
+        assert token.status_code == 200, token.text
+        received = await gateway.post(
+            "/api/alerts/alerts/cap",
+            content=document.encode(),
+            headers={
+                "Authorization": f"Bearer {token.json()['access_token']}",
+                "Content-Type": "application/cap+xml",
+            },
+        )
+        assert received.status_code == 201, received.text
+        assert received.json()["crime_type_derived"] is True
+        alert_id: str = received.json()["id"]
+    return alert_id

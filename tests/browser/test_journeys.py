@@ -24,6 +24,7 @@ from tests.browser.conftest import PHONE, BrowserErrors, new_page, screenshot
 from tests.browser.journeys import (
     PASSWORD,
     a_ward,
+    cap_received_without_a_crime_type,
     click_ward,
     eventually,
     mail_to,
@@ -33,6 +34,7 @@ from tests.browser.journeys import (
     verification_link,
     verify_address_through_the_api,
 )
+from tests.browser.test_accessibility import AXE, serious_violations
 from tests.support.infrastructure import PLATFORM_CLIENT_TIMEOUT_S
 
 pytestmark = pytest.mark.e2e
@@ -352,6 +354,28 @@ async def grant_officer_role(platform: DevStack, email: str) -> None:
             json={"roles": ["resident", "officer"]},
         )
         assert granted.status_code == 200, granted.text
+
+
+class TestDerivedCrimeType:
+    async def test_an_officer_corrects_the_crime_type_of_received_cap_before_approval(
+        self, platform: DevStack, desktop: Page
+    ) -> None:
+        headline = f"Unattended bag near the station ({uuid.uuid4().hex[:6]})"
+        alert_id = await cap_received_without_a_crime_type(platform, headline)
+        await sign_in(desktop, platform, *DEMO_OFFICER)
+        await desktop.goto(f"{platform.gateway_url}/app#/police/alerts/{alert_id}")
+        correction = desktop.get_by_role("heading", name="Check the crime type")
+        await expect(correction).to_be_visible()
+        assert await serious_violations(desktop, AXE.read_text()) == []
+
+        await desktop.get_by_label("Crime type").select_option("criminal_damage")
+        await desktop.get_by_role("button", name="Save crime type").click()
+
+        await expect(desktop.locator(".messages .notice")).to_have_text("Crime type saved.")
+        await expect(desktop.locator(".meta").first).to_contain_text("Criminal damage")
+        # No longer derived: the control is gone, and approval is the next step.
+        await expect(correction).to_have_count(0)
+        await expect(desktop.get_by_role("button", name="Approve")).to_be_visible()
 
 
 class TestStaffTwoStepSignIn:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from services.dispatch.inbox import schemas
 from services.dispatch.inbox.service import InboxService
 from shared.auth import CurrentPrincipal
 from shared.errors import problem_responses
+from shared.pagination import CursorParam, announce_next_page, decode_cursor
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
 
@@ -34,12 +35,17 @@ InboxServiceDep = Annotated[InboxService, Depends(inbox_service)]
     summary="My inbox: the alerts that reached me, newest first",
     description="Any signed-in member. Every alert dispatch has delivered to the caller, or is "
     "delivering (also one waiting for the caller to verify an address), on any channel; "
-    "updates and cancellations are messages of their own. Page with limit and offset.",
-    responses=problem_responses(401, 422),
+    "updates and cancellations are messages of their own. Page with `cursor` (the next "
+    "page's address is in the `Link` rel=next and `Next-Cursor` headers); `offset` still "
+    "works (deprecated).",
+    responses=problem_responses(400, 401, 422),
 )
 async def my_inbox(
+    request: Request,
+    response: Response,
     principal: CurrentPrincipal,
     service: InboxServiceDep,
+    cursor: CursorParam = None,
     limit: Annotated[
         int,
         Query(
@@ -59,7 +65,14 @@ async def my_inbox(
         ),
     ] = 0,
 ) -> list[schemas.InboxAlert]:
-    entries = await service.page(principal.member_id, limit=limit, offset=offset)
+    entries = await service.page(
+        principal.member_id,
+        limit=limit,
+        offset=offset,
+        cursor=decode_cursor(cursor, offset=offset),
+    )
+    if len(entries) == limit:
+        announce_next_page(request, response, (entries[-1].received_at, entries[-1].alert_id))
     return [schemas.InboxAlert.from_entry(entry) for entry in entries]
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus, DispatchAlert
+from shared.pagination import Cursor, before
 
 # A failed delivery never reached the member; every other status is on its way or arrived.
 INBOX_STATUSES: tuple[DeliveryStatus, ...] = (
@@ -55,7 +56,7 @@ class InboxRepository:
         self._session = session
 
     async def newest_first(
-        self, member_id: uuid.UUID, *, limit: int, offset: int
+        self, member_id: uuid.UUID, *, limit: int, offset: int, cursor: Cursor | None = None
     ) -> list[InboxEntry]:
         # Alerts newest first, each probed for a delivery to the member through the unique
         # (alert_id, member_id, channel, endpoint_id) index: there are far fewer alerts than
@@ -76,6 +77,8 @@ class InboxRepository:
             .limit(limit)
             .offset(offset)
         )
+        if cursor is not None:
+            page = page.where(before(DispatchAlert.created_at, DispatchAlert.alert_id, cursor))
         alert_ids = list((await self._session.scalars(page)).all())
         return await self._entries(member_id, alert_ids)
 

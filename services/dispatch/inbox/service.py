@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.errors import DispatchError
 from services.dispatch.inbox.repository import InboxEntry, InboxRepository
+from shared.pagination import Cursor
 
 
 class InboxAlertNotFoundError(DispatchError):
@@ -25,8 +26,10 @@ class InboxService:
     def __init__(self, session: AsyncSession) -> None:
         self._inbox = InboxRepository(session)
 
-    async def page(self, member_id: uuid.UUID, *, limit: int, offset: int) -> list[InboxEntry]:
-        return await self._inbox.newest_first(member_id, limit=limit, offset=offset)
+    async def page(
+        self, member_id: uuid.UUID, *, limit: int, offset: int, cursor: Cursor | None = None
+    ) -> list[InboxEntry]:
+        return await self._inbox.newest_first(member_id, limit=limit, offset=offset, cursor=cursor)
 
     async def one(self, member_id: uuid.UUID, alert_id: uuid.UUID) -> InboxEntry:
         entry = await self._inbox.one(member_id, alert_id)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.models import Organisation
 from shared.db import utcnow
+from shared.pagination import KeysetCursor
 
 
 class OrganisationRepository:
@@ -46,8 +47,12 @@ class OrganisationRepository:
             )
         )
 
-    async def list(self, *, kind: str | None, limit: int, offset: int) -> Sequence[Organisation]:
+    async def list(
+        self, *, kind: str | None, limit: int, offset: int, cursor: KeysetCursor | None = None
+    ) -> Sequence[Organisation]:
         query = select(Organisation).order_by(Organisation.kind, Organisation.code)
         if kind is not None:
             query = query.where(Organisation.kind == kind)
+        if cursor is not None:
+            query = query.where(cursor.after(Organisation.kind, Organisation.code))
         return (await self._session.scalars(query.limit(limit).offset(offset))).all()

@@ -16,6 +16,7 @@ from services.identity.models import Organisation, OrganisationKind
 from services.identity.organisations.repository import OrganisationRepository
 from services.identity.organisations.schemas import OrganisationCreate
 from shared.logs import get_logger
+from shared.pagination import KeysetCursor
 
 log = get_logger(__name__)
 
@@ -63,10 +64,15 @@ class OrganisationService:
         return organisation
 
     async def list(
-        self, *, kind: OrganisationKind | None, limit: int, offset: int
+        self,
+        *,
+        kind: OrganisationKind | None,
+        limit: int,
+        offset: int,
+        cursor: KeysetCursor | None = None,
     ) -> Sequence[Organisation]:
         return await self._organisations.list(
-            kind=kind.value if kind else None, limit=limit, offset=offset
+            kind=kind.value if kind else None, limit=limit, offset=offset, cursor=cursor
         )
 
     async def seed_borough_commands(self, path: Path) -> int:

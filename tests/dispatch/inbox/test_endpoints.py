@@ -57,6 +57,22 @@ def an_hour_ago() -> datetime:
     return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
+async def three_delivered_a_minute_apart(
+    sessions: async_sessionmaker[AsyncSession], member_id: uuid.UUID
+) -> list[AlertContent]:
+    start = an_hour_ago()
+    contents = [alert_content() for _ in range(3)]
+    for minutes, content in enumerate(contents):
+        await deliver(
+            sessions,
+            member_id,
+            content,
+            received_at=start + timedelta(minutes=minutes),
+            statuses=SENT_BY_EMAIL,
+        )
+    return contents
+
+
 class TestMyInbox:
     async def test_lists_the_alerts_that_reached_me_newest_first(
         self, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
@@ -95,16 +111,7 @@ class TestMyInbox:
         self, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
     ) -> None:
         member_id = uuid.uuid4()
-        start = an_hour_ago()
-        contents = [alert_content() for _ in range(3)]
-        for minutes, content in enumerate(contents):
-            await deliver(
-                sessions,
-                member_id,
-                content,
-                received_at=start + timedelta(minutes=minutes),
-                statuses=SENT_BY_EMAIL,
-            )
+        contents = await three_delivered_a_minute_apart(sessions, member_id)
         headers = auth_header(member_id=member_id)
 
         first = await client.get("/inbox", params={"limit": 2}, headers=headers)
@@ -115,6 +122,39 @@ class TestMyInbox:
             str(contents[1].alert_id),
         ]
         assert [a["alert_id"] for a in second.json()] == [str(contents[0].alert_id)]
+
+    async def test_pages_by_cursor_until_the_last_page(
+        self, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        member_id = uuid.uuid4()
+        contents = await three_delivered_a_minute_apart(sessions, member_id)
+        headers = auth_header(member_id=member_id)
+
+        first = await client.get("/inbox", params={"limit": 2}, headers=headers)
+        # One arriving after the first page: an offset would now repeat an alert.
+        await deliver(
+            sessions, member_id, alert_content(), received_at=utcnow(), statuses=SENT_BY_EMAIL
+        )
+        second = await client.get(first.url.join(first.links["next"]["url"]), headers=headers)
+
+        assert first.headers["next-cursor"] in first.headers["link"]
+        assert [a["alert_id"] for a in first.json() + second.json()] == [
+            str(content.alert_id) for content in reversed(contents)
+        ]
+        assert second.status_code == 200
+        assert "link" not in second.headers
+        assert "next-cursor" not in second.headers
+
+    async def test_a_tampered_cursor_is_a_problem(self, client: httpx.AsyncClient) -> None:
+        headers = auth_header(member_id=uuid.uuid4())
+
+        for cursor in ("not-a-cursor", "WyJ4IiwgInkiXQ"):
+            response = await client.get("/inbox", params={"cursor": cursor}, headers=headers)
+
+            assert response.status_code == 400, cursor
+            assert response.headers["content-type"] == "application/problem+json"
+        both = await client.get("/inbox", params={"cursor": "x", "offset": 2}, headers=headers)
+        assert both.status_code == 400
 
     async def test_leaves_out_other_members_alerts_and_failed_deliveries(
         self, client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]

@@ -139,7 +139,7 @@ class TestHeaders:
         settings = gateway_settings(cors_origins=["https://police.example"])
         preflight = {
             "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization, content-type",
+            "Access-Control-Request-Headers": "authorization, content-type, idempotency-key",
         }
         async with running_gateway(network(), settings) as client:
             allowed = await client.options(
@@ -148,7 +148,14 @@ class TestHeaders:
             refused = await client.options(
                 "/api/alerts/alerts", headers={"Origin": "https://evil.example", **preflight}
             )
+            listed = await client.get(
+                "/api/geo/wards", headers={"Origin": "https://police.example"}
+            )
+        assert allowed.status_code == 200, allowed.text
         assert allowed.headers["access-control-allow-origin"] == "https://police.example"
+        # A cross-origin partner app reads the next page's cursor.
+        exposed = listed.headers["access-control-expose-headers"].lower()
+        assert "link" in exposed and "next-cursor" in exposed
         assert "access-control-allow-origin" not in refused.headers
 
     async def test_without_cors_origins_no_cross_origin_header_is_sent(self) -> None:

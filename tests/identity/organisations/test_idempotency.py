@@ -9,17 +9,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.identity.config import IdentitySettings
-from tests.identity.factories import bearer, create_member, create_organisation, sign_in_body
-from tests.identity.organisations.test_organisations import scheme
-
-
-async def admin(
-    client: httpx.AsyncClient,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: IdentitySettings,
-) -> dict[str, str]:
-    _, email = await create_member(sessions, settings, "platform_admin")
-    return bearer((await sign_in_body(client, email))["access_token"])
+from tests.identity.factories import create_organisation
+from tests.identity.organisations.test_organisations import platform_admin, scheme
 
 
 class TestIdempotencyKey:
@@ -29,7 +20,10 @@ class TestIdempotencyKey:
         sessions: async_sessionmaker[AsyncSession],
         settings: IdentitySettings,
     ) -> None:
-        headers = {**await admin(client, sessions, settings), "Idempotency-Key": str(uuid.uuid4())}
+        headers = {
+            **await platform_admin(client, sessions, settings),
+            "Idempotency-Key": str(uuid.uuid4()),
+        }
         body = scheme()
 
         first = await client.post("/organisations", json=body, headers=headers)
@@ -46,7 +40,10 @@ class TestIdempotencyKey:
         sessions: async_sessionmaker[AsyncSession],
         settings: IdentitySettings,
     ) -> None:
-        headers = {**await admin(client, sessions, settings), "Idempotency-Key": str(uuid.uuid4())}
+        headers = {
+            **await platform_admin(client, sessions, settings),
+            "Idempotency-Key": str(uuid.uuid4()),
+        }
         command = await create_organisation(sessions, ward_codes=("E05009288",))
 
         response = await client.post(

@@ -29,6 +29,15 @@ def scheme(code: str | None = None) -> dict[str, object]:
     }
 
 
+async def platform_admin(
+    client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: IdentitySettings,
+) -> dict[str, str]:
+    _, admin_email = await create_member(sessions, settings, "platform_admin")
+    return bearer((await sign_in_body(client, admin_email))["access_token"])
+
+
 class TestOrganisations:
     async def test_a_platform_admin_registers_a_scheme_with_its_wards(
         self,
@@ -36,8 +45,7 @@ class TestOrganisations:
         sessions: async_sessionmaker[AsyncSession],
         settings: IdentitySettings,
     ) -> None:
-        _, admin_email = await create_member(sessions, settings, "platform_admin")
-        admin = bearer((await sign_in_body(client, admin_email))["access_token"])
+        admin = await platform_admin(client, sessions, settings)
         body = scheme()
 
         response = await client.post("/organisations", json=body, headers=admin)
@@ -59,8 +67,7 @@ class TestOrganisations:
         sessions: async_sessionmaker[AsyncSession],
         settings: IdentitySettings,
     ) -> None:
-        _, admin_email = await create_member(sessions, settings, "platform_admin")
-        admin = bearer((await sign_in_body(client, admin_email))["access_token"])
+        admin = await platform_admin(client, sessions, settings)
         for change in (
             {"ward_codes": ["E09000001"]},
             {"name": "x" * 121},
@@ -145,3 +152,48 @@ class TestBoroughCommandSeeding:
         if path is None:
             return
         assert await OrganisationService(session).seed_borough_commands(path) == 33
+
+
+class TestOrganisationPages:
+    async def test_cursor_pages_cover_every_organisation_once_in_order(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        admin = await platform_admin(client, sessions, settings)
+        ours: set[str] = set()
+        for _ in range(4):
+            created = await client.post("/organisations", json=scheme(), headers=admin)
+            ours.add(created.json()["code"])
+        codes: list[str] = []
+
+        for path in ("/organisations", "/schemes"):
+            codes = []
+            page = await client.get(path, params={"kind": "nw_scheme", "limit": 3}, headers=admin)
+            while True:
+                assert page.status_code == 200, page.text
+                codes += [organisation["code"] for organisation in page.json()]
+                if "next" not in page.links:
+                    break
+                assert page.headers["next-cursor"] in page.headers["link"]
+                page = await client.get(page.url.join(page.links["next"]["url"]), headers=admin)
+
+            assert codes == sorted(set(codes)), path
+            assert ours <= set(codes), path
+            assert "next-cursor" not in page.headers
+
+    async def test_a_tampered_cursor_is_a_problem(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        admin = await platform_admin(client, sessions, settings)
+
+        # Not base64 JSON; one key instead of two; a number where a code belongs.
+        for cursor in ("%%%", "WyJ4Il0", "WyJ4IiwgMV0"):
+            response = await client.get("/organisations", params={"cursor": cursor}, headers=admin)
+
+            assert response.status_code == 400, cursor
+            assert response.headers["content-type"] == "application/problem+json"

@@ -313,6 +313,26 @@ function bars(title, counts) {
   );
 }
 
+// Received CAP without a Tawny crime type got a derived one ("other" when nothing fitted): an
+// officer corrects it before approval, which is when it still can change.
+function crimeTypeCorrection(alert, isOfficer, messages, saved) {
+  if (!alert.crime_type_derived || !isOfficer || !["draft", "submitted"].includes(alert.status)) return null;
+  const known = CRIME_TYPES.some(([code]) => code === alert.crime_type);
+  const options = known ? CRIME_TYPES : [["", "Choose a crime type"], ...CRIME_TYPES];
+  const choice = select("crime_type", options, known ? alert.crime_type : "");
+  choice.required = true;
+  const form = h("form", { novalidate: true, id: "crime-type-correction" },
+    h("h2", {}, "Check the crime type"),
+    field("Crime type", choice, `Derived from the CAP message it came in as (${crimeTypeName(alert.crime_type)}): correct it before approval.`),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save crime type")),
+  );
+  onSubmit(form, messages, async (data) => {
+    await api(`/alerts/alerts/${alert.id}/crime-type`, { method: "PUT", body: { crime_type: data.get("crime_type") } });
+    await saved();
+  });
+  return form;
+}
+
 export async function alertDetail(main, { id, isOfficer }) {
   const alert = await api(`/alerts/alerts/${id}`);
   const me = currentSession().memberId;
@@ -379,6 +399,12 @@ export async function alertDetail(main, { id, isOfficer }) {
     actions.length ? h("div", { class: "actions" }, actions) : null,
     targeting,
     alert.status === "submitted" && isAuthor ? h("p", { class: "hint" }, "Another officer must approve it: you cannot approve your own alert.") : null,
+    crimeTypeCorrection(alert, isOfficer, messages, async () => {
+      main.replaceChildren();
+      await alertDetail(main, { id, isOfficer });
+      showNotice(main.querySelector(".messages"), "Crime type saved.");
+      announce("Crime type saved.");
+    }),
     figures,
     followUps,
     repliesBox,
