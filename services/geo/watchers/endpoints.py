@@ -4,7 +4,7 @@ carry ``Cache-Control: public`` and an ETag (the gateway's public cache honours 
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
@@ -17,7 +17,7 @@ from shared.web import openapi_examples
 
 router = APIRouter(prefix="/dashboard/watchers", tags=["dashboard"])
 
-CACHED = {
+CACHED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: your copy (If-None-Match) is current"},
 }
 IfNoneMatch = Annotated[str | None, Header(max_length=1000)]

@@ -1,10 +1,11 @@
 """Every SQL statement counting the members who watch wards. Reads only.
 
-A borough's counts read ``ix_watched_wards_ward_code_member_no`` for its wards alone: an
-index-only scan of each ward's range (about 4 ms for a borough of 20 wards and 40,000 index rows
-on the 2-core development box), with the suspended members' numbers as a hashed subplan.
-London's per-borough counts read every index row, so the service keeps them for the max-age
-rather than counting on each request.
+A borough's counts read ``ix_watched_wards_ward_code_member_no`` for its wards alone. Measured
+(EXPLAIN ANALYZE, Dec 2026, 2-core box at load 3.7): 20 wards holding 5,882 of 200,000 index
+rows, a bitmap index scan of that index then a sort and group, 6.6 ms execution; the
+suspended members' numbers are a hashed subplan computed once per query. London's per-borough
+counts read every index row, so the service keeps them for the max-age rather than counting on
+each request.
 """
 
 from __future__ import annotations

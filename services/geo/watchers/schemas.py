@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 LONDON_CODE = "E12000007"
 
-_WARD_EXAMPLE = {
+_WARD_EXAMPLE: dict[str, JsonValue] = {
     "area_kind": "ward",
     "area_code": "E05013806",
     "name": "St James's",
