@@ -416,11 +416,13 @@ export async function borough(main, { id, params }) {
     h("h2", {}, `Wards, ${monthName(month)}`),
     h(
       "div",
-      { class: "table-wrap" },
+      // Three columns may scroll sideways on a phone: a region the keyboard can reach.
+      { class: "table-wrap", tabindex: "0", role: "region", "aria-label": `Wards of ${name}` },
       h(
         "table",
         { class: "dash-wards" },
-        h("caption", {}, `${measureName(measure)} per ward of ${name}, ${monthName(month)}, all crime types; members watching each ward now`),
+        // Not "all crime types": that names the charts' tables.
+        h("caption", {}, `${measureName(measure)} per ward of ${name} in ${monthName(month)} (every crime type), and members watching each ward now`),
         h(
           "thead",
           {},
