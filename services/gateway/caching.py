@@ -38,6 +38,8 @@ PUBLIC_READS: Final = (
     ("geo", re.compile(r"/wards(/[^/]+)?")),
     ("geo", re.compile(r"/boroughs")),
     ("geo", re.compile(r"/map/[^/]+\.geojson")),
+    # The dashboard's members-watching counts (London's boroughs, a borough's wards).
+    ("geo", re.compile(r"/dashboard/watchers(/E09[0-9]{6})?")),
 )
 PRIVATE_READS: Final = (("dispatch", re.compile(r"/inbox(/.*)?")),)
 PRIVATE: Final = b"private, no-store"

@@ -25,6 +25,7 @@ from services.geo.models import IdempotencyKey, OutboxMessage, ProcessedEvent
 from services.geo.retention.service import purge_expired_recipient_sets
 from services.geo.subscriptions.consumers import members_consumer
 from services.geo.subscriptions.endpoints import router as subscriptions_router
+from services.geo.watchers.endpoints import router as watchers_router
 from shared.app import create_service_app
 from shared.geocoding import build_geocoder
 from shared.periodic import run_every
@@ -72,6 +73,7 @@ def create_app(settings: GeoSettings | None = None) -> FastAPI:
             subscriptions_router,
             audience_router,
             members_router,
+            watchers_router,
         ),
         outbox_model=OutboxMessage,
         processed_model=ProcessedEvent,

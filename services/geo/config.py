@@ -115,3 +115,16 @@ class GeoSettings(ServiceSettings):
     geocoder_timeout_s: float = Field(
         default=3.0, gt=0, le=60, description="Timeout of one HTTP geocoder request"
     )
+    dashboard_suppress_below: int = Field(
+        default=10,
+        ge=1,
+        description="The public dashboard's members-watching counts show any count from 1 up to "
+        'this minus one as "fewer than N", so that nobody can be singled out (as '
+        "ALERTS_DASHBOARD_SUPPRESS_BELOW for the alerts' figures)",
+    )
+    dashboard_max_age_s: int = Field(
+        default=300,
+        ge=0,
+        description="Cache-Control max-age of the members-watching counts; London's per-borough "
+        "counts are also kept this long in each process (0: counted on every request)",
+    )

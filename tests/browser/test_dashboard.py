@@ -1,8 +1,11 @@
 """The public crime-alert dashboard in Chromium, signed out: London's boroughs shaded on the
-map with their table, a borough's page with month-by-month charts and wards, two boroughs
-compared; axe-clean and without sideways scrolling on a 360 px phone."""
+map with their table, a borough's page with month-by-month charts and its wards (with the
+members watching each), two boroughs compared; axe-clean and without sideways scrolling on a
+360 px phone."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -54,6 +57,8 @@ class TestDashboard:
         row = page.locator("table.dash-boroughs tr", has=page.locator(f'a[href*="{borough}"]'))
         await expect(row.locator("td")).to_have_text(str(ALERTS_PUBLISHED))
         await expect(page.get_by_text("The MOPAC 7 across London")).to_be_visible()
+        measures = page.get_by_label("Measure").locator("option")
+        await expect(measures.filter(has_text="Members watching now")).to_have_count(1)
         found["london"] = await serious_violations(page, axe_source)
         if viewport is DESKTOP:
             await screenshot(page, "dashboard", full_page=False)
@@ -66,6 +71,10 @@ class TestDashboard:
             str(ALERTS_PUBLISHED)
         )
         await expect(page.get_by_role("heading", name="Wards", exact=False)).to_be_visible()
+        wards = page.locator("table.dash-wards")
+        await expect(wards.locator("thead th").last).to_have_text("Members watching now")
+        watching = wards.locator("tbody tr", has_text=borough_with_alerts["name"]).locator("td")
+        await expect(watching.last).to_have_text(re.compile(r"^(fewer than 10|[0-9,]+)$"))
         found["borough"] = await serious_violations(page, axe_source)
 
         await page.goto(f"{platform.gateway_url}/app#/dashboard")

@@ -62,6 +62,8 @@ def settings(
         max_import_vertices=TEST_MAX_VERTICES,
         max_import_body_bytes=TEST_MAX_BODY_BYTES,
         max_subscriptions_per_member=TEST_MAX_SUBSCRIPTIONS,
+        # Counted on every request, so that each test sees the subscriptions it just added.
+        dashboard_max_age_s=0,
     )
 
 

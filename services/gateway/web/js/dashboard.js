@@ -26,6 +26,9 @@ const MEASURES = [
   ["replies", "Replies"],
   ["cancelled", "Alerts cancelled"],
 ];
+// Counted by geo, now rather than per month: only the London map offers it as a measure.
+const WATCHING = "members_watching";
+const WATCHING_NAME = "Members watching now";
 // Five steps of the brand's brown, light to dark (each passes 3:1 against the next border).
 const SHADES = ["#f6efe6", "#e3c9a5", "#c99a5b", "#9a6a2c", "#5c3a0e"];
 const SUPPRESSED_SHADE = "#bdbdbd";
@@ -68,6 +71,7 @@ function monthName(month) {
 }
 
 function measureName(measure) {
+  if (measure === WATCHING) return WATCHING_NAME;
   return (MEASURES.find(([code]) => code === measure) || [measure, measure])[1];
 }
 
@@ -77,6 +81,11 @@ function shown(value) {
 
 async function figures(query) {
   return api("/alerts/dashboard/figures", { query });
+}
+
+// Distinct members watching London's boroughs, or a borough's wards, now (geo's counts).
+async function watchers(boroughCode) {
+  return api(boroughCode ? `/geo/dashboard/watchers/${boroughCode}` : "/geo/dashboard/watchers");
 }
 
 function chosen(params, name, allowed, fallback) {
@@ -156,12 +165,12 @@ function suppressionNote(answer) {
   return h("p", { class: "hint" }, exact);
 }
 
-function controls(params, path, extra = []) {
+function controls(params, path, extra = [], measures = MEASURES) {
   const months = recentMonths();
   const month = chosen(params, "month", months, months[months.length - 1]);
-  const measure = chosen(params, "measure", MEASURES.map(([m]) => m), "alerts");
+  const measure = chosen(params, "measure", measures.map(([m]) => m), "alerts");
   const monthSelect = select("month", months.slice().reverse().map((m) => [m, monthName(m)]), month);
-  const measureSelect = select("measure", MEASURES, measure);
+  const measureSelect = select("measure", measures, measure);
   const form = h(
     "form",
     { class: "dash-controls", "aria-label": "Choose what to show" },
@@ -248,25 +257,38 @@ export async function london(main, { params }) {
   );
   const crimeTypes = [["all", "All crime types"], ...MOPAC_7.map((c) => [c, crimeTypeName(c)])];
   const crimeSelect = select("crime_type", crimeTypes, chosen(params, "crime_type", crimeTypes.map(([c]) => c), "all"));
-  const { form, month, measure, months } = controls(params, "dashboard", field("Crime type", crimeSelect));
+  const { form, month, measure: picked, months } = controls(
+    params,
+    "dashboard",
+    field("Crime type", crimeSelect),
+    [...MEASURES, [WATCHING, WATCHING_NAME]],
+  );
   const crimeType = crimeSelect.value;
   add(main, form);
+  const watching = picked === WATCHING;
+  // Members watching has no months: the charts and the links keep to the alerts' measures.
+  const measure = watching ? "alerts" : picked;
 
-  const [boroughRows, londonRows, names, shapes] = await Promise.all([
+  const [boroughRows, londonRows, names, shapes, watched] = await Promise.all([
     figures({ from: month, area_kind: "borough", crime_type: crimeType }),
     figures({ from: months[0], to: months[months.length - 1], area_kind: "london" }),
     boroughNames(),
     geojson("boroughs"),
+    watching ? watchers() : null,
   ]);
-  add(main, suppressionNote(boroughRows));
-  const byBorough = new Map(boroughRows.rows.map((r) => [r.area_code, r[measure]]));
-  const lowest = boroughRows.exact_for === "nobody" ? boroughRows.suppress_below : 1;
+  add(main, suppressionNote(watching ? { ...watched, exact_for: "nobody" } : boroughRows));
+  const byBorough = watching
+    ? new Map(watched.rows.map((r) => [r.area_code, r.members_watching]))
+    : new Map(boroughRows.rows.map((r) => [r.area_code, r[measure]]));
+  const lowest = watching ? watched.suppress_below : boroughRows.exact_for === "nobody" ? boroughRows.suppress_below : 1;
   const scale = scaleFor([...byBorough.values()], lowest);
-  const title = `${measureName(measure)}, ${crimeType === "all" ? "all crime types" : crimeTypeName(crimeType)}, ${monthName(month)}`;
+  const title = watching
+    ? WATCHING_NAME
+    : `${measureName(measure)}, ${crimeType === "all" ? "all crime types" : crimeTypeName(crimeType)}, ${monthName(month)}`;
 
   add(main, h("h2", {}, "Boroughs"));
   const mapElement = h("div", { class: "map dash-map", role: "region", "aria-label": `Map of London's boroughs shaded by ${title}; the same figures are in the table below` });
-  add(main, mapElement, legend(scale, measure));
+  add(main, mapElement, legend(scale, picked));
   const map = L.map(mapElement, { center: [51.5072, -0.1276], zoom: 9, zoomSnap: 0.25, attributionControl: false });
   const layer = L.geoJSON(shapes, {
     style: (feature) => ({
@@ -295,7 +317,7 @@ export async function london(main, { params }) {
         "table",
         { class: "dash-boroughs" },
         h("caption", {}, title),
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Borough"), h("th", { scope: "col" }, measureName(measure)))),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Borough"), h("th", { scope: "col" }, measureName(picked)))),
         h(
           "tbody",
           {},
@@ -369,10 +391,10 @@ export async function borough(main, { id, params }) {
   intro(main, `${name}: crime alerts`);
   const { form, month, measure, months } = controls(params, `dashboard/borough/${code}`);
   add(main, form);
-  const [series, wards, wardShapes] = await Promise.all([
+  const [series, wards, watched] = await Promise.all([
     figures({ from: months[0], to: months[months.length - 1], area_kind: "borough", area_code: code }),
     figures({ from: month, area_kind: "ward", borough: code, crime_type: "all" }),
-    geojson("wards"),
+    watchers(code),
   ]);
   add(main, suppressionNote(series));
   add(main, h("h2", {}, `${measureName(measure)} by month`));
@@ -387,28 +409,41 @@ export async function borough(main, { id, params }) {
       }),
     );
   }
-  const wardNames = new Map(wardShapes.features.map((f) => [f.properties.code, f.properties.name]));
-  const wardRows = wards.rows.slice().sort((a, b) => (wardNames.get(a.area_code) || a.area_code).localeCompare(wardNames.get(b.area_code) || b.area_code));
+  // Every ward of the borough (geo lists them, in name order): a ward no alert touched has 0.
+  const byWard = new Map(wards.rows.map((r) => [r.area_code, r[measure]]));
   add(
     main,
     h("h2", {}, `Wards, ${monthName(month)}`),
-    wardRows.length === 0
-      ? h("p", {}, `No alert touched a single ward of ${name} in ${monthName(month)}.`)
-      : h(
-          "div",
-          { class: "table-wrap" },
-          h(
-            "table",
-            {},
-            h("caption", {}, `${measureName(measure)} per ward of ${name}, ${monthName(month)}, all crime types`),
-            h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Ward"), h("th", { scope: "col" }, measureName(measure)))),
+    h(
+      "div",
+      // Three columns may scroll sideways on a phone: a region the keyboard can reach.
+      { class: "table-wrap", tabindex: "0", role: "region", "aria-label": `Wards of ${name}` },
+      h(
+        "table",
+        { class: "dash-wards" },
+        // Not "all crime types": that names the charts' tables.
+        h("caption", {}, `${measureName(measure)} per ward of ${name} in ${monthName(month)} (every crime type), and members watching each ward now`),
+        h(
+          "thead",
+          {},
+          h("tr", {}, h("th", { scope: "col" }, "Ward"), h("th", { scope: "col" }, measureName(measure)), h("th", { scope: "col" }, WATCHING_NAME)),
+        ),
+        h(
+          "tbody",
+          {},
+          watched.rows.map((r) =>
             h(
-              "tbody",
+              "tr",
               {},
-              wardRows.map((r) => h("tr", {}, h("th", { scope: "row" }, wardNames.get(r.area_code) || r.area_code), h("td", {}, shown(r[measure])))),
+              h("th", { scope: "row" }, r.name),
+              h("td", {}, shown(byWard.has(r.area_code) ? byWard.get(r.area_code) : 0)),
+              h("td", {}, shown(r.members_watching)),
             ),
           ),
         ),
+      ),
+    ),
+    h("p", { class: "hint" }, `${shown(watched.area.members_watching)} members watch at least one ward of ${name}.`),
   );
   add(main, openData(month));
 }

@@ -1,0 +1,80 @@
+"""The public dashboard's members-watching counts: no sign-in, the same for everyone, so they
+carry ``Cache-Control: public`` and an ETag (the gateway's public cache honours both)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Request, Response, status
+
+from services.geo.dependencies import SettingsDep
+from services.geo.watchers.schemas import WatcherCounts
+from services.geo.watchers.service import LondonCountsCache, WatcherCountService
+from shared.errors import problem_responses
+from shared.runtime import SessionDep
+from shared.web import openapi_examples
+
+router = APIRouter(prefix="/dashboard/watchers", tags=["dashboard"])
+
+CACHED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: your copy (If-None-Match) is current"},
+}
+IfNoneMatch = Annotated[str | None, Header(max_length=1000)]
+
+
+def _service(request: Request, session: SessionDep, settings: SettingsDep) -> WatcherCountService:
+    cache: LondonCountsCache | None = getattr(request.app.state, "london_watcher_counts", None)
+    if cache is None:
+        cache = request.app.state.london_watcher_counts = LondonCountsCache()
+    return WatcherCountService(session, settings=settings, cache=cache)
+
+
+def _public(counts: WatcherCounts, max_age_s: int, if_none_match: str | None) -> Response:
+    body = counts.model_dump_json().encode()
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age_s}"}
+    wanted = (if_none_match or "").split(",")
+    if any(tag.strip().removeprefix("W/") in (etag, "*") for tag in wanted):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.get(
+    "",
+    response_model=WatcherCounts,
+    summary="How many members watch London and each borough now (small counts suppressed)",
+    responses={**CACHED, **problem_responses(503)},
+)
+async def london_watchers(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    counts = await _service(request, session, settings).london()
+    return _public(counts, settings.dashboard_max_age_s, if_none_match)
+
+
+@router.get(
+    "/{borough_code}",
+    response_model=WatcherCounts,
+    summary="How many members watch a borough and each of its wards now (small counts suppressed)",
+    responses={**CACHED, **problem_responses(422, 503)},
+)
+async def borough_watchers(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    borough_code: Annotated[
+        str,
+        Path(
+            pattern=r"^E09[0-9]{6}$",
+            description="An ONS borough code",
+            openapi_examples=openapi_examples(westminster="E09000033"),
+        ),
+    ],
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    counts = await _service(request, session, settings).borough(borough_code)
+    return _public(counts, settings.dashboard_max_age_s, if_none_match)
