@@ -432,7 +432,7 @@ class DeliveryRepository:
 
     async def release_pending(
         self, *, member_id: uuid.UUID | None = None, recorded_after: datetime | None = None
-    ) -> int:
+    ) -> list[uuid.UUID]:
         """``pending`` rows whose member now has a usable endpoint for them, for alerts not
         past their ``deliver_until``: due now. For one member (their verification), or for
         rows recorded after ``recorded_after``: the sweeper's, for a verification that committed
@@ -442,7 +442,8 @@ class DeliveryRepository:
         A row's usable endpoint: on email and SMS the member's one address (the row is pointed
         at it, as a pending row never had one or had the member's earlier one), unless the
         alert already has another row for the member there; on web push and FCM, only the
-        device it was recorded for, enabled again (another device has its own row)."""
+        device it was recorded for, enabled again (another device has its own row). Returns
+        the member of each row released."""
         now = utcnow()
         sibling = aliased(Delivery)
         usable = (
@@ -486,10 +487,10 @@ class DeliveryRepository:
                 next_attempt_at=now,
                 updated_at=now,
             )
-            .returning(Delivery.id)
+            .returning(Delivery.member_id)
             .execution_options(synchronize_session=False)
         )
-        return len(result.all())
+        return list(result.scalars().all())
 
     async def expire_pending(self) -> int:
         """``pending`` rows of alerts past their ``deliver_until``: nobody can be reached in

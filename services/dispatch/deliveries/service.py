@@ -206,13 +206,24 @@ class DeliveryService:
 
     async def release_pending_for(self, member_id: uuid.UUID) -> int:
         """The member can now be reached: their pending deliveries become due."""
-        released = await self._deliveries.release_pending(member_id=member_id)
+        released = len(await self._deliveries.release_pending(member_id=member_id))
         if released:
             await self._deliveries.announce_due()
             log.info("dispatch.pending.released", member_id=str(member_id), count=released)
             # Released, they respect quiet hours and the digest like any other delivery.
             await self._preferences.replan_unsent(member_id)
         return released
+
+    async def release_recent_pending(self, *, recorded_after: datetime) -> int:
+        """The sweeper's release (a verification that committed while a batch that missed it
+        was being recorded): like :meth:`release_pending_for`, each member's released rows
+        then follow their quiet hours and digest."""
+        members = await self._deliveries.release_pending(recorded_after=recorded_after)
+        if members:
+            await self._deliveries.announce_due()
+            for member_id in sorted(set(members)):
+                await self._preferences.replan_unsent(member_id)
+        return len(members)
 
     async def summarise(self, alert_id: uuid.UUID) -> DeliverySummary:
         channels: dict[ChannelKind, dict[DeliveryStatus, int]] = {}

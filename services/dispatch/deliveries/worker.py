@@ -78,6 +78,7 @@ from services.dispatch.deliveries.repository import (
     DeliveryResult,
     Lease,
 )
+from services.dispatch.deliveries.service import DeliveryService
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import LAST_ERROR_MAX_LENGTH, ChannelKind, DeliveryStatus
 from services.dispatch.preferences.repository import PreferencesRepository
@@ -562,7 +563,9 @@ class DeliveryWorker:
                 claimed_before=utcnow() - timedelta(seconds=self._settings.sending_timeout_s),
                 max_attempts=self._settings.max_attempts,
             )
-            released = await deliveries.release_pending(
+            # Released rows are announced with the others, and follow their members' quiet
+            # hours and digest.
+            released = await DeliveryService(session).release_recent_pending(
                 recorded_after=utcnow() - PENDING_RACE_WINDOW
             )
             expired = await deliveries.expire_pending()

@@ -152,6 +152,38 @@ class TestUnsentDeliveries:
         assert row.next_attempt_at > utcnow() + timedelta(minutes=30)
         assert row.next_attempt_at.astimezone(LONDON).time() == quiet.end
 
+    async def test_a_delivery_the_sweeper_releases_waits_for_quiet_hours_too(
+        self, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """The sweeper's release (a verification that raced a batch) re-plans like the
+        verification's own."""
+        member_id = uuid.uuid4()
+        quiet = quiet_now()
+        delivery_id = await record(sessions, member_id, EMAIL, DeliveryStatus.PENDING)
+        async with sessions() as session, session.begin():
+            await PreferencesService(session).replace(member_id, Preferences(quiet_hours=quiet))
+            session.add(
+                MemberEndpoint(
+                    member_id=member_id,
+                    channel=EMAIL,
+                    address=unique_email(),
+                    verified_at=utcnow(),
+                )
+            )
+
+        async with sessions() as session, session.begin():
+            # Other tests' recent pending rows may be released too: only this one is checked.
+            released = await DeliveryService(session).release_recent_pending(
+                recorded_after=utcnow() - timedelta(minutes=1)
+            )
+
+        assert released >= 1
+        async with sessions() as session:
+            row = await session.get(Delivery, delivery_id)
+        assert row is not None and row.status is DeliveryStatus.CREATED
+        assert row.next_attempt_at > utcnow() + timedelta(minutes=30)
+        assert row.next_attempt_at.astimezone(LONDON).time() == quiet.end
+
     async def test_a_preference_change_drops_unsent_deliveries_on_unwanted_channels(
         self, sessions: async_sessionmaker[AsyncSession]
     ) -> None:
