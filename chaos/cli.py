@@ -97,7 +97,7 @@ async def play(
             settle_s=settle_s,
             client=client,
         )
-        with supervised(stack):
+        async with supervised(stack):
             return await suite.run(chosen(faults))
 
 

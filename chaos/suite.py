@@ -13,12 +13,11 @@ import asyncio
 import json
 import os
 import signal
-import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -397,19 +396,24 @@ class ChaosSuite:
         raise RuntimeError("the platform did not become ready again")
 
 
-@contextmanager
-def supervised(stack: DevStack, interval_s: float = 0.5) -> Iterator[None]:
-    """Restart crashed processes while the suite runs, as ``make run``'s supervisor does."""
-    stop = threading.Event()
+@asynccontextmanager
+async def supervised(stack: DevStack, interval_s: float = 0.5) -> AsyncIterator[None]:
+    """Restart crashed processes while the suite runs, as ``make run``'s supervisor does.
 
-    def loop() -> None:
-        while not stop.wait(interval_s):
+    In the event loop's own thread, never a thread of its own: the kernel's parent-death
+    signal (``die_with_parent``) follows the *thread* that started a child, so a service
+    restarted from a short-lived thread would be stopped (SIGTERM) the moment that thread
+    ended, leaving the platform without it after the suite."""
+
+    async def loop() -> None:
+        while True:
             stack.supervise()
+            await asyncio.sleep(interval_s)
 
-    thread = threading.Thread(target=loop, name="chaos-supervisor", daemon=True)
-    thread.start()
+    task = asyncio.create_task(loop(), name="chaos-supervisor")
     try:
         yield
     finally:
-        stop.set()
-        thread.join()
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task

@@ -39,7 +39,7 @@ class TestReducedChaos:
                     client=client,
                     on_progress=lambda _line: None,
                 )
-                with supervised(platform):
+                async with supervised(platform):
                     outcomes = await suite.run(chosen(REDUCED))
         finally:
             await unseed(platform.database_urls["identity"], members, lambda _s, _n: None)
