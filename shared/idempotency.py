@@ -38,6 +38,7 @@ from sqlalchemy import DateTime, Integer, LargeBinary, String, delete, select, t
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from shared.db import utcnow
 from shared.errors import TawnyError, problem_responses
@@ -182,7 +183,7 @@ def guard(model: type[IdempotencyKeyMixin]) -> Any:
             raise IdempotencyKeyInvalidError(
                 f"{HEADER} is 1 to 255 visible ASCII characters (a UUID is ideal)."
             )
-        body = await request.body()
+        body = await _fingerprinted_body(request)
         if len(body) > MAX_FINGERPRINTED_BODY:
             raise IdempotencyKeyInvalidError(f"{HEADER} is not accepted on a body this large.")
         fingerprint = hashlib.sha256(
@@ -341,3 +342,24 @@ def _document(app: FastAPI) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _fingerprinted_body(request: Request) -> bytes:
+    """The request's body, or for a file upload its parsed form: FastAPI reads a form before
+    the dependencies run, which consumes the body's stream, so the form is fingerprinted
+    instead (each field by name and value, each file by name, type and a SHA-256 of its
+    content, so a large upload is not held twice)."""
+    try:
+        return await request.body()
+    except RuntimeError:
+        form = await request.form()
+    parts: list[bytes] = []
+    for name, value in form.multi_items():
+        if isinstance(value, StarletteUploadFile):
+            content = await value.read()
+            await value.seek(0)
+            described = f"{value.filename}\0{value.content_type}\0".encode()
+            parts.append(name.encode() + b"\0" + described + hashlib.sha256(content).digest())
+        else:
+            parts.append(name.encode() + b"\0" + str(value).encode())
+    return b"\x1e".join(parts)

@@ -28,6 +28,7 @@ from deploy.devstack import DevStack, Ports, StackOptions
 from shared.kafka import namespaced
 from tests.support.infrastructure import (
     PLATFORM_CLIENT_TIMEOUT_S,
+    SHARED_RIG_RATE_LIMITS,
     SLOW_MACHINE_ENV,
     Infrastructure,
 )
@@ -65,9 +66,7 @@ def platform(infrastructure: Infrastructure) -> Iterator[DevStack]:
             kafka_namespace=namespaced("browser", infrastructure.kafka_namespace),
             database_prefix=f"web_{uuid.uuid4().hex[:6]}_",
             progress=False,
-            # Every browser here calls from 127.0.0.1; in use each person has an address of
-            # their own. The per-account limits stay as they are.
-            extra_env={"GATEWAY_RATE_LIMIT_IP_BURST": "5000", **SLOW_MACHINE_ENV},
+            extra_env={**SLOW_MACHINE_ENV, **SHARED_RIG_RATE_LIMITS},
         )
         with DevStack(options).running() as stack:
             yield stack

@@ -17,19 +17,10 @@ from deploy.devstack import DevStack, Ports, StackOptions
 from shared.kafka import namespaced
 from tests.support.infrastructure import (
     PLATFORM_CLIENT_TIMEOUT_S,
+    SHARED_RIG_RATE_LIMITS,
     SLOW_MACHINE_ENV,
     Infrastructure,
 )
-
-# Every end-to-end test, the fuzzer's thousands of requests included, comes from 127.0.0.1 and
-# a few accounts on one platform: limits sized for one resident would turn later tests' requests
-# into 429s. The limits themselves are tested in-process (tests/gateway/edge/test_ratelimit.py).
-SHARED_RIG_RATE_LIMITS = {
-    "GATEWAY_RATE_LIMIT_PER_IP_PER_MINUTE": "1000000",
-    "GATEWAY_RATE_LIMIT_IP_BURST": "100000",
-    "GATEWAY_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE": "1000000",
-    "GATEWAY_RATE_LIMIT_ACCOUNT_BURST": "100000",
-}
 
 
 @pytest.fixture(scope="session")

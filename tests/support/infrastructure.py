@@ -73,5 +73,16 @@ def test_infrastructure() -> Iterator[Infrastructure]:
 # slow to answer, never wrong, so the gateway waits as long as a test's own backstop would
 # rather than answering 504 (gateway timeouts are tested in-process, tests/gateway).
 SLOW_MACHINE_ENV = {"GATEWAY_UPSTREAM_TIMEOUT_S": "120"}
+
+# Every end-to-end and browser test, the fuzzer's thousands of requests included, comes from
+# 127.0.0.1 and a few accounts (the demo officer in most journeys, at machine speed) on one
+# platform: limits sized for one resident would turn later tests' requests
+# into 429s. The limits themselves are tested in-process (tests/gateway/edge/test_ratelimit.py).
+SHARED_RIG_RATE_LIMITS = {
+    "GATEWAY_RATE_LIMIT_PER_IP_PER_MINUTE": "1000000",
+    "GATEWAY_RATE_LIMIT_IP_BURST": "100000",
+    "GATEWAY_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE": "1000000",
+    "GATEWAY_RATE_LIMIT_ACCOUNT_BURST": "100000",
+}
 # What tests' own HTTP clients allow the platform's processes, on the same reasoning.
 PLATFORM_CLIENT_TIMEOUT_S = 150.0

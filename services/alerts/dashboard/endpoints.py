@@ -76,7 +76,10 @@ OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 def _month(text: str) -> date:
     year, month = text.split("-")
-    return date(int(year), int(month), 1)
+    try:
+        return date(int(year), int(month), 1)
+    except ValueError as error:
+        raise AlertInvalidError(f"{text} is not a calendar month (YYYY-MM).") from error
 
 
 def _months_between(first: date, last: date) -> int:

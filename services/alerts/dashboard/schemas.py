@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.alerts.dashboard.service import Figures
 
 AreaKind = Literal["london", "borough", "ward"]
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^2[0-9]{3}-(0[1-9]|1[0-2])$"
 SUPPRESSED_TEXT = "fewer than {n}"
 
 # Every column of the open data, in order, with what it means (the London Datastore's style).

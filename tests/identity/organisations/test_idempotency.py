@@ -9,8 +9,9 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.identity.config import IdentitySettings
-from tests.identity.factories import create_organisation
+from tests.identity.factories import create_organisation, signed_in_member
 from tests.identity.organisations.test_organisations import platform_admin, scheme
+from tests.identity.verification.test_identity_checks import JPEG
 
 
 class TestIdempotencyKey:
@@ -54,3 +55,28 @@ class TestIdempotencyKey:
 
         assert response.status_code == 400, response.text
         assert response.json()["type"].endswith("/idempotency-key-unsupported")
+
+    async def test_a_retried_file_upload_is_answered_as_the_first(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: IdentitySettings,
+    ) -> None:
+        """A multipart body is parsed before the key is checked, so the form is fingerprinted:
+        the same file again replays the first answer, another file is a reused key."""
+        _member_id, member = await signed_in_member(client, sessions, settings)
+        headers = {**member, "Idempotency-Key": str(uuid.uuid4())}
+        passport = {"file": ("passport.jpg", JPEG, "image/jpeg")}
+
+        first = await client.post("/members/me/identity-documents", files=passport, headers=headers)
+        retry = await client.post("/members/me/identity-documents", files=passport, headers=headers)
+        other = await client.post(
+            "/members/me/identity-documents",
+            files={"file": ("licence.jpg", JPEG + b"\x01", "image/jpeg")},
+            headers=headers,
+        )
+
+        assert first.status_code == 201, first.text
+        assert (retry.status_code, retry.json()) == (201, first.json())
+        assert retry.headers["idempotent-replayed"] == "true"
+        assert other.status_code == 422, other.text
