@@ -106,8 +106,9 @@ async def add_endpoints(url: str, channel: str, addresses: list[str]) -> None:
     connection = await asyncpg.connect(plain_url(url))
     try:
         await connection.execute(
-            "INSERT INTO member_endpoints (member_id, channel, address, verified_at) "
-            "SELECT gen_random_uuid(), $1, address, now() FROM unnest($2::text[]) AS address",
+            "INSERT INTO member_endpoints (id, member_id, channel, address, verified_at) "
+            "SELECT gen_random_uuid(), gen_random_uuid(), $1, address, now() "
+            "FROM unnest($2::text[]) AS address",
             channel,
             addresses,
         )
@@ -153,9 +154,10 @@ async def stage_alert(url: str, channel: str) -> uuid.UUID:
             alert_content.model_dump_json(),
         )
         await connection.execute(
-            "INSERT INTO deliveries (id, alert_id, member_id, channel, status, priority, "
-            "next_attempt_at, attempts) SELECT gen_random_uuid(), $1, member_id, channel, "
-            "'created', 1, now() + interval '1 day', 0 FROM member_endpoints WHERE channel = $2",
+            "INSERT INTO deliveries (id, alert_id, member_id, channel, endpoint_id, status, "
+            "priority, next_attempt_at, attempts) SELECT gen_random_uuid(), $1, member_id, "
+            "channel, id, 'created', 1, now() + interval '1 day', 0 FROM member_endpoints "
+            "WHERE channel = $2",
             alert_content.alert_id,
             channel,
         )
@@ -193,7 +195,16 @@ async def release_and_wait(url: str, alert_id: uuid.UUID, recipients: int) -> fl
             "SELECT count(*) FROM deliveries WHERE alert_id = $1 AND status = 'sent'", alert_id
         )
         if sent < recipients:
-            raise RuntimeError(f"{recipients - sent} deliveries were not sent")
+            # Say where they ended, so that a broken run can be read without its database.
+            ended = await connection.fetch(
+                "SELECT status, min(last_error) AS example, count(*) FROM deliveries "
+                "WHERE alert_id = $1 AND status <> 'sent' GROUP BY status",
+                alert_id,
+            )
+            raise RuntimeError(
+                f"{recipients - sent} deliveries were not sent: "
+                + "; ".join(f"{r['count']} {r['status']} ({r['example']})" for r in ended)
+            )
         return elapsed
     finally:
         await connection.close()
