@@ -57,6 +57,10 @@ class SendResult:
     # A temporary failure of the provider itself (a refused connection, an HTTP 5xx), not of
     # the address and not mere slowness: what the circuit counts towards an outage.
     provider_error: bool = False
+    # For a refusal that does not condemn the address (an SMTP 554 that is not 5.1.x): the
+    # provider was accepting other messages around it (channels/circuit.py), so a refusal
+    # repeated now is this message's or this address's, not the provider's.
+    provider_accepting: bool = False
 
     @classmethod
     def accepted(cls, detail: str = "", *, provider_reference: str | None = None) -> SendResult:

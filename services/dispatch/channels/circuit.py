@@ -12,15 +12,19 @@ their attempts) would lose them. So the worker sends each chunk through the chan
   no more acceptances than failures (the outage began during the chunk), the provider is out:
   every failure of that group becomes a deferral marked ``provider_outage`` (the worker keeps the
   row due with backoff and gives its attempt back, so an outage never makes it ``failed``). A
-  permanent refusal amid acceptances stays a refusal of that address.
+  refusal amid acceptances is that address's (once confirmed, below).
 - **Open.** For ``backoff_s`` after an outage (doubling with each outage in a row, up to
   ``MAX_BACKOFF_S``) nothing is sent to the provider: recipients get a deferral with that
   ``retry_after_s``. Then one chunk is tried (half-open): an acceptance closes the circuit,
   another outage opens it again for longer.
-
-What it cannot tell: the first failures of a run that spans several small chunks (fewer than
-``OUTAGE_FAILURES`` each) are recorded before the run is long enough to be called an outage,
-and so are failures in a chunk where most sends were accepted.
+- **Not sure yet.** The first refusals of an outage look like refusals of their addresses: a
+  chunk's group goes out in slices judged as each ends, and a small slice can end before the
+  run is long enough to be called an outage (an outage may also begin amid acceptances). So a
+  refusal that does not condemn the address is never final at first sight: the worker holds
+  it for a retry (its attempt counts), and makes it final only when it is refused again while
+  the provider is accepting others (``provider_accepting``: an acceptance in the same slice or
+  within ``ACCEPTING_WINDOW_S``, and no outage). A refusal that does condemn the address (SMTP
+  5.1.x, a push subscription gone) is final at once.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ log = get_logger(__name__)
 OUTAGE_FAILURES = 5
 FIRST_BACKOFF_S = 5.0
 MAX_BACKOFF_S = 300.0
+# How recent an acceptance must be for the provider to count as accepting others. Shorter than
+# the first retry delay (half of ``retry_base_delay_s`` at least), so that an acceptance seen
+# before a held refusal's first try cannot confirm it at the second.
+ACCEPTING_WINDOW_S = 10.0
 
 
 def _says_nothing_about_the_address(result: SendResult) -> bool:
@@ -56,6 +64,7 @@ class ProviderCircuit:
         self._failures_in_a_row = 0
         self._outages_in_a_row = 0
         self._open_until = 0.0
+        self._last_acceptance_at: float | None = None
 
     @property
     def is_open(self) -> bool:
@@ -80,10 +89,12 @@ class ProviderCircuit:
         return self._judge(results)
 
     def _judge(self, results: Mapping[uuid.UUID, SendResult]) -> Mapping[uuid.UUID, SendResult]:
+        now = asyncio.get_running_loop().time()
         accepted = sum(r.outcome is Outcome.ACCEPTED for r in results.values())
         failed = sum(_says_nothing_about_the_address(r) for r in results.values())
         if accepted:
             self._failures_in_a_row = 0
+            self._last_acceptance_at = now
         self._failures_in_a_row += failed
         # The results of concurrent sends come without their order: an outage that began
         # during this chunk shows as most of it failing, after a few acceptances.
@@ -91,8 +102,7 @@ class ProviderCircuit:
         if not began_here and (accepted or self._failures_in_a_row < OUTAGE_FAILURES):
             if accepted:
                 self._outages_in_a_row = 0
-            return results
-        now = asyncio.get_running_loop().time()
+            return self._mark_refusals(results, now)
         if now < self._open_until:
             # Another send that was under way when the circuit opened (a concurrent slice or
             # worker) saw the same outage: it is one outage, not another doubling.
@@ -116,6 +126,27 @@ class ProviderCircuit:
                     provider_outage=True,
                 )
                 if _says_nothing_about_the_address(result)
+                else result
+            )
+            for delivery_id, result in results.items()
+        }
+
+    def _mark_refusals(
+        self, results: Mapping[uuid.UUID, SendResult], now: float
+    ) -> Mapping[uuid.UUID, SendResult]:
+        """Refusals that do not condemn their address, marked ``provider_accepting`` when the
+        provider accepted something within ``ACCEPTING_WINDOW_S`` (the worker then makes a
+        refusal repeated at such a time final)."""
+        accepting = (
+            self._last_acceptance_at is not None
+            and now - self._last_acceptance_at <= ACCEPTING_WINDOW_S
+        )
+        if not accepting:
+            return results
+        return {
+            delivery_id: (
+                replace(result, provider_accepting=True)
+                if result.outcome is Outcome.REJECTED and not result.address_invalid
                 else result
             )
             for delivery_id, result in results.items()

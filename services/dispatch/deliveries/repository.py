@@ -103,6 +103,8 @@ class ClaimedDelivery:
     # The member's endpoint (device) it goes to; None for a row recorded before endpoints had
     # ids whose endpoint is gone: nowhere to send it.
     endpoint_id: uuid.UUID | None = None
+    # What its previous attempt ended with (a refusal held for confirmation, say).
+    last_error: str | None = None
 
 
 _RECORD_RESULTS = text(
@@ -334,6 +336,7 @@ class DeliveryRepository:
                 Delivery.channel,
                 Delivery.attempts,
                 Delivery.endpoint_id,
+                Delivery.last_error,
             ),
         )
         return [
@@ -344,6 +347,7 @@ class DeliveryRepository:
                 channel=row.channel,
                 attempts=row.attempts,
                 endpoint_id=row.endpoint_id,
+                last_error=row.last_error,
             )
             for row in rows
         ]

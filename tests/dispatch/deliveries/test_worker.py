@@ -66,6 +66,7 @@ def worker_for(
         "lease_s": 60,
         "lease_renew_interval_s": 20,
         "rate_wait_s": 30,
+        "record_slice": 10,
     }
     options.update(overrides)
     return DeliveryWorker(
@@ -82,6 +83,7 @@ def worker_for(
             lease_s=options["lease_s"],
             lease_renew_interval_s=options["lease_renew_interval_s"],
             rate_wait_s=options["rate_wait_s"],
+            record_slice=int(options["record_slice"]),
         ),
         tracer=tracer,
         rate_limits=rate_limits,
