@@ -18,8 +18,8 @@ slowest stage at about 220; BENCHMARKS.md, "Seeding"):
 
 - identity: :meth:`MemberService.import_verified` inserts the members, verified, with one
   precomputed password hash for all (as ``MemberService.seed`` does for the demo members);
-- geo: :func:`services.geo.subscriptions.service.subscribe_many`, ``subscribe``'s checks and
-  resolution index rows for a batch;
+- geo: :meth:`services.geo.subscriptions.service.SubscriptionService.subscribe_many`,
+  ``subscribe``'s checks and resolution index rows for a batch;
 - dispatch: :meth:`MemberEndpointService.record_verified_emails` (what its
   ``member.email_verified`` handler records; the importer hands dispatch the addresses instead
   of staging that event per member, which dispatch consumes one per transaction, so a million
@@ -237,8 +237,8 @@ class Seeder:
         chunk: Sequence[SeededMember],
         member_ids: dict[int, uuid.UUID],
     ) -> None:
-        from services.geo.subscriptions import service
         from services.geo.subscriptions.schemas import SubscriptionCreate
+        from services.geo.subscriptions.service import SubscriptionService
         from shared.db import session_scope
 
         requests = [
@@ -251,7 +251,9 @@ class Seeder:
             for m in chunk
         ]
         async with session_scope(databases.geo) as session:
-            await service.subscribe_many(session, requests, settings=databases.geo_settings)
+            await SubscriptionService(session).subscribe_many(
+                requests, settings=databases.geo_settings
+            )
 
     async def _new_webpush_subscriptions(self, count: int) -> list[dict[str, Any]]:
         if count == 0:

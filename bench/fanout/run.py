@@ -30,8 +30,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deploy.infra import create_databases, database_url_for, embedded_postgres
-from services.geo.audience.repository import AudienceRepository
-from services.geo.audience.service import OUTBOX_INSERT_BATCHES, stage_batches
+from services.geo.audience.service import OUTBOX_INSERT_BATCHES, AudienceService
 from services.geo.models import OutboxMessage
 from shared import migrations
 from shared.db import build_engine, build_sessionmaker
@@ -85,13 +84,14 @@ Stager = Callable[[AsyncSession, list[RecipientBatch]], Awaitable[None]]
 
 def serialised_once(batches: list[RecipientBatch]) -> Stager:
     """How geo stages them now: from the packed recipient set, the envelope serialised once
-    per alert (services.geo.audience.service.stage_batches). Its time includes formatting
-    the million ids as text, which the other two ways get done for free (prebuilt batches)."""
+    per alert (services.geo.audience.service.AudienceService.stage_batches). Its time includes
+    formatting the million ids as text, which the other two ways get done for free (prebuilt
+    batches)."""
     packed = b"".join(m.bytes for batch in batches for m in batch.member_ids)
     alert = AlertPublished(content=batches[0].content, target_ward_codes=[])
 
     async def stage(session: AsyncSession, _: list[RecipientBatch]) -> None:
-        await stage_batches(AudienceRepository(session), alert, packed, batch_size=BATCH_SIZE)
+        await AudienceService(session).stage_batches(alert, packed, batch_size=BATCH_SIZE)
 
     return stage
 

@@ -8,10 +8,10 @@ a 1 km circle round the postcode.
 Every index row is computed by the service's own code (services.geo.subscriptions.indexing)
 and loaded with COPY; the secondary indexes and foreign keys are built after the load (as a
 bulk import would), which is the "index build" time. Every timed resolution calls
-services.geo.audience.service.resolve, the function the geo.audience consumer runs; the fan-out
-(staging the batches in the outbox) is timed once per case on top, in a rolled-back
-transaction. The naive baseline fetches every watched area, builds its geometry and tests it
-with shapely (vectorised) against the same circle.
+services.geo.audience.service.AudienceService.resolve, which the geo.audience consumer runs;
+the fan-out (staging the batches in the outbox) is timed once per case on top, in a
+rolled-back transaction. The naive baseline fetches every watched area, builds its geometry
+and tests it with shapely (vectorised) against the same circle.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ import shapely
 from shapely.ops import unary_union
 
 from deploy.infra import create_databases, database_url_for, embedded_postgres
-from services.geo.audience import service as audience
+from services.geo.audience.service import AudienceService, Target
 from services.geo.boundaries.importer import import_files, read_feature_collection
-from services.geo.boundaries.service import load_ward_map
+from services.geo.boundaries.service import BoundaryService
 from services.geo.subscriptions.indexing import WatchedArea, cell_rows_of, ward_codes_of
 from services.geo.targeting.shapes import Circle, TargetShapes
 from services.geo.targeting.wardmap import WardMap
@@ -362,7 +362,7 @@ def p(samples: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 2)
 
 
-def alert(target: audience.Target) -> AlertPublished:
+def alert(target: Target) -> AlertPublished:
     return AlertPublished(
         content=AlertContent(
             alert_id=uuid.uuid4(),
@@ -388,27 +388,26 @@ async def measure(url: str, ward_map_path: Path, repeats: int) -> dict[str, Any]
     results: dict[str, Any] = {"cases": {}}
     try:
         async with sessions() as session:
-            ward_map = await load_ward_map(session, (await _set_id(session)))
+            ward_map = await BoundaryService(session).current_ward_map()
+            audiences = AudienceService(session)
             all_boroughs = tuple(b.code for b in ward_map.boroughs)
             cases = {
-                "ward": (audience.Target(ward_codes=(WARD_CASE,)), repeats),
-                "borough": (audience.Target(borough_codes=(BOROUGH_CASE,)), repeats),
+                "ward": (Target(ward_codes=(WARD_CASE,)), repeats),
+                "borough": (Target(borough_codes=(BOROUGH_CASE,)), repeats),
                 "circle_500m": (
-                    audience.Target(shapes=TargetShapes(circles=[CIRCLE_CASE])),
+                    Target(shapes=TargetShapes(circles=[CIRCLE_CASE])),
                     repeats,
                 ),
-                "london": (audience.Target(borough_codes=all_boroughs), max(3, repeats // 4)),
+                "london": (Target(borough_codes=all_boroughs), max(3, repeats // 4)),
             }
             rank, bit = 2, 1  # Moderate burglary: every synthetic subscription passes
             for name, (target, n) in cases.items():
-                await audience.resolve(session, target, rank=rank, bit=bit)  # warm caches
+                await audiences.resolve(target, rank=rank, bit=bit)  # warm caches
                 samples, resolution = await timed(
-                    n, functools.partial(audience.resolve, session, target, rank=rank, bit=bit)
+                    n, functools.partial(audiences.resolve, target, rank=rank, bit=bit)
                 )
                 fanout_started = time.perf_counter()
-                fanned = await audience.fan_out(
-                    session, uuid.uuid4(), alert(target), batch_size=500
-                )
+                fanned = await audiences.fan_out(uuid.uuid4(), alert(target), batch_size=500)
                 fanout_ms = (time.perf_counter() - fanout_started) * 1000
                 await session.rollback()
                 audience_row = fanned.audience
@@ -441,7 +440,7 @@ async def measure(url: str, ward_map_path: Path, repeats: int) -> dict[str, Any]
                 samples, _ = await timed(
                     repeats,
                     functools.partial(
-                        audience.preview, session, target, category="burglary", severity="Moderate"
+                        audiences.preview, target, category="burglary", severity="Moderate"
                     ),
                 )
                 preview_samples.extend(samples)
@@ -507,14 +506,6 @@ async def explain_cell_path(session: Any, circle: Circle) -> list[str]:
         },
     )
     return [row[0] for row in rows]
-
-
-async def _set_id(session: Any) -> uuid.UUID:
-    from services.geo.boundaries import repository
-
-    set_id = await repository.current_set_id(session)
-    assert set_id is not None
-    return set_id
 
 
 async def naive_circle(session: Any, ward_map: WardMap, circle: Circle) -> int:
@@ -662,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 engine = build_engine(url, application_name="bench-geo", pool_size=1)
                 async with build_sessionmaker(engine)() as session:
-                    ward_map = await load_ward_map(session, await _set_id(session))
+                    ward_map = await BoundaryService(session).current_ward_map()
                 await engine.dispose()
                 built = await build(url, args.subscribers, postcodes, ward_map)
                 built["built_at"] = datetime.now(UTC).isoformat(timespec="seconds")

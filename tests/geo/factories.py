@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.demo import demo_paths
 from services.geo.models import Subscription
-from services.geo.subscriptions.indexing import WatchedArea, write_index
+from services.geo.subscriptions.indexing import SubscriptionIndexer, WatchedArea
 from services.geo.targeting.filters import categories_mask
 from services.geo.targeting.wardmap import WardMap
 from shared.events import AlertContent, AlertPublished
@@ -133,8 +133,7 @@ async def add_area(
     )
     session.add(row)
     await session.flush()
-    await write_index(
-        session,
+    await SubscriptionIndexer(session).write_index(
         subscription_id=row.id,
         member_id=member_id,
         area=area,

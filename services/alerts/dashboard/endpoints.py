@@ -9,7 +9,6 @@ and an ETag, which the gateway's public cache also honours.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from datetime import date
 from typing import Annotated, Literal
@@ -36,6 +35,7 @@ from services.alerts.errors import AlertInvalidError
 from services.alerts.models import CrimeType
 from shared.auth import JWKSVerifier, Principal, bearer_scheme
 from shared.errors import problem_responses
+from shared.http_caching import cacheable_response
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
 
@@ -86,27 +86,17 @@ def _months_between(first: date, last: date) -> int:
     return (last.year - first.year) * 12 + last.month - first.month + 1
 
 
-def _cached(
-    response: Response, body: bytes, request: Request, *, public: bool, max_age: int
-) -> bool:
-    """Set the caching headers; True when the caller's validator matches (answer 304)."""
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    response.headers["ETag"] = etag
-    response.headers["Vary"] = "Authorization"
-    response.headers["Cache-Control"] = (
-        f"public, max-age={max_age}" if public else "private, no-store"
-    )
-    wanted = request.headers.get("if-none-match", "")
-    return any(tag.strip().removeprefix("W/") == etag for tag in wanted.split(","))
-
-
 def _answer(
     request: Request, body: bytes, media_type: str, *, public: bool, max_age: int
 ) -> Response:
-    response = Response(content=body, media_type=media_type)
-    if _cached(response, body, request, public=public, max_age=max_age):
-        return Response(status_code=304, headers=dict(response.headers))
-    return response
+    """The body with its caching headers, or 304 when the caller's validator matches."""
+    return cacheable_response(
+        body,
+        media_type=media_type,
+        cache_control=f"public, max-age={max_age}" if public else "private, no-store",
+        if_none_match=request.headers.get("if-none-match"),
+        headers={"Vary": "Authorization"},
+    )
 
 
 def _open_data(

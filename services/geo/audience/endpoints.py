@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 
-from services.geo.audience import service
 from services.geo.audience.schemas import AudiencePreview, PreviewRequest
+from services.geo.audience.service import AudienceService, Target, TargetLimits
 from services.geo.dependencies import SettingsDep
 from services.geo.routing import AreaBodyCappedRoute
 from services.geo.targeting import contract
@@ -20,6 +20,13 @@ from shared.web import openapi_examples
 router = APIRouter(prefix="/audience", tags=["audience"], route_class=AreaBodyCappedRoute)
 
 OfficerDep = Annotated[Principal, Depends(require_roles("officer", "platform_admin"))]
+
+
+def audience_service(session: SessionDep) -> AudienceService:
+    return AudienceService(session)
+
+
+AudienceServiceDep = Annotated[AudienceService, Depends(audience_service)]
 
 
 @router.post(
@@ -47,7 +54,7 @@ async def preview_audience(
             )
         ),
     ],
-    session: SessionDep,
+    audiences: AudienceServiceDep,
     settings: SettingsDep,
     _officer: OfficerDep,
 ) -> AudiencePreview:
@@ -62,5 +69,5 @@ async def preview_audience(
             ],
         )
     )
-    target = service.Target.of_request(body.target, service.TargetLimits.of(settings))
-    return await service.preview(session, target, category=body.category, severity=body.severity)
+    target = Target.of_request(body.target, TargetLimits.of(settings))
+    return await audiences.preview(target, category=body.category, severity=body.severity)

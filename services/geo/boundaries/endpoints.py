@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
 
-from services.geo.boundaries import service
 from services.geo.boundaries.schemas import (
     ONS_CODE_PATTERN,
     BoroughSummary,
@@ -15,11 +14,13 @@ from services.geo.boundaries.schemas import (
     WardDetail,
     WardSummary,
 )
+from services.geo.boundaries.service import BoundaryService
 from services.geo.boundaries.validation import ImportLimits
 from services.geo.dependencies import SettingsDep
 from services.geo.routing import BodySizeCappedRoute
 from shared.auth import Principal, require_roles
 from shared.errors import problem_responses
+from shared.http_caching import cacheable_response
 from shared.runtime import SessionDep
 from shared.web import NO_NUL_PATTERN, openapi_examples
 
@@ -29,6 +30,13 @@ router = APIRouter(tags=["boundaries"])
 admin_router = APIRouter(tags=["boundaries"], route_class=BodySizeCappedRoute)
 
 AdminDep = Annotated[Principal, Depends(require_roles("platform_admin"))]
+
+
+def boundary_service(session: SessionDep) -> BoundaryService:
+    return BoundaryService(session)
+
+
+BoundaryServiceDep = Annotated[BoundaryService, Depends(boundary_service)]
 
 
 def _square(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> dict[str, object]:
@@ -85,7 +93,7 @@ _BOUNDARY_SET_EXAMPLES = openapi_examples(
     responses=problem_responses(422),
 )
 async def search_wards(
-    session: SessionDep,
+    boundaries: BoundaryServiceDep,
     q: Annotated[
         str | None,
         Query(
@@ -105,7 +113,7 @@ async def search_wards(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="At most this many wards")] = 20,
 ) -> list[WardSummary]:
-    return await service.search_wards(session, query=q, borough_code=borough, limit=limit)
+    return await boundaries.search_wards(query=q, borough_code=borough, limit=limit)
 
 
 @router.get(
@@ -114,7 +122,7 @@ async def search_wards(
     responses=problem_responses(404, 422),
 )
 async def get_ward(
-    session: SessionDep,
+    boundaries: BoundaryServiceDep,
     code: Annotated[
         str,
         Path(
@@ -124,7 +132,7 @@ async def get_ward(
         ),
     ],
 ) -> WardDetail:
-    return await service.get_ward(session, code)
+    return await boundaries.get_ward(code)
 
 
 @router.get(
@@ -132,8 +140,8 @@ async def get_ward(
     summary="Every borough of the current set",
     responses=problem_responses(500),
 )
-async def list_boroughs(session: SessionDep) -> list[BoroughSummary]:
-    return await service.list_boroughs(session)
+async def list_boroughs(boundaries: BoundaryServiceDep) -> list[BoroughSummary]:
+    return await boundaries.list_boroughs()
 
 
 @admin_router.post(
@@ -147,12 +155,11 @@ async def list_boroughs(session: SessionDep) -> list[BoroughSummary]:
 )
 async def import_boundary_set(
     body: Annotated[BoundarySetCreate, Body(openapi_examples=_BOUNDARY_SET_EXAMPLES)],
-    session: SessionDep,
+    boundaries: BoundaryServiceDep,
     settings: SettingsDep,
     _admin: AdminDep,
 ) -> ImportSummary:
-    return await service.import_boundary_set(
-        session,
+    return await boundaries.import_boundary_set(
         name=body.name,
         boroughs=body.boroughs,
         wards=body.wards,
@@ -176,7 +183,7 @@ async def import_boundary_set(
     },
 )
 async def map_layer(
-    session: SessionDep,
+    boundaries: BoundaryServiceDep,
     settings: SettingsDep,
     layer: Annotated[
         Literal["wards", "boroughs"],
@@ -184,15 +191,11 @@ async def map_layer(
     ],
     if_none_match: Annotated[str | None, Header(max_length=1000)] = None,
 ) -> Response:
-    document = await service.map_document(session, layer, settings.map_simplify_tolerance_deg)
-    headers = {"ETag": document.etag, "Cache-Control": "public, max-age=300"}
-    if if_none_match is not None and _etag_matches(if_none_match, document.etag):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(document.body, media_type="application/geo+json", headers=headers)
-
-
-def _etag_matches(if_none_match: str, etag: str) -> bool:
-    """RFC 9110 weak comparison: ``*``, or any listed tag equal once ``W/`` is dropped."""
-    if if_none_match.strip() == "*":
-        return True
-    return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
+    document = await boundaries.map_document(layer, settings.map_simplify_tolerance_deg)
+    return cacheable_response(
+        document.body,
+        media_type="application/geo+json",
+        cache_control="public, max-age=300",
+        if_none_match=if_none_match,
+        etag=document.etag,
+    )

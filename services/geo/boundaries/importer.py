@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from services.geo.boundaries import service
 from services.geo.boundaries.schemas import FeatureCollection, ImportSummary
+from services.geo.boundaries.service import BoundaryService, Progress, quiet
 from services.geo.errors import BoundarySetRefusedError, BoundarySetTooLargeError
 from shared.db import build_engine, build_sessionmaker, session_scope
 from shared.logs import configure_logging
@@ -42,7 +42,7 @@ async def import_files(
     boroughs_path: Path,
     *,
     name: str | None = None,
-    progress: service.Progress = service.quiet,
+    progress: Progress = quiet,
 ) -> ImportSummary:
     """Import ``wards_path`` and ``boroughs_path`` into the geo database at ``database_url``
     as a new current boundary set (named after the files' folder unless ``name`` is given)."""
@@ -53,8 +53,7 @@ async def import_files(
     engine = build_engine(database_url, application_name="geo-importer", pool_size=1)
     try:
         async with session_scope(build_sessionmaker(engine)) as session:
-            return await service.import_boundary_set(
-                session,
+            return await BoundaryService(session).import_boundary_set(
                 name=name or wards_path.parent.name or wards_path.stem,
                 boroughs=boroughs,
                 wards=wards,

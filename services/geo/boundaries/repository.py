@@ -17,6 +17,7 @@ from services.geo.models import Borough, BoundarySet, Ward, WardNeighbour
 # Two imports at once would each retire the current set and then collide on the one-current
 # index; they queue on this lock instead (held until the importing transaction ends).
 _IMPORT_LOCK_ID = zlib.crc32(b"tawny-geo:boundary-import")
+NEIGHBOUR_CHUNK = 5000
 
 
 # A result row of any shape: these rows are turned into schemas straight away by the service.
@@ -25,26 +26,6 @@ AnyRow = Row[*tuple[Any, ...]]
 
 def _current_set_id() -> ScalarSelect[uuid.UUID]:
     return select(BoundarySet.id).where(BoundarySet.is_current).scalar_subquery()
-
-
-async def lock_imports(session: AsyncSession) -> None:
-    await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _IMPORT_LOCK_ID})
-
-
-async def retire_current_set(session: AsyncSession) -> uuid.UUID | None:
-    """Mark the current set as no longer current; returns its id."""
-    retired: uuid.UUID | None = await session.scalar(
-        update(BoundarySet)
-        .where(BoundarySet.is_current)
-        .values(is_current=False)
-        .returning(BoundarySet.id)
-    )
-    return retired
-
-
-async def add_boundary_set(session: AsyncSession, boundary_set: BoundarySet) -> None:
-    session.add(boundary_set)
-    await session.flush()
 
 
 def _area_row(set_id: uuid.UUID, area: Area) -> dict[str, Any]:
@@ -61,19 +42,6 @@ def _area_row(set_id: uuid.UUID, area: Area) -> dict[str, Any]:
     }
 
 
-async def insert_boroughs(
-    session: AsyncSession, set_id: uuid.UUID, boroughs: Sequence[Area]
-) -> None:
-    await session.execute(insert(Borough), [_area_row(set_id, area) for area in boroughs])
-
-
-async def insert_wards(session: AsyncSession, set_id: uuid.UUID, wards: Sequence[Area]) -> None:
-    await session.execute(
-        insert(Ward),
-        [{**_area_row(set_id, area), "borough_code": area.borough_code} for area in wards],
-    )
-
-
 _WARD_SUMMARY_COLUMNS = (
     Ward.code,
     Ward.name,
@@ -87,134 +55,144 @@ _WARD_SUMMARY_COLUMNS = (
 _WARD_BOROUGH_JOIN = and_(Borough.set_id == Ward.set_id, Borough.code == Ward.borough_code)
 
 
-async def search_current_wards(
-    session: AsyncSession, *, query: str | None, borough_code: str | None, limit: int
-) -> Sequence[AnyRow]:
-    """Wards of the current set whose name contains ``query`` (any case); names that start
-    with it come first."""
-    statement = (
-        select(*_WARD_SUMMARY_COLUMNS)
-        .join(Borough, _WARD_BOROUGH_JOIN)
-        .where(Ward.set_id == _current_set_id())
-    )
-    order: list[Any] = []
-    if query:
-        statement = statement.where(Ward.name.icontains(query, autoescape=True))
-        order.append(Ward.name.istartswith(query, autoescape=True).desc())
-    if borough_code:
-        statement = statement.where(Ward.borough_code == borough_code)
-    statement = statement.order_by(*order, Ward.name, Ward.code).limit(limit)
-    return (await session.execute(statement)).all()
+class BoundaryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
+    async def lock_imports(self) -> None:
+        await self._session.execute(
+            text("SELECT pg_advisory_xact_lock(:id)"), {"id": _IMPORT_LOCK_ID}
+        )
 
-async def get_current_ward(session: AsyncSession, code: str) -> AnyRow | None:
-    return (
-        await session.execute(
-            select(*_WARD_SUMMARY_COLUMNS, Ward.set_id, Ward.geometry)
+    async def retire_current_set(self) -> uuid.UUID | None:
+        """Mark the current set as no longer current; returns its id."""
+        retired: uuid.UUID | None = await self._session.scalar(
+            update(BoundarySet)
+            .where(BoundarySet.is_current)
+            .values(is_current=False)
+            .returning(BoundarySet.id)
+        )
+        return retired
+
+    async def add_boundary_set(self, boundary_set: BoundarySet) -> None:
+        self._session.add(boundary_set)
+        await self._session.flush()
+
+    async def insert_boroughs(self, set_id: uuid.UUID, boroughs: Sequence[Area]) -> None:
+        await self._session.execute(insert(Borough), [_area_row(set_id, area) for area in boroughs])
+
+    async def insert_wards(self, set_id: uuid.UUID, wards: Sequence[Area]) -> None:
+        await self._session.execute(
+            insert(Ward),
+            [{**_area_row(set_id, area), "borough_code": area.borough_code} for area in wards],
+        )
+
+    async def search_current_wards(
+        self, *, query: str | None, borough_code: str | None, limit: int
+    ) -> Sequence[AnyRow]:
+        """Wards of the current set whose name contains ``query`` (any case); names that
+        start with it come first."""
+        statement = (
+            select(*_WARD_SUMMARY_COLUMNS)
             .join(Borough, _WARD_BOROUGH_JOIN)
-            .where(Ward.set_id == _current_set_id(), Ward.code == code)
+            .where(Ward.set_id == _current_set_id())
         )
-    ).one_or_none()
+        order: list[Any] = []
+        if query:
+            statement = statement.where(Ward.name.icontains(query, autoescape=True))
+            order.append(Ward.name.istartswith(query, autoescape=True).desc())
+        if borough_code:
+            statement = statement.where(Ward.borough_code == borough_code)
+        statement = statement.order_by(*order, Ward.name, Ward.code).limit(limit)
+        return (await self._session.execute(statement)).all()
 
+    async def get_current_ward(self, code: str) -> AnyRow | None:
+        return (
+            await self._session.execute(
+                select(*_WARD_SUMMARY_COLUMNS, Ward.set_id, Ward.geometry)
+                .join(Borough, _WARD_BOROUGH_JOIN)
+                .where(Ward.set_id == _current_set_id(), Ward.code == code)
+            )
+        ).one_or_none()
 
-async def current_ward_names(session: AsyncSession, codes: Sequence[str]) -> dict[str, str]:
-    """The names of those of ``codes`` that are wards of the current set."""
-    if not codes:
-        return {}
-    rows = await session.execute(
-        select(Ward.code, Ward.name).where(
-            Ward.set_id == _current_set_id(), Ward.code.in_(set(codes))
+    async def current_ward_names(self, codes: Sequence[str]) -> dict[str, str]:
+        """The names of those of ``codes`` that are wards of the current set."""
+        if not codes:
+            return {}
+        rows = await self._session.execute(
+            select(Ward.code, Ward.name).where(
+                Ward.set_id == _current_set_id(), Ward.code.in_(set(codes))
+            )
         )
-    )
-    return {code: name for code, name in rows}
+        return {code: name for code, name in rows}
 
-
-async def list_current_boroughs(session: AsyncSession) -> Sequence[AnyRow]:
-    ward_counts = (
-        select(Ward.borough_code, func.count().label("ward_count"))
-        .where(Ward.set_id == _current_set_id())
-        .group_by(Ward.borough_code)
-        .subquery()
-    )
-    statement = (
-        select(
-            Borough.code,
-            Borough.name,
-            func.coalesce(ward_counts.c.ward_count, 0).label("ward_count"),
-            Borough.min_lon,
-            Borough.min_lat,
-            Borough.max_lon,
-            Borough.max_lat,
+    async def list_current_boroughs(self) -> Sequence[AnyRow]:
+        ward_counts = (
+            select(Ward.borough_code, func.count().label("ward_count"))
+            .where(Ward.set_id == _current_set_id())
+            .group_by(Ward.borough_code)
+            .subquery()
         )
-        .outerjoin(ward_counts, ward_counts.c.borough_code == Borough.code)
-        .where(Borough.set_id == _current_set_id())
-        .order_by(Borough.name)
-    )
-    rows: Sequence[AnyRow] = (await session.execute(statement)).all()
-    return rows
-
-
-async def current_set_id(session: AsyncSession) -> uuid.UUID | None:
-    set_id: uuid.UUID | None = await session.scalar(
-        select(BoundarySet.id).where(BoundarySet.is_current)
-    )
-    return set_id
-
-
-async def ward_rows(session: AsyncSession, set_id: uuid.UUID) -> Sequence[AnyRow]:
-    """(code, name, borough_code, geometry) of every ward of a set."""
-    return (
-        await session.execute(
-            select(Ward.code, Ward.name, Ward.borough_code, Ward.geometry)
-            .where(Ward.set_id == set_id)
-            .order_by(Ward.code)
+        statement = (
+            select(
+                Borough.code,
+                Borough.name,
+                func.coalesce(ward_counts.c.ward_count, 0).label("ward_count"),
+                Borough.min_lon,
+                Borough.min_lat,
+                Borough.max_lon,
+                Borough.max_lat,
+            )
+            .outerjoin(ward_counts, ward_counts.c.borough_code == Borough.code)
+            .where(Borough.set_id == _current_set_id())
+            .order_by(Borough.name)
         )
-    ).all()
+        rows: Sequence[AnyRow] = (await self._session.execute(statement)).all()
+        return rows
 
-
-async def borough_rows(session: AsyncSession, set_id: uuid.UUID) -> Sequence[AnyRow]:
-    """(code, name, geometry) of every borough of a set."""
-    return (
-        await session.execute(
-            select(Borough.code, Borough.name, Borough.geometry)
-            .where(Borough.set_id == set_id)
-            .order_by(Borough.code)
+    async def current_set_id(self) -> uuid.UUID | None:
+        set_id: uuid.UUID | None = await self._session.scalar(
+            select(BoundarySet.id).where(BoundarySet.is_current)
         )
-    ).all()
+        return set_id
 
-
-async def insert_neighbours(
-    session: AsyncSession, set_id: uuid.UUID, pairs: Sequence[tuple[str, str]]
-) -> None:
-    for start in range(0, len(pairs), 5000):
-        await session.execute(
-            insert(WardNeighbour),
-            [
-                {"set_id": set_id, "ward_code": a, "neighbour_code": b}
-                for a, b in pairs[start : start + 5000]
-            ],
-        )
-
-
-async def neighbour_codes(session: AsyncSession, set_id: uuid.UUID, ward_code: str) -> list[str]:
-    return list(
-        (
-            await session.scalars(
-                select(WardNeighbour.neighbour_code)
-                .where(WardNeighbour.set_id == set_id, WardNeighbour.ward_code == ward_code)
-                .order_by(WardNeighbour.neighbour_code)
+    async def ward_rows(self, set_id: uuid.UUID) -> Sequence[AnyRow]:
+        """(code, name, borough_code, geometry) of every ward of a set."""
+        return (
+            await self._session.execute(
+                select(Ward.code, Ward.name, Ward.borough_code, Ward.geometry)
+                .where(Ward.set_id == set_id)
+                .order_by(Ward.code)
             )
         ).all()
-    )
 
+    async def borough_rows(self, set_id: uuid.UUID) -> Sequence[AnyRow]:
+        """(code, name, geometry) of every borough of a set."""
+        return (
+            await self._session.execute(
+                select(Borough.code, Borough.name, Borough.geometry)
+                .where(Borough.set_id == set_id)
+                .order_by(Borough.code)
+            )
+        ).all()
 
-async def all_neighbours(session: AsyncSession, set_id: uuid.UUID) -> dict[str, list[str]]:
-    rows = await session.execute(
-        select(WardNeighbour.ward_code, WardNeighbour.neighbour_code)
-        .where(WardNeighbour.set_id == set_id)
-        .order_by(WardNeighbour.ward_code, WardNeighbour.neighbour_code)
-    )
-    neighbours: dict[str, list[str]] = {}
-    for ward_code, neighbour in rows:
-        neighbours.setdefault(ward_code, []).append(neighbour)
-    return neighbours
+    async def insert_neighbours(self, set_id: uuid.UUID, pairs: Sequence[tuple[str, str]]) -> None:
+        for start in range(0, len(pairs), NEIGHBOUR_CHUNK):
+            await self._session.execute(
+                insert(WardNeighbour),
+                [
+                    {"set_id": set_id, "ward_code": a, "neighbour_code": b}
+                    for a, b in pairs[start : start + NEIGHBOUR_CHUNK]
+                ],
+            )
+
+    async def all_neighbours(self, set_id: uuid.UUID) -> dict[str, list[str]]:
+        rows = await self._session.execute(
+            select(WardNeighbour.ward_code, WardNeighbour.neighbour_code)
+            .where(WardNeighbour.set_id == set_id)
+            .order_by(WardNeighbour.ward_code, WardNeighbour.neighbour_code)
+        )
+        neighbours: dict[str, list[str]] = {}
+        for ward_code, neighbour in rows:
+            neighbours.setdefault(ward_code, []).append(neighbour)
+        return neighbours

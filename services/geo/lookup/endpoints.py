@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from services.geo.lookup import service
 from services.geo.lookup.schemas import Location
+from services.geo.lookup.service import LookupService
 from shared.errors import problem_responses
 from shared.geocoding import Geocoder
 from shared.runtime import SessionDep
@@ -16,13 +16,21 @@ from shared.web import openapi_examples
 router = APIRouter(prefix="/lookup", tags=["lookup"])
 
 
+def lookup_service(request: Request, session: SessionDep) -> LookupService:
+    geocoder: Geocoder = request.app.state.geocoder
+    return LookupService(session, geocoder)
+
+
+LookupServiceDep = Annotated[LookupService, Depends(lookup_service)]
+
+
 @router.get(
     "/point",
     summary="The ward and borough of a point",
     responses=problem_responses(404, 422, 503),
 )
 async def locate_point(
-    session: SessionDep,
+    lookup: LookupServiceDep,
     lat: Annotated[
         float,
         Query(
@@ -39,7 +47,7 @@ async def locate_point(
         ),
     ],
 ) -> Location:
-    return await service.locate_point(session, lat, lon)
+    return await lookup.locate_point(lat, lon)
 
 
 @router.get(
@@ -50,8 +58,7 @@ async def locate_point(
     responses=problem_responses(404, 422, 503),
 )
 async def locate_postcode(
-    request: Request,
-    session: SessionDep,
+    lookup: LookupServiceDep,
     postcode: Annotated[
         str,
         Path(
@@ -61,5 +68,4 @@ async def locate_postcode(
         ),
     ],
 ) -> Location:
-    geocoder: Geocoder = request.app.state.geocoder
-    return await service.locate_postcode(session, geocoder, postcode)
+    return await lookup.locate_postcode(postcode)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.geo.audience.members import ID_BYTES, NUMBER, PACKED
 from services.geo.members.repository import MemberStandingRepository
 from services.geo.members.schemas import GeoExport
-from services.geo.subscriptions import service as subscriptions
+from services.geo.subscriptions.service import SubscriptionService
 from shared.exports import ExportPart
 from shared.logs import get_logger
 
@@ -37,7 +37,7 @@ def without_numbers(
 
 class MemberLifecycleService:
     def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+        self._subscriptions = SubscriptionService(session)
         self._standing = MemberStandingRepository(session)
         self._exports = self._standing.export_parts()
         self._suspensions = self._standing.suspensions()
@@ -47,7 +47,7 @@ class MemberLifecycleService:
         any, and the member's id in every past alert's recipient set: an Update or Cancel of
         those alerts then reaches everyone else, as before, and not them. (Geo holds no
         replies, so ``keep_reply_text`` changes nothing here.)"""
-        subscriptions_deleted = await subscriptions.erase_member(self._session, member_id)
+        subscriptions_deleted = await self._subscriptions.erase_member(member_id)
         await self._suspensions.reinstate(member_id)
         member = member_id.bytes
         purged = 0
@@ -81,7 +81,7 @@ class MemberLifecycleService:
     async def collect_export(self, member_id: uuid.UUID, export_id: uuid.UUID) -> None:
         """Geo's part of the member's export, kept for them to download."""
         data = GeoExport(
-            subscriptions=await subscriptions.list_mine(self._session, member_id),
+            subscriptions=await self._subscriptions.list_mine(member_id),
             suspended_at=await self._suspensions.suspended_at(member_id),
         )
         await self._exports.save(export_id=export_id, member_id=member_id, data=data)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.errors import UnknownWardError
 from services.geo.members.service import MemberLifecycleService
-from services.geo.subscriptions import service
+from services.geo.subscriptions.service import SubscriptionService
 from shared.consumer import PoisonMessageError
 from shared.events import EventEnvelope, MemberAddressVerified, Topic
 from shared.members import lifecycle_handlers
@@ -21,7 +21,7 @@ async def on_address_verified(
     session: AsyncSession, envelope: EventEnvelope, payload: MemberAddressVerified
 ) -> None:
     try:
-        await service.set_home_ward(session, payload.member_id, payload.home_ward_code)
+        await SubscriptionService(session).set_home_ward(payload.member_id, payload.home_ward_code)
     except UnknownWardError as error:
         # Identity took the ward from the same boundaries; a code geo does not know will not
         # become known by retrying, so an operator must look at it.

@@ -5,22 +5,29 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Response, status
 
 from services.geo.dependencies import SettingsDep
 from services.geo.routing import AreaBodyCappedRoute
-from services.geo.subscriptions import service
 from services.geo.subscriptions.schemas import (
     Subscription,
     SubscriptionCreate,
     SubscriptionUpdate,
 )
+from services.geo.subscriptions.service import SubscriptionService
 from shared.auth import CurrentPrincipal
 from shared.errors import problem_responses
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
 
 router = APIRouter(prefix="/subscriptions", tags=["subscriptions"], route_class=AreaBodyCappedRoute)
+
+
+def subscription_service(session: SessionDep) -> SubscriptionService:
+    return SubscriptionService(session)
+
+
+SubscriptionServiceDep = Annotated[SubscriptionService, Depends(subscription_service)]
 
 SubscriptionId = Annotated[
     uuid.UUID,
@@ -64,18 +71,18 @@ _CREATE_EXAMPLES = openapi_examples(
 )
 async def subscribe(
     body: Annotated[SubscriptionCreate, Body(openapi_examples=_CREATE_EXAMPLES)],
-    session: SessionDep,
+    subscriptions: SubscriptionServiceDep,
     settings: SettingsDep,
     principal: CurrentPrincipal,
 ) -> Subscription:
-    return await service.subscribe(session, principal.member_id, body, settings=settings)
+    return await subscriptions.subscribe(principal.member_id, body, settings=settings)
 
 
 @router.get("", summary="My subscriptions", responses=problem_responses(401))
 async def list_my_subscriptions(
-    session: SessionDep, principal: CurrentPrincipal
+    subscriptions: SubscriptionServiceDep, principal: CurrentPrincipal
 ) -> list[Subscription]:
-    return await service.list_mine(session, principal.member_id)
+    return await subscriptions.list_mine(principal.member_id)
 
 
 @router.patch(
@@ -94,10 +101,10 @@ async def update_subscription(
             )
         ),
     ],
-    session: SessionDep,
+    subscriptions: SubscriptionServiceDep,
     principal: CurrentPrincipal,
 ) -> Subscription:
-    return await service.update(session, principal.member_id, subscription_id, body)
+    return await subscriptions.update(principal.member_id, subscription_id, body)
 
 
 @router.delete(
@@ -108,9 +115,11 @@ async def update_subscription(
     response_class=Response,
 )
 async def unsubscribe(
-    subscription_id: SubscriptionId, session: SessionDep, principal: CurrentPrincipal
+    subscription_id: SubscriptionId,
+    subscriptions: SubscriptionServiceDep,
+    principal: CurrentPrincipal,
 ) -> Response:
-    await service.unsubscribe(session, principal.member_id, subscription_id)
+    await subscriptions.unsubscribe(principal.member_id, subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -121,6 +130,8 @@ async def unsubscribe(
     responses=problem_responses(401),
     response_class=Response,
 )
-async def unsubscribe_everything(session: SessionDep, principal: CurrentPrincipal) -> Response:
-    await service.erase_member(session, principal.member_id)
+async def unsubscribe_everything(
+    subscriptions: SubscriptionServiceDep, principal: CurrentPrincipal
+) -> Response:
+    await subscriptions.erase_member(principal.member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -22,7 +22,7 @@ from typing import Any
 from shapely.geometry import Polygon, shape
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.geo.subscriptions import repository
+from services.geo.subscriptions.repository import SubscriptionRepository
 from services.geo.targeting.cells import circle_cover, polygon_cover
 from services.geo.targeting.shapes import Circle
 from services.geo.targeting.wardmap import WardMap
@@ -86,96 +86,103 @@ def cell_rows_of(area: WatchedArea) -> list[tuple[int, int, bool]]:
     return []
 
 
-async def write_index(
-    session: AsyncSession,
-    *,
-    subscription_id: uuid.UUID,
-    member_id: uuid.UUID,
-    area: WatchedArea,
-    min_severity: int,
-    categories_mask: int | None,
-    ward_map: WardMap | None,
-) -> None:
-    await write_indexes(
-        session,
-        [(subscription_id, member_id, area, min_severity, categories_mask)],
-        ward_map=ward_map,
-    )
-
-
 # subscription id, member id, area, minimum severity rank, categories mask
 IndexedSubscription = tuple[uuid.UUID, uuid.UUID, WatchedArea, int, int | None]
 
 
-async def write_indexes(
-    session: AsyncSession, subscriptions: Sequence[IndexedSubscription], *, ward_map: WardMap | None
-) -> None:
-    """The index rows of every subscription given, in one statement per table (and chunk)."""
-    numbers = await repository.member_numbers(session, [s[1] for s in subscriptions])
-    ward_rows: list[dict[str, Any]] = []
-    cell_rows: list[dict[str, Any]] = []
-    for subscription_id, member_id, area, min_severity, categories_mask in subscriptions:
-        filters = {
-            "member_id": member_id,
-            "member_no": numbers[member_id],
-            "min_severity": min_severity,
-            "categories_mask": categories_mask,
-        }
-        by_geometry = area.kind in GEOMETRIC_KINDS
-        ward_rows.extend(
-            {
-                "subscription_id": subscription_id,
-                "ward_code": code,
-                "by_geometry": by_geometry,
-                **filters,
-            }
-            for code in dict.fromkeys(ward_codes_of(area, ward_map))
-        )
-        circle = area.circle
-        cell_rows.extend(
-            {
-                "subscription_id": subscription_id,
-                "key": key,
-                "res": res,
-                "interior": interior,
-                "center_lat": circle.lat if circle else None,
-                "center_lon": circle.lon if circle else None,
-                "radius_m": circle.radius_m if circle else None,
-                **filters,
-            }
-            for key, res, interior in cell_rows_of(area)
-        )
-    await repository.insert_watched_wards(session, ward_rows)
-    await repository.insert_area_cells(session, cell_rows)
+class SubscriptionIndexer:
+    """Writes the resolution index rows of subscriptions (their SQL is the repository's)."""
 
+    def __init__(self, session: AsyncSession) -> None:
+        self._subscriptions = SubscriptionRepository(session)
 
-async def reindex_for_boundary_set(session: AsyncSession, ward_map: WardMap) -> int:
-    """Recompute the ward rows of every subscription whose wards depend on the boundaries
-    (neighbours, circles, polygons) against ``ward_map``'s set. Cells do not depend on it."""
-    await repository.delete_boundary_dependent_ward_rows(session)
-    count = await repository.insert_neighbour_rows(session, ward_map.set_id)
-    after: uuid.UUID | None = None
-    while True:
-        chunk = await repository.geometric_subscriptions(session, after=after, limit=REINDEX_CHUNK)
-        if not chunk:
-            return count
-        rows: list[dict[str, Any]] = []
-        for row in chunk:
-            area = WatchedArea.of_row(
-                row.kind, None, row.center_lat, row.center_lon, row.radius_m, row.geometry
-            )
-            rows.extend(
+    async def write_index(
+        self,
+        *,
+        subscription_id: uuid.UUID,
+        member_id: uuid.UUID,
+        area: WatchedArea,
+        min_severity: int,
+        categories_mask: int | None,
+        ward_map: WardMap | None,
+    ) -> None:
+        await self.write_indexes(
+            [(subscription_id, member_id, area, min_severity, categories_mask)],
+            ward_map=ward_map,
+        )
+
+    async def write_indexes(
+        self, subscriptions: Sequence[IndexedSubscription], *, ward_map: WardMap | None
+    ) -> None:
+        """The index rows of every subscription given, in one statement per table (and
+        chunk)."""
+        numbers = await self._subscriptions.member_numbers([s[1] for s in subscriptions])
+        ward_rows: list[dict[str, Any]] = []
+        cell_rows: list[dict[str, Any]] = []
+        for subscription_id, member_id, area, min_severity, categories_mask in subscriptions:
+            filters = {
+                "member_id": member_id,
+                "member_no": numbers[member_id],
+                "min_severity": min_severity,
+                "categories_mask": categories_mask,
+            }
+            by_geometry = area.kind in GEOMETRIC_KINDS
+            ward_rows.extend(
                 {
-                    "subscription_id": row.id,
+                    "subscription_id": subscription_id,
                     "ward_code": code,
-                    "by_geometry": True,
-                    "member_id": row.member_id,
-                    "member_no": row.member_no,
-                    "min_severity": row.min_severity,
-                    "categories_mask": row.categories_mask,
+                    "by_geometry": by_geometry,
+                    **filters,
                 }
-                for code in ward_codes_of(area, ward_map)
+                for code in dict.fromkeys(ward_codes_of(area, ward_map))
             )
-        await repository.insert_watched_wards(session, rows)
-        count += len(chunk)
-        after = chunk[-1].id
+            circle = area.circle
+            cell_rows.extend(
+                {
+                    "subscription_id": subscription_id,
+                    "key": key,
+                    "res": res,
+                    "interior": interior,
+                    "center_lat": circle.lat if circle else None,
+                    "center_lon": circle.lon if circle else None,
+                    "radius_m": circle.radius_m if circle else None,
+                    **filters,
+                }
+                for key, res, interior in cell_rows_of(area)
+            )
+        await self._subscriptions.insert_watched_wards(ward_rows)
+        await self._subscriptions.insert_area_cells(cell_rows)
+
+    async def reindex_for_boundary_set(self, ward_map: WardMap) -> int:
+        """Recompute the ward rows of every subscription whose wards depend on the boundaries
+        (neighbours, circles, polygons) against ``ward_map``'s set. Cells do not depend on
+        it."""
+        await self._subscriptions.delete_boundary_dependent_ward_rows()
+        count = await self._subscriptions.insert_neighbour_rows(ward_map.set_id)
+        after: uuid.UUID | None = None
+        while True:
+            chunk = await self._subscriptions.geometric_subscriptions(
+                after=after, limit=REINDEX_CHUNK
+            )
+            if not chunk:
+                return count
+            rows: list[dict[str, Any]] = []
+            for row in chunk:
+                area = WatchedArea.of_row(
+                    row.kind, None, row.center_lat, row.center_lon, row.radius_m, row.geometry
+                )
+                rows.extend(
+                    {
+                        "subscription_id": row.id,
+                        "ward_code": code,
+                        "by_geometry": True,
+                        "member_id": row.member_id,
+                        "member_no": row.member_no,
+                        "min_severity": row.min_severity,
+                        "categories_mask": row.categories_mask,
+                    }
+                    for code in ward_codes_of(area, ward_map)
+                )
+            await self._subscriptions.insert_watched_wards(rows)
+            count += len(chunk)
+            after = chunk[-1].id

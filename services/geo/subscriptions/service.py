@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.geo.boundaries import repository as boundaries
+from services.geo.boundaries.repository import BoundaryRepository
+from services.geo.boundaries.service import BoundaryService
 from services.geo.config import GeoSettings
 from services.geo.errors import (
     AlreadySubscribedError,
@@ -19,8 +20,8 @@ from services.geo.errors import (
     UnknownWardError,
 )
 from services.geo.models import Subscription as SubscriptionRow
-from services.geo.subscriptions import indexing, repository
-from services.geo.subscriptions.indexing import WatchedArea
+from services.geo.subscriptions.indexing import SubscriptionIndexer, WatchedArea
+from services.geo.subscriptions.repository import SubscriptionRepository
 from services.geo.subscriptions.schemas import (
     CircleArea,
     Subscription,
@@ -29,18 +30,9 @@ from services.geo.subscriptions.schemas import (
 )
 from services.geo.targeting.filters import RANK_SEVERITY, SEVERITY_RANK, categories_mask
 from services.geo.targeting.shapes import check_circle, check_polygon
-from services.geo.targeting.wardmap import WardMap
 from shared.logs import get_logger
 
 log = get_logger(__name__)
-
-
-async def _ward_map(session: AsyncSession) -> WardMap | None:
-    # Imported here: boundaries.service imports this package's indexing on import.
-    from services.geo.boundaries.service import load_ward_map
-
-    set_id = await boundaries.current_set_id(session)
-    return None if set_id is None else await load_ward_map(session, set_id)
 
 
 def _checked_area(
@@ -77,184 +69,174 @@ def _checked_area(
     return values, WatchedArea("polygon", polygon=polygon)
 
 
-async def subscribe(
-    session: AsyncSession, member_id: uuid.UUID, body: SubscriptionCreate, *, settings: GeoSettings
-) -> Subscription:
-    names = await boundaries.current_ward_names(session, [body.ward_code] if body.ward_code else [])
-    values, area = _checked_area(member_id, body, names, settings)
-    if (
-        await repository.count_for_member(session, member_id)
-        >= settings.max_subscriptions_per_member
-    ):
-        raise SubscriptionLimitError(settings.max_subscriptions_per_member)
-    categories = [str(c) for c in body.categories] if body.categories is not None else None
-    return await _add(session, values, area, categories, str(body.min_severity), names)
+class SubscriptionService:
+    def __init__(self, session: AsyncSession) -> None:
+        self._subscriptions = SubscriptionRepository(session)
+        self._boundaries = BoundaryRepository(session)
+        self._ward_maps = BoundaryService(session)
+        self._indexer = SubscriptionIndexer(session)
 
-
-async def subscribe_many(
-    session: AsyncSession,
-    requests: Sequence[tuple[uuid.UUID, SubscriptionCreate]],
-    *,
-    settings: GeoSettings,
-) -> int:
-    """Bulk import (seeding a population): ``subscribe``'s checks and index rows for a batch,
-    in a few set-based statements instead of several per subscription. Every request is
-    checked before anything is written, so one bad request refuses the batch. A member who
-    already has the same kind of subscription to the same ward keeps it (not an error: an
-    import can be run again). Returns how many subscriptions were added."""
-    if not requests:
-        return 0
-    names = await boundaries.current_ward_names(
-        session, sorted({body.ward_code for _, body in requests if body.ward_code})
-    )
-    checked = [
-        (*_checked_area(member_id, body, names, settings), body) for member_id, body in requests
-    ]
-    adding: dict[uuid.UUID, int] = {}
-    for member_id, _ in requests:
-        adding[member_id] = adding.get(member_id, 0) + 1
-    existing = await repository.count_for_members(session, list(adding))
-    for member_id, count in adding.items():
-        if existing.get(member_id, 0) + count > settings.max_subscriptions_per_member:
-            raise SubscriptionLimitError(settings.max_subscriptions_per_member)
-    rows = []
-    for values, _, body in checked:
-        categories = [str(c) for c in body.categories] if body.categories is not None else None
-        rows.append(
-            {
-                **values,
-                "id": uuid.uuid4(),
-                "categories": categories,
-                "categories_mask": categories_mask(categories),
-                "min_severity": SEVERITY_RANK[str(body.min_severity)],
-            }
+    async def subscribe(
+        self, member_id: uuid.UUID, body: SubscriptionCreate, *, settings: GeoSettings
+    ) -> Subscription:
+        names = await self._boundaries.current_ward_names(
+            [body.ward_code] if body.ward_code else []
         )
-    added = set(await repository.add_many(session, rows))
-    await indexing.write_indexes(
-        session,
-        [
-            (row["id"], row["member_id"], area, row["min_severity"], row["categories_mask"])
-            for row, (_, area, _) in zip(rows, checked, strict=True)
-            if row["id"] in added
-        ],
-        ward_map=await _ward_map(session),
-    )
-    log.info("geo.subscriptions.imported", requested=len(requests), created=len(added))
-    return len(added)
+        values, area = _checked_area(member_id, body, names, settings)
+        if (
+            await self._subscriptions.count_for_member(member_id)
+            >= settings.max_subscriptions_per_member
+        ):
+            raise SubscriptionLimitError(settings.max_subscriptions_per_member)
+        categories = [str(c) for c in body.categories] if body.categories is not None else None
+        return await self._add(values, area, categories, str(body.min_severity), names)
 
+    async def subscribe_many(
+        self,
+        requests: Sequence[tuple[uuid.UUID, SubscriptionCreate]],
+        *,
+        settings: GeoSettings,
+    ) -> int:
+        """Bulk import (seeding a population): ``subscribe``'s checks and index rows for a
+        batch, in a few set-based statements instead of several per subscription. Every request
+        is checked before anything is written, so one bad request refuses the batch. A member
+        who already has the same kind of subscription to the same ward keeps it (not an error:
+        an import can be run again). Returns how many subscriptions were added."""
+        if not requests:
+            return 0
+        names = await self._boundaries.current_ward_names(
+            sorted({body.ward_code for _, body in requests if body.ward_code})
+        )
+        checked = [
+            (*_checked_area(member_id, body, names, settings), body) for member_id, body in requests
+        ]
+        adding: dict[uuid.UUID, int] = {}
+        for member_id, _ in requests:
+            adding[member_id] = adding.get(member_id, 0) + 1
+        existing = await self._subscriptions.count_for_members(list(adding))
+        for member_id, count in adding.items():
+            if existing.get(member_id, 0) + count > settings.max_subscriptions_per_member:
+                raise SubscriptionLimitError(settings.max_subscriptions_per_member)
+        rows = []
+        for values, _, body in checked:
+            categories = [str(c) for c in body.categories] if body.categories is not None else None
+            rows.append(
+                {
+                    **values,
+                    "id": uuid.uuid4(),
+                    "categories": categories,
+                    "categories_mask": categories_mask(categories),
+                    "min_severity": SEVERITY_RANK[str(body.min_severity)],
+                }
+            )
+        added = set(await self._subscriptions.add_many(rows))
+        await self._indexer.write_indexes(
+            [
+                (row["id"], row["member_id"], area, row["min_severity"], row["categories_mask"])
+                for row, (_, area, _) in zip(rows, checked, strict=True)
+                if row["id"] in added
+            ],
+            ward_map=await self._ward_maps.current_ward_map_or_none(),
+        )
+        log.info("geo.subscriptions.imported", requested=len(requests), created=len(added))
+        return len(added)
 
-async def _add(
-    session: AsyncSession,
-    values: dict[str, Any],
-    area: WatchedArea,
-    categories: list[str] | None,
-    min_severity: str,
-    names: dict[str, str],
-) -> Subscription:
-    mask = categories_mask(categories)
-    rank = SEVERITY_RANK[min_severity]
-    row = await repository.add(
-        session,
-        {**values, "categories": categories, "categories_mask": mask, "min_severity": rank},
-    )
-    if row is None:
-        assert area.ward_code is not None
-        raise AlreadySubscribedError(area.ward_code)
-    await indexing.write_index(
-        session,
-        subscription_id=row.id,
-        member_id=row.member_id,
-        area=area,
-        min_severity=rank,
-        categories_mask=mask,
-        ward_map=await _ward_map(session),
-    )
-    log.info(
-        "geo.subscription.created",
-        subscription_id=str(row.id),
-        member_id=str(row.member_id),
-        kind=row.kind,
-        ward_code=row.ward_code,
-    )
-    return _to_schema(row, names)
+    async def _add(
+        self,
+        values: dict[str, Any],
+        area: WatchedArea,
+        categories: list[str] | None,
+        min_severity: str,
+        names: dict[str, str],
+    ) -> Subscription:
+        mask = categories_mask(categories)
+        rank = SEVERITY_RANK[min_severity]
+        row = await self._subscriptions.add(
+            {**values, "categories": categories, "categories_mask": mask, "min_severity": rank},
+        )
+        if row is None:
+            assert area.ward_code is not None
+            raise AlreadySubscribedError(area.ward_code)
+        await self._indexer.write_index(
+            subscription_id=row.id,
+            member_id=row.member_id,
+            area=area,
+            min_severity=rank,
+            categories_mask=mask,
+            ward_map=await self._ward_maps.current_ward_map_or_none(),
+        )
+        log.info(
+            "geo.subscription.created",
+            subscription_id=str(row.id),
+            member_id=str(row.member_id),
+            kind=row.kind,
+            ward_code=row.ward_code,
+        )
+        return _to_schema(row, names)
 
+    async def set_home_ward(self, member_id: uuid.UUID, ward_code: str) -> Subscription:
+        """Make ``ward_code`` the member's home ward, replacing any earlier one (identity's
+        ``member.address_verified``)."""
+        names = await self._boundaries.current_ward_names([ward_code])
+        if ward_code not in names:
+            raise UnknownWardError(ward_code)
+        existing = await self._subscriptions.home_of(member_id)
+        if existing is not None:
+            if existing.ward_code == ward_code:
+                return _to_schema(existing, names)
+            await self._subscriptions.delete_for_member(member_id, existing.id)
+        return await self._add(
+            {"member_id": member_id, "kind": "home", "ward_code": ward_code, "label": None},
+            WatchedArea("home", ward_code=ward_code),
+            None,
+            "Minor",
+            names,
+        )
 
-async def set_home_ward(
-    session: AsyncSession, member_id: uuid.UUID, ward_code: str
-) -> Subscription:
-    """Make ``ward_code`` the member's home ward, replacing any earlier one.
+    async def list_mine(self, member_id: uuid.UUID) -> list[Subscription]:
+        rows = await self._subscriptions.list_for_member(member_id)
+        names = await self._boundaries.current_ward_names(
+            [row.ward_code for row in rows if row.ward_code]
+        )
+        return [_to_schema(row, names) for row in rows]
 
-    Called when identity reports a verified address (that event arrives with identity's
-    address-verification issue; the handler will be a thin call to this)."""
-    names = await boundaries.current_ward_names(session, [ward_code])
-    if ward_code not in names:
-        raise UnknownWardError(ward_code)
-    existing = await repository.home_of(session, member_id)
-    if existing is not None:
-        if existing.ward_code == ward_code:
-            return _to_schema(existing, names)
-        await repository.delete_for_member(session, member_id, existing.id)
-    return await _add(
-        session,
-        {"member_id": member_id, "kind": "home", "ward_code": ward_code, "label": None},
-        WatchedArea("home", ward_code=ward_code),
-        None,
-        "Minor",
-        names,
-    )
+    async def update(
+        self, member_id: uuid.UUID, subscription_id: uuid.UUID, body: SubscriptionUpdate
+    ) -> Subscription:
+        row = await self._subscriptions.get_for_member(member_id, subscription_id)
+        if row is None:
+            raise SubscriptionNotFoundError()
+        chosen = [str(c) for c in body.categories] if body.categories else row.categories
+        categories = None if body.all_categories else chosen
+        rank = SEVERITY_RANK[str(body.min_severity)] if body.min_severity else row.min_severity
+        await self._subscriptions.update_filters(
+            row.id,
+            categories=categories,
+            min_severity=rank,
+            categories_mask=categories_mask(categories),
+            label=body.label if body.label is not None else row.label,
+        )
+        refreshed = await self._subscriptions.get_for_member(member_id, subscription_id)
+        assert refreshed is not None
+        names = await self._boundaries.current_ward_names(
+            [refreshed.ward_code] if refreshed.ward_code else []
+        )
+        return _to_schema(refreshed, names)
 
+    async def unsubscribe(self, member_id: uuid.UUID, subscription_id: uuid.UUID) -> None:
+        if not await self._subscriptions.delete_for_member(member_id, subscription_id):
+            raise SubscriptionNotFoundError()
+        log.info(
+            "geo.subscription.deleted",
+            subscription_id=str(subscription_id),
+            member_id=str(member_id),
+        )
 
-async def list_mine(session: AsyncSession, member_id: uuid.UUID) -> list[Subscription]:
-    rows = await repository.list_for_member(session, member_id)
-    names = await boundaries.current_ward_names(
-        session, [row.ward_code for row in rows if row.ward_code]
-    )
-    return [_to_schema(row, names) for row in rows]
-
-
-async def update(
-    session: AsyncSession,
-    member_id: uuid.UUID,
-    subscription_id: uuid.UUID,
-    body: SubscriptionUpdate,
-) -> Subscription:
-    row = await repository.get_for_member(session, member_id, subscription_id)
-    if row is None:
-        raise SubscriptionNotFoundError()
-    chosen = [str(c) for c in body.categories] if body.categories else row.categories
-    categories = None if body.all_categories else chosen
-    rank = SEVERITY_RANK[str(body.min_severity)] if body.min_severity else row.min_severity
-    await repository.update_filters(
-        session,
-        row.id,
-        categories=categories,
-        min_severity=rank,
-        categories_mask=categories_mask(categories),
-        label=body.label if body.label is not None else row.label,
-    )
-    refreshed = await repository.get_for_member(session, member_id, subscription_id)
-    assert refreshed is not None
-    names = await boundaries.current_ward_names(
-        session, [refreshed.ward_code] if refreshed.ward_code else []
-    )
-    return _to_schema(refreshed, names)
-
-
-async def unsubscribe(
-    session: AsyncSession, member_id: uuid.UUID, subscription_id: uuid.UUID
-) -> None:
-    if not await repository.delete_for_member(session, member_id, subscription_id):
-        raise SubscriptionNotFoundError()
-    log.info(
-        "geo.subscription.deleted", subscription_id=str(subscription_id), member_id=str(member_id)
-    )
-
-
-async def erase_member(session: AsyncSession, member_id: uuid.UUID) -> int:
-    """Delete every subscription of a member (erasure); their index rows cascade."""
-    deleted = await repository.delete_all_for_member(session, member_id)
-    log.info("geo.subscriptions.erased", member_id=str(member_id), deleted=deleted)
-    return deleted
+    async def erase_member(self, member_id: uuid.UUID) -> int:
+        """Delete every subscription of a member (erasure); their index rows cascade."""
+        deleted = await self._subscriptions.delete_all_for_member(member_id)
+        log.info("geo.subscriptions.erased", member_id=str(member_id), deleted=deleted)
+        return deleted
 
 
 def _to_schema(row: SubscriptionRow, names: dict[str, str]) -> Subscription:

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.geo.boundaries import repository as boundaries_repository
-from services.geo.boundaries.service import load_ward_map
 from services.geo.errors import InvalidAreaError
 from services.geo.models import AlertAudience, OutboxMessage
 from services.geo.targeting import shapes
@@ -131,44 +129,45 @@ def _refused_by_geo(part: str, error: InvalidAreaError) -> targeting.TargetProbl
     return targeting.TargetProblem(part, part, reason, f"{part}: {error.detail}")
 
 
-async def current_ward_map(session: AsyncSession) -> WardMap | None:
-    set_id = await boundaries_repository.current_set_id(session)
-    return None if set_id is None else await load_ward_map(session, set_id)
+class TargetingReportService:
+    """Tells alerts how resolving a published alert's target went."""
 
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
-async def report(
-    session: AsyncSession,
-    *,
-    event_id: uuid.UUID,
-    alert: AlertPublished,
-    audience: AlertAudience,
-    problems: Sequence[targeting.TargetProblem],
-) -> None:
-    """Stage ``audience.resolved`` in the outbox, in the resolution's own transaction."""
-    alert_id = alert.content.alert_id
-    await add_event(
-        session,
-        OutboxMessage,
-        AudienceResolved(
-            alert_id=alert_id,
-            event_id=event_id,
-            resolved_at=utcnow(),
-            recipients=audience.recipient_count,
-            failures=[TargetPartFailure(**p.as_dict()) for p in problems],
-        ),
-        producer=PRODUCER,
-    )
-    for problem in problems:
-        TARGET_PARTS_UNUSABLE.labels(reason=problem.reason).inc()
-        log.warning(
-            "geo.audience.target_part_unusable",
-            alert_id=str(alert_id),
-            event_id=str(event_id),
-            part=problem.part,
-            field=problem.field,
-            reason=problem.reason,
-            detail=problem.detail,
+    async def report(
+        self,
+        *,
+        event_id: uuid.UUID,
+        alert: AlertPublished,
+        audience: AlertAudience,
+        problems: Sequence[targeting.TargetProblem],
+    ) -> None:
+        """Stage ``audience.resolved`` in the outbox, in the resolution's own transaction."""
+        alert_id = alert.content.alert_id
+        await add_event(
+            self._session,
+            OutboxMessage,
+            AudienceResolved(
+                alert_id=alert_id,
+                event_id=event_id,
+                resolved_at=utcnow(),
+                recipients=audience.recipient_count,
+                failures=[TargetPartFailure(**p.as_dict()) for p in problems],
+            ),
+            producer=PRODUCER,
         )
+        for problem in problems:
+            TARGET_PARTS_UNUSABLE.labels(reason=problem.reason).inc()
+            log.warning(
+                "geo.audience.target_part_unusable",
+                alert_id=str(alert_id),
+                event_id=str(event_id),
+                part=problem.part,
+                field=problem.field,
+                reason=problem.reason,
+                detail=problem.detail,
+            )
 
 
 def refuse_unusable_preview(target: targeting.Target) -> None:

@@ -3,15 +3,15 @@ carry ``Cache-Control: public`` and an ETag (the gateway's public cache honours 
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response, status
+from fastapi import APIRouter, Header, Path, Request, Response
 
 from services.geo.dependencies import SettingsDep
 from services.geo.watchers.schemas import WatcherCounts
 from services.geo.watchers.service import LondonCountsCache, WatcherCountService
 from shared.errors import problem_responses
+from shared.http_caching import cacheable_response
 from shared.runtime import SessionDep
 from shared.web import openapi_examples
 
@@ -31,13 +31,12 @@ def _service(request: Request, session: SessionDep, settings: SettingsDep) -> Wa
 
 
 def _public(counts: WatcherCounts, max_age_s: int, if_none_match: str | None) -> Response:
-    body = counts.model_dump_json().encode()
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age_s}"}
-    wanted = (if_none_match or "").split(",")
-    if any(tag.strip().removeprefix("W/") in (etag, "*") for tag in wanted):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return cacheable_response(
+        counts.model_dump_json().encode(),
+        media_type="application/json",
+        cache_control=f"public, max-age={max_age_s}",
+        if_none_match=if_none_match,
+    )
 
 
 @router.get(

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.models import (
     Borough,
-    BoundarySet,
     MemberNumber,
     SuspendedMember,
     Ward,
@@ -41,12 +40,6 @@ _DISTINCT_MEMBERS = func.count(distinct(WatchedWard.member_no))
 class WatcherCountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    async def current_set_id(self) -> uuid.UUID | None:
-        found: uuid.UUID | None = await self._session.scalar(
-            select(BoundarySet.id).where(BoundarySet.is_current)
-        )
-        return found
 
     async def boroughs(self, set_id: uuid.UUID) -> dict[str, str]:
         """Each borough's name by code, in name order."""

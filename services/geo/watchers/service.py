@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.geo.boundaries.repository import BoundaryRepository
 from services.geo.config import GeoSettings
 from services.geo.errors import NoBoundarySetError, UnknownBoroughError
 from services.geo.watchers.repository import WatcherCountRepository
@@ -45,6 +46,7 @@ class WatcherCountService:
         self, session: AsyncSession, *, settings: GeoSettings, cache: LondonCountsCache
     ) -> None:
         self._counts = WatcherCountRepository(session)
+        self._boundaries = BoundaryRepository(session)
         self._settings = settings
         self._cache = cache
 
@@ -66,7 +68,7 @@ class WatcherCountService:
         )
 
     async def _set_id(self) -> uuid.UUID:
-        set_id = await self._counts.current_set_id()
+        set_id = await self._boundaries.current_set_id()
         if set_id is None:
             raise NoBoundarySetError()
         return set_id

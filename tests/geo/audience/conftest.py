@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.boundaries.schemas import FeatureCollection, ImportSummary
-from services.geo.boundaries.service import import_boundary_set, load_ward_map
+from services.geo.boundaries.service import BoundaryService
 from services.geo.targeting.wardmap import WardMap
 from shared.db import build_engine, build_sessionmaker, session_scope
 from tests.geo.factories import square
@@ -71,8 +71,8 @@ async def two_borough_set(two_borough_url: str) -> ImportSummary:
     try:
         boroughs, wards = two_boroughs()
         async with session_scope(build_sessionmaker(engine)) as session:
-            return await import_boundary_set(
-                session, name="two boroughs", boroughs=boroughs, wards=wards, limits=None
+            return await BoundaryService(session).import_boundary_set(
+                name="two boroughs", boroughs=boroughs, wards=wards, limits=None
             )
     finally:
         await engine.dispose()
@@ -96,4 +96,4 @@ async def geo_session(
 
 @pytest.fixture
 async def ward_map(geo_session: AsyncSession, two_borough_set: ImportSummary) -> WardMap:
-    return await load_ward_map(geo_session, two_borough_set.id)
+    return await BoundaryService(geo_session).ward_map(two_borough_set.id)

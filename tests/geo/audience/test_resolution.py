@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.geo.audience.service import Target, preview, resolve, resolve_audience
+from services.geo.audience.service import AudienceService, Target
 from services.geo.boundaries.schemas import ImportSummary
 from services.geo.models import AlertRecipientSet, OutboxMessage, Subscription
 from services.geo.subscriptions.indexing import WatchedArea
@@ -40,7 +40,7 @@ def east_of(lon: float, metres: float) -> float:
 async def members(
     session: AsyncSession, target: Target, *, rank: int = MINOR, bit: int = ALL
 ) -> set[uuid.UUID]:
-    resolution = await resolve(session, target, rank=rank, bit=bit)
+    resolution = await AudienceService(session).resolve(target, rank=rank, bit=bit)
     packed = resolution.packed
     return {uuid.UUID(bytes=packed[i : i + 16]) for i in range(0, len(packed), 16)}
 
@@ -171,7 +171,9 @@ class TestOncePerMember:
             await add_area(geo_session, member, area, ward_map=ward_map)
         alert = alert_published([ALDER, BIRCH])
 
-        audience = await resolve_audience(geo_session, uuid.uuid4(), alert, batch_size=10)
+        audience = await AudienceService(geo_session).resolve_audience(
+            uuid.uuid4(), alert, batch_size=10
+        )
 
         assert audience.recipient_count == 1
         assert audience.boundary_set_id == two_borough_set.id
@@ -179,7 +181,7 @@ class TestOncePerMember:
             ward_codes=(ALDER,), shapes=TargetShapes(circles=[Circle(51.505, -0.135, 300)])
         )
         assert await members(geo_session, target) == {member}
-        shown = await preview(geo_session, target, category=None, severity=None)
+        shown = await AudienceService(geo_session).preview(target, category=None, severity=None)
         assert shown.recipients == 1
         assert {w.code: w.recipients for w in shown.wards} == {ALDER: 1}
 
@@ -197,8 +199,7 @@ class TestFilters:
 
         async def reached(category: str, severity: str, target: Target) -> set[uuid.UUID]:
             alert = alert_published([], severity=severity, category=category)
-            audience = await resolve_audience(
-                geo_session,
+            audience = await AudienceService(geo_session).resolve_audience(
                 uuid.uuid4(),
                 alert.model_copy(
                     update={
@@ -238,7 +239,9 @@ class TestUpdates:
     ) -> None:
         first = await watcher(geo_session, ward_map, ward(DAMSON))
         alert = alert_published([DAMSON])
-        original = await resolve_audience(geo_session, uuid.uuid4(), alert, batch_size=10)
+        original = await AudienceService(geo_session).resolve_audience(
+            uuid.uuid4(), alert, batch_size=10
+        )
         # Afterwards: the first member leaves, someone else arrives.
         for row in (
             await geo_session.scalars(select(Subscription).where(Subscription.member_id == first))
@@ -250,7 +253,9 @@ class TestUpdates:
         results = []
         follow_ups = [_follow_up(alert, msg_type) for msg_type in ("Update", "Cancel")]
         for follow_up in follow_ups:
-            audience = await resolve_audience(geo_session, uuid.uuid4(), follow_up, batch_size=10)
+            audience = await AudienceService(geo_session).resolve_audience(
+                uuid.uuid4(), follow_up, batch_size=10
+            )
             results.append(audience)
         message_ids = [str(m.content.alert_id) for m in (alert, *follow_ups)]
 
@@ -278,10 +283,12 @@ class TestUpdates:
         self, geo_session: AsyncSession, ward_map: WardMap
     ) -> None:
         alert = alert_published([ALDER])
-        await resolve_audience(geo_session, uuid.uuid4(), alert, batch_size=10)
+        await AudienceService(geo_session).resolve_audience(uuid.uuid4(), alert, batch_size=10)
         newcomer = await watcher(geo_session, ward_map, ward(ALDER))
 
-        again = await resolve_audience(geo_session, uuid.uuid4(), alert, batch_size=10)
+        again = await AudienceService(geo_session).resolve_audience(
+            uuid.uuid4(), alert, batch_size=10
+        )
 
         assert not again.reused_recipient_set
         stored = await geo_session.get(AlertRecipientSet, alert.content.alert_id)

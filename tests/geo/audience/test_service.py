@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.geo.audience.service import resolve_audience, uuid_texts
+from services.geo.audience.service import AudienceService, uuid_texts
 from services.geo.models import AlertAudience, MemberNumber, OutboxMessage
-from services.geo.subscriptions.service import erase_member
+from services.geo.subscriptions.service import SubscriptionService
 from shared.events import EventEnvelope, RecipientBatch, Topic
 from tests.geo.factories import alert_published, subscribe, unique_ward_code
 
@@ -41,7 +41,7 @@ class TestResolveAudience:
         alert = alert_published([ward_w, ward_y, ward_w])
         event_id = uuid.uuid4()
 
-        audience = await resolve_audience(session, event_id, alert, batch_size=2)
+        audience = await AudienceService(session).resolve_audience(event_id, alert, batch_size=2)
 
         expected = sorted([*in_w, in_both])
         assert (audience.recipient_count, audience.batch_count) == (4, 2)
@@ -75,7 +75,9 @@ class TestResolveAudience:
             await subscribe(session, member_id, ward)
         alert = alert_published([ward])
 
-        audience = await resolve_audience(session, uuid.uuid4(), alert, batch_size=2)
+        audience = await AudienceService(session).resolve_audience(
+            uuid.uuid4(), alert, batch_size=2
+        )
 
         sizes = [
             len(e["payload"]["member_ids"])
@@ -91,7 +93,7 @@ class TestResolveAudience:
         alert = alert_published([unique_ward_code()])
         event_id = uuid.uuid4()
 
-        await resolve_audience(session, event_id, alert, batch_size=2)
+        await AudienceService(session).resolve_audience(event_id, alert, batch_size=2)
 
         recorded = await session.scalar(
             select(AlertAudience).where(AlertAudience.event_id == event_id)
@@ -101,8 +103,8 @@ class TestResolveAudience:
         assert await staged_batches(session, alert.content.alert_id) == []
 
     async def test_no_target_wards_is_an_empty_audience(self, session: AsyncSession) -> None:
-        audience = await resolve_audience(
-            session, uuid.uuid4(), alert_published([]), batch_size=500
+        audience = await AudienceService(session).resolve_audience(
+            uuid.uuid4(), alert_published([]), batch_size=500
         )
         assert (audience.recipient_count, audience.batch_count) == (0, 0)
 
@@ -124,7 +126,7 @@ class TestStagedEnvelopes:
             update={"content": alert.content.model_copy(update={"headline": tricky})}
         )
 
-        await resolve_audience(session, uuid.uuid4(), alert, batch_size=2)
+        await AudienceService(session).resolve_audience(uuid.uuid4(), alert, batch_size=2)
 
         envelopes = [
             EventEnvelope.model_validate(e)
@@ -154,9 +156,9 @@ class TestMemberNumbers:
         await subscribe(session, kept, ward)
         await subscribe(session, erased, ward)
 
-        await erase_member(session, erased)
-        audience = await resolve_audience(
-            session, uuid.uuid4(), alert_published([ward]), batch_size=10
+        await SubscriptionService(session).erase_member(erased)
+        audience = await AudienceService(session).resolve_audience(
+            uuid.uuid4(), alert_published([ward]), batch_size=10
         )
 
         assert audience.recipient_count == 1

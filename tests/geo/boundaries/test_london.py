@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.geo.boundaries import service
 from services.geo.boundaries.importer import import_files
 from services.geo.boundaries.schemas import ImportSummary
+from services.geo.boundaries.service import BoundaryService
 from services.geo.models import Ward
 from shared.db import build_engine, build_sessionmaker
 from tests.geo.conftest import LONDON_DATA
@@ -61,7 +61,7 @@ class TestLondon:
         wards = await london_session.scalar(
             select(func.count()).where(Ward.set_id == london.id, Ward.code.like("E05%"))
         )
-        boroughs = await service.list_boroughs(london_session)
+        boroughs = await BoundaryService(london_session).list_boroughs()
 
         assert wards == 704
         assert len(boroughs) == 33
@@ -73,8 +73,8 @@ class TestLondon:
     async def test_search_finds_st_jamess_in_westminster(
         self, london_session: AsyncSession
     ) -> None:
-        found = await service.search_wards(
-            london_session, query="st james", borough_code="E09000033", limit=5
+        found = await BoundaryService(london_session).search_wards(
+            query="st james", borough_code="E09000033", limit=5
         )
 
         assert [(w.code, w.name, w.borough_name) for w in found] == [
@@ -85,6 +85,6 @@ class TestLondon:
         assert min_lon < -0.141588 < max_lon and min_lat < 51.501009 < max_lat
 
     async def test_ward_detail_has_its_geometry(self, london_session: AsyncSession) -> None:
-        ward = await service.get_ward(london_session, "E05013806")
+        ward = await BoundaryService(london_session).get_ward("E05013806")
         assert ward.geometry["type"] in ("Polygon", "MultiPolygon")
         assert ward.borough_code == "E09000033"

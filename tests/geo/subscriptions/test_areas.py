@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.geo.models import AreaCell, WatchedWard
-from services.geo.subscriptions.service import erase_member, set_home_ward
+from services.geo.subscriptions.service import SubscriptionService
 from tests.geo.factories import PROBLEM_JSON, bow_tie, square
 from tests.support.tokens import auth_header
 
@@ -98,11 +98,11 @@ class TestAreas:
         self, session: AsyncSession
     ) -> None:
         member_id = uuid.uuid4()
-        await set_home_ward(session, member_id, "E05999991")
-        home = await set_home_ward(session, member_id, "E05999992")
+        await SubscriptionService(session).set_home_ward(member_id, "E05999991")
+        home = await SubscriptionService(session).set_home_ward(member_id, "E05999992")
         assert (home.kind, home.ward_code) == ("home", "E05999992")
 
-        assert await erase_member(session, member_id) == 1
+        assert await SubscriptionService(session).erase_member(member_id) == 1
 
 
 def _rows(model: type[WatchedWard] | type[AreaCell], subscription_id: uuid.UUID) -> Any:

@@ -13,7 +13,7 @@ from services.geo.config import GeoSettings
 from services.geo.errors import SubscriptionLimitError, UnknownWardError
 from services.geo.models import AreaCell, Subscription, WatchedWard
 from services.geo.subscriptions.schemas import SubscriptionCreate
-from services.geo.subscriptions.service import list_mine, subscribe, subscribe_many
+from services.geo.subscriptions.service import SubscriptionService
 
 
 def ward(code: str, **filters: object) -> SubscriptionCreate:
@@ -39,13 +39,15 @@ class TestSubscribeMany:
             circle,
         ]
         for body in bodies:
-            await subscribe(session, one, body, settings=settings)
+            await SubscriptionService(session).subscribe(one, body, settings=settings)
 
-        added = await subscribe_many(session, [(many, b) for b in bodies], settings=settings)
+        added = await SubscriptionService(session).subscribe_many(
+            [(many, b) for b in bodies], settings=settings
+        )
 
         assert added == 3
-        singly = await list_mine(session, one)
-        in_bulk = await list_mine(session, many)
+        singly = await SubscriptionService(session).list_mine(one)
+        in_bulk = await SubscriptionService(session).list_mine(many)
         assert [s.model_dump(exclude={"id", "created_at"}) for s in in_bulk] == [
             s.model_dump(exclude={"id", "created_at"}) for s in singly
         ]
@@ -82,8 +84,8 @@ class TestSubscribeMany:
         members = [uuid.uuid4() for _ in range(3)]
         requests = [(m, ward("E05999992")) for m in members]
 
-        assert await subscribe_many(session, requests, settings=settings) == 3
-        assert await subscribe_many(session, requests, settings=settings) == 0
+        assert await SubscriptionService(session).subscribe_many(requests, settings=settings) == 3
+        assert await SubscriptionService(session).subscribe_many(requests, settings=settings) == 0
         count = len(
             (
                 await session.scalars(
@@ -99,13 +101,12 @@ class TestSubscribeMany:
         good, bad = uuid.uuid4(), uuid.uuid4()
 
         with pytest.raises(UnknownWardError):
-            await subscribe_many(
-                session,
+            await SubscriptionService(session).subscribe_many(
                 [(good, ward("E05999991")), (bad, ward("E05000000"))],
                 settings=settings,
             )
 
-        assert await list_mine(session, good) == []
+        assert await SubscriptionService(session).list_mine(good) == []
 
     async def test_the_limit_per_member_holds(
         self, session: AsyncSession, settings: GeoSettings
@@ -123,4 +124,6 @@ class TestSubscribeMany:
         ]
 
         with pytest.raises(SubscriptionLimitError):
-            await subscribe_many(session, [(member, c) for c in circles], settings=settings)
+            await SubscriptionService(session).subscribe_many(
+                [(member, c) for c in circles], settings=settings
+            )
