@@ -5,36 +5,17 @@ on (a write that a refused request must keep)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from deploy.infra import create_databases, database_url_for
-from shared.db import build_engine, build_sessionmaker, session_scope
-from tests.support.handled_events import Base, HandledAlert
-from tests.support.infrastructure import Infrastructure
+from shared.db import build_sessionmaker, session_scope
+from tests.support.handled_events import HandledAlert
 
 
 class CodeRefusedError(Exception):
     """Stands for a refusal that follows a recorded try (a wrong code)."""
-
-
-@pytest.fixture(scope="module")
-def database_url(infrastructure: Infrastructure) -> str:
-    name = f"test_scope_{uuid.uuid4().hex[:8]}"
-    create_databases(infrastructure.server_url, [name])
-    return database_url_for(infrastructure.server_url, name)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = build_engine(database_url, application_name="shared-tests", pool_size=2)
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
