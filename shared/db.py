@@ -95,14 +95,28 @@ def build_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @asynccontextmanager
-async def session_scope(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+async def session_scope(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    kept_on: tuple[type[BaseException], ...] = (),
+) -> AsyncIterator[AsyncSession]:
     """One transaction: commit when the block succeeds, roll back when it raises.
 
     Requests and consumer handlers use this; services and repositories only flush.
+
+    ``kept_on`` names refusals that follow a write which must survive them (a wrong code uses
+    up a try): when the block raises one, the transaction commits first and the refusal then
+    goes on to become the answer. Give such a write a transaction of its own
+    (``shared.runtime.SessionsDep``), so that the refusal keeps the recorded attempt and nothing
+    else the request did.
     """
     async with sessions() as session:
         try:
-            yield session
+            try:
+                yield session
+            except kept_on:
+                await session.commit()
+                raise
             await session.commit()
         except BaseException:
             await session.rollback()

@@ -180,4 +180,20 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": commit before the response is sent, so a client never hears "created"
 # about a transaction that then fails, and can read its own write straight away.
 SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
+
+
+def independent_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    """Transactions of their own, for a write that must survive a refused request: a failed
+    sign-in counted, a wrong code's used-up try, a reused refresh token's family revoked.
+
+    Every service keeps such a write one way: in ``session_scope(sessions, kept_on=...)``
+    (which commits before the refusal goes on), or in a scope that ends before the refusal is
+    raised; never by committing the request's own session. Committing the request's session
+    would also keep whatever else the request had written before it was refused, and a
+    refused request must add nothing but the attempt; a short transaction of its own also
+    holds its row locks (a throttle's hot key) no longer than the write."""
+    return runtime_of(request).sessions
+
+
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(independent_sessions)]
 RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_of)]

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.identity.config import IdentitySettings
 from services.identity.errors import AccountSuspendedError, MemberNotFoundError
@@ -25,16 +24,6 @@ def identity_settings(request: Request) -> IdentitySettings:
 
 
 SettingsDep = Annotated[IdentitySettings, Depends(identity_settings)]
-
-
-def independent_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    """For writes that must outlive a request that fails: a failed sign-in is counted, and a
-    reused refresh token's family stays revoked, although the request answers with an error."""
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.runtime.sessions
-    return sessions
-
-
-SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(independent_sessions)]
 
 
 @dataclass(frozen=True)

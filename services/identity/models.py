@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
 from shared.idempotency import IdempotencyKeyMixin
 from shared.outbox import OutboxMixin
+from shared.request_limits import RequestCountMixin
 
 
 class Base(DeclarativeBase):
@@ -240,15 +241,11 @@ class SignInThrottle(Base):
     last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class RecipientSendCount(Base):
+class RecipientSendCount(RequestCountMixin, Base):
     """How many emails of one kind were asked for one address in the current window: past the
     limit, no more are sent until the window ends. Keys hold a keyed hash, never the address."""
 
     __tablename__ = "recipient_send_counts"
-
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    requests: Mapped[int] = mapped_column(Integer, default=0)
-    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEntry(Base):

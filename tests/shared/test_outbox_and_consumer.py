@@ -16,14 +16,12 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from deploy.infra import create_databases, database_url_for
 from shared.consumer import IdempotentConsumer
-from shared.db import build_engine, build_sessionmaker, session_scope
+from shared.db import build_sessionmaker, session_scope
 from shared.events import AlertPublished, EventEnvelope, Topic
 from shared.kafka import build_consumer, build_producer, namespaced
 from shared.outbox import OutboxRelay, add_event, add_events
 from tests.support.handled_events import (
-    Base,
     HandledAlert,
     OutboxMessage,
     ProcessedEvent,
@@ -31,22 +29,6 @@ from tests.support.handled_events import (
 )
 from tests.support.infrastructure import Infrastructure
 from tests.support.waiting import eventually
-
-
-@pytest.fixture(scope="module")
-def database_url(infrastructure: Infrastructure) -> str:
-    name = f"test_shared_{uuid.uuid4().hex[:8]}"
-    create_databases(infrastructure.server_url, [name])
-    return database_url_for(infrastructure.server_url, name)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = build_engine(database_url, application_name="shared-tests", pool_size=4)
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -3,30 +3,32 @@ alert is served as a CAP document."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
 
 from services.alerts.authoring import schemas
-from services.alerts.authoring.endpoints import AlertId, AlertServiceDep
+from services.alerts.authoring.endpoints import AlertId
 from services.alerts.authoring.policy import CAP_WRITE_SCOPE
-from services.alerts.cap.document import CAP_MEDIA_TYPE, CapResource, to_xml
-from services.alerts.cap.service import receive
-from services.alerts.dependencies import AlertsSettingsDep, require_staff
+from services.alerts.cap.document import CAP_MEDIA_TYPE
+from services.alerts.cap.service import CapService, is_public
+from services.alerts.dependencies import AlertsSettingsDep, require_staff_from_request
 from services.alerts.errors import (
     CapDocumentTooLargeError,
     UnsupportedMediaTypeError,
 )
-from services.alerts.images.schemas import image_url
-from services.alerts.images.service import ImageService
-from services.alerts.models import Alert, AlertState, CapStatus, Scope
-from shared.auth import CurrentPrincipal, bearer_scheme, current_principal
+from shared.auth import CurrentPrincipal
 from shared.errors import ForbiddenError, problem_responses
-from shared.logs import get_logger
 from shared.runtime import SessionDep
 
-log = get_logger(__name__)
-
 router = APIRouter(prefix="/alerts", tags=["cap"])
+
+
+def cap_service(session: SessionDep, settings: AlertsSettingsDep) -> CapService:
+    return CapService(session, settings=settings)
+
+
+CapServiceDep = Annotated[CapService, Depends(cap_service)]
 
 EXAMPLE_CAP = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -41,13 +43,6 @@ EXAMPLE_CAP = (
     "<parameter><valueName>tawny:noVictimDetails</valueName><value>confirmed</value>"
     "</parameter><area><areaDesc>Acacia ward</areaDesc><geocode><valueName>ONS_WARD"
     "</valueName><value>E05013806</value></geocode></area></info></alert>"
-)
-PUBLIC_STATES = (
-    AlertState.PUBLISHED,
-    AlertState.UPDATED,
-    AlertState.CANCELLED,
-    AlertState.RESOLVED,
-    AlertState.EXPIRED,
 )
 
 
@@ -106,7 +101,7 @@ def _too_large(limit: int) -> str:
 async def receive_cap(
     request: Request,
     principal: CurrentPrincipal,
-    service: AlertServiceDep,
+    service: CapServiceDep,
     settings: AlertsSettingsDep,
 ) -> schemas.Alert:
     if CAP_WRITE_SCOPE not in principal.scopes:
@@ -115,16 +110,8 @@ async def receive_cap(
     if media_type != CAP_MEDIA_TYPE:
         raise UnsupportedMediaTypeError(f"Send the document as {CAP_MEDIA_TYPE}.")
     data = await read_limited(request, settings.cap_max_bytes)
-    alert = await receive(service, settings, data, client=principal)
+    alert = await service.receive(data, client=principal)
     return schemas.Alert.from_model(alert)
-
-
-def is_public(alert: Alert) -> bool:
-    return (
-        alert.state in PUBLIC_STATES
-        and alert.scope is Scope.PUBLIC
-        and alert.cap_status is CapStatus.ACTUAL
-    )
 
 
 @router.get(
@@ -136,46 +123,8 @@ def is_public(alert: Alert) -> bool:
         200: {"content": {CAP_MEDIA_TYPE: {"schema": {"type": "string"}}}},
     },
 )
-async def alert_as_cap(
-    request: Request,
-    session: SessionDep,
-    service: AlertServiceDep,
-    settings: AlertsSettingsDep,
-    alert_id: AlertId,
-) -> Response:
+async def alert_as_cap(request: Request, service: CapServiceDep, alert_id: AlertId) -> Response:
     alert = await service.get(alert_id)
     if not is_public(alert):
         await require_staff_from_request(request)
-    references: list[Alert] = []
-    original = await service.originals_of(alert)
-    if original is not None:
-        earlier = [m for m in await service.follow_ups(original) if m.id != alert.id]
-        references = [original, *[m for m in earlier if _before(m, alert)]]
-    images = await ImageService(session, settings=settings).of_alert(alert)
-    resources = [
-        CapResource(
-            description=image.description,
-            mime_type=image.mime_type,
-            size=image.size_bytes,
-            uri=image_url(settings.public_base_url, image),
-            sha1=image.sha1,
-        )
-        for image in images
-    ]
-    return Response(
-        to_xml(alert, sender_name=settings.sender_name, references=references, resources=resources),
-        media_type=CAP_MEDIA_TYPE,
-    )
-
-
-def _before(earlier: Alert, later: Alert) -> bool:
-    if earlier.published_at is None or later.published_at is None:
-        return False
-    return earlier.published_at < later.published_at
-
-
-async def require_staff_from_request(request: Request) -> None:
-    """For what anyone may read once public: staff only until then."""
-    credentials: HTTPAuthorizationCredentials | None = await bearer_scheme(request)
-    principal = await current_principal(request, credentials)
-    await require_staff(principal)
+    return Response(await service.document_of(alert), media_type=CAP_MEDIA_TYPE)

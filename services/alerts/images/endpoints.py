@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from services.alerts.authoring.endpoints import AlertId, AlertServiceDep
-from services.alerts.cap.endpoints import is_public, require_staff_from_request
-from services.alerts.dependencies import AlertsSettingsDep, Staff
+from services.alerts.cap.service import is_public
+from services.alerts.dependencies import AlertsSettingsDep, Staff, require_staff_from_request
 from services.alerts.images.processing import read_picture_form
 from services.alerts.images.schemas import ImageDescription, ImageOut
 from services.alerts.images.service import ImageService

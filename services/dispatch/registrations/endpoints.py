@@ -16,8 +16,9 @@ from services.dispatch.models import ChannelKind
 from services.dispatch.registrations import schemas
 from services.dispatch.registrations.service import CodeSettings, RegistrationService
 from shared.auth import CurrentPrincipal
+from shared.db import session_scope
 from shared.errors import problem_responses
-from shared.runtime import SessionDep
+from shared.runtime import SessionDep, SessionsDep
 
 router = APIRouter(prefix="/endpoints", tags=["endpoints"])
 
@@ -67,19 +68,16 @@ async def request_sms_code(
     responses=problem_responses(401, 404, 410, 422),
 )
 async def confirm_sms(
+    request: Request,
     principal: CurrentPrincipal,
     body: schemas.ConfirmationCodeIn,
-    service: RegistrationServiceDep,
-    session: SessionDep,
+    sessions: SessionsDep,
 ) -> Endpoint:
-    try:
-        await service.confirm_phone(principal.member_id, body.code)
-    except WrongCodeError:
-        # The used-up try must stick, though the request fails.
-        await session.commit()
-        raise
-    endpoint = await service.sms_endpoint(principal.member_id)
-    assert endpoint is not None
+    # A transaction of its own, committed before a wrong code's error goes on: the used-up try
+    # must stick although the request fails (``shared.runtime.independent_sessions``).
+    async with session_scope(sessions, kept_on=(WrongCodeError,)) as session:
+        service = registration_service(request, session)
+        endpoint = await service.confirm_phone(principal.member_id, body.code)
     return Endpoint.from_model(endpoint)
 
 

@@ -168,9 +168,10 @@ class RegistrationService:
             return False
         return True
 
-    async def confirm_phone(self, member_id: uuid.UUID, code: str) -> str:
+    async def confirm_phone(self, member_id: uuid.UUID, code: str) -> MemberEndpoint:
         """The member's number becomes their SMS endpoint; returns it. A wrong code uses up a
-        try (the caller commits that before reporting the error)."""
+        try and raises ``WrongCodeError``: the caller runs this in
+        ``session_scope(..., kept_on=(WrongCodeError,))`` so that the try sticks."""
         pending = await self._registrations.pending_for(member_id, lock=True)
         if pending is None:
             raise NoPendingConfirmationError("Ask for a code first (PUT /endpoints/me/sms).")
@@ -188,7 +189,9 @@ class RegistrationService:
         )
         await self._registrations.end_confirmation(member_id)
         log.info("dispatch.endpoint.recorded", member_id=str(member_id), channel="sms")
-        return pending.phone_number
+        endpoint = await self._endpoints.one_of_member(member_id, ChannelKind.SMS)
+        assert endpoint is not None, "recorded just now, in this transaction"
+        return endpoint
 
     async def register_fcm(self, member_id: uuid.UUID, token: str) -> MemberEndpoint:
         """The app installation's token, beside the member's other installations (the same
@@ -200,6 +203,3 @@ class RegistrationService:
             address=token,
             limit=self._devices_per_channel,
         )
-
-    async def sms_endpoint(self, member_id: uuid.UUID) -> MemberEndpoint | None:
-        return await self._endpoints.one_of_member(member_id, ChannelKind.SMS)

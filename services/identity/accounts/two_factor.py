@@ -12,15 +12,15 @@ import hashlib
 import secrets
 import uuid
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity import totp
+from services.identity.accounts.repository import RecoveryCodeRepository
 from services.identity.audit.service import AuditLog
 from services.identity.config import IdentitySettings
 from services.identity.crypto import DataCipher
 from services.identity.errors import InvalidCodeError, TwoFactorStateError
-from services.identity.models import Member, RecoveryCode
+from services.identity.models import Member
 from shared.db import utcnow
 from shared.logs import get_logger
 
@@ -37,41 +37,6 @@ def hash_recovery_code(code: str) -> str:
 def new_recovery_code() -> str:
     raw = secrets.token_hex(5)
     return f"{raw[:5]}-{raw[5:]}"
-
-
-class RecoveryCodeRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def replace(self, member_id: uuid.UUID, code_hashes: list[str]) -> None:
-        await self._session.execute(
-            update(RecoveryCode)
-            .where(RecoveryCode.member_id == member_id, RecoveryCode.used_at.is_(None))
-            .values(used_at=utcnow())
-        )
-        self._session.add_all(
-            RecoveryCode(member_id=member_id, code_hash=code_hash) for code_hash in code_hashes
-        )
-        await self._session.flush()
-
-    async def spend(self, member_id: uuid.UUID, code_hash: str) -> bool:
-        spent = await self._session.scalar(
-            update(RecoveryCode)
-            .where(
-                RecoveryCode.id
-                == select(RecoveryCode.id)
-                .where(
-                    RecoveryCode.member_id == member_id,
-                    RecoveryCode.code_hash == code_hash,
-                    RecoveryCode.used_at.is_(None),
-                )
-                .limit(1)
-                .scalar_subquery()
-            )
-            .values(used_at=utcnow())
-            .returning(RecoveryCode.id)
-        )
-        return spent is not None
 
 
 class TwoFactorService:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.audit.service import AuditLog
@@ -23,8 +22,9 @@ from services.identity.coordinators.repository import ApplicationRepository
 from services.identity.crypto import PersonalData
 from services.identity.errors import InvalidCredentialsError, MemberNotFoundError
 from services.identity.members.service import MemberService
-from services.identity.models import AuditEntry, Member, OutboxMessage, RefreshToken
+from services.identity.models import Member, OutboxMessage
 from services.identity.passwords import verify_password
+from services.identity.rights.repository import DataRightsRepository
 from services.identity.rights.schemas import (
     ExportedAddress,
     ExportedAddressVerification,
@@ -52,28 +52,17 @@ PURGE_BATCH = 100
 class DataRightsService:
     def __init__(self, session: AsyncSession, settings: IdentitySettings) -> None:
         self._session = session
+        self._rights = DataRightsRepository(session)
         self._members = MemberService(session, settings)
         self._personal = PersonalData.from_settings(settings)
         self._audit = AuditLog(session)
 
     async def export(self, member: Member) -> MemberExport:
         export_id = uuid.uuid4()
-        sessions = (
-            await self._session.scalars(
-                select(RefreshToken)
-                .where(RefreshToken.member_id == member.id)
-                .order_by(RefreshToken.created_at)
-                .limit(MAX_EXPORTED_ROWS)
-            )
-        ).all()
-        entries = (
-            await self._session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.subject == f"member:{member.id}")
-                .order_by(AuditEntry.position)
-                .limit(MAX_EXPORTED_ROWS)
-            )
-        ).all()
+        sessions = await self._rights.sessions_of(member.id, limit=MAX_EXPORTED_ROWS)
+        entries = await self._rights.audit_entries_about(
+            f"member:{member.id}", limit=MAX_EXPORTED_ROWS
+        )
         verifications = VerificationRepository(self._session)
         address_attempts = await verifications.for_member(member.id)
         identity_checks = await verifications.identity_checks_for(member.id)
@@ -153,15 +142,7 @@ class DataRightsService:
     async def purge_unverified(self, registered_before: datetime) -> int:
         """Erase one batch of accounts never verified; returns how many (again while > 0).
         Rows another replica is purging are skipped."""
-        stale = (
-            await self._session.scalars(
-                select(Member.id)
-                .where(Member.email_verified_at.is_(None), Member.created_at < registered_before)
-                .order_by(Member.created_at)
-                .limit(PURGE_BATCH)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+        stale = await self._rights.unverified_for_purge(registered_before, limit=PURGE_BATCH)
         for member_id in stale:
             await self._erase(member_id, actor_id=None, details={"by": "unverified_purge"})
         return len(stale)
@@ -174,16 +155,11 @@ class DataRightsService:
         details: dict[str, object],
         keep_reply_text: bool = False,
     ) -> None:
-        deleted = await self._session.scalar(
-            delete(Member).where(Member.id == member_id).returning(Member.id)
-        )
-        if deleted is None:
+        if not await self._rights.delete_member(member_id):
             raise MemberNotFoundError()
         # Member events are keyed by member id; published or not, they carry personal data
         # (an email address, a postal address) that must not outlive the member.
-        await self._session.execute(
-            delete(OutboxMessage).where(OutboxMessage.key == str(member_id))
-        )
+        await self._rights.delete_events_of(member_id)
         await add_event(
             self._session,
             OutboxMessage,

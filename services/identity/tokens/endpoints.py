@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Request, Response, status
 
 from services.identity.audit.service import AuditLog
 from services.identity.config import IdentitySettings
-from services.identity.dependencies import PlatformAdminDep, SessionsDep, SettingsDep
+from services.identity.dependencies import PlatformAdminDep, SettingsDep
 from services.identity.tokens.schemas import (
     AccessToken,
     JsonWebKeySet,
@@ -21,7 +21,7 @@ from services.identity.tokens.schemas import (
 )
 from services.identity.tokens.service import IssuedToken, SigningKeyService, TokenService
 from shared.errors import problem_responses
-from shared.runtime import SessionDep
+from shared.runtime import SessionDep, SessionsDep
 from shared.web import openapi_examples
 
 router = APIRouter(tags=["tokens"])

@@ -255,18 +255,19 @@ class TokenService:
         """Swap a refresh token for a new pair. A token used before means it was copied: the
         whole family is revoked, and that stays so although the caller gets a 401.
 
-        The old token is spent in its own transaction (which the reuse revocation needs); if
-        issuing the new pair then fails, the member signs in again: safe, if inconvenient.
+        The old token is spent in its own transaction, which commits the reuse revocation
+        before the refusal goes on (``kept_on``); if issuing the new pair then fails, the member
+        signs in again: safe, if inconvenient.
         """
         now = utcnow()
-        async with session_scope(self._independent()) as session:
+        independent = self._independent()
+        async with session_scope(independent, kept_on=(RefreshTokenInvalidError,)) as session:
             tokens = RefreshTokenRepository(session)
             token = await tokens.get_for_update(hash_refresh_token(refresh_token))
             if token is None or token.revoked_at is not None or token.expires_at <= now:
                 raise RefreshTokenInvalidError()
             member_id, family_id = token.member_id, token.family_id
-            reused = token.used_at is not None
-            if reused:
+            if token.used_at is not None:
                 revoked = await tokens.revoke_family(family_id, now)
                 await AuditLog(session).record(
                     "refresh_token.reuse_detected",
@@ -274,13 +275,13 @@ class TokenService:
                     subject=f"member:{member_id}",
                     details={"family_id": str(family_id), "revoked": revoked},
                 )
-            else:
-                await tokens.mark_used(token, now)
-        if reused:
-            log.warning(
-                "identity.refresh_token.reused", member_id=str(member_id), family_id=str(family_id)
-            )
-            raise RefreshTokenInvalidError()
+                log.warning(
+                    "identity.refresh_token.reused",
+                    member_id=str(member_id),
+                    family_id=str(family_id),
+                )
+                raise RefreshTokenInvalidError()
+            await tokens.mark_used(token, now)
         member = await self._members.get(member_id)
         if member is None or member.suspended:
             raise RefreshTokenInvalidError()

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Body, File, Form, Query, Request, Response, Uploa
 from services.identity.coordinators.service import CoordinatorService
 from services.identity.dependencies import (
     CallerDep,
-    SessionsDep,
     SettingsDep,
     VerifierDep,
     VettingDep,
@@ -31,12 +30,12 @@ from services.identity.verification.schemas import (
     QueueItem,
     VerificationQueue,
 )
-from services.identity.verification.service import VerificationService
+from services.identity.verification.service import CODE_REFUSALS, VerificationService
 from services.identity.verification.uploads import read_upload
 from shared.db import session_scope
 from shared.errors import problem_responses
 from shared.geocoding import Geocoder
-from shared.runtime import SessionDep, runtime_of
+from shared.runtime import SessionDep, SessionsDep, runtime_of
 from shared.web import openapi_examples
 
 router = APIRouter(tags=["verification"])
@@ -138,8 +137,9 @@ async def confirm_code(
     sessions: SessionsDep,
     settings: SettingsDep,
 ) -> AddressVerificationState:
-    # Its own transaction: a wrong code must be counted although the answer is an error.
-    async with session_scope(sessions) as session:
+    # A transaction of its own, committed before a refused code's error goes on: the wrong try
+    # must count although the answer is an error (``shared.runtime.independent_sessions``).
+    async with session_scope(sessions, kept_on=CODE_REFUSALS) as session:
         service = VerificationService(session, settings)
         outcome = await service.enter_code(caller.member.id, body.code)
         state = _state(
@@ -147,11 +147,10 @@ async def confirm_code(
             outcome.verification,
             outcome.verification_level or caller.member.verification_level,
         )
+    # The request's own session did not commit this: wake the relay for the staged event.
     relay = runtime_of(request).relay
     if relay is not None:
         relay.wake()
-    if outcome.failure is not None:
-        raise outcome.failure
     return state
 
 

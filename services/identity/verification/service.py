@@ -110,8 +110,11 @@ class LocatedAddress:
 class CodeOutcome:
     verification: AddressVerification
     verification_level: str | None
-    # Raised by the caller after the attempt is committed: a wrong try must count.
-    failure: IdentityError | None
+
+
+# What ``enter_code`` refuses after recording the try: the caller runs it in
+# ``session_scope(..., kept_on=CODE_REFUSALS)`` so that a wrong try counts.
+CODE_REFUSALS = (AddressCodeInvalidError, AddressCodeExpiredError)
 
 
 class VerificationService:
@@ -189,6 +192,8 @@ class VerificationService:
         return verification
 
     async def enter_code(self, member_id: uuid.UUID, code: str) -> CodeOutcome:
+        """Verify the address with the letter's code. A wrong or expired code is refused with
+        one of ``CODE_REFUSALS`` after its try is recorded (flushed)."""
         verification = await self._verifications.pending_for_member(member_id)
         if verification is None or verification.method != AddressMethod.LETTER.value:
             raise StateConflictError("No letter is waiting for a code: ask for a letter first.")
@@ -198,7 +203,7 @@ class VerificationService:
             verification.status = AddressVerificationStatus.EXPIRED.value
             verification.decided_at = now
             await self._session.flush()
-            return CodeOutcome(verification, None, AddressCodeExpiredError())
+            raise AddressCodeExpiredError()
         if not hmac.compare_digest(hash_letter_code(verification.id, code), verification.code_hash):
             verification.failed_attempts += 1
             attempts_left = self._settings.address_code_max_attempts - verification.failed_attempts
@@ -209,12 +214,12 @@ class VerificationService:
                 failure = AddressCodeExpiredError()
             await self._session.flush()
             log.info("identity.address.code_refused", member_id=str(member_id))
-            return CodeOutcome(verification, None, failure)
+            raise failure
         member = await self._members.get(member_id)
         if member is None:
             raise MemberNotFoundError()
         await self._verify(member, verification, decided_by=None)
-        return CodeOutcome(verification, member.verification_level, None)
+        return CodeOutcome(verification, member.verification_level)
 
     async def state_of(self, member: Member) -> AddressVerification:
         verification = await self._verifications.latest_for_member(member.id)
