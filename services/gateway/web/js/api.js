@@ -76,6 +76,11 @@ export function isOfficer(session = currentSession()) {
   return Boolean(session && session.roles.some((role) => role === "officer" || role === "admin"));
 }
 
+// Who may reply to alerts: members whose address (or identity) is verified, as alerts checks.
+export function canReply(level) {
+  return level === "address" || level === "identity";
+}
+
 async function problemOf(response) {
   const type = response.headers.get("content-type") || "";
   if (type.includes("json")) {

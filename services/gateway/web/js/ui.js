@@ -157,3 +157,22 @@ export const SEVERITIES = [
   ["Severe", "Severe"],
   ["Extreme", "Extreme"],
 ];
+
+// A badge for a follow-up message (an alert's update or cancellation); none for the alert itself.
+export function messageBadge(alert) {
+  if (alert.msg_type === "Cancel") return h("span", { class: "badge" }, "Cancelled");
+  if (alert.msg_type === "Update") return h("span", { class: "badge" }, "Update");
+  return null;
+}
+
+// A member's verification levels: code, name and what the level allows.
+export const VERIFICATION_LEVELS = [
+  ["email", "Email confirmed", "You receive alerts for the areas you watch and can mark them useful."],
+  ["address", "Address verified", "You can also reply to alerts: the police know replies come from people living in London."],
+  ["identity", "Identity checked", "A verifier has also checked an identity document, as coordinators need."],
+];
+
+export function levelName(level) {
+  const found = VERIFICATION_LEVELS.find(([code]) => code === level);
+  return found ? found[1] : level;
+}

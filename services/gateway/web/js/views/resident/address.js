@@ -1,28 +1,13 @@
 // Residents verify their London address: a letter posted with a one-time code, or a proof of
 // address a verifier looks at. What each verification level allows is said up front.
-import { ApiError, api, currentSession, refreshSession } from "./api.js";
-import { add, announce, field, h, onSubmit, showNotice, when } from "./ui.js";
-
-export const LEVELS = [
-  ["email", "Email confirmed", "You receive alerts for the areas you watch and can mark them useful."],
-  ["address", "Address verified", "You can also reply to alerts: the police know replies come from people living in London."],
-  ["identity", "Identity checked", "A verifier has also checked an identity document, as coordinators need."],
-];
-
-export function levelName(level) {
-  const found = LEVELS.find(([code]) => code === level);
-  return found ? found[1] : level;
-}
-
-export function canReply(level) {
-  return level === "address" || level === "identity";
-}
+import { ApiError, api, canReply, currentSession, refreshSession } from "../../api.js";
+import { VERIFICATION_LEVELS, add, announce, field, h, levelName, onSubmit, showNotice, when } from "../../ui.js";
 
 function levelList(current) {
   return h(
     "ul",
     { class: "plain-list", "aria-label": "Verification levels" },
-    LEVELS.map(([code, name, allows]) =>
+    VERIFICATION_LEVELS.map(([code, name, allows]) =>
       h(
         "li",
         { class: code === current ? "card current" : "card" },

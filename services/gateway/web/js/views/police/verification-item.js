@@ -1,52 +1,15 @@
-// The verification queue for verifiers and officers: proofs of address and identity documents
-// (verifiers), coordinator applications (officers of the scheme's area, and verifiers). Members
-// appear by pseudonym; a name is shown only beside the proof it must match.
-import { api, canVet } from "./api.js";
-import { add, announce, checkbox, field, h, onSubmit, select, showNotice, time } from "./ui.js";
+// One item of the verification queue and its decision: a proof of address, an identity
+// document or a coordinator application. A name is shown only beside the proof it must match.
+import { api, canVet } from "../../api.js";
+import { add, announce, checkbox, field, h, onSubmit, select, showNotice, time } from "../../ui.js";
+import { notForYou } from "./verification-queue.js";
 
-const KINDS = {
-  address_proof: ["address", "Proof of address"],
-  identity_document: ["identity", "Identity document"],
-  coordinator_application: ["coordinator", "Coordinator application"],
-};
 const DOCUMENT_TYPES = [
   ["passport", "Passport"],
   ["driving_licence", "Driving licence"],
   ["national_identity_card", "National identity card"],
   ["residence_permit", "Residence permit"],
 ];
-
-function notForYou(main) {
-  add(main, h("h1", {}, "Verification queue"), h("p", {}, "This page is for verifiers and police officers."));
-}
-
-export async function queue(main) {
-  if (!canVet()) return notForYou(main);
-  const { items } = await api("/identity/verification-queue", { query: { limit: 100 } });
-  add(main,
-    h("h1", {}, "Verification queue"),
-    h("p", {}, "Oldest first. Verifiers see proofs of address and identity documents; officers see coordinator applications for their area's schemes."),
-  );
-  if (items.length === 0) {
-    add(main, h("p", { id: "queue-empty" }, "Nothing is waiting for a decision."));
-    return;
-  }
-  add(main,
-    h(
-      "ul",
-      { class: "plain-list", "aria-label": "Waiting for a decision" },
-      items.map((item) => {
-        const [slug, name] = KINDS[item.kind];
-        return h(
-          "li",
-          { class: "card" },
-          h("h2", {}, h("a", { href: `#/police/verification/${slug}/${item.id}?member=${item.member_id}` }, `${name} from ${item.pseudonym}`)),
-          h("p", { class: "meta" }, "Sent ", time(item.submitted_at)),
-        );
-      }),
-    ),
-  );
-}
 
 function readAsDataUrl(blob) {
   return new Promise((resolve, reject) => {
@@ -193,7 +156,7 @@ async function coordinatorApplication(main, id) {
   );
 }
 
-export async function queueItem(main, { id, kind, params }) {
+export async function verificationItem(main, { id, kind, params }) {
   if (!canVet()) return notForYou(main);
   if (kind === "address") return addressProof(main, id);
   if (kind === "identity") return identityDocument(main, id, params.get("member"));
