@@ -42,7 +42,9 @@ export async function turnOnBrowserNotifications() {
   try {
     subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlToBytes(key) });
   } catch (error) {
-    throw new Error(`This browser's push service did not give a subscription (${error.message}).`);
+    throw new Error(`This browser's push service did not give a subscription (${error.message}).`, {
+      cause: error,
+    });
   }
   return registerPushSubscription(subscription.toJSON());
 }
