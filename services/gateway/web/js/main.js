@@ -69,7 +69,11 @@ function navLinks(session) {
     ["#/dashboard", "Dashboard"],
   ];
   if (isStaff(session)) {
-    links.push(["#/police", "Alerts"], ["#/police/new", "Write an alert"], ["#/police/replies", "Replies"]);
+    links.push(
+      ["#/police", "Alerts"],
+      ["#/police/new", "Write an alert"],
+      ["#/police/replies", "Replies"],
+    );
   }
   if (canVet(session)) links.push(["#/police/verification", "Verification queue"]);
   return links;
@@ -83,11 +87,7 @@ function renderNav(path) {
   );
   if (session) {
     items.push(
-      h(
-        "li",
-        {},
-        h("button", { type: "button", class: "linklike", onclick: signOut }, "Sign out"),
-      ),
+      h("li", {}, h("button", { type: "button", class: "linklike", onclick: signOut }, "Sign out")),
     );
   }
   nav.replaceChildren(...items);
@@ -97,7 +97,10 @@ async function signOut() {
   const session = currentSession();
   if (session) {
     try {
-      await api("/identity/tokens/revocation", { method: "POST", body: { refresh_token: session.refreshToken } });
+      await api("/identity/tokens/revocation", {
+        method: "POST",
+        body: { refresh_token: session.refreshToken },
+      });
     } catch {
       // Signing out locally matters most; the refresh token expires on its own.
     }
@@ -112,7 +115,8 @@ function home(main) {
     location.replace(isStaff(session) ? "#/police" : "#/inbox");
     return;
   }
-  add(main,
+  add(
+    main,
     h("h1", {}, "Tawny: crime alerts for your part of London"),
     h(
       "p",
@@ -156,7 +160,11 @@ async function render() {
       return;
     }
     if (needs === "staff" && !isStaff(session)) {
-      add(main, h("h1", {}, "Police and partners only"), h("p", {}, "This page is for police officers and partners."));
+      add(
+        main,
+        h("h1", {}, "Police and partners only"),
+        h("p", {}, "This page is for police officers and partners."),
+      );
       return;
     }
     document.title = `${title} - Tawny`;
@@ -171,7 +179,14 @@ async function render() {
         location.replace(`#/sign-in?next=${encodeURIComponent(path)}`);
         return;
       }
-      add(main, h("div", { class: "error-summary", role: "alert" }, h("p", { class: "error" }, error.message)));
+      add(
+        main,
+        h(
+          "div",
+          { class: "error-summary", role: "alert" },
+          h("p", { class: "error" }, error.message),
+        ),
+      );
     }
     if (ticket === rendering) {
       const heading = main.querySelector("h1");
@@ -191,7 +206,12 @@ let navigated = false;
 
 window.addEventListener("hashchange", () => {
   navigated = true;
-  if (location.hash.startsWith("#/") || location.hash === "" || location.pathname === "/reset-password") render();
+  if (
+    location.hash.startsWith("#/") ||
+    location.hash === "" ||
+    location.pathname === "/reset-password"
+  )
+    render();
 });
 document.getElementById("skip-link").addEventListener("click", (event) => {
   event.preventDefault();

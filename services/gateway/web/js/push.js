@@ -6,7 +6,10 @@ import { api } from "./api.js";
 export const SERVICE_WORKER = { url: "/app/sw.js", scope: "/app" };
 
 function base64UrlToBytes(text) {
-  const padded = text.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(text.length / 4) * 4, "=");
+  const padded = text
+    .replace(/-/g, "+")
+    .replace(/_/g, "/")
+    .padEnd(Math.ceil(text.length / 4) * 4, "=");
   return Uint8Array.from(atob(padded), (char) => char.charCodeAt(0));
 }
 
@@ -16,7 +19,10 @@ const THIS_BROWSER_KEY = "tawny.webpush.endpoint_id";
 // The browser's PushSubscription.toJSON(), handed to dispatch for this member: one endpoint
 // beside their other browsers (registering it again only refreshes it).
 export async function registerPushSubscription(subscription) {
-  const registered = await api("/dispatch/endpoints/me/webpush", { method: "PUT", body: subscription });
+  const registered = await api("/dispatch/endpoints/me/webpush", {
+    method: "PUT",
+    body: subscription,
+  });
   localStorage.setItem(THIS_BROWSER_KEY, registered.id);
   return registered;
 }
@@ -26,7 +32,8 @@ export function isThisBrowser(endpoint) {
 }
 
 export async function registerServiceWorker() {
-  if (!("serviceWorker" in navigator)) throw new Error("This browser cannot run a service worker, so it cannot show notifications.");
+  if (!("serviceWorker" in navigator))
+    throw new Error("This browser cannot run a service worker, so it cannot show notifications.");
   await navigator.serviceWorker.register(SERVICE_WORKER.url, { scope: SERVICE_WORKER.scope });
   return navigator.serviceWorker.ready;
 }
@@ -35,12 +42,17 @@ export async function turnOnBrowserNotifications() {
   const registration = await registerServiceWorker();
   if (!("PushManager" in window)) throw new Error("This browser cannot receive push messages.");
   if ((await Notification.requestPermission()) !== "granted") {
-    throw new Error("Notifications are blocked for Tawny in this browser: allow them in its site settings, then try again.");
+    throw new Error(
+      "Notifications are blocked for Tawny in this browser: allow them in its site settings, then try again.",
+    );
   }
   const { application_server_key: key } = await api("/dispatch/webpush/vapid-public-key");
   let subscription;
   try {
-    subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64UrlToBytes(key) });
+    subscription = await registration.pushManager.subscribe({
+      userVisibleOnly: true,
+      applicationServerKey: base64UrlToBytes(key),
+    });
   } catch (error) {
     throw new Error(`This browser's push service did not give a subscription (${error.message}).`, {
       cause: error,
@@ -51,13 +63,19 @@ export async function turnOnBrowserNotifications() {
 
 // This browser only: the member's other browsers keep their notifications.
 export async function turnOffBrowserNotifications() {
-  const registration = "serviceWorker" in navigator ? await navigator.serviceWorker.getRegistration(SERVICE_WORKER.scope) : null;
+  const registration =
+    "serviceWorker" in navigator
+      ? await navigator.serviceWorker.getRegistration(SERVICE_WORKER.scope)
+      : null;
   const subscription = registration ? await registration.pushManager.getSubscription() : null;
   const endpointId = localStorage.getItem(THIS_BROWSER_KEY);
   if (endpointId) {
     await removeEndpoint({ channel: "webpush", id: endpointId });
   } else if (subscription) {
-    await api(`/dispatch/endpoints/me/webpush?endpoint=${encodeURIComponent(subscription.endpoint)}`, { method: "DELETE" });
+    await api(
+      `/dispatch/endpoints/me/webpush?endpoint=${encodeURIComponent(subscription.endpoint)}`,
+      { method: "DELETE" },
+    );
   }
   if (subscription) await subscription.unsubscribe();
   localStorage.removeItem(THIS_BROWSER_KEY);

@@ -10,19 +10,45 @@ export function replyList(replies, reload, withAlert) {
     replies.map((reply) => {
       const messages = h("div");
       const answer = h("textarea", { name: "text", required: true, maxlength: "2000" });
-      const form = h("form", { novalidate: true }, field(`Answer ${reply.member_pseudonym}`, answer), h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary" }, "Send answer")));
+      const form = h(
+        "form",
+        { novalidate: true },
+        field(`Answer ${reply.member_pseudonym}`, answer),
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { type: "submit", class: "secondary" }, "Send answer"),
+        ),
+      );
       onSubmit(form, messages, async (data) => {
-        await api(`/alerts/alerts/${reply.alert_id}/replies/${reply.id}/answer`, { method: "POST", body: { text: data.get("text") } });
+        await api(`/alerts/alerts/${reply.alert_id}/replies/${reply.id}/answer`, {
+          method: "POST",
+          body: { text: data.get("text") },
+        });
         await reload();
       });
       return h(
         "li",
         { class: "card" },
         h("h3", {}, reply.member_pseudonym),
-        withAlert ? h("p", { class: "meta" }, "About ", h("a", { href: `#/police/alerts/${reply.alert_id}` }, withAlert.get(reply.alert_id))) : null,
+        withAlert
+          ? h(
+              "p",
+              { class: "meta" },
+              "About ",
+              h("a", { href: `#/police/alerts/${reply.alert_id}` }, withAlert.get(reply.alert_id)),
+            )
+          : null,
         h("p", { class: "meta" }, time(reply.created_at)),
         h("p", { class: "body-text" }, reply.text),
-        reply.answer ? h("p", {}, h("strong", {}, `Answered by ${reply.answered_by_pseudonym}: `), reply.answer) : [messages, form],
+        reply.answer
+          ? h(
+              "p",
+              {},
+              h("strong", {}, `Answered by ${reply.answered_by_pseudonym}: `),
+              reply.answer,
+            )
+          : [messages, form],
       );
     }),
   );

@@ -83,7 +83,13 @@ export function showError(container, error) {
     "div",
     { class: "error-summary", role: "alert", tabindex: "-1" },
     h("p", { class: "error" }, error.message || String(error)),
-    lines.length ? h("ul", {}, lines.map((line) => h("li", {}, line))) : null,
+    lines.length
+      ? h(
+          "ul",
+          {},
+          lines.map((line) => h("li", {}, line)),
+        )
+      : null,
   );
   container.append(box);
   box.focus();
@@ -167,9 +173,21 @@ export function messageBadge(alert) {
 
 // A member's verification levels: code, name and what the level allows.
 export const VERIFICATION_LEVELS = [
-  ["email", "Email confirmed", "You receive alerts for the areas you watch and can mark them useful."],
-  ["address", "Address verified", "You can also reply to alerts: the police know replies come from people living in London."],
-  ["identity", "Identity checked", "A verifier has also checked an identity document, as coordinators need."],
+  [
+    "email",
+    "Email confirmed",
+    "You receive alerts for the areas you watch and can mark them useful.",
+  ],
+  [
+    "address",
+    "Address verified",
+    "You can also reply to alerts: the police know replies come from people living in London.",
+  ],
+  [
+    "identity",
+    "Identity checked",
+    "A verifier has also checked an identity document, as coordinators need.",
+  ],
 ];
 
 export function levelName(level) {

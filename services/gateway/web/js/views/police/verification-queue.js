@@ -11,21 +11,31 @@ const KINDS = {
 };
 
 export function notForYou(main) {
-  add(main, h("h1", {}, "Verification queue"), h("p", {}, "This page is for verifiers and police officers."));
+  add(
+    main,
+    h("h1", {}, "Verification queue"),
+    h("p", {}, "This page is for verifiers and police officers."),
+  );
 }
 
 export async function verificationQueue(main) {
   if (!canVet()) return notForYou(main);
   const { items } = await api("/identity/verification-queue", { query: { limit: 100 } });
-  add(main,
+  add(
+    main,
     h("h1", {}, "Verification queue"),
-    h("p", {}, "Oldest first. Verifiers see proofs of address and identity documents; officers see coordinator applications for their area's schemes."),
+    h(
+      "p",
+      {},
+      "Oldest first. Verifiers see proofs of address and identity documents; officers see coordinator applications for their area's schemes.",
+    ),
   );
   if (items.length === 0) {
     add(main, h("p", { id: "queue-empty" }, "Nothing is waiting for a decision."));
     return;
   }
-  add(main,
+  add(
+    main,
     h(
       "ul",
       { class: "plain-list", "aria-label": "Waiting for a decision" },
@@ -34,7 +44,15 @@ export async function verificationQueue(main) {
         return h(
           "li",
           { class: "card" },
-          h("h2", {}, h("a", { href: `#/police/verification/${slug}/${item.id}?member=${item.member_id}` }, `${name} from ${item.pseudonym}`)),
+          h(
+            "h2",
+            {},
+            h(
+              "a",
+              { href: `#/police/verification/${slug}/${item.id}?member=${item.member_id}` },
+              `${name} from ${item.pseudonym}`,
+            ),
+          ),
           h("p", { class: "meta" }, "Sent ", time(item.submitted_at)),
         );
       }),

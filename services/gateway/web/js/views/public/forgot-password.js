@@ -4,10 +4,24 @@ import { add, field, h, onSubmit, showNotice } from "../../ui.js";
 
 export function forgotPassword(main) {
   const messages = h("div");
-  const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true, maxlength: "254" });
-  const form = h("form", { novalidate: true }, field("Email address", email), h("div", { class: "actions" }, h("button", { type: "submit" }, "Send me a link")));
+  const email = h("input", {
+    type: "email",
+    name: "email",
+    autocomplete: "email",
+    required: true,
+    maxlength: "254",
+  });
+  const form = h(
+    "form",
+    { novalidate: true },
+    field("Email address", email),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Send me a link")),
+  );
   onSubmit(form, messages, async (data) => {
-    const answer = await api("/identity/password-resets", { method: "POST", body: { email: data.get("email") } });
+    const answer = await api("/identity/password-resets", {
+      method: "POST",
+      body: { email: data.get("email") },
+    });
     form.remove();
     showNotice(messages, answer.detail);
   });

@@ -5,10 +5,25 @@ import { add, field, h, onSubmit, showNotice } from "../../ui.js";
 
 export function resetPassword(main, hashParams) {
   const messages = h("div");
-  const password = h("input", { type: "password", name: "password", autocomplete: "new-password", required: true, minlength: "10", maxlength: "128" });
-  const form = h("form", { novalidate: true }, field("New password", password, "At least 10 characters."), h("div", { class: "actions" }, h("button", { type: "submit" }, "Change my password")));
+  const password = h("input", {
+    type: "password",
+    name: "password",
+    autocomplete: "new-password",
+    required: true,
+    minlength: "10",
+    maxlength: "128",
+  });
+  const form = h(
+    "form",
+    { novalidate: true },
+    field("New password", password, "At least 10 characters."),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Change my password")),
+  );
   onSubmit(form, messages, async (data) => {
-    await api("/identity/password-resets/confirmation", { method: "POST", body: { token: hashParams.get("token") || "", password: data.get("password") } });
+    await api("/identity/password-resets/confirmation", {
+      method: "POST",
+      body: { token: hashParams.get("token") || "", password: data.get("password") },
+    });
     form.remove();
     showNotice(messages, "Your password is changed.");
     add(messages, h("p", {}, h("a", { class: "button", href: "/app#/sign-in" }, "Sign in")));

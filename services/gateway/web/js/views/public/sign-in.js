@@ -5,15 +5,38 @@ import { add, field, h, onSubmit } from "../../ui.js";
 
 export function signIn(main, { params }) {
   const messages = h("div");
-  const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true, maxlength: "254" });
-  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true, maxlength: "128" });
-  const code = h("input", { type: "text", name: "totp_code", inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}", maxlength: "6" });
+  const email = h("input", {
+    type: "email",
+    name: "email",
+    autocomplete: "username",
+    required: true,
+    maxlength: "254",
+  });
+  const password = h("input", {
+    type: "password",
+    name: "password",
+    autocomplete: "current-password",
+    required: true,
+    maxlength: "128",
+  });
+  const code = h("input", {
+    type: "text",
+    name: "totp_code",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    pattern: "[0-9]{6}",
+    maxlength: "6",
+  });
   const form = h(
     "form",
     { novalidate: true },
     field("Email address", email),
     field("Password", password),
-    field("Authenticator code (police and partners with two-step sign-in)", code, "Leave empty if you have not set it up."),
+    field(
+      "Authenticator code (police and partners with two-step sign-in)",
+      code,
+      "Leave empty if you have not set it up.",
+    ),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Sign in")),
   );
   onSubmit(form, messages, async (data) => {
@@ -25,10 +48,18 @@ export function signIn(main, { params }) {
     if (session.twoFactorEnrolmentRequired) location.hash = "#/account";
     else location.hash = next ? `#/${next}` : isStaff(session) ? "#/police" : "#/inbox";
   });
-  add(main,
+  add(
+    main,
     h("h1", {}, "Sign in"),
     messages,
     form,
-    h("p", {}, "New to Tawny? ", h("a", { href: "#/sign-up" }, "Sign up"), ". ", h("a", { href: "#/forgot-password" }, "Forgotten your password?")),
+    h(
+      "p",
+      {},
+      "New to Tawny? ",
+      h("a", { href: "#/sign-up" }, "Sign up"),
+      ". ",
+      h("a", { href: "#/forgot-password" }, "Forgotten your password?"),
+    ),
   );
 }

@@ -4,24 +4,59 @@ import { add, announce, field, h, onSubmit, showNotice } from "../../ui.js";
 
 export function signUp(main) {
   const messages = h("div");
-  const email = h("input", { type: "email", name: "email", autocomplete: "email", required: true, maxlength: "254" });
-  const password = h("input", { type: "password", name: "password", autocomplete: "new-password", required: true, minlength: "10", maxlength: "128" });
+  const email = h("input", {
+    type: "email",
+    name: "email",
+    autocomplete: "email",
+    required: true,
+    maxlength: "254",
+  });
+  const password = h("input", {
+    type: "password",
+    name: "password",
+    autocomplete: "new-password",
+    required: true,
+    minlength: "10",
+    maxlength: "128",
+  });
   const form = h(
     "form",
     { novalidate: true },
     field("Email address", email, "We send alerts here. Other members never see it."),
-    field("Choose a password", password, "At least 10 characters. A few unrelated words work well."),
+    field(
+      "Choose a password",
+      password,
+      "At least 10 characters. A few unrelated words work well.",
+    ),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Sign up")),
   );
   onSubmit(form, messages, async (data) => {
-    await api("/identity/members", { method: "POST", body: { email: data.get("email"), password: data.get("password") } });
+    await api("/identity/members", {
+      method: "POST",
+      body: { email: data.get("email"), password: data.get("password") },
+    });
     form.remove();
     showNotice(
       messages,
       `Nearly there: we have sent a link to ${data.get("email")}. Open it to confirm your address, then sign in.`,
     );
-    add(messages, h("p", {}, h("a", { href: "#/sign-in" }, "Sign in"), " · ", h("a", { href: "#/verify" }, "Paste the link here instead")));
+    add(
+      messages,
+      h(
+        "p",
+        {},
+        h("a", { href: "#/sign-in" }, "Sign in"),
+        " · ",
+        h("a", { href: "#/verify" }, "Paste the link here instead"),
+      ),
+    );
     announce("Check your email for a link.");
   });
-  add(main, h("h1", {}, "Sign up"), h("p", {}, "Members are verified but stay anonymous: other members only see a pseudonym."), messages, form);
+  add(
+    main,
+    h("h1", {}, "Sign up"),
+    h("p", {}, "Members are verified but stay anonymous: other members only see a pseudonym."),
+    messages,
+    form,
+  );
 }

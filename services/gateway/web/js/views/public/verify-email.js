@@ -11,7 +11,13 @@ function tokenFrom(text) {
 
 export async function verifyEmail(main, { params }) {
   const messages = h("div");
-  const link = h("input", { type: "text", name: "link", required: true, maxlength: "2000", autocomplete: "off" });
+  const link = h("input", {
+    type: "text",
+    name: "link",
+    required: true,
+    maxlength: "2000",
+    autocomplete: "off",
+  });
   const form = h(
     "form",
     { novalidate: true },
@@ -25,7 +31,13 @@ export async function verifyEmail(main, { params }) {
     add(messages, h("p", {}, h("a", { class: "button", href: "#/sign-in" }, "Sign in")));
   };
   onSubmit(form, messages, (data) => confirm(tokenFrom(data.get("link"))));
-  add(main, h("h1", {}, "Confirm your email address"), h("p", {}, "Open the link in the email we sent you, or paste it here."), messages, form);
+  add(
+    main,
+    h("h1", {}, "Confirm your email address"),
+    h("p", {}, "Open the link in the email we sent you, or paste it here."),
+    messages,
+    form,
+  );
   if (params.get("token")) {
     try {
       await confirm(params.get("token"));

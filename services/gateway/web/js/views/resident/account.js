@@ -1,23 +1,52 @@
 // A member's account: pseudonym, verification, where alerts reach them, two-step sign-in for
 // staff roles, the download of their data and the deletion of the account.
 import { api, canReply, currentSession } from "../../api.js";
-import { add, announce, checkbox, field, h, levelName, onSubmit, showError, showNotice } from "../../ui.js";
+import {
+  add,
+  announce,
+  checkbox,
+  field,
+  h,
+  levelName,
+  onSubmit,
+  showError,
+  showNotice,
+} from "../../ui.js";
 
 export async function account(main) {
-  const [me, endpoints] = await Promise.all([api("/identity/members/me"), api("/dispatch/endpoints/me")]);
+  const [me, endpoints] = await Promise.all([
+    api("/identity/members/me"),
+    api("/dispatch/endpoints/me"),
+  ]);
   const messages = h("div");
-  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true, maxlength: "128" });
+  const password = h("input", {
+    type: "password",
+    name: "password",
+    autocomplete: "current-password",
+    required: true,
+    maxlength: "128",
+  });
   const eraseForm = h(
     "form",
     { novalidate: true },
     field("Your password, to confirm", password),
-    checkbox("Leave the text of my replies to alerts for the police, with no name or pseudonym (photos are deleted)", { name: "keep_reply_text" }),
-    h("div", { class: "actions" }, h("button", { type: "submit", class: "danger" }, "Delete my account")),
+    checkbox(
+      "Leave the text of my replies to alerts for the police, with no name or pseudonym (photos are deleted)",
+      { name: "keep_reply_text" },
+    ),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "submit", class: "danger" }, "Delete my account"),
+    ),
   );
   onSubmit(eraseForm, messages, async (data) => {
     await api("/identity/members/me/erasure", {
       method: "POST",
-      body: { password: data.get("password"), keep_reply_text: data.get("keep_reply_text") === "on" },
+      body: {
+        password: data.get("password"),
+        keep_reply_text: data.get("keep_reply_text") === "on",
+      },
     });
     sessionStorage.clear();
     location.hash = "#/";
@@ -30,7 +59,11 @@ export async function account(main) {
       exportLink.replaceChildren("Collecting your data from every part of Tawny…");
       const data = await collectExport();
       const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
-      const link = h("a", { href: URL.createObjectURL(blob), download: "tawny-my-data.json" }, "Save tawny-my-data.json");
+      const link = h(
+        "a",
+        { href: URL.createObjectURL(blob), download: "tawny-my-data.json" },
+        "Save tawny-my-data.json",
+      );
       exportLink.replaceChildren(link);
       link.focus();
     } catch (error) {
@@ -38,7 +71,8 @@ export async function account(main) {
     }
   });
   const twoStep = currentSession()?.twoFactorEnrolmentRequired ? twoStepEnrolment() : null;
-  add(main,
+  add(
+    main,
     h("h1", {}, "My account"),
     h(
       "dl",
@@ -46,26 +80,60 @@ export async function account(main) {
       h("dt", {}, "Pseudonym (what other members see)"),
       h("dd", {}, me.pseudonym),
       h("dt", {}, "Email address"),
-      h("dd", {}, currentSession()?.email || "", me.email_verified ? " (confirmed)" : " (not confirmed yet)"),
+      h(
+        "dd",
+        {},
+        currentSession()?.email || "",
+        me.email_verified ? " (confirmed)" : " (not confirmed yet)",
+      ),
       h("dt", {}, "Verification"),
-      h("dd", {}, levelName(me.verification_level), " · ", h("a", { href: "#/address" }, canReply(me.verification_level) ? "What it allows" : "Verify my address")),
+      h(
+        "dd",
+        {},
+        levelName(me.verification_level),
+        " · ",
+        h(
+          "a",
+          { href: "#/address" },
+          canReply(me.verification_level) ? "What it allows" : "Verify my address",
+        ),
+      ),
     ),
     twoStep,
     h("h2", {}, "Where alerts reach me"),
-    h("p", {}, h("a", { href: "#/preferences" }, "Channels, quiet hours and browser notifications")),
+    h(
+      "p",
+      {},
+      h("a", { href: "#/preferences" }, "Channels, quiet hours and browser notifications"),
+    ),
     endpoints.length === 0
       ? h("p", {}, "Nowhere yet: confirm your email address first.")
       : h(
           "ul",
           {},
-          endpoints.map((e) => h("li", {}, `${e.channel}: ${e.address}`, e.enabled ? "" : " (turned off: messages could not be delivered)")),
+          endpoints.map((e) =>
+            h(
+              "li",
+              {},
+              `${e.channel}: ${e.address}`,
+              e.enabled ? "" : " (turned off: messages could not be delivered)",
+            ),
+          ),
         ),
     h("h2", {}, "My data"),
-    h("p", {}, "Download everything Tawny holds about you, as one JSON file: your account, the areas you watch, where alerts reach you and what was sent, your replies and marks."),
+    h(
+      "p",
+      {},
+      "Download everything Tawny holds about you, as one JSON file: your account, the areas you watch, where alerts reach you and what was sent, your replies and marks.",
+    ),
     exportButton,
     exportLink,
     h("h2", {}, "Delete my account"),
-    h("p", {}, "This deletes your account, the areas you watch and where we reach you. It cannot be undone."),
+    h(
+      "p",
+      {},
+      "This deletes your account, the areas you watch and where we reach you. It cannot be undone.",
+    ),
     messages,
     eraseForm,
   );
@@ -84,7 +152,8 @@ async function collectExport() {
     // 202 {"status": "collecting"} until the service has its part.
     for (let attempt = 0; attempt < 30 && part === null; attempt += 1) {
       const answer = await api(`/${service}/members/me/exports/${identity.export_id}`);
-      if (answer && answer.status === "collecting") await new Promise((resolve) => setTimeout(resolve, 500));
+      if (answer && answer.status === "collecting")
+        await new Promise((resolve) => setTimeout(resolve, 500));
       else part = answer;
     }
     if (part === null) missing.push(service);
@@ -102,7 +171,11 @@ function twoStepEnrolment() {
     "section",
     { "aria-labelledby": "two-step-heading" },
     h("h2", { id: "two-step-heading" }, "Set up two-step sign-in"),
-    h("p", {}, "Your police or partner roles need two-step sign-in: a six-digit code from an authenticator app each time you sign in. Until then you have a resident's pages only."),
+    h(
+      "p",
+      {},
+      "Your police or partner roles need two-step sign-in: a six-digit code from an authenticator app each time you sign in. Until then you have a resident's pages only.",
+    ),
     messages,
   );
   const start = h("button", { type: "button" }, "Set up two-step sign-in");
@@ -110,7 +183,15 @@ function twoStepEnrolment() {
     try {
       const enrolment = await api("/identity/members/me/totp", { method: "POST" });
       start.remove();
-      const code = h("input", { type: "text", name: "code", inputmode: "numeric", autocomplete: "one-time-code", pattern: "[0-9]{6}", maxlength: "6", required: true });
+      const code = h("input", {
+        type: "text",
+        name: "code",
+        inputmode: "numeric",
+        autocomplete: "one-time-code",
+        pattern: "[0-9]{6}",
+        maxlength: "6",
+        required: true,
+      });
       const form = h(
         "form",
         { novalidate: true },
@@ -121,10 +202,23 @@ function twoStepEnrolment() {
         h("div", { class: "actions" }, h("button", { type: "submit" }, "Confirm")),
       );
       onSubmit(form, messages, async (data) => {
-        const answer = await api("/identity/members/me/totp/confirmation", { method: "POST", body: { code: data.get("code") } });
+        const answer = await api("/identity/members/me/totp/confirmation", {
+          method: "POST",
+          body: { code: data.get("code") },
+        });
         form.remove();
-        showNotice(messages, "Two-step sign-in is set up. Keep these recovery codes somewhere safe: each works once if you lose your phone. Then sign out and sign in again with a code.");
-        add(messages, h("ul", { "aria-label": "Recovery codes" }, answer.recovery_codes.map((c) => h("li", {}, h("code", {}, c)))));
+        showNotice(
+          messages,
+          "Two-step sign-in is set up. Keep these recovery codes somewhere safe: each works once if you lose your phone. Then sign out and sign in again with a code.",
+        );
+        add(
+          messages,
+          h(
+            "ul",
+            { "aria-label": "Recovery codes" },
+            answer.recovery_codes.map((c) => h("li", {}, h("code", {}, c))),
+          ),
+        );
       });
       add(section, form);
       code.focus();

@@ -36,7 +36,15 @@ function describeSubscription(sub) {
 }
 
 export async function areas(main) {
-  add(main, h("h1", {}, "Areas I watch"), h("p", {}, "Choose wards or a circle round a place. You get the alerts sent to any area you watch, once each."));
+  add(
+    main,
+    h("h1", {}, "Areas I watch"),
+    h(
+      "p",
+      {},
+      "Choose wards or a circle round a place. You get the alerts sent to any area you watch, once each.",
+    ),
+  );
   const messages = h("div");
   const mapElement = h("div", { id: "areas-map" });
   const list = h("div", { "aria-live": "polite" });
@@ -47,19 +55,36 @@ export async function areas(main) {
     ["ward", "One ward"],
     ["neighbours", "A ward and its neighbouring wards"],
     ["circle", "A circle round a place"],
-  ].map(([value, text], index) => checkbox(text, { type: "radio", name: "kind", value, checked: index === 0 ? true : undefined }));
+  ].map(([value, text], index) =>
+    checkbox(text, { type: "radio", name: "kind", value, checked: index === 0 ? true : undefined }),
+  );
 
-  const wardSection = wardSearch({ label: "Find a ward by name", hint: "Or click a ward on the map.", onChoose: (ward) => chooseWard(ward) });
-  const postcode = h("input", { type: "text", name: "postcode", maxlength: "10", autocomplete: "postal-code" });
+  const wardSection = wardSearch({
+    label: "Find a ward by name",
+    hint: "Or click a ward on the map.",
+    onChoose: (ward) => chooseWard(ward),
+  });
+  const postcode = h("input", {
+    type: "text",
+    name: "postcode",
+    maxlength: "10",
+    autocomplete: "postal-code",
+  });
   const radius = select("radius_m", RADII, "1000");
   const circleSection = h(
     "div",
     { hidden: true },
     field("Postcode of the place", postcode, "Or click the place on the map."),
-    h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: () => findPostcode() }, "Find")),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "button", class: "secondary", onclick: () => findPostcode() }, "Find"),
+    ),
     field("How far round it", radius),
   );
-  const categoryChecks = CRIME_TYPES.map(([value, text]) => checkbox(text, { name: "categories", value, checked: true }));
+  const categoryChecks = CRIME_TYPES.map(([value, text]) =>
+    checkbox(text, { name: "categories", value, checked: true }),
+  );
   const severity = select("min_severity", SEVERITIES, "Minor");
   const label = h("input", { type: "text", name: "label", maxlength: "80" });
   const form = h(
@@ -69,7 +94,12 @@ export async function areas(main) {
     wardSection,
     circleSection,
     chosen,
-    h("fieldset", {}, h("legend", {}, "Kinds of alert"), h("div", { class: "checks" }, categoryChecks)),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Kinds of alert"),
+      h("div", { class: "checks" }, categoryChecks),
+    ),
     field("Only alerts at least this serious", severity),
     field("A name for it (optional)", label, "For example: Round Mum's"),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Watch this area")),
@@ -82,7 +112,9 @@ export async function areas(main) {
         ? `Chosen: within ${radius.selectedOptions[0].textContent} of ${state.centre.lat.toFixed(4)}, ${state.centre.lon.toFixed(4)}`
         : "Chosen: no place yet.";
     } else {
-      chosen.textContent = state.ward ? `Chosen: ${state.ward.name} (${state.ward.code})` : "No ward chosen yet.";
+      chosen.textContent = state.ward
+        ? `Chosen: ${state.ward.name} (${state.ward.code})`
+        : "No ward chosen yet.";
     }
     drawChoice();
   };
@@ -95,11 +127,13 @@ export async function areas(main) {
     handle.clearShapes();
     for (const sub of subscriptions) {
       if (sub.ward_code) states[sub.ward_code] = "watched";
-      if (sub.circle) handle.addCircle(sub.circle.lat, sub.circle.lon, sub.circle.radius_m, "watched");
+      if (sub.circle)
+        handle.addCircle(sub.circle.lat, sub.circle.lon, sub.circle.radius_m, "watched");
       if (sub.polygon) handle.addPolygon(sub.polygon.coordinates, "watched");
     }
     if (kind() !== "circle" && state.ward) states[state.ward.code] = "selected";
-    if (kind() === "circle" && state.centre) handle.addCircle(state.centre.lat, state.centre.lon, Number(radius.value));
+    if (kind() === "circle" && state.centre)
+      handle.addCircle(state.centre.lat, state.centre.lon, Number(radius.value));
     handle.paintWards(states);
   };
 
@@ -145,13 +179,20 @@ export async function areas(main) {
     if (data.get("label")) body.label = data.get("label");
     if (body.kind === "circle") {
       if (!state.centre) throw new Error("Choose a place: enter a postcode or click the map.");
-      body.circle = { lat: state.centre.lat, lon: state.centre.lon, radius_m: Number(data.get("radius_m")) };
+      body.circle = {
+        lat: state.centre.lat,
+        lon: state.centre.lon,
+        radius_m: Number(data.get("radius_m")),
+      };
     } else {
       if (!state.ward) throw new Error("Choose a ward: search for it or click it on the map.");
       body.ward_code = state.ward.code;
     }
     await api("/geo/subscriptions", { method: "POST", body });
-    showNotice(messages, `You now watch ${body.kind === "circle" ? "a circle round the place" : state.ward.name}.`);
+    showNotice(
+      messages,
+      `You now watch ${body.kind === "circle" ? "a circle round the place" : state.ward.name}.`,
+    );
     state.ward = null;
     state.centre = null;
     await refresh();
@@ -163,7 +204,11 @@ export async function areas(main) {
     list.replaceChildren();
     add(
       list,
-      h("h2", {}, `Watching ${subscriptions.length} ${subscriptions.length === 1 ? "area" : "areas"}`),
+      h(
+        "h2",
+        {},
+        `Watching ${subscriptions.length} ${subscriptions.length === 1 ? "area" : "areas"}`,
+      ),
       subscriptions.length === 0 ? h("p", {}, "Nothing yet: choose an area below.") : null,
       h(
         "ul",
@@ -201,7 +246,8 @@ export async function areas(main) {
     drawChoice();
   }
 
-  add(main,
+  add(
+    main,
     h("div", { class: "split" }, h("div", {}, mapElement), h("div", {}, list)),
     h("h2", {}, "Watch another area"),
     messages,

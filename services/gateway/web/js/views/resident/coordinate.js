@@ -12,8 +12,11 @@ const STATUS_TEXT = {
 
 function describeApplication(application, schemeNames) {
   const scheme = schemeNames.get(application.scheme_id) || "A scheme";
-  const parts = [`${scheme}: ${STATUS_TEXT[application.status] || application.status} (applied ${when(application.created_at)})`];
-  if (application.status === "approved" && application.vetting_expires_on) parts.push(`; vetting valid until ${application.vetting_expires_on}`);
+  const parts = [
+    `${scheme}: ${STATUS_TEXT[application.status] || application.status} (applied ${when(application.created_at)})`,
+  ];
+  if (application.status === "approved" && application.vetting_expires_on)
+    parts.push(`; vetting valid until ${application.vetting_expires_on}`);
   if (application.refusal_reason) parts.push(`; reason: ${application.refusal_reason}`);
   return parts.join("");
 }
@@ -24,9 +27,15 @@ export async function coordinate(main) {
     api("/identity/members/me/coordinator-applications"),
   ]);
   const schemeNames = new Map(schemes.map((scheme) => [scheme.id, scheme.name]));
-  const list = h("ul", { id: "my-applications", class: "plain-list", "aria-label": "My applications" });
+  const list = h("ul", {
+    id: "my-applications",
+    class: "plain-list",
+    "aria-label": "My applications",
+  });
   const showApplications = (items) => {
-    list.replaceChildren(...items.map((item) => h("li", { class: "card" }, describeApplication(item, schemeNames))));
+    list.replaceChildren(
+      ...items.map((item) => h("li", { class: "card" }, describeApplication(item, schemeNames))),
+    );
     if (!items.length) list.replaceChildren(h("li", {}, "You have not applied yet."));
   };
   showApplications(applications);
@@ -37,12 +46,22 @@ export async function coordinate(main) {
     h("option", { value: "" }, "Choose a scheme"),
     schemes.map((item) => h("option", { value: item.id }, item.name)),
   );
-  const statement = h("textarea", { name: "statement", required: true, minlength: "10", maxlength: "2000", rows: "5" });
+  const statement = h("textarea", {
+    name: "statement",
+    required: true,
+    minlength: "10",
+    maxlength: "2000",
+    rows: "5",
+  });
   const form = h(
     "form",
     { novalidate: true },
     field("Neighbourhood Watch scheme", scheme),
-    field("Why you would like to coordinate it", statement, "How long you have lived there and what you would do: at least 10 characters. The police read it when they vet you."),
+    field(
+      "Why you would like to coordinate it",
+      statement,
+      "How long you have lived there and what you would do: at least 10 characters. The police read it when they vet you.",
+    ),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Apply to coordinate")),
   );
   onSubmit(form, messages, async (data) => {
@@ -56,7 +75,8 @@ export async function coordinate(main) {
     showApplications(applications);
     showNotice(messages, "Thank you: the police will vet your application and tell you by email.");
   });
-  add(main,
+  add(
+    main,
     h("h1", {}, "Coordinate a Neighbourhood Watch scheme"),
     h(
       "p",

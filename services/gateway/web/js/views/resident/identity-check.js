@@ -7,7 +7,12 @@ export async function identityCheck(main) {
   const me = await api("/identity/members/me");
   if (currentSession()?.verificationLevel !== me.verification_level) await refreshSession();
   const messages = h("div", { id: "identity-document-status", "aria-live": "polite" });
-  const file = h("input", { type: "file", name: "file", required: true, accept: "image/jpeg,image/png,application/pdf" });
+  const file = h("input", {
+    type: "file",
+    name: "file",
+    required: true,
+    accept: "image/jpeg,image/png,application/pdf",
+  });
   const form = h(
     "form",
     { novalidate: true },
@@ -24,9 +29,13 @@ export async function identityCheck(main) {
     upload.append("file", file.files[0]);
     await api("/identity/members/me/identity-documents", { method: "POST", form: upload });
     form.reset();
-    showNotice(messages, "Thank you: a verifier will check your document. Your level goes up once they record the check.");
+    showNotice(
+      messages,
+      "Thank you: a verifier will check your document. Your level goes up once they record the check.",
+    );
   });
-  add(main,
+  add(
+    main,
     h("h1", {}, "Have my identity checked"),
     h("p", {}, "Your level: ", h("strong", {}, levelName(me.verification_level)), "."),
     h(
@@ -36,6 +45,10 @@ export async function identityCheck(main) {
     ),
     messages,
     form,
-    h("p", {}, h("a", { href: "#/coordinate" }, "Apply to coordinate a Neighbourhood Watch scheme")),
+    h(
+      "p",
+      {},
+      h("a", { href: "#/coordinate" }, "Apply to coordinate a Neighbourhood Watch scheme"),
+    ),
   );
 }

@@ -23,17 +23,49 @@ export async function inboxAlert(main, { id }) {
   ].filter(([, value]) => value);
   const feedback = h("div");
   const mapElement = h("div", { class: "map small" });
-  add(main,
+  add(
+    main,
     h("p", {}, h("a", { href: "#/inbox" }, "Back to my alerts")),
     h("h1", {}, messageBadge(alert), alert.headline),
-    h("p", { class: "meta" }, "Sent ", time(alert.sent_at), ` by ${alert.sender_name} · ${crimeTypeName(alert.category)} · ${alert.severity}`),
-    h("div", { class: "split" }, h("div", {}, h("p", { class: "body-text" }, alert.body), details.map(([title, value]) => [h("h2", {}, title), h("p", { class: "body-text" }, value)]), alert.web ? h("p", {}, h("a", { href: alert.web, rel: "noopener" }, "More information")) : null), h("div", {}, h("h2", {}, "Where it was sent"), mapElement)),
-    h("p", { class: "meta" }, "It reached you by ", alert.deliveries.map((d) => `${d.channel} (${d.status})`).join(", "), "."),
+    h(
+      "p",
+      { class: "meta" },
+      "Sent ",
+      time(alert.sent_at),
+      ` by ${alert.sender_name} · ${crimeTypeName(alert.category)} · ${alert.severity}`,
+    ),
+    h(
+      "div",
+      { class: "split" },
+      h(
+        "div",
+        {},
+        h("p", { class: "body-text" }, alert.body),
+        details.map(([title, value]) => [
+          h("h2", {}, title),
+          h("p", { class: "body-text" }, value),
+        ]),
+        alert.web
+          ? h("p", {}, h("a", { href: alert.web, rel: "noopener" }, "More information"))
+          : null,
+      ),
+      h("div", {}, h("h2", {}, "Where it was sent"), mapElement),
+    ),
+    h(
+      "p",
+      { class: "meta" },
+      "It reached you by ",
+      alert.deliveries.map((d) => `${d.channel} (${d.status})`).join(", "),
+      ".",
+    ),
     feedback,
   );
   renderFeedback(feedback, alert);
   try {
-    const [cap, handle] = await Promise.all([api(`/alerts/alerts/${alert.references || alert.alert_id}/cap`), createMap(mapElement, { label: "Map of where the alert was sent" })]);
+    const [cap, handle] = await Promise.all([
+      api(`/alerts/alerts/${alert.references || alert.alert_id}/cap`),
+      createMap(mapElement, { label: "Map of where the alert was sent" }),
+    ]);
     const target = targetFromCap(cap);
     const codes = new Set(target.wardCodes);
     const states = {};
@@ -52,17 +84,27 @@ function renderFeedback(container, alert) {
   const messages = h("div");
   const mark = async (useful) => {
     await api(`/alerts/alerts/${alertId}/usefulness`, { method: "PUT", body: { useful } });
-    showNotice(messages, useful ? "Thank you: marked as useful." : "Thank you: marked as not useful.");
+    showNotice(
+      messages,
+      useful ? "Thank you: marked as useful." : "Thank you: marked as not useful.",
+    );
   };
   const text = h("textarea", { name: "text", required: true, maxlength: "2000" });
   const form = h(
     "form",
     { novalidate: true },
-    field("Reply to the police", text, "Only your pseudonym is shown with it. Do not use it to report a crime: call 999 or 101."),
+    field(
+      "Reply to the police",
+      text,
+      "Only your pseudonym is shown with it. Do not use it to report a crime: call 999 or 101.",
+    ),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Send reply")),
   );
   onSubmit(form, messages, async (data) => {
-    await api(`/alerts/alerts/${alertId}/replies`, { method: "POST", body: { text: data.get("text") } });
+    await api(`/alerts/alerts/${alertId}/replies`, {
+      method: "POST",
+      body: { text: data.get("text") },
+    });
     form.reset();
     showNotice(messages, "Your reply was sent.");
   });
@@ -75,13 +117,30 @@ function renderFeedback(container, alert) {
         h("a", { href: "#/address" }, "Verify your address"),
         ".",
       );
-  add(container,
+  add(
+    container,
     h("h2", {}, "Was this useful?"),
     h(
       "div",
       { class: "actions" },
-      h("button", { type: "button", class: "secondary", onclick: () => mark(true).catch((e) => showError(messages, e)) }, "Yes, useful"),
-      h("button", { type: "button", class: "secondary", onclick: () => mark(false).catch((e) => showError(messages, e)) }, "Not useful"),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          onclick: () => mark(true).catch((e) => showError(messages, e)),
+        },
+        "Yes, useful",
+      ),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          onclick: () => mark(false).catch((e) => showError(messages, e)),
+        },
+        "Not useful",
+      ),
     ),
     messages,
     replyPart,

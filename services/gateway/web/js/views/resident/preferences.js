@@ -8,7 +8,19 @@ import {
   turnOffBrowserNotifications,
   turnOnBrowserNotifications,
 } from "../../push.js";
-import { CRIME_TYPES, add, announce, checkbox, field, h, onSubmit, select, showError, showNotice, when } from "../../ui.js";
+import {
+  CRIME_TYPES,
+  add,
+  announce,
+  checkbox,
+  field,
+  h,
+  onSubmit,
+  select,
+  showError,
+  showNotice,
+  when,
+} from "../../ui.js";
 
 const SEVERITY_ORDER = ["Extreme", "Severe", "Moderate", "Minor", "Unknown"];
 const CHANNELS = [
@@ -31,10 +43,16 @@ const LANGUAGES = [
   ["tr", "Türkçe (Turkish)"],
   ["so", "Soomaali (Somali)"],
 ];
-const HOURS = Array.from({ length: 24 }, (_, hour) => [String(hour), `${String(hour).padStart(2, "0")}:00`]);
+const HOURS = Array.from({ length: 24 }, (_, hour) => [
+  String(hour),
+  `${String(hour).padStart(2, "0")}:00`,
+]);
 
 function describeEndpoint(endpoint) {
-  const name = (CHANNELS.find(([code]) => code === endpoint.channel) || [endpoint.channel, endpoint.channel])[1];
+  const name = (CHANNELS.find(([code]) => code === endpoint.channel) || [
+    endpoint.channel,
+    endpoint.channel,
+  ])[1];
   const here = isThisBrowser(endpoint) ? " (this browser)" : "";
   const state = endpoint.enabled ? "" : " (turned off: messages could not be delivered)";
   return `${name}: ${endpoint.address}${here}${state}`;
@@ -47,8 +65,13 @@ function endpointList(endpoints, messages, reload) {
     { id: "my-endpoints" },
     endpoints.map((endpoint) => {
       const description = describeEndpoint(endpoint);
-      if (endpoint.channel !== "webpush" && endpoint.channel !== "fcm") return h("li", {}, description);
-      const remove = h("button", { type: "button", class: "secondary", "aria-label": `Remove ${description}` }, "Remove");
+      if (endpoint.channel !== "webpush" && endpoint.channel !== "fcm")
+        return h("li", {}, description);
+      const remove = h(
+        "button",
+        { type: "button", class: "secondary", "aria-label": `Remove ${description}` },
+        "Remove",
+      );
       remove.addEventListener("click", async () => {
         remove.disabled = true;
         try {
@@ -98,16 +121,39 @@ function channelsSection(endpoints, reload) {
       pushButton.disabled = false;
     }
   });
-  add(section, h("h3", {}, "Browser notifications"), h("p", {}, "Alerts appear on this device even when Tawny is not open. Each of your browsers and phones gets them; turning them off here leaves the others, which you can remove from the list above."), h("div", { class: "actions" }, pushButton));
+  add(
+    section,
+    h("h3", {}, "Browser notifications"),
+    h(
+      "p",
+      {},
+      "Alerts appear on this device even when Tawny is not open. Each of your browsers and phones gets them; turning them off here leaves the others, which you can remove from the list above.",
+    ),
+    h("div", { class: "actions" }, pushButton),
+  );
 
-  const phone = h("input", { type: "tel", name: "phone_number", autocomplete: "tel", required: true, maxlength: "20" });
+  const phone = h("input", {
+    type: "tel",
+    name: "phone_number",
+    autocomplete: "tel",
+    required: true,
+    maxlength: "20",
+  });
   const phoneForm = h(
     "form",
     { novalidate: true },
     field("UK mobile number", phone, "We text a six-digit code to it first."),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Text me a code")),
   );
-  const code = h("input", { type: "text", name: "code", inputmode: "numeric", autocomplete: "one-time-code", required: true, maxlength: "6", pattern: "[0-9]{6}" });
+  const code = h("input", {
+    type: "text",
+    name: "code",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    required: true,
+    maxlength: "6",
+    pattern: "[0-9]{6}",
+  });
   const codeForm = h(
     "form",
     { novalidate: true, hidden: true },
@@ -115,13 +161,22 @@ function channelsSection(endpoints, reload) {
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Confirm my number")),
   );
   onSubmit(phoneForm, messages, async (data) => {
-    const started = await api("/dispatch/endpoints/me/sms", { method: "PUT", body: { phone_number: data.get("phone_number") } });
-    showNotice(messages, `We have texted a code to ${started.phone_number}. It works until ${when(started.expires_at)}.`);
+    const started = await api("/dispatch/endpoints/me/sms", {
+      method: "PUT",
+      body: { phone_number: data.get("phone_number") },
+    });
+    showNotice(
+      messages,
+      `We have texted a code to ${started.phone_number}. It works until ${when(started.expires_at)}.`,
+    );
     codeForm.hidden = false;
     code.focus();
   });
   onSubmit(codeForm, messages, async (data) => {
-    await api("/dispatch/endpoints/me/sms/confirmation", { method: "POST", body: { code: data.get("code").trim() } });
+    await api("/dispatch/endpoints/me/sms/confirmation", {
+      method: "POST",
+      body: { code: data.get("code").trim() },
+    });
     announce("Your mobile number is confirmed.");
     await reload();
   });
@@ -154,22 +209,56 @@ function preferencesForm(current) {
         "div",
         { class: "checks" },
         CHANNELS.map(([channel, name]) =>
-          checkbox(name, { name: `channels-${severity}`, value: channel, checked: (current.channels[severity] || []).includes(channel) }),
+          checkbox(name, {
+            name: `channels-${severity}`,
+            value: channel,
+            checked: (current.channels[severity] || []).includes(channel),
+          }),
         ),
       ),
     ),
   );
   const quiet = current.quiet_hours;
-  const quietOn = checkbox("Hold alerts that are not urgent during quiet hours", { name: "quiet", value: "on", checked: Boolean(quiet) });
-  const quietStart = h("input", { type: "time", name: "quiet_start", value: quiet ? quiet.start.slice(0, 5) : "22:00" });
-  const quietEnd = h("input", { type: "time", name: "quiet_end", value: quiet ? quiet.end.slice(0, 5) : "07:00" });
-  const digest = select("digest_hour", [["", "No digest: one email per alert"], ...HOURS], current.digest_hour === null ? "" : String(current.digest_hour));
+  const quietOn = checkbox("Hold alerts that are not urgent during quiet hours", {
+    name: "quiet",
+    value: "on",
+    checked: Boolean(quiet),
+  });
+  const quietStart = h("input", {
+    type: "time",
+    name: "quiet_start",
+    value: quiet ? quiet.start.slice(0, 5) : "22:00",
+  });
+  const quietEnd = h("input", {
+    type: "time",
+    name: "quiet_end",
+    value: quiet ? quiet.end.slice(0, 5) : "07:00",
+  });
+  const digest = select(
+    "digest_hour",
+    [["", "No digest: one email per alert"], ...HOURS],
+    current.digest_hour === null ? "" : String(current.digest_hour),
+  );
   const digestSeverities = SEVERITY_ORDER.map((severity) =>
-    checkbox(severity, { name: "digest_severities", value: severity, checked: current.digest_severities.includes(severity) }),
+    checkbox(severity, {
+      name: "digest_severities",
+      value: severity,
+      checked: current.digest_severities.includes(severity),
+    }),
   );
   const language = select("language", LANGUAGES, current.language);
-  const everything = checkbox("No alerts at all for now", { name: "unsubscribed_all", value: "on", checked: current.unsubscribed_all });
-  const unwanted = CRIME_TYPES.map(([value, text]) => checkbox(text, { name: "unsubscribed_categories", value, checked: current.unsubscribed_categories.includes(value) }));
+  const everything = checkbox("No alerts at all for now", {
+    name: "unsubscribed_all",
+    value: "on",
+    checked: current.unsubscribed_all,
+  });
+  const unwanted = CRIME_TYPES.map(([value, text]) =>
+    checkbox(text, {
+      name: "unsubscribed_categories",
+      value,
+      checked: current.unsubscribed_categories.includes(value),
+    }),
+  );
 
   const form = h(
     "form",
@@ -178,12 +267,32 @@ function preferencesForm(current) {
     h("p", { class: "hint" }, "Only channels you have set up above are used."),
     severityGroups,
     h("h2", {}, "Quiet hours"),
-    h("fieldset", {}, h("legend", {}, "Quiet hours, London time"), quietOn, field("Quiet hours start", quietStart), field("Quiet hours end", quietEnd)),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Quiet hours, London time"),
+      quietOn,
+      field("Quiet hours start", quietStart),
+      field("Quiet hours end", quietEnd),
+    ),
     h("h2", {}, "Daily digest"),
-    field("Send a daily digest email at", digest, "Less serious alerts then arrive together in one email."),
-    h("fieldset", {}, h("legend", {}, "Severities the digest gathers"), h("div", { class: "checks" }, digestSeverities)),
+    field(
+      "Send a daily digest email at",
+      digest,
+      "Less serious alerts then arrive together in one email.",
+    ),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Severities the digest gathers"),
+      h("div", { class: "checks" }, digestSeverities),
+    ),
     h("h2", {}, "Language"),
-    field("Show alerts in", language, "When an alert has a version in that language; English otherwise."),
+    field(
+      "Show alerts in",
+      language,
+      "When an alert has a version in that language; English otherwise.",
+    ),
     h("h2", {}, "Alerts I do not want"),
     everything,
     h("fieldset", {}, h("legend", {}, "No alerts about"), h("div", { class: "checks" }, unwanted)),
@@ -195,7 +304,9 @@ function preferencesForm(current) {
     for (const severity of SEVERITY_ORDER) channels[severity] = data.getAll(`channels-${severity}`);
     const body = {
       channels,
-      quiet_hours: data.get("quiet") ? { start: data.get("quiet_start"), end: data.get("quiet_end") } : null,
+      quiet_hours: data.get("quiet")
+        ? { start: data.get("quiet_start"), end: data.get("quiet_end") }
+        : null,
       digest_hour: data.get("digest_hour") === "" ? null : Number(data.get("digest_hour")),
       digest_severities: data.getAll("digest_severities"),
       language: data.get("language"),
@@ -209,7 +320,15 @@ function preferencesForm(current) {
 }
 
 export async function preferences(main) {
-  add(main, h("h1", {}, "Alert preferences"), h("p", {}, "Choose how and when alerts reach you. Urgent alerts ignore quiet hours and the digest."));
+  add(
+    main,
+    h("h1", {}, "Alert preferences"),
+    h(
+      "p",
+      {},
+      "Choose how and when alerts reach you. Urgent alerts ignore quiet hours and the digest.",
+    ),
+  );
   const channels = h("div");
   const reload = async () => {
     const endpoints = await api("/dispatch/endpoints/me");
