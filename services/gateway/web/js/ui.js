@@ -50,6 +50,53 @@ export function field(labelText, control, hint) {
   return h("div", { class: "field" }, parts);
 }
 
+// The inputs several forms ask for, with the limits identity checks (a new password: 10 to 128).
+export function emailInput(autocomplete = "email") {
+  return h("input", {
+    type: "email",
+    name: "email",
+    autocomplete,
+    required: true,
+    maxlength: "254",
+  });
+}
+
+// autocomplete "new-password" for a password being chosen, "current-password" otherwise.
+export function passwordInput(autocomplete) {
+  const chosen = autocomplete === "new-password";
+  return h("input", {
+    type: "password",
+    name: "password",
+    autocomplete,
+    required: true,
+    minlength: chosen ? "10" : undefined,
+    maxlength: "128",
+  });
+}
+
+// A six-digit code from an authenticator app or a text message.
+export function sixDigitCodeInput(name, { required = true } = {}) {
+  return h("input", {
+    type: "text",
+    name,
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    pattern: "[0-9]{6}",
+    maxlength: "6",
+    required,
+  });
+}
+
+// A document for a verifier: a photo or scan (JPEG, PNG) or a PDF.
+export function documentFileInput() {
+  return h("input", {
+    type: "file",
+    name: "file",
+    required: true,
+    accept: "image/jpeg,image/png,application/pdf",
+  });
+}
+
 export function checkbox(labelText, attributes = {}) {
   const input = h("input", { type: "checkbox", ...attributes });
   return h("label", { class: "check" }, input, h("span", {}, labelText));

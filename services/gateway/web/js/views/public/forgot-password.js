@@ -1,16 +1,10 @@
 // Asking for a password-reset link by email.
 import { api } from "../../api.js";
-import { add, field, h, onSubmit, showNotice } from "../../ui.js";
+import { add, emailInput, field, h, onSubmit, showNotice } from "../../ui.js";
 
 export function forgotPassword(main) {
   const messages = h("div");
-  const email = h("input", {
-    type: "email",
-    name: "email",
-    autocomplete: "email",
-    required: true,
-    maxlength: "254",
-  });
+  const email = emailInput();
   const form = h(
     "form",
     { novalidate: true },

@@ -1,18 +1,11 @@
 // Choosing a new password: the page the reset email links to (/reset-password#token=...), the
 // one view the router reaches by path rather than by hash.
 import { api } from "../../api.js";
-import { add, field, h, onSubmit, showNotice } from "../../ui.js";
+import { add, field, h, onSubmit, passwordInput, showNotice } from "../../ui.js";
 
 export function resetPassword(main, hashParams) {
   const messages = h("div");
-  const password = h("input", {
-    type: "password",
-    name: "password",
-    autocomplete: "new-password",
-    required: true,
-    minlength: "10",
-    maxlength: "128",
-  });
+  const password = passwordInput("new-password");
   const form = h(
     "form",
     { novalidate: true },

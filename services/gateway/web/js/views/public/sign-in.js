@@ -1,32 +1,13 @@
 // Signing in: email, password and, for police and partners with two-step sign-in, a code;
 // then on to where the member was going (or their first page).
 import { api, isStaff, saveSession } from "../../api.js";
-import { add, field, h, onSubmit } from "../../ui.js";
+import { add, emailInput, field, h, onSubmit, passwordInput, sixDigitCodeInput } from "../../ui.js";
 
 export function signIn(main, { params }) {
   const messages = h("div");
-  const email = h("input", {
-    type: "email",
-    name: "email",
-    autocomplete: "username",
-    required: true,
-    maxlength: "254",
-  });
-  const password = h("input", {
-    type: "password",
-    name: "password",
-    autocomplete: "current-password",
-    required: true,
-    maxlength: "128",
-  });
-  const code = h("input", {
-    type: "text",
-    name: "totp_code",
-    inputmode: "numeric",
-    autocomplete: "one-time-code",
-    pattern: "[0-9]{6}",
-    maxlength: "6",
-  });
+  const email = emailInput("username");
+  const password = passwordInput("current-password");
+  const code = sixDigitCodeInput("totp_code", { required: false });
   const form = h(
     "form",
     { novalidate: true },

@@ -1,24 +1,20 @@
 // Signing up: an email address and a password; the emailed link confirms the address.
 import { api } from "../../api.js";
-import { add, announce, field, h, onSubmit, showNotice } from "../../ui.js";
+import {
+  add,
+  announce,
+  emailInput,
+  field,
+  h,
+  onSubmit,
+  passwordInput,
+  showNotice,
+} from "../../ui.js";
 
 export function signUp(main) {
   const messages = h("div");
-  const email = h("input", {
-    type: "email",
-    name: "email",
-    autocomplete: "email",
-    required: true,
-    maxlength: "254",
-  });
-  const password = h("input", {
-    type: "password",
-    name: "password",
-    autocomplete: "new-password",
-    required: true,
-    minlength: "10",
-    maxlength: "128",
-  });
+  const email = emailInput();
+  const password = passwordInput("new-password");
   const form = h(
     "form",
     { novalidate: true },

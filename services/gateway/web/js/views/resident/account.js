@@ -9,8 +9,10 @@ import {
   h,
   levelName,
   onSubmit,
+  passwordInput,
   showError,
   showNotice,
+  sixDigitCodeInput,
 } from "../../ui.js";
 
 export async function account(main) {
@@ -19,13 +21,7 @@ export async function account(main) {
     api("/dispatch/endpoints/me"),
   ]);
   const messages = h("div");
-  const password = h("input", {
-    type: "password",
-    name: "password",
-    autocomplete: "current-password",
-    required: true,
-    maxlength: "128",
-  });
+  const password = passwordInput("current-password");
   const eraseForm = h(
     "form",
     { novalidate: true },
@@ -183,15 +179,7 @@ function twoStepEnrolment() {
     try {
       const enrolment = await api("/identity/members/me/totp", { method: "POST" });
       start.remove();
-      const code = h("input", {
-        type: "text",
-        name: "code",
-        inputmode: "numeric",
-        autocomplete: "one-time-code",
-        pattern: "[0-9]{6}",
-        maxlength: "6",
-        required: true,
-      });
+      const code = sixDigitCodeInput("code");
       const form = h(
         "form",
         { novalidate: true },

@@ -2,14 +2,15 @@
 // address a verifier looks at. What each verification level allows is said up front.
 import { ApiError, api, canReply, currentSession, refreshSession } from "../../api.js";
 import {
-  VERIFICATION_LEVELS,
   add,
   announce,
+  documentFileInput,
   field,
   h,
   levelName,
   onSubmit,
   showNotice,
+  VERIFICATION_LEVELS,
   when,
 } from "../../ui.js";
 
@@ -189,12 +190,7 @@ export async function address(main) {
 
   // --- a proof of address
   const proofMessages = h("div");
-  const file = h("input", {
-    type: "file",
-    name: "file",
-    required: true,
-    accept: "image/jpeg,image/png,application/pdf",
-  });
+  const file = documentFileInput();
   const proofForm = h(
     "form",
     { novalidate: true },

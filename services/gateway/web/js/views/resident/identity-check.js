@@ -1,18 +1,13 @@
 // A resident asks for an identity check: a document a verifier looks at, deleted once the check
 // is recorded (coordinators of a Neighbourhood Watch scheme need one).
 import { api, currentSession, refreshSession } from "../../api.js";
-import { add, field, h, levelName, onSubmit, showNotice } from "../../ui.js";
+import { add, documentFileInput, field, h, levelName, onSubmit, showNotice } from "../../ui.js";
 
 export async function identityCheck(main) {
   const me = await api("/identity/members/me");
   if (currentSession()?.verificationLevel !== me.verification_level) await refreshSession();
   const messages = h("div", { id: "identity-document-status", "aria-live": "polite" });
-  const file = h("input", {
-    type: "file",
-    name: "file",
-    required: true,
-    accept: "image/jpeg,image/png,application/pdf",
-  });
+  const file = documentFileInput();
   const form = h(
     "form",
     { novalidate: true },

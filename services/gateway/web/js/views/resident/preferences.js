@@ -9,16 +9,17 @@ import {
   turnOnBrowserNotifications,
 } from "../../push.js";
 import {
-  CRIME_TYPES,
   add,
   announce,
   checkbox,
+  CRIME_TYPES,
   field,
   h,
   onSubmit,
   select,
   showError,
   showNotice,
+  sixDigitCodeInput,
   when,
 } from "../../ui.js";
 
@@ -145,15 +146,7 @@ function channelsSection(endpoints, reload) {
     field("UK mobile number", phone, "We text a six-digit code to it first."),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Text me a code")),
   );
-  const code = h("input", {
-    type: "text",
-    name: "code",
-    inputmode: "numeric",
-    autocomplete: "one-time-code",
-    required: true,
-    maxlength: "6",
-    pattern: "[0-9]{6}",
-  });
+  const code = sixDigitCodeInput("code");
   const codeForm = h(
     "form",
     { novalidate: true, hidden: true },
