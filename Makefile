@@ -51,6 +51,19 @@ $(FAKETIME):
 .PHONY: web
 web: node_modules/.installed ## Install the web client's libraries from package-lock.json (npm ci)
 
+# The web client's JavaScript (and its style sheet and page): ESLint's recommended rules and
+# Prettier's layout, both pinned in package-lock.json (eslint.config.js, prettier.config.js).
+WEB_FORMATTED := services/gateway/web eslint.config.js prettier.config.js
+
+.PHONY: lint-web
+lint-web: web ## ESLint and prettier --check on the web client (part of make lint)
+	node_modules/.bin/eslint --max-warnings 0 .
+	node_modules/.bin/prettier --check $(WEB_FORMATTED)
+
+.PHONY: format-web
+format-web: web ## Format the web client with Prettier (part of make format)
+	node_modules/.bin/prettier --write $(WEB_FORMATTED)
+
 .PHONY: browser
 browser: web | $(CHROMIUM) ## The web client's libraries and Chromium for the browser tests
 
@@ -59,13 +72,13 @@ run: install web ## Start the whole platform with demo data and print the URLs (
 	$(BIN)/python -m deploy.devstack
 
 .PHONY: lint
-lint: install ## ruff check, ruff format --check, mypy
+lint: install lint-web ## ruff check, ruff format --check, mypy; ESLint and Prettier on the web client
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy services shared deploy tests bench replay chaos
 
 .PHONY: format
-format: install ## Format and autofix
+format: install format-web ## Format and autofix (the web client with Prettier too)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 

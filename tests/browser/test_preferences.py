@@ -149,7 +149,7 @@ class TestBrowserNotifications:
         subscription_id = subscription["endpoint"].rsplit("/", 1)[1]
         registered = await page.evaluate(
             """async (subscription) => {
-                const { registerPushSubscription } = await import("/app/js/preferences.js");
+                const { registerPushSubscription } = await import("/app/js/push.js");
                 return registerPushSubscription(subscription);
             }""",
             subscription,

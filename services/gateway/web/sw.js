@@ -1,5 +1,5 @@
 // Tawny's service worker: shows each alert dispatch pushes as a notification, and opens the
-// alert in the inbox when it is clicked. Registered by js/preferences.js with the scope /app.
+// alert in the inbox when it is clicked. Registered by js/push.js with the scope /app.
 // The payload (services/dispatch/channels/webpush.py) is JSON: title, body, alert_id, url,
 // severity.
 

@@ -25,7 +25,8 @@ from shared.web import openapi_examples
 
 router = APIRouter(tags=["members"])
 
-# The web client's page that confirms an address (services/gateway/web/js/resident.js).
+# The web client's page that confirms an address
+# (services/gateway/web/js/views/public/verify-email.js).
 CLIENT_VERIFY_PAGE = "/app#/verify?token="
 
 _EXAMPLE_TOKEN = "x3Jt0mQ2e9PvY7kHcWbq1Zr8sLdN4uFa6GoEiTnVwXy"  # noqa: S105 (an OpenAPI example)

@@ -10,7 +10,12 @@ export class ApiError extends Error {
     // A problem that lists its parts (the targeting contract's 422: each detail names its
     // field) is told by its title, then one line per part.
     const listed = Array.isArray(problem.problems) && problem.problems.length > 0;
-    super((listed && problem.title) || problem.detail || problem.title || `The request failed (${status})`);
+    super(
+      (listed && problem.title) ||
+        problem.detail ||
+        problem.title ||
+        `The request failed (${status})`,
+    );
     this.status = status;
     this.problem = problem;
   }
@@ -69,11 +74,18 @@ export function isStaff(session = currentSession()) {
 // Who works the verification queue: officers (coordinator applications of their area) and
 // verifiers (proofs of address and identity documents too).
 export function canVet(session = currentSession()) {
-  return Boolean(session && session.roles.some((role) => role === "officer" || role === "verifier"));
+  return Boolean(
+    session && session.roles.some((role) => role === "officer" || role === "verifier"),
+  );
 }
 
 export function isOfficer(session = currentSession()) {
   return Boolean(session && session.roles.some((role) => role === "officer" || role === "admin"));
+}
+
+// Who may reply to alerts: members whose address (or identity) is verified, as alerts checks.
+export function canReply(level) {
+  return level === "address" || level === "identity";
 }
 
 async function problemOf(response) {

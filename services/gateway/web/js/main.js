@@ -1,40 +1,53 @@
 // The router: each view is addressed after the # (#/inbox, #/police/alerts/<id>), so the
 // gateway serves one page; /reset-password (the emailed link) is the one other path.
-import * as address from "./address.js";
-import * as applications from "./applications.js";
 import * as dashboard from "./dashboard.js";
 import { api, canVet, clearSession, currentSession, isOfficer, isStaff } from "./api.js";
 import { add, h } from "./ui.js";
-import * as police from "./police.js";
-import * as preferences from "./preferences.js";
-import * as resident from "./resident.js";
-import * as vetting from "./vetting.js";
+import { alertDetail } from "./views/police/alert-detail.js";
+import { alertList } from "./views/police/alert-list.js";
+import { compose } from "./views/police/compose.js";
+import { replies } from "./views/police/replies.js";
+import { verificationItem } from "./views/police/verification-item.js";
+import { verificationQueue } from "./views/police/verification-queue.js";
+import { forgotPassword } from "./views/public/forgot-password.js";
+import { resetPassword } from "./views/public/reset-password.js";
+import { signIn } from "./views/public/sign-in.js";
+import { signUp } from "./views/public/sign-up.js";
+import { verifyEmail } from "./views/public/verify-email.js";
+import { account } from "./views/resident/account.js";
+import { address } from "./views/resident/address.js";
+import { areas } from "./views/resident/areas.js";
+import { coordinate } from "./views/resident/coordinate.js";
+import { identityCheck } from "./views/resident/identity-check.js";
+import { inboxAlert } from "./views/resident/inbox-alert.js";
+import { inbox } from "./views/resident/inbox.js";
+import { preferences } from "./views/resident/preferences.js";
 
 const routes = [
   [/^$/, home, "Tawny"],
   [/^dashboard$/, dashboard.london, "London crime alerts dashboard"],
   [/^dashboard\/borough\/(E[0-9]{8})$/, dashboard.borough, "Borough dashboard"],
   [/^dashboard\/compare$/, dashboard.compare, "Compare boroughs"],
-  [/^sign-in$/, resident.signIn, "Sign in"],
-  [/^sign-up$/, resident.signUp, "Sign up"],
-  [/^verify$/, resident.verifyEmail, "Verify your email"],
-  [/^forgot-password$/, resident.forgotPassword, "Forgotten password"],
-  [/^areas$/, resident.areas, "Areas I watch", "member"],
-  [/^inbox$/, resident.inbox, "My alerts", "member"],
-  [/^inbox\/([0-9a-f-]{36})$/, resident.inboxAlert, "Alert", "member"],
-  [/^account$/, resident.account, "My account", "member"],
-  [/^address$/, address.address, "Verify my address", "member"],
-  [/^preferences$/, preferences.preferences, "Alert preferences", "member"],
-  [/^identity$/, applications.identityDocument, "Have my identity checked", "member"],
-  [/^coordinate$/, applications.coordinate, "Coordinate a scheme", "member"],
-  [/^police$/, police.alertList, "Alerts", "staff"],
-  [/^police\/new$/, police.compose, "Write an alert", "staff"],
-  [/^police\/alerts\/([0-9a-f-]{36})$/, police.alertDetail, "Alert", "staff"],
-  [/^police\/replies$/, police.replies, "Replies", "staff"],
-  [/^police\/verification$/, vetting.queue, "Verification queue", "staff"],
+  [/^sign-in$/, signIn, "Sign in"],
+  [/^sign-up$/, signUp, "Sign up"],
+  [/^verify$/, verifyEmail, "Verify your email"],
+  [/^forgot-password$/, forgotPassword, "Forgotten password"],
+  [/^areas$/, areas, "Areas I watch", "member"],
+  [/^inbox$/, inbox, "My alerts", "member"],
+  [/^inbox\/([0-9a-f-]{36})$/, inboxAlert, "Alert", "member"],
+  [/^account$/, account, "My account", "member"],
+  [/^address$/, address, "Verify my address", "member"],
+  [/^preferences$/, preferences, "Alert preferences", "member"],
+  [/^identity$/, identityCheck, "Have my identity checked", "member"],
+  [/^coordinate$/, coordinate, "Coordinate a scheme", "member"],
+  [/^police$/, alertList, "Alerts", "staff"],
+  [/^police\/new$/, compose, "Write an alert", "staff"],
+  [/^police\/alerts\/([0-9a-f-]{36})$/, alertDetail, "Alert", "staff"],
+  [/^police\/replies$/, replies, "Replies", "staff"],
+  [/^police\/verification$/, verificationQueue, "Verification queue", "staff"],
   [
     /^police\/verification\/(?<kind>address|identity|coordinator)\/(?<id>[0-9a-f-]{36})$/,
-    vetting.queueItem,
+    verificationItem,
     "Verification",
     "staff",
   ],
@@ -56,7 +69,11 @@ function navLinks(session) {
     ["#/dashboard", "Dashboard"],
   ];
   if (isStaff(session)) {
-    links.push(["#/police", "Alerts"], ["#/police/new", "Write an alert"], ["#/police/replies", "Replies"]);
+    links.push(
+      ["#/police", "Alerts"],
+      ["#/police/new", "Write an alert"],
+      ["#/police/replies", "Replies"],
+    );
   }
   if (canVet(session)) links.push(["#/police/verification", "Verification queue"]);
   return links;
@@ -70,11 +87,7 @@ function renderNav(path) {
   );
   if (session) {
     items.push(
-      h(
-        "li",
-        {},
-        h("button", { type: "button", class: "linklike", onclick: signOut }, "Sign out"),
-      ),
+      h("li", {}, h("button", { type: "button", class: "linklike", onclick: signOut }, "Sign out")),
     );
   }
   nav.replaceChildren(...items);
@@ -84,7 +97,10 @@ async function signOut() {
   const session = currentSession();
   if (session) {
     try {
-      await api("/identity/tokens/revocation", { method: "POST", body: { refresh_token: session.refreshToken } });
+      await api("/identity/tokens/revocation", {
+        method: "POST",
+        body: { refresh_token: session.refreshToken },
+      });
     } catch {
       // Signing out locally matters most; the refresh token expires on its own.
     }
@@ -99,7 +115,8 @@ function home(main) {
     location.replace(isStaff(session) ? "#/police" : "#/inbox");
     return;
   }
-  add(main,
+  add(
+    main,
     h("h1", {}, "Tawny: crime alerts for your part of London"),
     h(
       "p",
@@ -131,7 +148,7 @@ async function render() {
   const ticket = ++rendering;
   if (location.pathname === "/reset-password") {
     document.title = "Choose a new password - Tawny";
-    await resident.resetPassword(main, new URLSearchParams(location.hash.slice(1)));
+    await resetPassword(main, new URLSearchParams(location.hash.slice(1)));
     return;
   }
   for (const [pattern, view, title, needs] of routes) {
@@ -143,7 +160,11 @@ async function render() {
       return;
     }
     if (needs === "staff" && !isStaff(session)) {
-      add(main, h("h1", {}, "Police and partners only"), h("p", {}, "This page is for police officers and partners."));
+      add(
+        main,
+        h("h1", {}, "Police and partners only"),
+        h("p", {}, "This page is for police officers and partners."),
+      );
       return;
     }
     document.title = `${title} - Tawny`;
@@ -158,7 +179,14 @@ async function render() {
         location.replace(`#/sign-in?next=${encodeURIComponent(path)}`);
         return;
       }
-      add(main, h("div", { class: "error-summary", role: "alert" }, h("p", { class: "error" }, error.message)));
+      add(
+        main,
+        h(
+          "div",
+          { class: "error-summary", role: "alert" },
+          h("p", { class: "error" }, error.message),
+        ),
+      );
     }
     if (ticket === rendering) {
       const heading = main.querySelector("h1");
@@ -178,7 +206,12 @@ let navigated = false;
 
 window.addEventListener("hashchange", () => {
   navigated = true;
-  if (location.hash.startsWith("#/") || location.hash === "" || location.pathname === "/reset-password") render();
+  if (
+    location.hash.startsWith("#/") ||
+    location.hash === "" ||
+    location.pathname === "/reset-password"
+  )
+    render();
 });
 document.getElementById("skip-link").addEventListener("click", (event) => {
   event.preventDefault();

@@ -23,9 +23,27 @@ function tileTemplate(origin) {
   return `${origin.replace(/\/$/, "")}/{z}/{x}/{y}.png`;
 }
 
-const WARD_STYLE = { color: "#5c3a0e", weight: 1, opacity: 0.7, fillColor: "#f6efe6", fillOpacity: 0.15 };
-const SELECTED_STYLE = { color: "#1d4f91", weight: 3, opacity: 1, fillColor: "#1d4f91", fillOpacity: 0.35 };
-const WATCHED_STYLE = { color: "#1e6b34", weight: 2, opacity: 1, fillColor: "#1e6b34", fillOpacity: 0.3 };
+const WARD_STYLE = {
+  color: "#5c3a0e",
+  weight: 1,
+  opacity: 0.7,
+  fillColor: "#f6efe6",
+  fillOpacity: 0.15,
+};
+const SELECTED_STYLE = {
+  color: "#1d4f91",
+  weight: 3,
+  opacity: 1,
+  fillColor: "#1d4f91",
+  fillOpacity: 0.35,
+};
+const WATCHED_STYLE = {
+  color: "#1e6b34",
+  weight: 2,
+  opacity: 1,
+  fillColor: "#1e6b34",
+  fillOpacity: 0.3,
+};
 
 // createMap(element, { label, onWardClick(ward, latlng), onMapClick(latlng) }) -> a handle.
 export async function createMap(element, { label, onWardClick, onMapClick } = {}) {
@@ -37,9 +55,17 @@ export async function createMap(element, { label, onWardClick, onMapClick } = {}
     fetchJson("/api/geo/map/boroughs.geojson"),
     fetchJson("/api/geo/map/wards.geojson"),
   ]);
-  const map = L.map(element, { center: LONDON, zoom: 10, zoomSnap: 0.25, attributionControl: Boolean(settings.map_tile_url) });
+  const map = L.map(element, {
+    center: LONDON,
+    zoom: 10,
+    zoomSnap: 0.25,
+    attributionControl: Boolean(settings.map_tile_url),
+  });
   if (settings.map_tile_url) {
-    L.tileLayer(tileTemplate(settings.map_tile_url), { maxZoom: 18, attribution: "Map tiles" }).addTo(map);
+    L.tileLayer(tileTemplate(settings.map_tile_url), {
+      maxZoom: 18,
+      attribution: "Map tiles",
+    }).addTo(map);
   }
   const styles = new Map(); // ward code -> style override
   const layers = new Map(); // ward code -> Leaflet layer
@@ -57,7 +83,10 @@ export async function createMap(element, { label, onWardClick, onMapClick } = {}
       }
     },
   }).addTo(map);
-  L.geoJSON(boroughs, { style: { color: "#1b1b1b", weight: 2, fill: false }, interactive: false }).addTo(map);
+  L.geoJSON(boroughs, {
+    style: { color: "#1b1b1b", weight: 2, fill: false },
+    interactive: false,
+  }).addTo(map);
   map.fitBounds(wardLayer.getBounds(), { animate: false });
   if (onMapClick) map.on("click", (event) => onMapClick(event.latlng));
   const shapes = L.layerGroup().addTo(map);
@@ -96,16 +125,21 @@ export async function createMap(element, { label, onWardClick, onMapClick } = {}
       let bounds = null;
       for (const code of codes) {
         const layer = layers.get(code);
-        if (layer) bounds = bounds ? bounds.extend(layer.getBounds()) : L.latLngBounds(layer.getBounds().getSouthWest(), layer.getBounds().getNorthEast());
+        if (layer)
+          bounds = bounds
+            ? bounds.extend(layer.getBounds())
+            : L.latLngBounds(layer.getBounds().getSouthWest(), layer.getBounds().getNorthEast());
       }
       shapes.eachLayer((layer) => {
-        bounds = bounds ? bounds.extend(layer.getBounds()) : L.latLngBounds(layer.getBounds().getSouthWest(), layer.getBounds().getNorthEast());
+        bounds = bounds
+          ? bounds.extend(layer.getBounds())
+          : L.latLngBounds(layer.getBounds().getSouthWest(), layer.getBounds().getNorthEast());
       });
-      for (const point of extra) bounds = bounds ? bounds.extend(point) : L.latLngBounds(point, point);
+      for (const point of extra)
+        bounds = bounds ? bounds.extend(point) : L.latLngBounds(point, point);
       if (bounds) map.fitBounds(bounds, { maxZoom: 14, padding: [20, 20], animate: false });
     },
     // Boroughs as GeoJSON features (for code -> name).
     boroughs: boroughs.features.map((f) => f.properties),
   };
 }
-

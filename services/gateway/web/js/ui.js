@@ -50,6 +50,53 @@ export function field(labelText, control, hint) {
   return h("div", { class: "field" }, parts);
 }
 
+// The inputs several forms ask for, with the limits identity checks (a new password: 10 to 128).
+export function emailInput(autocomplete = "email") {
+  return h("input", {
+    type: "email",
+    name: "email",
+    autocomplete,
+    required: true,
+    maxlength: "254",
+  });
+}
+
+// autocomplete "new-password" for a password being chosen, "current-password" otherwise.
+export function passwordInput(autocomplete) {
+  const chosen = autocomplete === "new-password";
+  return h("input", {
+    type: "password",
+    name: "password",
+    autocomplete,
+    required: true,
+    minlength: chosen ? "10" : undefined,
+    maxlength: "128",
+  });
+}
+
+// A six-digit code from an authenticator app or a text message.
+export function sixDigitCodeInput(name, { required = true } = {}) {
+  return h("input", {
+    type: "text",
+    name,
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    pattern: "[0-9]{6}",
+    maxlength: "6",
+    required,
+  });
+}
+
+// A document for a verifier: a photo or scan (JPEG, PNG) or a PDF.
+export function documentFileInput() {
+  return h("input", {
+    type: "file",
+    name: "file",
+    required: true,
+    accept: "image/jpeg,image/png,application/pdf",
+  });
+}
+
 export function checkbox(labelText, attributes = {}) {
   const input = h("input", { type: "checkbox", ...attributes });
   return h("label", { class: "check" }, input, h("span", {}, labelText));
@@ -83,7 +130,13 @@ export function showError(container, error) {
     "div",
     { class: "error-summary", role: "alert", tabindex: "-1" },
     h("p", { class: "error" }, error.message || String(error)),
-    lines.length ? h("ul", {}, lines.map((line) => h("li", {}, line))) : null,
+    lines.length
+      ? h(
+          "ul",
+          {},
+          lines.map((line) => h("li", {}, line)),
+        )
+      : null,
   );
   container.append(box);
   box.focus();
@@ -157,3 +210,34 @@ export const SEVERITIES = [
   ["Severe", "Severe"],
   ["Extreme", "Extreme"],
 ];
+
+// A badge for a follow-up message (an alert's update or cancellation); none for the alert itself.
+export function messageBadge(alert) {
+  if (alert.msg_type === "Cancel") return h("span", { class: "badge" }, "Cancelled");
+  if (alert.msg_type === "Update") return h("span", { class: "badge" }, "Update");
+  return null;
+}
+
+// A member's verification levels: code, name and what the level allows.
+export const VERIFICATION_LEVELS = [
+  [
+    "email",
+    "Email confirmed",
+    "You receive alerts for the areas you watch and can mark them useful.",
+  ],
+  [
+    "address",
+    "Address verified",
+    "You can also reply to alerts: the police know replies come from people living in London.",
+  ],
+  [
+    "identity",
+    "Identity checked",
+    "A verifier has also checked an identity document, as coordinators need.",
+  ],
+];
+
+export function levelName(level) {
+  const found = VERIFICATION_LEVELS.find(([code]) => code === level);
+  return found ? found[1] : level;
+}

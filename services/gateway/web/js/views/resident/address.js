@@ -1,28 +1,24 @@
 // Residents verify their London address: a letter posted with a one-time code, or a proof of
 // address a verifier looks at. What each verification level allows is said up front.
-import { ApiError, api, currentSession, refreshSession } from "./api.js";
-import { add, announce, field, h, onSubmit, showNotice, when } from "./ui.js";
-
-export const LEVELS = [
-  ["email", "Email confirmed", "You receive alerts for the areas you watch and can mark them useful."],
-  ["address", "Address verified", "You can also reply to alerts: the police know replies come from people living in London."],
-  ["identity", "Identity checked", "A verifier has also checked an identity document, as coordinators need."],
-];
-
-export function levelName(level) {
-  const found = LEVELS.find(([code]) => code === level);
-  return found ? found[1] : level;
-}
-
-export function canReply(level) {
-  return level === "address" || level === "identity";
-}
+import { ApiError, api, canReply, currentSession, refreshSession } from "../../api.js";
+import {
+  add,
+  announce,
+  documentFileInput,
+  field,
+  h,
+  levelName,
+  onSubmit,
+  showNotice,
+  VERIFICATION_LEVELS,
+  when,
+} from "../../ui.js";
 
 function levelList(current) {
   return h(
     "ul",
     { class: "plain-list", "aria-label": "Verification levels" },
-    LEVELS.map(([code, name, allows]) =>
+    VERIFICATION_LEVELS.map(([code, name, allows]) =>
       h(
         "li",
         { class: code === current ? "card current" : "card" },
@@ -34,10 +30,36 @@ function levelList(current) {
 }
 
 function addressFields(prefix) {
-  const name = h("input", { type: "text", name: "name", autocomplete: "name", required: true, maxlength: "100" });
-  const line1 = h("input", { type: "text", name: "address_line_1", autocomplete: "address-line1", required: true, maxlength: "100", id: `${prefix}-line-1` });
-  const line2 = h("input", { type: "text", name: "address_line_2", autocomplete: "address-line2", maxlength: "100", id: `${prefix}-line-2` });
-  const postcode = h("input", { type: "text", name: "postcode", autocomplete: "postal-code", required: true, minlength: "5", maxlength: "10" });
+  const name = h("input", {
+    type: "text",
+    name: "name",
+    autocomplete: "name",
+    required: true,
+    maxlength: "100",
+  });
+  const line1 = h("input", {
+    type: "text",
+    name: "address_line_1",
+    autocomplete: "address-line1",
+    required: true,
+    maxlength: "100",
+    id: `${prefix}-line-1`,
+  });
+  const line2 = h("input", {
+    type: "text",
+    name: "address_line_2",
+    autocomplete: "address-line2",
+    maxlength: "100",
+    id: `${prefix}-line-2`,
+  });
+  const postcode = h("input", {
+    type: "text",
+    name: "postcode",
+    autocomplete: "postal-code",
+    required: true,
+    minlength: "5",
+    maxlength: "10",
+  });
   return [
     field("Full name", name, "As it appears on post to this address."),
     field("Address line 1", line1, "For example: Flat 2, 10 Mansell Street"),
@@ -47,14 +69,17 @@ function addressFields(prefix) {
 }
 
 function addressLines(data) {
-  return [data.get("address_line_1"), data.get("address_line_2")].map((line) => (line || "").trim()).filter(Boolean);
+  return [data.get("address_line_1"), data.get("address_line_2")]
+    .map((line) => (line || "").trim())
+    .filter(Boolean);
 }
 
 function describeAttempt(attempt) {
   if (attempt.status === "pending" && attempt.method === "letter") {
     return `A letter with a code is on its way. The code works until ${when(attempt.expires_at)}; ${attempt.attempts_left} tries left.`;
   }
-  if (attempt.status === "pending") return `Your proof of address, sent ${when(attempt.created_at)}, waits for a verifier.`;
+  if (attempt.status === "pending")
+    return `Your proof of address, sent ${when(attempt.created_at)}, waits for a verifier.`;
   if (attempt.status === "verified") return "Your address is verified.";
   return `Your last attempt (${attempt.method}, ${when(attempt.created_at)}) is ${attempt.status}: try again below.`;
 }
@@ -74,12 +99,20 @@ export async function address(main) {
   const status = h("div", { id: "address-status", "aria-live": "polite" });
   const levelText = h("p");
   const showState = () => {
-    levelText.replaceChildren("Your level: ", h("strong", { id: "verification-level" }, levelName(state.level)), ".");
+    levelText.replaceChildren(
+      "Your level: ",
+      h("strong", { id: "verification-level" }, levelName(state.level)),
+      ".",
+    );
     levels.replaceChildren(levelList(state.level));
     status.replaceChildren();
     if (state.attempt) add(status, h("p", { class: "notice" }, describeAttempt(state.attempt)));
     // The code's form is there while a letter is on its way.
-    codeSection.hidden = !(state.attempt && state.attempt.method === "letter" && state.attempt.status === "pending");
+    codeSection.hidden = !(
+      state.attempt &&
+      state.attempt.method === "letter" &&
+      state.attempt.status === "pending"
+    );
   };
   const update = (answer) => {
     state.attempt = answer;
@@ -88,18 +121,38 @@ export async function address(main) {
   };
 
   // --- the letter's code
-  const code = h("input", { type: "text", name: "code", required: true, minlength: "8", maxlength: "10", autocomplete: "one-time-code", spellcheck: "false" });
+  const code = h("input", {
+    type: "text",
+    name: "code",
+    required: true,
+    minlength: "8",
+    maxlength: "10",
+    autocomplete: "one-time-code",
+    spellcheck: "false",
+  });
   const codeMessages = h("div");
   const codeForm = h(
     "form",
     { novalidate: true },
-    field("The code from the letter", code, "Eight letters and digits; spaces and capitals do not matter."),
+    field(
+      "The code from the letter",
+      code,
+      "Eight letters and digits; spaces and capitals do not matter.",
+    ),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Verify my address")),
   );
-  const codeSection = h("section", { "aria-labelledby": "code-heading" }, h("h2", { id: "code-heading" }, "Enter the code from your letter"), codeForm);
+  const codeSection = h(
+    "section",
+    { "aria-labelledby": "code-heading" },
+    h("h2", { id: "code-heading" }, "Enter the code from your letter"),
+    codeForm,
+  );
   const confirmed = h("div");
   onSubmit(codeForm, codeMessages, async (data) => {
-    const answer = await api("/identity/members/me/address/confirmation", { method: "POST", body: { code: data.get("code").trim() } });
+    const answer = await api("/identity/members/me/address/confirmation", {
+      method: "POST",
+      body: { code: data.get("code").trim() },
+    });
     // The access token still carries the old level: a fresh one lets replies through now.
     await refreshSession();
     codeForm.reset();
@@ -120,23 +173,38 @@ export async function address(main) {
   onSubmit(letterForm, letterMessages, async (data) => {
     const answer = await api("/identity/members/me/address/letter", {
       method: "POST",
-      body: { name: data.get("name"), address_lines: addressLines(data), postcode: data.get("postcode") },
+      body: {
+        name: data.get("name"),
+        address_lines: addressLines(data),
+        postcode: data.get("postcode"),
+      },
     });
     letterForm.reset();
     update(answer);
-    showNotice(letterMessages, "We are posting a letter with a code to that address. It usually takes two to three working days.");
+    showNotice(
+      letterMessages,
+      "We are posting a letter with a code to that address. It usually takes two to three working days.",
+    );
     code.focus();
   });
 
   // --- a proof of address
   const proofMessages = h("div");
-  const file = h("input", { type: "file", name: "file", required: true, accept: "image/jpeg,image/png,application/pdf" });
+  const file = documentFileInput();
   const proofForm = h(
     "form",
     { novalidate: true },
     addressFields("proof"),
-    field("A proof of address", file, "A bill or bank statement from the last three months: JPEG, PNG or PDF. It is deleted once a verifier has decided."),
-    h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary" }, "Send for checking")),
+    field(
+      "A proof of address",
+      file,
+      "A bill or bank statement from the last three months: JPEG, PNG or PDF. It is deleted once a verifier has decided.",
+    ),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "submit", class: "secondary" }, "Send for checking"),
+    ),
   );
   onSubmit(proofForm, proofMessages, async (data) => {
     if (!file.files.length) throw new Error("Choose the file of your proof of address.");
@@ -148,18 +216,30 @@ export async function address(main) {
     const answer = await api("/identity/members/me/address/proof", { method: "POST", form });
     proofForm.reset();
     update(answer);
-    showNotice(proofMessages, "Thank you: a verifier will look at it. Your level goes up once they approve it.");
+    showNotice(
+      proofMessages,
+      "Thank you: a verifier will look at it. Your level goes up once they approve it.",
+    );
   });
 
   const verified = canReply(state.level);
-  add(main,
+  add(
+    main,
     h("h1", {}, "Verify my address"),
-    h("p", {}, "Other members never see your address: Tawny keeps only your ward once it is verified."),
+    h(
+      "p",
+      {},
+      "Other members never see your address: Tawny keeps only your ward once it is verified.",
+    ),
     levelText,
     confirmed,
     status,
     codeSection,
-    h("h2", {}, verified ? "Moved house? Have a code posted to the new address" : "Have a code posted to you"),
+    h(
+      "h2",
+      {},
+      verified ? "Moved house? Have a code posted to the new address" : "Have a code posted to you",
+    ),
     letterMessages,
     letterForm,
     h("h2", {}, "Or send a proof of address"),
@@ -167,7 +247,13 @@ export async function address(main) {
     proofForm,
     h("h2", {}, "What each level allows"),
     levels,
-    h("p", {}, h("a", { href: "#/identity" }, "Have my identity checked"), " · ", h("a", { href: "#/coordinate" }, "Coordinate a Neighbourhood Watch scheme")),
+    h(
+      "p",
+      {},
+      h("a", { href: "#/identity" }, "Have my identity checked"),
+      " · ",
+      h("a", { href: "#/coordinate" }, "Coordinate a Neighbourhood Watch scheme"),
+    ),
   );
   showState();
 }

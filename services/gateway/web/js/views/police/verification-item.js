@@ -1,52 +1,15 @@
-// The verification queue for verifiers and officers: proofs of address and identity documents
-// (verifiers), coordinator applications (officers of the scheme's area, and verifiers). Members
-// appear by pseudonym; a name is shown only beside the proof it must match.
-import { api, canVet } from "./api.js";
-import { add, announce, checkbox, field, h, onSubmit, select, showNotice, time } from "./ui.js";
+// One item of the verification queue and its decision: a proof of address, an identity
+// document or a coordinator application. A name is shown only beside the proof it must match.
+import { api, canVet } from "../../api.js";
+import { add, announce, checkbox, field, h, onSubmit, select, showNotice, time } from "../../ui.js";
+import { notForYou } from "./verification-queue.js";
 
-const KINDS = {
-  address_proof: ["address", "Proof of address"],
-  identity_document: ["identity", "Identity document"],
-  coordinator_application: ["coordinator", "Coordinator application"],
-};
 const DOCUMENT_TYPES = [
   ["passport", "Passport"],
   ["driving_licence", "Driving licence"],
   ["national_identity_card", "National identity card"],
   ["residence_permit", "Residence permit"],
 ];
-
-function notForYou(main) {
-  add(main, h("h1", {}, "Verification queue"), h("p", {}, "This page is for verifiers and police officers."));
-}
-
-export async function queue(main) {
-  if (!canVet()) return notForYou(main);
-  const { items } = await api("/identity/verification-queue", { query: { limit: 100 } });
-  add(main,
-    h("h1", {}, "Verification queue"),
-    h("p", {}, "Oldest first. Verifiers see proofs of address and identity documents; officers see coordinator applications for their area's schemes."),
-  );
-  if (items.length === 0) {
-    add(main, h("p", { id: "queue-empty" }, "Nothing is waiting for a decision."));
-    return;
-  }
-  add(main,
-    h(
-      "ul",
-      { class: "plain-list", "aria-label": "Waiting for a decision" },
-      items.map((item) => {
-        const [slug, name] = KINDS[item.kind];
-        return h(
-          "li",
-          { class: "card" },
-          h("h2", {}, h("a", { href: `#/police/verification/${slug}/${item.id}?member=${item.member_id}` }, `${name} from ${item.pseudonym}`)),
-          h("p", { class: "meta" }, "Sent ", time(item.submitted_at)),
-        );
-      }),
-    ),
-  );
-}
 
 function readAsDataUrl(blob) {
   return new Promise((resolve, reject) => {
@@ -65,7 +28,11 @@ async function documentView(documentId, description) {
   if (blob.type.startsWith("image/")) {
     return h("img", { class: "proof", src: await readAsDataUrl(blob), alt: description });
   }
-  return h("p", {}, h("a", { href: URL.createObjectURL(blob), download: "proof.pdf" }, `Open ${description} (PDF)`));
+  return h(
+    "p",
+    {},
+    h("a", { href: URL.createObjectURL(blob), download: "proof.pdf" }, `Open ${description} (PDF)`),
+  );
 }
 
 function backLink() {
@@ -98,7 +65,8 @@ function decisionButtons(approveText) {
 function submitter(form) {
   let chosen = "approve";
   form.addEventListener("click", (event) => {
-    if (event.target instanceof HTMLButtonElement && event.target.name === "decision") chosen = event.target.value;
+    if (event.target instanceof HTMLButtonElement && event.target.name === "decision")
+      chosen = event.target.value;
   });
   return () => chosen;
 }
@@ -106,24 +74,65 @@ function submitter(form) {
 async function addressProof(main, id) {
   const proof = await api(`/identity/address-verifications/${id}`);
   const messages = h("div");
-  const form = h("form", { novalidate: true }, refusalFields(), decisionButtons("Approve the address"));
+  const form = h(
+    "form",
+    { novalidate: true },
+    refusalFields(),
+    decisionButtons("Approve the address"),
+  );
   const decision = submitter(form);
   onSubmit(form, messages, async (data) => {
     const approve = decision() === "approve";
     const body = approve ? { approve } : { approve, reason: data.get("reason") };
     await api(`/identity/address-verifications/${id}/decision`, { method: "POST", body });
-    decided(main, approve ? `Approved: ${proof.pseudonym}'s address is verified.` : `Refused: ${proof.pseudonym} is told why.`);
+    decided(
+      main,
+      approve
+        ? `Approved: ${proof.pseudonym}'s address is verified.`
+        : `Refused: ${proof.pseudonym} is told why.`,
+    );
   });
-  add(main,
+  add(
+    main,
     backLink(),
     h("h1", {}, `Proof of address from ${proof.pseudonym}`),
-    h("p", { class: "meta" }, "Sent ", time(proof.submitted_at), ` · ward ${proof.ward_code} · ${proof.status}`),
-    h("div", { class: "split" },
-      h("div", {}, h("h2", {}, "The proof"), proof.document_id ? await documentView(proof.document_id, `the proof of address sent by ${proof.pseudonym}`) : h("p", {}, "The file is deleted (already decided).")),
-      h("div", {}, h("h2", {}, "The address claimed"), h("address", { id: "claimed-address" }, [proof.name, ...proof.address_lines, proof.postcode].map((line) => h("span", { class: "address-line" }, line)))),
+    h(
+      "p",
+      { class: "meta" },
+      "Sent ",
+      time(proof.submitted_at),
+      ` · ward ${proof.ward_code} · ${proof.status}`,
+    ),
+    h(
+      "div",
+      { class: "split" },
+      h(
+        "div",
+        {},
+        h("h2", {}, "The proof"),
+        proof.document_id
+          ? await documentView(proof.document_id, `the proof of address sent by ${proof.pseudonym}`)
+          : h("p", {}, "The file is deleted (already decided)."),
+      ),
+      h(
+        "div",
+        {},
+        h("h2", {}, "The address claimed"),
+        h(
+          "address",
+          { id: "claimed-address" },
+          [proof.name, ...proof.address_lines, proof.postcode].map((line) =>
+            h("span", { class: "address-line" }, line),
+          ),
+        ),
+      ),
     ),
     h("h2", {}, "Your decision"),
-    h("p", {}, "Approve only if the name and address match a bill or statement from the last three months."),
+    h(
+      "p",
+      {},
+      "Approve only if the name and address match a bill or statement from the last three months.",
+    ),
     messages,
     proof.status === "pending" ? form : h("p", {}, "Already decided."),
   );
@@ -136,16 +145,36 @@ async function identityDocument(main, id, memberId) {
     "form",
     { novalidate: true },
     field("Kind of document", select("document_type", DOCUMENT_TYPES, "passport")),
-    h("fieldset", {}, h("legend", {}, "Outcome"), checkbox("It is genuine and matches the member", { type: "radio", name: "outcome", value: "pass", checked: true }), checkbox("It fails the check", { type: "radio", name: "outcome", value: "fail" })),
-    field("Checked on", h("input", { type: "date", name: "checked_on", value: today, max: today, required: true })),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Outcome"),
+      checkbox("It is genuine and matches the member", {
+        type: "radio",
+        name: "outcome",
+        value: "pass",
+        checked: true,
+      }),
+      checkbox("It fails the check", { type: "radio", name: "outcome", value: "fail" }),
+    ),
+    field(
+      "Checked on",
+      h("input", { type: "date", name: "checked_on", value: today, max: today, required: true }),
+    ),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Record the check")),
   );
   onSubmit(form, messages, async (data) => {
-    const body = { document_type: data.get("document_type"), outcome: data.get("outcome"), checked_on: data.get("checked_on"), document_id: id };
+    const body = {
+      document_type: data.get("document_type"),
+      outcome: data.get("outcome"),
+      checked_on: data.get("checked_on"),
+      document_id: id,
+    };
     await api(`/identity/members/${memberId}/identity-checks`, { method: "POST", body });
     decided(main, "The check is recorded and the document deleted.");
   });
-  add(main,
+  add(
+    main,
     backLink(),
     h("h1", {}, "Identity document"),
     await documentView(id, "the identity document"),
@@ -158,7 +187,12 @@ async function identityDocument(main, id, memberId) {
 async function coordinatorApplication(main, id) {
   const application = await api(`/identity/coordinator-applications/${id}`);
   const messages = h("div");
-  const reference = h("input", { type: "text", name: "vetting_reference", maxlength: "64", autocomplete: "off" });
+  const reference = h("input", {
+    type: "text",
+    name: "vetting_reference",
+    maxlength: "64",
+    autocomplete: "off",
+  });
   const expires = h("input", { type: "date", name: "vetting_expires_on" });
   const form = h(
     "form",
@@ -173,15 +207,25 @@ async function coordinatorApplication(main, id) {
     if (decision() === "approve") {
       await api(`/identity/coordinator-applications/${id}/approval`, {
         method: "POST",
-        body: { vetting_reference: data.get("vetting_reference"), vetting_expires_on: data.get("vetting_expires_on") },
+        body: {
+          vetting_reference: data.get("vetting_reference"),
+          vetting_expires_on: data.get("vetting_expires_on"),
+        },
       });
-      decided(main, `Approved: ${application.pseudonym} coordinates the scheme until the vetting expires.`);
+      decided(
+        main,
+        `Approved: ${application.pseudonym} coordinates the scheme until the vetting expires.`,
+      );
     } else {
-      await api(`/identity/coordinator-applications/${id}/refusal`, { method: "POST", body: { reason: data.get("reason") } });
+      await api(`/identity/coordinator-applications/${id}/refusal`, {
+        method: "POST",
+        body: { reason: data.get("reason") },
+      });
       decided(main, `Refused: ${application.pseudonym} is told why.`);
     }
   });
-  add(main,
+  add(
+    main,
     backLink(),
     h("h1", {}, `Coordinator application from ${application.pseudonym}`),
     h("p", { class: "meta" }, "Sent ", time(application.created_at), ` · ${application.status}`),
@@ -193,7 +237,7 @@ async function coordinatorApplication(main, id) {
   );
 }
 
-export async function queueItem(main, { id, kind, params }) {
+export async function verificationItem(main, { id, kind, params }) {
   if (!canVet()) return notForYou(main);
   if (kind === "address") return addressProof(main, id);
   if (kind === "identity") return identityDocument(main, id, params.get("member"));
