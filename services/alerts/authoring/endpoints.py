@@ -118,10 +118,13 @@ async def preview_alert(
 
 @router.put(
     "/{alert_id}/crime-type",
-    summary="Correct an alert's crime type before approval",
+    summary="Correct an alert's crime type before approval or once published",
     description="An officer covering the alert, while it is a draft or submitted: most often "
     "a CAP message received without tawny:crimeType, whose crime type was derived "
-    "(`crime_type_derived`). Audited.",
+    "(`crime_type_derived`). Or once published (also updated, resolved, cancelled or "
+    "expired): what was sent stays as sent, but the alert and its follow-ups take the "
+    "corrected type and the dashboard moves the alert to it. Not between approval and "
+    "publication (409): the approval covered the type. Audited.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def reclassify_alert(

@@ -110,6 +110,8 @@ async def apply_follow_up(
             "certainty": content.certainty,
             "suspects": [s.model_dump(exclude_none=True) for s in content.suspects],
             "expires": content.expires,
+            # Only a crime type the sender named: a derived one would reclassify by guesswork.
+            **({} if message.crime_type_derived else {"crime_type": content.crime_type}),
             "no_victim_details_confirmed": True,
         }
     )

@@ -6,8 +6,10 @@ Each published alert has a fact (``DashboardAlertFact``): what it adds to the ce
 counted from its own rows. An event about an alert recounts that one alert and adds the
 difference to every cell it touches, so a report that arrives twice, or a mark replaced by
 another, changes nothing twice. An alert counts in the month it was first published (London
-time), under the crime type, severity and author it was first published with, once in London,
-once in each borough and once in each ward it touches.
+time), under its author and its current crime type and severity (its latest Update's, or an
+officer's correction of the crime type), once in London, once in each borough and once in
+each ward it touches: an Update or correction that changes either moves the whole alert, with
+the people it reached and its marks and replies, from its old cells to its new ones.
 """
 
 from __future__ import annotations
@@ -56,6 +58,18 @@ OFFICER_ROLES = ("officer",)
 # The crime type of the cells that add up every crime type: a reader's totals then come
 # suppressed as a whole, never as a sum of suppressed parts.
 ALL_CRIME_TYPES = "all"
+
+
+def current_message(original: Alert, follow_ups: Sequence[Alert]) -> Alert:
+    """What the alert says now: its latest Update, or the original (a Cancel says nothing new:
+    it copies the message it cancels)."""
+    updates = [m for m in follow_ups if m.msg_type is MsgType.UPDATE]
+    return updates[-1] if updates else original
+
+
+def _place(fact: DashboardAlertFact) -> tuple[str, list[str], list[str]]:
+    """Which cells a fact counts in (besides its month, which never changes)."""
+    return fact.crime_type, list(fact.borough_codes), list(fact.ward_codes)
 
 
 def month_of(alert: Alert) -> date:
@@ -131,23 +145,26 @@ class DashboardService:
             and alert.msg_type is MsgType.ALERT
             and alert.cap_status is CapStatus.ACTUAL
         )
-        new = await self._count(alert) if counted else None
-        if old is not None and new is not None and old.counts == new:
+        follow_ups: Sequence[Alert] = await self._alerts.follow_ups(alert.id) if counted else ()
+        current = current_message(alert, follow_ups)
+        new = await self._count(alert, current, follow_ups) if counted else None
+        place = (
+            current.crime_type.value,
+            sorted(alert.touched_borough_codes),
+            sorted(alert.touched_ward_codes),
+        )
+        if old is not None and old.counts == new and _place(old) == place:
             return
         deltas: dict[CellKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         if old is not None:
+            # Taken away where it was counted before any of that changes.
             self._add(deltas, old, sign=-1)
         if new is None:
             if old is not None:
                 await self._cells.delete_fact(old)
         else:
-            fact = old or DashboardAlertFact(
-                alert_id=alert.id,
-                month=month_of(alert),
-                crime_type=alert.crime_type.value,
-                borough_codes=sorted(alert.touched_borough_codes),
-                ward_codes=sorted(alert.touched_ward_codes),
-            )
+            fact = old or DashboardAlertFact(alert_id=alert.id, month=month_of(alert))
+            fact.crime_type, fact.borough_codes, fact.ward_codes = place
             fact.counts = new
             self._add(deltas, fact, sign=1)
             await self._cells.save_fact(fact)
@@ -164,8 +181,9 @@ class DashboardService:
         for alert_id in sorted(set(alert_ids)):
             await self.recount(alert_id)
 
-    async def _count(self, alert: Alert) -> dict[str, int]:
-        follow_ups = await self._alerts.follow_ups(alert.id)
+    async def _count(
+        self, alert: Alert, current: Alert, follow_ups: Sequence[Alert]
+    ) -> dict[str, int]:
         useful, not_useful = await self._feedback.usefulness(alert.id)
         replies, _answered = await self._feedback.reply_counts(alert.id)
         # People reached on a channel: the most any one of its messages was delivered to (an
@@ -181,7 +199,7 @@ class DashboardService:
         counts = dict.fromkeys(DASHBOARD_COUNTS, 0)
         counts |= {
             "alerts": 1,
-            f"severity_{alert.severity.value.lower()}": 1,
+            f"severity_{current.severity.value.lower()}": 1,
             f"by_{kind.value}": 1,
             "updates": sum(1 for m in follow_ups if m.msg_type is MsgType.UPDATE),
             "cancelled": int(any(m.msg_type is MsgType.CANCEL for m in follow_ups)),
