@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, union
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +16,10 @@ from services.alerts.models import (
     Alert,
     DashboardAlertFact,
     DashboardCell,
+    DashboardWatchers,
     MsgType,
 )
+from shared.events import AreaWatchers
 
 
 @dataclass(frozen=True, order=True)
@@ -112,6 +114,52 @@ class DashboardRepository:
         ).limit(limit)
         return (await self._session.scalars(statement)).all()
 
+    async def save_watchers(
+        self, month: date, counted_at: datetime, areas: Sequence[AreaWatchers]
+    ) -> None:
+        """Keep each area's count for the month unless a later count is kept already (events
+        may arrive late or twice)."""
+        if not areas:
+            return
+        statement = insert(DashboardWatchers).values(
+            [
+                {
+                    "month": month,
+                    "area_kind": area.area_kind,
+                    "area_code": area.area_code,
+                    "borough_code": area.borough_code,
+                    "members_watching": area.members_watching,
+                    "counted_at": counted_at,
+                }
+                for area in sorted(areas, key=lambda a: (a.area_kind, a.area_code))
+            ]
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["month", "area_kind", "area_code"],
+                set_={
+                    "borough_code": statement.excluded.borough_code,
+                    "members_watching": statement.excluded.members_watching,
+                    "counted_at": statement.excluded.counted_at,
+                },
+                where=DashboardWatchers.counted_at < statement.excluded.counted_at,
+            )
+        )
+
+    async def watchers(self, query: CellQuery) -> Sequence[DashboardWatchers]:
+        """The areas' members-watching counts the query's cells are about (any crime type)."""
+        statement = select(DashboardWatchers).where(
+            DashboardWatchers.month >= query.first_month,
+            DashboardWatchers.month <= query.last_month,
+        )
+        if query.area_kind is not None:
+            statement = statement.where(DashboardWatchers.area_kind == query.area_kind)
+        if query.area_code is not None:
+            statement = statement.where(DashboardWatchers.area_code == query.area_code)
+        if query.borough_code is not None:
+            statement = statement.where(DashboardWatchers.borough_code == query.borough_code)
+        return (await self._session.scalars(statement)).all()
+
     async def uncounted_alerts(self, after: uuid.UUID | None, *, limit: int) -> Sequence[uuid.UUID]:
         """Published originals without a fact yet (written before the dashboard existed, or by
         a tool that bypassed the service), in id order after ``after``."""
@@ -131,13 +179,17 @@ class DashboardRepository:
         return (await self._session.scalars(statement)).all()
 
     async def months(self) -> Sequence[date]:
-        """Months with any figures, newest first."""
+        """Months with any figures (alerts, or members watching counted), newest first."""
+        with_alerts = (
+            select(DashboardCell.month)
+            .where(DashboardCell.area_kind == "london")
+            .group_by(DashboardCell.month)
+            .having(func.sum(DashboardCell.alerts) > 0)
+        )
+        with_watchers = select(DashboardWatchers.month).where(
+            DashboardWatchers.area_kind == "london"
+        )
+        months = union(with_alerts, with_watchers).subquery()
         return (
-            await self._session.scalars(
-                select(DashboardCell.month)
-                .where(DashboardCell.area_kind == "london")
-                .group_by(DashboardCell.month)
-                .having(func.sum(DashboardCell.alerts) > 0)
-                .order_by(DashboardCell.month.desc())
-            )
+            await self._session.scalars(select(months.c.month).order_by(months.c.month.desc()))
         ).all()

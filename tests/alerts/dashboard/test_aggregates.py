@@ -36,12 +36,8 @@ from tests.alerts.helpers import (
     officer,
     service_for,
     unique_borough_code,
+    ward_of,
 )
-
-
-def ward_of(borough: str) -> str:
-    """The one ward of one of the tests' boroughs (tests/alerts/conftest.py)."""
-    return "B" + borough.removeprefix("E099").rjust(8, "0")
 
 
 def member() -> Principal:
