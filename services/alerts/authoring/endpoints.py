@@ -228,7 +228,9 @@ async def unschedule_alert(
     status_code=201,
     summary="Update a published alert",
     description="An officer of a borough the target touches. Issues a CAP Update message "
-    "referencing the original, to the same recipients; returns the new message. An Update of "
+    "referencing the original, to the same recipients; returns the new message. A new "
+    "crime_type brings its CAP event and categories with it, and the dashboard counts the alert "
+    "under it (and the new severity) from then on. An Update of "
     "an Extreme alert (or one made Extreme), or of a target touching several boroughs, is "
     "returned as submitted and goes out once other officers approve it (POST "
     "/alerts/{update id}/approve); /return turns it down.",

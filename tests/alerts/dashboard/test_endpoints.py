@@ -99,6 +99,52 @@ class TestFigures:
             assert response.headers["content-type"].startswith("application/problem+json")
 
 
+class TestMovingAnAlert:
+    async def test_an_update_and_an_officers_correction_move_it_to_its_new_crime_type(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        borough = unique_borough_code()
+        headers = borough_officer(borough)
+        alert = await create_alert(
+            client, headers, target_ward_codes=[], target_borough_codes=[borough]
+        )
+        published = await client.post(f"/alerts/{alert['id']}/publish", headers=headers)
+        assert published.status_code == 200, published.text
+
+        async def counted() -> dict[str, dict[str, Any]]:
+            answer = await client.get(
+                "/dashboard/figures",
+                params={"from": this_month(), "area_kind": "borough", "area_code": borough},
+                headers=headers,
+            )
+            return {row["crime_type"]: row for row in answer.json()["rows"] if row["alerts"]}
+
+        assert set(await counted()) == {alert["crime_type"], "all"}
+        update = await client.post(
+            f"/alerts/{alert['id']}/updates",
+            json={
+                "crime_type": "robbery",
+                "severity": "Severe",
+                "no_victim_details_confirmed": True,
+            },
+            headers=headers,
+        )
+        assert update.status_code in (200, 201), update.text
+        assert (update.json()["crime_type"], update.json()["event"]) == ("robbery", "Robbery")
+        moved = await counted()
+        assert set(moved) == {"robbery", "all"}
+        assert (moved["robbery"]["alerts"], moved["robbery"]["severity_severe"]) == (1, 1)
+        assert moved["all"]["alerts"] == 1
+
+        corrected = await client.put(
+            f"/alerts/{alert['id']}/crime-type",
+            json={"crime_type": "criminal_damage"},
+            headers=headers,
+        )
+        assert corrected.status_code == 200, corrected.text
+        assert set(await counted()) == {"criminal_damage", "all"}
+
+
 class TestOpenData:
     async def test_a_month_as_json_and_csv_with_documented_columns(
         self, client: httpx.AsyncClient
