@@ -416,7 +416,7 @@ class Schedule(BaseModel):
 
 
 class Reclassification(BaseModel):
-    """An officer's correction of a received alert's crime type, before approval."""
+    """An officer's correction of an alert's crime type (before approval, or once published)."""
 
     model_config = ConfigDict(extra="forbid")
 
