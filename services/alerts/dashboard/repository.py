@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
-from sqlalchemy import func, select, text, union
+from sqlalchemy import Select, func, select, text, union
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +42,23 @@ class CellQuery:
     area_code: str | None = None
     borough_code: str | None = None
     crime_type: str | None = None
+
+
+AreaRow = TypeVar("AreaRow", DashboardCell, DashboardWatchers)
+
+
+def _areas_of(
+    statement: Select[AreaRow], table: type[AreaRow], query: CellQuery
+) -> Select[AreaRow]:
+    """The query's months and areas, for the cells or the members-watching counts."""
+    statement = statement.where(table.month >= query.first_month, table.month <= query.last_month)
+    if query.area_kind is not None:
+        statement = statement.where(table.area_kind == query.area_kind)
+    if query.area_code is not None:
+        statement = statement.where(table.area_code == query.area_code)
+    if query.borough_code is not None:
+        statement = statement.where(table.borough_code == query.borough_code)
+    return statement
 
 
 class DashboardRepository:
@@ -95,15 +113,7 @@ class DashboardRepository:
         )
 
     async def cells(self, query: CellQuery, *, limit: int) -> Sequence[DashboardCell]:
-        statement = select(DashboardCell).where(
-            DashboardCell.month >= query.first_month, DashboardCell.month <= query.last_month
-        )
-        if query.area_kind is not None:
-            statement = statement.where(DashboardCell.area_kind == query.area_kind)
-        if query.area_code is not None:
-            statement = statement.where(DashboardCell.area_code == query.area_code)
-        if query.borough_code is not None:
-            statement = statement.where(DashboardCell.borough_code == query.borough_code)
+        statement = _areas_of(select(DashboardCell), DashboardCell, query)
         if query.crime_type is not None:
             statement = statement.where(DashboardCell.crime_type == query.crime_type)
         statement = statement.order_by(
@@ -148,16 +158,7 @@ class DashboardRepository:
 
     async def watchers(self, query: CellQuery) -> Sequence[DashboardWatchers]:
         """The areas' members-watching counts the query's cells are about (any crime type)."""
-        statement = select(DashboardWatchers).where(
-            DashboardWatchers.month >= query.first_month,
-            DashboardWatchers.month <= query.last_month,
-        )
-        if query.area_kind is not None:
-            statement = statement.where(DashboardWatchers.area_kind == query.area_kind)
-        if query.area_code is not None:
-            statement = statement.where(DashboardWatchers.area_code == query.area_code)
-        if query.borough_code is not None:
-            statement = statement.where(DashboardWatchers.borough_code == query.borough_code)
+        statement = _areas_of(select(DashboardWatchers), DashboardWatchers, query)
         return (await self._session.scalars(statement)).all()
 
     async def uncounted_alerts(self, after: uuid.UUID | None, *, limit: int) -> Sequence[uuid.UUID]:
