@@ -187,6 +187,20 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+async def optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal | None:
+    """For what the public may read without a token: a token that is sent must be valid."""
+    if credentials is None:
+        return None
+    verifier: JWKSVerifier = request.app.state.jwks_verifier
+    return await verifier.verify(credentials.credentials)
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
 def require_roles(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency that lets through only callers holding one of ``roles``."""
 

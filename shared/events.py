@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -409,6 +409,34 @@ class AudienceResolved(EventPayload):
         return str(self.alert_id)
 
 
+class AreaWatchers(BaseModel):
+    """How many distinct members watch one area (a count, never who)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    area_kind: Literal["london", "borough", "ward"]
+    area_code: str
+    # A ward's borough, the borough itself for a borough, None for London.
+    borough_code: str | None
+    members_watching: int = Field(ge=0)
+
+
+class WatchersCounted(EventPayload):
+    """Geo's count of the members watching London, each borough and each ward of the current
+    boundary set, exact and as of ``counted_at``, for the dashboard's open data: alerts keeps
+    the latest of each month and suppresses small counts as it does its own. On the audiences
+    topic (geo's reports about who alerts reach), one key, so compaction keeps the latest."""
+
+    event_type = "watchers.counted"
+    topic = Topic.AUDIENCES
+
+    counted_at: datetime
+    areas: list[AreaWatchers]
+
+    def partition_key(self) -> str:
+        return "dashboard-watchers"
+
+
 # --- geo: recipients ---------------------------------------------------------------------------
 
 
@@ -476,6 +504,7 @@ EVENT_TYPES: dict[tuple[str, int], type[EventPayload]] = {
         AlertPublished,
         TargetingRetryRequested,
         AudienceResolved,
+        WatchersCounted,
         RecipientBatch,
         DeliveryStatsReported,
     )

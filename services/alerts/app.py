@@ -15,6 +15,7 @@ from services.alerts import scheduler
 from services.alerts.authoring.endpoints import router as authoring_router
 from services.alerts.cap.endpoints import router as cap_router
 from services.alerts.config import AlertsSettings
+from services.alerts.dashboard.consumers import dashboard_watchers_consumer
 from services.alerts.dashboard.endpoints import router as dashboard_router
 from services.alerts.delivery.consumers import delivery_stats_consumer
 from services.alerts.feedback.endpoints import router as feedback_router
@@ -86,6 +87,7 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         consumers=(
             delivery_stats_consumer(settings),
             targeting_consumer(),
+            dashboard_watchers_consumer(settings),
             members_consumer(settings),
         ),
         on_startup=on_startup,

@@ -688,6 +688,22 @@ class DashboardCell(Base):
     )
 
 
+class DashboardWatchers(Base):
+    """Members watching an area, as geo last counted them in a month (``watchers.counted``):
+    counts only, exact; the dashboard suppresses small ones as it does the cells'."""
+
+    __tablename__ = "dashboard_watchers"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    area_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    area_code: Mapped[str] = mapped_column(String(WARD_CODE_LENGTH), primary_key=True)
+    borough_code: Mapped[str | None] = mapped_column(String(WARD_CODE_LENGTH))
+    members_watching: Mapped[int] = mapped_column(Integer)
+    counted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_dashboard_watchers_borough_month", "borough_code", "month"),)
+
+
 # The counters of a cell, in the order the open data's columns list them.
 DASHBOARD_COUNTS: tuple[str, ...] = (
     "alerts",

@@ -26,6 +26,7 @@ from services.geo.retention.service import purge_expired_recipient_sets
 from services.geo.subscriptions.consumers import members_consumer
 from services.geo.subscriptions.endpoints import router as subscriptions_router
 from services.geo.watchers.endpoints import router as watchers_router
+from services.geo.watchers.service import report_watchers
 from shared.app import create_service_app
 from shared.geocoding import build_geocoder
 from shared.periodic import run_every
@@ -60,6 +61,19 @@ def create_app(settings: GeoSettings | None = None) -> FastAPI:
                 name="geo-retention",
             )
         )
+        if settings.dashboard_watchers_interval_s > 0:
+
+            async def report() -> None:
+                await report_watchers(runtime.sessions, settings)
+
+            runtime.tasks.append(
+                asyncio.create_task(
+                    run_every(
+                        settings.dashboard_watchers_interval_s, report, name="geo-watchers-report"
+                    ),
+                    name="geo-watchers-report",
+                )
+            )
 
     app = create_service_app(
         name="geo",

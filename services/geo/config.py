@@ -128,3 +128,10 @@ class GeoSettings(ServiceSettings):
         description="Cache-Control max-age of the members-watching counts; London's per-borough "
         "counts are also kept this long in each process (0: counted on every request)",
     )
+    dashboard_watchers_interval_s: int = Field(
+        default=3600,
+        ge=0,
+        description="How often geo counts the members watching London, each borough and each "
+        "ward and sends the counts to alerts (watchers.counted) for the dashboard's monthly "
+        "open data, seconds (0: never)",
+    )

@@ -49,6 +49,11 @@ def unique_borough_code() -> str:
     return f"{TEST_BOROUGH_PREFIX}{next(_TEST_BOROUGHS) % TEST_BOROUGH_COUNT:05d}"
 
 
+def ward_of(borough: str) -> str:
+    """The one ward of one of the tests' boroughs (conftest)."""
+    return "B" + borough.removeprefix(TEST_BOROUGH_PREFIX).rjust(8, "0")
+
+
 def unique_ward_code() -> str:
     """A ward no other test of this session uses: one of the tests' own (conftest)."""
     return f"{TEST_WARD_PREFIX}{next(_TEST_WARDS) % TEST_WARD_COUNT:08d}"

@@ -118,10 +118,13 @@ async def preview_alert(
 
 @router.put(
     "/{alert_id}/crime-type",
-    summary="Correct an alert's crime type before approval",
+    summary="Correct an alert's crime type before approval or once published",
     description="An officer covering the alert, while it is a draft or submitted: most often "
     "a CAP message received without tawny:crimeType, whose crime type was derived "
-    "(`crime_type_derived`). Audited.",
+    "(`crime_type_derived`). Or once published (also updated, resolved, cancelled or "
+    "expired): what was sent stays as sent, but the alert and its follow-ups take the "
+    "corrected type and the dashboard moves the alert to it. Not between approval and "
+    "publication (409): the approval covered the type. Audited.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def reclassify_alert(
@@ -225,7 +228,9 @@ async def unschedule_alert(
     status_code=201,
     summary="Update a published alert",
     description="An officer of a borough the target touches. Issues a CAP Update message "
-    "referencing the original, to the same recipients; returns the new message. An Update of "
+    "referencing the original, to the same recipients; returns the new message. A new "
+    "crime_type brings its CAP event and categories with it, and the dashboard counts the alert "
+    "under it (and the new severity) from then on. An Update of "
     "an Extreme alert (or one made Extreme), or of a target touching several boroughs, is "
     "returned as submitted and goes out once other officers approve it (POST "
     "/alerts/{update id}/approve); /return turns it down.",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,6 +81,14 @@ class AlertRepository:
                 .order_by(Alert.published_at, Alert.created_at)
             )
         ).all()
+
+    async def set_follow_ups_crime_type(
+        self, original_id: uuid.UUID, crime_type: CrimeType
+    ) -> None:
+        """Every Update and Cancel of the alert, sent or held, takes the corrected crime type."""
+        await self._session.execute(
+            update(Alert).where(Alert.references_id == original_id).values(crime_type=crime_type)
+        )
 
     async def held_update(self, original_id: uuid.UUID) -> Alert | None:
         """The Update of an alert that waits for officers' approval, if there is one."""

@@ -345,7 +345,9 @@ class AlertCreate(BaseModel):
         return self
 
 
-_NEVER_CLEARED = frozenset({"headline", "body", "severity", "urgency", "certainty", "expires"})
+_NEVER_CLEARED = frozenset(
+    {"headline", "body", "severity", "urgency", "certainty", "expires", "crime_type"}
+)
 
 
 class AlertChange(BaseModel):
@@ -361,6 +363,11 @@ class AlertChange(BaseModel):
     severity: Severity | None = None
     urgency: Urgency | None = None
     certainty: Certainty | None = None
+    crime_type: CrimeType | None = Field(
+        default=None,
+        description="What the crime turned out to be; the CAP event and categories follow, "
+        "and the dashboard counts the alert under it from now on",
+    )
     suspects: list[Suspect] | None = Field(default=None, max_length=MAX_SUSPECTS)
     expires: datetime | None = None
     no_victim_details_confirmed: Literal[True]
@@ -409,7 +416,7 @@ class Schedule(BaseModel):
 
 
 class Reclassification(BaseModel):
-    """An officer's correction of a received alert's crime type, before approval."""
+    """An officer's correction of an alert's crime type (before approval, or once published)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -97,6 +97,15 @@ log = get_logger(__name__)
 
 PRODUCER = "alerts"
 LIVE = (AlertState.PUBLISHED, AlertState.UPDATED)
+# Before approval, or once published (see ``AlertService.reclassify``).
+RECLASSIFIABLE = (
+    AlertState.DRAFT,
+    AlertState.SUBMITTED,
+    *LIVE,
+    AlertState.RESOLVED,
+    AlertState.CANCELLED,
+    AlertState.EXPIRED,
+)
 SCHEDULER_BATCH = 100
 
 
@@ -346,15 +355,21 @@ class AlertService:
         self, alert_id: uuid.UUID, *, officer: Principal, crime_type: CrimeType
     ) -> Alert:
         """An officer corrects the crime type before approval (received CAP's derived one,
-        most often); audited with the old and new types."""
-        alert = await self._locked(
-            alert_id, AlertState.DRAFT, AlertState.SUBMITTED, action="reclassified"
-        )
+        most often) or once published, when what was sent stays as it was but the records and
+        the dashboard must say what the crime was; audited with the old and new types.
+        Between approval and publication it may not change: the approval covered it.
+
+        A published alert's follow-ups take the correction too: the next Update copies the
+        latest, and the dashboard counts the alert under its current message's type."""
+        alert = await self._locked(alert_id, *RECLASSIFIABLE, action="reclassified")
         self._require_officer_covering(officer, alert)
         previous = alert.crime_type
         alert.crime_type = crime_type
         alert.crime_type_derived = False
+        await self._alerts.set_follow_ups_crime_type(alert.id, crime_type)
         await self._session.flush()
+        if alert.published_at is not None:
+            await DashboardService(self._session, settings=self._settings).recount(alert.id)
         await self._record(
             alert,
             AuditAction.RECLASSIFIED,
@@ -469,6 +484,11 @@ class AlertService:
                     s.model_dump(mode="json", exclude_none=True) for s in change.suspects or []
                 ]
             setattr(message, name, value)
+        if change.crime_type is not None and change.crime_type is not current.crime_type:
+            # The CAP event and categories name the crime: they follow it.
+            message.event = EVENT_NAMES[change.crime_type]
+            message.categories = [c.value for c in default_categories(change.crime_type)]
+            message.crime_type_derived = False
         return await self._release_or_hold(
             original, current, message, officer, release_state=AlertState.UPDATED
         )

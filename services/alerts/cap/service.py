@@ -168,6 +168,8 @@ class CapService:
                 "certainty": content.certainty,
                 "suspects": [s.model_dump(exclude_none=True) for s in content.suspects],
                 "expires": content.expires,
+                # Only a crime type the sender named: a derived one would reclassify by guesswork.
+                **({} if message.crime_type_derived else {"crime_type": content.crime_type}),
                 "no_victim_details_confirmed": True,
             }
         )

@@ -13,8 +13,7 @@ import io
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from services.alerts.config import AlertsSettings
 from services.alerts.dashboard.repository import CellQuery
@@ -29,11 +28,12 @@ from services.alerts.dashboard.schemas import (
     OpenDataIndex,
     OpenDataMonth,
 )
-from services.alerts.dashboard.service import DashboardService, Viewer
+from services.alerts.dashboard.service import DashboardService
 from services.alerts.dependencies import AlertsSettingsDep
 from services.alerts.errors import AlertInvalidError
 from services.alerts.models import CrimeType
-from shared.auth import JWKSVerifier, Principal, bearer_scheme
+from shared.auth import OptionalPrincipal
+from shared.dashboard import Viewer
 from shared.errors import problem_responses
 from shared.http_caching import cacheable_response
 from shared.runtime import SessionDep
@@ -58,20 +58,6 @@ MonthQuery = Annotated[
     str | None,
     Query(pattern=MONTH_PATTERN, description="A calendar month, YYYY-MM"),
 ]
-
-
-async def optional_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Principal | None:
-    """The public need no token; a token that is sent must be valid."""
-    if credentials is None:
-        return None
-    verifier: JWKSVerifier = request.app.state.jwks_verifier
-    return await verifier.verify(credentials.credentials)
-
-
-OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
 def _month(text: str) -> date:
@@ -164,12 +150,9 @@ async def figures(
     found = await DashboardService(session, settings=settings).figures(
         query, viewer, limit=MAX_ROWS
     )
-    exact_for = (
-        "london" if viewer.london_wide else "own_boroughs" if viewer.borough_codes else "nobody"
-    )
     body = FigureList(
         suppress_below=settings.dashboard_suppress_below,
-        exact_for=exact_for,
+        exact_for=viewer.exact_for,
         rows=[FigureRow.of(f) for f in found],
     )
     return _answer(

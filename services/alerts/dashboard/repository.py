@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import TypeVar
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text, union
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +17,10 @@ from services.alerts.models import (
     Alert,
     DashboardAlertFact,
     DashboardCell,
+    DashboardWatchers,
     MsgType,
 )
+from shared.events import AreaWatchers
 
 
 @dataclass(frozen=True, order=True)
@@ -39,6 +42,23 @@ class CellQuery:
     area_code: str | None = None
     borough_code: str | None = None
     crime_type: str | None = None
+
+
+AreaRow = TypeVar("AreaRow", DashboardCell, DashboardWatchers)
+
+
+def _areas_of(
+    statement: Select[AreaRow], table: type[AreaRow], query: CellQuery
+) -> Select[AreaRow]:
+    """The query's months and areas, for the cells or the members-watching counts."""
+    statement = statement.where(table.month >= query.first_month, table.month <= query.last_month)
+    if query.area_kind is not None:
+        statement = statement.where(table.area_kind == query.area_kind)
+    if query.area_code is not None:
+        statement = statement.where(table.area_code == query.area_code)
+    if query.borough_code is not None:
+        statement = statement.where(table.borough_code == query.borough_code)
+    return statement
 
 
 class DashboardRepository:
@@ -93,15 +113,7 @@ class DashboardRepository:
         )
 
     async def cells(self, query: CellQuery, *, limit: int) -> Sequence[DashboardCell]:
-        statement = select(DashboardCell).where(
-            DashboardCell.month >= query.first_month, DashboardCell.month <= query.last_month
-        )
-        if query.area_kind is not None:
-            statement = statement.where(DashboardCell.area_kind == query.area_kind)
-        if query.area_code is not None:
-            statement = statement.where(DashboardCell.area_code == query.area_code)
-        if query.borough_code is not None:
-            statement = statement.where(DashboardCell.borough_code == query.borough_code)
+        statement = _areas_of(select(DashboardCell), DashboardCell, query)
         if query.crime_type is not None:
             statement = statement.where(DashboardCell.crime_type == query.crime_type)
         statement = statement.order_by(
@@ -110,6 +122,43 @@ class DashboardRepository:
             DashboardCell.area_code,
             DashboardCell.crime_type,
         ).limit(limit)
+        return (await self._session.scalars(statement)).all()
+
+    async def save_watchers(
+        self, month: date, counted_at: datetime, areas: Sequence[AreaWatchers]
+    ) -> None:
+        """Keep each area's count for the month unless a later count is kept already (events
+        may arrive late or twice)."""
+        if not areas:
+            return
+        statement = insert(DashboardWatchers).values(
+            [
+                {
+                    "month": month,
+                    "area_kind": area.area_kind,
+                    "area_code": area.area_code,
+                    "borough_code": area.borough_code,
+                    "members_watching": area.members_watching,
+                    "counted_at": counted_at,
+                }
+                for area in sorted(areas, key=lambda a: (a.area_kind, a.area_code))
+            ]
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["month", "area_kind", "area_code"],
+                set_={
+                    "borough_code": statement.excluded.borough_code,
+                    "members_watching": statement.excluded.members_watching,
+                    "counted_at": statement.excluded.counted_at,
+                },
+                where=DashboardWatchers.counted_at < statement.excluded.counted_at,
+            )
+        )
+
+    async def watchers(self, query: CellQuery) -> Sequence[DashboardWatchers]:
+        """The areas' members-watching counts the query's cells are about (any crime type)."""
+        statement = _areas_of(select(DashboardWatchers), DashboardWatchers, query)
         return (await self._session.scalars(statement)).all()
 
     async def uncounted_alerts(self, after: uuid.UUID | None, *, limit: int) -> Sequence[uuid.UUID]:
@@ -131,13 +180,17 @@ class DashboardRepository:
         return (await self._session.scalars(statement)).all()
 
     async def months(self) -> Sequence[date]:
-        """Months with any figures, newest first."""
+        """Months with any figures (alerts, or members watching counted), newest first."""
+        with_alerts = (
+            select(DashboardCell.month)
+            .where(DashboardCell.area_kind == "london")
+            .group_by(DashboardCell.month)
+            .having(func.sum(DashboardCell.alerts) > 0)
+        )
+        with_watchers = select(DashboardWatchers.month).where(
+            DashboardWatchers.area_kind == "london"
+        )
+        months = union(with_alerts, with_watchers).subquery()
         return (
-            await self._session.scalars(
-                select(DashboardCell.month)
-                .where(DashboardCell.area_kind == "london")
-                .group_by(DashboardCell.month)
-                .having(func.sum(DashboardCell.alerts) > 0)
-                .order_by(DashboardCell.month.desc())
-            )
+            await self._session.scalars(select(months.c.month).order_by(months.c.month.desc()))
         ).all()

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.alerts.dashboard.service import Figures
+from shared.dashboard import ExactFor
 
 AreaKind = Literal["london", "borough", "ward"]
 MONTH_PATTERN = r"^2[0-9]{3}-(0[1-9]|1[0-2])$"
@@ -40,6 +41,10 @@ COLUMNS: dict[str, str] = {
     "marked_useful": "Members who marked the alerts useful",
     "marked_not_useful": "Members who marked the alerts not useful",
     "replies": "Replies members sent to the alerts",
+    "members_watching": "Members watching the area (any subscription touching it; suspended "
+    "members left out) at geo's last count in the month, on the rows of all crime types only "
+    "(empty on each crime type's row); an area nobody alerted that month has an all row of "
+    "zeros with its members watching",
 }
 
 
@@ -73,6 +78,7 @@ class FigureRow(BaseModel):
                     "marked_useful": 402,
                     "marked_not_useful": 37,
                     "replies": 21,
+                    "members_watching": None,
                     "suppressed": [
                         "severity_severe",
                         "severity_minor",
@@ -106,6 +112,11 @@ class FigureRow(BaseModel):
     marked_useful: int | None
     marked_not_useful: int | None
     replies: int | None
+    members_watching: int | None = Field(
+        default=None,
+        description="On the rows of all crime types: members watching the area (null when "
+        "suppressed, then named in suppressed); null on each crime type's row",
+    )
     suppressed: list[str] = Field(description="The counts shown as fewer than the threshold")
 
     @classmethod
@@ -125,9 +136,7 @@ class FigureRow(BaseModel):
 
 class FigureList(BaseModel):
     suppress_below: int = Field(description="Counts from 1 to this minus one are suppressed")
-    exact_for: Literal["nobody", "own_boroughs", "london"] = Field(
-        description="Whose counts this reader sees unsuppressed"
-    )
+    exact_for: ExactFor = Field(description="Whose counts this reader sees unsuppressed")
     rows: list[FigureRow]
 
 

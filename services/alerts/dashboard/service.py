@@ -6,8 +6,10 @@ Each published alert has a fact (``DashboardAlertFact``): what it adds to the ce
 counted from its own rows. An event about an alert recounts that one alert and adds the
 difference to every cell it touches, so a report that arrives twice, or a mark replaced by
 another, changes nothing twice. An alert counts in the month it was first published (London
-time), under the crime type, severity and author it was first published with, once in London,
-once in each borough and once in each ward it touches.
+time), under its author and its current crime type and severity (its latest Update's, or an
+officer's correction of the crime type), once in London, once in each borough and once in
+each ward it touches: an Update or correction that changes either moves the whole alert, with
+the people it reached and its marks and replies, from its old cells to its new ones.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -36,9 +38,11 @@ from services.alerts.models import (
     Channel,
     DashboardAlertFact,
     DashboardCell,
+    DashboardWatchers,
     MsgType,
 )
-from shared.auth import Principal
+from shared.dashboard import Viewer
+from shared.events import WatchersCounted
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -50,44 +54,26 @@ LONDON_CODE = "E12000007"
 DASHBOARD_ACTIONS = frozenset(
     {AuditAction.PUBLISHED, AuditAction.UPDATED, AuditAction.RESOLVED, AuditAction.CANCELLED}
 )
-# Roles that see every count unsuppressed (MOPAC's and the platform's own staff).
-LONDON_WIDE_ROLES = ("admin", "platform_admin")
-OFFICER_ROLES = ("officer",)
 # The crime type of the cells that add up every crime type: a reader's totals then come
 # suppressed as a whole, never as a sum of suppressed parts.
 ALL_CRIME_TYPES = "all"
 
 
+def current_message(original: Alert, follow_ups: Sequence[Alert]) -> Alert:
+    """What the alert says now: its latest Update, or the original (a Cancel says nothing new:
+    it copies the message it cancels)."""
+    updates = [m for m in follow_ups if m.msg_type is MsgType.UPDATE]
+    return updates[-1] if updates else original
+
+
+def _place(fact: DashboardAlertFact) -> tuple[str, list[str], list[str]]:
+    """Which cells a fact counts in (besides its month, which never changes)."""
+    return fact.crime_type, list(fact.borough_codes), list(fact.ward_codes)
+
+
 def month_of(alert: Alert) -> date:
     assert alert.published_at is not None, "only published alerts are counted"
     return alert.published_at.astimezone(LONDON_TIME).date().replace(day=1)
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Whose figures these are: the public's (small counts suppressed) or staff's."""
-
-    london_wide: bool = False
-    borough_codes: frozenset[str] = field(default_factory=frozenset)
-
-    @classmethod
-    def of(cls, principal: Principal | None) -> Viewer:
-        if principal is None:
-            return cls()
-        if principal.has_any_role(*LONDON_WIDE_ROLES):
-            return cls(london_wide=True)
-        if principal.has_any_role(*OFFICER_ROLES):
-            return cls(borough_codes=frozenset(principal.area_borough_codes))
-        return cls()
-
-    @property
-    def is_public(self) -> bool:
-        return not self.london_wide and not self.borough_codes
-
-    def sees_exactly(self, cell: DashboardCell) -> bool:
-        return self.london_wide or (
-            cell.borough_code is not None and cell.borough_code in self.borough_codes
-        )
 
 
 @dataclass(frozen=True)
@@ -99,11 +85,12 @@ class Figures:
     area_code: str
     borough_code: str | None
     crime_type: str
+    # DASHBOARD_COUNTS, and members_watching on the rows of every crime type (``all``).
     counts: Mapping[str, int | None]
 
     @property
     def suppressed(self) -> list[str]:
-        return [name for name in DASHBOARD_COUNTS if self.counts[name] is None]
+        return [name for name, n in self.counts.items() if n is None]
 
 
 class DashboardService:
@@ -131,23 +118,26 @@ class DashboardService:
             and alert.msg_type is MsgType.ALERT
             and alert.cap_status is CapStatus.ACTUAL
         )
-        new = await self._count(alert) if counted else None
-        if old is not None and new is not None and old.counts == new:
+        follow_ups: Sequence[Alert] = await self._alerts.follow_ups(alert.id) if counted else ()
+        current = current_message(alert, follow_ups)
+        new = await self._count(alert, current, follow_ups) if counted else None
+        place = (
+            current.crime_type.value,
+            sorted(alert.touched_borough_codes),
+            sorted(alert.touched_ward_codes),
+        )
+        if old is not None and old.counts == new and _place(old) == place:
             return
         deltas: dict[CellKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         if old is not None:
+            # Taken away where it was counted before any of that changes.
             self._add(deltas, old, sign=-1)
         if new is None:
             if old is not None:
                 await self._cells.delete_fact(old)
         else:
-            fact = old or DashboardAlertFact(
-                alert_id=alert.id,
-                month=month_of(alert),
-                crime_type=alert.crime_type.value,
-                borough_codes=sorted(alert.touched_borough_codes),
-                ward_codes=sorted(alert.touched_ward_codes),
-            )
+            fact = old or DashboardAlertFact(alert_id=alert.id, month=month_of(alert))
+            fact.crime_type, fact.borough_codes, fact.ward_codes = place
             fact.counts = new
             self._add(deltas, fact, sign=1)
             await self._cells.save_fact(fact)
@@ -164,8 +154,9 @@ class DashboardService:
         for alert_id in sorted(set(alert_ids)):
             await self.recount(alert_id)
 
-    async def _count(self, alert: Alert) -> dict[str, int]:
-        follow_ups = await self._alerts.follow_ups(alert.id)
+    async def _count(
+        self, alert: Alert, current: Alert, follow_ups: Sequence[Alert]
+    ) -> dict[str, int]:
         useful, not_useful = await self._feedback.usefulness(alert.id)
         replies, _answered = await self._feedback.reply_counts(alert.id)
         # People reached on a channel: the most any one of its messages was delivered to (an
@@ -181,7 +172,7 @@ class DashboardService:
         counts = dict.fromkeys(DASHBOARD_COUNTS, 0)
         counts |= {
             "alerts": 1,
-            f"severity_{alert.severity.value.lower()}": 1,
+            f"severity_{current.severity.value.lower()}": 1,
             f"by_{kind.value}": 1,
             "updates": sum(1 for m in follow_ups if m.msg_type is MsgType.UPDATE),
             "cancelled": int(any(m.msg_type is MsgType.CANCEL for m in follow_ups)),
@@ -215,24 +206,58 @@ class DashboardService:
     # --- reading them -------------------------------------------------------------------
 
     async def figures(self, query: CellQuery, viewer: Viewer, *, limit: int) -> list[Figures]:
+        """The cells, with the members watching each area on its ``all`` row; an area with
+        members watching but no alert that month gets an ``all`` row of zeros."""
         cells = await self._cells.cells(query, limit=limit)
-        return [self._as_seen(cell, viewer) for cell in cells]
+        watching: dict[tuple[date, str, str], DashboardWatchers] = {}
+        if query.crime_type in (None, ALL_CRIME_TYPES):
+            watching = {
+                (row.month, row.area_kind, row.area_code): row
+                for row in await self._cells.watchers(query)
+            }
+        found: list[Figures] = []
+        for cell in cells:
+            counts = {name: getattr(cell, name) for name in DASHBOARD_COUNTS}
+            area = (cell.month, cell.area_kind, cell.area_code)
+            if cell.crime_type == ALL_CRIME_TYPES and area in watching:
+                counts["members_watching"] = watching.pop(area).members_watching
+            found.append(self._as_seen(cell, cell.crime_type, counts, viewer))
+        for row in watching.values():
+            zeros = {name: 0 for name in DASHBOARD_COUNTS}
+            counts = zeros | {"members_watching": row.members_watching}
+            found.append(self._as_seen(row, ALL_CRIME_TYPES, counts, viewer))
+        found.sort(key=lambda f: (f.month, f.area_kind, f.area_code, f.crime_type))
+        return found
 
     async def months(self) -> Sequence[date]:
         return await self._cells.months()
 
-    def _as_seen(self, cell: DashboardCell, viewer: Viewer) -> Figures:
+    async def record_watchers(self, counted: WatchersCounted) -> None:
+        """Keep geo's count as the month's (London time) latest."""
+        month = counted.counted_at.astimezone(LONDON_TIME).date().replace(day=1)
+        await self._cells.save_watchers(month, counted.counted_at, counted.areas)
+        log.info(
+            "alerts.dashboard.watchers_recorded",
+            month=month.isoformat(),
+            areas=len(counted.areas),
+        )
+
+    def _as_seen(
+        self,
+        area: DashboardCell | DashboardWatchers,
+        crime_type: str,
+        counts: Mapping[str, int],
+        viewer: Viewer,
+    ) -> Figures:
         below = self._settings.dashboard_suppress_below
-        exact = viewer.sees_exactly(cell)
-        counts: dict[str, int | None] = {}
-        for name in DASHBOARD_COUNTS:
-            n: int = getattr(cell, name)
-            counts[name] = n if exact or n == 0 or n >= below else None
         return Figures(
-            month=cell.month,
-            area_kind=cell.area_kind,
-            area_code=cell.area_code,
-            borough_code=cell.borough_code,
-            crime_type=cell.crime_type,
-            counts=counts,
+            month=area.month,
+            area_kind=area.area_kind,
+            area_code=area.area_code,
+            borough_code=area.borough_code,
+            crime_type=crime_type,
+            counts={
+                name: viewer.shown(n, borough_code=area.borough_code, suppress_below=below)
+                for name, n in counts.items()
+            },
         )

@@ -1,5 +1,7 @@
 """The public dashboard's members-watching counts: no sign-in, the same for everyone, so they
-carry ``Cache-Control: public`` and an ETag (the gateway's public cache honours both)."""
+carry ``Cache-Control: public`` and an ETag (the gateway's public cache honours both). An
+officer's token unsuppresses their own boroughs' counts (a platform admin's every count): such
+an answer is private and never cached."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from fastapi import APIRouter, Header, Path, Request, Response
 from services.geo.dependencies import SettingsDep
 from services.geo.watchers.schemas import WatcherCounts
 from services.geo.watchers.service import LondonCountsCache, WatcherCountService
+from shared.auth import OptionalPrincipal
+from shared.dashboard import Viewer
 from shared.errors import problem_responses
 from shared.http_caching import cacheable_response
 from shared.runtime import SessionDep
@@ -23,19 +27,25 @@ CACHED: dict[int | str, dict[str, Any]] = {
 IfNoneMatch = Annotated[str | None, Header(max_length=1000)]
 
 
-def _service(request: Request, session: SessionDep, settings: SettingsDep) -> WatcherCountService:
+def _service(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: OptionalPrincipal
+) -> WatcherCountService:
     cache: LondonCountsCache | None = getattr(request.app.state, "london_watcher_counts", None)
     if cache is None:
         cache = request.app.state.london_watcher_counts = LondonCountsCache()
-    return WatcherCountService(session, settings=settings, cache=cache)
+    return WatcherCountService(session, settings=settings, cache=cache, viewer=Viewer.of(principal))
 
 
 def _public(counts: WatcherCounts, max_age_s: int, if_none_match: str | None) -> Response:
+    cache_control = (
+        f"public, max-age={max_age_s}" if counts.exact_for == "nobody" else "private, no-store"
+    )
     return cacheable_response(
         counts.model_dump_json().encode(),
         media_type="application/json",
-        cache_control=f"public, max-age={max_age_s}",
+        cache_control=cache_control,
         if_none_match=if_none_match,
+        headers={"Vary": "Authorization"},
     )
 
 
@@ -43,15 +53,16 @@ def _public(counts: WatcherCounts, max_age_s: int, if_none_match: str | None) ->
     "",
     response_model=WatcherCounts,
     summary="How many members watch London and each borough now (small counts suppressed)",
-    responses={**CACHED, **problem_responses(503)},
+    responses={**CACHED, **problem_responses(401, 503)},
 )
 async def london_watchers(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    principal: OptionalPrincipal,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
-    counts = await _service(request, session, settings).london()
+    counts = await _service(request, session, settings, principal).london()
     return _public(counts, settings.dashboard_max_age_s, if_none_match)
 
 
@@ -59,7 +70,7 @@ async def london_watchers(
     "/{borough_code}",
     response_model=WatcherCounts,
     summary="How many members watch a borough and each of its wards now (small counts suppressed)",
-    responses={**CACHED, **problem_responses(422, 503)},
+    responses={**CACHED, **problem_responses(401, 422, 503)},
 )
 async def borough_watchers(
     request: Request,
@@ -73,7 +84,8 @@ async def borough_watchers(
             openapi_examples=openapi_examples(westminster="E09000033"),
         ),
     ],
+    principal: OptionalPrincipal,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
-    counts = await _service(request, session, settings).borough(borough_code)
+    counts = await _service(request, session, settings, principal).borough(borough_code)
     return _public(counts, settings.dashboard_max_age_s, if_none_match)

@@ -59,6 +59,13 @@ class WatcherCountRepository:
         )
         return {code: name for code, name in rows}
 
+    async def ward_boroughs(self, set_id: uuid.UUID) -> dict[str, str]:
+        """Every ward of the set, with its borough."""
+        rows = await self._session.execute(
+            select(Ward.code, Ward.borough_code).where(Ward.set_id == set_id).order_by(Ward.code)
+        )
+        return {code: borough for code, borough in rows}
+
     async def per_ward(self, ward_codes: Sequence[str]) -> dict[str, int]:
         """Distinct members watching each of the wards (absent: nobody)."""
         rows = await self._session.execute(

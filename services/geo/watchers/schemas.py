@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from shared.dashboard import ExactFor
+
 LONDON_CODE = "E12000007"
 
 _WARD_EXAMPLE: dict[str, JsonValue] = {
@@ -34,6 +36,11 @@ class WatcherCount(BaseModel):
 
 class WatcherCounts(BaseModel):
     suppress_below: int = Field(description="Counts from 1 to this minus one are suppressed")
+    exact_for: ExactFor = Field(
+        default="nobody",
+        description="Whose counts this reader sees unsuppressed: an officer's token their own "
+        "boroughs' (and their wards'), a platform admin's every count",
+    )
     area: WatcherCount = Field(description="London, or the borough asked for")
     rows: list[WatcherCount] = Field(description="London's boroughs, or the borough's wards")
 
@@ -42,6 +49,7 @@ class WatcherCounts(BaseModel):
             "examples": [
                 {
                     "suppress_below": 10,
+                    "exact_for": "nobody",
                     "area": {
                         "area_kind": "borough",
                         "area_code": "E09000033",

@@ -36,11 +36,17 @@ def cap(
     description: str = "A phone was taken at knifepoint.",
     severity: str = "Severe",
     sent: str | None = None,
+    crime_type: str | None = "robbery",
 ) -> bytes:
     """A CAP message sent half an hour ago (unless ``sent`` says when) and expiring in 5 days."""
     sent = sent or cap_datetime(utcnow() - timedelta(minutes=30))
     expires = cap_datetime(utcnow() + timedelta(days=5))
     refs = f"<references>{references}</references>" if references else ""
+    crime_type_parameter = (
+        f"<parameter><valueName>tawny:crimeType</valueName><value>{crime_type}</value></parameter>"
+        if crime_type
+        else ""
+    )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
 <identifier>{identifier}</identifier><sender>{SENDER}</sender><sent>{sent}</sent>
@@ -49,7 +55,7 @@ def cap(
 <urgency>Immediate</urgency><severity>{severity}</severity><certainty>Observed</certainty>
 <expires>{expires}</expires><headline>{headline}</headline>
 <description>{description}</description>
-<parameter><valueName>tawny:crimeType</valueName><value>robbery</value></parameter>
+{crime_type_parameter}
 <parameter><valueName>tawny:noVictimDetails</valueName><value>confirmed</value></parameter>
 <area><areaDesc>Belsize</areaDesc>
 <geocode><valueName>ONS_WARD</valueName><value>{BELSIZE}</value></geocode></area>
@@ -169,6 +175,34 @@ class TestReceivedFollowUps:
             client_headers(organisation),
         )
         assert late_update.status_code == 409
+
+    async def test_an_update_naming_another_crime_type_moves_the_alert_and_a_silent_one_not(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        organisation = uuid.uuid4()
+        alert, reference = await published_from_cad(client, organisation)
+        named, silent = (f"MPS-{uuid.uuid4().hex[:12]}" for _ in range(2))
+
+        renamed = await post(
+            client,
+            cap(named, msg_type="Update", references=reference, crime_type="theft_from_person"),
+            client_headers(organisation),
+        )
+        # Without tawny:crimeType the type would only be derived: the alert keeps its own.
+        kept = await post(
+            client,
+            cap(silent, msg_type="Update", references=reference, crime_type=None),
+            client_headers(organisation),
+        )
+
+        assert renamed.status_code == 201, renamed.text
+        assert (renamed.json()["crime_type"], renamed.json()["event"]) == (
+            "theft_from_person",
+            "Theft from the person",
+        )
+        assert kept.status_code == 201, kept.text
+        assert kept.json()["crime_type"] == "theft_from_person"
+        assert alert["crime_type"] == "robbery"
 
     async def test_unknown_or_malformed_references_are_refused(
         self, client: httpx.AsyncClient

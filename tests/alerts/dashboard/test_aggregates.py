@@ -18,10 +18,12 @@ from services.alerts.models import (
     DASHBOARD_COUNTS,
     Alert,
     CapStatus,
+    CrimeType,
     DashboardCell,
     DeliveryStats,
     MsgType,
     Reply,
+    Severity,
     Usefulness,
 )
 from shared.auth import Principal
@@ -34,12 +36,8 @@ from tests.alerts.helpers import (
     officer,
     service_for,
     unique_borough_code,
+    ward_of,
 )
-
-
-def ward_of(borough: str) -> str:
-    """The one ward of one of the tests' boroughs (tests/alerts/conftest.py)."""
-    return "B" + borough.removeprefix("E099").rjust(8, "0")
 
 
 def member() -> Principal:
@@ -87,6 +85,13 @@ async def recount_from_source(
                 )
             )
         ).all()
+        # Counted under what it says now: its latest Update's crime type and severity (an
+        # officer's correction reaches the original and every follow-up).
+        updates = sorted(
+            (m for m in follow_ups if m.msg_type is MsgType.UPDATE),
+            key=lambda m: (m.published_at, m.created_at),
+        )
+        current = updates[-1] if updates else alert
         delivered: dict[str, int] = defaultdict(int)
         for row in await session.scalars(
             select(DeliveryStats).where(
@@ -102,7 +107,7 @@ async def recount_from_source(
         counts = Counter(
             {
                 "alerts": 1,
-                f"severity_{alert.severity.value.lower()}": 1,
+                f"severity_{current.severity.value.lower()}": 1,
                 f"by_{kind}": 1,
                 "updates": sum(m.msg_type is MsgType.UPDATE for m in follow_ups),
                 "cancelled": int(any(m.msg_type is MsgType.CANCEL for m in follow_ups)),
@@ -118,7 +123,7 @@ async def recount_from_source(
             ("ward", w) for w in alert.touched_ward_codes if w == ward_of(borough)
         ]
         for kind_of_area, code in areas:
-            for crime_type in (alert.crime_type.value, "all"):
+            for crime_type in (current.crime_type.value, "all"):
                 cells[(month, kind_of_area, code, crime_type)].update(counts)
     return {key: +counts for key, counts in cells.items()}
 
@@ -167,7 +172,16 @@ class TestAggregatesEqualARecount:
         never_published = await alerts.create_draft(
             draft(crime_type="burglary", target_ward_codes=[ward]), author=police
         )
-        for alert in (burglary, vehicles, robbery):
+        # Moved by an Update to another crime type and severity, with what it reached and
+        # its marks; and moved by an officer's correction of its crime type.
+        moved = await alerts.create_draft(
+            draft(crime_type="criminal_damage", target_ward_codes=[ward], severity="Moderate"),
+            author=police,
+        )
+        corrected = await alerts.create_draft(
+            draft(crime_type="fraud_or_scam", target_borough_codes=[borough]), author=police
+        )
+        for alert in (burglary, vehicles, robbery, moved, corrected):
             await alerts.publish(alert.id, publisher=police)
         await alerts.submit(by_coordinator.id, author=watch)
         await alerts.approve(by_coordinator.id, officer=police)
@@ -193,6 +207,7 @@ class TestAggregatesEqualARecount:
             (update.id, 3, {"email": 50, "push": 12}),
             (burglary.id, 1, {"email": 999}),  # an older report changes nothing
             (vehicles.id, 1, {"push": 7}),
+            (moved.id, 1, {"email": 21}),
         ):
             await record_delivery_stats(
                 session, stats(message_id, minutes, **delivered), settings=settings
@@ -206,6 +221,30 @@ class TestAggregatesEqualARecount:
         for resident in residents[:3]:
             await feedback.reply(burglary.id, member=resident, text="Seen a van twice today.")
         await feedback.reply(by_coordinator.id, member=residents[0], text="Thank you.")
+        for resident in residents[5:8]:
+            await feedback.mark(moved.id, member=resident, useful=True)
+
+        moved_update = await alerts.update(
+            moved.id,
+            officer=police,
+            change=AlertChange(
+                severity=Severity.SEVERE,
+                crime_type=CrimeType.THEFT_FROM_PERSON,
+                headline="Pickpockets, not vandals, at the market.",
+                no_victim_details_confirmed=True,
+            ),
+        )
+        await record_delivery_stats(
+            session, stats(moved_update.id, 2, email=24, sms=2), settings=settings
+        )
+        await alerts.update(
+            corrected.id,
+            officer=police,
+            change=AlertChange(
+                instruction="Call 101 with sightings.", no_victim_details_confirmed=True
+            ),
+        )
+        await alerts.reclassify(corrected.id, officer=police, crime_type=CrimeType.BURGLARY)
 
         # Erasure: the member's marks and replies go (as the member.erased consumer does),
         # and each alert they touched is recounted.
@@ -227,7 +266,8 @@ class TestAggregatesEqualARecount:
         assert await cells_kept(session, borough) == expected
         month = utcnow().astimezone(LONDON_TIME).strftime("%Y-%m")
         burglary_borough = expected[(month, "borough", borough, "burglary")]
-        assert burglary_borough["alerts"] == 2  # the officer's and the coordinator's
+        # The officer's, the coordinator's and the corrected one (its Update took the type).
+        assert burglary_borough["alerts"] == 3
         assert burglary_borough["reached_email"] == 55
         assert burglary_borough["marked_useful"] + burglary_borough["marked_not_useful"] == 13
         assert burglary_borough["replies"] == 2
@@ -236,6 +276,21 @@ class TestAggregatesEqualARecount:
         assert expected[(month, "ward", ward, "robbery")]["cancelled"] == 1
         assert expected[(month, "ward", ward, "theft_of_motor_vehicle")]["updates"] == 1
         assert never_published.id not in touched
+        # The moved alert counts once, where it is now, with its reach and marks.
+        assert (month, "ward", ward, "criminal_damage") not in expected
+        assert (month, "borough", borough, "fraud_or_scam") not in expected
+        theft = expected[(month, "ward", ward, "theft_from_person")]
+        assert (theft["alerts"], theft["severity_severe"], theft["updates"]) == (1, 1, 1)
+        assert (theft["reached_email"], theft["reached_sms"], theft["marked_useful"]) == (24, 2, 3)
+        # Once: the ward's crime types add up to its all cell.
+        ward_cells = {
+            crime_type: counts
+            for (m, kind, code, crime_type), counts in expected.items()
+            if (m, kind, code) == (month, "ward", ward)
+        }
+        assert ward_cells["all"]["alerts"] == sum(
+            counts["alerts"] for crime_type, counts in ward_cells.items() if crime_type != "all"
+        )
 
     async def test_recounting_twice_changes_nothing(self, session: AsyncSession) -> None:
         settings = mapped_settings()

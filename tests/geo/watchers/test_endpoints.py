@@ -1,6 +1,7 @@
 """The dashboard's members-watching counts: distinct members per ward and borough, recounted
 against what tests add; suspended and erased members left out; small counts suppressed for
-the public; cache headers; London's counts kept for the max-age."""
+the public but exact for the borough's officers; cache headers; London's counts kept for the
+max-age; the exact counts reported to alerts (watchers.counted) through the outbox."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import uuid
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.geo.config import GeoSettings
 from services.geo.members.service import MemberLifecycleService
+from services.geo.models import OutboxMessage
 from services.geo.watchers.schemas import WatcherCounts
 from services.geo.watchers.service import LondonCountsCache, WatcherCountService
 from shared.db import utcnow
+from shared.events import EventEnvelope, WatchersCounted
 from tests.geo.factories import subscribe
+from tests.support.tokens import auth_header
 
 # The demo geography is the current boundary set.
 pytestmark = pytest.mark.usefixtures("demo_set")
@@ -167,3 +172,76 @@ class TestPublicEndpoints:
         assert unknown.status_code == 422
         assert unknown.headers["content-type"] == "application/problem+json"
         assert malformed.status_code == 422
+
+    async def test_the_boroughs_officers_see_its_counts_exactly_and_privately(
+        self,
+        client: httpx.AsyncClient,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: GeoSettings,
+    ) -> None:
+        # One member in a ward nobody else watches in this test: under the threshold.
+        async with sessions() as session, session.begin():
+            await subscribe(session, uuid.uuid4(), WARDS[3])
+        counts = await borough_counts(sessions, settings)
+        own = auth_header(roles=["officer"], member_id=uuid.uuid4(), area_boroughs=[BOROUGH])
+        elsewhere = auth_header(
+            roles=["officer"], member_id=uuid.uuid4(), area_boroughs=["E09000001"]
+        )
+        admin = auth_header(roles=["platform_admin"], member_id=uuid.uuid4())
+
+        mine = await client.get(f"/dashboard/watchers/{BOROUGH}", headers=own)
+        theirs = await client.get(f"/dashboard/watchers/{BOROUGH}", headers=elsewhere)
+        london = await client.get("/dashboard/watchers", headers=own)
+        everything = await client.get("/dashboard/watchers", headers=admin)
+
+        exact = WatcherCounts.model_validate(mine.json())
+        assert exact.exact_for == "own_boroughs"
+        assert {row.area_code: row.members_watching for row in [exact.area, *exact.rows]} == counts
+        assert mine.headers["cache-control"] == "private, no-store"
+        below = settings.dashboard_suppress_below
+        shown = WatcherCounts.model_validate(theirs.json())
+        for row in [shown.area, *shown.rows]:
+            n = counts[row.area_code]
+            assert row.members_watching == (n if n == 0 or n >= below else None)
+        # London's own count is exact only London-wide; the officer's borough's row is exact.
+        in_london = WatcherCounts.model_validate(london.json())
+        demo = next(row for row in in_london.rows if row.area_code == BOROUGH)
+        assert demo.members_watching == counts[BOROUGH]
+        london_wide = WatcherCounts.model_validate(everything.json())
+        assert london_wide.exact_for == "london"
+        assert london_wide.area.suppressed is False
+        assert (
+            await client.get("/dashboard/watchers", headers={"Authorization": "Bearer x"})
+        ).status_code == 401
+
+
+class TestReportToAlerts:
+    async def test_the_exact_counts_of_every_area_are_staged_for_alerts(
+        self, sessions: async_sessionmaker[AsyncSession], settings: GeoSettings
+    ) -> None:
+        async with sessions() as session, session.begin():
+            await subscribe(session, uuid.uuid4(), WARDS[2])
+        counts = await borough_counts(sessions, settings)
+
+        async with sessions() as session, session.begin():
+            staged = await WatcherCountService(
+                session, settings=settings, cache=LondonCountsCache()
+            ).stage_report()
+
+        async with sessions() as session:
+            row = await session.scalar(
+                select(OutboxMessage)
+                .where(OutboxMessage.key == staged.partition_key())
+                .order_by(OutboxMessage.position.desc())
+                .limit(1)
+            )
+        assert row is not None
+        sent = EventEnvelope.model_validate(row.envelope).parse_payload()
+        assert isinstance(sent, WatchersCounted)
+        assert sent.counted_at == staged.counted_at
+        by_area = {(a.area_kind, a.area_code): a for a in sent.areas}
+        assert by_area[("borough", BOROUGH)].members_watching == counts[BOROUGH]
+        for ward in WARDS:
+            assert by_area[("ward", ward)].members_watching == counts[ward]
+            assert by_area[("ward", ward)].borough_code == BOROUGH
+        assert by_area[("london", "E12000007")].members_watching >= counts[BOROUGH]

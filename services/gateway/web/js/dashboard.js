@@ -276,11 +276,12 @@ export async function london(main, { params }) {
     geojson("boroughs"),
     watching ? watchers() : null,
   ]);
-  add(main, suppressionNote(watching ? { ...watched, exact_for: "nobody" } : boroughRows));
+  add(main, suppressionNote(watching ? watched : boroughRows));
   const byBorough = watching
     ? new Map(watched.rows.map((r) => [r.area_code, r.members_watching]))
     : new Map(boroughRows.rows.map((r) => [r.area_code, r[measure]]));
-  const lowest = watching ? watched.suppress_below : boroughRows.exact_for === "nobody" ? boroughRows.suppress_below : 1;
+  const answer = watching ? watched : boroughRows;
+  const lowest = answer.exact_for === "nobody" ? answer.suppress_below : 1;
   const scale = scaleFor([...byBorough.values()], lowest);
   const title = watching
     ? WATCHING_NAME

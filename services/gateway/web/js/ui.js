@@ -199,8 +199,11 @@ export const CRIME_TYPES = [
   ["road_closure", "Road closure"],
 ];
 
+// Read-only labels of types nobody chooses: "other" is derived from received CAP that says no more.
+const DERIVED_CRIME_TYPES = [["other", "Other"]];
+
 export function crimeTypeName(value) {
-  const found = CRIME_TYPES.find(([code]) => code === value);
+  const found = [...CRIME_TYPES, ...DERIVED_CRIME_TYPES].find(([code]) => code === value);
   return found ? found[1] : value;
 }
 
