@@ -40,12 +40,12 @@ function geojson(layer) {
   if (!geoCache.has(layer)) {
     geoCache.set(
       layer,
-      fetch(`/api/geo/map/${layer}.geojson`, { headers: { accept: "application/geo+json, application/json" } }).then(
-        (r) => {
-          if (!r.ok) throw new Error(`Could not load the map (${r.status}).`);
-          return r.json();
-        },
-      ),
+      fetch(`/api/geo/map/${layer}.geojson`, {
+        headers: { accept: "application/geo+json, application/json" },
+      }).then((r) => {
+        if (!r.ok) throw new Error(`Could not load the map (${r.status}).`);
+        return r.json();
+      }),
     );
   }
   return geoCache.get(layer);
@@ -67,7 +67,10 @@ function recentMonths() {
 
 function monthName(month) {
   const [year, number] = month.split("-").map(Number);
-  return new Date(year, number - 1, 1).toLocaleDateString("en-GB", { month: "short", year: "numeric" });
+  return new Date(year, number - 1, 1).toLocaleDateString("en-GB", {
+    month: "short",
+    year: "numeric",
+  });
 }
 
 function measureName(measure) {
@@ -100,31 +103,64 @@ function chart({ title, labels, series }) {
   const max = Math.max(1, ...series.flatMap((s) => s.values.map((v) => v || 0)));
   const bars = h("div", { class: "dash-chart", "aria-hidden": "true" });
   labels.forEach((label, i) => {
-    const row = h("div", { class: "dash-chart-row" }, h("span", { class: "dash-chart-label" }, label));
+    const row = h(
+      "div",
+      { class: "dash-chart-row" },
+      h("span", { class: "dash-chart-label" }, label),
+    );
     const group = h("div", { class: "dash-chart-bars" });
     series.forEach((s, k) => {
       const value = s.values[i];
-      const fill = h("span", { class: `dash-bar dash-series-${k}${value === null ? " dash-suppressed" : ""}` });
+      const fill = h("span", {
+        class: `dash-bar dash-series-${k}${value === null ? " dash-suppressed" : ""}`,
+      });
       fill.style.width = value === null ? "0.6rem" : `${(100 * (value || 0)) / max}%`;
-      group.append(h("div", { class: "dash-bar-line" }, fill, h("span", { class: "dash-bar-value" }, shown(value))));
+      group.append(
+        h(
+          "div",
+          { class: "dash-bar-line" },
+          fill,
+          h("span", { class: "dash-bar-value" }, shown(value)),
+        ),
+      );
     });
     row.append(group);
     bars.append(row);
   });
   const key =
     series.length > 1
-      ? h("ul", { class: "dash-key", "aria-hidden": "true" }, series.map((s, k) => h("li", {}, h("span", { class: `dash-swatch dash-series-${k}` }), s.name)))
+      ? h(
+          "ul",
+          { class: "dash-key", "aria-hidden": "true" },
+          series.map((s, k) =>
+            h("li", {}, h("span", { class: `dash-swatch dash-series-${k}` }), s.name),
+          ),
+        )
       : null;
   const table = h(
     "table",
     {},
     h("caption", {}, title),
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Month"), series.map((s) => h("th", { scope: "col" }, s.name)))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        h("th", { scope: "col" }, "Month"),
+        series.map((s) => h("th", { scope: "col" }, s.name)),
+      ),
+    ),
     h(
       "tbody",
       {},
       labels.map((label, i) =>
-        h("tr", {}, h("th", { scope: "row" }, label), series.map((s) => h("td", {}, shown(s.values[i])))),
+        h(
+          "tr",
+          {},
+          h("th", { scope: "row" }, label),
+          series.map((s) => h("td", {}, shown(s.values[i]))),
+        ),
       ),
     ),
   );
@@ -134,7 +170,12 @@ function chart({ title, labels, series }) {
     h("figcaption", {}, title),
     key,
     bars,
-    h("details", {}, h("summary", {}, "Table of these figures"), h("div", { class: "table-wrap" }, table)),
+    h(
+      "details",
+      {},
+      h("summary", {}, "Table of these figures"),
+      h("div", { class: "table-wrap" }, table),
+    ),
   );
 }
 
@@ -150,7 +191,11 @@ function valuesByMonth(rows, months, crimeType, measure, areaCode) {
 function intro(main, title) {
   add(
     main,
-    h("p", { class: "dash-breadcrumbs" }, h("a", { href: "#/dashboard" }, "London crime alerts dashboard")),
+    h(
+      "p",
+      { class: "dash-breadcrumbs" },
+      h("a", { href: "#/dashboard" }, "London crime alerts dashboard"),
+    ),
     h("h1", {}, title),
   );
 }
@@ -168,8 +213,20 @@ function suppressionNote(answer) {
 function controls(params, path, extra = [], measures = MEASURES) {
   const months = recentMonths();
   const month = chosen(params, "month", months, months[months.length - 1]);
-  const measure = chosen(params, "measure", measures.map(([m]) => m), "alerts");
-  const monthSelect = select("month", months.slice().reverse().map((m) => [m, monthName(m)]), month);
+  const measure = chosen(
+    params,
+    "measure",
+    measures.map(([m]) => m),
+    "alerts",
+  );
+  const monthSelect = select(
+    "month",
+    months
+      .slice()
+      .reverse()
+      .map((m) => [m, monthName(m)]),
+    month,
+  );
   const measureSelect = select("measure", measures, measure);
   const form = h(
     "form",
@@ -197,7 +254,10 @@ function scaleFor(values, lowest) {
 
 function stepOf(value, scale) {
   if (scale.span === 0) return SHADES.length - 1;
-  return Math.min(SHADES.length - 1, Math.max(0, Math.round(((value - scale.lowest) * (SHADES.length - 1)) / scale.span)));
+  return Math.min(
+    SHADES.length - 1,
+    Math.max(0, Math.round(((value - scale.lowest) * (SHADES.length - 1)) / scale.span)),
+  );
 }
 
 function shadeOf(value, scale) {
@@ -256,13 +316,25 @@ export async function london(main, { params }) {
     ),
   );
   const crimeTypes = [["all", "All crime types"], ...MOPAC_7.map((c) => [c, crimeTypeName(c)])];
-  const crimeSelect = select("crime_type", crimeTypes, chosen(params, "crime_type", crimeTypes.map(([c]) => c), "all"));
-  const { form, month, measure: picked, months } = controls(
-    params,
-    "dashboard",
-    field("Crime type", crimeSelect),
-    [...MEASURES, [WATCHING, WATCHING_NAME]],
+  const crimeSelect = select(
+    "crime_type",
+    crimeTypes,
+    chosen(
+      params,
+      "crime_type",
+      crimeTypes.map(([c]) => c),
+      "all",
+    ),
   );
+  const {
+    form,
+    month,
+    measure: picked,
+    months,
+  } = controls(params, "dashboard", field("Crime type", crimeSelect), [
+    ...MEASURES,
+    [WATCHING, WATCHING_NAME],
+  ]);
   const crimeType = crimeSelect.value;
   add(main, form);
   const watching = picked === WATCHING;
@@ -288,9 +360,18 @@ export async function london(main, { params }) {
     : `${measureName(measure)}, ${crimeType === "all" ? "all crime types" : crimeTypeName(crimeType)}, ${monthName(month)}`;
 
   add(main, h("h2", {}, "Boroughs"));
-  const mapElement = h("div", { class: "map dash-map", role: "region", "aria-label": `Map of London's boroughs shaded by ${title}; the same figures are in the table below` });
+  const mapElement = h("div", {
+    class: "map dash-map",
+    role: "region",
+    "aria-label": `Map of London's boroughs shaded by ${title}; the same figures are in the table below`,
+  });
   add(main, mapElement, legend(scale, picked));
-  const map = L.map(mapElement, { center: [51.5072, -0.1276], zoom: 9, zoomSnap: 0.25, attributionControl: false });
+  const map = L.map(mapElement, {
+    center: [51.5072, -0.1276],
+    zoom: 9,
+    zoomSnap: 0.25,
+    attributionControl: false,
+  });
   const layer = L.geoJSON(shapes, {
     style: (feature) => ({
       color: "#1b1b1b",
@@ -300,7 +381,9 @@ export async function london(main, { params }) {
       className: `dash-borough dash-borough-${feature.properties.code}`,
     }),
     onEachFeature: (feature, shape) => {
-      shape.bindTooltip(`${feature.properties.name}: ${shown(byBorough.get(feature.properties.code) ?? 0)}`);
+      shape.bindTooltip(
+        `${feature.properties.name}: ${shown(byBorough.get(feature.properties.code) ?? 0)}`,
+      );
       shape.on("click", () => {
         location.hash = `#/dashboard/borough/${feature.properties.code}?measure=${measure}&month=${month}`;
       });
@@ -318,7 +401,16 @@ export async function london(main, { params }) {
         "table",
         { class: "dash-boroughs" },
         h("caption", {}, title),
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Borough"), h("th", { scope: "col" }, measureName(picked)))),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            h("th", { scope: "col" }, "Borough"),
+            h("th", { scope: "col" }, measureName(picked)),
+          ),
+        ),
         h(
           "tbody",
           {},
@@ -326,7 +418,15 @@ export async function london(main, { params }) {
             h(
               "tr",
               {},
-              h("th", { scope: "row" }, h("a", { href: `#/dashboard/borough/${code}?measure=${measure}&month=${month}` }, name)),
+              h(
+                "th",
+                { scope: "row" },
+                h(
+                  "a",
+                  { href: `#/dashboard/borough/${code}?measure=${measure}&month=${month}` },
+                  name,
+                ),
+              ),
               h("td", {}, shown(byBorough.has(code) ? byBorough.get(code) : 0)),
             ),
           ),
@@ -338,11 +438,20 @@ export async function london(main, { params }) {
   add(main, h("h2", {}, "The MOPAC 7 across London"));
   add(
     main,
-    h("p", {}, "The seven neighbourhood crimes MOPAC follows, together: " + MOPAC_7.map(crimeTypeName).join(", ") + "."),
+    h(
+      "p",
+      {},
+      "The seven neighbourhood crimes MOPAC follows, together: " +
+        MOPAC_7.map(crimeTypeName).join(", ") +
+        ".",
+    ),
     chart({
       title: `${measureName(measure)} in London by month, MOPAC 7`,
       labels: months.map(monthName),
-      series: MOPAC_7.map((c) => ({ name: crimeTypeName(c), values: valuesByMonth(londonRows.rows, months, c, measure) })),
+      series: MOPAC_7.map((c) => ({
+        name: crimeTypeName(c),
+        values: valuesByMonth(londonRows.rows, months, c, measure),
+      })),
     }),
   );
 
@@ -374,7 +483,11 @@ function openData(month) {
       "p",
       {},
       "The same figures for every area and crime type, per month: ",
-      h("a", { href: `/api/alerts/dashboard/open-data/${month}.csv` }, `CSV for ${monthName(month)}`),
+      h(
+        "a",
+        { href: `/api/alerts/dashboard/open-data/${month}.csv` },
+        `CSV for ${monthName(month)}`,
+      ),
       ", ",
       h("a", { href: `/api/alerts/dashboard/open-data/${month}.json` }, "JSON"),
       ", and ",
@@ -393,7 +506,12 @@ export async function borough(main, { id, params }) {
   const { form, month, measure, months } = controls(params, `dashboard/borough/${code}`);
   add(main, form);
   const [series, wards, watched] = await Promise.all([
-    figures({ from: months[0], to: months[months.length - 1], area_kind: "borough", area_code: code }),
+    figures({
+      from: months[0],
+      to: months[months.length - 1],
+      area_kind: "borough",
+      area_code: code,
+    }),
     figures({ from: month, area_kind: "ward", borough: code, crime_type: "all" }),
     watchers(code),
   ]);
@@ -423,11 +541,21 @@ export async function borough(main, { id, params }) {
         "table",
         { class: "dash-wards" },
         // Not "all crime types": that names the charts' tables.
-        h("caption", {}, `${measureName(measure)} per ward of ${name} in ${monthName(month)} (every crime type), and members watching each ward now`),
+        h(
+          "caption",
+          {},
+          `${measureName(measure)} per ward of ${name} in ${monthName(month)} (every crime type), and members watching each ward now`,
+        ),
         h(
           "thead",
           {},
-          h("tr", {}, h("th", { scope: "col" }, "Ward"), h("th", { scope: "col" }, measureName(measure)), h("th", { scope: "col" }, WATCHING_NAME)),
+          h(
+            "tr",
+            {},
+            h("th", { scope: "col" }, "Ward"),
+            h("th", { scope: "col" }, measureName(measure)),
+            h("th", { scope: "col" }, WATCHING_NAME),
+          ),
         ),
         h(
           "tbody",
@@ -444,7 +572,11 @@ export async function borough(main, { id, params }) {
         ),
       ),
     ),
-    h("p", { class: "hint" }, `${shown(watched.area.members_watching)} members watch at least one ward of ${name}.`),
+    h(
+      "p",
+      { class: "hint" },
+      `${shown(watched.area.members_watching)} members watch at least one ward of ${name}.`,
+    ),
   );
   add(main, openData(month));
 }
@@ -456,14 +588,20 @@ export async function compare(main, { params }) {
   const b = params.get("b");
   if (!names.has(a) || !names.has(b)) {
     intro(main, "Compare two boroughs");
-    add(main, h("p", {}, "Choose two boroughs on ", h("a", { href: "#/dashboard" }, "the dashboard"), "."));
+    add(
+      main,
+      h("p", {}, "Choose two boroughs on ", h("a", { href: "#/dashboard" }, "the dashboard"), "."),
+    );
     return;
   }
   intro(main, `${names.get(a)} and ${names.get(b)} compared`);
   const { form, measure, months } = controls(params, "dashboard/compare");
   add(main, form);
   const range = { from: months[0], to: months[months.length - 1], area_kind: "borough" };
-  const [first, second] = await Promise.all([figures({ ...range, area_code: a }), figures({ ...range, area_code: b })]);
+  const [first, second] = await Promise.all([
+    figures({ ...range, area_code: a }),
+    figures({ ...range, area_code: b }),
+  ]);
   add(main, suppressionNote(first));
   for (const crimeType of ["all", ...MOPAC_7]) {
     const label = crimeType === "all" ? "All crime types" : crimeTypeName(crimeType);
