@@ -64,7 +64,7 @@ class Base(DeclarativeBase):
 
 
 class AlertState(StrEnum):
-    """Where an alert is in Tawny's workflow (see ``authoring.workflow`` for the transitions)."""
+    """Where an alert is in Tawny's workflow (see ``authoring.service`` for the transitions)."""
 
     DRAFT = "draft"
     SUBMITTED = "submitted"
