@@ -8,6 +8,7 @@ to resolve each message's audience. Other systems exchange CAP XML; the public r
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -45,7 +46,14 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         geography_for(settings)
         # In runtime.tasks, so it is cancelled at shutdown and shows in readiness.
         runtime.tasks.append(
-            asyncio.create_task(scheduler.run(runtime, settings), name="alerts-scheduler")
+            asyncio.create_task(
+                run_every(
+                    settings.scheduler_interval_s,
+                    partial(scheduler.run_once, runtime, settings),
+                    name="alerts-scheduler",
+                ),
+                name="alerts-scheduler",
+            )
         )
         runtime.tasks.append(
             asyncio.create_task(webhook_worker.run(runtime, settings), name="alerts-webhooks")

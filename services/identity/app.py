@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
 import httpx
 from fastapi import FastAPI
@@ -128,7 +129,14 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         )
         # In runtime.tasks, so it is cancelled at shutdown and shows in readiness.
         runtime.tasks.append(
-            asyncio.create_task(maintenance.run(runtime, settings), name="identity-maintenance")
+            asyncio.create_task(
+                run_every(
+                    settings.maintenance_interval_s,
+                    partial(maintenance.run_once, runtime, settings),
+                    name="identity-maintenance",
+                ),
+                name="identity-maintenance",
+            )
         )
 
         async def purge_audit() -> None:

@@ -21,7 +21,6 @@ count, never a duplicate event.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -34,6 +33,7 @@ from shared.db import session_scope, utcnow
 from shared.events import DeliveryStatsReported
 from shared.logs import get_logger
 from shared.outbox import add_event
+from shared.periodic import run_every
 
 log = get_logger(__name__)
 
@@ -90,11 +90,6 @@ class StatsReporter:
         return reported
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.report_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("dispatch.stats.failed")
-            await asyncio.sleep(self._interval.total_seconds())
+        """Report every ``stats_interval_s`` until cancelled; a failed pass is logged and the
+        next one tried at the next tick."""
+        await run_every(self._interval.total_seconds(), self.report_once, name="delivery-stats")
