@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from services.alerts.authoring.creation import AlertCreation
-from services.alerts.authoring.follow_ups import AlertFollowUps
+from services.alerts.authoring.follow_ups import AlertFollowUps, ReceivedCap
 from services.alerts.authoring.policy import approval_gap, officers_required
 from services.alerts.authoring.repository import AlertFilters
 from services.alerts.errors import (
@@ -52,6 +52,9 @@ from shared.logs import get_logger
 from shared.pagination import Cursor
 
 log = get_logger(__name__)
+
+# ReceivedCap (follow_ups) is re-exported: CAP's service imports it from here.
+__all__ = ["SCHEDULER_BATCH", "AlertService", "ReceivedCap"]
 
 SCHEDULER_BATCH = 100
 

@@ -15,9 +15,8 @@ from datetime import datetime
 
 from sqlalchemy.exc import DataError
 
-from services.alerts.authoring.follow_ups import ReceivedCap
 from services.alerts.authoring.schemas import AlertChange, Cancellation
-from services.alerts.authoring.service import AlertService
+from services.alerts.authoring.service import AlertService, ReceivedCap
 from services.alerts.cap.document import CapMessage
 from services.alerts.cap.intake import read_cap
 from services.alerts.config import AlertsSettings
