@@ -87,6 +87,7 @@ from services.dispatch.ratelimits.service import SharedTokenBucket
 from shared.db import session_scope, utcnow
 from shared.events import AlertContent, primary_language
 from shared.logs import get_logger
+from shared.periodic import run_every
 from shared.polling import PollPause
 from shared.tracing import batch_span
 
@@ -635,11 +636,6 @@ class DeliveryWorker:
                 await self._pause.after(claimed)
 
     async def run_sweeper(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("dispatch.sweeper.failed")
-            await asyncio.sleep(self._settings.sweep_interval_s)
+        """Sweep now and every ``sweep_interval_s`` until cancelled; a failed sweep is logged
+        and the next one tried at the next tick."""
+        await run_every(self._settings.sweep_interval_s, self.sweep, name="delivery-sweeper")
