@@ -121,6 +121,8 @@ class AlertFollowUps(AlertTransitions):
             note=cancellation.reason[:500],
         )
 
+    # --- Updates held for approval: AlertService.approve and return_to_draft come here ---
+
     async def _approve_update(self, message: Alert, officer: Principal) -> Alert:
         if message.state is not AlertState.SUBMITTED:
             raise AlertStateConflictError(
