@@ -87,7 +87,6 @@ from services.dispatch.ratelimits.service import SharedTokenBucket
 from shared.db import session_scope, utcnow
 from shared.events import AlertContent, primary_language
 from shared.logs import get_logger
-from shared.periodic import run_every
 from shared.polling import PollPause
 from shared.tracing import batch_span
 
@@ -634,8 +633,3 @@ class DeliveryWorker:
                 # recorded anywhere wake it through LISTEN/NOTIFY (deliveries/wakeup.py), and
                 # the backed-off poll only catches what nobody announces (retries coming due).
                 await self._pause.after(claimed)
-
-    async def run_sweeper(self) -> None:
-        """Sweep now and every ``sweep_interval_s`` until cancelled; a failed sweep is logged
-        and the next one tried at the next tick."""
-        await run_every(self._settings.sweep_interval_s, self.sweep, name="delivery-sweeper")

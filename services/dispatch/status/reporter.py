@@ -33,7 +33,6 @@ from shared.db import session_scope, utcnow
 from shared.events import DeliveryStatsReported
 from shared.logs import get_logger
 from shared.outbox import add_event
-from shared.periodic import run_every
 
 log = get_logger(__name__)
 
@@ -88,8 +87,3 @@ class StatsReporter:
             if self._after_commit is not None:
                 self._after_commit()
         return reported
-
-    async def run(self) -> None:
-        """Report every ``stats_interval_s`` until cancelled; a failed pass is logged and the
-        next one tried at the next tick."""
-        await run_every(self._interval.total_seconds(), self.report_once, name="delivery-stats")
