@@ -6,8 +6,9 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, Enum, MetaData, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -46,6 +47,21 @@ class Timestamps:
     )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, server_default=func.now(), onupdate=utcnow
+    )
+
+
+def text_enum(enum: type[StrEnum], name: str, *, length: int) -> Enum:
+    """A VARCHAR with a CHECK, not a native PostgreSQL enum: adding a value (a new channel or
+    status) is then an ordinary constraint change inside a transactional migration. Stores the
+    values, not the members' names."""
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
     )
 
 

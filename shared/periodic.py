@@ -1,5 +1,7 @@
-"""A job every replica of a service runs on a timer (a purge past a retention period). The
-jobs themselves make running in several replicas at once safe (``FOR UPDATE SKIP LOCKED``)."""
+"""A job every replica of a service runs on a timer: the one way Tawny runs periodic work
+(retention purges, alerts' scheduler, identity's maintenance, dispatch's digests, sweeper,
+delivery totals and backlog gauges). The jobs themselves make running in several replicas at
+once safe (``FOR UPDATE SKIP LOCKED``)."""
 
 from __future__ import annotations
 

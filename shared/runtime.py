@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -21,6 +21,7 @@ from shared.events import EventPayload
 from shared.kafka import build_consumer, build_producer
 from shared.logs import get_logger
 from shared.outbox import OutboxMixin, OutboxRelay
+from shared.periodic import run_every
 from shared.settings import ServiceSettings
 from shared.tracing import instrument_engine, tracer_for
 from shared.web import ReadinessCheck, database_check
@@ -53,6 +54,13 @@ class ServiceRuntime:
     relay: OutboxRelay | None = None
     consumers: list[IdempotentConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def run_every(
+        self, interval_s: float, job: Callable[[], Awaitable[object]], *, name: str
+    ) -> None:
+        """Start a periodic job (``shared.periodic.run_every``) as one of the runtime's tasks,
+        so that it is cancelled at shutdown and its being alive shows in readiness."""
+        self.tasks.append(asyncio.create_task(run_every(interval_s, job, name=name), name=name))
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         checks: dict[str, ReadinessCheck] = {"database": database_check(self.engine)}

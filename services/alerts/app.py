@@ -8,6 +8,7 @@ to resolve each message's audience. Other systems exchange CAP XML; the public r
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -32,7 +33,6 @@ from services.alerts.webhooks import worker as webhook_worker
 from services.alerts.webhooks.endpoints import router as webhooks_router
 from shared.app import create_service_app
 from shared.logs import get_logger
-from shared.periodic import run_every
 from shared.runtime import ServiceRuntime
 
 log = get_logger(__name__)
@@ -45,8 +45,10 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         # Read the ward files now, so a missing or broken one stops the service at startup.
         geography_for(settings)
         # In runtime.tasks, so it is cancelled at shutdown and shows in readiness.
-        runtime.tasks.append(
-            asyncio.create_task(scheduler.run(runtime, settings), name="alerts-scheduler")
+        runtime.run_every(
+            settings.scheduler_interval_s,
+            partial(scheduler.run_once, runtime, settings),
+            name="alerts-scheduler",
         )
         runtime.tasks.append(
             asyncio.create_task(webhook_worker.run(runtime, settings), name="alerts-webhooks")
@@ -57,12 +59,7 @@ def create_app(settings: AlertsSettings | None = None) -> FastAPI:
         async def purge() -> None:
             await purge_expired_feedback(runtime.sessions, settings)
 
-        runtime.tasks.append(
-            asyncio.create_task(
-                run_every(settings.retention_interval_s, purge, name="alerts-retention"),
-                name="alerts-retention",
-            )
-        )
+        runtime.run_every(settings.retention_interval_s, purge, name="alerts-retention")
 
     return create_service_app(
         name="alerts",

@@ -1,9 +1,8 @@
 """Publishes scheduled alerts when their time comes and expires alerts past their expiry.
-Every replica runs it; ``SKIP LOCKED`` lets them share the work without doing any twice."""
+Every replica runs it every ``ALERTS_SCHEDULER_INTERVAL_S`` (``shared.periodic.run_every``, in
+``app.py``); ``SKIP LOCKED`` lets them share the work without doing any twice."""
 
 from __future__ import annotations
-
-import asyncio
 
 from services.alerts.authoring.service import AlertService
 from services.alerts.config import AlertsSettings
@@ -15,6 +14,7 @@ log = get_logger(__name__)
 
 
 async def run_once(runtime: ServiceRuntime, settings: AlertsSettings) -> tuple[int, int]:
+    """One tick: returns (alerts published, alerts expired)."""
     async with session_scope(runtime.sessions) as session:
         service = AlertService(session, settings=settings)
         now = utcnow()
@@ -22,17 +22,6 @@ async def run_once(runtime: ServiceRuntime, settings: AlertsSettings) -> tuple[i
         expired = await service.expire_due(now)
     if published and runtime.relay is not None:
         runtime.relay.wake()
+    if published or expired:
+        log.info("alerts.scheduler.ran", published=published, expired=expired)
     return published, expired
-
-
-async def run(runtime: ServiceRuntime, settings: AlertsSettings) -> None:
-    while True:
-        try:
-            published, expired = await run_once(runtime, settings)
-            if published or expired:
-                log.info("alerts.scheduler.ran", published=published, expired=expired)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.warning("alerts.scheduler.failed", error=repr(error))
-        await asyncio.sleep(settings.scheduler_interval_s)

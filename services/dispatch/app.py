@@ -54,7 +54,6 @@ from services.dispatch.status.reporter import StatsReporter
 from services.dispatch.webpush.endpoints import router as webpush_router
 from shared.app import create_service_app
 from shared.db import build_engine, build_sessionmaker
-from shared.periodic import run_every
 from shared.runtime import ConsumerSpec, ServiceRuntime
 from shared.web import set_readiness_checks
 
@@ -128,7 +127,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         # Appended to the runtime's tasks, so they are cancelled with the rest on shutdown.
         sending = asyncio.create_task(worker.run_workers(), name="delivery-workers")
         runtime.tasks.append(sending)
-        runtime.tasks.append(asyncio.create_task(worker.run_sweeper(), name="delivery-sweeper"))
+        runtime.run_every(settings.sweep_interval_s, worker.sweep, name="delivery-sweeper")
         # Rows recorded by any process wake this one's workers at once; they need not poll.
         runtime.tasks.append(
             asyncio.create_task(
@@ -163,37 +162,23 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         account_email_senders.append(account_emails)
         app.state.account_email_sender = account_emails
         runtime.tasks.append(asyncio.create_task(account_emails.run(), name="account-emails"))
-        runtime.tasks.append(
-            asyncio.create_task(
-                run_every(settings.digest_interval_s, digests.run_until_done, name="digests"),
-                name="digests",
-            )
-        )
+        runtime.run_every(settings.digest_interval_s, digests.run_until_done, name="digests")
         retention = timedelta(days=settings.alert_retention_days)
 
         async def purge() -> None:
             await purge_old_alerts(runtime.sessions, retention=retention)
             await purge_old_export_parts(runtime.sessions)
 
-        runtime.tasks.append(
-            asyncio.create_task(
-                run_every(settings.purge_interval_s, purge, name="purge"), name="purge"
-            )
-        )
+        runtime.run_every(settings.purge_interval_s, purge, name="purge")
         backlog = BacklogGauges(runtime.sessions)
-        runtime.tasks.append(
-            asyncio.create_task(
-                run_every(settings.backlog_report_interval_s, backlog.report, name="backlog"),
-                name="backlog-gauges",
-            )
-        )
+        runtime.run_every(settings.backlog_report_interval_s, backlog.report, name="backlog-gauges")
         reporter = StatsReporter(
             sessions=runtime.sessions,
             interval_s=settings.stats_interval_s,
             after_commit=runtime.relay.wake if runtime.relay is not None else None,
         )
         app.state.stats_reporter = reporter
-        runtime.tasks.append(asyncio.create_task(reporter.run(), name="delivery-stats"))
+        runtime.run_every(settings.stats_interval_s, reporter.report_once, name="delivery-stats")
         runtime.tasks.append(
             asyncio.create_task(close_after_sending(sending, worker_engine), name="channel-closer")
         )

@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.consumer import ProcessedEventMixin
-from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, utcnow
+from shared.db import Timestamps, UUIDPrimaryKey, new_metadata, text_enum, utcnow
 from shared.exports import ExportPartMixin
 from shared.members import SuspendedMemberMixin
 from shared.outbox import OutboxMixin
@@ -96,17 +96,7 @@ def uuid_array(ids: Sequence[uuid.UUID]) -> BindParameter[Any]:
 
 
 def _text_enum(enum: type[StrEnum], name: str) -> Enum:
-    """A VARCHAR with a CHECK rather than a native PostgreSQL enum: a new channel or status is
-    then an ordinary constraint change inside a transactional migration."""
-    return Enum(
-        enum,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
+    return text_enum(enum, name, length=16)
 
 
 # The channels a member has one address on (verified addresses): a new one replaces the old.

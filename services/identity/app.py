@@ -5,10 +5,10 @@ uvicorn services.identity.app:create_app --factory
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
 import httpx
 from fastapi import FastAPI
@@ -38,7 +38,6 @@ from shared.auth import JWKSVerifier
 from shared.db import session_scope, utcnow
 from shared.geocoding import build_geocoder
 from shared.logs import get_logger
-from shared.periodic import run_every
 from shared.runtime import ServiceRuntime
 
 log = get_logger(__name__)
@@ -127,19 +126,18 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             timeout_s=settings.geocoder_timeout_s,
         )
         # In runtime.tasks, so it is cancelled at shutdown and shows in readiness.
-        runtime.tasks.append(
-            asyncio.create_task(maintenance.run(runtime, settings), name="identity-maintenance")
+        runtime.run_every(
+            settings.maintenance_interval_s,
+            partial(maintenance.run_once, runtime, settings),
+            name="identity-maintenance",
         )
 
         async def purge_audit() -> None:
             retention = timedelta(days=settings.audit_retention_days)
             await purge_expired_audit(runtime.sessions, written_before=utcnow() - retention)
 
-        runtime.tasks.append(
-            asyncio.create_task(
-                run_every(settings.audit_retention_interval_s, purge_audit, name="audit-retention"),
-                name="identity-audit-retention",
-            )
+        runtime.run_every(
+            settings.audit_retention_interval_s, purge_audit, name="identity-audit-retention"
         )
 
     app = create_service_app(

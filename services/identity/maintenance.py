@@ -1,10 +1,11 @@
 """Identity's periodic work: lapse coordinator rights whose police vetting has expired, and
-purge accounts whose email address was never verified. Every replica runs it; rows are claimed
-with ``FOR UPDATE SKIP LOCKED`` so replicas share the work and never do any of it twice."""
+purge accounts whose email address was never verified. Every replica runs it every
+``IDENTITY_MAINTENANCE_INTERVAL_S`` (``shared.periodic.run_every``, in ``app.py``); rows are
+claimed with ``FOR UPDATE SKIP LOCKED`` so replicas share the work and never do any of it
+twice."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from services.identity.config import IdentitySettings
@@ -35,17 +36,6 @@ async def run_once(runtime: ServiceRuntime, settings: IdentitySettings) -> tuple
             break
     if (lapsed or purged) and runtime.relay is not None:
         runtime.relay.wake()
+    if lapsed or purged:
+        log.info("identity.maintenance.ran", lapsed=lapsed, purged=purged)
     return lapsed, purged
-
-
-async def run(runtime: ServiceRuntime, settings: IdentitySettings) -> None:
-    while True:
-        try:
-            lapsed, purged = await run_once(runtime, settings)
-            if lapsed or purged:
-                log.info("identity.maintenance.ran", lapsed=lapsed, purged=purged)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.warning("identity.maintenance.failed", error=repr(error))
-        await asyncio.sleep(settings.maintenance_interval_s)

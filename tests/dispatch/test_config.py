@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.dispatch.config import DEV_UNSUBSCRIBE_KEY, DispatchSettings, new_vapid_private_key
 from shared.settings import Environment
@@ -119,3 +119,67 @@ class TestDispatchSettings:
             DispatchSettings(
                 send_budget_s=3, smtp_timeout_s=2, webpush_timeout_s=5, sending_timeout_s=16
             )
+
+
+# The groups DispatchSettings combines: the classes of the config package's modules.
+SETTINGS_GROUPS: list[type[BaseModel]] = [
+    base
+    for base in DispatchSettings.__mro__
+    if issubclass(base, BaseModel) and base.__module__.startswith("services.dispatch.config.")
+]
+
+
+class TestSettingsGroups:
+    """The settings are grouped per channel or concern (``services/dispatch/config/``); each is
+    still read from ``DISPATCH_`` and its name, and checked by its group's rules."""
+
+    @pytest.mark.parametrize(
+        ("variable", "value", "attribute", "expected"),
+        [
+            ("DISPATCH_SMTP_HOST", "mail.example.org", "smtp_host", "mail.example.org"),
+            ("DISPATCH_WEBPUSH_TTL_S", "3600", "webpush_ttl_s", 3600),
+            ("DISPATCH_FCM_CONCURRENCY", "7", "fcm_concurrency", 7),
+            ("DISPATCH_NOTIFY_CONCURRENCY", "5", "notify_concurrency", 5),
+            ("DISPATCH_SMS_MAX_SEGMENTS", "2", "sms_max_segments", 2),
+            ("DISPATCH_CLAIM_SIZE", "50", "claim_size", 50),
+            ("DISPATCH_DEVICES_PER_CHANNEL", "4", "devices_per_channel", 4),
+            ("DISPATCH_DIGEST_INTERVAL_S", "120", "digest_interval_s", 120.0),
+            ("DISPATCH_RUN_CONSUMERS", "false", "run_consumers", False),
+        ],
+    )
+    def test_each_group_reads_its_prefixed_variables(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        variable: str,
+        value: str,
+        attribute: str,
+        expected: object,
+    ) -> None:
+        monkeypatch.setenv(variable, value)
+
+        assert getattr(DispatchSettings(), attribute) == expected
+
+    @pytest.mark.parametrize(
+        ("variable", "value", "refusal"),
+        [
+            ("DISPATCH_EMAIL_FROM", "Tawny alerts", "email address"),
+            ("DISPATCH_WEBPUSH_VAPID_SUBJECT", "alerts@tawny.london", "mailto:"),
+            ("DISPATCH_WEBPUSH_INSECURE_ORIGINS", "ftp://sink:8080", "not an http origin"),
+            ("DISPATCH_PUBLIC_BASE_URL", "tawny.london", "http:// or https://"),
+            ("DISPATCH_NOTIFY_SMS_TEMPLATE_ID", "too-short", "notify_sms_template_id"),
+        ],
+    )
+    def test_each_group_checks_its_own_values(
+        self, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, refusal: str
+    ) -> None:
+        monkeypatch.setenv(variable, value)
+
+        with pytest.raises(ValidationError, match=refusal):
+            DispatchSettings()
+
+    def test_no_setting_is_in_two_groups_and_every_one_is_dispatchs(self) -> None:
+        grouped = [name for group in SETTINGS_GROUPS for name in group.model_fields]
+
+        assert len(SETTINGS_GROUPS) == 7
+        assert len(grouped) == len(set(grouped))
+        assert set(grouped) <= set(DispatchSettings.model_fields)

@@ -12,9 +12,9 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.alerts.authoring.events import PRODUCER, published_event
 from services.alerts.authoring.policy import Policy
 from services.alerts.authoring.repository import AlertRepository
-from services.alerts.authoring.service import PRODUCER, published_event
 from services.alerts.config import AlertsSettings
 from services.alerts.errors import (
     AlertForbiddenError,

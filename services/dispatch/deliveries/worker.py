@@ -654,13 +654,3 @@ class DeliveryWorker:
                 # recorded anywhere wake it through LISTEN/NOTIFY (deliveries/wakeup.py), and
                 # the backed-off poll only catches what nobody announces (retries coming due).
                 await self._pause.after(claimed)
-
-    async def run_sweeper(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("dispatch.sweeper.failed")
-            await asyncio.sleep(self._settings.sweep_interval_s)

@@ -21,7 +21,6 @@ count, never a duplicate event.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -88,13 +87,3 @@ class StatsReporter:
             if self._after_commit is not None:
                 self._after_commit()
         return reported
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.report_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("dispatch.stats.failed")
-            await asyncio.sleep(self._interval.total_seconds())

@@ -1,6 +1,6 @@
 """Subscription filters as the index stores them: a category bitmask and a severity rank.
 
-The crime types are the alerts service's ``CrimeType`` values (services/alerts/models.py),
+The crime types are the alerts service's ``CrimeType`` values (services/alerts/models/alert.py),
 repeated here because a service never imports another's code: they travel as the CAP
 category text of each alert. A new crime type must be appended (never inserted: the bit
 positions are stored).
