@@ -7,7 +7,6 @@ uvicorn services.geo.app:create_app --factory
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -29,7 +28,6 @@ from services.geo.watchers.endpoints import router as watchers_router
 from services.geo.watchers.service import report_watchers
 from shared.app import create_service_app
 from shared.geocoding import build_geocoder
-from shared.periodic import run_every
 from shared.runtime import ServiceRuntime
 
 DESCRIPTION = """\
@@ -54,25 +52,14 @@ def create_app(settings: GeoSettings | None = None) -> FastAPI:
         async def purge() -> None:
             await purge_expired_recipient_sets(runtime.sessions, retention=retention)
 
-        # In runtime.tasks, so it is cancelled at shutdown.
-        runtime.tasks.append(
-            asyncio.create_task(
-                run_every(settings.retention_interval_s, purge, name="geo-retention"),
-                name="geo-retention",
-            )
-        )
+        runtime.run_every(settings.retention_interval_s, purge, name="geo-retention")
         if settings.dashboard_watchers_interval_s > 0:
 
             async def report() -> None:
                 await report_watchers(runtime.sessions, settings)
 
-            runtime.tasks.append(
-                asyncio.create_task(
-                    run_every(
-                        settings.dashboard_watchers_interval_s, report, name="geo-watchers-report"
-                    ),
-                    name="geo-watchers-report",
-                )
+            runtime.run_every(
+                settings.dashboard_watchers_interval_s, report, name="geo-watchers-report"
             )
 
     app = create_service_app(
