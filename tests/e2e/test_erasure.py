@@ -70,10 +70,19 @@ async def letter_code(platform: DevStack, member_id: str) -> str:
         await consumer.stop()
 
 
+# A member id as it appears packed in a bytea: 32 hex digits, no dashes.
+PACKED_ID = re.compile("[0-9a-f]{32}", re.IGNORECASE)
+
+
 def needle_patterns(needles: list[str]) -> list[str]:
     """Case-insensitive patterns (PostgreSQL's and Python's alike) for each needle, not
-    followed by a digit: "Neighbour 1234" must not match another member's "Neighbour 12345"."""
-    return [re.escape(needle) + "(?![0-9])" for needle in needles]
+    followed by a digit: "Neighbour 1234" must not match another member's "Neighbour 12345".
+    Except a member id's 32 hex digits: packed among others in a bytea (a recipient set), the
+    next member's id follows it directly, and its first hex digit is a digit ten times in 16."""
+    return [
+        re.escape(needle) + ("" if PACKED_ID.fullmatch(needle) else "(?![0-9])")
+        for needle in needles
+    ]
 
 
 async def rows_mentioning(platform: DevStack, needles: list[str]) -> dict[tuple[str, str], int]:
