@@ -49,6 +49,9 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+LOST_EXAMPLES = 50
+
+
 def check_exactly_once(state: RunState, seeded: Collection[str]) -> dict[str, Any]:
     """Every expected (message, channel, recipient) received once: counts lost, doubled (each
     extra copy) and unexpected (a seeded recipient who should not have had it)."""
@@ -58,6 +61,7 @@ def check_exactly_once(state: RunState, seeded: Collection[str]) -> dict[str, An
             copies[(*received.key, received.channel, received.recipient)] += 1
     lost = doubled = delivered = 0
     lost_by_channel: Counter[str] = Counter()
+    lost_examples: list[dict[str, Any]] = []
     expected_keys: set[tuple[int, str, str, str]] = set()
     for message in state.sent.values():
         for channel, recipients in message.expected.items():
@@ -70,12 +74,23 @@ def check_exactly_once(state: RunState, seeded: Collection[str]) -> dict[str, An
                 if got == 0:
                     lost += 1
                     lost_by_channel[channel] += 1
+                    if len(lost_examples) < LOST_EXAMPLES:
+                        lost_examples.append(
+                            {
+                                "alert": message.alert_number,
+                                "kind": message.kind,
+                                "channel": channel,
+                                "recipient": recipient,
+                            }
+                        )
     unexpected = sum(n for key, n in copies.items() if key not in expected_keys)
     return {
         "messages_expected": len(expected_keys),
         "messages_delivered": delivered,
         "lost": lost,
         "lost_by_channel": dict(lost_by_channel),
+        # Enough to look each one up in dispatch's deliveries: held on purpose, or lost.
+        "lost_examples": lost_examples,
         "doubled": doubled,
         "unexpected": unexpected,
     }

@@ -3,6 +3,12 @@
 Each event's id is recorded in ``processed_events`` in the same transaction as the handler's
 effects; a redelivered event finds its id there and is skipped. Offsets are committed only
 after that transaction has committed, so a crash replays rather than loses.
+
+The consumer outlives its Kafka client: a commit the group refuses (it rebalanced, or a
+restarted broker forgot its members) is left to the client's own rejoin, and any other Kafka
+error costs a fresh client after a back-off. Either way the records come again from the last
+committed offset and are skipped as handled; what never happens is a consumer that stops for
+good while its process looks alive (``make chaos``, "broker down at publish").
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
@@ -41,6 +48,16 @@ CONSUMER_LAG = Gauge(
     "Records on a partition that this process's consumer has not yet handled (high watermark "
     "minus position), as of its last poll",
     ["consumer", "topic", "partition"],
+)
+CONSUMER_RESTARTS = Counter(
+    "tawny_consumer_restarts_total",
+    "Kafka clients a consumer replaced after an error the client did not recover from",
+    ["consumer"],
+)
+COMMITS_REFUSED = Counter(
+    "tawny_consumer_commits_refused_total",
+    "Offset commits the group refused (it had moved on): those records come again",
+    ["consumer"],
 )
 DEAD_LETTERS = Counter(
     "tawny_dead_letters_total",
@@ -70,7 +87,7 @@ class IdempotentConsumer:
         self,
         *,
         name: str,
-        consumer: AIOKafkaConsumer,
+        client: Callable[[], AIOKafkaConsumer],
         sessions: async_sessionmaker[AsyncSession],
         processed_model: type[ProcessedEventMixin],
         handlers: Mapping[type[EventPayload], Handler],
@@ -80,9 +97,12 @@ class IdempotentConsumer:
         retry_base_delay_s: float = 0.5,
         after_commit: Callable[[], None] | None = None,
         tracer: Tracer | None = None,
+        restart_base_delay_s: float = 1.0,
+        restart_max_delay_s: float = 30.0,
     ) -> None:
         self.name = name
-        self._consumer = consumer
+        # Builds the Kafka client: called again for a fresh one after an unrecovered error.
+        self._new_client = client
         self._sessions = sessions
         self._processed = processed_model
         self._handlers = {cls.event_type: handler for cls, handler in handlers.items()}
@@ -94,44 +114,88 @@ class IdempotentConsumer:
         self._after_commit = after_commit
         self._tracer = tracer or NoOpTracer()
         self._lag_reported: set[TopicPartition] = set()
+        self._restart_base_delay_s = restart_base_delay_s
+        self._restart_max_delay_s = restart_max_delay_s
+        # Restarts since a client last answered a poll: the back-off grows with them.
+        self._failures_in_a_row = 0
         self.started = False
 
     async def run(self) -> None:
+        """Consume until cancelled, with a fresh client after any error the client itself does
+        not recover from (readiness says not started meanwhile)."""
+        while True:
+            try:
+                await self._run_client()
+            except KafkaError as error:
+                self._failures_in_a_row += 1
+                delay = min(
+                    self._restart_max_delay_s,
+                    self._restart_base_delay_s * 2 ** (self._failures_in_a_row - 1),
+                )
+                CONSUMER_RESTARTS.labels(self.name).inc()
+                log.warning(
+                    "consumer.restarting", consumer=self.name, error=repr(error), delay_s=delay
+                )
+                await asyncio.sleep(delay)
+
+    async def _run_client(self) -> None:
+        client = self._new_client()
         try:
-            await self._consumer.start()
+            await client.start()
             self.started = True
             log.info("consumer.started", consumer=self.name)
-            while True:
-                batches = await self._consumer.getmany(timeout_ms=500)
-                for partition, records in batches.items():
-                    await self._handle_partition(partition, records)
-                await self._report_lag()
+            await self._consume(client)
         finally:
             self.started = False
-            await self._consumer.stop()
+            with contextlib.suppress(KafkaError):
+                await client.stop()
+
+    async def _consume(self, client: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await client.getmany(timeout_ms=500)
+            self._failures_in_a_row = 0
+            for partition, records in batches.items():
+                await self._handle_partition(client, partition, records)
+            await self._report_lag(client)
 
     async def _handle_partition(
-        self, partition: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
+        self,
+        client: AIOKafkaConsumer,
+        partition: TopicPartition,
+        records: list[ConsumerRecord[bytes, bytes]],
     ) -> None:
         for record in records:
             await self._handle_with_retries(record)
         # Every record above is durable in the database (or dead-lettered): move on.
-        await self._consumer.commit({partition: records[-1].offset + 1})
+        try:
+            await client.commit({partition: records[-1].offset + 1})
+        except (CommitFailedError, IllegalStateError) as error:
+            # The group moved on while these were handled (a rebalance, or a restarted broker
+            # that forgot its members): the client rejoins by itself, and whoever owns the
+            # partition next reads these records again and skips them as handled.
+            COMMITS_REFUSED.labels(self.name).inc()
+            log.warning(
+                "consumer.commit_refused",
+                consumer=self.name,
+                topic=partition.topic,
+                partition=partition.partition,
+                error=type(error).__name__,
+            )
 
-    async def _report_lag(self) -> None:
+    async def _report_lag(self, client: AIOKafkaConsumer) -> None:
         """Lag per assigned partition: what an autoscaler and the "consumer stalled" alert read.
         A partition a rebalance took away is no longer reported by this process (its new
         owner reports it), or its last value would linger as lag nobody has."""
-        assigned = self._consumer.assignment()
+        assigned = client.assignment()
         for partition in self._lag_reported - assigned:
             with contextlib.suppress(KeyError):
                 CONSUMER_LAG.remove(self.name, partition.topic, str(partition.partition))
         self._lag_reported &= assigned
         for partition in assigned:
-            highwater = self._consumer.highwater(partition)
+            highwater = client.highwater(partition)
             if highwater is None:
                 continue  # no fetch answered for it yet
-            position = await self._consumer.position(partition)
+            position = await client.position(partition)
             CONSUMER_LAG.labels(self.name, partition.topic, str(partition.partition)).set(
                 max(0, highwater - position)
             )

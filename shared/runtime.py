@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -138,7 +139,8 @@ class ServiceRuntime:
                 assert processed_model is not None, "consumers need a processed_events table"
                 consumer = IdempotentConsumer(
                     name=spec.group_id,
-                    consumer=build_consumer(
+                    client=functools.partial(
+                        build_consumer,
                         *spec.topics,
                         bootstrap_servers=settings.kafka_bootstrap_servers,
                         group_id=spec.group_id,

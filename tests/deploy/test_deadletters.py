@@ -94,7 +94,7 @@ class TestDeadLetterCommand:
 
         consumer = IdempotentConsumer(
             name=group,
-            consumer=build_consumer(
+            client=lambda: build_consumer(
                 topic,
                 bootstrap_servers=bootstrap,
                 group_id=group,

@@ -95,7 +95,7 @@ class Service:
         payload_class = AlertPublished if topic is Topic.ALERTS else RecipientBatch
         consumer = IdempotentConsumer(
             name=f"{self.name}.tracing-test",
-            consumer=build_consumer(
+            client=lambda: build_consumer(
                 topic.value,
                 bootstrap_servers=infrastructure.kafka_bootstrap_servers,
                 group_id=f"{self.name}.tracing-test",

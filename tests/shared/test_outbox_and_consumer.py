@@ -242,7 +242,7 @@ class TestIdempotentConsumer:
         group = f"tests.consumer.{uuid.uuid4().hex[:8]}"
         consumer = IdempotentConsumer(
             name=group,
-            consumer=build_consumer(
+            client=lambda: build_consumer(
                 Topic.ALERTS.value,
                 bootstrap_servers=infrastructure.kafka_bootstrap_servers,
                 group_id=group,
@@ -317,7 +317,7 @@ class TestConsumerLag:
         )
         consumer = IdempotentConsumer(
             name=group,
-            consumer=kafka_consumer,
+            client=lambda: kafka_consumer,
             sessions=build_sessionmaker(engine),
             processed_model=ProcessedEvent,
             handlers={},
@@ -338,12 +338,12 @@ class TestConsumerLag:
 
             async def both_reported() -> bool:
                 await kafka_consumer.getmany(timeout_ms=200, max_records=1)
-                await consumer._report_lag()
+                await consumer._report_lag(kafka_consumer)
                 return lag(first) is not None and lag(second) is not None
 
             await eventually(both_reported)
             kafka_consumer.assign([first])
-            await consumer._report_lag()
+            await consumer._report_lag(kafka_consumer)
             assert lag(first) is not None
             assert lag(second) is None
         finally:
