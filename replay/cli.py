@@ -541,6 +541,8 @@ def _stack_options(args: argparse.Namespace) -> StackOptions:
     return StackOptions(
         ports=Ports.free(), work_dir=args.work_dir, dispatchers=args.dispatchers,
         durable_postgres=False, extra_env=dict(LOAD_TEST_RATE_LIMITS),
+        # The replay reads only subjects and recipients; a parsing sink would pace the run.
+        smtp_headers_only=True,
     )  # fmt: skip
 
 

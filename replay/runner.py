@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from typing import Any
 
 import httpx
@@ -163,6 +164,12 @@ class Audience:
             if member.phone is not None and severity in SMS_SEVERITIES:
                 by_channel["sms"].add(member.phone)
         return by_channel
+
+
+def subject_of(mail: dict[str, Any]) -> str:
+    """A listed email's subject, decoded: a sink that keeps headers only (``--headers-only``)
+    lists it as written, in RFC 2047 encoded words when it is not plain ASCII."""
+    return str(make_header(decode_header(mail["subject"])))
 
 
 class Officers:
@@ -437,7 +444,7 @@ class Replayer:
             self._seen[name] += len(listed)
         for mail in smtp:
             for recipient in mail["rcpt_tos"]:
-                self._take("email", mail["id"], recipient, mail["subject"], mail["received_at"])
+                self._take("email", mail["id"], recipient, subject_of(mail), mail["received_at"])
         for push in webpush:
             self._take(
                 "webpush", push["id"], push["subscription_id"], push["payload"], push["received_at"]
