@@ -558,18 +558,28 @@ class DeliveryWorker:
     async def _load_contents(
         self, session: AsyncSession, alert_ids: set[uuid.UUID]
     ) -> dict[uuid.UUID, AlertContent]:
-        missing = [alert_id for alert_id in alert_ids if alert_id not in self._contents]
+        """The chunk's alerts, from the cache or the database. The answer is built apart from
+        the cache, which a full cache or another worker task may clear meanwhile: read back from
+        it, an alert cached a moment ago would be missing from the chunk, and its rows failed
+        as unknown (the whole year's replay lost 168 recipients that way)."""
+        found = {a: self._contents[a] for a in alert_ids if a in self._contents}
+        missing = [alert_id for alert_id in alert_ids if alert_id not in found]
         if missing:
-            if len(self._contents) + len(missing) > CONTENT_CACHE_MAX:
-                self._contents.clear()
             repository = DeliveryRepository(session)
-            for alert_id, content in (await repository.alert_contents(missing)).items():
-                self._contents[alert_id] = AlertContent.model_validate(content)
+            loaded = {
+                alert_id: AlertContent.model_validate(content)
+                for alert_id, content in (await repository.alert_contents(missing)).items()
+            }
+            if len(self._contents) + len(loaded) > CONTENT_CACHE_MAX:
+                self._contents.clear()
+            self._contents.update(loaded)
+            found.update(loaded)
             if not isinstance(self._tracer, NoOpTracer):
-                if len(self._traces) + len(missing) > CONTENT_CACHE_MAX:
+                traces = await repository.alert_trace_contexts(missing)
+                if len(self._traces) + len(traces) > CONTENT_CACHE_MAX:
                     self._traces.clear()
-                self._traces.update(await repository.alert_trace_contexts(missing))
-        return {a: self._contents[a] for a in alert_ids if a in self._contents}
+                self._traces.update(traces)
+        return found
 
     # --- the sweeper -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from opentelemetry.trace import Tracer
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
@@ -168,6 +169,33 @@ class TestSending:
         # alerts are Severe, published a minute before the test).
         assert published_to_sent_count() == observed_before + 3
         assert (published_to_sent_count("sum") or 0) >= 3 * 60
+
+    async def test_a_chunk_is_sent_whole_when_the_content_cache_is_cleared_for_it(
+        self,
+        quiet_sessions: async_sessionmaker[AsyncSession],
+        email_channel: EmailChannel,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The whole year's replay lost 168 recipients as 'the alert is unknown': a chunk held
+        rows of an alert already cached and of one that was not, the cache was full, and
+        clearing it for the new alert dropped the cached one's content from the chunk."""
+        monkeypatch.setattr("services.dispatch.deliveries.worker.CONTENT_CACHE_MAX", 1)
+        worker = worker_for(quiet_sessions, email_channel)
+        await send_whatever_is_due(worker)
+        cached = alert_content()
+        first, _ = await recorded_batch(quiet_sessions, [unique_email()], content=cached)
+        await drain_until_final(worker, quiet_sessions, first.content.alert_id)
+        # More recipients of the cached alert, and a new alert, due in one chunk.
+        await recorded_batch(quiet_sessions, [unique_email()], content=cached)
+        second, _ = await recorded_batch(quiet_sessions, [unique_email()])
+
+        await worker.run_once()
+
+        for alert_id in (cached.alert_id, second.content.alert_id):
+            rows = await rows_of(quiet_sessions, alert_id)
+            assert {row.status for row in rows.values()} == {DeliveryStatus.SENT}, [
+                row.last_error for row in rows.values()
+            ]
 
     async def test_a_temporary_failure_is_retried_until_it_succeeds(
         self,
