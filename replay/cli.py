@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import secrets
+import shutil
 import signal
 import sys
 import time
@@ -538,6 +539,10 @@ def command_run(args: argparse.Namespace) -> None:
 
 
 def _stack_options(args: argparse.Namespace) -> StackOptions:
+    # Every load-test stack starts from empty databases. Kept from a stack before, seeded web
+    # push members would still point at that stack's push sink, on a port nobody listens on
+    # now, and its deliveries would count against this run.
+    shutil.rmtree(args.work_dir / "postgres", ignore_errors=True)
     return StackOptions(
         ports=Ports.free(), work_dir=args.work_dir, dispatchers=args.dispatchers,
         durable_postgres=False, extra_env=dict(LOAD_TEST_RATE_LIMITS),
