@@ -30,12 +30,17 @@ from services.dispatch.channels.webpush import (
 from services.dispatch.config import DispatchSettings
 from services.dispatch.deliveries.repository import DeliveryRepository, Lease
 from services.dispatch.deliveries.service import DeliveryService
-from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings
+from services.dispatch.deliveries.worker import DeliveryWorker
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus
 from shared.db import session_scope
 from shared.events import AlertContent
-from tests.dispatch.helpers import alert_content, recipient_batch, unique_email
+from tests.dispatch.helpers import (
+    alert_content,
+    driven_worker_settings,
+    recipient_batch,
+    unique_email,
+)
 from tests.support.waiting import eventually
 
 # An address verified a day before the test runs: never a fixed date, whose alerts would expire.
@@ -63,18 +68,11 @@ def worker_for(
     return DeliveryWorker(
         sessions=sessions,
         channels=channels,
-        settings=WorkerSettings(
+        settings=driven_worker_settings(
             claim_size=CLAIM_SIZE,
             poll_interval_s=poll_interval_s,
             idle_poll_max_s=idle_poll_max_s,
-            max_attempts=4,
-            retry_base_delay_s=0.01,
-            retry_max_delay_s=0.02,
-            sending_timeout_s=60,
-            sweep_interval_s=1,
             tasks=1,
-            lease_s=60,
-            lease_renew_interval_s=20,
         ),
     )
 
@@ -260,26 +258,17 @@ class TestClaimByChannel:
     async def test_takes_the_most_urgent_of_its_channel_and_a_share_of_its_newest(
         self, own_sessions: async_sessionmaker[AsyncSession]
     ) -> None:
+        # A London-wide alert, then a ward alert after it, less urgent and due later: the ward
+        # alert's email rows are the newest of all, and none of them may take the FCM claim's
+        # share.
         big = alert_content(severity="Extreme", urgency="Immediate")
-        await record(
-            own_sessions,
-            big,
-            {
-                ChannelKind.EMAIL: [unique_email("london") for _ in range(30)],
-                ChannelKind.FCM: [fcm_token() for _ in range(30)],
-            },
-        )
-        # A ward alert after it, less urgent and due later: its email rows are the newest of
-        # all, and none of them may take the FCM claim's share.
         small = alert_content(severity="Minor", urgency="Future")
-        await record(
-            own_sessions,
-            small,
-            {
-                ChannelKind.EMAIL: [unique_email("ward") for _ in range(3)],
-                ChannelKind.FCM: [fcm_token() for _ in range(3)],
-            },
-        )
+        for content, place, count in ((big, "london", 30), (small, "ward", 3)):
+            emails = [unique_email(place) for _ in range(count)]
+            tokens = [fcm_token() for _ in range(count)]
+            await record(
+                own_sessions, content, {ChannelKind.EMAIL: emails, ChannelKind.FCM: tokens}
+            )
 
         async with session_scope(own_sessions) as session:
             claimed = await DeliveryRepository(session).claim(
