@@ -324,8 +324,9 @@ class DeliveryRepository:
         backlog (SMTP) never holds up a fast one's (push): the claim index leads with the
         channel, and both ends of one channel's queue are read from it (forwards and
         backwards), so the share costs one more index probe, not a scan. A claim of any
-        channel (``channel`` None) reads the whole index and sorts it: for tests and tools,
-        not the workers."""
+        channel (``channel`` None) reads every due row through the index and sorts them: for
+        tests and tools, not the workers. The digest job's claim of ``held`` rows has an index
+        of its own."""
         rows = await claim_due(
             self._session,
             Delivery,
