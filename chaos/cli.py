@@ -41,12 +41,18 @@ UNLIMITED = {
 }
 
 
+# The channels the suite's alerts go out on: email to every member, FCM to every other one
+# (``ward_members``).
+CHANNELS_SENT = 2
+
+
 def duplicates_window() -> int:
     """The most messages a killed dispatcher can have had on the wire: each of its workers'
-    claimed chunk (``worker_tasks`` x ``claim_size``, documented with those settings). Those may
-    be sent twice when its rows are reclaimed; nothing else may."""
+    claimed chunk, ``worker_tasks`` per channel x the channels sent x ``claim_size``
+    (documented with those settings). Those may be sent twice when its rows are reclaimed;
+    nothing else may."""
     settings = DispatchSettings()
-    return settings.worker_tasks * settings.claim_size
+    return settings.worker_tasks * CHANNELS_SENT * settings.claim_size
 
 
 def ward_members(count: int, *, index_offset: int = INDEX_OFFSET) -> tuple[str, list[SeededMember]]:
@@ -180,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="extra messages a fault may cause before the run fails (default: the dispatcher's "
-        "in-flight window, DISPATCH_WORKER_TASKS x DISPATCH_CLAIM_SIZE)",
+        "in-flight window, DISPATCH_WORKER_TASKS x 2 channels x DISPATCH_CLAIM_SIZE)",
     )
     parser.add_argument("--results", type=Path, help="write the outcomes here as JSON")
     parser.add_argument(

@@ -106,12 +106,12 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         rate_limits = shared_rate_limits(runtime.sessions, settings)
         # The workers' own pool, without a ping per checkout (two checkouts per chunk): a
         # connection that died fails the claim or the record, and both are tried again. One
-        # connection per worker task, one for the lease keeper, one for recording a slice
-        # while the next is sent.
+        # connection per worker task (worker_tasks per channel), one for the lease keeper, one
+        # for recording a slice while the next is sent.
         worker_engine = build_engine(
             settings.database_url,
             application_name="dispatch-worker",
-            pool_size=settings.worker_tasks + 2,
+            pool_size=settings.worker_tasks * len(channels) + 2,
             pool_timeout_s=settings.database_pool_timeout_s,
             pre_ping=False,
         )

@@ -230,9 +230,11 @@ class Delivery(UUIDPrimaryKey, LeasedSendMixin, Timestamps, Base):
         ),
         CheckConstraint("status <> 'sent' OR sent_at IS NOT NULL", name="sent_has_time"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
-        # The claim query's order, over only the rows it can take.
+        # The claim query's order, over only the rows it can take: each channel's workers
+        # claim their own channel's rows, from both ends of its stretch of the index.
         Index(
-            "ix_deliveries_claimable",
+            "ix_deliveries_claimable_by_channel",
+            "channel",
             "priority",
             "next_attempt_at",
             postgresql_where=text("status = 'created'"),

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from deploy.sinks.webpush import WebPushSink
 from services.dispatch.channels.webpush import WebPushChannel
 from services.dispatch.deliveries.repository import Lease
+from services.dispatch.deliveries.worker import WorkerSettings
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import ChannelKind, Delivery, MemberEndpoint, ProcessedEvent
 from shared.events import (
@@ -113,6 +114,22 @@ async def add_email_endpoint(
     await MemberEndpointRepository(session).record_verified(
         member_id=member_id, channel=ChannelKind.EMAIL, address=address, verified_at=verified_at
     )
+
+
+def driven_worker_settings(**overrides: Any) -> WorkerSettings:
+    """A delivery worker's settings for driving it in a test: retries due almost at once, so a
+    test can drive them without waiting; ``overrides`` by field name."""
+    fields: dict[str, Any] = {
+        "claim_size": 50,
+        "poll_interval_s": 0.05,
+        "max_attempts": 4,
+        "retry_base_delay_s": 0.01,
+        "retry_max_delay_s": 0.02,
+        "sending_timeout_s": 60,
+        "sweep_interval_s": 1,
+    }
+    fields.update(overrides)
+    return WorkerSettings(**fields)
 
 
 # A claim taken by the test itself, standing for a worker that holds its rows and records

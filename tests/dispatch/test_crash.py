@@ -41,6 +41,7 @@ from tests.support.waiting import eventually
 
 RECIPIENTS = 2000
 BATCH_SIZE = 500
+# Per channel: each test's alert goes out on one channel, whose workers alone hold its rows.
 WORKER_TASKS = 2
 CLAIM_SIZE = 50
 # Only a backstop here: longer than the test's own, so the leases alone can recover the rows.

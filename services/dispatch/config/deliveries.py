@@ -1,6 +1,6 @@
-"""The delivery workers: how many per process, what they claim and under which lease, how
-long a chunk may take, how they poll, retry and sweep, and how long a recipient kept
-pending for want of an address may still get an alert."""
+"""The delivery workers: how many per channel and process, what they claim and under which
+lease, how long a chunk may take, how they poll, retry and sweep, and how long a recipient
+kept pending for want of an address may still get an alert."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ class DeliverySettings(BaseModel):
         default=2,
         ge=1,
         le=16,
-        description="Delivery workers per process, each claiming and sending one chunk at a time",
+        description="Delivery workers per channel in each process (email, web push, and FCM "
+        "and SMS when configured), each claiming only its channel's deliveries and sending one "
+        "chunk at a time, so that a slow channel never holds up another; a process holds at "
+        "most worker_tasks x channels x claim_size deliveries",
     )
     claim_size: int = Field(
         default=100,

@@ -141,14 +141,15 @@ async def claim_due(
     returning: Sequence[Any],
     now: datetime | None = None,
     newest_share: int = 0,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Sequence[Row[Any]]:
-    """Take up to ``limit`` rows of ``model`` in ``status`` due by ``now``, in ``order``, and
-    mark them ``sending`` under ``lease``. Rows another claim is taking are skipped, not
-    waited for. Each claim counts as an attempt. ``newest_share`` of the rows come from the
-    other end of ``order`` (see :meth:`DeliveryRepository.claim`)."""
+    """Take up to ``limit`` rows of ``model`` in ``status`` due by ``now`` (and matching
+    ``where``), in ``order``, and mark them ``sending`` under ``lease``. Rows another claim is
+    taking are skipped, not waited for. Each claim counts as an attempt. ``newest_share`` of
+    the rows come from the other end of ``order`` (see :meth:`DeliveryRepository.claim`)."""
     now = now or utcnow()
     primary_key = model.__mapper__.primary_key[0]
-    is_due = (model.status == status, model.next_attempt_at <= now)
+    is_due = (model.status == status, model.next_attempt_at <= now, *where)
     first = (
         select(primary_key)
         .where(*is_due)
@@ -311,15 +312,21 @@ class DeliveryRepository:
         order: Sequence[ColumnElement[Any]] = URGENT_FIRST,
         now: datetime | None = None,
         newest_share: int = 0,
+        channel: ChannelKind | None = None,
     ) -> list[ClaimedDelivery]:
         """Take up to ``limit`` deliveries in ``status`` due by ``now``, in ``order``, and mark
-        them ``sending`` under ``lease`` (:func:`claim_due`).
+        them ``sending`` under ``lease`` (:func:`claim_due`); only ``channel``'s when given.
 
         With ``newest_share``, that many of them come from the other end of the queue (least
         urgent, latest due): a London-wide alert's million rows, all more urgent and due
         earlier, would otherwise hold back every ward alert published after it until its last
-        row was sent. Both ends are read from the claim index (forwards and backwards), so the
-        share costs one more index probe, not a scan."""
+        row was sent. The workers claim one channel at a time, so that a slow channel's
+        backlog (SMTP) never holds up a fast one's (push): the claim index leads with the
+        channel, and both ends of one channel's queue are read from it (forwards and
+        backwards), so the share costs one more index probe, not a scan. A claim of any
+        channel (``channel`` None) reads every due row through the index and sorts them: for
+        tests and tools, not the workers. The digest job's claim of ``held`` rows has an index
+        of its own."""
         rows = await claim_due(
             self._session,
             Delivery,
@@ -329,6 +336,7 @@ class DeliveryRepository:
             order=order,
             now=now,
             newest_share=newest_share,
+            where=() if channel is None else (Delivery.channel == channel,),
             returning=(
                 Delivery.id,
                 Delivery.alert_id,

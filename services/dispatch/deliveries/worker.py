@@ -1,19 +1,26 @@
 """The delivery workers: claim recorded deliveries, hand them to their channel, record the outcome.
 And the sweeper that resumes what a dead worker left behind.
 
-Each dispatch process runs ``worker_tasks`` workers and one sweeper; any number of processes
-share the same tables. A worker loops over three steps, each its own short transaction except
-the sending:
+Each dispatch process runs ``worker_tasks`` workers per channel it sends (email, web push, and
+FCM and SMS when configured) and one sweeper; any number of processes share the same tables.
+A worker claims only its own channel's rows, so a slow channel never holds up a fast one: with
+chunks mixing channels, a London-wide alert's pushes (done in under two minutes by a bare
+sender) finished with its email, eighteen minutes later, because a worker claims again only
+once its whole chunk is done (BENCHMARKS.md). Each channel's workers back off on their own
+when idle, so an idle channel changes nothing for the others, and rows of a channel a process
+does not send are left to the processes that do. A worker loops over three steps, each its own
+short transaction except the sending:
 
 1. **claim**: ``UPDATE deliveries SET status = 'sending', claimed_at, claimed_by, lease_expires_at,
-   attempts + 1`` on up to ``claim_size`` due ``created`` rows chosen ``ORDER BY priority,
-   next_attempt_at ... FOR UPDATE SKIP LOCKED`` (Immediate urgency or Extreme severity first;
-   rows another worker is claiming are skipped, not waited for), under the process's lease
+   attempts + 1`` on up to ``claim_size`` due ``created`` rows of its channel chosen ``WHERE
+   channel = ... ORDER BY priority, next_attempt_at ... FOR UPDATE SKIP LOCKED`` (Immediate
+   urgency or Extreme severity first; rows another worker is claiming are skipped, not waited
+   for; an index probe on ``ix_deliveries_claimable_by_channel``), under the process's lease
    (:mod:`services.dispatch.deliveries.leases`); in the same transaction, load their alerts' content
    and their members' endpoints. Commit. A fifth of the rows come from the other end of the
-   queue (least urgent, latest due), so that a ward alert published while a London-wide one
-   drains is sent within seconds, not after the last of the big one.
-2. **send** the chunk through its channels (bounded concurrency, at most ``send_budget_s``),
+   channel's queue (least urgent, latest due), so that a ward alert published while a
+   London-wide one drains is sent within seconds, not after the last of the big one.
+2. **send** the chunk through its channel (bounded concurrency, at most ``send_budget_s``),
    once per alert, channel and language: each member reads the alert in the language they
    chose when it has a block in it (``reading_language``).
 3. **record** each row's outcome, only where it is still ``sending``:
@@ -37,7 +44,7 @@ with the defaults). Only those the provider had accepted and the worker had not 
 come twice: a chunk's group goes out in slices of ``record_slice`` recipients, all under way at
 once, and each slice's acceptances are written as ``sent`` as soon as it ends
 (:class:`AcceptanceRecorder`), so the window is the messages on the wire and the slices under
-way, not the ``worker_tasks x claim_size`` rows a process holds.
+way, not the ``worker_tasks x channels x claim_size`` rows a process holds.
 A resend carries the same Message-ID (the delivery id), so mail software that removes
 duplicates by Message-ID can. Nothing is lost: every row ends ``sent`` or ``failed``. A live
 process renews its leases however slow its chunk, so the sweeper never takes rows from it; the
@@ -153,6 +160,7 @@ class WorkerSettings:
     retry_max_delay_s: float
     sending_timeout_s: float
     sweep_interval_s: float
+    # Workers per channel.
     tasks: int = 1
     lease_s: float = 10.0
     lease_renew_interval_s: float = 3.0
@@ -279,9 +287,14 @@ class DeliveryWorker:
         self._tracer = tracer or NoOpTracer()
         # The trace each alert's sends join, loaded with its content (only when tracing).
         self._traces: dict[uuid.UUID, dict[str, str]] = {}
-        self._pause = PollPause(
-            interval_s=settings.poll_interval_s, idle_max_s=settings.idle_poll_max_s
-        )
+        # Each channel's workers back off on their own: a channel with nothing due must not
+        # slow the claims of one with a backlog (nor a busy one keep an idle one polling).
+        self._pauses = {
+            kind: PollPause(
+                interval_s=settings.poll_interval_s, idle_max_s=settings.idle_poll_max_s
+            )
+            for kind in channels
+        }
         # A share of every claim from the newest, least urgent end of the queue, so that a small
         # alert published while a big one drains is not queued behind all of it.
         self._newest_share = settings.claim_size // NEWEST_SHARE_DIVISOR
@@ -292,18 +305,22 @@ class DeliveryWorker:
         return self._leases.lease
 
     def wake(self) -> None:
-        """Look for deliveries now rather than at the next poll (after a batch committed)."""
-        self._pause.wake()
+        """Look for deliveries now rather than at the next poll (after a batch committed), on
+        every channel: the notification does not say which channels' rows became due."""
+        for pause in self._pauses.values():
+            pause.wake()
 
     # --- one chunk ---------------------------------------------------------------------------
 
-    async def run_once(self) -> int:
-        """Claim, send and record one chunk; return how many deliveries were claimed."""
+    async def run_once(self, channel: ChannelKind | None = None) -> int:
+        """Claim, send and record one chunk of ``channel``'s deliveries (of any channel's when
+        None); return how many deliveries were claimed."""
         async with session_scope(self._sessions) as session:
             claimed = await DeliveryRepository(session).claim(
                 limit=self._settings.claim_size,
                 lease=self.lease,
                 newest_share=self._newest_share,
+                channel=channel,
             )
             if not claimed:
                 return 0
@@ -627,19 +644,23 @@ class DeliveryWorker:
         renewing = asyncio.create_task(self._leases.run(), name="delivery-leases")
         try:
             async with asyncio.TaskGroup() as group:
-                for index in range(self._settings.tasks):
-                    group.create_task(self._work(), name=f"delivery-worker-{index}")
+                for channel in self._channels:
+                    for index in range(self._settings.tasks):
+                        group.create_task(
+                            self._work(channel), name=f"delivery-worker-{channel.value}-{index}"
+                        )
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
 
-    async def _work(self) -> None:
+    async def _work(self, channel: ChannelKind) -> None:
+        pause = self._pauses[channel]
         while True:
             # Claiming and recording are no trace of their own (an idle worker polls); each
             # send joins its alert's trace with a span of its own (``_send``).
             with suppress_instrumentation():
-                chunk = asyncio.ensure_future(self.run_once())
+                chunk = asyncio.ensure_future(self.run_once(channel))
             try:
                 # A shutdown (SIGTERM) lets the chunk in hand finish and record its outcome,
                 # rather than leave it 'sending' for the sweeper to send again.
@@ -658,9 +679,9 @@ class DeliveryWorker:
                 # workers taking the same queue, a claim comes up short while thousands of
                 # rows are due (measured: a pause after each short claim cut one process's
                 # email rate from 1,400 to 450 a second). A drained queue costs one empty claim.
-                self._pause.reset()
+                pause.reset()
             else:
                 # Nothing at all: back off, so that an idle process costs next to nothing; rows
                 # recorded anywhere wake it through LISTEN/NOTIFY (deliveries/wakeup.py), and
                 # the backed-off poll only catches what nobody announces (retries coming due).
-                await self._pause.after(claimed)
+                await pause.after(claimed)

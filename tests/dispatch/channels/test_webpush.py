@@ -32,12 +32,17 @@ from services.dispatch.channels.webpush import (
 )
 from services.dispatch.config import DispatchSettings, new_vapid_private_key
 from services.dispatch.deliveries.service import DeliveryService
-from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings
+from services.dispatch.deliveries.worker import DeliveryWorker
 from services.dispatch.members.repository import MemberEndpointRepository
 from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus
 from shared.db import session_scope, utcnow
 from shared.settings import Environment
-from tests.dispatch.helpers import alert_content, endpoint_of, recipient_batch
+from tests.dispatch.helpers import (
+    alert_content,
+    driven_worker_settings,
+    endpoint_of,
+    recipient_batch,
+)
 
 # An address verified a day before the test runs: never a fixed date, whose alerts would expire.
 VERIFIED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
@@ -307,15 +312,7 @@ def worker_for(
     return DeliveryWorker(
         sessions=sessions,
         channels={ChannelKind.WEBPUSH: channel},
-        settings=WorkerSettings(
-            claim_size=50,
-            poll_interval_s=0.05,
-            max_attempts=4,
-            retry_base_delay_s=0.01,
-            retry_max_delay_s=0.02,
-            sending_timeout_s=60,
-            sweep_interval_s=1,
-        ),
+        settings=driven_worker_settings(),
     )
 
 

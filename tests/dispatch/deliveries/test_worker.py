@@ -26,7 +26,7 @@ from services.dispatch.deliveries.repository import (
     Lease,
 )
 from services.dispatch.deliveries.service import DeliveryService
-from services.dispatch.deliveries.worker import DeliveryWorker, WorkerSettings, retry_delay
+from services.dispatch.deliveries.worker import DeliveryWorker, retry_delay
 from services.dispatch.models import ChannelKind, Delivery, DeliveryStatus
 from services.dispatch.preferences.rules import DEFAULT_PREFERENCES
 from services.dispatch.preferences.service import PreferencesService
@@ -37,6 +37,7 @@ from tests.dispatch.helpers import (
     DEAD_WORKER,
     add_email_endpoint,
     alert_content,
+    driven_worker_settings,
     endpoint_of,
     recipient_batch,
     unique_email,
@@ -55,15 +56,8 @@ def worker_for(
     rate_limits: Mapping[ChannelKind, SharedTokenBucket] | None = None,
     **overrides: float,
 ) -> DeliveryWorker:
+    # Leases that outlast any test unless it says otherwise.
     options: dict[str, float] = {
-        "claim_size": 50,
-        "poll_interval_s": 0.05,
-        "max_attempts": 4,
-        # Retries due almost at once, so a test can drive them without waiting.
-        "retry_base_delay_s": 0.01,
-        "retry_max_delay_s": 0.02,
-        "sending_timeout_s": 60,
-        "sweep_interval_s": 1,
         "lease_s": 60,
         "lease_renew_interval_s": 20,
         "rate_wait_s": 30,
@@ -73,19 +67,7 @@ def worker_for(
     return DeliveryWorker(
         sessions=sessions,
         channels={ChannelKind.EMAIL: channel},
-        settings=WorkerSettings(
-            claim_size=int(options["claim_size"]),
-            poll_interval_s=options["poll_interval_s"],
-            max_attempts=int(options["max_attempts"]),
-            retry_base_delay_s=options["retry_base_delay_s"],
-            retry_max_delay_s=options["retry_max_delay_s"],
-            sending_timeout_s=options["sending_timeout_s"],
-            sweep_interval_s=options["sweep_interval_s"],
-            lease_s=options["lease_s"],
-            lease_renew_interval_s=options["lease_renew_interval_s"],
-            rate_wait_s=options["rate_wait_s"],
-            record_slice=int(options["record_slice"]),
-        ),
+        settings=driven_worker_settings(**options),
         tracer=tracer,
         rate_limits=rate_limits,
     )
