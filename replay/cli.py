@@ -614,6 +614,7 @@ def command_london(args: argparse.Namespace) -> None:
         f"London-wide alert {alert.number} to {len(members):,} members, {dispatchers} dispatcher(s)"
     )
     played: dict[str, Any] = {}
+    earlier = london.earlier_runs(args.results)
 
     async def play_and_compare() -> dict[str, Any]:
         assert target.smtp_port is not None and target.stack_dir is not None
@@ -648,7 +649,7 @@ def command_london(args: argparse.Namespace) -> None:
         }
 
     run = asyncio.run(play_and_compare())
-    written = london.write_run(args.results, dispatchers, run)
+    written = london.write_run(args.results, dispatchers, run, earlier)
     print(json.dumps({k: v for k, v in written.items() if k != "runs"}, indent=2))
 
 

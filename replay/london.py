@@ -155,12 +155,20 @@ def projection(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def write_run(path: Path, dispatchers: int, run: dict[str, Any]) -> dict[str, Any]:
-    """Keep ``run`` under its number of dispatchers beside earlier ones; the top-level figures
-    are the one-dispatcher run's (the issue's row), or this run's if there is none."""
+def earlier_runs(path: Path) -> dict[str, dict[str, Any]]:
+    """The runs ``path`` keeps, by number of dispatchers. Read before the replay starts: the
+    replay writes its own results to the same file as it ends."""
     existing = json.loads(path.read_text()) if path.exists() else {}
-    runs = existing.get("runs", {})
-    runs[str(dispatchers)] = run
+    runs: dict[str, dict[str, Any]] = existing.get("runs", {})
+    return runs
+
+
+def write_run(
+    path: Path, dispatchers: int, run: dict[str, Any], earlier: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Keep ``run`` under its number of dispatchers beside the ``earlier`` ones; the top-level
+    figures are the one-dispatcher run's (the issue's row), or this run's if there is none."""
+    runs = {**earlier, str(dispatchers): run}
     headline = runs.get("1", run)
     data = {
         "members": headline["members"],

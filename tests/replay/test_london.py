@@ -3,7 +3,10 @@ platform."""
 
 from __future__ import annotations
 
-from replay.london import platform_figures, projection
+import json
+from pathlib import Path
+
+from replay.london import earlier_runs, platform_figures, projection, write_run
 from replay.runner import Received, RunState, SentMessage
 
 
@@ -50,3 +53,22 @@ class TestProjection:
 
     def test_no_runs_no_projection(self) -> None:
         assert projection({}) == {}
+
+
+class TestWriteRun:
+    def test_a_run_is_kept_beside_the_runs_read_before_the_replay_rewrote_the_file(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "london_alert.json"
+        one = {**_run(100_000, 166_773, 198.0), "publish_to_first_s": 1.2, "bare_s": 85.0}
+        write_run(path, 1, {**one, "ratio": 2.33, "lost": 0, "doubled": 0}, {})
+        earlier = earlier_runs(path)
+        # The replay of the next run writes its own results over the file before write_run.
+        path.write_text(json.dumps({"messages_delivered": 168_760}))
+
+        two = {**one, "publish_to_last_s": 99.0, "ratio": 1.16, "lost": 0, "doubled": 0}
+        written = write_run(path, 2, two, earlier)
+
+        assert set(written["runs"]) == {"1", "2"}
+        assert written["publish_to_last_s"] == 198.0  # the one-dispatcher run's headline
+        assert json.loads(path.read_text())["projection_1m"]["2"]["measured"] is True
