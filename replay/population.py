@@ -58,8 +58,10 @@ SMS_SHARE = 0.02
 CHUNK = 2000
 # Chunks in flight at once: while one waits on a database, another is built.
 SEED_WORKERS = 3
-# The Ofcom drama range: numbers that are never assigned to anyone.
+# Seeded phone numbers: +44 7700 9 and five digits, one number per member who has one (two
+# members sharing a number would each get the SMS, which the replay's check counts as doubled).
 SMS_PREFIX = "+4477009"
+SMS_NUMBERS = 100_000
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,18 @@ def generate_members(
     """The same ``count``, seed and reach always give the same members, in the same order."""
     rng = random.Random(seed * 7919 + count)
     optional = [c for c in CRIME_TYPE_WEIGHTS if c not in ALWAYS_RECEIVED]
+    phones = 0
     for index in range(count):
         place = postcodes[rng.randrange(len(postcodes))]
         chosen = [c for c in optional if rng.random() < reach]
         categories = tuple(sorted([*ALWAYS_RECEIVED, *chosen]))
         draw = rng.random()
         push = None if draw >= PUSH_SHARE else ("webpush" if draw < PUSH_SHARE / 2 else "fcm")
-        phone = f"{SMS_PREFIX}{index % 100_000:05d}" if rng.random() < SMS_SHARE else None
+        phone = None
+        if rng.random() < SMS_SHARE:
+            if phones == SMS_NUMBERS:
+                raise ValueError(f"more than {SMS_NUMBERS:,} seeded phone numbers")
+            phone, phones = f"{SMS_PREFIX}{phones:05d}", phones + 1
         yield SeededMember(index, place.postcode, place.ward_code, categories, push, phone)
 
 

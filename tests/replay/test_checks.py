@@ -94,6 +94,15 @@ class TestPopulation:
         assert abs(pushed - PUSH_SHARE) < 0.03
         assert 0 < sum(1 for m in members if m.phone) < len(members) * 0.05
 
+    def test_no_two_members_share_a_phone_number_past_the_100000th(self) -> None:
+        # Numbers were index % 100,000, so member i and i + 100,000 shared one: the full-scale
+        # busiest week counted each such SMS, sent once per member, as doubled.
+        postcodes = [Postcode("SW1A 1AA", "E05013806")]
+        members = generate_members(250_000, seed=3, reach=0.0, postcodes=postcodes)
+        phones = [m.phone for m in members if m.phone]
+        assert len(phones) > 4_000
+        assert len(set(phones)) == len(phones)
+
     def test_everyone_receives_safety_advice_and_reach_sets_the_rest(self) -> None:
         postcodes = [Postcode("SW1A 1AA", "E05013806")]
         members = list(generate_members(4_000, seed=1, reach=0.25, postcodes=postcodes))
